@@ -1,0 +1,484 @@
+//! The edge-agent's local API: JSON lines over a Unix socket.
+//!
+//! A client writes one [`Request`] per line and reads one [`Response`] per line, in order.
+//! After `subscribe`, the connection also receives [`Push`] lines (`"push": …`) whenever a
+//! card is tapped or a barcode scanned, interleaved with responses.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{BranchId, DeviceId};
+
+/// The longest request line the agent reads.
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// Who is asking: an open session, or credentials given inline.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Who {
+    /// A session from `identify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// Card number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    /// NFC card UID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
+    /// PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<String>,
+}
+
+/// One request line: `{"id": 1, "op": "checkout", ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Request {
+    /// Echoed in the response.
+    #[serde(default)]
+    pub id: u64,
+    /// The operation.
+    #[serde(flatten)]
+    pub op: RequestOp,
+}
+
+/// The operations, tagged by `op`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum RequestOp {
+    /// Identify a patron by card or NFC UID (and PIN); opens a session.
+    Identify(Who),
+    /// End a session.
+    EndSession {
+        /// The session.
+        session: String,
+    },
+    /// Lend an item.
+    Checkout {
+        /// Who borrows.
+        #[serde(flatten)]
+        who: Who,
+        /// Item barcode.
+        item: String,
+    },
+    /// Take an item back. Needs no patron.
+    Checkin {
+        /// Item barcode.
+        item: String,
+    },
+    /// Renew one loan.
+    Renew {
+        /// Whose loan.
+        #[serde(flatten)]
+        who: Who,
+        /// Item barcode.
+        item: String,
+    },
+    /// A patron's current loans.
+    Loans(Who),
+    /// Sync and device status.
+    Status,
+    /// Publish the outbox and catch up now.
+    SyncNow,
+    /// Simulate a barcode scan on the simulated reader.
+    SimScan {
+        /// What the scanner read.
+        code: String,
+    },
+    /// Simulate a card tap on the simulated NFC reader.
+    SimTap {
+        /// Card UID.
+        uid: String,
+    },
+    /// Simulate lifting the card off the reader.
+    SimRemove,
+    /// Receive pushes on this connection from now on.
+    Subscribe,
+}
+
+/// One response line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// The request's id.
+    pub id: u64,
+    /// The outcome.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// Success with a result, or failure with an error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    /// It worked.
+    Ok {
+        /// Always true.
+        ok: True,
+        /// What came of it.
+        result: Reply,
+    },
+    /// It did not.
+    Err {
+        /// Always false.
+        ok: False,
+        /// Why.
+        error: ApiError,
+    },
+}
+
+macro_rules! bool_tag {
+    ($name:ident, $val:expr) => {
+        /// A boolean that serialises as one fixed value, to tag [`Outcome`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct $name;
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bool($val)
+            }
+        }
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if bool::deserialize(d)? == $val {
+                    Ok($name)
+                } else {
+                    Err(serde::de::Error::custom("wrong tag"))
+                }
+            }
+        }
+    };
+}
+bool_tag!(True, true);
+bool_tag!(False, false);
+
+impl Response {
+    /// A success.
+    pub fn ok(id: u64, result: Reply) -> Self {
+        Self {
+            id,
+            outcome: Outcome::Ok { ok: True, result },
+        }
+    }
+
+    /// A failure.
+    pub fn err(id: u64, error: ApiError) -> Self {
+        Self {
+            id,
+            outcome: Outcome::Err { ok: False, error },
+        }
+    }
+}
+
+/// What a patron sees of themself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatronView {
+    /// Card number.
+    pub card: String,
+    /// Display name.
+    pub name: String,
+    /// Category id.
+    pub category: String,
+    /// Current loans.
+    pub loans: u32,
+    /// Most loans allowed at once.
+    pub max_loans: u32,
+    /// Whether the card opens the staff menu.
+    pub staff: bool,
+}
+
+/// A loan as shown to its patron.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoanView {
+    /// Item barcode.
+    pub item: String,
+    /// Title.
+    pub title: String,
+    /// Due date.
+    pub due: NaiveDate,
+    /// Past due today.
+    pub overdue: bool,
+    /// Renewals so far.
+    pub renewals: u32,
+}
+
+/// The result of a successful request, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    /// A session is open.
+    Identified {
+        /// Use it in later requests.
+        session: String,
+        /// The patron.
+        patron: PatronView,
+    },
+    /// The item is lent.
+    CheckedOut {
+        /// Item barcode.
+        item: String,
+        /// Title.
+        title: String,
+        /// Due date.
+        due: NaiveDate,
+    },
+    /// The item is back.
+    CheckedIn {
+        /// Item barcode.
+        item: String,
+        /// Title, if the item is known here.
+        title: Option<String>,
+        /// Whether it was on loan.
+        was_on_loan: bool,
+        /// Set when the item belongs elsewhere: the branch to send it to.
+        transfer_to: Option<BranchId>,
+        /// That branch's name.
+        transfer_to_name: Option<String>,
+    },
+    /// The loan is renewed.
+    Renewed {
+        /// Item barcode.
+        item: String,
+        /// Title.
+        title: String,
+        /// New due date.
+        due: NaiveDate,
+        /// Renewals so far.
+        renewals: u32,
+    },
+    /// A patron's loans.
+    Loans {
+        /// The loans, soonest due first.
+        loans: Vec<LoanView>,
+    },
+    /// Sync state.
+    Status(AgentStatus),
+    /// Done, nothing to report.
+    Done,
+}
+
+/// The agent's sync state, for `ctl status` and the kiosk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentStatus {
+    /// This device.
+    pub device: DeviceId,
+    /// Its branch.
+    pub branch: BranchId,
+    /// Connected to the broker.
+    pub online: bool,
+    /// Events not yet acked.
+    pub outbox_depth: u64,
+    /// Age of the oldest unacked event, seconds.
+    pub oldest_unsynced_age_s: Option<u64>,
+    /// Highest seq written.
+    pub last_seq: u64,
+    /// Highest seq acked.
+    pub acked_through: u64,
+    /// Reference-data version held.
+    pub catalogue_version: u64,
+    /// Payloads refused since start, by reason.
+    pub rejected_messages: u64,
+}
+
+/// Things the hardware did, pushed to subscribers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "push", rename_all = "snake_case")]
+pub enum Push {
+    /// A barcode was read.
+    Barcode {
+        /// The code.
+        code: String,
+    },
+    /// A card arrived on the reader.
+    CardPresent {
+        /// Its UID.
+        uid: String,
+    },
+    /// The card left the reader.
+    CardRemoved,
+    /// Central asked to show a message.
+    Message {
+        /// The text.
+        text: String,
+        /// For how long.
+        seconds: u32,
+    },
+}
+
+/// Why a request failed: a stable code plus text in English and Vietnamese.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// English.
+    pub message: String,
+    /// Vietnamese.
+    pub message_vi: String,
+}
+
+/// Stable error codes that clients branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request line was not understood.
+    BadRequest,
+    /// No patron has that card or UID.
+    UnknownPatron,
+    /// No item has that barcode.
+    UnknownItem,
+    /// The patron is blocked.
+    PatronBlocked,
+    /// The card has expired.
+    CardExpired,
+    /// A PIN is needed.
+    PinRequired,
+    /// The PIN was wrong.
+    WrongPin,
+    /// Too many wrong PINs.
+    PinLocked,
+    /// The session is unknown or has expired.
+    NoSession,
+    /// The patron holds as many loans as allowed.
+    LoanLimit,
+    /// The patron already has this item.
+    AlreadyOnLoan,
+    /// The item may not be lent.
+    NotForLoan,
+    /// The item is not on loan to this patron.
+    NotOnLoan,
+    /// No more renewals allowed.
+    RenewLimit,
+    /// Overdue items cannot be renewed.
+    Overdue,
+    /// The simulated device is not configured.
+    NoSimulator,
+    /// Something went wrong inside the agent.
+    Internal,
+}
+
+impl ApiError {
+    /// An error with the standard texts for its code, plus a detail for the English one.
+    pub fn new(code: ErrorCode, detail: impl AsRef<str>) -> Self {
+        let (en, vi) = code.texts();
+        let detail = detail.as_ref();
+        let message = if detail.is_empty() {
+            en.to_owned()
+        } else {
+            format!("{en}: {detail}")
+        };
+        Self {
+            code,
+            message,
+            message_vi: vi.to_owned(),
+        }
+    }
+}
+
+impl ErrorCode {
+    /// The standard English and Vietnamese texts, written for readers.
+    pub fn texts(self) -> (&'static str, &'static str) {
+        use ErrorCode::*;
+        match self {
+            BadRequest => ("Bad request", "Yêu cầu không hợp lệ"),
+            UnknownPatron => (
+                "This card is not known. Please see the librarian at the desk",
+                "Không nhận ra thẻ này. Xin mời đến quầy thủ thư",
+            ),
+            UnknownItem => (
+                "This item is not known. Please see the librarian at the desk",
+                "Không nhận ra cuốn sách này. Xin mời đến quầy thủ thư",
+            ),
+            PatronBlocked => (
+                "This card is blocked. Please see the librarian at the desk",
+                "Thẻ này đang bị khóa. Xin mời đến quầy thủ thư",
+            ),
+            CardExpired => (
+                "This card has expired. Please see the librarian at the desk to renew it",
+                "Thẻ đã hết hạn. Xin mời đến quầy thủ thư để gia hạn thẻ",
+            ),
+            PinRequired => ("Please enter your PIN", "Xin mời nhập mã PIN"),
+            WrongPin => ("Wrong PIN. Please try again", "Sai mã PIN. Xin thử lại"),
+            PinLocked => (
+                "Too many wrong PINs. Please see the librarian at the desk",
+                "Nhập sai mã PIN quá nhiều lần. Xin mời đến quầy thủ thư",
+            ),
+            NoSession => (
+                "Your session has ended. Please tap your card again",
+                "Phiên đã kết thúc. Xin mời quẹt thẻ lại",
+            ),
+            LoanLimit => (
+                "You have borrowed as many items as allowed",
+                "Bạn đã mượn đủ số sách được phép",
+            ),
+            AlreadyOnLoan => (
+                "You already have this item on loan",
+                "Bạn đang mượn cuốn sách này rồi",
+            ),
+            NotForLoan => (
+                "This item cannot be borrowed. Please see the librarian at the desk",
+                "Cuốn sách này không được cho mượn. Xin mời đến quầy thủ thư",
+            ),
+            NotOnLoan => (
+                "This item is not on loan to you",
+                "Bạn không mượn cuốn sách này",
+            ),
+            RenewLimit => (
+                "This item cannot be renewed again",
+                "Cuốn sách này đã hết lượt gia hạn",
+            ),
+            Overdue => (
+                "This item is overdue and cannot be renewed. Please return it",
+                "Sách đã quá hạn nên không gia hạn được. Xin mời trả sách",
+            ),
+            NoSimulator => (
+                "That device is not simulated on this agent",
+                "Thiết bị này không chạy giả lập",
+            ),
+            Internal => (
+                "Something went wrong. Please see the librarian at the desk",
+                "Đã có lỗi. Xin mời đến quầy thủ thư",
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_lines() {
+        let r: Request = serde_json::from_str(
+            r#"{"id":3,"op":"checkout","card":"P1","pin":"1234","item":"KT1"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            r.op,
+            RequestOp::Checkout {
+                who: Who {
+                    card: Some("P1".into()),
+                    pin: Some("1234".into()),
+                    ..Who::default()
+                },
+                item: "KT1".into()
+            }
+        );
+        let r: Request = serde_json::from_str(r#"{"op":"status"}"#).unwrap();
+        assert_eq!(
+            r,
+            Request {
+                id: 0,
+                op: RequestOp::Status
+            }
+        );
+        assert!(serde_json::from_str::<Request>(r#"{"op":"fly"}"#).is_err());
+    }
+
+    #[test]
+    fn response_lines() {
+        let ok = Response::ok(1, Reply::Done);
+        let text = serde_json::to_string(&ok).unwrap();
+        assert_eq!(text, r#"{"id":1,"ok":true,"result":{"type":"done"}}"#);
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), ok);
+        let err = Response::err(2, ApiError::new(ErrorCode::LoanLimit, ""));
+        let text = serde_json::to_string(&err).unwrap();
+        assert!(text.contains(r#""ok":false"#) && text.contains(r#""code":"loan_limit""#));
+        assert_eq!(serde_json::from_str::<Response>(&text).unwrap(), err);
+    }
+}

@@ -1,0 +1,316 @@
+//! Reference data down: versioned deltas, catch-up, and the snapshot format.
+//!
+//! A snapshot is gzip-compressed JSON lines: one [`SnapshotHeader`], then one [`Op`] a
+//! line, all `put_*`. Applying them to empty tables gives the state at `version`.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{Invalid, Versioned};
+use crate::ids::BranchId;
+use crate::SCHEMA_VERSION;
+
+/// A library site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branch {
+    /// Slug id.
+    pub id: BranchId,
+    /// Display name, Vietnamese.
+    pub name: String,
+    /// ISO weekdays the branch is always closed (1 = Monday … 7 = Sunday).
+    #[serde(default)]
+    pub closed_weekdays: Vec<u8>,
+    /// Whether every patron must type a PIN at this branch's kiosks.
+    #[serde(default)]
+    pub require_pin: bool,
+}
+
+/// A reader, as much as a device needs to decide and to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Patron {
+    /// Card number: the barcode on the card.
+    pub card: String,
+    /// NFC card UIDs bound to the card, upper-case hex.
+    #[serde(default)]
+    pub nfc_uids: Vec<String>,
+    /// Name as shown on the kiosk.
+    pub name: String,
+    /// Patron category id, such as `adult`.
+    pub category: String,
+    /// Home branch.
+    pub branch: BranchId,
+    /// Why the patron is blocked, if blocked.
+    #[serde(default)]
+    pub blocked: Option<String>,
+    /// Last day the card is valid.
+    #[serde(default)]
+    pub expires: Option<NaiveDate>,
+    /// Argon2id PHC hash of the PIN, if the patron has one.
+    #[serde(default)]
+    pub pin_hash: Option<String>,
+    /// Whether this patron must always type the PIN.
+    #[serde(default)]
+    pub pin_required: bool,
+    /// Whether the card opens the kiosk's staff menu.
+    #[serde(default)]
+    pub staff: bool,
+}
+
+/// A patron category and its limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    /// Id, such as `adult`, `student`, `child`.
+    pub id: String,
+    /// Display name, Vietnamese.
+    pub name: String,
+    /// Most loans at once.
+    pub max_loans: u32,
+}
+
+/// How long an item type lends for to a category, and how often it renews.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoanRule {
+    /// Patron category id, or `*` for any.
+    pub category: String,
+    /// Item type, or `*` for any.
+    pub item_type: String,
+    /// Loan period in days; 0 means not for loan.
+    pub loan_days: u32,
+    /// Most renewals of one loan.
+    pub max_renewals: u32,
+}
+
+/// What state an item is in, apart from being on loan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    /// On the shelf or on loan; lendable.
+    Available,
+    /// Reference only.
+    NotForLoan,
+    /// Reported lost.
+    Lost,
+    /// Withdrawn or damaged.
+    Withdrawn,
+}
+
+/// One physical copy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Item {
+    /// Barcode.
+    pub barcode: String,
+    /// The bibliographic record (MARC 001).
+    pub record: String,
+    /// Title, NFC.
+    pub title: String,
+    /// Main author, NFC.
+    #[serde(default)]
+    pub author: String,
+    /// Call number.
+    #[serde(default)]
+    pub call_number: String,
+    /// Item type, such as `book`.
+    pub item_type: String,
+    /// The branch it belongs to.
+    pub home_branch: BranchId,
+    /// Status apart from loans.
+    pub status: ItemStatus,
+}
+
+/// A current loan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Loan {
+    /// Item barcode.
+    pub item: String,
+    /// Patron card number.
+    pub patron: String,
+    /// Due date.
+    pub due: NaiveDate,
+    /// Renewals so far.
+    pub renewals: u32,
+}
+
+/// A day a branch is closed, beyond its weekly closed days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClosedDay {
+    /// The branch.
+    pub branch: BranchId,
+    /// The day.
+    pub date: NaiveDate,
+    /// Why, such as "Tết Nguyên Đán".
+    pub reason: String,
+}
+
+/// One change to reference data, tagged by `op`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Insert or replace a branch.
+    PutBranch(Branch),
+    /// Insert or replace a patron category.
+    PutCategory(Category),
+    /// Insert or replace a loan rule, keyed by category and item type.
+    PutRule(LoanRule),
+    /// Insert or replace a patron, keyed by card.
+    PutPatron(Patron),
+    /// Remove a patron.
+    DelPatron {
+        /// Card number.
+        card: String,
+    },
+    /// Insert or replace an item, keyed by barcode.
+    PutItem(Item),
+    /// Remove an item.
+    DelItem {
+        /// Barcode.
+        barcode: String,
+    },
+    /// Insert or replace the loan of an item.
+    PutLoan(Loan),
+    /// The item is no longer on loan.
+    DelLoan {
+        /// Barcode.
+        item: String,
+    },
+    /// Add a closed day.
+    PutClosedDay(ClosedDay),
+    /// Remove a closed day.
+    DelClosedDay {
+        /// Branch.
+        branch: BranchId,
+        /// Day.
+        date: NaiveDate,
+    },
+}
+
+/// A run of changes from one version to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta {
+    /// The version a device must be at to apply it.
+    pub from_version: u64,
+    /// The version it is at afterwards.
+    pub to_version: u64,
+    /// Changes, in order. May be empty: versions that touched other branches only.
+    pub ops: Vec<Op>,
+}
+
+/// A message on a deltas topic, tagged by `type`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DownlinkBody {
+    /// Apply these changes.
+    Delta(Delta),
+    /// Too far behind: fetch the snapshot over HTTP, then catch up.
+    SnapshotRequired {
+        /// The current version at central.
+        version: u64,
+        /// Path on central's HTTP server, such as `/api/v1/snapshot/dakto`.
+        path: String,
+    },
+}
+
+/// A message on `rong/v1/{branch}/deltas` or `rong/v1/{branch}/{device}/deltas`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downlink {
+    /// Schema version.
+    pub v: u32,
+    /// What to do.
+    #[serde(flatten)]
+    pub body: DownlinkBody,
+}
+
+impl Downlink {
+    /// A delta message at the current schema version.
+    pub fn delta(delta: Delta) -> Self {
+        Self {
+            v: SCHEMA_VERSION,
+            body: DownlinkBody::Delta(delta),
+        }
+    }
+}
+
+impl Versioned for Downlink {
+    fn version(&self) -> u32 {
+        self.v
+    }
+
+    fn validate(&self) -> Result<(), Invalid> {
+        match &self.body {
+            DownlinkBody::Delta(d) if d.to_version < d.from_version => {
+                Err(Invalid("to_version is below from_version".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Device → central on `.../catchup`: send me what changed after `from_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatchupRequest {
+    /// Schema version.
+    pub v: u32,
+    /// The device's current version.
+    pub from_version: u64,
+}
+
+impl CatchupRequest {
+    /// A request at the current schema version.
+    pub fn new(from_version: u64) -> Self {
+        Self {
+            v: SCHEMA_VERSION,
+            from_version,
+        }
+    }
+}
+
+impl Versioned for CatchupRequest {
+    fn version(&self) -> u32 {
+        self.v
+    }
+}
+
+/// The first line of a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotHeader {
+    /// Schema version.
+    pub v: u32,
+    /// The branch the snapshot is for.
+    pub branch: BranchId,
+    /// The change-log version the snapshot reflects.
+    pub version: u64,
+}
+
+impl Versioned for SnapshotHeader {
+    fn version(&self) -> u32 {
+        self.v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{decode, encode};
+
+    #[test]
+    fn downlink_round_trip() {
+        let msg = Downlink::delta(Delta {
+            from_version: 3,
+            to_version: 5,
+            ops: vec![
+                Op::DelLoan { item: "KT1".into() },
+                Op::PutCategory(Category {
+                    id: "child".into(),
+                    name: "Thiếu nhi".into(),
+                    max_loans: 3,
+                }),
+            ],
+        });
+        let bytes = encode(&msg);
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(text.contains(r#""type":"delta""#), "{text}");
+        assert!(text.contains(r#""op":"del_loan""#), "{text}");
+        assert_eq!(decode::<Downlink>(&bytes).unwrap(), msg);
+        let backwards = br#"{"v":1,"type":"delta","from_version":5,"to_version":4,"ops":[]}"#;
+        assert!(decode::<Downlink>(backwards).is_err());
+    }
+}

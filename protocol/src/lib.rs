@@ -1,0 +1,27 @@
+//! The contract between Rông's programs.
+//!
+//! Everything that crosses a process boundary is defined here: ids, MQTT topics, the
+//! messages on them, the edge-agent's local API, and the Vietnamese text folding that
+//! central and the devices must share. The crate does no I/O.
+
+pub mod api;
+pub mod codec;
+pub mod delta;
+pub mod event;
+pub mod fold;
+pub mod ids;
+pub mod status;
+pub mod time;
+pub mod topic;
+
+pub use codec::{decode, encode, DecodeError};
+pub use ids::{BranchId, DeviceId, IdError};
+
+/// The schema version every message carries in its `v` field.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The largest MQTT payload either side accepts, in bytes.
+pub const MAX_PAYLOAD: usize = 256 * 1024;
+
+/// The most events one batch message may carry.
+pub const MAX_BATCH_EVENTS: usize = 200;
