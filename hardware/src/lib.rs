@@ -1,1 +1,29 @@
-//! placeholder
+//! The devices a Rông board owns, each behind one small trait.
+//!
+//! Every trait has a simulator that is always built. Real drivers sit behind cargo
+//! features (see the hardware issue). Drivers are blocking: the agent runs each one on its
+//! own thread and forwards what it reads into the async world.
+
+pub mod barcode;
+pub mod card;
+
+pub use barcode::{BarcodeError, BarcodeFilter, BarcodeReader, SimBarcode, SimBarcodeHandle};
+pub use card::{CardError, CardEvent, CardReader, SimCard, SimCardHandle};
+
+/// What kind of failure a device reported, so callers can react without parsing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The device is gone: unplugged, or never there. Retry later.
+    Disconnected,
+    /// The device sent something that is not valid input.
+    Garbage,
+    /// Any other I/O failure.
+    Io,
+}
+
+impl ErrorKind {
+    /// The health this failure means for the status topic: `missing` or `error`.
+    pub fn is_missing(self) -> bool {
+        matches!(self, ErrorKind::Disconnected)
+    }
+}
