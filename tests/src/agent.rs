@@ -1,0 +1,244 @@
+//! Runs `edge-agent` and talks to its local API.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use rong_protocol::api::{Outcome, Reply, Request, RequestOp, Response, Who};
+
+use crate::proc::{bin, Proc};
+
+/// A running (or stopped) edge-agent.
+#[derive(Debug)]
+pub struct Agent {
+    /// Device id.
+    pub device: String,
+    /// Branch id.
+    pub branch: String,
+    dir: PathBuf,
+    config: PathBuf,
+    /// The local API socket.
+    pub socket: PathBuf,
+    proc: Option<Proc>,
+    starts: u32,
+}
+
+impl Agent {
+    /// Writes a config for `device` of `branch`, talking to the broker at `mqtt_url` and to
+    /// central's HTTP at `central_http`. `extra_toml` is appended (e.g. a `[sync]` table).
+    pub fn prepare(
+        dir: &Path,
+        device: &str,
+        branch: &str,
+        mqtt_url: &str,
+        central_http: &str,
+        extra_toml: &str,
+    ) -> Agent {
+        let dir = dir.join(device);
+        std::fs::create_dir_all(&dir).expect("mkdir agent");
+        let socket = dir.join("agent.sock");
+        let config = dir.join("agent.toml");
+        let toml = format!(
+            "device = \"{device}\"\nbranch = \"{branch}\"\ndata_dir = \"{}\"\nsocket = \"{}\"\n\n[mqtt]\nurl = \"{mqtt_url}\"\n\n[central]\nurl = \"http://{central_http}\"\n\n[hardware]\nbarcode = \"sim\"\ncard = \"sim\"\n\n[clock]\nsynced = true\n{extra_toml}\n",
+            dir.join("data").display(),
+            socket.display()
+        );
+        std::fs::write(&config, toml).expect("write agent config");
+        Agent {
+            device: device.to_owned(),
+            branch: branch.to_owned(),
+            dir,
+            config,
+            socket,
+            proc: None,
+            starts: 0,
+        }
+    }
+
+    /// Starts `edge-agent run` and waits for its ready line.
+    pub fn start(&mut self) {
+        assert!(self.proc.is_none(), "agent already running");
+        let mut cmd = Command::new(bin("edge-agent"));
+        cmd.args(["run", "--config"]).arg(&self.config);
+        self.starts += 1;
+        let log = self.dir.join(format!("agent-{}.log", self.starts));
+        let (proc, _) = Proc::start_ready(&self.device, cmd, &log, Duration::from_secs(30));
+        self.proc = Some(proc);
+    }
+
+    /// Kills the agent with SIGKILL: no chance to clean up.
+    pub fn kill9(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill9();
+        }
+    }
+
+    /// Stops the agent with SIGTERM.
+    pub fn stop(&mut self) -> bool {
+        self.proc
+            .take()
+            .map(|mut p| p.stop(Duration::from_secs(10)))
+            .unwrap_or(true)
+    }
+
+    /// Points the agent at another broker from its next start (a dead port takes it offline).
+    pub fn set_mqtt_url(&self, url: &str) {
+        let text = std::fs::read_to_string(&self.config).expect("read agent config");
+        let mut out = String::new();
+        for line in text.lines() {
+            if line.starts_with("url = \"mqtt://") {
+                out.push_str(&format!("url = \"{url}\""));
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        std::fs::write(&self.config, out).expect("write agent config");
+    }
+
+    /// Restarts the agent offline: its broker URL points at a port where nothing listens.
+    pub fn restart_offline(&mut self) -> String {
+        let old = std::fs::read_to_string(&self.config)
+            .expect("read agent config")
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("url = \"mqtt://")
+                    .map(|u| format!("mqtt://{}", u.trim_end_matches('"')))
+            })
+            .expect("mqtt url in config");
+        self.stop();
+        self.set_mqtt_url(&format!("mqtt://127.0.0.1:{}", crate::free_port()));
+        self.start();
+        old
+    }
+
+    /// A new connection to the local API.
+    pub fn client(&self) -> ApiClient {
+        ApiClient::connect(&self.socket)
+            .unwrap_or_else(|e| panic!("connect {}: {e}", self.socket.display()))
+    }
+
+    /// The agent's `status`, as JSON.
+    pub fn status(&self) -> serde_json::Value {
+        let r = self.client().call(RequestOp::Status);
+        serde_json::to_value(r.outcome).expect("json")["result"].clone()
+    }
+
+    /// Runs `edge-agent ctl` with `args` against this agent; returns (exit code, stdout).
+    pub fn ctl(&self, args: &[&str]) -> (i32, String) {
+        let out = Command::new(bin("edge-agent"))
+            .arg("ctl")
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run ctl");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// Where the agent keeps its files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// A connection to an agent's local API.
+#[derive(Debug)]
+pub struct ApiClient {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    next_id: u64,
+}
+
+impl ApiClient {
+    /// Connects.
+    pub fn connect(path: &Path) -> std::io::Result<ApiClient> {
+        let s = UnixStream::connect(path)?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(ApiClient {
+            reader: BufReader::new(s.try_clone()?),
+            writer: s,
+            next_id: 1,
+        })
+    }
+
+    /// Sends a raw line and returns the next non-push line as JSON.
+    pub fn raw(&mut self, line: &str) -> std::io::Result<serde_json::Value> {
+        self.writer.write_all(line.as_bytes())?;
+        self.writer.write_all(b"\n")?;
+        loop {
+            let mut buf = String::new();
+            if self.reader.read_line(&mut buf)? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "agent closed the connection",
+                ));
+            }
+            let v: serde_json::Value = serde_json::from_str(&buf).map_err(std::io::Error::other)?;
+            if v.get("push").is_none() {
+                return Ok(v);
+            }
+        }
+    }
+
+    /// Sends a request and returns its response.
+    pub fn try_call(&mut self, op: RequestOp) -> std::io::Result<Response> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line = serde_json::to_string(&Request { id, op }).map_err(std::io::Error::other)?;
+        let v = self.raw(&line)?;
+        let r: Response = serde_json::from_value(v).map_err(std::io::Error::other)?;
+        assert_eq!(r.id, id, "responses out of order");
+        Ok(r)
+    }
+
+    /// Like [`ApiClient::try_call`], panicking on I/O errors.
+    pub fn call(&mut self, op: RequestOp) -> Response {
+        self.try_call(op).expect("local API call")
+    }
+
+    /// Checks out `item` to `card` and returns the reply or the error code.
+    pub fn checkout(&mut self, card: &str, item: &str) -> Result<Reply, String> {
+        outcome(self.call(RequestOp::Checkout {
+            who: card_who(card),
+            item: item.into(),
+        }))
+    }
+
+    /// Checks `item` in.
+    pub fn checkin(&mut self, item: &str) -> Result<Reply, String> {
+        outcome(self.call(RequestOp::Checkin { item: item.into() }))
+    }
+
+    /// Renews `item` for `card`.
+    pub fn renew(&mut self, card: &str, item: &str) -> Result<Reply, String> {
+        outcome(self.call(RequestOp::Renew {
+            who: card_who(card),
+            item: item.into(),
+        }))
+    }
+}
+
+/// Inline credentials for a card with no PIN.
+pub fn card_who(card: &str) -> Who {
+    Who {
+        card: Some(card.into()),
+        ..Who::default()
+    }
+}
+
+/// The reply, or the error code as text (such as `loan_limit`).
+pub fn outcome(r: Response) -> Result<Reply, String> {
+    match r.outcome {
+        Outcome::Ok { result, .. } => Ok(result),
+        Outcome::Err { error, .. } => Err(serde_json::to_value(error.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()),
+    }
+}

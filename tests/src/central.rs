@@ -1,0 +1,160 @@
+//! Runs `central`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::proc::{bin, Proc};
+use crate::{free_port, http};
+
+/// Which broker central uses.
+#[derive(Debug, Clone)]
+pub enum Broker {
+    /// Central's embedded broker, on this port.
+    Embedded(u16),
+    /// An external broker at this URL, such as `mqtt://127.0.0.1:1883`.
+    External(String),
+}
+
+/// A running (or stopped) central with fixed ports, so it can be restarted in place.
+#[derive(Debug)]
+pub struct Central {
+    dir: PathBuf,
+    config: PathBuf,
+    proc: Option<Proc>,
+    /// The HTTP address.
+    pub http: SocketAddr,
+    /// The broker URL devices use.
+    pub mqtt_url: String,
+    restarts: u32,
+}
+
+impl Central {
+    /// Writes a config under `dir` (embedded broker unless `broker` says otherwise), seeds
+    /// the database with `items` and `patrons`, and does not start it yet.
+    pub fn prepare(dir: &Path, broker: Option<Broker>, extra_toml: &str) -> Central {
+        let dir = dir.join("central");
+        std::fs::create_dir_all(&dir).expect("mkdir central");
+        let http_port = free_port();
+        let broker = broker.unwrap_or(Broker::Embedded(free_port()));
+        let (broker_toml, mqtt_url) = match &broker {
+            Broker::Embedded(p) => (
+                format!("[broker]\nlisten = \"127.0.0.1:{p}\"\n"),
+                format!("mqtt://127.0.0.1:{p}"),
+            ),
+            Broker::External(url) => (format!("[broker]\nexternal_url = \"{url}\"\n"), url.clone()),
+        };
+        let config = dir.join("central.toml");
+        let toml = format!(
+            "data_dir = \"{}\"\n{extra_toml}\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n{broker_toml}",
+            dir.join("data").display()
+        );
+        std::fs::write(&config, toml).expect("write central config");
+        Central {
+            dir,
+            config,
+            proc: None,
+            http: SocketAddr::from(([127, 0, 0, 1], http_port)),
+            mqtt_url,
+            restarts: 0,
+        }
+    }
+
+    /// Runs `central seed`.
+    pub fn seed(&self, items: usize, patrons: usize) {
+        let out = Command::new(bin("central"))
+            .args(["seed", "--config"])
+            .arg(&self.config)
+            .args([
+                "--items",
+                &items.to_string(),
+                "--patrons",
+                &patrons.to_string(),
+                "--seed",
+                "1",
+            ])
+            .output()
+            .expect("run central seed");
+        assert!(
+            out.status.success(),
+            "central seed failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts `central serve` and waits for its ready line.
+    pub fn start(&mut self) {
+        assert!(self.proc.is_none(), "central already running");
+        let mut cmd = Command::new(bin("central"));
+        cmd.args(["serve", "--config"]).arg(&self.config);
+        self.restarts += 1;
+        let log = self.dir.join(format!("central-{}.log", self.restarts));
+        let (proc, ready) = Proc::start_ready("central", cmd, &log, Duration::from_secs(60));
+        assert_eq!(
+            ready["http"],
+            self.http.to_string(),
+            "central bound another port: {ready}"
+        );
+        self.proc = Some(proc);
+    }
+
+    /// Kills central with SIGKILL.
+    pub fn kill9(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill9();
+        }
+    }
+
+    /// Stops central with SIGTERM.
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// The central data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// GET a JSON path.
+    pub fn get(&self, path: &str) -> serde_json::Value {
+        http::get_json(self.http, path)
+    }
+
+    /// Sends a request and returns the raw reply.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> http::Reply {
+        http::request(self.http, method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// A number from `/api/v1/stats`.
+    pub fn stat(&self, key: &str) -> u64 {
+        self.get("/api/v1/stats")[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("stats has no {key}"))
+    }
+
+    /// The events central holds from one device.
+    pub fn events(&self, device: &str) -> Vec<serde_json::Value> {
+        self.get(&format!("/api/v1/events?device={device}"))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Active loans, optionally for one patron.
+    pub fn loans(&self, patron: Option<&str>) -> Vec<serde_json::Value> {
+        let path = match patron {
+            Some(p) => format!("/api/v1/loans?patron={p}"),
+            None => "/api/v1/loans".to_owned(),
+        };
+        self.get(&path).as_array().cloned().unwrap_or_default()
+    }
+}

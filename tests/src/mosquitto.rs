@@ -1,0 +1,82 @@
+//! Runs a private Mosquitto broker on a free port.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::{accepts, free_port, wait_until};
+
+/// A running Mosquitto, killed on drop.
+#[derive(Debug)]
+pub struct Mosquitto {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// The mosquitto binary: on PATH, or Debian's /usr/sbin.
+pub fn mosquitto_bin() -> PathBuf {
+    for p in [
+        "/usr/sbin/mosquitto",
+        "/usr/bin/mosquitto",
+        "/usr/local/sbin/mosquitto",
+    ] {
+        if Path::new(p).exists() {
+            return p.into();
+        }
+    }
+    panic!("mosquitto is not installed: run scripts/setup.sh (apt package `mosquitto`)");
+}
+
+impl Mosquitto {
+    /// Starts a broker with its config and log under `dir`.
+    pub fn start(dir: &Path) -> Mosquitto {
+        Self::start_on(dir, free_port())
+    }
+
+    /// Starts a broker on a given port (to bring one back where devices expect it).
+    pub fn start_on(dir: &Path, port: u16) -> Mosquitto {
+        let dir = dir.join("mosquitto");
+        std::fs::create_dir_all(&dir).expect("mkdir mosquitto");
+        let conf = dir.join("mosquitto.conf");
+        let mut text = format!(
+            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n"
+        );
+        if nix::unistd::Uid::effective().is_root() {
+            text.push_str("user root\n");
+        }
+        std::fs::write(&conf, text).expect("write mosquitto.conf");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("mosquitto.log"))
+            .expect("log");
+        let child = Command::new(mosquitto_bin())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start mosquitto");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_until(
+            "mosquitto to accept connections",
+            Duration::from_secs(10),
+            || accepts(addr),
+        );
+        Mosquitto { child, addr }
+    }
+
+    /// The URL for configs.
+    pub fn url(&self) -> String {
+        format!("mqtt://{}", self.addr)
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

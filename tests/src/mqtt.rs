@@ -1,0 +1,84 @@
+//! An MQTT client for tests that play a device or watch the wire.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+/// Messages seen: (topic, payload).
+type Seen = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A connected client that records every message it receives.
+pub struct Spy {
+    client: Client,
+    seen: Seen,
+}
+
+impl Spy {
+    /// Connects to `url` (`mqtt://host:port`) as `id`, subscribing to `filters`, and waits
+    /// until the broker has confirmed every subscription.
+    pub fn connect(url: &str, id: &str, filters: &[String]) -> Spy {
+        let hostport = url.trim_start_matches("mqtt://");
+        let (host, port) = hostport.rsplit_once(':').expect("host:port");
+        let mut opts = MqttOptions::new(id, host, port.parse().expect("port"));
+        opts.set_keep_alive(Duration::from_secs(10));
+        opts.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
+        let (client, mut conn) = Client::new(opts, 64);
+        for f in filters {
+            client
+                .subscribe(f.clone(), QoS::AtLeastOnce)
+                .expect("subscribe");
+        }
+        let seen: Seen = Arc::default();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let want = filters.len();
+        let sink = seen.clone();
+        std::thread::spawn(move || {
+            let mut acks = 0;
+            for ev in conn.iter() {
+                match ev {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        acks += 1;
+                        if acks == want {
+                            let _ = ready_tx.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if let Ok(mut s) = sink.lock() {
+                            s.push((p.topic.clone(), p.payload.to_vec()));
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        });
+        // With no subscriptions there is nothing to confirm; publishes queue until connected.
+        if want > 0 {
+            ready_rx
+                .recv_timeout(Duration::from_secs(20))
+                .expect("broker confirmed the subscriptions");
+        }
+        Spy { client, seen }
+    }
+
+    /// Publishes with QoS 1.
+    pub fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload.into())
+            .expect("publish");
+    }
+
+    /// Messages received so far on topics ending with `suffix`.
+    pub fn received(&self, suffix: &str) -> Vec<Vec<u8>> {
+        self.seen
+            .lock()
+            .map(|s| {
+                s.iter()
+                    .filter(|(t, _)| t.ends_with(suffix))
+                    .map(|(_, p)| p.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,119 @@
+//! Child processes that announce readiness with one JSON line on stdout.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// The directory holding the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    // Test executables live in target/debug/deps.
+    let exe = std::env::current_exe().expect("current exe");
+    let deps = exe.parent().expect("deps dir");
+    deps.parent().expect("profile dir").to_path_buf()
+}
+
+/// The path of a workspace binary, with a clear message when it was not built.
+pub fn bin(name: &str) -> PathBuf {
+    let p = bin_dir().join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build --workspace --bins` before the end-to-end tests",
+        p.display()
+    );
+    p
+}
+
+/// A running program, killed (SIGKILL) on drop.
+#[derive(Debug)]
+pub struct Proc {
+    name: String,
+    child: Option<Child>,
+}
+
+impl Proc {
+    /// Starts `cmd`, waits up to `timeout` for a stdout line with `"ready":true`, and returns
+    /// the process and that line. Stderr goes to `log`.
+    pub fn start_ready(
+        name: &str,
+        mut cmd: Command,
+        log: &Path,
+        timeout: Duration,
+    ) -> (Proc, serde_json::Value) {
+        let logf = std::fs::File::create(log).expect("create log");
+        cmd.stdout(Stdio::piped()).stderr(logf).stdin(Stdio::null());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if v["ready"] == true {
+                        let _ = tx.send(v);
+                    }
+                }
+            }
+        });
+        let mut proc = Proc {
+            name: name.to_owned(),
+            child: Some(child),
+        };
+        match rx.recv_timeout(timeout) {
+            Ok(v) => (proc, v),
+            Err(_) => {
+                proc.kill9();
+                let log_text = std::fs::read_to_string(log).unwrap_or_default();
+                panic!("{name} did not become ready within {timeout:?}; its log:\n{log_text}");
+            }
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Kills with SIGKILL and reaps.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for exit; SIGKILL after that. Returns whether
+    /// it exited by itself.
+    pub fn stop(&mut self, timeout: Duration) -> bool {
+        let Some(mut c) = self.child.take() else {
+            return true;
+        };
+        let _ = kill(Pid::from_raw(c.id() as i32), Signal::SIGTERM);
+        let exited = crate::wait_for(timeout, || matches!(c.try_wait(), Ok(Some(_))));
+        if !exited {
+            tracing_free_warn(&self.name);
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        exited
+    }
+
+    /// Whether it is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+}
+
+fn tracing_free_warn(name: &str) {
+    eprintln!("{name} ignored SIGTERM; killed");
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
