@@ -68,6 +68,11 @@ impl Agent {
         self.proc = Some(proc);
     }
 
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().and_then(|p| p.pid())
+    }
+
     /// Kills the agent with SIGKILL: no chance to clean up.
     pub fn kill9(&mut self) {
         if let Some(mut p) = self.proc.take() {

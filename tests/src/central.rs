@@ -99,6 +99,18 @@ impl Central {
         self.proc = Some(proc);
     }
 
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().and_then(|p| p.pid())
+    }
+
+    /// Runs `central seed` with any counts, returning how long it took.
+    pub fn seed_timed(&self, items: usize, patrons: usize) -> Duration {
+        let t = std::time::Instant::now();
+        self.seed(items, patrons);
+        t.elapsed()
+    }
+
     /// Kills central with SIGKILL.
     pub fn kill9(&mut self) {
         if let Some(mut p) = self.proc.take() {
