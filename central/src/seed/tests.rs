@@ -264,6 +264,11 @@ fn text_is_nfc_vietnamese_and_ids_are_unique() {
         assert_eq!(nfc(t), *t, "not NFC: {t:?}");
         assert!(!t.is_empty());
     }
+    for r in &s.records {
+        for subject in &r.subjects {
+            assert!(subject.starts_with(char::is_uppercase), "{subject:?}");
+        }
+    }
     let has_d = |t: &str| t.contains('đ') || t.contains('Đ');
     assert!(s.records.iter().skip(1).any(|r| has_d(&r.title)));
     assert!(s.patrons.iter().any(|p| has_d(&p.patron.name)));

@@ -34,75 +34,39 @@ const ETHNIC_FEMALE: &[&str] = &[
 /// Gia Rai family names, written before the given name.
 const ETHNIC_FAMILY: &[&str] = &["Rơ Chăm", "Ksor", "Siu", "Rmah", "Nay", "Kpă", "Rơ Lan"];
 
+#[rustfmt::skip]
 const PLACES: &[&str] = &[
-    "Kon Tum",
-    "Đăk Tô",
-    "Đăk Hà",
-    "Ngọc Hồi",
-    "Kon Plông",
-    "Sa Thầy",
-    "Đăk Glei",
-    "Tu Mơ Rông",
-    "Kon Rẫy",
-    "Măng Đen",
-    "Bắc Tây Nguyên",
-    "Tây Nguyên",
+    "Kon Tum", "Đăk Tô", "Đăk Hà", "Ngọc Hồi", "Kon Plông", "Sa Thầy", "Đăk Glei", "Tu Mơ Rông",
+    "Kon Rẫy", "Măng Đen", "Bắc Tây Nguyên", "Tây Nguyên",
 ];
+#[rustfmt::skip]
 const PEOPLES: &[&str] = &[
-    "Ba Na",
-    "Xơ Đăng",
-    "Giẻ Triêng",
-    "Gia Rai",
-    "Brâu",
-    "Rơ Măm",
+    "Ba Na", "Xơ Đăng", "Giẻ Triêng", "Gia Rai", "Brâu", "Rơ Măm",
 ];
+#[rustfmt::skip]
 const FESTIVALS: &[&str] = &[
-    "mừng lúa mới",
-    "cúng máng nước",
-    "mừng nhà rông mới",
-    "ăn cơm mới",
-    "cầu mưa",
+    "mừng lúa mới", "cúng máng nước", "mừng nhà rông mới", "ăn cơm mới", "cầu mưa",
 ];
 const RIVERS: &[&str] = &["Đăk Bla", "Pô Kô", "Sê San", "Đăk Psi"];
 const MOUNTAINS: &[&str] = &["Ngọc Linh", "Chư Mom Ray", "Ngọc Rinh Rua", "Măng Đen"];
+#[rustfmt::skip]
 const CROPS: &[&str] = &[
-    "cà phê",
-    "hồ tiêu",
-    "cao su",
-    "sâm Ngọc Linh",
-    "sắn",
-    "lúa nước",
-    "chanh dây",
-    "bời lời đỏ",
-    "đậu tương",
-    "rau an toàn",
-    "mắc ca",
+    "cà phê", "hồ tiêu", "cao su", "sâm Ngọc Linh", "sắn", "lúa nước", "chanh dây",
+    "bời lời đỏ", "đậu tương", "rau an toàn", "mắc ca",
 ];
+#[rustfmt::skip]
 const ANIMALS: &[&str] = &[
-    "bò thịt",
-    "dê",
-    "lợn rừng lai",
-    "cá nước ngọt",
-    "gà thả vườn",
-    "ong mật",
+    "bò thịt", "dê", "lợn rừng lai", "cá nước ngọt", "gà thả vườn", "ong mật",
 ];
+#[rustfmt::skip]
 const KID_ANIMALS: &[&str] = &[
-    "voi con",
-    "sóc nhỏ",
-    "thỏ trắng",
-    "gấu đen",
-    "chim họa mi",
-    "rùa vàng",
-    "nai vàng",
+    "voi con", "sóc nhỏ", "thỏ trắng", "gấu đen", "chim họa mi", "rùa vàng", "nai vàng",
 ];
 const KID_TRAITS: &[&str] = &["tinh nghịch", "dũng cảm", "đi học", "tìm bạn", "biết ơn"];
+#[rustfmt::skip]
 const LEGENDS: &[&str] = &[
-    "núi Ngọc Linh",
-    "dòng sông Đăk Bla",
-    "cây nêu ngày Tết",
-    "bánh chưng bánh giầy",
-    "cây vú sữa",
-    "trầu cau",
+    "núi Ngọc Linh", "dòng sông Đăk Bla", "cây nêu ngày Tết", "bánh chưng bánh giầy",
+    "cây vú sữa", "trầu cau",
 ];
 const SCHOOL_SUBJECTS: &[(&str, &str)] = &[
     ("Toán", "510"),
@@ -113,18 +77,15 @@ const SCHOOL_SUBJECTS: &[(&str, &str)] = &[
     ("Đạo đức", "170"),
     ("Ngữ văn", "895.922"),
 ];
+#[rustfmt::skip]
 const PUB_LOCAL: &[&str] = &[
-    "Nxb. Văn hóa Dân tộc",
-    "Nxb. Khoa học Xã hội",
-    "Nxb. Chính trị Quốc gia Sự thật",
+    "Nxb. Văn hóa Dân tộc", "Nxb. Khoa học Xã hội", "Nxb. Chính trị Quốc gia Sự thật",
     "Sở Văn hóa, Thể thao và Du lịch Kon Tum",
 ];
 const PUB_AGRI: &[&str] = &["Nxb. Nông nghiệp", "Nxb. Khoa học và Kỹ thuật"];
+#[rustfmt::skip]
 const PUB_LIT: &[&str] = &[
-    "Nxb. Hội Nhà văn",
-    "Nxb. Văn học",
-    "Nxb. Trẻ",
-    "Nxb. Đà Nẵng",
+    "Nxb. Hội Nhà văn", "Nxb. Văn học", "Nxb. Trẻ", "Nxb. Đà Nẵng",
 ];
 const PUB_KIDS: &[&str] = &["Nxb. Kim Đồng", "Nxb. Trẻ", "Nxb. Đồng Nai"];
 const PUB_SCHOOL: &[&str] = &["Nxb. Giáo dục Việt Nam", "Nxb. Đại học Sư phạm"];
@@ -413,6 +374,15 @@ fn call_number(rng: &mut ChaCha8Rng, ddc: &str, title: &str) -> String {
     format!("{ddc} {first}{}{second}", rng.gen_range(100..1000u32))
 }
 
+/// Upper-cases the first letter, as subject headings are written ("Cà phê").
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// An ISBN-13 from its first 12 digits, with the check digit computed.
 fn isbn13(first12: &str) -> String {
     let sum: u32 = first12
@@ -451,7 +421,7 @@ pub(super) fn record(rng: &mut ChaCha8Rng, index: usize) -> SeedRecord {
         call_number: call_number(rng, w.ddc, &title),
         title,
         author,
-        subjects: w.subjects.iter().map(|s| nfc(s)).collect(),
+        subjects: w.subjects.iter().map(|s| capitalise(&nfc(s))).collect(),
         publisher: pick(rng, w.publishers).to_owned(),
         year,
         isbn,
