@@ -355,6 +355,21 @@ fn loans_respect_limits_and_touch_only_allowed_items() {
 }
 
 #[test]
+fn empty_library_still_has_reference_data_and_staff() {
+    let s = gen(0, 0, 9);
+    assert!(s.items.is_empty() && s.records.is_empty() && s.loans.is_empty());
+    assert_eq!(s.patrons.len(), 1);
+    assert_eq!(s.patrons[0].patron.card, "S0001");
+    assert_eq!(
+        (s.branches.len(), s.categories.len(), s.rules.len()),
+        (6, 3, 6)
+    );
+    let one = gen(1, 1, 9);
+    assert_eq!(one.records.len(), 1);
+    assert_eq!(one.items[0].title, "Địa chí Kon Tum");
+}
+
+#[test]
 fn pins_use_default_argon2id_and_verify() {
     let s = generate(5, 10, 3);
     let verify = |sp: &SeedPatron, pin: &str| {
