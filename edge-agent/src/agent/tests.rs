@@ -1,0 +1,282 @@
+use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+use argon2::{Algorithm, Params, Version};
+use chrono::NaiveDate;
+use rong_protocol::delta::{Branch, Category, Delta, Item, ItemStatus, LoanRule, Op, Patron};
+use rong_protocol::BranchId;
+
+use super::*;
+use crate::config::{ClockSynced, HardwareConfig};
+
+fn hash(pin: &str) -> String {
+    // Cheap parameters: verification reads them from the PHC string.
+    let a = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(256, 1, 1, None).unwrap(),
+    );
+    a.hash_password(pin.as_bytes(), &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string()
+}
+
+fn agent(dir: &std::path::Path) -> Agent {
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    config.circulation.pin_max_attempts = 3;
+    config.clock.synced = ClockSynced::Yes;
+    let mut store = Store::open(&dir.join("agent.db")).unwrap();
+    let kontum = BranchId::new("kontum").unwrap();
+    let far = NaiveDate::from_ymd_opt(2099, 1, 1).unwrap();
+    let mut ops = vec![
+        Op::PutBranch(Branch {
+            id: kontum.clone(),
+            name: "Thư viện tỉnh Kon Tum".into(),
+            closed_weekdays: vec![],
+            require_pin: false,
+        }),
+        Op::PutBranch(Branch {
+            id: BranchId::new("dakto").unwrap(),
+            name: "Thư viện huyện Đắk Tô".into(),
+            closed_weekdays: vec![],
+            require_pin: false,
+        }),
+        Op::PutCategory(Category {
+            id: "adult".into(),
+            name: "Người lớn".into(),
+            max_loans: 2,
+        }),
+        Op::PutRule(LoanRule {
+            category: "*".into(),
+            item_type: "*".into(),
+            loan_days: 14,
+            max_renewals: 1,
+        }),
+        Op::PutPatron(Patron {
+            card: "P1".into(),
+            nfc_uids: vec!["04A22B1A".into()],
+            name: "Y Đăng".into(),
+            category: "adult".into(),
+            branch: kontum.clone(),
+            blocked: None,
+            expires: Some(far),
+            pin_hash: Some(hash("1234")),
+            pin_required: true,
+            staff: false,
+        }),
+    ];
+    for (code, home) in [
+        ("KT1", "kontum"),
+        ("KT2", "kontum"),
+        ("KT3", "kontum"),
+        ("DT1", "dakto"),
+    ] {
+        ops.push(Op::PutItem(Item {
+            barcode: code.into(),
+            record: "R".into(),
+            title: format!("Sách {code}"),
+            author: String::new(),
+            call_number: String::new(),
+            item_type: "book".into(),
+            home_branch: BranchId::new(home).unwrap(),
+            status: ItemStatus::Available,
+        }));
+    }
+    store
+        .apply_delta(&Delta {
+            from_version: 0,
+            to_version: 1,
+            ops,
+        })
+        .unwrap();
+    let (tx, _) = broadcast::channel(4);
+    let hw = Hardware::start(&HardwareConfig::default(), tx.clone());
+    Agent::new(config, store, hw, tx)
+}
+
+fn who(pin: Option<&str>) -> Who {
+    Who {
+        card: Some("P1".into()),
+        pin: pin.map(str::to_owned),
+        ..Who::default()
+    }
+}
+
+fn code(r: Result<Reply, ApiError>) -> ErrorCode {
+    r.unwrap_err().code
+}
+
+#[test]
+fn pin_lockout_through_the_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path());
+    let checkout = |pin: Option<&str>| {
+        a.handle(RequestOp::Checkout {
+            who: who(pin),
+            item: "KT1".into(),
+        })
+    };
+    assert_eq!(code(checkout(None)), ErrorCode::PinRequired);
+    assert_eq!(code(checkout(Some("0000"))), ErrorCode::WrongPin);
+    assert_eq!(code(checkout(Some("0000"))), ErrorCode::WrongPin);
+    assert_eq!(a.status().unwrap().last_seq, 0, "refusals write no event");
+    assert_eq!(code(checkout(Some("0000"))), ErrorCode::PinLocked);
+    assert_eq!(
+        code(checkout(Some("1234"))),
+        ErrorCode::PinLocked,
+        "locked even when right"
+    );
+    let store = a.store();
+    let ev = store.events_range(1, 1).unwrap();
+    assert_eq!(
+        ev[0].body,
+        EventBody::PinLocked {
+            patron: "P1".into()
+        }
+    );
+    assert!(store.loan("KT1").unwrap().is_none());
+}
+
+#[test]
+fn a_right_pin_resets_the_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path());
+    assert_eq!(
+        code(a.handle(RequestOp::Loans(who(Some("9"))))),
+        ErrorCode::WrongPin
+    );
+    assert_eq!(a.store().pin_state("P1").unwrap().failures, 1);
+    assert!(a.handle(RequestOp::Loans(who(Some("1234")))).is_ok());
+    assert_eq!(a.store().pin_state("P1").unwrap().failures, 0);
+}
+
+#[test]
+fn session_flow_checkout_renew_checkin() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path());
+    let Reply::Identified { session, patron } = a
+        .handle(RequestOp::Identify(Who {
+            uid: Some("04:a2:2b:1a".into()),
+            pin: Some("1234".into()),
+            ..Who::default()
+        }))
+        .unwrap()
+    else {
+        panic!("not identified")
+    };
+    assert_eq!(patron.card, "P1");
+    assert_eq!(patron.max_loans, 2);
+    let s = Who {
+        session: Some(session.clone()),
+        ..Who::default()
+    };
+    let out = |item: &str| {
+        a.handle(RequestOp::Checkout {
+            who: s.clone(),
+            item: item.into(),
+        })
+    };
+    assert!(matches!(out("KT1").unwrap(), Reply::CheckedOut { .. }));
+    assert_eq!(code(out("KT1")), ErrorCode::AlreadyOnLoan);
+    assert_eq!(code(out("NOPE")), ErrorCode::UnknownItem);
+    assert_eq!(code(out("bad code")), ErrorCode::BadRequest);
+    assert!(out("KT2").is_ok());
+    assert_eq!(code(out("KT3")), ErrorCode::LoanLimit);
+    let Reply::Renewed { renewals, .. } = a
+        .handle(RequestOp::Renew {
+            who: s.clone(),
+            item: "KT1".into(),
+        })
+        .unwrap()
+    else {
+        panic!("not renewed")
+    };
+    assert_eq!(renewals, 1);
+    assert_eq!(
+        code(a.handle(RequestOp::Renew {
+            who: s.clone(),
+            item: "KT1".into()
+        })),
+        ErrorCode::RenewLimit
+    );
+    let Reply::Loans { loans } = a.handle(RequestOp::Loans(s.clone())).unwrap() else {
+        panic!("no loans")
+    };
+    assert_eq!(loans.len(), 2);
+    assert!(loans[0].due <= loans[1].due, "soonest due first");
+    assert!(loans.iter().all(|l| !l.overdue));
+
+    let Reply::CheckedIn {
+        was_on_loan,
+        transfer_to,
+        ..
+    } = a.handle(RequestOp::Checkin { item: "KT1".into() }).unwrap()
+    else {
+        panic!("not checked in")
+    };
+    assert!(was_on_loan);
+    assert_eq!(transfer_to, None);
+    let Reply::CheckedIn {
+        title,
+        was_on_loan,
+        transfer_to_name,
+        ..
+    } = a.handle(RequestOp::Checkin { item: "DT1".into() }).unwrap()
+    else {
+        panic!("not checked in")
+    };
+    assert!(!was_on_loan);
+    assert_eq!(title.as_deref(), Some("Sách DT1"));
+    assert_eq!(transfer_to_name.as_deref(), Some("Thư viện huyện Đắk Tô"));
+    let Reply::CheckedIn { title, .. } =
+        a.handle(RequestOp::Checkin { item: "ZZ9".into() }).unwrap()
+    else {
+        panic!("unknown item not accepted")
+    };
+    assert_eq!(title, None);
+
+    // identify, 2 checkouts, renew, 3 checkins = 7 events, in order, clock never behind.
+    let st = a.status().unwrap();
+    assert_eq!(st.last_seq, 7);
+    assert_eq!(st.outbox_depth, 7);
+    let events = a.store().events_range(1, 7).unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(
+        kinds,
+        ["identify", "checkout", "checkout", "renew", "checkin", "checkin", "checkin"]
+    );
+    assert!(events.windows(2).all(|w| w[0].at <= w[1].at));
+    assert!(events.iter().all(|e| e.clock_synced));
+
+    assert!(a
+        .handle(RequestOp::EndSession {
+            session: session.clone()
+        })
+        .is_ok());
+    assert_eq!(code(out("KT3")), ErrorCode::NoSession);
+}
+
+#[test]
+fn clock_never_runs_behind_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path());
+    let future = now_ms() + 86_400_000;
+    a.store()
+        .commit(Commit {
+            event: Some(NewEvent {
+                body: EventBody::Checkin {
+                    item: "KT3".into(),
+                    patron: None,
+                },
+                at: future,
+                clock_synced: false,
+            }),
+            loan: LoanChange::None,
+            pin: None,
+        })
+        .unwrap();
+    a.handle(RequestOp::Checkin { item: "KT2".into() }).unwrap();
+    let ev = a.store().events_range(2, 2).unwrap();
+    assert_eq!(ev[0].at, future);
+}

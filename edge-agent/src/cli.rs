@@ -1,0 +1,112 @@
+//! The `edge-agent` command line: `run` and `ctl`. The only module that prints to stdout
+//! (the readiness line and CLI output).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::ctl;
+
+/// The Rông edge-agent: offline circulation, event log and sync for one board.
+#[derive(Debug, Parser)]
+#[command(name = "edge-agent", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent daemon.
+    Run {
+        /// Config file (TOML); RONG_* environment variables override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Drive a running agent through its local API.
+    Ctl(CtlArgs),
+}
+
+/// `edge-agent ctl` options.
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// The agent's socket.
+    #[arg(long, conflicts_with = "config")]
+    pub socket: Option<PathBuf>,
+    /// Find the socket in this config file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print raw response lines.
+    #[arg(long)]
+    pub json: bool,
+    /// The request.
+    #[command(subcommand)]
+    pub action: ctl::Action,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => run_daemon(config),
+        Command::Ctl(args) => ctl::main(args),
+    }
+}
+
+fn run_daemon(path: Option<PathBuf>) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = (|| -> anyhow::Result<()> {
+        let config = Config::load(path.as_deref())?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        rt.block_on(crate::run::run_with_ready(
+            config,
+            shutdown_signal(),
+            |socket| {
+                let line =
+                    serde_json::json!({"ready": true, "socket": socket.display().to_string()});
+                #[allow(clippy::print_stdout)]
+                {
+                    println!("{line}");
+                }
+            },
+        ))
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "edge-agent failed");
+            eprintln!("edge-agent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM"),
+                _ = int.recv() => tracing::info!("SIGINT"),
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

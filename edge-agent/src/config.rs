@@ -1,0 +1,573 @@
+//! Configuration: defaults, then a TOML file, then `RONG_*` environment variables.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rong_protocol::{BranchId, DeviceId};
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this config.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// An environment variable held a bad value.
+    #[error("invalid value {value:?} for {var}: {message}")]
+    Env {
+        /// The variable.
+        var: String,
+        /// Its value.
+        value: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A value breaks a rule.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+/// The whole agent configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// This board's id; also the MQTT client id.
+    pub device: DeviceId,
+    /// The branch the board stands in.
+    pub branch: BranchId,
+    /// Where `agent.db` lives.
+    pub data_dir: PathBuf,
+    /// The local API socket; default `{data_dir}/agent.sock`.
+    pub socket: Option<PathBuf>,
+    /// The broker.
+    pub mqtt: MqttConfig,
+    /// Central's HTTP server (snapshots).
+    pub central: CentralConfig,
+    /// Sync tuning.
+    pub sync: SyncConfig,
+    /// Circulation settings.
+    pub circulation: CirculationConfig,
+    /// Clock settings.
+    pub clock: ClockConfig,
+    /// Which hardware to drive.
+    pub hardware: HardwareConfig,
+    /// Which remote commands are allowed.
+    pub commands: CommandsConfig,
+    /// The file this config was read from, for `reload_config`.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+/// Broker connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// `mqtt://host:port`.
+    pub url: String,
+    /// Optional user name.
+    pub username: Option<String>,
+    /// Optional password (redacted in `Debug`).
+    pub password: Option<Secret>,
+    /// Keep-alive in seconds.
+    pub keep_alive_secs: u64,
+}
+
+/// Central's HTTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CentralConfig {
+    /// Base URL, such as `http://127.0.0.1:8080`.
+    pub url: String,
+}
+
+/// Sync tuning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Seconds between status heartbeats.
+    pub heartbeat_secs: u64,
+    /// Most events in one batch message.
+    pub batch_events: u32,
+    /// Most unacked events in flight.
+    pub window_events: u32,
+    /// Seconds without ack progress before rewinding.
+    pub ack_timeout_secs: u64,
+    /// Days to keep acked events before pruning.
+    pub retain_acked_days: u32,
+}
+
+/// Circulation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CirculationConfig {
+    /// Local offset from UTC in minutes.
+    pub utc_offset_minutes: i32,
+    /// A session ends after this many idle seconds.
+    pub session_idle_secs: u64,
+    /// Wrong PINs before the card is locked.
+    pub pin_max_attempts: u32,
+    /// How long a PIN lock lasts, in minutes.
+    pub pin_lock_minutes: u32,
+}
+
+/// Whether the system clock is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClockSynced {
+    /// Synced when `/run/systemd/timesync/synchronized` exists.
+    #[default]
+    Auto,
+    /// Always say synced.
+    Yes,
+    /// Never say synced.
+    No,
+}
+
+impl Serialize for ClockSynced {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ClockSynced::Auto => s.serialize_str("auto"),
+            ClockSynced::Yes => s.serialize_bool(true),
+            ClockSynced::No => s.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClockSynced {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(ClockSynced::Yes),
+            Raw::Bool(false) => Ok(ClockSynced::No),
+            Raw::Text(t) => ClockSynced::parse(&t).ok_or_else(|| {
+                serde::de::Error::custom(format!("expected \"auto\", true or false, got {t:?}"))
+            }),
+        }
+    }
+}
+
+impl ClockSynced {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" => Some(ClockSynced::Auto),
+            "true" | "yes" => Some(ClockSynced::Yes),
+            "false" | "no" => Some(ClockSynced::No),
+            _ => None,
+        }
+    }
+
+    /// Whether the clock counts as synced right now.
+    pub fn is_synced(self) -> bool {
+        match self {
+            ClockSynced::Auto => Path::new("/run/systemd/timesync/synchronized").exists(),
+            ClockSynced::Yes => true,
+            ClockSynced::No => false,
+        }
+    }
+}
+
+/// Clock settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClockConfig {
+    /// `"auto"`, `true` or `false`.
+    pub synced: ClockSynced,
+}
+
+/// Which driver runs a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// The simulator, driven through the local API.
+    Sim,
+    /// No such device on this board.
+    None,
+}
+
+/// Which hardware to drive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HardwareConfig {
+    /// Barcode reader.
+    pub barcode: DeviceKind,
+    /// NFC card reader.
+    pub card: DeviceKind,
+}
+
+/// Which remote commands are allowed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CommandsConfig {
+    /// Whether the `reboot` command may reboot the board.
+    pub allow_reboot: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            device: DeviceId::new("rong-device").expect("valid literal device id"),
+            branch: BranchId::new("kontum").expect("valid literal branch id"),
+            data_dir: PathBuf::from("/var/lib/rong"),
+            socket: None,
+            mqtt: MqttConfig::default(),
+            central: CentralConfig::default(),
+            sync: SyncConfig::default(),
+            circulation: CirculationConfig::default(),
+            clock: ClockConfig::default(),
+            hardware: HardwareConfig::default(),
+            commands: CommandsConfig::default(),
+            source: None,
+        }
+    }
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            url: "mqtt://127.0.0.1:1883".into(),
+            username: None,
+            password: None,
+            keep_alive_secs: 30,
+        }
+    }
+}
+
+impl Default for CentralConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_secs: 30,
+            batch_events: rong_protocol::MAX_BATCH_EVENTS as u32,
+            window_events: 1000,
+            ack_timeout_secs: 10,
+            retain_acked_days: 30,
+        }
+    }
+}
+
+impl Default for CirculationConfig {
+    fn default() -> Self {
+        Self {
+            utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
+            session_idle_secs: 300,
+            pin_max_attempts: 5,
+            pin_lock_minutes: 60,
+        }
+    }
+}
+
+impl Default for HardwareConfig {
+    fn default() -> Self {
+        Self {
+            barcode: DeviceKind::None,
+            card: DeviceKind::None,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, |k| std::env::var(k).ok())
+    }
+
+    /// Like [`Config::load`], reading variables through `env` (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                let mut c = Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message,
+                })?;
+                c.source = Some(path.to_owned());
+                c
+            }
+            None => Self::default(),
+        };
+        config.apply_env(env)?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Parses TOML over the defaults.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let bad = |var: &str, value: &str, message: String| ConfigError::Env {
+            var: var.into(),
+            value: value.into(),
+            message,
+        };
+        if let Some(v) = env("RONG_DEVICE") {
+            self.device =
+                DeviceId::new(v.clone()).map_err(|e| bad("RONG_DEVICE", &v, e.to_string()))?;
+        }
+        if let Some(v) = env("RONG_BRANCH") {
+            self.branch =
+                BranchId::new(v.clone()).map_err(|e| bad("RONG_BRANCH", &v, e.to_string()))?;
+        }
+        if let Some(v) = env("RONG_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("RONG_SOCKET") {
+            self.socket = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("RONG_MQTT_URL") {
+            self.mqtt.url = v;
+        }
+        if let Some(v) = env("RONG_MQTT_USERNAME") {
+            self.mqtt.username = Some(v);
+        }
+        if let Some(v) = env("RONG_MQTT_PASSWORD") {
+            self.mqtt.password = Some(Secret(v));
+        }
+        if let Some(v) = env("RONG_CENTRAL_URL") {
+            self.central.url = v;
+        }
+        if let Some(v) = env("RONG_HEARTBEAT_SECS") {
+            self.sync.heartbeat_secs = v.parse().map_err(|e: std::num::ParseIntError| {
+                bad("RONG_HEARTBEAT_SECS", &v, e.to_string())
+            })?;
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let s = &self.sync;
+        if s.batch_events == 0 || s.batch_events as usize > rong_protocol::MAX_BATCH_EVENTS {
+            return Err(ConfigError::Invalid(format!(
+                "sync.batch_events must be 1 to {}",
+                rong_protocol::MAX_BATCH_EVENTS
+            )));
+        }
+        if s.window_events < s.batch_events {
+            return Err(ConfigError::Invalid(
+                "sync.window_events must be at least sync.batch_events".into(),
+            ));
+        }
+        if s.heartbeat_secs == 0 || s.ack_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "sync.heartbeat_secs and sync.ack_timeout_secs must be positive".into(),
+            ));
+        }
+        if self.circulation.pin_max_attempts == 0 {
+            return Err(ConfigError::Invalid(
+                "circulation.pin_max_attempts must be positive".into(),
+            ));
+        }
+        parse_mqtt_url(&self.mqtt.url)?;
+        Ok(())
+    }
+
+    /// The local API socket path.
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("agent.sock"))
+    }
+
+    /// The database path.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("agent.db")
+    }
+
+    /// Names the top-level settings that differ between two configs.
+    pub fn diff(&self, other: &Config) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut check = |name, same: bool| {
+            if !same {
+                out.push(name);
+            }
+        };
+        check("device", self.device == other.device);
+        check("branch", self.branch == other.branch);
+        check("data_dir", self.data_dir == other.data_dir);
+        check("socket", self.socket_path() == other.socket_path());
+        check("mqtt", self.mqtt == other.mqtt);
+        check("central", self.central == other.central);
+        check("sync", self.sync == other.sync);
+        check("circulation", self.circulation == other.circulation);
+        check("clock", self.clock == other.clock);
+        check("hardware", self.hardware == other.hardware);
+        check("commands", self.commands == other.commands);
+        out
+    }
+}
+
+/// Splits `mqtt://host:port` (port defaults to 1883).
+pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), ConfigError> {
+    let bad = |m: &str| ConfigError::Invalid(format!("mqtt.url {url:?}: {m}"));
+    let rest = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .ok_or_else(|| bad("must start with mqtt://"))?;
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().map_err(|_| bad("bad port"))?),
+        None => (rest, 1883),
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_file_then_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        std::fs::write(
+            &path,
+            r#"
+device = "dakto-kiosk-1"
+branch = "dakto"
+data_dir = "/tmp/rong"
+[mqtt]
+url = "mqtt://broker:1884"
+password = "hunter2"
+[sync]
+heartbeat_secs = 5
+[clock]
+synced = true
+[hardware]
+barcode = "sim"
+"#,
+        )
+        .unwrap();
+        let c = Config::load_with_env(
+            Some(&path),
+            env(&[("RONG_BRANCH", "kontum"), ("RONG_HEARTBEAT_SECS", "7")]),
+        )
+        .unwrap();
+        assert_eq!(c.device.as_str(), "dakto-kiosk-1");
+        assert_eq!(c.branch.as_str(), "kontum", "env beats file");
+        assert_eq!(c.sync.heartbeat_secs, 7, "env beats file");
+        assert_eq!(c.sync.batch_events, 200, "default kept");
+        assert_eq!(c.clock.synced, ClockSynced::Yes);
+        assert_eq!(c.hardware.barcode, DeviceKind::Sim);
+        assert_eq!(c.hardware.card, DeviceKind::None);
+        assert_eq!(c.socket_path(), PathBuf::from("/tmp/rong/agent.sock"));
+        assert_eq!(c.source.as_deref(), Some(path.as_path()));
+        assert_eq!(
+            parse_mqtt_url(&c.mqtt.url).unwrap(),
+            ("broker".into(), 1884)
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+
+    #[test]
+    fn defaults_alone() {
+        let c = Config::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(c, Config::default());
+        assert_eq!(c.sync.window_events, 1000);
+        assert_eq!(c.circulation.utc_offset_minutes, 420);
+        assert_eq!(c.clock.synced, ClockSynced::Auto);
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(matches!(
+            Config::load_with_env(None, env(&[("RONG_DEVICE", "Bad Id")])),
+            Err(ConfigError::Env { .. })
+        ));
+        assert!(matches!(
+            Config::load_with_env(None, env(&[("RONG_HEARTBEAT_SECS", "soon")])),
+            Err(ConfigError::Env { .. })
+        ));
+        assert!(matches!(
+            Config::load_with_env(None, env(&[("RONG_MQTT_URL", "http://x")])),
+            Err(ConfigError::Invalid(_))
+        ));
+        assert!(Config::from_toml("nonsense = 1").is_err());
+        assert!(Config::from_toml("[clock]\nsynced = \"maybe\"").is_err());
+        assert_eq!(
+            Config::from_toml("[clock]\nsynced = \"auto\"")
+                .unwrap()
+                .clock
+                .synced,
+            ClockSynced::Auto
+        );
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Config::load_with_env(Some(&dir.path().join("missing.toml")), env(&[])),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn diff_names_changes() {
+        let a = Config::default();
+        let mut b = a.clone();
+        b.sync.heartbeat_secs = 1;
+        b.hardware.card = DeviceKind::Sim;
+        assert_eq!(a.diff(&b), vec!["sync", "hardware"]);
+        assert!(a.diff(&a).is_empty());
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../agent.example.toml");
+        let c = Config::from_toml(text).unwrap();
+        assert_eq!(c.device.as_str(), "kontum-kiosk-1");
+        assert_eq!(c.sync.window_events, 1000);
+    }
+}

@@ -1,0 +1,431 @@
+//! `edge-agent ctl`: a small client of the local API for staff and scripts.
+//!
+//! Exit codes: 0 when every request succeeded, 1 when any was refused, 2 for usage or
+//! connection errors.
+#![allow(clippy::print_stdout)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use rong_protocol::api::{Outcome, Reply, Request, RequestOp, Response, Who};
+
+use crate::cli::CtlArgs;
+use crate::config::Config;
+
+/// Who a request is for.
+#[derive(Debug, Clone, Args)]
+#[group(required = true, multiple = false)]
+pub struct WhoArgs {
+    /// Card number.
+    #[arg(long)]
+    pub card: Option<String>,
+    /// NFC card UID.
+    #[arg(long)]
+    pub uid: Option<String>,
+}
+
+/// A PIN, when the patron needs one.
+#[derive(Debug, Clone, Args)]
+pub struct PinArg {
+    /// PIN.
+    #[arg(long)]
+    pub pin: Option<String>,
+}
+
+/// What to ask the agent.
+#[derive(Debug, Subcommand)]
+pub enum Action {
+    /// Lend items to a patron.
+    Checkout {
+        /// The patron.
+        #[command(flatten)]
+        who: WhoArgs,
+        /// The PIN.
+        #[command(flatten)]
+        pin: PinArg,
+        /// Item barcodes.
+        #[arg(required = true)]
+        items: Vec<String>,
+    },
+    /// Take items back.
+    Checkin {
+        /// Item barcodes.
+        #[arg(required = true)]
+        items: Vec<String>,
+    },
+    /// Renew a patron's loans.
+    Renew {
+        /// The patron.
+        #[command(flatten)]
+        who: WhoArgs,
+        /// The PIN.
+        #[command(flatten)]
+        pin: PinArg,
+        /// Renew every loan.
+        #[arg(long, conflicts_with = "items")]
+        all: bool,
+        /// Item barcodes.
+        #[arg(required_unless_present = "all")]
+        items: Vec<String>,
+    },
+    /// A patron's loans.
+    Loans {
+        /// The patron.
+        #[command(flatten)]
+        who: WhoArgs,
+        /// The PIN.
+        #[command(flatten)]
+        pin: PinArg,
+    },
+    /// Identify a patron (opens a kiosk session).
+    Identify {
+        /// The patron.
+        #[command(flatten)]
+        who: WhoArgs,
+        /// The PIN.
+        #[command(flatten)]
+        pin: PinArg,
+    },
+    /// Sync and device status.
+    Status,
+    /// Publish the outbox and catch up now.
+    Sync,
+    /// Scan a barcode on the simulated reader.
+    Scan {
+        /// The code.
+        code: String,
+    },
+    /// Tap a card on the simulated NFC reader.
+    Tap {
+        /// The UID.
+        uid: String,
+    },
+    /// Lift the card off the simulated NFC reader.
+    Remove,
+    /// Print hardware pushes until interrupted.
+    Watch,
+    /// Send one raw JSON request line and print the response.
+    Raw {
+        /// The request line.
+        json: String,
+    },
+}
+
+/// A usage or connection failure (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CtlError(String);
+
+struct Client {
+    socket: PathBuf,
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    next_id: u64,
+}
+
+impl Client {
+    fn connect(socket: PathBuf) -> Result<Self, CtlError> {
+        let stream = UnixStream::connect(&socket).map_err(|e| {
+            CtlError(format!(
+                "cannot reach the agent at {}: {e}",
+                socket.display()
+            ))
+        })?;
+        let writer = stream
+            .try_clone()
+            .map_err(|e| CtlError(format!("socket: {e}")))?;
+        Ok(Self {
+            socket,
+            reader: BufReader::new(stream),
+            writer,
+            next_id: 1,
+        })
+    }
+
+    fn lost(&self, e: impl std::fmt::Display) -> CtlError {
+        CtlError(format!("lost the agent at {}: {e}", self.socket.display()))
+    }
+
+    fn send_line(&mut self, text: &str) -> Result<(), CtlError> {
+        self.writer
+            .write_all(format!("{text}\n").as_bytes())
+            .map_err(|e| self.lost(e))
+    }
+
+    /// Reads lines until one that is not a push.
+    fn read_response(&mut self) -> Result<String, CtlError> {
+        loop {
+            let mut line = String::new();
+            let n = self.reader.read_line(&mut line).map_err(|e| self.lost(e))?;
+            if n == 0 {
+                return Err(self.lost("connection closed"));
+            }
+            let is_push = serde_json::from_str::<serde_json::Value>(&line)
+                .ok()
+                .is_some_and(|v| v.get("push").is_some());
+            if !is_push {
+                return Ok(line.trim_end().to_owned());
+            }
+        }
+    }
+
+    fn call(&mut self, op: RequestOp) -> Result<(String, Response), CtlError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = serde_json::to_string(&Request { id, op })
+            .map_err(|e| CtlError(format!("cannot encode the request: {e}")))?;
+        self.send_line(&text)?;
+        let raw = self.read_response()?;
+        let resp: Response = serde_json::from_str(&raw)
+            .map_err(|e| CtlError(format!("unreadable response {raw:?}: {e}")))?;
+        Ok((raw, resp))
+    }
+}
+
+fn who(w: &WhoArgs, p: &PinArg) -> Who {
+    Who {
+        session: None,
+        card: w.card.clone(),
+        uid: w.uid.clone(),
+        pin: p.pin.clone(),
+    }
+}
+
+fn code_name(code: rong_protocol::api::ErrorCode) -> String {
+    serde_json::to_value(code)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{code:?}"))
+}
+
+/// Prints a response; returns whether it succeeded.
+fn show(label: Option<&str>, raw: &str, resp: &Response, json: bool) -> bool {
+    if json {
+        println!("{raw}");
+        return matches!(resp.outcome, Outcome::Ok { .. });
+    }
+    match &resp.outcome {
+        Outcome::Err { error, .. } => {
+            let prefix = label.map(|l| format!("{l}  ")).unwrap_or_default();
+            println!(
+                "{prefix}refused: {}: {}",
+                code_name(error.code),
+                error.message
+            );
+            false
+        }
+        Outcome::Ok { result, .. } => {
+            for l in describe(result) {
+                println!("{l}");
+            }
+            true
+        }
+    }
+}
+
+/// One line per thing, in English.
+fn describe(reply: &Reply) -> Vec<String> {
+    match reply {
+        Reply::Identified { session, patron } => vec![format!(
+            "{}  {}  {} of {} loans{}  session {session}",
+            patron.card,
+            patron.name,
+            patron.loans,
+            patron.max_loans,
+            if patron.staff { "  staff" } else { "" }
+        )],
+        Reply::CheckedOut { item, title, due } => vec![format!("{item}  {title}  due {due}")],
+        Reply::CheckedIn {
+            item,
+            title,
+            was_on_loan,
+            transfer_to,
+            transfer_to_name,
+        } => {
+            let mut s = format!(
+                "{item}  {}  returned",
+                title.as_deref().unwrap_or("(unknown item)")
+            );
+            if !was_on_loan {
+                s.push_str(" (was not on loan)");
+            }
+            if let Some(b) = transfer_to {
+                s.push_str(&format!(
+                    "  send to {} ({b})",
+                    transfer_to_name.as_deref().unwrap_or(b.as_str())
+                ));
+            }
+            vec![s]
+        }
+        Reply::Renewed {
+            item,
+            title,
+            due,
+            renewals,
+        } => vec![format!("{item}  {title}  due {due}  (renewal {renewals})")],
+        Reply::Loans { loans } if loans.is_empty() => vec!["no loans".into()],
+        Reply::Loans { loans } => loans
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}  {}  due {}{}",
+                    l.item,
+                    l.title,
+                    l.due,
+                    if l.overdue { "  OVERDUE" } else { "" }
+                )
+            })
+            .collect(),
+        Reply::Status(s) => vec![
+            format!("device             {} ({})", s.device, s.branch),
+            format!("online             {}", s.online),
+            format!("outbox depth       {}", s.outbox_depth),
+            format!(
+                "oldest unsynced    {}",
+                s.oldest_unsynced_age_s
+                    .map_or_else(|| "-".to_owned(), |a| format!("{a} s"))
+            ),
+            format!("last seq           {}", s.last_seq),
+            format!("acked through      {}", s.acked_through),
+            format!("catalogue version  {}", s.catalogue_version),
+            format!("rejected messages  {}", s.rejected_messages),
+        ],
+        Reply::Done => vec!["ok".into()],
+    }
+}
+
+fn socket_path(args: &CtlArgs) -> Result<PathBuf, CtlError> {
+    if let Some(s) = &args.socket {
+        return Ok(s.clone());
+    }
+    let config = Config::load(args.config.as_deref()).map_err(|e| CtlError(e.to_string()))?;
+    Ok(config.socket_path())
+}
+
+/// Runs one `ctl` invocation.
+pub fn main(args: CtlArgs) -> ExitCode {
+    match run(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("edge-agent ctl: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the action; `Ok(false)` when anything was refused.
+fn run(args: &CtlArgs) -> Result<bool, CtlError> {
+    let mut c = Client::connect(socket_path(args)?)?;
+    let json = args.json;
+    let one = |c: &mut Client, op: RequestOp| -> Result<bool, CtlError> {
+        let (raw, resp) = c.call(op)?;
+        Ok(show(None, &raw, &resp, json))
+    };
+    match &args.action {
+        Action::Checkout { who: w, pin, items } => {
+            let mut all_ok = true;
+            for item in items {
+                let (raw, resp) = c.call(RequestOp::Checkout {
+                    who: who(w, pin),
+                    item: item.clone(),
+                })?;
+                all_ok &= show(Some(item), &raw, &resp, json);
+            }
+            Ok(all_ok)
+        }
+        Action::Checkin { items } => {
+            let mut all_ok = true;
+            for item in items {
+                let (raw, resp) = c.call(RequestOp::Checkin { item: item.clone() })?;
+                all_ok &= show(Some(item), &raw, &resp, json);
+            }
+            Ok(all_ok)
+        }
+        Action::Renew {
+            who: w,
+            pin,
+            all,
+            items,
+        } => {
+            let items = if *all {
+                let (raw, resp) = c.call(RequestOp::Loans(who(w, pin)))?;
+                match resp.outcome {
+                    Outcome::Ok {
+                        result: Reply::Loans { loans },
+                        ..
+                    } => loans.into_iter().map(|l| l.item).collect(),
+                    _ => return Ok(show(None, &raw, &resp, json)),
+                }
+            } else {
+                items.clone()
+            };
+            let mut all_ok = true;
+            for item in &items {
+                let (raw, resp) = c.call(RequestOp::Renew {
+                    who: who(w, pin),
+                    item: item.clone(),
+                })?;
+                all_ok &= show(Some(item), &raw, &resp, json);
+            }
+            if items.is_empty() && !json {
+                println!("no loans");
+            }
+            Ok(all_ok)
+        }
+        Action::Loans { who: w, pin } => one(&mut c, RequestOp::Loans(who(w, pin))),
+        Action::Identify { who: w, pin } => one(&mut c, RequestOp::Identify(who(w, pin))),
+        Action::Status => one(&mut c, RequestOp::Status),
+        Action::Sync => one(&mut c, RequestOp::SyncNow),
+        Action::Scan { code } => one(&mut c, RequestOp::SimScan { code: code.clone() }),
+        Action::Tap { uid } => one(&mut c, RequestOp::SimTap { uid: uid.clone() }),
+        Action::Remove => one(&mut c, RequestOp::SimRemove),
+        Action::Watch => {
+            let (raw, resp) = c.call(RequestOp::Subscribe)?;
+            if !show(None, &raw, &resp, json) {
+                return Ok(false);
+            }
+            loop {
+                let mut line = String::new();
+                let n = c.reader.read_line(&mut line).map_err(|e| c.lost(e))?;
+                if n == 0 {
+                    return Err(c.lost("connection closed"));
+                }
+                println!("{}", line.trim_end());
+            }
+        }
+        Action::Raw { json: text } => {
+            c.send_line(text.trim_end())?;
+            let raw = c.read_response()?;
+            println!("{raw}");
+            Ok(serde_json::from_str::<Response>(&raw)
+                .is_ok_and(|r| matches!(r.outcome, Outcome::Ok { .. })))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use rong_protocol::api::{ApiError, ErrorCode};
+
+    #[test]
+    fn human_lines() {
+        let due = NaiveDate::from_ymd_opt(2026, 12, 16).unwrap();
+        assert_eq!(
+            describe(&Reply::CheckedOut {
+                item: "KT00000001".into(),
+                title: "Địa chí Kon Tum".into(),
+                due
+            }),
+            vec!["KT00000001  Địa chí Kon Tum  due 2026-12-16".to_string()]
+        );
+        assert_eq!(code_name(ErrorCode::LoanLimit), "loan_limit");
+        let resp = Response::err(1, ApiError::new(ErrorCode::LoanLimit, ""));
+        assert!(!show(Some("KT00000009"), "", &resp, false));
+    }
+}

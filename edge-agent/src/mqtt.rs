@@ -1,0 +1,596 @@
+//! The MQTT loop: feeds broker traffic and timers to the sync state machines in
+//! [`crate::sync`] and carries out what they decide. Circulation never waits on it.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rong_protocol::api::Push;
+use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody};
+use rong_protocol::event::{Ack, EventBatch};
+use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceState};
+use rong_protocol::topic::{device_filters, Topic};
+use rong_protocol::{decode, encode, DecodeError, MAX_PAYLOAD};
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS,
+};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::agent::{now_ms, Agent};
+use crate::config::{parse_mqtt_url, Config};
+use crate::snapshot::{self, SnapshotError};
+use crate::status::device_status;
+use crate::sync::{AckOutcome, Catchup, DeltaAction, Outbox, OutboxConfig};
+
+/// The largest packet accepted from the broker. Larger than [`MAX_PAYLOAD`] so that an
+/// oversized message is refused and counted by the codec instead of killing the connection.
+const MAX_INCOMING_PACKET: usize = 4 * MAX_PAYLOAD;
+/// Timer resolution for ack timeouts and catch-up retries.
+const TICK: Duration = Duration::from_millis(500);
+/// Reconnect backoff bounds.
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// How often acked events past their retention are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// What the network task reports.
+enum Net {
+    Event(Box<Event>),
+    Down(String),
+}
+
+/// The MQTT options: client id = device id, clean session, a retained offline will.
+pub fn options(agent: &Agent) -> Result<MqttOptions, crate::config::ConfigError> {
+    let config = &agent.config;
+    let (host, port) = parse_mqtt_url(&config.mqtt.url)?;
+    let mut opts = MqttOptions::new(config.device.as_str(), host, port);
+    opts.set_keep_alive(Duration::from_secs(config.mqtt.keep_alive_secs.max(5)))
+        .set_clean_session(true)
+        .set_max_packet_size(MAX_INCOMING_PACKET, MAX_PAYLOAD + 4096)
+        .set_request_channel_capacity(256)
+        .set_last_will(LastWill::new(
+            Topic::Status(config.branch.clone(), config.device.clone()).to_topic_string(),
+            encode(&device_status(agent, DeviceState::Offline)),
+            QoS::AtLeastOnce,
+            true,
+        ));
+    if let Some(user) = &config.mqtt.username {
+        let pass = config
+            .mqtt
+            .password
+            .as_ref()
+            .map(|s| s.0.clone())
+            .unwrap_or_default();
+        opts.set_credentials(user.clone(), pass);
+    }
+    Ok(opts)
+}
+
+/// Runs the sync loop until `shutdown` turns true; then publishes the offline status.
+pub async fn run(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let opts = options(&agent)?;
+    let (client, mut eventloop) = AsyncClient::new(opts, 256);
+    let (net_tx, net_rx) = mpsc::unbounded_channel();
+    let network = tokio::spawn(async move {
+        let mut backoff = BACKOFF_MIN;
+        loop {
+            match eventloop.poll().await {
+                Ok(ev) => {
+                    if matches!(ev, Event::Incoming(Incoming::ConnAck(_))) {
+                        backoff = BACKOFF_MIN;
+                    }
+                    let done = matches!(ev, Event::Outgoing(Outgoing::Disconnect));
+                    if net_tx.send(Net::Event(Box::new(ev))).is_err() || done {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    let msg = describe(&e);
+                    if net_tx.send(Net::Down(msg)).is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            }
+        }
+    });
+    let mut sync = SyncLoop::new(agent.clone(), client.clone())?;
+    let result = sync.run(net_rx, &mut shutdown).await;
+    agent.online.store(false, Ordering::Relaxed);
+    let offline = encode(&device_status(&agent, DeviceState::Offline));
+    if sync.connected {
+        let _ = client.try_publish(sync.status_topic.clone(), QoS::AtLeastOnce, true, offline);
+        let _ = client.try_disconnect();
+        let abort = network.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(3), network)
+            .await
+            .is_err()
+        {
+            tracing::warn!("broker did not see the clean disconnect in time");
+            abort.abort();
+        }
+    } else {
+        network.abort();
+    }
+    result
+}
+
+fn describe(e: &ConnectionError) -> String {
+    e.to_string()
+}
+
+struct SyncLoop {
+    agent: Arc<Agent>,
+    client: AsyncClient,
+    outbox: Outbox,
+    catchup: Catchup,
+    connected: bool,
+    snapshot_busy: bool,
+    started: Instant,
+    log: uuid::Uuid,
+    status_topic: String,
+    events_topic: String,
+    catchup_topic: String,
+    reply_topic: String,
+    http: reqwest::Client,
+    snap_tx: mpsc::Sender<Result<u64, SnapshotError>>,
+}
+
+impl SyncLoop {
+    fn new(agent: Arc<Agent>, client: AsyncClient) -> anyhow::Result<Self> {
+        let (log, acked, last) = {
+            let store = agent.store();
+            (store.log(), store.acked_through()?, store.last_seq()?)
+        };
+        let c = &agent.config;
+        let cfg = OutboxConfig::new(
+            c.sync.batch_events,
+            c.sync.window_events,
+            c.sync.ack_timeout_secs,
+        );
+        let (b, d) = (c.branch.clone(), c.device.clone());
+        let (snap_tx, _) = mpsc::channel(1);
+        Ok(Self {
+            outbox: Outbox::new(cfg, acked, last),
+            catchup: Catchup::default(),
+            connected: false,
+            snapshot_busy: false,
+            started: Instant::now(),
+            log,
+            status_topic: Topic::Status(b.clone(), d.clone()).to_topic_string(),
+            events_topic: Topic::Events(b.clone(), d.clone()).to_topic_string(),
+            catchup_topic: Topic::Catchup(b.clone(), d.clone()).to_topic_string(),
+            reply_topic: Topic::CmdReply(b, d).to_topic_string(),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .build()?,
+            snap_tx,
+            agent,
+            client,
+        })
+    }
+
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    async fn run(
+        &mut self,
+        mut net: mpsc::UnboundedReceiver<Net>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let mut tick = tokio::time::interval(TICK);
+        let heartbeat = Duration::from_secs(self.agent.config.sync.heartbeat_secs);
+        let mut beat = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+        let mut prune = tokio::time::interval(PRUNE_EVERY);
+        let (snap_tx, mut snap_rx) = mpsc::channel(1);
+        self.snap_tx = snap_tx;
+        let agent = self.agent.clone();
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return Ok(()),
+                msg = net.recv() => match msg {
+                    Some(Net::Event(ev)) => self.on_net_event(*ev).await,
+                    Some(Net::Down(why)) => self.on_down(&why),
+                    None => anyhow::bail!("the MQTT network task stopped"),
+                },
+                _ = agent.new_event.notified() => {
+                    let last = {
+                        let agent = agent.clone();
+                        blocking(move || agent.store().last_seq()).await
+                    };
+                    if let Some(last) = last {
+                        self.outbox.on_written(last);
+                    }
+                    self.pump().await;
+                }
+                _ = agent.sync_now.notified() => self.sync_now().await,
+                Some(res) = snap_rx.recv() => self.on_snapshot(res),
+                _ = tick.tick() => {
+                    let now = self.now();
+                    if self.outbox.tick(now) {
+                        tracing::info!(acked_through = self.outbox.acked_through(), "no ack progress: resending");
+                    }
+                    let mine = self.version().await;
+                    if !self.snapshot_busy && self.connected && self.catchup.tick(mine, now) {
+                        self.send_catchup(mine);
+                    }
+                    self.pump().await;
+                }
+                _ = beat.tick() => {
+                    if self.connected {
+                        self.publish_status(DeviceState::Online);
+                    }
+                }
+                _ = prune.tick() => self.prune().await,
+            }
+        }
+    }
+
+    fn on_down(&mut self, why: &str) {
+        if self.connected {
+            tracing::warn!(error = %why, "broker connection lost");
+        } else {
+            tracing::debug!(error = %why, "broker unreachable; retrying");
+        }
+        self.connected = false;
+        self.agent.online.store(false, Ordering::Relaxed);
+        self.outbox.on_disconnected();
+    }
+
+    async fn on_net_event(&mut self, ev: Event) {
+        match ev {
+            Event::Incoming(Incoming::ConnAck(_)) => self.on_connected().await,
+            Event::Incoming(Incoming::Publish(p)) => {
+                let Some(topic) = Topic::parse(&p.topic) else {
+                    tracing::debug!(topic = %p.topic, "ignoring a foreign topic");
+                    return;
+                };
+                let c = &self.agent.config;
+                let mine = |b: &rong_protocol::BranchId, d: &rong_protocol::DeviceId| {
+                    *b == c.branch && *d == c.device
+                };
+                match topic {
+                    Topic::Ack(b, d) if mine(&b, &d) => self.on_ack(&p.payload).await,
+                    Topic::DeviceDeltas(b, d) if mine(&b, &d) => self.on_downlink(&p.payload).await,
+                    Topic::BranchDeltas(b) if b == c.branch => self.on_downlink(&p.payload).await,
+                    Topic::Cmd(b, d) if mine(&b, &d) => self.on_command(&p.payload).await,
+                    other => tracing::debug!(topic = ?other, "ignoring a topic not for us"),
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn on_connected(&mut self) {
+        tracing::info!(device = %self.agent.config.device, "connected to the broker");
+        self.connected = true;
+        self.agent.online.store(true, Ordering::Relaxed);
+        let c = &self.agent.config;
+        let filters = device_filters(&c.branch, &c.device)
+            .into_iter()
+            .map(|f| rumqttc::SubscribeFilter::new(f, QoS::AtLeastOnce));
+        if let Err(e) = self.client.try_subscribe_many(filters) {
+            tracing::warn!(error = %e, "could not subscribe");
+        }
+        self.publish_status(DeviceState::Online);
+        let now = self.now();
+        self.outbox.on_connected(now);
+        if !self.snapshot_busy {
+            self.catchup.on_connected(now);
+            let mine = self.version().await;
+            self.send_catchup(mine);
+        }
+        self.pump().await;
+    }
+
+    async fn version(&self) -> u64 {
+        let agent = self.agent.clone();
+        blocking(move || agent.store().version()).await.unwrap_or(0)
+    }
+
+    fn publish_status(&self, state: DeviceState) {
+        let payload = encode(&device_status(&self.agent, state));
+        if let Err(e) =
+            self.client
+                .try_publish(self.status_topic.clone(), QoS::AtLeastOnce, true, payload)
+        {
+            tracing::debug!(error = %e, "status not queued");
+        }
+    }
+
+    fn send_catchup(&self, from_version: u64) {
+        tracing::info!(from_version, "asking central to catch up");
+        let payload = encode(&CatchupRequest::new(from_version));
+        if let Err(e) =
+            self.client
+                .try_publish(self.catchup_topic.clone(), QoS::AtLeastOnce, false, payload)
+        {
+            tracing::debug!(error = %e, "catch-up request not queued");
+        }
+    }
+
+    /// Publishes as many batches as the window allows.
+    async fn pump(&mut self) {
+        while let Some((from, to)) = self.outbox.next_batch() {
+            let agent = self.agent.clone();
+            let Some(events) = blocking(move || agent.store().events_range(from, to)).await else {
+                return;
+            };
+            if events.first().map(|e| e.seq) != Some(from) {
+                tracing::error!(from, to, "outbox events missing from the store");
+                return;
+            }
+            let last = events.last().map_or(from, |e| e.seq);
+            let batch = EventBatch::new(self.agent.config.device.clone(), self.log, events);
+            let payload = encode(&batch);
+            match self.client.try_publish(
+                self.events_topic.clone(),
+                QoS::AtLeastOnce,
+                false,
+                payload,
+            ) {
+                Ok(()) => {
+                    tracing::debug!(from, to = last, "event batch published");
+                    self.outbox.on_sent(last, self.now());
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "client queue full; will retry");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn reject(&self, what: &str, e: &DecodeError) {
+        self.agent.count_rejected();
+        tracing::warn!(topic = what, reason = e.kind(), error = %e, "payload refused");
+    }
+
+    async fn on_ack(&mut self, payload: &[u8]) {
+        let ack: Ack = match decode(payload) {
+            Ok(a) => a,
+            Err(e) => return self.reject("ack", &e),
+        };
+        if ack.log != self.log {
+            tracing::debug!(log = %ack.log, "ignoring an ack for another event log");
+            return;
+        }
+        match self.outbox.on_ack(ack.acked_through, self.now()) {
+            AckOutcome::Advanced(n) => {
+                let agent = self.agent.clone();
+                if blocking(move || agent.store().mark_acked(n))
+                    .await
+                    .is_some()
+                {
+                    tracing::debug!(acked_through = n, "ack applied");
+                }
+                self.pump().await;
+            }
+            AckOutcome::Rewound => {
+                tracing::info!(
+                    acked_through = ack.acked_through,
+                    "central has a gap: resending"
+                );
+                self.pump().await;
+            }
+            AckOutcome::Stale => {}
+            AckOutcome::Refused => {
+                self.agent.count_rejected();
+                tracing::warn!(
+                    acked_through = ack.acked_through,
+                    last_seq = self.outbox.last_seq(),
+                    "ack beyond the last event refused"
+                );
+            }
+        }
+    }
+
+    async fn on_downlink(&mut self, payload: &[u8]) {
+        let msg: Downlink = match decode(payload) {
+            Ok(m) => m,
+            Err(e) => return self.reject("deltas", &e),
+        };
+        match msg.body {
+            DownlinkBody::Delta(delta) => {
+                let (from, to) = (delta.from_version, delta.to_version);
+                let agent = self.agent.clone();
+                let Some(res) = blocking(move || agent.store().apply_delta(&delta)).await else {
+                    return;
+                };
+                match res.action {
+                    DeltaAction::Apply => {
+                        tracing::info!(
+                            from,
+                            to,
+                            skipped_loans = res.skipped_loans,
+                            "delta applied"
+                        );
+                        self.catchup.on_progress(res.version);
+                    }
+                    DeltaAction::Ignore => tracing::debug!(from, to, "delta already held"),
+                    DeltaAction::Gap => {
+                        tracing::info!(from, to, mine = res.version, "delta gap");
+                        if !self.snapshot_busy && self.catchup.on_gap(to, self.now()) {
+                            self.send_catchup(res.version);
+                        }
+                    }
+                }
+            }
+            DownlinkBody::SnapshotRequired { version, path } => {
+                let mine = self.version().await;
+                if version <= mine && mine > 0 {
+                    tracing::debug!(version, mine, "snapshot not needed");
+                    return;
+                }
+                self.catchup.on_gap(version, self.now());
+                if self.snapshot_busy {
+                    return;
+                }
+                self.snapshot_busy = true;
+                tracing::info!(version, %path, "downloading a snapshot");
+                let agent = self.agent.clone();
+                let http = self.http.clone();
+                let tx = self.snap_tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(fetch_and_load(agent, http, path).await).await;
+                });
+            }
+        }
+    }
+
+    fn on_snapshot(&mut self, res: Result<u64, SnapshotError>) {
+        self.snapshot_busy = false;
+        match res {
+            Ok(version) => {
+                self.catchup.reset();
+                self.catchup.on_progress(version);
+                if self.connected {
+                    self.send_catchup(version);
+                }
+            }
+            Err(e) => {
+                self.agent.count_rejected();
+                tracing::warn!(error = %e, "snapshot not loaded; will ask again");
+                // Let the catch-up timer ask again; central answers with the snapshot.
+                self.catchup.reset();
+            }
+        }
+    }
+
+    async fn sync_now(&mut self) {
+        tracing::info!("sync now");
+        let now = self.now();
+        self.outbox.rewind(now);
+        self.catchup.reset();
+        if self.connected && !self.snapshot_busy {
+            let mine = self.version().await;
+            self.catchup.on_connected(now);
+            self.send_catchup(mine);
+        }
+        self.pump().await;
+    }
+
+    async fn on_command(&mut self, payload: &[u8]) {
+        let cmd: Command = match decode(payload) {
+            Ok(c) => c,
+            Err(e) => return self.reject("cmd", &e),
+        };
+        tracing::info!(id = %cmd.id, command = ?cmd.kind, "command");
+        let (ok, message) = match cmd.kind {
+            CommandKind::SyncNow => {
+                self.sync_now().await;
+                (true, "sync started".to_owned())
+            }
+            CommandKind::ReloadConfig => reload(&self.agent.config),
+            CommandKind::ShowMessage { text, seconds } => {
+                let n = self
+                    .agent
+                    .pushes
+                    .send(Push::Message { text, seconds })
+                    .unwrap_or(0);
+                (true, format!("shown to {n} subscriber(s)"))
+            }
+            CommandKind::Reboot => reboot(&self.agent.config),
+        };
+        let reply = encode(&CommandReply::new(cmd.id, ok, message));
+        if let Err(e) =
+            self.client
+                .try_publish(self.reply_topic.clone(), QoS::AtLeastOnce, false, reply)
+        {
+            tracing::warn!(error = %e, "command reply not queued");
+        }
+    }
+
+    async fn prune(&mut self) {
+        let days = i64::from(self.agent.config.sync.retain_acked_days);
+        let before = now_ms() - days * 86_400_000;
+        let agent = self.agent.clone();
+        if let Some(n) = blocking(move || agent.store().prune_acked(before)).await {
+            if n > 0 {
+                tracing::info!(pruned = n, "old acked events pruned");
+            }
+        }
+    }
+}
+
+async fn fetch_and_load(
+    agent: Arc<Agent>,
+    http: reqwest::Client,
+    path: String,
+) -> Result<u64, SnapshotError> {
+    let tmp: PathBuf = agent.config.data_dir.join("snapshot.download");
+    let res = async {
+        let bytes = snapshot::download(&http, &agent.config.central.url, &path, &tmp).await?;
+        tracing::info!(bytes, "snapshot downloaded");
+        let file = tmp.clone();
+        let a = agent.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = a.store();
+            snapshot::load(&mut store, &file, &a.config.branch)
+        })
+        .await
+        .map_err(|e| SnapshotError::Refused(format!("loader panicked: {e}")))?
+    }
+    .await;
+    let _ = tokio::fs::remove_file(&tmp).await;
+    res
+}
+
+/// Runs a store call off the async threads; logs and swallows failures.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Option<T> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "store failure in the sync loop");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store task failed");
+            None
+        }
+    }
+}
+
+/// Re-reads the config file and says what changed.
+fn reload(current: &Config) -> (bool, String) {
+    let Some(path) = &current.source else {
+        return (false, "the agent was started without a config file".into());
+    };
+    match Config::load(Some(path)) {
+        Ok(new) => {
+            let changed = current.diff(&new);
+            if changed.is_empty() {
+                (true, "config unchanged".into())
+            } else {
+                (
+                    true,
+                    format!(
+                        "changed: {}; restart the agent to apply",
+                        changed.join(", ")
+                    ),
+                )
+            }
+        }
+        Err(e) => (false, format!("config not reloaded: {e}")),
+    }
+}
+
+/// Reboots only when the config allows it.
+fn reboot(config: &Config) -> (bool, String) {
+    if !config.commands.allow_reboot {
+        return (false, "reboot not permitted by this agent's config".into());
+    }
+    match std::process::Command::new("systemctl")
+        .arg("reboot")
+        .spawn()
+    {
+        Ok(_) => (true, "rebooting".into()),
+        Err(e) => (false, format!("reboot failed: {e}")),
+    }
+}

@@ -1,0 +1,180 @@
+//! Snapshots: download central's gzip JSON-lines file to disk, then stream it into the
+//! store in one transaction (never holding the whole catalogue in memory).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+
+use flate2::read::GzDecoder;
+use rong_protocol::delta::{Op, SnapshotHeader};
+use rong_protocol::{decode, BranchId, MAX_PAYLOAD};
+use tokio::io::AsyncWriteExt;
+
+use crate::store::{Store, StoreError};
+
+/// Why a snapshot was not loaded. Nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    /// The download failed.
+    #[error("snapshot download failed: {0}")]
+    Http(String),
+    /// Reading or writing the temp file failed.
+    #[error("snapshot file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file's content was refused.
+    #[error("snapshot refused: {0}")]
+    Refused(String),
+    /// The store refused it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Downloads `{base}{path}` to `dest`.
+pub async fn download(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    dest: &Path,
+) -> Result<u64, SnapshotError> {
+    let url = format!("{}{}", base.trim_end_matches('/'), path);
+    let mut resp = client
+        .get(&url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| SnapshotError::Http(format!("{url}: {e}")))?;
+    let mut file = tokio::fs::File::create(dest).await?;
+    let mut total = 0u64;
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| SnapshotError::Http(format!("{url}: {e}")))?
+    {
+        total += chunk.len() as u64;
+        file.write_all(&chunk).await?;
+    }
+    file.sync_all().await?;
+    Ok(total)
+}
+
+/// Reads one line of at most [`MAX_PAYLOAD`] bytes; `None` at the end.
+fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<()>, String> {
+    buf.clear();
+    let n = r
+        .by_ref()
+        .take(MAX_PAYLOAD as u64 + 1)
+        .read_until(b'\n', buf)
+        .map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if buf.len() > MAX_PAYLOAD {
+        return Err(format!("line longer than {MAX_PAYLOAD} bytes"));
+    }
+    Ok(Some(()))
+}
+
+/// Loads a downloaded snapshot for `branch` into the store; returns its version.
+pub fn load(store: &mut Store, file: &Path, branch: &BranchId) -> Result<u64, SnapshotError> {
+    let mut reader = BufReader::new(GzDecoder::new(std::fs::File::open(file)?));
+    let mut buf = Vec::new();
+    read_line(&mut reader, &mut buf)
+        .map_err(SnapshotError::Refused)?
+        .ok_or_else(|| SnapshotError::Refused("empty snapshot".into()))?;
+    let header: SnapshotHeader =
+        decode(trim(&buf)).map_err(|e| SnapshotError::Refused(format!("header: {e}")))?;
+    if &header.branch != branch {
+        return Err(SnapshotError::Refused(format!(
+            "snapshot is for branch {}, not {branch}",
+            header.branch
+        )));
+    }
+    let ops = std::iter::from_fn(move || loop {
+        match read_line(&mut reader, &mut buf) {
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+            Ok(Some(())) => {
+                let line = trim(&buf);
+                if line.is_empty() {
+                    continue;
+                }
+                return Some(serde_json::from_slice::<Op>(line).map_err(|e| e.to_string()));
+            }
+        }
+    });
+    let count = store.replace_reference(header.version, ops)?;
+    tracing::info!(version = header.version, ops = count, "snapshot loaded");
+    Ok(header.version)
+}
+
+fn trim(line: &[u8]) -> &[u8] {
+    let end = line
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |i| i + 1);
+    &line[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::GzEncoder;
+    use rong_protocol::delta::{Category, Op};
+    use std::io::Write;
+
+    fn gz(lines: &[String]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for l in lines {
+            e.write_all(l.as_bytes()).unwrap();
+            e.write_all(b"\n").unwrap();
+        }
+        e.finish().unwrap()
+    }
+
+    fn header(branch: &str, version: u64) -> String {
+        serde_json::to_string(&SnapshotHeader {
+            v: 1,
+            branch: BranchId::new(branch).unwrap(),
+            version,
+        })
+        .unwrap()
+    }
+
+    fn cat(id: &str) -> String {
+        serde_json::to_string(&Op::PutCategory(Category {
+            id: id.into(),
+            name: "Thiếu nhi".into(),
+            max_loans: 3,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn loads_and_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("agent.db")).unwrap();
+        let kontum = BranchId::new("kontum").unwrap();
+        let file = dir.path().join("snap.gz");
+
+        std::fs::write(
+            &file,
+            gz(&[header("kontum", 42), cat("child"), String::new()]),
+        )
+        .unwrap();
+        assert_eq!(load(&mut store, &file, &kontum).unwrap(), 42);
+        assert_eq!(store.version().unwrap(), 42);
+        assert!(store.category("child").unwrap().is_some());
+
+        for bad in [
+            gz(&[header("dakto", 50), cat("adult")]),
+            gz(&[r#"{"v":2,"branch":"kontum","version":50}"#.into()]),
+            gz(&[header("kontum", 50), cat("adult"), "{broken".into()]),
+            gz(&[]),
+            b"not gzip at all".to_vec(),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(load(&mut store, &file, &kontum).is_err());
+            assert_eq!(store.version().unwrap(), 42, "nothing changed");
+            assert!(store.category("adult").unwrap().is_none());
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The event log (outbox), the loans circulation writes, and PIN failures.
+
+use rong_protocol::delta::Loan;
+use rong_protocol::event::{Event, EventBody};
+use rusqlite::{params, OptionalExtension};
+use uuid::Uuid;
+
+use super::reference::{del_loan, put_loan};
+use super::{conversion, meta_u64, set_meta, Store, StoreError};
+use crate::circulation::PinState;
+
+/// A loan change that commits with its event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoanChange {
+    /// No loan changes.
+    None,
+    /// Insert or replace the loan of an item.
+    Put(Loan),
+    /// The item is back.
+    Del(String),
+}
+
+/// An event to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    /// What happened.
+    pub body: EventBody,
+    /// When (already clamped to the last event's time).
+    pub at: i64,
+    /// Whether the clock was synced.
+    pub clock_synced: bool,
+}
+
+/// Everything one circulation step writes, committed in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// The event, if any.
+    pub event: Option<NewEvent>,
+    /// The loan change.
+    pub loan: LoanChange,
+    /// A PIN failure record to store for a card.
+    pub pin: Option<(String, PinState)>,
+}
+
+fn event_item(body: &EventBody) -> Option<&str> {
+    match body {
+        EventBody::Checkout { item, .. }
+        | EventBody::Checkin { item, .. }
+        | EventBody::Renew { item, .. } => Some(item),
+        EventBody::Identify { .. } | EventBody::PinLocked { .. } => None,
+    }
+}
+
+impl Store {
+    /// The highest seq written, and its time.
+    pub fn last_event(&self) -> Result<Option<(u64, i64)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT seq, at FROM events ORDER BY seq DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+            .optional()?)
+    }
+
+    /// The highest seq written (0 when none).
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .last_event()?
+            .map_or(0, |(s, _)| s)
+            .max(self.acked_through()?))
+    }
+
+    /// The highest seq central has applied.
+    pub fn acked_through(&self) -> Result<u64, StoreError> {
+        meta_u64(&self.conn, "acked_through")
+    }
+
+    /// The time of the oldest unacked event.
+    pub fn oldest_unacked_at(&self) -> Result<Option<i64>, StoreError> {
+        let next = self.acked_through()? + 1;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT at FROM events WHERE seq = ?1")?
+            .query_row([next as i64], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// A card's PIN failure record.
+    pub fn pin_state(&self, card: &str) -> Result<PinState, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT failures, locked_until FROM pin_failures WHERE card = ?1")?
+            .query_row([card], |r| {
+                Ok(PinState {
+                    failures: r.get(0)?,
+                    locked_until: r.get(1)?,
+                })
+            })
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Writes a circulation step in one transaction; returns the event as logged.
+    pub fn commit(&mut self, c: Commit) -> Result<Option<Event>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut logged = None;
+        if let Some(ev) = c.event {
+            let last: Option<i64> = tx
+                .prepare_cached("SELECT max(seq) FROM events")?
+                .query_row([], |r| r.get(0))?;
+            let seq = (last.unwrap_or(0).max(0) as u64).max(meta_u64(&tx, "acked_through")?) + 1;
+            let id = Uuid::now_v7();
+            let body =
+                serde_json::to_string(&ev.body).map_err(|e| StoreError::Refused(e.to_string()))?;
+            tx.prepare_cached(
+                "INSERT INTO events (seq, id, kind, body, at, clock_synced, item, acked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+            )?
+            .execute(params![
+                seq as i64,
+                id.to_string(),
+                ev.body.kind(),
+                body,
+                ev.at,
+                ev.clock_synced,
+                event_item(&ev.body)
+            ])?;
+            logged = Some(Event {
+                seq,
+                id,
+                at: ev.at,
+                clock_synced: ev.clock_synced,
+                body: ev.body,
+            });
+        }
+        match &c.loan {
+            LoanChange::None => {}
+            LoanChange::Put(l) => put_loan(&tx, l)?,
+            LoanChange::Del(item) => del_loan(&tx, item)?,
+        }
+        if let Some((card, state)) = &c.pin {
+            if *state == PinState::default() {
+                tx.prepare_cached("DELETE FROM pin_failures WHERE card = ?1")?
+                    .execute([card])?;
+            } else {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO pin_failures (card, failures, locked_until)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![card, state.failures, state.locked_until])?;
+            }
+        }
+        tx.commit()?;
+        Ok(logged)
+    }
+
+    /// Events `from ..= to`, in order.
+    pub fn events_range(&self, from: u64, to: u64) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, id, at, clock_synced, body FROM events
+             WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
+        )?;
+        let events = stmt
+            .query_map([from as i64, to as i64], |r| {
+                let id: String = r.get(1)?;
+                let body: String = r.get(4)?;
+                Ok(Event {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    id: Uuid::parse_str(&id).map_err(|e| conversion(1, e.to_string()))?,
+                    at: r.get(2)?,
+                    clock_synced: r.get(3)?,
+                    body: serde_json::from_str(&body).map_err(|e| conversion(4, e.to_string()))?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(events)
+    }
+
+    /// Marks events up to `n` acked (central applied them).
+    pub fn mark_acked(&mut self, n: u64) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let old = meta_u64(&tx, "acked_through")?;
+        if n > old {
+            tx.prepare_cached("UPDATE events SET acked = 1 WHERE seq > ?1 AND seq <= ?2")?
+                .execute([old as i64, n as i64])?;
+            set_meta(&tx, "acked_through", &n.to_string())?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Deletes acked events older than `before_ms`, always keeping the newest event (it
+    /// carries the seq and clock floor). Returns how many went.
+    pub fn prune_acked(&mut self, before_ms: i64) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "DELETE FROM events WHERE acked = 1 AND at < ?1
+                 AND seq < (SELECT max(seq) FROM events)",
+            )?
+            .execute([before_ms])?)
+    }
+}

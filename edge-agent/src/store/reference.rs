@@ -1,0 +1,435 @@
+//! Reference data: lookups for circulation, deltas and snapshot loads.
+
+use chrono::NaiveDate;
+use rong_hardware::card::normalise_uid;
+use rong_protocol::delta::{
+    Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron,
+};
+use rong_protocol::BranchId;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{col_date, col_opt_date, conversion, meta_u64, set_meta, Store, StoreError};
+use crate::sync::{classify_delta, DeltaAction};
+
+fn status_text(s: ItemStatus) -> &'static str {
+    match s {
+        ItemStatus::Available => "available",
+        ItemStatus::NotForLoan => "not_for_loan",
+        ItemStatus::Lost => "lost",
+        ItemStatus::Withdrawn => "withdrawn",
+    }
+}
+
+fn status_parse(s: &str) -> Option<ItemStatus> {
+    Some(match s {
+        "available" => ItemStatus::Available,
+        "not_for_loan" => ItemStatus::NotForLoan,
+        "lost" => ItemStatus::Lost,
+        "withdrawn" => ItemStatus::Withdrawn,
+        _ => return None,
+    })
+}
+
+fn branch_id(row: &Row<'_>, i: usize) -> rusqlite::Result<BranchId> {
+    let s: String = row.get(i)?;
+    BranchId::new(s).map_err(|e| conversion(i, e.to_string()))
+}
+
+fn item_row(row: &Row<'_>) -> rusqlite::Result<Item> {
+    let status: String = row.get(7)?;
+    Ok(Item {
+        barcode: row.get(0)?,
+        record: row.get(1)?,
+        title: row.get(2)?,
+        author: row.get(3)?,
+        call_number: row.get(4)?,
+        item_type: row.get(5)?,
+        home_branch: branch_id(row, 6)?,
+        status: status_parse(&status)
+            .ok_or_else(|| conversion(7, format!("item status {status:?}")))?,
+    })
+}
+
+fn loan_row(row: &Row<'_>) -> rusqlite::Result<Loan> {
+    Ok(Loan {
+        item: row.get(0)?,
+        patron: row.get(1)?,
+        due: col_date(row, 2)?,
+        renewals: row.get(3)?,
+    })
+}
+
+/// Whether the item has local events central has not applied yet.
+fn has_pending(conn: &Connection, item: &str) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM events WHERE acked = 0 AND item = ?1 LIMIT 1")?
+        .query_row([item], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Applies one op. Loan ops for items with unacked local events are skipped: central will
+/// send the loan again once it has applied them. Returns false when skipped.
+fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
+    match op {
+        Op::PutBranch(b) => {
+            let days = serde_json::to_string(&b.closed_weekdays)
+                .map_err(|e| StoreError::Refused(e.to_string()))?;
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO branches (id, name, closed_weekdays, require_pin)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![b.id.as_str(), b.name, days, b.require_pin])?;
+        }
+        Op::PutCategory(c) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO categories (id, name, max_loans) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![c.id, c.name, c.max_loans])?;
+        }
+        Op::PutRule(r) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO loan_rules (category, item_type, loan_days, max_renewals)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                r.category,
+                r.item_type,
+                r.loan_days,
+                r.max_renewals
+            ])?;
+        }
+        Op::PutPatron(p) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO patrons
+                 (card, name, category, branch, blocked, expires, pin_hash, pin_required, staff)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                p.card,
+                p.name,
+                p.category,
+                p.branch.as_str(),
+                p.blocked,
+                p.expires.map(|d| d.to_string()),
+                p.pin_hash,
+                p.pin_required,
+                p.staff
+            ])?;
+            conn.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
+                .execute([&p.card])?;
+            for raw in &p.nfc_uids {
+                match normalise_uid(raw) {
+                    Some(uid) => {
+                        conn.prepare_cached(
+                            "INSERT OR REPLACE INTO patron_uids (uid, card) VALUES (?1, ?2)",
+                        )?
+                        .execute([&uid, &p.card])?;
+                    }
+                    None => {
+                        tracing::warn!(card = %p.card, uid = %raw, "ignoring a malformed NFC UID")
+                    }
+                }
+            }
+        }
+        Op::DelPatron { card } => {
+            conn.prepare_cached("DELETE FROM patrons WHERE card = ?1")?
+                .execute([card])?;
+            conn.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
+                .execute([card])?;
+        }
+        Op::PutItem(i) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO items
+                 (barcode, record, title, author, call_number, item_type, home_branch, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                i.barcode,
+                i.record,
+                i.title,
+                i.author,
+                i.call_number,
+                i.item_type,
+                i.home_branch.as_str(),
+                status_text(i.status)
+            ])?;
+        }
+        Op::DelItem { barcode } => {
+            conn.prepare_cached("DELETE FROM items WHERE barcode = ?1")?
+                .execute([barcode])?;
+        }
+        Op::PutLoan(l) => {
+            if has_pending(conn, &l.item)? {
+                return Ok(false);
+            }
+            put_loan(conn, l)?;
+        }
+        Op::DelLoan { item } => {
+            if has_pending(conn, item)? {
+                return Ok(false);
+            }
+            del_loan(conn, item)?;
+        }
+        Op::PutClosedDay(c) => {
+            conn.prepare_cached(
+                "INSERT OR REPLACE INTO closed_days (branch, date, reason) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![c.branch.as_str(), c.date.to_string(), c.reason])?;
+        }
+        Op::DelClosedDay { branch, date } => {
+            conn.prepare_cached("DELETE FROM closed_days WHERE branch = ?1 AND date = ?2")?
+                .execute([branch.as_str(), &date.to_string()])?;
+        }
+    }
+    Ok(true)
+}
+
+pub(super) fn put_loan(conn: &Connection, l: &Loan) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO loans (item, patron, due, renewals) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![l.item, l.patron, l.due.to_string(), l.renewals])?;
+    Ok(())
+}
+
+pub(super) fn del_loan(conn: &Connection, item: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM loans WHERE item = ?1")?
+        .execute([item])?;
+    Ok(())
+}
+
+/// What a delta did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeltaResult {
+    /// Applied, ignored, or a gap.
+    pub action: DeltaAction,
+    /// The version held afterwards.
+    pub version: u64,
+    /// Loan ops skipped because of unacked local events.
+    pub skipped_loans: usize,
+}
+
+impl Store {
+    /// A patron by card number.
+    pub fn patron_by_card(&self, card: &str) -> Result<Option<Patron>, StoreError> {
+        let found = self
+            .conn
+            .prepare_cached(
+                "SELECT card, name, category, branch, blocked, expires, pin_hash, pin_required, staff
+                 FROM patrons WHERE card = ?1",
+            )?
+            .query_row([card], |r| {
+                Ok(Patron {
+                    card: r.get(0)?,
+                    nfc_uids: Vec::new(),
+                    name: r.get(1)?,
+                    category: r.get(2)?,
+                    branch: branch_id(r, 3)?,
+                    blocked: r.get(4)?,
+                    expires: col_opt_date(r, 5)?,
+                    pin_hash: r.get(6)?,
+                    pin_required: r.get(7)?,
+                    staff: r.get(8)?,
+                })
+            })
+            .optional()?;
+        let Some(mut p) = found else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT uid FROM patron_uids WHERE card = ?1 ORDER BY uid")?;
+        p.nfc_uids = stmt
+            .query_map([card], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(Some(p))
+    }
+
+    /// A patron by NFC UID (any spelling [`normalise_uid`] accepts).
+    pub fn patron_by_uid(&self, raw: &str) -> Result<Option<Patron>, StoreError> {
+        let Some(uid) = normalise_uid(raw) else {
+            return Ok(None);
+        };
+        let card: Option<String> = self
+            .conn
+            .prepare_cached("SELECT card FROM patron_uids WHERE uid = ?1")?
+            .query_row([uid], |r| r.get(0))
+            .optional()?;
+        match card {
+            Some(c) => self.patron_by_card(&c),
+            None => Ok(None),
+        }
+    }
+
+    /// A branch.
+    pub fn branch(&self, id: &BranchId) -> Result<Option<Branch>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT id, name, closed_weekdays, require_pin FROM branches WHERE id = ?1",
+            )?
+            .query_row([id.as_str()], |r| {
+                let days: String = r.get(2)?;
+                Ok(Branch {
+                    id: branch_id(r, 0)?,
+                    name: r.get(1)?,
+                    closed_weekdays: serde_json::from_str(&days)
+                        .map_err(|e| conversion(2, e.to_string()))?,
+                    require_pin: r.get(3)?,
+                })
+            })
+            .optional()?;
+        Ok(row)
+    }
+
+    /// A patron category.
+    pub fn category(&self, id: &str) -> Result<Option<Category>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id, name, max_loans FROM categories WHERE id = ?1")?
+            .query_row([id], |r| {
+                Ok(Category {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    max_loans: r.get(2)?,
+                })
+            })
+            .optional()?)
+    }
+
+    /// Every loan rule.
+    pub fn rules(&self) -> Result<Vec<LoanRule>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT category, item_type, loan_days, max_renewals FROM loan_rules",
+        )?;
+        let rules = stmt
+            .query_map([], |r| {
+                Ok(LoanRule {
+                    category: r.get(0)?,
+                    item_type: r.get(1)?,
+                    loan_days: r.get(2)?,
+                    max_renewals: r.get(3)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rules)
+    }
+
+    /// A branch's closed days from `from` on.
+    pub fn closed_days(
+        &self,
+        branch: &BranchId,
+        from: NaiveDate,
+    ) -> Result<Vec<ClosedDay>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT branch, date, reason FROM closed_days
+             WHERE branch = ?1 AND date >= ?2 ORDER BY date",
+        )?;
+        let days = stmt
+            .query_map([branch.as_str(), &from.to_string()], |r| {
+                Ok(ClosedDay {
+                    branch: branch_id(r, 0)?,
+                    date: col_date(r, 1)?,
+                    reason: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(days)
+    }
+
+    /// An item by barcode.
+    pub fn item(&self, barcode: &str) -> Result<Option<Item>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT barcode, record, title, author, call_number, item_type, home_branch, status
+                 FROM items WHERE barcode = ?1",
+            )?
+            .query_row([barcode], item_row)
+            .optional()?)
+    }
+
+    /// The current loan of an item.
+    pub fn loan(&self, item: &str) -> Result<Option<Loan>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT item, patron, due, renewals FROM loans WHERE item = ?1")?
+            .query_row([item], loan_row)
+            .optional()?)
+    }
+
+    /// How many loans a patron holds.
+    pub fn loan_count(&self, patron: &str) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM loans WHERE patron = ?1")?
+            .query_row([patron], |r| r.get(0))?)
+    }
+
+    /// A patron's loans with titles (when the item is known), soonest due first.
+    pub fn loans_of(&self, patron: &str) -> Result<Vec<(Loan, Option<String>)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT l.item, l.patron, l.due, l.renewals, i.title
+             FROM loans l LEFT JOIN items i ON i.barcode = l.item
+             WHERE l.patron = ?1 ORDER BY l.due, l.item",
+        )?;
+        let loans = stmt
+            .query_map([patron], |r| Ok((loan_row(r)?, r.get(4)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(loans)
+    }
+
+    /// Applies a delta in one transaction when the version rule allows it.
+    pub fn apply_delta(&mut self, delta: &Delta) -> Result<DeltaResult, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mine = meta_u64(&tx, "version")?;
+        let action = classify_delta(mine, delta.from_version, delta.to_version);
+        let mut skipped_loans = 0;
+        if action == DeltaAction::Apply {
+            for op in &delta.ops {
+                if !apply_op(&tx, op)? {
+                    skipped_loans += 1;
+                }
+            }
+            set_meta(&tx, "version", &delta.to_version.to_string())?;
+            tx.commit()?;
+        }
+        Ok(DeltaResult {
+            action,
+            version: if action == DeltaAction::Apply {
+                delta.to_version
+            } else {
+                mine
+            },
+            skipped_loans,
+        })
+    }
+
+    /// Replaces all reference data with a snapshot's ops, in one transaction: the event
+    /// log and the loans of items with unacked events stay. Any bad op rolls it all back.
+    pub fn replace_reference<E: std::fmt::Display>(
+        &mut self,
+        version: u64,
+        ops: impl Iterator<Item = Result<Op, E>>,
+    ) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "DELETE FROM branches; DELETE FROM categories; DELETE FROM loan_rules;
+             DELETE FROM patrons; DELETE FROM patron_uids; DELETE FROM items;
+             DELETE FROM closed_days;
+             DELETE FROM loans WHERE item NOT IN
+                 (SELECT item FROM events WHERE acked = 0 AND item IS NOT NULL);",
+        )?;
+        let mut count = 0u64;
+        for op in ops {
+            let op =
+                op.map_err(|e| StoreError::Refused(format!("snapshot line {}: {e}", count + 2)))?;
+            apply_op(&tx, &op)?;
+            count += 1;
+        }
+        set_meta(&tx, "version", &version.to_string())?;
+        tx.commit()?;
+        Ok(count)
+    }
+}

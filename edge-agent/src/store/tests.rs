@@ -1,0 +1,400 @@
+use chrono::NaiveDate;
+use rong_protocol::delta::{Branch, Category, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron};
+use rong_protocol::event::EventBody;
+use rong_protocol::BranchId;
+
+use super::*;
+use crate::circulation::PinState;
+use crate::sync::DeltaAction;
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+fn kontum() -> BranchId {
+    BranchId::new("kontum").unwrap()
+}
+
+fn patron(card: &str) -> Patron {
+    Patron {
+        card: card.into(),
+        nfc_uids: vec!["04:a2:2b:1a".into()],
+        name: "Y Đăng".into(),
+        category: "adult".into(),
+        branch: kontum(),
+        blocked: None,
+        expires: Some(d(2027, 12, 31)),
+        pin_hash: None,
+        pin_required: false,
+        staff: false,
+    }
+}
+
+fn item(barcode: &str) -> Item {
+    Item {
+        barcode: barcode.into(),
+        record: "R1".into(),
+        title: "Địa chí Kon Tum".into(),
+        author: "Nhiều tác giả".into(),
+        call_number: "915.97".into(),
+        item_type: "book".into(),
+        home_branch: kontum(),
+        status: ItemStatus::Available,
+    }
+}
+
+fn loan(item: &str, patron: &str) -> Loan {
+    Loan {
+        item: item.into(),
+        patron: patron.into(),
+        due: d(2026, 12, 9),
+        renewals: 0,
+    }
+}
+
+fn base_ops() -> Vec<Op> {
+    vec![
+        Op::PutBranch(Branch {
+            id: kontum(),
+            name: "Thư viện tỉnh Kon Tum".into(),
+            closed_weekdays: vec![7],
+            require_pin: false,
+        }),
+        Op::PutCategory(Category {
+            id: "adult".into(),
+            name: "Người lớn".into(),
+            max_loans: 5,
+        }),
+        Op::PutRule(LoanRule {
+            category: "*".into(),
+            item_type: "*".into(),
+            loan_days: 14,
+            max_renewals: 2,
+        }),
+        Op::PutPatron(patron("P1")),
+        Op::PutItem(item("KT1")),
+        Op::PutItem(item("KT2")),
+    ]
+}
+
+fn open_temp() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("agent.db")).unwrap();
+    (dir, store)
+}
+
+fn checkout_event(item: &str) -> NewEvent {
+    NewEvent {
+        body: EventBody::Checkout {
+            item: item.into(),
+            patron: "P1".into(),
+            due: d(2026, 12, 9),
+        },
+        at: 1_000,
+        clock_synced: true,
+    }
+}
+
+#[test]
+fn creates_migrates_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.db");
+    let log = {
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.version().unwrap(), 0);
+        assert_eq!(s.last_seq().unwrap(), 0);
+        assert_eq!(s.log().get_version_num(), 7);
+        let mode: String = s
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let sync: i64 = s
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 2, "FULL");
+        s.log()
+    };
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.log(), log, "the log id survives a restart");
+    let v: u32 = s
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+}
+
+#[test]
+fn refuses_a_corrupt_file_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.db");
+    let junk: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+    std::fs::write(&path, &junk).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), junk, "byte-identical");
+    assert!(!dir.path().join("agent.db-wal").exists());
+}
+
+#[test]
+fn refuses_a_foreign_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.db");
+    {
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE other (x INTEGER)").unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    assert!(matches!(
+        Store::open(&path).unwrap_err(),
+        StoreError::Corrupt { .. }
+    ));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.db");
+    drop(Store::open(&path).unwrap());
+    {
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn reference_lookups() {
+    let (_dir, mut s) = open_temp();
+    let r = s
+        .apply_delta(&Delta {
+            from_version: 0,
+            to_version: 6,
+            ops: base_ops(),
+        })
+        .unwrap();
+    assert_eq!(r.action, DeltaAction::Apply);
+    assert_eq!(s.version().unwrap(), 6);
+    let p = s.patron_by_card("P1").unwrap().unwrap();
+    assert_eq!(p.nfc_uids, vec!["04A22B1A".to_string()]);
+    assert_eq!(p.expires, Some(d(2027, 12, 31)));
+    assert_eq!(s.patron_by_uid("04a22b1a").unwrap().unwrap().card, "P1");
+    assert!(s.patron_by_uid("nonsense").unwrap().is_none());
+    assert_eq!(s.item("KT1").unwrap().unwrap(), item("KT1"));
+    assert!(s.item("KT9").unwrap().is_none());
+    assert_eq!(
+        s.branch(&kontum()).unwrap().unwrap().closed_weekdays,
+        vec![7]
+    );
+    assert_eq!(s.category("adult").unwrap().unwrap().max_loans, 5);
+    assert_eq!(s.rules().unwrap().len(), 1);
+}
+
+#[test]
+fn delta_versions_and_loan_skips() {
+    let (_dir, mut s) = open_temp();
+    s.apply_delta(&Delta {
+        from_version: 0,
+        to_version: 6,
+        ops: base_ops(),
+    })
+    .unwrap();
+    // Ignored: already held.
+    let r = s
+        .apply_delta(&Delta {
+            from_version: 2,
+            to_version: 6,
+            ops: vec![Op::DelItem {
+                barcode: "KT1".into(),
+            }],
+        })
+        .unwrap();
+    assert_eq!(r.action, DeltaAction::Ignore);
+    assert!(
+        s.item("KT1").unwrap().is_some(),
+        "ignored delta changed nothing"
+    );
+    // Gap.
+    let r = s
+        .apply_delta(&Delta {
+            from_version: 8,
+            to_version: 9,
+            ops: vec![Op::DelItem {
+                barcode: "KT1".into(),
+            }],
+        })
+        .unwrap();
+    assert_eq!(r.action, DeltaAction::Gap);
+    assert_eq!(s.version().unwrap(), 6);
+    // A local checkout of KT1 is not yet acked: central's loan ops for KT1 are skipped.
+    s.commit(Commit {
+        event: Some(checkout_event("KT1")),
+        loan: LoanChange::Put(loan("KT1", "P1")),
+        pin: None,
+    })
+    .unwrap();
+    let r = s
+        .apply_delta(&Delta {
+            from_version: 5,
+            to_version: 8,
+            ops: vec![
+                Op::DelLoan { item: "KT1".into() },
+                Op::PutLoan(loan("KT2", "P1")),
+            ],
+        })
+        .unwrap();
+    assert_eq!(r.action, DeltaAction::Apply, "overlap applies");
+    assert_eq!(r.skipped_loans, 1);
+    assert_eq!(s.version().unwrap(), 8);
+    assert!(s.loan("KT1").unwrap().is_some());
+    assert!(s.loan("KT2").unwrap().is_some());
+    // Once acked, central's word goes.
+    s.mark_acked(1).unwrap();
+    s.apply_delta(&Delta {
+        from_version: 8,
+        to_version: 9,
+        ops: vec![Op::DelLoan { item: "KT1".into() }],
+    })
+    .unwrap();
+    assert!(s.loan("KT1").unwrap().is_none());
+}
+
+#[test]
+fn event_and_loan_commit_together() {
+    let (_dir, mut s) = open_temp();
+    s.conn
+        .execute_batch(
+            "CREATE TEMP TRIGGER boom BEFORE INSERT ON loans
+             BEGIN SELECT RAISE(ABORT, 'disk on fire'); END;",
+        )
+        .unwrap();
+    assert!(s
+        .commit(Commit {
+            event: Some(checkout_event("KT1")),
+            loan: LoanChange::Put(loan("KT1", "P1")),
+            pin: None,
+        })
+        .is_err());
+    assert_eq!(s.last_seq().unwrap(), 0, "no event without its loan");
+    s.conn.execute_batch("DROP TRIGGER boom").unwrap();
+    let ev = s
+        .commit(Commit {
+            event: Some(checkout_event("KT1")),
+            loan: LoanChange::Put(loan("KT1", "P1")),
+            pin: None,
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev.seq, 1);
+    assert_eq!(s.loan("KT1").unwrap().unwrap().patron, "P1");
+    assert_eq!(s.events_range(1, 1).unwrap(), vec![ev]);
+}
+
+#[test]
+fn outbox_acks_and_pruning() {
+    let (_dir, mut s) = open_temp();
+    for i in 0..5 {
+        let mut e = checkout_event("KT1");
+        e.at = 1_000 + i;
+        s.commit(Commit {
+            event: Some(e),
+            loan: LoanChange::None,
+            pin: None,
+        })
+        .unwrap();
+    }
+    assert_eq!(s.last_seq().unwrap(), 5);
+    assert_eq!(s.oldest_unacked_at().unwrap(), Some(1_000));
+    s.mark_acked(3).unwrap();
+    assert_eq!(s.acked_through().unwrap(), 3);
+    assert_eq!(s.oldest_unacked_at().unwrap(), Some(1_003));
+    s.mark_acked(2).unwrap();
+    assert_eq!(s.acked_through().unwrap(), 3, "never goes back");
+    assert_eq!(s.prune_acked(i64::MAX).unwrap(), 3);
+    s.mark_acked(5).unwrap();
+    assert_eq!(s.prune_acked(i64::MAX).unwrap(), 1, "the newest stays");
+    assert_eq!(s.last_event().unwrap(), Some((5, 1_004)));
+    let ev = s
+        .commit(Commit {
+            event: Some(checkout_event("KT2")),
+            loan: LoanChange::None,
+            pin: None,
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev.seq, 6, "seqs never reused");
+}
+
+#[test]
+fn pin_failures_persist_and_reset() {
+    let (_dir, mut s) = open_temp();
+    let locked = PinState {
+        failures: 0,
+        locked_until: Some(99),
+    };
+    s.commit(Commit {
+        event: None,
+        loan: LoanChange::None,
+        pin: Some(("P1".into(), locked)),
+    })
+    .unwrap();
+    assert_eq!(s.pin_state("P1").unwrap(), locked);
+    s.commit(Commit {
+        event: None,
+        loan: LoanChange::None,
+        pin: Some(("P1".into(), PinState::default())),
+    })
+    .unwrap();
+    assert_eq!(s.pin_state("P1").unwrap(), PinState::default());
+}
+
+#[test]
+fn snapshot_replaces_reference_but_keeps_pending_loans() {
+    let (_dir, mut s) = open_temp();
+    s.apply_delta(&Delta {
+        from_version: 0,
+        to_version: 6,
+        ops: base_ops(),
+    })
+    .unwrap();
+    s.commit(Commit {
+        event: Some(checkout_event("KT1")),
+        loan: LoanChange::Put(loan("KT1", "P1")),
+        pin: None,
+    })
+    .unwrap();
+    s.commit(Commit {
+        event: None,
+        loan: LoanChange::Put(loan("KT2", "P1")),
+        pin: None,
+    })
+    .unwrap();
+    let snap = vec![
+        Ok::<_, String>(Op::PutItem(item("KT3"))),
+        Ok(Op::PutPatron(patron("P2"))),
+    ];
+    assert_eq!(s.replace_reference(50, snap.into_iter()).unwrap(), 2);
+    assert_eq!(s.version().unwrap(), 50);
+    assert!(s.item("KT1").unwrap().is_none());
+    assert!(s.item("KT3").unwrap().is_some());
+    assert!(s.patron_by_card("P1").unwrap().is_none());
+    assert!(s.loan("KT1").unwrap().is_some(), "unacked local loan kept");
+    assert!(s.loan("KT2").unwrap().is_none());
+    assert_eq!(s.last_seq().unwrap(), 1, "event log kept");
+
+    // A bad line rolls the whole load back.
+    let bad = vec![Ok(Op::PutItem(item("KT4"))), Err("broken line".to_string())];
+    assert!(s.replace_reference(60, bad.into_iter()).is_err());
+    assert_eq!(s.version().unwrap(), 50);
+    assert!(s.item("KT3").unwrap().is_some());
+    assert!(s.item("KT4").unwrap().is_none());
+}

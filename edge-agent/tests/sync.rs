@@ -1,0 +1,283 @@
+//! The real agent, in-process, against an embedded broker and a fake central.
+
+mod common;
+
+use common::*;
+use rong_protocol::delta::{CatchupRequest, Delta, Downlink, Op};
+use rong_protocol::event::{Ack, EventBatch, EventBody};
+use rong_protocol::status::{DeviceState, DeviceStatus};
+use rong_protocol::topic::Topic;
+use rong_protocol::{decode, encode, MAX_PAYLOAD};
+use serde_json::json;
+
+fn checkout(id: u64, item: &str) -> serde_json::Value {
+    json!({"id": id, "op": "checkout", "card": "P0001", "item": item})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_checkout_ack_delta_and_refusals() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = start_broker().await;
+    let central = Central::start(port).await;
+    let agent = RunningAgent::start(agent_config(dir.path(), port, Some(central.http))).await;
+    let mut api = Api::connect(&agent.socket).await;
+
+    // A new agent asks catch-up from 0, is told to fetch the snapshot, and loads it.
+    let status = wait_for("the snapshot", async || {
+        let s = api.status().await;
+        (s["catalogue_version"] == SNAPSHOT_VERSION).then_some(s)
+    })
+    .await;
+    assert_eq!(status["online"], true);
+    let first: CatchupRequest = decode(&central.on("catchup")[0]).unwrap();
+    assert_eq!(first.from_version, 0);
+    wait_for("catch-up after the snapshot", async || {
+        central
+            .on("catchup")
+            .iter()
+            .any(|p| decode::<CatchupRequest>(p).unwrap().from_version == SNAPSHOT_VERSION)
+            .then_some(())
+    })
+    .await;
+
+    // The online status is published (retained) with the sync fields.
+    let online: DeviceStatus = decode(central.on("status").last().unwrap()).unwrap();
+    assert_eq!(online.state, DeviceState::Online);
+    assert_eq!(online.device, device());
+
+    // A checkout through the socket publishes an EventBatch, and the loan shows.
+    let r = api.call(checkout(1, "KT00000001")).await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["id"], 1);
+    assert_eq!(r["result"]["type"], "checked_out");
+    assert_eq!(r["result"]["title"], "Địa chí Kon Tum");
+    let batch = wait_for("the event batch", async || {
+        central
+            .on("events")
+            .first()
+            .map(|p| decode::<EventBatch>(p).unwrap())
+    })
+    .await;
+    assert_eq!(batch.device, device());
+    assert_eq!(batch.events[0].seq, 1);
+    assert!(matches!(
+        &batch.events[0].body,
+        EventBody::Checkout { item, patron, .. } if item == "KT00000001" && patron == "P0001"
+    ));
+    let loans = api
+        .call(json!({"id": 2, "op": "loans", "card": "P0001"}))
+        .await;
+    assert_eq!(loans["result"]["loans"][0]["item"], "KT00000001", "{loans}");
+    assert_eq!(loans["result"]["loans"][0]["overdue"], false);
+    assert_eq!(api.status().await["outbox_depth"], 1);
+
+    // An ack for another log is ignored; the right one empties the outbox.
+    central
+        .publish(
+            Topic::Ack(branch(), device()),
+            encode(&Ack::new(uuid::Uuid::now_v7(), 1)),
+        )
+        .await;
+    central
+        .publish(
+            Topic::Ack(branch(), device()),
+            encode(&Ack::new(batch.log, 1)),
+        )
+        .await;
+    wait_for("the ack", async || {
+        let s = api.status().await;
+        (s["outbox_depth"] == 0 && s["acked_through"] == 1).then_some(())
+    })
+    .await;
+
+    // A delta that blocks the patron makes the next checkout fail.
+    let block = Downlink::delta(Delta {
+        from_version: SNAPSHOT_VERSION,
+        to_version: SNAPSHOT_VERSION + 1,
+        ops: vec![Op::PutPatron(patron("P0001", Some("lost items")))],
+    });
+    central
+        .publish(Topic::BranchDeltas(branch()), encode(&block))
+        .await;
+    wait_for("the delta", async || {
+        (api.status().await["catalogue_version"] == SNAPSHOT_VERSION + 1).then_some(())
+    })
+    .await;
+    let r = api.call(checkout(3, "KT00000002")).await;
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["error"]["code"], "patron_blocked", "{r}");
+    assert_eq!(
+        api.status().await["last_seq"],
+        1,
+        "a refusal writes no event"
+    );
+
+    // A delta with a gap makes the agent ask to catch up from its version.
+    let gap = Downlink::delta(Delta {
+        from_version: 20,
+        to_version: 21,
+        ops: vec![],
+    });
+    central
+        .publish(Topic::BranchDeltas(branch()), encode(&gap))
+        .await;
+    wait_for("the gap catch-up", async || {
+        central
+            .on("catchup")
+            .iter()
+            .any(|p| decode::<CatchupRequest>(p).unwrap().from_version == SNAPSHOT_VERSION + 1)
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        api.status().await["catalogue_version"],
+        SNAPSHOT_VERSION + 1
+    );
+
+    // Malformed, wrong-version and oversized payloads are counted and change nothing.
+    let before = api.status().await["rejected_messages"].as_u64().unwrap();
+    let big = format!(
+        r#"{{"v":1,"log":"{}","acked_through":1,"pad":"{}"}}"#,
+        batch.log,
+        "x".repeat(MAX_PAYLOAD)
+    );
+    let wrong_version_ack = format!(r#"{{"v":9,"log":"{}","acked_through":1}}"#, batch.log);
+    let bad: Vec<(Topic, Vec<u8>)> = vec![
+        (Topic::Ack(branch(), device()), b"{not json".to_vec()),
+        (
+            Topic::Ack(branch(), device()),
+            wrong_version_ack.into_bytes(),
+        ),
+        (Topic::Ack(branch(), device()), big.into_bytes()),
+        (Topic::BranchDeltas(branch()), b"[1,2,3]".to_vec()),
+        (
+            Topic::BranchDeltas(branch()),
+            br#"{"v":2,"type":"delta","from_version":11,"to_version":12,"ops":[]}"#.to_vec(),
+        ),
+        (
+            Topic::DeviceDeltas(branch(), device()),
+            vec![b' '; MAX_PAYLOAD + 1],
+        ),
+        // An ack beyond the last seq is refused and counted too.
+        (
+            Topic::Ack(branch(), device()),
+            encode(&Ack::new(batch.log, 99)),
+        ),
+    ];
+    let n = bad.len() as u64;
+    for (topic, payload) in bad {
+        central.publish(topic, payload).await;
+    }
+    wait_for("the refusals to be counted", async || {
+        (api.status().await["rejected_messages"].as_u64().unwrap() == before + n).then_some(())
+    })
+    .await;
+    let s = api.status().await;
+    assert_eq!(s["catalogue_version"], SNAPSHOT_VERSION + 1);
+    assert_eq!(s["acked_through"], 1);
+    assert_eq!(s["last_seq"], 1);
+
+    agent.stop().await;
+    // A clean stop leaves the offline status.
+    let last: DeviceStatus = decode(central.on("status").last().unwrap()).unwrap();
+    assert_eq!(last.state, DeviceState::Offline);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circulation_works_without_a_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // Reference data loaded earlier, as after a snapshot.
+        let mut store = edge_agent::store::Store::open(&dir.path().join("agent.db")).unwrap();
+        store
+            .apply_delta(&Delta {
+                from_version: 0,
+                to_version: 5,
+                ops: reference_ops(),
+            })
+            .unwrap();
+    }
+    let dead_port = free_port();
+    let agent = RunningAgent::start(agent_config(dir.path(), dead_port, None)).await;
+    let mut api = Api::connect(&agent.socket).await;
+    for (i, item) in ["KT00000001", "KT00000002", "KT00000003"]
+        .iter()
+        .enumerate()
+    {
+        let r = api.call(checkout(i as u64 + 1, item)).await;
+        assert_eq!(r["ok"], true, "{r}");
+    }
+    let r = api
+        .call(json!({"id": 9, "op": "checkin", "item": "KT00000003"}))
+        .await;
+    assert_eq!(r["result"]["was_on_loan"], true, "{r}");
+    let s = api.status().await;
+    assert_eq!(s["online"], false);
+    assert_eq!(s["outbox_depth"], 4);
+    assert_eq!(s["last_seq"], 4);
+    agent.stop().await;
+
+    // The outbox survives a restart.
+    let store = edge_agent::store::Store::open(&dir.path().join("agent.db")).unwrap();
+    assert_eq!(store.last_seq().unwrap(), 4);
+    assert_eq!(store.acked_through().unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_api_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = RunningAgent::start(agent_config(dir.path(), free_port(), None)).await;
+    let mut api = Api::connect(&agent.socket).await;
+
+    // A malformed line gets bad_request (id 0 when unreadable); the connection lives on.
+    api.send_raw(b"this is not json\n").await;
+    let r = api.read_line().await.unwrap();
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["id"], 0);
+    assert_eq!(r["error"]["code"], "bad_request");
+    api.send_raw(b"{\"id\":7,\"op\":\"fly\"}\n").await;
+    let r = api.read_line().await.unwrap();
+    assert_eq!(
+        (r["id"].as_u64(), r["ok"].as_bool()),
+        (Some(7), Some(false))
+    );
+    assert_eq!(api.status().await["device"], DEVICE);
+
+    // Responses come back in order, each with its id.
+    api.send_raw(b"{\"id\":1,\"op\":\"status\"}\n{\"id\":2,\"op\":\"checkin\",\"item\":\"ZZ1\"}\n")
+        .await;
+    assert_eq!(api.read_line().await.unwrap()["id"], 1);
+    let r = api.read_line().await.unwrap();
+    assert_eq!(r["id"], 2);
+    assert_eq!(r["result"]["title"], serde_json::Value::Null);
+
+    // Pushes reach subscribers.
+    let mut watcher = Api::connect(&agent.socket).await;
+    let r = watcher.call(json!({"id": 1, "op": "subscribe"})).await;
+    assert_eq!(r["ok"], true);
+    let r = api
+        .call(json!({"id": 3, "op": "sim_scan", "code": "KT00000001"}))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let push = watcher.read_line().await.unwrap();
+    assert_eq!(push, json!({"push": "barcode", "code": "KT00000001"}));
+    let r = api
+        .call(json!({"id": 4, "op": "sim_tap", "uid": "04:a2:2b:1a"}))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(
+        watcher.read_line().await.unwrap(),
+        json!({"push": "card_present", "uid": "04A22B1A"})
+    );
+
+    // An over-long line gets bad_request and the connection is closed.
+    let mut long = vec![b'x'; rong_protocol::api::MAX_LINE + 10];
+    long.push(b'\n');
+    api.send_raw(&long).await;
+    let r = api.read_line().await.unwrap();
+    assert_eq!(r["error"]["code"], "bad_request");
+    assert!(api.read_line().await.is_none(), "connection closed");
+
+    agent.stop().await;
+    assert!(!dir.path().join("agent.sock").exists(), "socket removed");
+}
