@@ -281,3 +281,85 @@ async fn local_api_lines() {
     agent.stop().await;
     assert!(!dir.path().join("agent.sock").exists(), "socket removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeat_and_commands() {
+    use rong_protocol::status::{Command, CommandKind, CommandReply};
+    let dir = tempfile::tempdir().unwrap();
+    let port = start_broker().await;
+    let central = Central::start(port).await;
+    let mut config = agent_config(dir.path(), port, Some(central.http));
+    config.sync.heartbeat_secs = 1;
+    let agent = RunningAgent::start(config).await;
+    let mut api = Api::connect(&agent.socket).await;
+    let mut watcher = Api::connect(&agent.socket).await;
+    assert_eq!(
+        watcher.call(json!({"id": 1, "op": "subscribe"})).await["ok"],
+        true
+    );
+    wait_for("online", async || {
+        (api.status().await["online"] == true).then_some(())
+    })
+    .await;
+
+    // Heartbeats keep coming, with the catalogue version and hardware health.
+    wait_for("a heartbeat with the snapshot version", async || {
+        central.on("status").iter().rev().find_map(|p| {
+            let s: DeviceStatus = decode(p).unwrap();
+            (s.catalogue_version == SNAPSHOT_VERSION && s.state == DeviceState::Online).then_some(s)
+        })
+    })
+    .await;
+    let s: DeviceStatus = decode(central.on("status").last().unwrap()).unwrap();
+    assert!(s.hardware.contains_key("barcode") && s.hardware.contains_key("card"));
+    assert!(s.disk_free_bytes.is_some());
+    assert!(s.time_synced);
+
+    let cmd = |id: &str, kind| Command {
+        v: 1,
+        id: id.into(),
+        kind,
+    };
+    let cmd_topic = Topic::Cmd(branch(), device());
+    central
+        .publish(
+            cmd_topic.clone(),
+            encode(&cmd(
+                "c1",
+                CommandKind::ShowMessage {
+                    text: "Thư viện đóng cửa lúc 17:00".into(),
+                    seconds: 30,
+                },
+            )),
+        )
+        .await;
+    central
+        .publish(cmd_topic.clone(), encode(&cmd("c2", CommandKind::Reboot)))
+        .await;
+    central
+        .publish(cmd_topic.clone(), encode(&cmd("c3", CommandKind::SyncNow)))
+        .await;
+    central
+        .publish(cmd_topic, encode(&cmd("c4", CommandKind::ReloadConfig)))
+        .await;
+    let replies = wait_for("four replies", async || {
+        let r: Vec<CommandReply> = central
+            .on("cmd-reply")
+            .iter()
+            .map(|p| decode(p).unwrap())
+            .collect();
+        (r.len() == 4).then_some(r)
+    })
+    .await;
+    let by_id = |id: &str| replies.iter().find(|r| r.id == id).unwrap().clone();
+    assert!(by_id("c1").ok);
+    assert!(!by_id("c2").ok, "reboot is not permitted by default");
+    assert!(by_id("c2").message.contains("not permitted"));
+    assert!(by_id("c3").ok);
+    assert!(!by_id("c4").ok, "started without a config file");
+    assert_eq!(
+        watcher.read_line().await.unwrap(),
+        json!({"push": "message", "text": "Thư viện đóng cửa lúc 17:00", "seconds": 30})
+    );
+    agent.stop().await;
+}
