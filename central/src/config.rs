@@ -1,0 +1,305 @@
+//! Configuration: defaults, then a TOML file, then `RONG_*` environment variables.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this config.
+    #[error("config file {path} is invalid: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: Box<toml::de::Error>,
+    },
+    /// An environment variable has a bad value.
+    #[error("environment variable {name} has an invalid value {value:?}: {reason}")]
+    Env {
+        /// Variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// Why it is bad.
+        reason: String,
+    },
+}
+
+/// A secret string whose `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Central's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory of the database (`central.db`).
+    pub data_dir: PathBuf,
+    /// HTTP server.
+    pub http: HttpConfig,
+    /// MQTT broker.
+    pub broker: BrokerConfig,
+    /// Event ingest.
+    pub ingest: IngestConfig,
+    /// The library's offset from UTC in minutes (Việt Nam: 420).
+    pub utc_offset_minutes: i32,
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address; port 0 picks a free port. The API has no login yet: keep it local.
+    pub listen: SocketAddr,
+}
+
+/// Broker settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// Where the embedded broker listens; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// An external broker such as `mqtt://127.0.0.1:1883`; when set, none is embedded.
+    pub external_url: Option<String>,
+    /// User name for the external broker.
+    pub username: Option<String>,
+    /// Password for the external broker.
+    pub password: Option<Secret>,
+}
+
+/// Ingest settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Register unknown devices on first contact (when their branch exists).
+    pub auto_register_devices: bool,
+    /// A catch-up missing more changes than this gets `snapshot_required`.
+    pub max_catchup_ops: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            http: HttpConfig::default(),
+            broker: BrokerConfig::default(),
+            ingest: IngestConfig::default(),
+            utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            external_url: None,
+            username: None,
+            password: None,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            auto_register_devices: true,
+            max_catchup_ops: 20_000,
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
+where
+    T::Err: fmt::Display,
+{
+    value.parse().map_err(|e: T::Err| ConfigError::Env {
+        name,
+        reason: e.to_string(),
+        value,
+    })
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Self::load_with(file, |k| std::env::var(k).ok())
+    }
+
+    /// Like [`Config::load`] with an injectable environment.
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_owned(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Config::default(),
+        };
+        if let Some(v) = env("RONG_DATA_DIR") {
+            config.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("RONG_HTTP_LISTEN") {
+            config.http.listen = parse("RONG_HTTP_LISTEN", v)?;
+        }
+        if let Some(v) = env("RONG_MQTT_LISTEN") {
+            config.broker.listen = parse("RONG_MQTT_LISTEN", v)?;
+        }
+        if let Some(v) = env("RONG_MQTT_URL") {
+            config.broker.external_url = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = env("RONG_MQTT_USERNAME") {
+            config.broker.username = Some(v);
+        }
+        if let Some(v) = env("RONG_MQTT_PASSWORD") {
+            config.broker.password = Some(Secret(v));
+        }
+        if let Some(v) = env("RONG_MAX_CATCHUP_OPS") {
+            config.ingest.max_catchup_ops = parse("RONG_MAX_CATCHUP_OPS", v)?;
+        }
+        if let Some(v) = env("RONG_AUTO_REGISTER_DEVICES") {
+            config.ingest.auto_register_devices = parse("RONG_AUTO_REGISTER_DEVICES", v)?;
+        }
+        if let Some(v) = env("RONG_UTC_OFFSET_MINUTES") {
+            config.utc_offset_minutes = parse("RONG_UTC_OFFSET_MINUTES", v)?;
+        }
+        if let Some(url) = &config.broker.external_url {
+            parse_mqtt_url(url).map_err(|reason| ConfigError::Env {
+                name: "broker.external_url / RONG_MQTT_URL",
+                value: url.clone(),
+                reason,
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("central.db")
+    }
+}
+
+/// Splits `mqtt://host:port` (or `tcp://`, or bare `host:port`; port defaults to 1883).
+pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), String> {
+    let rest = url
+        .strip_prefix("mqtt://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .unwrap_or(url);
+    if rest.contains("://") {
+        return Err("only mqtt:// and tcp:// URLs are supported (no TLS yet)".into());
+    }
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|e| format!("bad port: {e}"))?),
+        None => (rest, 1883),
+    };
+    if host.is_empty() {
+        return Err("missing host".into());
+    }
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn layering_defaults_file_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/srv/rong\"\n[http]\nlisten = \"127.0.0.1:9000\"\n[ingest]\nmax_catchup_ops = 5\n",
+        )
+        .unwrap();
+        let none = |_: &str| None;
+        let c = Config::load_with(Some(&path), none).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/rong"));
+        assert_eq!(c.http.listen.port(), 9000);
+        assert_eq!(c.ingest.max_catchup_ops, 5);
+        assert!(c.ingest.auto_register_devices, "default kept");
+        assert_eq!(c.broker.listen.port(), 1883, "default kept");
+        assert_eq!(c.utc_offset_minutes, 420);
+
+        let env: HashMap<&str, &str> = [
+            ("RONG_DATA_DIR", "/tmp/x"),
+            ("RONG_HTTP_LISTEN", "127.0.0.1:0"),
+            ("RONG_MQTT_URL", "mqtt://10.0.0.1:1884"),
+            ("RONG_MAX_CATCHUP_OPS", "77"),
+            ("RONG_MQTT_PASSWORD", "hunter2"),
+        ]
+        .into_iter()
+        .collect();
+        let c = Config::load_with(Some(&path), |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.http.listen.port(), 0);
+        assert_eq!(c.broker.external_url.as_deref(), Some("mqtt://10.0.0.1:1884"));
+        assert_eq!(c.ingest.max_catchup_ops, 77);
+        assert!(!format!("{c:?}").contains("hunter2"), "password redacted");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let bad = |k: &str| (k == "RONG_HTTP_LISTEN").then(|| "nope".to_string());
+        assert!(Config::load_with(None, bad).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "no_such_key = 1\n").unwrap();
+        assert!(matches!(
+            Config::load_with(Some(&path), |_| None),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(Config::load_with(None, |k| (k == "RONG_MQTT_URL").then(|| "mqtts://x:1".into())).is_err());
+    }
+
+    #[test]
+    fn mqtt_urls() {
+        assert_eq!(parse_mqtt_url("mqtt://127.0.0.1:1884"), Ok(("127.0.0.1".into(), 1884)));
+        assert_eq!(parse_mqtt_url("tcp://broker"), Ok(("broker".into(), 1883)));
+        assert_eq!(parse_mqtt_url("localhost:1"), Ok(("localhost".into(), 1)));
+        assert!(parse_mqtt_url("mqtt://:1").is_err());
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../central.example.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        assert_eq!(c.http.listen, Config::default().http.listen);
+    }
+}

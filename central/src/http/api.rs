@@ -1,0 +1,221 @@
+//! JSON API handlers.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use rong_protocol::ids::DeviceId;
+use rong_protocol::status::CommandKind;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use super::{read, ApiError, AppState};
+use crate::store::{queries, LoanFilter, NoticeFilter};
+use crate::writer::Job;
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// `GET /healthz`.
+#[tracing::instrument(skip_all)]
+pub async fn healthz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let version = read(&st, |c| crate::store::current_version(c)).await?;
+    Ok(Json(json!({"ok": true, "change_version": version, "writer": !st.jobs.is_closed()})))
+}
+
+/// `GET /metrics`.
+#[tracing::instrument(skip_all)]
+pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let stats = read(&st, |c| queries::stats(c)).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(&stats),
+    ))
+}
+
+/// `GET /api/v1/stats`.
+#[tracing::instrument(skip_all)]
+pub async fn stats(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let s = read(&st, |c| queries::stats(c)).await?;
+    let c = st.metrics.counts();
+    Ok(Json(json!({
+        "events_applied": s.events_recorded,
+        "events_replayed": c.events_replayed,
+        "rejected_messages": c.rejected.iter().sum::<u64>(),
+        "change_version": s.change_version,
+        "loans_active": s.loans_active,
+        "notices_open": s.notices_open,
+        "devices_online": s.devices_online,
+        "snapshots_served": c.snapshots_served,
+        "batches": c.batches,
+        "deltas_published": c.deltas_published,
+    })))
+}
+
+/// Query of `GET /api/v1/loans`.
+#[derive(Debug, Deserialize)]
+pub struct LoansQuery {
+    patron: Option<String>,
+    item: Option<String>,
+    active: Option<bool>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/loans?patron=&item=&active=`.
+#[tracing::instrument(skip_all)]
+pub async fn loans(
+    State(st): State<AppState>,
+    q: Result<Query<LoansQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let f = LoanFilter {
+        patron: q.patron,
+        item: q.item,
+        active: q.active.unwrap_or(true),
+        limit: q.limit.unwrap_or(10_000).min(100_000),
+    };
+    let rows = read(&st, move |c| queries::loans(c, &f)).await?;
+    Ok(Json(json!(rows)))
+}
+
+/// `GET /api/v1/patrons/{card}`.
+#[tracing::instrument(skip_all)]
+pub async fn patron(
+    State(st): State<AppState>,
+    Path(card): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let p = read(&st, move |c| queries::patron_detail(c, &card)).await?;
+    Ok(Json(json!(p)))
+}
+
+/// Body of `POST /api/v1/patrons/{card}/block`.
+#[derive(Debug, Deserialize)]
+pub struct BlockBody {
+    reason: String,
+}
+
+async fn set_block(st: AppState, card: String, reason: Option<String>) -> Result<Json<Value>, ApiError> {
+    let (done, wait) = oneshot::channel();
+    st.jobs
+        .send(Job::Block {
+            card: card.clone(),
+            reason,
+            done,
+        })
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    wait.await.map_err(|_| ApiError::Unavailable)??;
+    patron(State(st), Path(card)).await
+}
+
+/// `POST /api/v1/patrons/{card}/block` with `{"reason": "..."}`.
+#[tracing::instrument(skip_all, fields(card = %card))]
+pub async fn block(
+    State(st): State<AppState>,
+    Path(card): Path<String>,
+    body: Result<Json<BlockBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let reason = body.reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(ApiError::BadRequest("reason must not be empty".into()));
+    }
+    set_block(st, card, Some(rong_protocol::fold::nfc(&reason))).await
+}
+
+/// `DELETE /api/v1/patrons/{card}/block`.
+#[tracing::instrument(skip_all, fields(card = %card))]
+pub async fn unblock(
+    State(st): State<AppState>,
+    Path(card): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_block(st, card, None).await
+}
+
+/// `GET /api/v1/items/{barcode}`.
+#[tracing::instrument(skip_all)]
+pub async fn item(
+    State(st): State<AppState>,
+    Path(barcode): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let i = read(&st, move |c| queries::item_detail(c, &barcode)).await?;
+    Ok(Json(json!(i)))
+}
+
+/// `GET /api/v1/devices`.
+#[tracing::instrument(skip_all)]
+pub async fn devices(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let d = read(&st, |c| queries::devices(c)).await?;
+    Ok(Json(json!(d)))
+}
+
+/// `GET /api/v1/devices/{id}`.
+#[tracing::instrument(skip_all)]
+pub async fn device(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let d = read(&st, move |c| queries::device_detail(c, &id)).await?;
+    Ok(Json(json!(d)))
+}
+
+/// `POST /api/v1/devices/{id}/commands` with a `CommandKind` body.
+#[tracing::instrument(skip_all, fields(device = %id))]
+pub async fn command(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Json<CommandKind>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let device = DeviceId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let Json(kind) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (done, wait) = oneshot::channel();
+    st.jobs
+        .send(Job::Command { device, kind, done })
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    let id = wait.await.map_err(|_| ApiError::Unavailable)??;
+    Ok(Json(json!({ "id": id })))
+}
+
+/// Query of `GET /api/v1/notices`.
+#[derive(Debug, Deserialize)]
+pub struct NoticesQuery {
+    kind: Option<String>,
+    open: Option<bool>,
+}
+
+/// `GET /api/v1/notices?kind=&open=`.
+#[tracing::instrument(skip_all)]
+pub async fn notices(
+    State(st): State<AppState>,
+    q: Result<Query<NoticesQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let f = NoticeFilter {
+        kind: q.kind,
+        open: q.open,
+    };
+    let rows = read(&st, move |c| queries::notices(c, &f)).await?;
+    Ok(Json(json!(rows)))
+}
+
+/// Query of `GET /api/v1/events`.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    device: String,
+}
+
+/// `GET /api/v1/events?device=ID`.
+#[tracing::instrument(skip_all)]
+pub async fn events(
+    State(st): State<AppState>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let rows = read(&st, move |c| queries::events(c, &q.device)).await?;
+    Ok(Json(json!(rows)))
+}

@@ -1,0 +1,91 @@
+//! The hand-written OpenAPI 3 description of the JSON API.
+
+use axum::Json;
+use serde_json::{json, Value};
+
+fn op(summary: &str, params: Value, ok: &str) -> Value {
+    json!({
+        "summary": summary,
+        "parameters": params,
+        "responses": {
+            "200": {"description": ok},
+            "400": {"description": "Bad input", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+            "404": {"description": "Unknown", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        }
+    })
+}
+
+fn path_param(name: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}})
+}
+
+fn query_param(name: &str, ty: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}})
+}
+
+/// The document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Rông central API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "JSON API of Rông central. Times are milliseconds since the Unix epoch; dates are ISO yyyy-mm-dd. No authentication yet: bind to localhost."
+        },
+        "paths": {
+            "/healthz": {"get": op("Health", json!([]), "`{ok: true, change_version}`")},
+            "/metrics": {"get": op("Prometheus metrics (text format)", json!([]), "Prometheus text")},
+            "/api/v1/openapi.json": {"get": op("This document", json!([]), "OpenAPI 3")},
+            "/api/v1/stats": {"get": op("Counters", json!([]), "`{events_applied, events_replayed, rejected_messages, change_version, loans_active, snapshots_served, ...}`")},
+            "/api/v1/loans": {"get": op("Loans, newest first",
+                json!([query_param("patron", "string"), query_param("item", "string"), query_param("active", "boolean"), query_param("limit", "integer")]),
+                "Array of Loan; `active` defaults to true, `active=false` lists history too")},
+            "/api/v1/patrons/{card}": {"get": op("A patron (no PIN hash) with active loans", json!([path_param("card")]), "Patron")},
+            "/api/v1/patrons/{card}/block": {
+                "post": {
+                    "summary": "Block a patron; devices learn of it by delta",
+                    "parameters": [path_param("card")],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}}}},
+                    "responses": {"200": {"description": "The updated patron"}, "400": {"description": "Bad input"}, "404": {"description": "Unknown patron"}}
+                },
+                "delete": op("Lift a patron's block", json!([path_param("card")]), "The updated patron")
+            },
+            "/api/v1/items/{barcode}": {"get": op("An item with its active loan (or null)", json!([path_param("barcode")]), "Item")},
+            "/api/v1/devices": {"get": op("Registered devices", json!([]), "Array of Device")},
+            "/api/v1/devices/{id}": {"get": op("A device: latest status, state, last_seen, event logs with acked_through, status timeline, commands and replies", json!([path_param("id")]), "DeviceDetail")},
+            "/api/v1/devices/{id}/commands": {
+                "post": {
+                    "summary": "Send a command to a device",
+                    "parameters": [path_param("id")],
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["command"], "properties": {"command": {"type": "string", "enum": ["sync_now", "reload_config", "show_message", "reboot"]}, "text": {"type": "string"}, "seconds": {"type": "integer"}}}}}},
+                    "responses": {"200": {"description": "`{id}`: the correlation id"}, "400": {"description": "Bad input"}, "404": {"description": "Unknown device"}}
+                }
+            },
+            "/api/v1/notices": {"get": op("Notices raised by reconciliation", json!([query_param("kind", "string"), query_param("open", "boolean")]), "Array of Notice")},
+            "/api/v1/events": {"get": op("Events central recorded from one device, by log and seq",
+                json!([{"name": "device", "in": "query", "required": true, "schema": {"type": "string"}}]),
+                "Array of `{device, log, seq, event_id, kind, outcome, device_at, received_at, item, patron}`")},
+            "/api/v1/snapshot/{branch}": {"get": {
+                "summary": "Snapshot for a branch: gzip JSON lines, a SnapshotHeader then Op::Put* lines",
+                "parameters": [path_param("branch")],
+                "responses": {"200": {"description": "application/gzip"}, "404": {"description": "Unknown branch"}}
+            }}
+        },
+        "components": {
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+                "Loan": {"type": "object", "properties": {
+                    "item": {"type": "string"}, "patron": {"type": "string"}, "branch": {"type": "string"},
+                    "device": {"type": "string", "nullable": true}, "loaned_at": {"type": "integer"},
+                    "due": {"type": "string", "format": "date"}, "renewals": {"type": "integer"},
+                    "returned_at": {"type": "integer", "nullable": true}, "missed_return": {"type": "boolean"}
+                }}
+            }
+        }
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi() -> Json<Value> {
+    Json(document())
+}

@@ -1,0 +1,154 @@
+//! `central serve`: the store, the writer, the broker, the MQTT client and HTTP, wired
+//! together, with an injectable shutdown and a readiness report.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::{parse_mqtt_url, Config};
+use crate::http::{router, AppState};
+use crate::metrics::Metrics;
+use crate::mqtt::{self, MqttCtx};
+use crate::store::{ReadPool, Store};
+use crate::writer::{self, WriterCtx};
+
+/// Where a running central can be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready {
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// MQTT broker as `host:port`.
+    pub mqtt: String,
+}
+
+impl Ready {
+    /// The one readiness line printed on stdout.
+    pub fn line(&self) -> String {
+        serde_json::json!({"ready": true, "http": self.http.to_string(), "mqtt": self.mqtt})
+            .to_string()
+    }
+}
+
+/// Opens the store (refusing a corrupt or newer database), creating the data dir.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    Ok(Store::open(&config.db_path())?)
+}
+
+/// Runs central until `shutdown` completes. `ready` gets the bound addresses once HTTP
+/// listens and central's MQTT client is subscribed.
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: Option<oneshot::Sender<Ready>>,
+) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let reads = Arc::new(ReadPool::new(store.path()));
+    let metrics = Arc::new(Metrics::default());
+
+    let (mqtt_host, mqtt_port, mqtt_display) = match &config.broker.external_url {
+        Some(url) => {
+            let (h, p) = parse_mqtt_url(url).map_err(|e| anyhow::anyhow!("broker.external_url: {e}"))?;
+            let shown = format!("{h}:{p}");
+            (h, p, shown)
+        }
+        None => {
+            let addr = crate::broker::start(config.broker.listen).await?;
+            tracing::info!(addr = %addr, "embedded MQTT broker listening");
+            (addr.ip().to_string(), addr.port(), addr.to_string())
+        }
+    };
+
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (jobs, writer_thread) = writer::spawn(
+        store,
+        WriterCtx {
+            metrics: metrics.clone(),
+            out: out_tx.clone(),
+            auto_register: config.ingest.auto_register_devices,
+            utc_offset_min: config.utc_offset_minutes,
+        },
+    )?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    let user = config.broker.username.clone().map(|u| {
+        let p = config
+            .broker
+            .password
+            .as_ref()
+            .map(|s| s.0.clone())
+            .unwrap_or_default();
+        (u, p)
+    });
+    let (sub_tx, sub_rx) = oneshot::channel();
+    let mqtt_task = tokio::spawn(mqtt::run(
+        mqtt::options(&mqtt_host, mqtt_port, user),
+        MqttCtx {
+            jobs: jobs.clone(),
+            metrics: metrics.clone(),
+            reads: reads.clone(),
+            out: out_tx,
+            max_catchup_ops: config.ingest.max_catchup_ops,
+        },
+        out_rx,
+        sub_tx,
+        stop_rx.clone(),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    let app = router(AppState {
+        reads,
+        jobs,
+        metrics,
+    });
+    let mut http_stop = stop_rx.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(http = %http_addr, "HTTP listening");
+
+    let mut wait_stop = stop_rx.clone();
+    tokio::select! {
+        r = sub_rx => {
+            if r.is_ok() {
+                tracing::info!(http = %http_addr, mqtt = %mqtt_display, "central ready");
+                if let Some(tx) = ready {
+                    let _ = tx.send(Ready { http: http_addr, mqtt: mqtt_display });
+                }
+            }
+        }
+        _ = wait_stop.wait_for(|s| *s) => {}
+    }
+
+    let mut wait_stop = stop_rx;
+    let _ = wait_stop.wait_for(|s| *s).await;
+    tracing::info!("shutting down");
+    match http_task.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
+        Err(e) => tracing::warn!(error = %e, "HTTP task failed"),
+        Ok(Ok(())) => {}
+    }
+    let _ = mqtt_task.await;
+    // The writer ends once every job sender is gone; it finishes the job in hand first.
+    tokio::task::spawn_blocking(move || writer_thread.join())
+        .await
+        .ok();
+    tracing::info!("central stopped");
+    Ok(())
+}

@@ -1,0 +1,62 @@
+//! The change log: one reference-data `Op` per version.
+
+use rong_protocol::delta::Op;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::StoreError;
+
+/// The ops one committed transaction appended, to publish as a delta.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The version before the first op.
+    pub from_version: u64,
+    /// The ops, at versions `from_version + 1 ..`.
+    pub ops: Vec<Op>,
+}
+
+impl Applied {
+    /// Whether nothing was appended.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The version after the last op.
+    pub fn to_version(&self) -> u64 {
+        self.from_version + self.ops.len() as u64
+    }
+}
+
+/// Appends one op (scoped to every branch) and notes it in `applied`.
+pub(super) fn append(conn: &Connection, op: Op, applied: &mut Applied) -> Result<u64, StoreError> {
+    let json = serde_json::to_string(&op)?;
+    conn.prepare_cached("INSERT INTO changes (scope, op) VALUES (NULL, ?1)")?
+        .execute(params![json])?;
+    let version = conn.last_insert_rowid() as u64;
+    if applied.ops.is_empty() {
+        applied.from_version = version - 1;
+    }
+    applied.ops.push(op);
+    Ok(version)
+}
+
+/// Central's current change-log version (0 when empty).
+pub fn current_version(conn: &Connection) -> Result<u64, StoreError> {
+    let v: Option<i64> = conn
+        .prepare_cached("SELECT MAX(version) FROM changes")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(v.unwrap_or(0) as u64)
+}
+
+/// The ops after `from` up to and including `to`, in order.
+pub fn ops_between(conn: &Connection, from: u64, to: u64) -> Result<Vec<Op>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT op FROM changes WHERE version > ?1 AND version <= ?2 ORDER BY version")?;
+    let rows = stmt.query_map(params![from as i64, to as i64], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(serde_json::from_str(&row?)?);
+    }
+    Ok(out)
+}
