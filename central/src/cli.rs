@@ -117,7 +117,11 @@ fn seed_cmd(config: &Config, items: usize, patrons: usize, seed: u64) -> anyhow:
     let data = crate::seed::generate(items, patrons, seed);
     let generated = t.elapsed();
     let counts = store.write_seed(&data, config.utc_offset_minutes)?;
-    tracing::info!(generate_ms = generated.as_millis() as u64, total_ms = t.elapsed().as_millis() as u64, "seeded");
+    tracing::info!(
+        generate_ms = generated.as_millis() as u64,
+        total_ms = t.elapsed().as_millis() as u64,
+        "seeded"
+    );
     println!(
         "Seeded {}: {} branches, {} records, {} items, {} patrons, {} loans; change version {} ({:.1} s).",
         store.path().display(),

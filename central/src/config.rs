@@ -269,7 +269,10 @@ mod tests {
         let c = Config::load_with(Some(&path), |k| env.get(k).map(|v| v.to_string())).unwrap();
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(c.http.listen.port(), 0);
-        assert_eq!(c.broker.external_url.as_deref(), Some("mqtt://10.0.0.1:1884"));
+        assert_eq!(
+            c.broker.external_url.as_deref(),
+            Some("mqtt://10.0.0.1:1884")
+        );
         assert_eq!(c.ingest.max_catchup_ops, 77);
         assert!(!format!("{c:?}").contains("hunter2"), "password redacted");
     }
@@ -285,12 +288,17 @@ mod tests {
             Config::load_with(Some(&path), |_| None),
             Err(ConfigError::Parse { .. })
         ));
-        assert!(Config::load_with(None, |k| (k == "RONG_MQTT_URL").then(|| "mqtts://x:1".into())).is_err());
+        assert!(Config::load_with(None, |k| (k == "RONG_MQTT_URL")
+            .then(|| "mqtts://x:1".into()))
+        .is_err());
     }
 
     #[test]
     fn mqtt_urls() {
-        assert_eq!(parse_mqtt_url("mqtt://127.0.0.1:1884"), Ok(("127.0.0.1".into(), 1884)));
+        assert_eq!(
+            parse_mqtt_url("mqtt://127.0.0.1:1884"),
+            Ok(("127.0.0.1".into(), 1884))
+        );
         assert_eq!(parse_mqtt_url("tcp://broker"), Ok(("broker".into(), 1883)));
         assert_eq!(parse_mqtt_url("localhost:1"), Ok(("localhost".into(), 1)));
         assert!(parse_mqtt_url("mqtt://:1").is_err());

@@ -212,7 +212,10 @@ mod tests {
         m.reject(Reject::Oversized);
         m.batch(3, 1);
         let text = m.render(&StatsRow::default());
-        assert!(text.contains("rong_rejected_messages_total{reason=\"oversized\"} 2"), "{text}");
+        assert!(
+            text.contains("rong_rejected_messages_total{reason=\"oversized\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("rong_rejected_messages_total{reason=\"unknown_branch\"} 0"));
         assert!(text.contains("rong_events_replayed_total 1"));
         assert!(text.contains("rong_devices{state=\"online\"} 0"));

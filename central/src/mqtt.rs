@@ -129,7 +129,12 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
         Topic::Events(branch, device) => match decode::<EventBatch>(payload) {
             Err(e) => return reject(ctx, Reject::from_decode(&e), topic, &e),
             Ok(batch) if batch.device != device => {
-                return reject(ctx, Reject::WrongDevice, topic, &format!("batch from {}", batch.device))
+                return reject(
+                    ctx,
+                    Reject::WrongDevice,
+                    topic,
+                    &format!("batch from {}", batch.device),
+                )
             }
             Ok(batch) => Job::Events { branch, batch },
         },
@@ -140,7 +145,12 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
             match decode::<DeviceStatus>(payload) {
                 Err(e) => return reject(ctx, Reject::from_decode(&e), topic, &e),
                 Ok(s) if s.device != device || s.branch != branch => {
-                    return reject(ctx, Reject::WrongDevice, topic, &format!("status of {}/{}", s.branch, s.device))
+                    return reject(
+                        ctx,
+                        Reject::WrongDevice,
+                        topic,
+                        &format!("status of {}/{}", s.branch, s.device),
+                    )
                 }
                 Ok(status) => Job::Status { branch, status },
             }
@@ -167,7 +177,9 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
             }
             return;
         }
-        Topic::Ack(..) | Topic::Cmd(..) | Topic::DeviceDeltas(..) | Topic::BranchDeltas(_) => return,
+        Topic::Ack(..) | Topic::Cmd(..) | Topic::DeviceDeltas(..) | Topic::BranchDeltas(_) => {
+            return
+        }
     };
     if ctx.jobs.send(job).await.is_err() {
         tracing::warn!(topic, "writer is gone; dropping message");

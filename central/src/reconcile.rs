@@ -291,7 +291,9 @@ fn checkout(
             NoticeKind::ClockCorrected,
             Some(item),
             Some(patron),
-            format!("checkout at {at} ms with due {due} from an implausible clock; due set to {fixed}"),
+            format!(
+                "checkout at {at} ms with due {due} from an implausible clock; due set to {fixed}"
+            ),
         );
         if instant_implausible(at, now_ms) {
             at = now_ms;
@@ -367,7 +369,10 @@ mod tests {
 
     // 2026-11-25 03:00 UTC = 10:00 in Kon Tum.
     fn now() -> i64 {
-        NaiveDateTime::from(date(2026, 11, 25)).and_utc().timestamp_millis() + 3 * 3_600_000
+        NaiveDateTime::from(date(2026, 11, 25))
+            .and_utc()
+            .timestamp_millis()
+            + 3 * 3_600_000
     }
 
     fn ev(at: i64, body: EventBody) -> Event {
@@ -423,7 +428,12 @@ mod tests {
 
     #[test]
     fn plain_checkout_opens_a_loan() {
-        let d = decide(&checkout_ev(now(), due()), &known(None, patron(false, 0)), now(), TZ);
+        let d = decide(
+            &checkout_ev(now(), due()),
+            &known(None, patron(false, 0)),
+            now(),
+            TZ,
+        );
         assert_eq!(d.outcome, "applied");
         assert!(d.notices.is_empty());
         assert_eq!(
@@ -454,16 +464,31 @@ mod tests {
 
     #[test]
     fn checkout_over_limit_is_accepted_with_notice() {
-        let d = decide(&checkout_ev(now(), due()), &known(None, patron(false, 5)), now(), TZ);
+        let d = decide(
+            &checkout_ev(now(), due()),
+            &known(None, patron(false, 5)),
+            now(),
+            TZ,
+        );
         assert_eq!(kinds(&d), vec!["over_limit"]);
         assert!(matches!(d.actions[0], Action::OpenLoan { .. }));
-        let under = decide(&checkout_ev(now(), due()), &known(None, patron(false, 4)), now(), TZ);
+        let under = decide(
+            &checkout_ev(now(), due()),
+            &known(None, patron(false, 4)),
+            now(),
+            TZ,
+        );
         assert!(under.notices.is_empty());
     }
 
     #[test]
     fn checkout_by_blocked_patron_is_accepted_with_notice() {
-        let d = decide(&checkout_ev(now(), due()), &known(None, patron(true, 0)), now(), TZ);
+        let d = decide(
+            &checkout_ev(now(), due()),
+            &known(None, patron(true, 0)),
+            now(),
+            TZ,
+        );
         assert_eq!(kinds(&d), vec!["blocked_patron_loan"]);
         assert!(matches!(d.actions[0], Action::OpenLoan { .. }));
     }
@@ -517,7 +542,9 @@ mod tests {
         // Clock back in 1970 (no battery): at is implausible, due recomputed.
         let d = decide(&checkout_ev(0, date(1970, 1, 15)), &state, now(), TZ);
         assert_eq!(kinds(&d), vec!["clock_corrected"]);
-        assert!(matches!(&d.actions[0], Action::OpenLoan { at, due, .. } if *at == now() && *due == date(2026, 12, 9)));
+        assert!(
+            matches!(&d.actions[0], Action::OpenLoan { at, due, .. } if *at == now() && *due == date(2026, 12, 9))
+        );
         // Due before the event's day, or more than a year on.
         for bad in [date(2026, 11, 1), date(2028, 1, 1)] {
             let d = decide(&checkout_ev(now(), bad), &state, now(), TZ);
@@ -534,7 +561,12 @@ mod tests {
             item: "KT1".into(),
             patron: None,
         };
-        let d = decide(&ev(now(), body.clone()), &known(Some(("P1", due())), None), now(), TZ);
+        let d = decide(
+            &ev(now(), body.clone()),
+            &known(Some(("P1", due())), None),
+            now(),
+            TZ,
+        );
         assert_eq!(
             d.actions,
             vec![Action::CloseLoan {
@@ -579,14 +611,24 @@ mod tests {
     #[test]
     fn identify_and_pin_lock_are_recorded() {
         let d = decide(
-            &ev(now(), EventBody::Identify { patron: "P1".into() }),
+            &ev(
+                now(),
+                EventBody::Identify {
+                    patron: "P1".into(),
+                },
+            ),
             &State::default(),
             now(),
             TZ,
         );
         assert!(d.actions.is_empty() && d.notices.is_empty());
         let d = decide(
-            &ev(now(), EventBody::PinLocked { patron: "P1".into() }),
+            &ev(
+                now(),
+                EventBody::PinLocked {
+                    patron: "P1".into(),
+                },
+            ),
             &State::default(),
             now(),
             TZ,

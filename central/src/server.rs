@@ -52,7 +52,8 @@ pub async fn serve(
 
     let (mqtt_host, mqtt_port, mqtt_display) = match &config.broker.external_url {
         Some(url) => {
-            let (h, p) = parse_mqtt_url(url).map_err(|e| anyhow::anyhow!("broker.external_url: {e}"))?;
+            let (h, p) =
+                parse_mqtt_url(url).map_err(|e| anyhow::anyhow!("broker.external_url: {e}"))?;
             let shown = format!("{h}:{p}");
             (h, p, shown)
         }

@@ -135,7 +135,11 @@ impl Writer {
         if applied.ops.iter().any(|op| {
             matches!(
                 op,
-                Op::PutBranch(_) | Op::PutCategory(_) | Op::PutRule(_) | Op::PutClosedDay(_) | Op::DelClosedDay { .. }
+                Op::PutBranch(_)
+                    | Op::PutCategory(_)
+                    | Op::PutRule(_)
+                    | Op::PutClosedDay(_)
+                    | Op::DelClosedDay { .. }
             )
         }) {
             match self.store.ref_cache() {
@@ -151,7 +155,11 @@ impl Writer {
             }
         }
         self.ctx.metrics.deltas(n);
-        tracing::debug!(from = applied.from_version, to = applied.to_version(), "published delta");
+        tracing::debug!(
+            from = applied.from_version,
+            to = applied.to_version(),
+            "published delta"
+        );
     }
 
     fn admit(&mut self, branch: &BranchId, device: &DeviceId, what: &str) -> bool {
@@ -238,7 +246,10 @@ impl Writer {
                     .store
                     .record_command(&device, &cmd.id, &json, now_ms())
                     .map(|branch| {
-                        self.send(Topic::Cmd(branch, device.clone()), rong_protocol::encode(&cmd));
+                        self.send(
+                            Topic::Cmd(branch, device.clone()),
+                            rong_protocol::encode(&cmd),
+                        );
                         cmd.id.clone()
                     });
                 let _ = done.send(result);

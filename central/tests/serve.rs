@@ -1,6 +1,8 @@
 //! Central in-process on port 0 with its embedded broker, driven by a fake device over MQTT
 //! and by HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -33,18 +35,15 @@ struct Central {
 impl Central {
     async fn start() -> Central {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::default();
-        config.data_dir = dir.path().join("data");
+        let mut config = Config {
+            data_dir: dir.path().join("data"),
+            ..Config::default()
+        };
         config.http.listen = "127.0.0.1:0".parse().unwrap();
         config.broker.listen = "127.0.0.1:0".parse().unwrap();
         config.ingest.max_catchup_ops = 1000;
         std::fs::create_dir_all(&config.data_dir).unwrap();
-        let data = generate_with_pin_params(
-            60,
-            30,
-            1,
-            argon2::Params::new(8, 1, 1, None).unwrap(),
-        );
+        let data = generate_with_pin_params(60, 30, 1, argon2::Params::new(8, 1, 1, None).unwrap());
         let mut store = Store::open(&config.db_path()).unwrap();
         store.write_seed(&data, 420).unwrap();
         drop(store);
@@ -87,7 +86,12 @@ impl Central {
 
     /// A patron who is neither blocked, staff nor expired, and has no seeded loans.
     fn free_patron(&self) -> String {
-        let busy: HashSet<&str> = self.data.loans.iter().map(|l| l.loan.patron.as_str()).collect();
+        let busy: HashSet<&str> = self
+            .data
+            .loans
+            .iter()
+            .map(|l| l.loan.patron.as_str())
+            .collect();
         self.data
             .patrons
             .iter()
@@ -96,7 +100,8 @@ impl Central {
                 p.blocked.is_none()
                     && !p.staff
                     && p.category == "adult"
-                    && p.expires.is_none_or(|e| e > NaiveDate::from_ymd_opt(2030, 1, 1).unwrap())
+                    && p.expires
+                        .is_none_or(|e| e > NaiveDate::from_ymd_opt(2030, 1, 1).unwrap())
                     && !busy.contains(p.card.as_str())
             })
             .expect("a free patron")
@@ -106,7 +111,12 @@ impl Central {
 
     /// Lendable items of kontum not on loan.
     fn free_items(&self, n: usize) -> Vec<String> {
-        let lent: HashSet<&str> = self.data.loans.iter().map(|l| l.loan.item.as_str()).collect();
+        let lent: HashSet<&str> = self
+            .data
+            .loans
+            .iter()
+            .map(|l| l.loan.item.as_str())
+            .collect();
         let v: Vec<String> = self
             .data
             .items
@@ -257,7 +267,10 @@ fn checkout(seq: u64, item: &str, patron: &str) -> Event {
 async fn wait_for(what: &str, mut cond: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + T;
     while !cond().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -296,12 +309,18 @@ async fn events_are_applied_once_and_acked() {
     let run = EventBatch::new(
         d.id.clone(),
         d.log,
-        vec![checkout(2, &items[1], &patron), checkout(3, &items[2], &patron)],
+        vec![
+            checkout(2, &items[1], &patron),
+            checkout(3, &items[2], &patron),
+        ],
     );
     d.send(&run).await;
     assert_eq!(d.ack().await, 3);
     assert_eq!(c.stat("events_applied").await, 3);
-    assert_eq!(c.stat("loans_active").await as usize, c.data.loans.len() + 3);
+    assert_eq!(
+        c.stat("loans_active").await as usize,
+        c.data.loans.len() + 3
+    );
 
     // The device record shows the log.
     let dev = c.get("/api/v1/devices/kontum-kiosk-1").await;
@@ -338,13 +357,24 @@ async fn bad_payloads_are_rejected_and_counted() {
     )
     .await;
 
-    wait_for("five rejections", async || c.stat("rejected_messages").await >= 5).await;
+    wait_for("five rejections", async || {
+        c.stat("rejected_messages").await >= 5
+    })
+    .await;
     assert_eq!(c.stat("events_applied").await, 0);
     let r = c.http.get(c.url("/metrics")).send().await.unwrap();
     let text = r.text().await.unwrap();
-    for reason in ["malformed", "wrong_version", "oversized", "wrong_device", "unknown_branch"] {
+    for reason in [
+        "malformed",
+        "wrong_version",
+        "oversized",
+        "wrong_device",
+        "unknown_branch",
+    ] {
         assert!(
-            text.contains(&format!("rong_rejected_messages_total{{reason=\"{reason}\"}} 1")),
+            text.contains(&format!(
+                "rong_rejected_messages_total{{reason=\"{reason}\"}} 1"
+            )),
             "{reason}:\n{text}"
         );
     }
@@ -409,13 +439,18 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
     let mut at = v0 - 3;
     while at < v0 + 2 {
         let delta = d
-            .next(&own, |b| match rong_protocol::decode::<Downlink>(b).unwrap().body {
-                DownlinkBody::Delta(d) => Some(d),
-                _ => None,
+            .next(&own, |b| {
+                match rong_protocol::decode::<Downlink>(b).unwrap().body {
+                    DownlinkBody::Delta(d) => Some(d),
+                    _ => None,
+                }
             })
             .await;
         assert_eq!(delta.from_version, at);
-        assert_eq!(delta.ops.len() as u64, delta.to_version - delta.from_version);
+        assert_eq!(
+            delta.ops.len() as u64,
+            delta.to_version - delta.from_version
+        );
         at = delta.to_version;
     }
     assert_eq!(at, v0 + 2);
@@ -428,9 +463,11 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
         )
         .await;
         let (version, path) = d
-            .next(&own, |b| match rong_protocol::decode::<Downlink>(b).unwrap().body {
-                DownlinkBody::SnapshotRequired { version, path } => Some((version, path)),
-                _ => None,
+            .next(&own, |b| {
+                match rong_protocol::decode::<Downlink>(b).unwrap().body {
+                    DownlinkBody::SnapshotRequired { version, path } => Some((version, path)),
+                    _ => None,
+                }
             })
             .await;
         assert_eq!(version, v0 + 2);
@@ -438,7 +475,12 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
     }
 
     // Unknown patron: JSON 404.
-    let r = c.http.get(c.url("/api/v1/patrons/NOPE")).send().await.unwrap();
+    let r = c
+        .http
+        .get(c.url("/api/v1/patrons/NOPE"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let e: Value = r.json().await.unwrap();
     assert!(e["error"].as_str().unwrap().contains("NOPE"));
@@ -448,7 +490,12 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_is_gzip_jsonl_matching_the_version() {
     let c = Central::start().await;
-    let r = c.http.get(c.url("/api/v1/snapshot/kontum")).send().await.unwrap();
+    let r = c
+        .http
+        .get(c.url("/api/v1/snapshot/kontum"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/gzip");
     let gz = r.bytes().await.unwrap();
@@ -463,13 +510,27 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
     let ops: Vec<Op> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
     let count = |f: fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
     assert_eq!(count(|o| matches!(o, Op::PutItem(_))), c.data.items.len());
-    assert_eq!(count(|o| matches!(o, Op::PutPatron(_))), c.data.patrons.len());
-    assert_eq!(count(|o| matches!(o, Op::PutBranch(_))), c.data.branches.len());
+    assert_eq!(
+        count(|o| matches!(o, Op::PutPatron(_))),
+        c.data.patrons.len()
+    );
+    assert_eq!(
+        count(|o| matches!(o, Op::PutBranch(_))),
+        c.data.branches.len()
+    );
     assert_eq!(count(|o| matches!(o, Op::PutLoan(_))), c.data.loans.len());
     assert_eq!(count(|o| matches!(o, Op::PutRule(_))), c.data.rules.len());
-    assert_eq!(count(|o| matches!(o, Op::PutClosedDay(_))), c.data.closed_days.len());
+    assert_eq!(
+        count(|o| matches!(o, Op::PutClosedDay(_))),
+        c.data.closed_days.len()
+    );
     assert_eq!(c.stat("snapshots_served").await, 1);
-    let r = c.http.get(c.url("/api/v1/snapshot/nowhere")).send().await.unwrap();
+    let r = c
+        .http
+        .get(c.url("/api/v1/snapshot/nowhere"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
 
     // The other documents exist.

@@ -24,7 +24,9 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 #[tracing::instrument(skip_all)]
 pub async fn healthz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
     let version = read(&st, |c| crate::store::current_version(c)).await?;
-    Ok(Json(json!({"ok": true, "change_version": version, "writer": !st.jobs.is_closed()})))
+    Ok(Json(
+        json!({"ok": true, "change_version": version, "writer": !st.jobs.is_closed()}),
+    ))
 }
 
 /// `GET /metrics`.
@@ -98,7 +100,11 @@ pub struct BlockBody {
     reason: String,
 }
 
-async fn set_block(st: AppState, card: String, reason: Option<String>) -> Result<Json<Value>, ApiError> {
+async fn set_block(
+    st: AppState,
+    card: String,
+    reason: Option<String>,
+) -> Result<Json<Value>, ApiError> {
     let (done, wait) = oneshot::channel();
     st.jobs
         .send(Job::Block {

@@ -51,8 +51,9 @@ pub fn current_version(conn: &Connection) -> Result<u64, StoreError> {
 
 /// The ops after `from` up to and including `to`, in order.
 pub fn ops_between(conn: &Connection, from: u64, to: u64) -> Result<Vec<Op>, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT op FROM changes WHERE version > ?1 AND version <= ?2 ORDER BY version")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT op FROM changes WHERE version > ?1 AND version <= ?2 ORDER BY version",
+    )?;
     let rows = stmt.query_map(params![from as i64, to as i64], |r| r.get::<_, String>(0))?;
     let mut out = Vec::new();
     for row in rows {

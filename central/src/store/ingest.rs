@@ -190,7 +190,13 @@ fn execute(
                 )?
                 .execute(params![item, at, ctx.device.as_str(), missed_return])?;
                 if !reopens {
-                    append(c, Op::DelLoan { item: item.to_owned() }, applied)?;
+                    append(
+                        c,
+                        Op::DelLoan {
+                            item: item.to_owned(),
+                        },
+                        applied,
+                    )?;
                 }
             }
             Action::OpenLoan { patron, at, due } => {

@@ -74,10 +74,7 @@ pub fn loans(c: &Connection, f: &LoanFilter) -> Result<Vec<LoanRow>, StoreError>
          AND (?3 = 0 OR returned_at IS NULL) ORDER BY id DESC LIMIT ?4"
     );
     let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![f.patron, f.item, f.active, f.limit],
-        loan_row,
-    )?;
+    let rows = stmt.query_map(params![f.patron, f.item, f.active, f.limit], loan_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -255,8 +252,12 @@ fn json_col(s: Option<String>) -> Option<serde_json::Value> {
 /// One device in detail.
 pub fn device_detail(c: &Connection, id: &str) -> Result<DeviceDetail, StoreError> {
     let (device, status) = c
-        .prepare_cached(&format!("SELECT {DEVICE_COLS}, status FROM devices WHERE id = ?1"))?
-        .query_row(params![id], |r| Ok((device_row(r)?, r.get::<_, Option<String>>(5)?)))
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLS}, status FROM devices WHERE id = ?1"
+        ))?
+        .query_row(params![id], |r| {
+            Ok((device_row(r)?, r.get::<_, Option<String>>(5)?))
+        })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("device {id}")))?;
     let mut stmt = c.prepare_cached(
@@ -435,7 +436,8 @@ pub struct StatsRow {
 /// Reads the durable counts.
 pub fn stats(c: &Connection) -> Result<StatsRow, StoreError> {
     let count = |sql: &str| -> Result<u64, StoreError> {
-        Ok(c.prepare_cached(sql)?.query_row([], |r| r.get::<_, i64>(0))? as u64)
+        Ok(c.prepare_cached(sql)?
+            .query_row([], |r| r.get::<_, i64>(0))? as u64)
     };
     Ok(StatsRow {
         events_recorded: count("SELECT count(*) FROM applied_events")?,

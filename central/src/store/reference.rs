@@ -40,11 +40,15 @@ fn status_from(s: &str) -> ItemStatus {
 }
 
 fn branch_id(s: String, idx: usize) -> rusqlite::Result<BranchId> {
-    BranchId::new(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+    BranchId::new(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn date(s: String, idx: usize) -> rusqlite::Result<chrono::NaiveDate> {
-    s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 pub(super) fn branch_row(r: &Row<'_>) -> rusqlite::Result<Branch> {
@@ -88,7 +92,10 @@ pub(super) fn patron_row(r: &Row<'_>) -> rusqlite::Result<Patron> {
         category: r.get(2)?,
         branch: branch_id(r.get(3)?, 3)?,
         blocked: r.get(4)?,
-        expires: r.get::<_, Option<String>>(5)?.map(|s| date(s, 5)).transpose()?,
+        expires: r
+            .get::<_, Option<String>>(5)?
+            .map(|s| date(s, 5))
+            .transpose()?,
         pin_hash: r.get(6)?,
         pin_required: r.get(7)?,
         staff: r.get(8)?,
@@ -98,30 +105,51 @@ pub(super) fn patron_row(r: &Row<'_>) -> rusqlite::Result<Patron> {
 /// Loads the cached reference tables.
 pub(super) fn load_cache(conn: &Connection) -> Result<RefCache, StoreError> {
     let mut cache = RefCache::default();
-    let mut stmt = conn.prepare("SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id")?;
+    let mut stmt =
+        conn.prepare("SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id")?;
     cache.branches = stmt.query_map([], branch_row)?.collect::<Result<_, _>>()?;
     let mut stmt = conn.prepare("SELECT id, name, max_loans FROM categories ORDER BY id")?;
     cache.categories = stmt
-        .query_map([], |r| Ok(Category { id: r.get(0)?, name: r.get(1)?, max_loans: r.get(2)? }))?
+        .query_map([], |r| {
+            Ok(Category {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                max_loans: r.get(2)?,
+            })
+        })?
         .collect::<Result<_, _>>()?;
     let mut stmt = conn.prepare(
         "SELECT category, item_type, loan_days, max_renewals FROM loan_rules ORDER BY category, item_type",
     )?;
     cache.rules = stmt
         .query_map([], |r| {
-            Ok(LoanRule { category: r.get(0)?, item_type: r.get(1)?, loan_days: r.get(2)?, max_renewals: r.get(3)? })
+            Ok(LoanRule {
+                category: r.get(0)?,
+                item_type: r.get(1)?,
+                loan_days: r.get(2)?,
+                max_renewals: r.get(3)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare("SELECT branch, date, reason FROM closed_days ORDER BY branch, date")?;
+    let mut stmt =
+        conn.prepare("SELECT branch, date, reason FROM closed_days ORDER BY branch, date")?;
     cache.closed_days = stmt
         .query_map([], |r| {
-            Ok(ClosedDay { branch: branch_id(r.get(0)?, 0)?, date: date(r.get(1)?, 1)?, reason: r.get(2)? })
+            Ok(ClosedDay {
+                branch: branch_id(r.get(0)?, 0)?,
+                date: date(r.get(1)?, 1)?,
+                reason: r.get(2)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(cache)
 }
 
-pub(super) fn put_branch(c: &Connection, b: &Branch, applied: &mut Applied) -> Result<(), StoreError> {
+pub(super) fn put_branch(
+    c: &Connection,
+    b: &Branch,
+    applied: &mut Applied,
+) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT OR REPLACE INTO branches (id, name, closed_weekdays, require_pin) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -130,14 +158,24 @@ pub(super) fn put_branch(c: &Connection, b: &Branch, applied: &mut Applied) -> R
     Ok(())
 }
 
-pub(super) fn put_category(c: &Connection, k: &Category, applied: &mut Applied) -> Result<(), StoreError> {
-    c.prepare_cached("INSERT OR REPLACE INTO categories (id, name, max_loans) VALUES (?1, ?2, ?3)")?
-        .execute(params![k.id, k.name, k.max_loans])?;
+pub(super) fn put_category(
+    c: &Connection,
+    k: &Category,
+    applied: &mut Applied,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO categories (id, name, max_loans) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![k.id, k.name, k.max_loans])?;
     append(c, Op::PutCategory(k.clone()), applied)?;
     Ok(())
 }
 
-pub(super) fn put_rule(c: &Connection, r: &LoanRule, applied: &mut Applied) -> Result<(), StoreError> {
+pub(super) fn put_rule(
+    c: &Connection,
+    r: &LoanRule,
+    applied: &mut Applied,
+) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT OR REPLACE INTO loan_rules (category, item_type, loan_days, max_renewals) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -146,14 +184,24 @@ pub(super) fn put_rule(c: &Connection, r: &LoanRule, applied: &mut Applied) -> R
     Ok(())
 }
 
-pub(super) fn put_closed_day(c: &Connection, d: &ClosedDay, applied: &mut Applied) -> Result<(), StoreError> {
-    c.prepare_cached("INSERT OR REPLACE INTO closed_days (branch, date, reason) VALUES (?1, ?2, ?3)")?
-        .execute(params![d.branch.as_str(), d.date.to_string(), d.reason])?;
+pub(super) fn put_closed_day(
+    c: &Connection,
+    d: &ClosedDay,
+    applied: &mut Applied,
+) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT OR REPLACE INTO closed_days (branch, date, reason) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![d.branch.as_str(), d.date.to_string(), d.reason])?;
     append(c, Op::PutClosedDay(d.clone()), applied)?;
     Ok(())
 }
 
-pub(super) fn put_patron(c: &Connection, p: &Patron, applied: &mut Applied) -> Result<(), StoreError> {
+pub(super) fn put_patron(
+    c: &Connection,
+    p: &Patron,
+    applied: &mut Applied,
+) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT INTO patrons (card, name, category, branch, blocked, expires, pin_hash, pin_required, staff) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
@@ -172,8 +220,10 @@ pub(super) fn put_patron(c: &Connection, p: &Patron, applied: &mut Applied) -> R
         p.pin_required,
         p.staff
     ])?;
-    c.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?.execute(params![p.card])?;
-    let mut ins = c.prepare_cached("INSERT OR REPLACE INTO patron_uids (uid, card) VALUES (?1, ?2)")?;
+    c.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
+        .execute(params![p.card])?;
+    let mut ins =
+        c.prepare_cached("INSERT OR REPLACE INTO patron_uids (uid, card) VALUES (?1, ?2)")?;
     for uid in &p.nfc_uids {
         ins.execute(params![uid, p.card])?;
     }
@@ -203,7 +253,9 @@ pub(super) fn put_item(c: &Connection, i: &Item, applied: &mut Applied) -> Resul
 /// Reads a patron by card.
 pub fn patron(conn: &Connection, card: &str) -> Result<Option<Patron>, StoreError> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {PATRON_COLS} FROM patrons WHERE card = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {PATRON_COLS} FROM patrons WHERE card = ?1"
+        ))?
         .query_row(params![card], patron_row)
         .optional()?)
 }
@@ -215,9 +267,14 @@ impl Store {
     }
 
     /// Sets (`Some(reason)`) or lifts (`None`) a patron's block, appending a `PutPatron`.
-    pub fn set_block(&mut self, card: &str, reason: Option<&str>) -> Result<(Patron, Applied), StoreError> {
+    pub fn set_block(
+        &mut self,
+        card: &str,
+        reason: Option<&str>,
+    ) -> Result<(Patron, Applied), StoreError> {
         let tx = self.conn.transaction()?;
-        let mut p = patron(&tx, card)?.ok_or_else(|| StoreError::NotFound(format!("patron {card}")))?;
+        let mut p =
+            patron(&tx, card)?.ok_or_else(|| StoreError::NotFound(format!("patron {card}")))?;
         p.blocked = reason.map(str::to_owned);
         let mut applied = Applied::default();
         put_patron(&tx, &p, &mut applied)?;

@@ -38,7 +38,11 @@ impl Store {
     }
 
     /// Writes a generated library; refuses a store that already has records or patrons.
-    pub fn write_seed(&mut self, data: &SeedData, utc_offset_min: i32) -> Result<SeedCounts, StoreError> {
+    pub fn write_seed(
+        &mut self,
+        data: &SeedData,
+        utc_offset_min: i32,
+    ) -> Result<SeedCounts, StoreError> {
         if self.has_library()? {
             return Err(StoreError::Conflict(format!(
                 "database {} already holds records or patrons; seed only an empty database",
@@ -65,7 +69,12 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for r in &data.records {
-                let search = fold(&format!("{} {} {}", r.title, r.author, r.subjects.join(" ")));
+                let search = fold(&format!(
+                    "{} {} {}",
+                    r.title,
+                    r.author,
+                    r.subjects.join(" ")
+                ));
                 ins.execute(params![
                     r.id,
                     r.title,
@@ -98,7 +107,9 @@ impl Store {
             )?;
             for l in &data.loans {
                 // Noon local time on the day it was lent.
-                let at = NaiveDateTime::from(l.loaned_on).and_utc().timestamp_millis()
+                let at = NaiveDateTime::from(l.loaned_on)
+                    .and_utc()
+                    .timestamp_millis()
                     + 12 * 3_600_000
                     - i64::from(utc_offset_min) * 60_000;
                 ins.execute(params![

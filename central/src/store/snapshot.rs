@@ -12,8 +12,7 @@ use super::StoreError;
 
 /// Whether a branch exists.
 pub fn branch_exists(c: &Connection, branch: &BranchId) -> Result<bool, StoreError> {
-    Ok(c
-        .prepare_cached("SELECT 1 FROM branches WHERE id = ?1")?
+    Ok(c.prepare_cached("SELECT 1 FROM branches WHERE id = ?1")?
         .query_row(params![branch.as_str()], |_| Ok(()))
         .optional()?
         .is_some())
@@ -58,11 +57,23 @@ pub fn write_snapshot<W: Write>(
         },
     )?;
     let o = &mut out;
-    each(&tx, "SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id", branch_row, Op::PutBranch, o)?;
+    each(
+        &tx,
+        "SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id",
+        branch_row,
+        Op::PutBranch,
+        o,
+    )?;
     each(
         &tx,
         "SELECT id, name, max_loans FROM categories ORDER BY id",
-        |r| Ok(Category { id: r.get(0)?, name: r.get(1)?, max_loans: r.get(2)? }),
+        |r| {
+            Ok(Category {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                max_loans: r.get(2)?,
+            })
+        },
         Op::PutCategory,
         o,
     )?;
@@ -91,8 +102,20 @@ pub fn write_snapshot<W: Write>(
         Op::PutClosedDay,
         o,
     )?;
-    each(&tx, &format!("SELECT {PATRON_COLS} FROM patrons ORDER BY card"), patron_row, Op::PutPatron, o)?;
-    each(&tx, &format!("SELECT {ITEM_COLS} FROM items ORDER BY barcode"), item_row, Op::PutItem, o)?;
+    each(
+        &tx,
+        &format!("SELECT {PATRON_COLS} FROM patrons ORDER BY card"),
+        patron_row,
+        Op::PutPatron,
+        o,
+    )?;
+    each(
+        &tx,
+        &format!("SELECT {ITEM_COLS} FROM items ORDER BY barcode"),
+        item_row,
+        Op::PutItem,
+        o,
+    )?;
     each(
         &tx,
         "SELECT item, patron, due, renewals FROM loans WHERE returned_at IS NULL ORDER BY item",
@@ -102,7 +125,11 @@ pub fn write_snapshot<W: Write>(
                 item: r.get(0)?,
                 patron: r.get(1)?,
                 due: d.parse().map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
+                    rusqlite::Error::FromSqlConversionFailure(
+                        2,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
                 })?,
                 renewals: r.get(3)?,
             })
