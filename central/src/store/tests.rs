@@ -64,3 +64,195 @@ fn refuses_foreign_database() {
         StoreError::Foreign(_)
     ));
 }
+
+mod ingest {
+    use super::*;
+    use crate::seed::{generate_with_pin_params, SeedData};
+    use rong_protocol::event::{Event, EventBatch, EventBody};
+    use rong_protocol::ids::{BranchId, DeviceId};
+    use std::collections::HashSet;
+    use uuid::Uuid;
+
+    fn library() -> (tempfile::TempDir, Store, SeedData) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("c.db")).unwrap();
+        let params = argon2::Params::new(8, 1, 1, None).unwrap();
+        let data = generate_with_pin_params(3000, 300, 7, params);
+        s.write_seed(&data, 420).unwrap();
+        assert!(s.has_library().unwrap());
+        assert!(s.write_seed(&data, 420).is_err(), "refuses a second seed");
+        (dir, s, data)
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+
+    fn ev(seq: u64, body: EventBody) -> Event {
+        Event {
+            seq,
+            id: Uuid::now_v7(),
+            at: now(),
+            clock_synced: true,
+            body,
+        }
+    }
+
+    fn out(item: &str, patron: &str) -> EventBody {
+        EventBody::Checkout {
+            item: item.into(),
+            patron: patron.into(),
+            due: chrono::Utc::now().date_naive() + chrono::Duration::days(14),
+        }
+    }
+
+    fn free(data: &SeedData) -> (Vec<String>, Vec<String>) {
+        let lent: HashSet<&str> = data.loans.iter().map(|l| l.loan.item.as_str()).collect();
+        let busy: HashSet<&str> = data.loans.iter().map(|l| l.loan.patron.as_str()).collect();
+        let items = data
+            .items
+            .iter()
+            .filter(|i| {
+                i.status == rong_protocol::delta::ItemStatus::Available
+                    && !lent.contains(i.barcode.as_str())
+            })
+            .map(|i| i.barcode.clone())
+            .collect();
+        let patrons = data
+            .patrons
+            .iter()
+            .map(|p| &p.patron)
+            .filter(|p| {
+                p.blocked.is_none()
+                    && !p.staff
+                    && p.category == "adult"
+                    && !busy.contains(p.card.as_str())
+            })
+            .map(|p| p.card.clone())
+            .collect();
+        (items, patrons)
+    }
+
+    #[test]
+    fn missed_return_and_unknown_item_through_the_store() {
+        let (_dir, mut s, data) = library();
+        let cache = s.ref_cache().unwrap();
+        let (items, patrons) = free(&data);
+        let kontum = BranchId::new("kontum").unwrap();
+        let d1 = DeviceId::new("kontum-kiosk-1").unwrap();
+        let d2 = DeviceId::new("kontum-kiosk-2").unwrap();
+        for d in [&d1, &d2] {
+            assert_eq!(
+                s.check_device(&kontum, d, true, now()).unwrap(),
+                Registration::Registered
+            );
+        }
+        assert_eq!(
+            s.check_device(&BranchId::new("dakto").unwrap(), &d1, true, now())
+                .unwrap(),
+            Registration::OtherBranch(kontum.clone())
+        );
+        let v0 = current_version(s.reader()).unwrap();
+        let (l1, l2) = (Uuid::now_v7(), Uuid::now_v7());
+        let b1 = EventBatch::new(d1.clone(), l1, vec![ev(1, out(&items[0], &patrons[0]))]);
+        let o = s.apply_batch(&cache, &kontum, &b1, now(), 420).unwrap();
+        assert_eq!((o.acked_through, o.applied), (1, 1));
+        assert_eq!(o.changes.from_version, v0);
+        assert_eq!(o.changes.ops.len(), 1);
+        let b2 = EventBatch::new(
+            d2.clone(),
+            l2,
+            vec![
+                ev(1, out(&items[0], &patrons[1])),
+                ev(
+                    2,
+                    EventBody::Checkin {
+                        item: "KT77777777".into(),
+                        patron: None,
+                    },
+                ),
+            ],
+        );
+        let o = s.apply_batch(&cache, &kontum, &b2, now(), 420).unwrap();
+        assert_eq!((o.acked_through, o.applied), (2, 2));
+        assert_eq!(current_version(s.reader()).unwrap(), v0 + 2);
+
+        let c = s.reader();
+        let all = queries::loans(
+            c,
+            &LoanFilter {
+                item: Some(items[0].clone()),
+                active: false,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(all.len(), 2);
+        let old = all.iter().find(|l| l.patron == patrons[0]).unwrap();
+        assert!(old.missed_return && old.returned_at.is_some());
+        assert_eq!(old.return_device.as_deref(), Some("kontum-kiosk-2"));
+        let new = all.iter().find(|l| l.patron == patrons[1]).unwrap();
+        assert!(new.returned_at.is_none());
+        let kinds: Vec<String> = queries::notices(c, &NoticeFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|n| n.kind)
+            .collect();
+        assert_eq!(kinds, vec!["missed_return", "unknown_item"]);
+        let evs = queries::events(c, "kontum-kiosk-2").unwrap();
+        assert_eq!(evs[1].outcome, "unknown_item");
+        assert_eq!(evs[1].item.as_deref(), Some("KT77777777"));
+        // The same run replayed changes nothing.
+        let o = s.apply_batch(&cache, &kontum, &b2, now(), 420).unwrap();
+        assert_eq!((o.acked_through, o.applied, o.replayed), (2, 0, 2));
+        assert!(o.changes.is_empty());
+    }
+
+    /// Applies 20,000 events in batches of 200 and reports the rate (run with `--release`
+    /// for a meaningful number).
+    #[test]
+    fn ingest_rate() {
+        let (_dir, mut s, data) = library();
+        let cache = s.ref_cache().unwrap();
+        let (items, patrons) = free(&data);
+        let kontum = BranchId::new("kontum").unwrap();
+        let dev = DeviceId::new("kontum-kiosk-1").unwrap();
+        s.check_device(&kontum, &dev, true, now()).unwrap();
+        let log = Uuid::now_v7();
+        let mut seq = 0u64;
+        let mut bodies = Vec::new();
+        for round in 0..(20_000 / (2 * items.len().min(1000))).max(1) {
+            for (i, item) in items.iter().take(1000).enumerate() {
+                let p = &patrons[(i + round) % patrons.len()];
+                bodies.push(out(item, p));
+            }
+            for item in items.iter().take(1000) {
+                bodies.push(EventBody::Checkin {
+                    item: item.clone(),
+                    patron: None,
+                });
+            }
+        }
+        let events: Vec<Event> = bodies
+            .into_iter()
+            .map(|b| {
+                seq += 1;
+                ev(seq, b)
+            })
+            .collect();
+        let total = events.len() as u64;
+        let t = std::time::Instant::now();
+        for chunk in events.chunks(200) {
+            let batch = EventBatch::new(dev.clone(), log, chunk.to_vec());
+            let o = s.apply_batch(&cache, &kontum, &batch, now(), 420).unwrap();
+            assert_eq!(o.acked_through, chunk.last().unwrap().seq);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!(
+            "ingest: {total} events in {secs:.2} s = {:.0} events/s",
+            total as f64 / secs
+        );
+        assert_eq!(queries::stats(s.reader()).unwrap().events_recorded, total);
+    }
+}
