@@ -539,3 +539,96 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
     assert!(doc["paths"]["/api/v1/loans"].is_object());
     c.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_commands_reach_the_device_record() {
+    use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceState, DeviceStatus};
+    let c = Central::start().await;
+    let mut d = Device::connect(&c.ready.mqtt, "dakto", "dakto-kiosk-1").await;
+    let (dev_id, dev_branch) = (d.id.clone(), d.branch.clone());
+    let status = |state| DeviceStatus {
+        v: rong_protocol::SCHEMA_VERSION,
+        device: dev_id.clone(),
+        branch: dev_branch.clone(),
+        state,
+        version: "0.1.0".into(),
+        boot_id: "b1".into(),
+        started_at: 1,
+        at: 2,
+        time_synced: true,
+        outbox_depth: 0,
+        oldest_unsynced_age_s: None,
+        catalogue_version: 5,
+        disk_free_bytes: Some(1 << 30),
+        temperature_c: Some(48.5),
+        hardware: Default::default(),
+    };
+    let online = rong_protocol::encode(&status(DeviceState::Online));
+    d.publish(&d.topic(Topic::Status), online).await;
+    wait_for("device online", async || {
+        c.get("/api/v1/devices").await[0]["state"] == "online"
+    })
+    .await;
+
+    // A command goes out on .../cmd with a fresh correlation id.
+    let r = c
+        .http
+        .post(c.url("/api/v1/devices/dakto-kiosk-1/commands"))
+        .json(&serde_json::json!({"command": "show_message", "text": "Xin chào", "seconds": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cmd_topic = d.topic(Topic::Cmd);
+    let cmd: Command = d.next(&cmd_topic, |b| rong_protocol::decode(b).ok()).await;
+    assert_eq!(cmd.id, id);
+    assert!(matches!(
+        cmd.kind,
+        CommandKind::ShowMessage { seconds: 5, .. }
+    ));
+    let reply = CommandReply::new(id.clone(), true, "shown");
+    d.publish(&d.topic(Topic::CmdReply), rong_protocol::encode(&reply))
+        .await;
+    wait_for("reply stored", async || {
+        let dev = c.get("/api/v1/devices/dakto-kiosk-1").await;
+        dev["commands"][0]["ok"] == true
+    })
+    .await;
+
+    // Offline (as the will would say) shows in the device, the timeline and the metrics.
+    let offline = rong_protocol::encode(&status(DeviceState::Offline));
+    d.publish(&d.topic(Topic::Status), offline).await;
+    wait_for("device offline", async || {
+        c.get("/api/v1/devices/dakto-kiosk-1").await["state"] == "offline"
+    })
+    .await;
+    let dev = c.get("/api/v1/devices/dakto-kiosk-1").await;
+    assert_eq!(dev["timeline"].as_array().unwrap().len(), 2);
+    assert_eq!(dev["status"]["catalogue_version"], 5);
+    let metrics = c.http.get(c.url("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("rong_devices{state=\"offline\"} 1"), "{text}");
+
+    // Commands to unknown or invalid devices.
+    let r = c
+        .http
+        .post(c.url("/api/v1/devices/nobody/commands"))
+        .json(&serde_json::json!({"command": "sync_now"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = c
+        .http
+        .post(c.url("/api/v1/devices/dakto-kiosk-1/commands"))
+        .json(&serde_json::json!({"command": "dance"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    c.stop().await;
+}
