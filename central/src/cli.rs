@@ -51,6 +51,7 @@ fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -62,7 +63,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(config.as_deref())?;
             tracing::info!(config = ?config, "starting central");
             let rt = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
-            rt.block_on(async move {
+            let result = rt.block_on(async move {
                 let (tx, rx) = tokio::sync::oneshot::channel::<crate::server::Ready>();
                 let printer = tokio::spawn(async move {
                     if let Ok(ready) = rx.await {
@@ -72,9 +73,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 let result = serve(config, shutdown_signal(), Some(tx)).await;
                 printer.abort();
                 result
-            })?;
-            // rumqttd's threads have no shutdown call; leave without waiting for them.
-            Ok(())
+            });
+            // Everything that holds data has finished inside `serve`; do not wait for idle
+            // blocking threads. rumqttd's threads have no shutdown call and end with the process.
+            rt.shutdown_timeout(std::time::Duration::from_millis(200));
+            result
         }
         Cmd::Seed {
             items,
