@@ -33,10 +33,15 @@ pub fn free_adults(from: usize, n: usize) -> Vec<usize> {
         .collect()
 }
 
+/// Whether the seed leaves item `i` as a lendable book with no loan.
+fn is_free_book(i: usize) -> bool {
+    i % 13 != 0 && i % 20 != 19 && i % 10 != 7 && i % 101 != 50 && i % 103 != 51
+}
+
 /// Indices of lendable books with no seeded loan, from `from` up.
 pub fn free_books(from: usize, n: usize) -> Vec<usize> {
     (from.max(1)..)
-        .filter(|i| i % 13 != 0 && i % 20 != 19 && i % 10 != 7 && i % 101 != 50 && i % 103 != 51)
+        .filter(|i| is_free_book(*i))
         .take(n)
         .collect()
 }
@@ -47,9 +52,8 @@ pub fn free_books_of(branch: &str, from: usize, n: usize) -> Vec<usize> {
         .iter()
         .position(|x| *x == branch)
         .expect("known branch");
-    free_books(from, usize::MAX)
-        .into_iter()
-        .filter(|i| i % 6 == b)
+    (from.max(1)..)
+        .filter(|i| is_free_book(*i) && i % 6 == b)
         .take(n)
         .collect()
 }

@@ -53,6 +53,10 @@ fn stream(socket: &Path, patrons: &[usize], items: &[usize], done: &Confirmed, s
                 on_loan.insert(item.clone(), false);
                 done.lock().expect("lock").push((item, "checkin"));
             }
+            // The checkout before the kill committed, but its answer was lost with the agent.
+            Err(e) if e == "already_on_loan" => {
+                on_loan.insert(item, true);
+            }
             Ok(other) => panic!("unexpected reply {other:?}"),
             Err(e) => panic!("refused {item}: {e}"),
         }
@@ -123,7 +127,7 @@ fn scenario(broker: BrokerKind) {
     });
     for (item, kind) in &confirmed {
         assert!(
-            at_central.any(|(k, i)| k == *kind && i.as_deref().is_none_or(|i| i == item)),
+            at_central.any(|(k, i)| k == *kind && i.as_deref() == Some(item.as_str())),
             "confirmed {kind} of {item} is missing at central"
         );
     }
