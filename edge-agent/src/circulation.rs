@@ -269,10 +269,13 @@ pub fn renew(
             format!("{} of {}", loan.renewals, rule.max_renewals),
         ));
     }
+    // A renewal extends from the current due date (or from today, if that is later), so a
+    // reader who renews early does not lose days, and every renewal moves the date on.
+    let base = loan.due.max(ctx.today);
     Ok(Loan {
         item: loan.item.clone(),
         patron: loan.patron.clone(),
-        due: due_date(ctx.branch, ctx.closed, ctx.today, rule.loan_days),
+        due: due_date(ctx.branch, ctx.closed, base, rule.loan_days),
         renewals: loan.renewals + 1,
     })
 }
@@ -624,7 +627,7 @@ mod tests {
         let it = item("KT1", "kontum");
         let mine = loan("P0001", d(2026, 11, 30), 0);
         let renewed = renew(&c, &p, Some(&it), Some(&mine)).unwrap();
-        assert_eq!(renewed.due, d(2026, 12, 9));
+        assert_eq!(renewed.due, d(2026, 12, 14), "from the due date, not from today");
         assert_eq!(renewed.renewals, 1);
         let due_today = loan("P0001", d(2026, 11, 25), 1);
         assert!(
