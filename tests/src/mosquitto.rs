@@ -52,13 +52,10 @@ impl Mosquitto {
             .append(true)
             .open(dir.join("mosquitto.log"))
             .expect("log");
-        let child = Command::new(mosquitto_bin())
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start mosquitto");
+        let mut cmd = Command::new(mosquitto_bin());
+        cmd.arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log);
+        crate::proc::die_with_parent(&mut cmd);
+        let child = cmd.spawn().expect("start mosquitto");
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         wait_until(
             "mosquitto to accept connections",

@@ -33,6 +33,21 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// Makes `cmd`'s process die with the test process, so that a test killed from outside
+/// (a timeout, the OOM killer) leaves no servers behind. Linux sends the signal when the
+/// *thread* that spawned the child exits, so spawn only from the test's own thread.
+pub fn die_with_parent(cmd: &mut Command) {
+    #[allow(unsafe_code)]
+    // SAFETY: the closure runs between fork and exec and only calls prctl(2), which is
+    // async-signal-safe.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+}
+
 /// A running program, killed (SIGKILL) on drop.
 #[derive(Debug)]
 pub struct Proc {
@@ -51,6 +66,7 @@ impl Proc {
     ) -> (Proc, serde_json::Value) {
         let logf = std::fs::File::create(log).expect("create log");
         cmd.stdout(Stdio::piped()).stderr(logf).stdin(Stdio::null());
+        die_with_parent(&mut cmd);
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
