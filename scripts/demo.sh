@@ -68,7 +68,10 @@ wait_ready "$DEMO/central.out" central
 pids+=($!)
 wait_ready "$DEMO/kiosk.out" kiosk
 
-CTL="$BIN/edge-agent ctl --socket $DEMO/kiosk/agent.sock"
+# A short name for the kiosk's ctl, to type in another terminal.
+printf '#!/bin/sh\nexec "%s" ctl --socket "%s" "$@"\n' "$BIN/edge-agent" "$DEMO/kiosk/agent.sock" > "$DEMO/ctl"
+chmod +x "$DEMO/ctl"
+CTL=".demo/ctl"
 cat <<TXT
 
 Rông demo is running.
@@ -79,7 +82,7 @@ Rông demo is running.
 
 $(cat "$DEMO/seed.txt")
 
-Try, in another terminal:
+Try, in another terminal in this folder ($CTL runs \`edge-agent ctl\` against the kiosk):
   $CTL status
   $CTL checkout --card P000002 KT00000001 KT00000002
   $CTL loans --card P000002
