@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use rong_protocol::api::{ApiError, ErrorCode};
 use rong_protocol::delta::{Branch, Category, ClosedDay, Item, ItemStatus, Loan, LoanRule, Patron};
+use rong_protocol::ids::check_code;
 use rong_protocol::time::{due_date, find_rule};
 use rong_protocol::BranchId;
 
@@ -49,9 +50,18 @@ pub struct PinState {
     pub locked_until: Option<i64>,
 }
 
-/// The checks on a patron that need no PIN: blocked, expired.
+/// The checks on a patron that need no PIN: a card number events can carry, blocked,
+/// expired.
 pub fn check_patron(patron: Option<&Patron>, today: NaiveDate) -> Result<&Patron, Refusal> {
     let p = patron.ok_or_else(|| Refusal::new(ErrorCode::UnknownPatron, ""))?;
+    // Central refuses a whole event batch holding a code outside the protocol's rules, so
+    // one event for such a card would stop every later event from syncing.
+    if !check_code(&p.card) {
+        return Err(Refusal::new(
+            ErrorCode::UnknownPatron,
+            "card number is not valid for sync",
+        ));
+    }
     if let Some(why) = &p.blocked {
         return Err(Refusal::new(ErrorCode::PatronBlocked, why.clone()));
     }
@@ -393,6 +403,13 @@ mod tests {
             check_patron(Some(&p), today).unwrap_err().code,
             ErrorCode::PatronBlocked
         );
+        // A card number events cannot carry is refused before anything is logged.
+        let mut p = patron();
+        p.card = "P 0001".into();
+        assert_eq!(
+            check_patron(Some(&p), today).unwrap_err().code,
+            ErrorCode::UnknownPatron
+        );
     }
 
     #[test]
@@ -627,7 +644,11 @@ mod tests {
         let it = item("KT1", "kontum");
         let mine = loan("P0001", d(2026, 11, 30), 0);
         let renewed = renew(&c, &p, Some(&it), Some(&mine)).unwrap();
-        assert_eq!(renewed.due, d(2026, 12, 14), "from the due date, not from today");
+        assert_eq!(
+            renewed.due,
+            d(2026, 12, 14),
+            "from the due date, not from today"
+        );
         assert_eq!(renewed.renewals, 1);
         let due_today = loan("P0001", d(2026, 11, 25), 1);
         assert!(

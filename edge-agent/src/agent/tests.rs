@@ -280,3 +280,71 @@ fn clock_never_runs_behind_the_log() {
     let ev = a.store().events_range(2, 2).unwrap();
     assert_eq!(ev[0].at, future);
 }
+
+/// Central refuses a whole batch holding a code outside `check_code`, so an event for such
+/// a card (imported from a CSV with a space in it) would stop the outbox for good.
+#[test]
+fn a_card_number_central_would_refuse_never_reaches_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path());
+    let bad = "P 0002";
+    {
+        let mut store = a.store();
+        store
+            .apply_delta(&Delta {
+                from_version: 1,
+                to_version: 2,
+                ops: vec![
+                    Op::PutPatron(Patron {
+                        card: bad.into(),
+                        nfc_uids: vec!["04B33C2B".into()],
+                        name: "Nguyễn Văn Đức".into(),
+                        category: "adult".into(),
+                        branch: BranchId::new("kontum").unwrap(),
+                        blocked: None,
+                        expires: None,
+                        pin_hash: None,
+                        pin_required: false,
+                        staff: false,
+                    }),
+                    Op::PutLoan(rong_protocol::delta::Loan {
+                        item: "KT3".into(),
+                        patron: bad.into(),
+                        due: NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
+                        renewals: 0,
+                    }),
+                ],
+            })
+            .unwrap();
+    }
+    let by_uid = Who {
+        uid: Some("04B33C2B".into()),
+        ..Who::default()
+    };
+    assert_eq!(
+        code(a.handle(RequestOp::Identify(by_uid.clone()))),
+        ErrorCode::UnknownPatron
+    );
+    assert_eq!(
+        code(a.handle(RequestOp::Checkout {
+            who: by_uid,
+            item: "KT1".into()
+        })),
+        ErrorCode::UnknownPatron
+    );
+    assert_eq!(a.status().unwrap().last_seq, 0, "nothing logged");
+
+    // The item still comes back, and the return syncs without the bad card number.
+    let Reply::CheckedIn { was_on_loan, .. } =
+        a.handle(RequestOp::Checkin { item: "KT3".into() }).unwrap()
+    else {
+        panic!("not checked in")
+    };
+    assert!(was_on_loan);
+    let events = a.store().events_range(1, 10).unwrap();
+    assert_eq!(events.len(), 1);
+    let batch =
+        rong_protocol::event::EventBatch::new(a.config.device.clone(), a.store().log(), events);
+    rong_protocol::decode::<rong_protocol::event::EventBatch>(&rong_protocol::encode(&batch))
+        .expect("central accepts the batch");
+}

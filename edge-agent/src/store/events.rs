@@ -2,6 +2,7 @@
 
 use rong_protocol::delta::Loan;
 use rong_protocol::event::{Event, EventBody};
+use rong_protocol::ids::check_code;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
@@ -49,6 +50,19 @@ fn event_item(body: &EventBody) -> Option<&str> {
         | EventBody::Renew { item, .. } => Some(item),
         EventBody::Identify { .. } | EventBody::PinLocked { .. } => None,
     }
+}
+
+/// Whether every code in the event passes the protocol's `check_code`: central refuses a
+/// whole batch for one bad code, so such an event would block the outbox for good.
+fn codes_ok(body: &EventBody) -> bool {
+    let (a, b) = match body {
+        EventBody::Identify { patron } | EventBody::PinLocked { patron } => (patron, None),
+        EventBody::Checkout { item, patron, .. } | EventBody::Renew { item, patron, .. } => {
+            (item, Some(patron))
+        }
+        EventBody::Checkin { item, patron } => (item, patron.as_ref()),
+    };
+    check_code(a) && b.is_none_or(|b| check_code(b))
 }
 
 impl Store {
@@ -104,6 +118,12 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut logged = None;
         if let Some(ev) = c.event {
+            if !codes_ok(&ev.body) {
+                return Err(StoreError::Refused(format!(
+                    "a {} event with a code central cannot accept",
+                    ev.body.kind()
+                )));
+            }
             let last: Option<i64> = tx
                 .prepare_cached("SELECT max(seq) FROM events")?
                 .query_row([], |r| r.get(0))?;

@@ -398,3 +398,21 @@ fn snapshot_replaces_reference_but_keeps_pending_loans() {
     assert!(s.item("KT3").unwrap().is_some());
     assert!(s.item("KT4").unwrap().is_none());
 }
+
+#[test]
+fn refuses_an_event_central_would_refuse() {
+    let (_dir, mut s) = open_temp();
+    let mut e = checkout_event("KT1");
+    e.body = EventBody::Identify {
+        patron: "P 0001".into(),
+    };
+    assert!(matches!(
+        s.commit(Commit {
+            event: Some(e),
+            loan: LoanChange::None,
+            pin: None,
+        }),
+        Err(StoreError::Refused(_))
+    ));
+    assert_eq!(s.last_seq().unwrap(), 0, "nothing logged");
+}
