@@ -23,6 +23,8 @@ pub struct LoanState {
     pub due: NaiveDate,
     /// Renewals so far.
     pub renewals: u32,
+    /// When it was lent (ms, the lending device's clock or central's when corrected).
+    pub loaned_at: i64,
 }
 
 /// A patron, as far as the rules need.
@@ -45,8 +47,9 @@ pub struct State {
     pub loan: Option<LoanState>,
     /// The event's patron, if known.
     pub patron: Option<PatronState>,
-    /// The due date central itself would give for this patron and item today, if it can
-    /// tell (used to correct dates from an implausible clock).
+    /// The due date central itself would give for this patron and item today (for a
+    /// renewal: counted from the current due date when that is later), if it can tell
+    /// (used to correct dates from an implausible clock).
     pub central_due: Option<NaiveDate>,
 }
 
@@ -189,12 +192,9 @@ pub fn decide(event: &Event, state: &State, now_ms: i64, utc_offset_min: i32) ->
         EventBody::Checkout { item, patron, due } => {
             checkout(event.at, item, patron, *due, state, now_ms, utc_offset_min)
         }
-        EventBody::Checkin { item, .. } => {
-            let at = if instant_implausible(event.at, now_ms) {
-                now_ms
-            } else {
-                event.at
-            };
+        EventBody::Checkin { item, patron } => {
+            let plausible = !instant_implausible(event.at, now_ms);
+            let at = if plausible { event.at } else { now_ms };
             if !state.item_known {
                 return Decision::recorded("unknown_item").notice(
                     NoticeKind::UnknownItem,
@@ -203,8 +203,16 @@ pub fn decide(event: &Event, state: &State, now_ms: i64, utc_offset_min: i32) ->
                     format!("return of unknown item {item}; reconcile by hand"),
                 );
             }
-            if state.loan.is_none() {
+            let Some(loan) = &state.loan else {
                 return Decision::recorded("not_on_loan");
+            };
+            // A return made (offline) before another patron borrowed the item elsewhere
+            // ends the earlier loan, which central has already closed: keep the newer one.
+            if plausible
+                && event.at < loan.loaned_at
+                && patron.as_deref().is_some_and(|p| p != loan.patron)
+            {
+                return Decision::recorded("earlier_loan");
             }
             Decision {
                 outcome: "applied",
@@ -411,6 +419,7 @@ mod tests {
                 patron: who.into(),
                 due,
                 renewals: 0,
+                loaned_at: now() - 86_400_000,
             }),
             patron: p,
             central_due: Some(date(2026, 12, 9)),

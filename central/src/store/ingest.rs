@@ -74,14 +74,14 @@ fn parse_date(s: String) -> rusqlite::Result<NaiveDate> {
     })
 }
 
-/// Central's due date for a loan made today at `branch`.
+/// Central's due date for a loan at `branch` counted from `from` (today, or for a renewal
+/// the current due date when that is later).
 fn central_due(
     cache: &RefCache,
     branch: &BranchId,
     category: &str,
     item_type: &str,
-    now_ms: i64,
-    utc_offset_min: i32,
+    from: NaiveDate,
 ) -> Option<NaiveDate> {
     let rule = find_rule(&cache.rules, category, item_type)?;
     let fallback;
@@ -97,12 +97,7 @@ fn central_due(
             &fallback
         }
     };
-    Some(due_date(
-        b,
-        &cache.closed_days,
-        local_date(now_ms, utc_offset_min),
-        rule.loan_days,
-    ))
+    Some(due_date(b, &cache.closed_days, from, rule.loan_days))
 }
 
 fn load_state(
@@ -123,13 +118,15 @@ fn load_state(
         state.item_known = item_type.is_some();
         state.loan = c
             .prepare_cached(
-                "SELECT patron, due, renewals FROM loans WHERE item = ?1 AND returned_at IS NULL",
+                "SELECT patron, due, renewals, loaned_at FROM loans \
+                 WHERE item = ?1 AND returned_at IS NULL",
             )?
             .query_row(params![item], |r| {
                 Ok(LoanState {
                     patron: r.get(0)?,
                     due: parse_date(r.get(1)?)?,
                     renewals: r.get(2)?,
+                    loaned_at: r.get(3)?,
                 })
             })
             .optional()?;
@@ -159,8 +156,13 @@ fn load_state(
                     .map(|k| k.max_loans),
             });
             if let Some(t) = &item_type {
-                state.central_due =
-                    central_due(cache, branch, &category, t, now_ms, utc_offset_min);
+                let today = local_date(now_ms, utc_offset_min);
+                let from = match (body, &state.loan) {
+                    // A renewal extends from the current due date when that is later.
+                    (EventBody::Renew { .. }, Some(loan)) => loan.due.max(today),
+                    _ => today,
+                };
+                state.central_due = central_due(cache, branch, &category, t, from);
             }
         }
     }

@@ -209,6 +209,143 @@ mod ingest {
         assert!(o.changes.is_empty());
     }
 
+    fn active_due(s: &Store, item: &str) -> chrono::NaiveDate {
+        let l = queries::loans(
+            s.reader(),
+            &LoanFilter {
+                item: Some(item.to_owned()),
+                active: true,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(l.len(), 1, "one active loan of {item}");
+        l[0].due
+    }
+
+    /// A renewal from an implausible clock is corrected from the current due date when that
+    /// is later than today, as a renewal at central would be: never shortened.
+    #[test]
+    fn corrected_renewal_never_shortens_the_loan() {
+        let (_dir, mut s, data) = library();
+        let cache = s.ref_cache().unwrap();
+        let (items, patrons) = free(&data);
+        let kontum = BranchId::new("kontum").unwrap();
+        let dev = DeviceId::new("kontum-kiosk-1").unwrap();
+        s.check_device(&kontum, &dev, true, now()).unwrap();
+        let log = Uuid::now_v7();
+        let long_due = chrono::Utc::now().date_naive() + chrono::Duration::days(120);
+        let b = EventBatch::new(
+            dev.clone(),
+            log,
+            vec![ev(
+                1,
+                EventBody::Checkout {
+                    item: items[0].clone(),
+                    patron: patrons[0].clone(),
+                    due: long_due,
+                },
+            )],
+        );
+        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        assert_eq!(active_due(&s, &items[0]), long_due);
+        // The board rebooted without network: its clock says 1970.
+        let mut renew = ev(
+            2,
+            EventBody::Renew {
+                item: items[0].clone(),
+                patron: patrons[0].clone(),
+                due: chrono::NaiveDate::from_ymd_opt(1970, 1, 29).unwrap(),
+                renewals: 1,
+            },
+        );
+        renew.at = 86_400_000;
+        let b = EventBatch::new(dev.clone(), log, vec![renew]);
+        let o = s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        assert_eq!(o.acked_through, 2);
+        let due = active_due(&s, &items[0]);
+        assert!(due > long_due, "renewal moved the due date back to {due}");
+    }
+
+    /// A return made offline before someone else borrowed the item elsewhere must not
+    /// close the newer loan when it reaches central late.
+    #[test]
+    fn late_return_of_an_earlier_loan_keeps_the_newer_loan() {
+        let (_dir, mut s, data) = library();
+        let cache = s.ref_cache().unwrap();
+        let (items, patrons) = free(&data);
+        let kontum = BranchId::new("kontum").unwrap();
+        let online = DeviceId::new("kontum-kiosk-1").unwrap();
+        let offline = DeviceId::new("kontum-kiosk-2").unwrap();
+        for d in [&online, &offline] {
+            s.check_device(&kontum, d, true, now()).unwrap();
+        }
+        let (l1, l2) = (Uuid::now_v7(), Uuid::now_v7());
+        let t0 = now() - 3 * 3_600_000;
+        let mut first = ev(1, out(&items[0], &patrons[0]));
+        first.at = t0;
+        let b = EventBatch::new(online.clone(), l1, vec![first]);
+        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        // Patron 0 returns it at the offline kiosk; an hour later patron 1 borrows it at
+        // the online one.
+        let mut back = ev(
+            1,
+            EventBody::Checkin {
+                item: items[0].clone(),
+                patron: Some(patrons[0].clone()),
+            },
+        );
+        back.at = t0 + 3_600_000;
+        let mut second = ev(2, out(&items[0], &patrons[1]));
+        second.at = t0 + 2 * 3_600_000;
+        let b = EventBatch::new(online.clone(), l1, vec![second]);
+        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        // The offline kiosk comes back.
+        let b = EventBatch::new(offline.clone(), l2, vec![back]);
+        let o = s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        assert_eq!(o.acked_through, 1);
+        let active = queries::loans(
+            s.reader(),
+            &LoanFilter {
+                item: Some(items[0].clone()),
+                active: true,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(active.len(), 1, "patron 1 still has the item");
+        assert_eq!(active[0].patron, patrons[1]);
+        assert!(
+            o.changes.is_empty(),
+            "no DelLoan goes down: {:?}",
+            o.changes
+        );
+        // A return at a kiosk that has not heard of the newer loan, made after it, closes it.
+        let mut later = ev(
+            2,
+            EventBody::Checkin {
+                item: items[0].clone(),
+                patron: Some(patrons[0].clone()),
+            },
+        );
+        later.at = now();
+        let b = EventBatch::new(offline.clone(), l2, vec![later]);
+        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        let active = queries::loans(
+            s.reader(),
+            &LoanFilter {
+                item: Some(items[0].clone()),
+                active: true,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(active.is_empty(), "{active:?}");
+    }
+
     /// Applies 20,000 events in batches of 200 and reports the rate (run with `--release`
     /// for a meaningful number).
     #[test]
