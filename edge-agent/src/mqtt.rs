@@ -32,6 +32,9 @@ const TICK: Duration = Duration::from_millis(500);
 /// Reconnect backoff bounds.
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A snapshot download that receives nothing for this long is abandoned (and asked for
+/// again), so a stalled connection cannot hold up reference data for ever.
+const SNAPSHOT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often acked events past their retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -164,9 +167,7 @@ impl SyncLoop {
             events_topic: Topic::Events(b.clone(), d.clone()).to_topic_string(),
             catchup_topic: Topic::Catchup(b.clone(), d.clone()).to_topic_string(),
             reply_topic: Topic::CmdReply(b, d).to_topic_string(),
-            http: reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .build()?,
+            http: snapshot::http_client(SNAPSHOT_READ_TIMEOUT)?,
             snap_tx,
             agent,
             client,
@@ -448,15 +449,18 @@ impl SyncLoop {
             Ok(version) => {
                 self.catchup.reset();
                 self.catchup.on_progress(version);
-                if self.connected {
+                // Central answers a catch-up from version 0 with the snapshot again, so
+                // asking would download it again, for ever, while central is empty.
+                if self.connected && version > 0 {
                     self.send_catchup(version);
                 }
             }
             Err(e) => {
                 self.agent.count_rejected();
                 tracing::warn!(error = %e, "snapshot not loaded; will ask again");
-                // Let the catch-up timer ask again; central answers with the snapshot.
-                self.catchup.reset();
+                // Let the catch-up timer ask again, after its retry delay: asking at once
+                // would download a snapshot that keeps failing every tick.
+                self.catchup.retry_later(self.now());
             }
         }
     }

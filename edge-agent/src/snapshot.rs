@@ -28,6 +28,15 @@ pub enum SnapshotError {
     Store(#[from] StoreError),
 }
 
+/// The HTTP client for snapshots: a download that receives nothing for `read_timeout`
+/// fails instead of waiting for ever.
+pub fn http_client(read_timeout: std::time::Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(read_timeout)
+        .build()
+}
+
 /// Downloads `{base}{path}` to `dest`.
 pub async fn download(
     client: &reqwest::Client,
@@ -146,6 +155,37 @@ mod tests {
             max_loans: 3,
         }))
         .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_stalled_download_fails() {
+        // Headers and a little of the body, then silence with the connection left open.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut req = [0u8; 1024];
+            let _ = std::io::Read::read(&mut conn, &mut req);
+            conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\nabc")
+                .unwrap();
+            let mut rest = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut conn, &mut rest);
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let client = http_client(std::time::Duration::from_millis(300)).unwrap();
+        let res = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            download(
+                &client,
+                &format!("http://{addr}"),
+                "/api/v1/snapshot/kontum",
+                &dir.path().join("snap"),
+            ),
+        )
+        .await
+        .expect("a stalled download must not hang");
+        assert!(matches!(res, Err(SnapshotError::Http(_))), "{res:?}");
+        drop(server);
     }
 
     #[test]

@@ -230,6 +230,12 @@ impl Catchup {
         self.sent_at = None;
     }
 
+    /// A request's answer could not be used (a snapshot failed): ask again only after the
+    /// retry delay, counted from `now_ms`.
+    pub fn retry_later(&mut self, now_ms: u64) {
+        self.sent_at = Some(now_ms);
+    }
+
     /// Called on a timer: returns true when a request should be re-sent.
     pub fn tick(&mut self, mine: u64, now_ms: u64) -> bool {
         match self.target {
@@ -374,6 +380,15 @@ mod tests {
         assert!(c.on_gap(20, 60_001), "fresh gap asks at once");
         c.reset();
         assert!(c.on_gap(20, 60_002));
+    }
+
+    #[test]
+    fn a_failed_snapshot_is_asked_for_again_after_the_retry_delay() {
+        let mut c = Catchup::default();
+        assert!(c.on_gap(10, 0));
+        c.retry_later(30_000);
+        assert!(!c.tick(0, 30_500), "not at once");
+        assert!(c.tick(0, 40_000));
     }
 
     #[test]

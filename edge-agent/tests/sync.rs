@@ -363,3 +363,55 @@ async fn heartbeat_and_commands() {
     );
     agent.stop().await;
 }
+
+/// A central with an empty change log (version 0) answers every catch-up with "fetch the
+/// snapshot". The agent must load it once, not ask again and download it for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_at_version_zero_is_downloaded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = start_broker().await;
+    let central = Central::start_at(port, 0).await;
+    let agent = RunningAgent::start(agent_config(dir.path(), port, Some(central.http))).await;
+    let mut api = Api::connect(&agent.socket).await;
+
+    // The snapshot's patron is known once it is loaded.
+    wait_for("the snapshot", async || {
+        let r = api
+            .call(json!({"id": 1, "op": "loans", "card": "P0001"}))
+            .await;
+        (r["ok"] == true).then_some(())
+    })
+    .await;
+    // A live delta moves the agent on from 0; a snapshot loop would keep resetting it.
+    let first = Downlink::delta(Delta {
+        from_version: 0,
+        to_version: 1,
+        ops: vec![Op::PutPatron(patron("P0002", None))],
+    });
+    central
+        .publish(Topic::BranchDeltas(branch()), encode(&first))
+        .await;
+    wait_for("the delta", async || {
+        (api.status().await["catalogue_version"] == 1).then_some(())
+    })
+    .await;
+    // Sync now asks from 1. The agent publishes in order, so by the time central sees that,
+    // it has seen every catch-up the agent sent before.
+    let r = api.call(json!({"id": 2, "op": "sync_now"})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let from = |v: u64| {
+        central
+            .on("catchup")
+            .iter()
+            .filter(|p| decode::<CatchupRequest>(p).unwrap().from_version == v)
+            .count()
+    };
+    wait_for("the catch-up from 1", async || (from(1) > 0).then_some(())).await;
+    assert_eq!(from(0), 1, "asked for the snapshot again after loading it");
+    assert_eq!(
+        central.downloads.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the snapshot was downloaded again"
+    );
+    agent.stop().await;
+}

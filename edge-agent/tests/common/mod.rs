@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -159,11 +160,15 @@ pub fn reference_ops() -> Vec<Op> {
 }
 
 pub fn snapshot_bytes() -> Vec<u8> {
+    snapshot_bytes_at(SNAPSHOT_VERSION)
+}
+
+pub fn snapshot_bytes_at(version: u64) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     let header = SnapshotHeader {
         v: 1,
         branch: branch(),
-        version: SNAPSHOT_VERSION,
+        version,
     };
     writeln!(gz, "{}", serde_json::to_string(&header).unwrap()).unwrap();
     for op in reference_ops() {
@@ -181,13 +186,25 @@ pub struct Central {
     pub client: AsyncClient,
     pub seen: Seen,
     pub http: SocketAddr,
+    /// Snapshot downloads served.
+    pub downloads: Arc<AtomicUsize>,
 }
 
 impl Central {
     pub async fn start(mqtt_port: u16) -> Self {
+        Self::start_at(mqtt_port, SNAPSHOT_VERSION).await
+    }
+
+    /// A fake central whose change log is at `version`.
+    pub async fn start_at(mqtt_port: u16, version: u64) -> Self {
+        let downloads = Arc::new(AtomicUsize::new(0));
+        let counter = downloads.clone();
         let app = axum::Router::new().route(
             "/api/v1/snapshot/{branch}",
-            axum::routing::get(|| async { snapshot_bytes() }),
+            axum::routing::get(move || async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                snapshot_bytes_at(version)
+            }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http = listener.local_addr().unwrap();
@@ -225,7 +242,7 @@ impl Central {
                                 let msg = Downlink {
                                     v: 1,
                                     body: DownlinkBody::SnapshotRequired {
-                                        version: SNAPSHOT_VERSION,
+                                        version,
                                         path: format!("/api/v1/snapshot/{b}"),
                                     },
                                 };
@@ -240,7 +257,12 @@ impl Central {
             }
         });
         ready_rx.await.unwrap();
-        Self { client, seen, http }
+        Self {
+            client,
+            seen,
+            http,
+            downloads,
+        }
     }
 
     /// Payloads central saw on topics of this kind, in order.
