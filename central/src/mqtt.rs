@@ -82,6 +82,12 @@ pub async fn run(
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff = Duration::from_millis(100);
                 tracing::info!("connected to the MQTT broker");
+                let ctx = ctx.clone();
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = announce(&ctx) {
+                        tracing::error!(error = %e, "cannot announce the change version");
+                    }
+                });
                 let c = client.clone();
                 tokio::spawn(async move {
                     let filters = central_filters()
@@ -184,6 +190,31 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
     if ctx.jobs.send(job).await.is_err() {
         tracing::warn!(topic, "writer is gone; dropping message");
     }
+}
+
+/// Sends an empty delta at central's current version to every branch. Deltas queued when
+/// central stopped or lost its connection may never have left; a device still connected to
+/// an external broker would not know it is behind until the next change. The empty delta
+/// costs nothing to a device that is current and shows a gap to one that is behind, which
+/// then catches up.
+pub fn announce(ctx: &MqttCtx) -> Result<(), StoreError> {
+    let conn = ctx.reads.get()?;
+    let version = store::current_version(&conn)?;
+    let branches = store::snapshot::branch_ids(&conn)?;
+    let payload = rong_protocol::encode(&Downlink::delta(rong_protocol::delta::Delta {
+        from_version: version,
+        to_version: version,
+        ops: Vec::new(),
+    }));
+    ctx.metrics.deltas(branches.len() as u64);
+    for b in branches {
+        let _ = ctx.out.send(Outbound {
+            topic: Topic::BranchDeltas(b).to_topic_string(),
+            payload: payload.clone(),
+        });
+    }
+    tracing::debug!(version, "announced the change version");
+    Ok(())
 }
 
 /// Answers a catch-up request on the device's deltas topic.

@@ -34,6 +34,11 @@ struct Central {
 
 impl Central {
     async fn start() -> Central {
+        Central::start_with(None).await
+    }
+
+    /// Starts central, on an external broker when `external` names one.
+    async fn start_with(external: Option<String>) -> Central {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             data_dir: dir.path().join("data"),
@@ -42,6 +47,7 @@ impl Central {
         config.http.listen = "127.0.0.1:0".parse().unwrap();
         config.broker.listen = "127.0.0.1:0".parse().unwrap();
         config.ingest.max_catchup_ops = 1000;
+        config.broker.external_url = external;
         std::fs::create_dir_all(&config.data_dir).unwrap();
         let data = generate_with_pin_params(60, 30, 1, argon2::Params::new(8, 1, 1, None).unwrap());
         let mut store = Store::open(&config.db_path()).unwrap();
@@ -630,5 +636,31 @@ async fn status_and_commands_reach_the_device_record() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    c.stop().await;
+}
+
+/// Deltas published after a commit are lost if central stops before they leave; devices
+/// that stayed connected to an external broker would not notice until the next change.
+/// So central announces its version to every branch whenever it connects, and a device
+/// behind it sees a gap and catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn central_announces_its_version_to_every_branch_on_connect() {
+    let broker = central::broker::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut d = Device::connect(&broker.to_string(), "dakto", "dakto-kiosk-7").await;
+    let c = Central::start_with(Some(format!("mqtt://{broker}"))).await;
+    let version = c.stat("change_version").await;
+    let topic = Topic::BranchDeltas(d.branch.clone()).to_topic_string();
+    let delta = d
+        .next(&topic, |b| {
+            match rong_protocol::decode::<Downlink>(b).unwrap().body {
+                DownlinkBody::Delta(d) => Some(d),
+                _ => None,
+            }
+        })
+        .await;
+    assert_eq!((delta.from_version, delta.to_version), (version, version));
+    assert!(delta.ops.is_empty());
     c.stop().await;
 }

@@ -18,6 +18,23 @@ pub fn branch_exists(c: &Connection, branch: &BranchId) -> Result<bool, StoreErr
         .is_some())
 }
 
+/// Every branch id, in order.
+pub fn branch_ids(c: &Connection) -> Result<Vec<BranchId>, StoreError> {
+    let mut stmt = c.prepare_cached("SELECT id FROM branches ORDER BY id")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for id in rows {
+        let id = id?;
+        match BranchId::new(id.clone()) {
+            Ok(b) => out.push(b),
+            Err(e) => {
+                tracing::warn!(branch = %id, error = %e, "skipping an invalid stored branch id")
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn line<W: Write>(out: &mut W, value: &impl serde::Serialize) -> Result<(), StoreError> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n").map_err(serde_json::Error::io)?;
