@@ -18,10 +18,23 @@ fn state_str(s: DeviceState) -> &'static str {
 
 impl Store {
     /// Records a device's status as its latest and appends it to its timeline.
+    ///
+    /// A status identical to the latest one is the broker redelivering the retained message
+    /// (central subscribed again); it is skipped, so `last_seen` stays when central last
+    /// heard from the device itself. Every real status differs: it carries its own `at`.
     pub fn record_status(&mut self, status: &DeviceStatus, now_ms: i64) -> Result<(), StoreError> {
         let json = serde_json::to_string(status)?;
         let state = state_str(status.state);
         let tx = self.conn.transaction()?;
+        let latest: Option<String> = tx
+            .prepare_cached("SELECT status FROM devices WHERE id = ?1")?
+            .query_row(params![status.device.as_str()], |r| r.get(0))
+            .optional()?
+            .flatten();
+        if latest.as_deref() == Some(json.as_str()) {
+            tracing::debug!(device = %status.device, "status unchanged (retained redelivery)");
+            return Ok(());
+        }
         tx.prepare_cached(
             "UPDATE devices SET state = ?2, status = ?3, last_seen = ?4 WHERE id = ?1",
         )?

@@ -393,3 +393,57 @@ mod ingest {
         assert_eq!(queries::stats(s.reader()).unwrap().events_recorded, total);
     }
 }
+
+/// A retained status is delivered again whenever central (re)subscribes; it is not news,
+/// and must not make a long-gone device look freshly seen.
+#[test]
+fn a_redelivered_status_is_not_recorded_again() {
+    use rong_protocol::ids::{BranchId, DeviceId};
+    use rong_protocol::status::{DeviceState, DeviceStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("c.db")).unwrap();
+    let branch = BranchId::new("kontum").unwrap();
+    let device = DeviceId::new("kontum-kiosk-1").unwrap();
+    s.put_ops(&[rong_protocol::delta::Op::PutBranch(
+        rong_protocol::delta::Branch {
+            id: branch.clone(),
+            name: "Kon Tum".into(),
+            closed_weekdays: vec![],
+            require_pin: false,
+        },
+    )])
+    .unwrap();
+    s.check_device(&branch, &device, true, 1).unwrap();
+    let status = DeviceStatus {
+        v: rong_protocol::SCHEMA_VERSION,
+        device: device.clone(),
+        branch,
+        state: DeviceState::Offline,
+        version: "0.1.0".into(),
+        boot_id: "b1".into(),
+        started_at: 1,
+        at: 2,
+        time_synced: true,
+        outbox_depth: 0,
+        oldest_unsynced_age_s: None,
+        catalogue_version: 5,
+        disk_free_bytes: Some(1 << 30),
+        temperature_c: Some(48.5),
+        hardware: Default::default(),
+    };
+    s.record_status(&status, 1_000).unwrap();
+    s.record_status(&status, 9_000).unwrap();
+    let d = queries::device_detail(s.reader(), "kontum-kiosk-1").unwrap();
+    assert_eq!(d.device.last_seen, Some(1_000));
+    assert_eq!(d.timeline.len(), 1);
+    // A heartbeat is news.
+    let beat = DeviceStatus {
+        state: DeviceState::Online,
+        at: 3,
+        ..status
+    };
+    s.record_status(&beat, 12_000).unwrap();
+    let d = queries::device_detail(s.reader(), "kontum-kiosk-1").unwrap();
+    assert_eq!(d.device.last_seen, Some(12_000));
+    assert_eq!(d.timeline.len(), 2);
+}
