@@ -200,7 +200,7 @@ impl Agent {
                 .cloned()
                 .map_err(refused);
         }
-        let (patron, gate, pin_state) = {
+        let (patron, gate) = {
             let store = self.store();
             let found = match (&who.card, &who.uid) {
                 (Some(card), _) => store.patron_by_card(card),
@@ -216,7 +216,7 @@ impl Agent {
             let state = store.pin_state(&p.card).map_err(internal)?;
             let gate = circulation::pin_gate(&p, &branch, who.pin.as_deref(), state, at)
                 .map_err(refused)?;
-            (p, gate, state)
+            (p, gate)
         };
         let PinGate::Verify { pin, hash } = gate else {
             return Ok(patron);
@@ -225,6 +225,12 @@ impl Agent {
         let right = verify_pin(&pin, &hash);
         let mut store = self.store();
         let (at, _) = self.clock(&store).map_err(internal)?;
+        // Count from the record as it is now, not as it was before verifying: attempts
+        // made in parallel must each count, and a lock set meanwhile must hold.
+        let pin_state = store.pin_state(&patron.card).map_err(internal)?;
+        if pin_state.locked_until.is_some_and(|t| t > at) {
+            return Err(refused(Refusal::new(ErrorCode::PinLocked, "")));
+        }
         let verdict = circulation::pin_result(right, pin_state, self.policy(), at);
         if verdict.state != pin_state || verdict.locked_now {
             let event = verdict.locked_now.then(|| NewEvent {

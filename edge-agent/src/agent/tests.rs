@@ -348,3 +348,55 @@ fn a_card_number_central_would_refuse_never_reaches_the_log() {
     rong_protocol::decode::<rong_protocol::event::EventBatch>(&rong_protocol::encode(&batch))
         .expect("central accepts the batch");
 }
+
+/// Wrong PINs tried in parallel (several connections at once) must each count: the lock
+/// may not be dodged by guessing concurrently.
+#[test]
+fn parallel_wrong_pins_all_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path());
+    // A slower hash, so that the attempts overlap while they verify.
+    let slow = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(8192, 1, 1, None).unwrap(),
+    )
+    .hash_password(b"1234", &SaltString::generate(&mut OsRng))
+    .unwrap()
+    .to_string();
+    let mut p = a.store().patron_by_card("P1").unwrap().unwrap();
+    p.pin_hash = Some(slow);
+    a.store()
+        .apply_delta(&Delta {
+            from_version: 1,
+            to_version: 2,
+            ops: vec![Op::PutPatron(p)],
+        })
+        .unwrap();
+    let n = 6;
+    let start = std::sync::Barrier::new(n);
+    let codes: Vec<ErrorCode> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    code(a.handle(RequestOp::Loans(who(Some("0000")))))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        codes.iter().filter(|c| **c == ErrorCode::WrongPin).count(),
+        2,
+        "{codes:?}"
+    );
+    assert!(
+        a.store().pin_state("P1").unwrap().locked_until.is_some(),
+        "three wrong PINs lock the card"
+    );
+    assert_eq!(
+        code(a.handle(RequestOp::Loans(who(Some("1234"))))),
+        ErrorCode::PinLocked
+    );
+}
