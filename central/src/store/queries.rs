@@ -67,14 +67,32 @@ pub struct LoanFilter {
     pub limit: u32,
 }
 
+/// The statement for a filter. Only the conditions in use appear: SQLite cannot use an
+/// index for `(?1 IS NULL OR patron = ?1)`, which would scan the whole loan history.
+/// Parameters stay `?1` patron, `?2` item, `?3` limit, whichever appear.
+fn loans_sql(f: &LoanFilter) -> String {
+    let mut conds = Vec::new();
+    if f.patron.is_some() {
+        conds.push("patron = ?1");
+    }
+    if f.item.is_some() {
+        conds.push("item = ?2");
+    }
+    if f.active {
+        conds.push("returned_at IS NULL");
+    }
+    let conds = if conds.is_empty() {
+        "1".to_owned()
+    } else {
+        conds.join(" AND ")
+    };
+    format!("SELECT {LOAN_COLS} FROM loans WHERE {conds} ORDER BY id DESC LIMIT ?3")
+}
+
 /// Lists loans, newest first.
 pub fn loans(c: &Connection, f: &LoanFilter) -> Result<Vec<LoanRow>, StoreError> {
-    let sql = format!(
-        "SELECT {LOAN_COLS} FROM loans WHERE (?1 IS NULL OR patron = ?1) AND (?2 IS NULL OR item = ?2) \
-         AND (?3 = 0 OR returned_at IS NULL) ORDER BY id DESC LIMIT ?4"
-    );
-    let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![f.patron, f.item, f.active, f.limit], loan_row)?;
+    let mut stmt = c.prepare_cached(&loans_sql(f))?;
+    let rows = stmt.query_map(params![f.patron, f.item, f.limit], loan_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -447,4 +465,59 @@ pub fn stats(c: &Connection) -> Result<StatsRow, StoreError> {
         devices_online: count("SELECT count(*) FROM devices WHERE state = 'online'")?,
         devices_offline: count("SELECT count(*) FROM devices WHERE state IS NOT 'online'")?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Looking up one patron's or one item's loans must use an index, not read the whole
+    /// loan history.
+    #[test]
+    fn loan_lookups_use_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = crate::store::Store::open(&dir.path().join("c.db")).unwrap();
+        let c = s.reader();
+        for f in [
+            LoanFilter {
+                patron: Some("P1".into()),
+                active: true,
+                ..Default::default()
+            },
+            LoanFilter {
+                patron: Some("P1".into()),
+                ..Default::default()
+            },
+            LoanFilter {
+                item: Some("KT1".into()),
+                ..Default::default()
+            },
+            LoanFilter {
+                item: Some("KT1".into()),
+                active: true,
+                ..Default::default()
+            },
+        ] {
+            let sql = format!("EXPLAIN QUERY PLAN {}", loans_sql(&f));
+            let mut stmt = c.prepare(&sql).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(params![f.patron, f.item, 10], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|p| p.contains("INDEX")) && !plan.iter().any(|p| p == "SCAN loans"),
+                "{f:?}: {plan:?}"
+            );
+            loans(c, &f).unwrap();
+        }
+        loans(
+            c,
+            &LoanFilter {
+                limit: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
 }
