@@ -140,13 +140,20 @@ impl Agent {
         }))
     }
 
-    /// The event time for now (never behind the log) and its local date.
+    /// The event time for now (never behind the log) and the local date to decide with.
+    ///
+    /// A board without a battery clock can boot days behind, so until its clock is synced
+    /// the date comes from the event time, which is at least that of the last event. Once
+    /// the clock is synced the date comes from the clock itself: one bad reading ahead in
+    /// the log must not leave cards "expired" and due dates wrong until time catches up.
     fn clock(&self, store: &Store) -> Result<(i64, chrono::NaiveDate), StoreError> {
         let last = store.last_event()?.map(|(_, at)| at);
-        let at = circulation::event_time(now_ms(), last);
+        let now = now_ms();
+        let at = circulation::event_time(now, last);
+        let basis = if self.clock_synced() { now } else { at };
         Ok((
             at,
-            local_date(at, self.config.circulation.utc_offset_minutes),
+            local_date(basis, self.config.circulation.utc_offset_minutes),
         ))
     }
 

@@ -281,6 +281,49 @@ fn clock_never_runs_behind_the_log() {
     assert_eq!(ev[0].at, future);
 }
 
+/// One bad reading far ahead in the log must not skew dates once the clock is synced;
+/// while it is unsynced the log's time is the better guess.
+#[test]
+fn dates_follow_the_clock_once_synced() {
+    let due_with = |synced: ClockSynced| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = agent(dir.path());
+        a.config.clock.synced = synced;
+        let ahead = now_ms() + 400 * 86_400_000;
+        a.store()
+            .commit(Commit {
+                event: Some(NewEvent {
+                    body: EventBody::Checkin {
+                        item: "KT3".into(),
+                        patron: None,
+                    },
+                    at: ahead,
+                    clock_synced: false,
+                }),
+                loan: LoanChange::None,
+                pin: None,
+            })
+            .unwrap();
+        let who = Who {
+            card: Some("P1".into()),
+            pin: Some("1234".into()),
+            ..Who::default()
+        };
+        match a.handle(RequestOp::Checkout {
+            who,
+            item: "KT1".into(),
+        }) {
+            Ok(Reply::CheckedOut { due, .. }) => due,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let today = local_date(now_ms(), rong_protocol::time::DEFAULT_UTC_OFFSET_MIN);
+    let synced = due_with(ClockSynced::Yes);
+    assert!(synced <= today + chrono::Duration::days(20), "{synced}");
+    let unsynced = due_with(ClockSynced::No);
+    assert!(unsynced > today + chrono::Duration::days(400), "{unsynced}");
+}
+
 /// Central refuses a whole batch holding a code outside `check_code`, so an event for such
 /// a card (imported from a CSV with a space in it) would stop the outbox for good.
 #[test]
