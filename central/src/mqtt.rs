@@ -8,7 +8,7 @@ use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody};
 use rong_protocol::event::EventBatch;
 use rong_protocol::status::{CommandReply, DeviceStatus};
 use rong_protocol::topic::{central_filters, Topic};
-use rong_protocol::{decode, SCHEMA_VERSION};
+use rong_protocol::SCHEMA_VERSION;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -119,6 +119,18 @@ pub async fn run(
     }
     let _ = client.try_disconnect();
     publisher.abort();
+}
+
+/// Decodes a payload; a panic inside the protocol's checks (such as an arithmetic overflow
+/// on hostile numbers) counts as an invalid message instead of ending the MQTT loop.
+fn decode<T: serde::de::DeserializeOwned + rong_protocol::codec::Versioned>(
+    payload: &[u8],
+) -> Result<T, rong_protocol::DecodeError> {
+    std::panic::catch_unwind(|| rong_protocol::decode::<T>(payload)).unwrap_or_else(|_| {
+        Err(rong_protocol::DecodeError::Invalid(
+            "the message broke a protocol check".into(),
+        ))
+    })
 }
 
 fn reject(ctx: &MqttCtx, why: Reject, topic: &str, detail: &dyn std::fmt::Display) {

@@ -664,3 +664,30 @@ async fn central_announces_its_version_to_every_branch_on_connect() {
     assert!(delta.ops.is_empty());
     c.stop().await;
 }
+
+/// A batch whose seqs run past `u64::MAX` must be refused, not take central's MQTT loop
+/// down with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_overflowing_seqs_is_refused_and_ingest_goes_on() {
+    let c = Central::start().await;
+    let patron = c.free_patron();
+    let items = c.free_items(1);
+    let mut d = Device::connect(&c.ready.mqtt, "kontum", "kontum-kiosk-5").await;
+    let mut a = checkout(1, &items[0], &patron);
+    a.seq = u64::MAX;
+    let mut b = checkout(1, &items[0], &patron);
+    b.seq = 0;
+    // Another log, so that a build without overflow checks (where the seqs wrap and the
+    // batch is a harmless gap) gives no ack that could be mistaken for the one below.
+    let poison = EventBatch {
+        v: rong_protocol::SCHEMA_VERSION,
+        device: d.id.clone(),
+        log: Uuid::now_v7(),
+        events: vec![a, b],
+    };
+    d.send(&poison).await;
+    let good = EventBatch::new(d.id.clone(), d.log, vec![checkout(1, &items[0], &patron)]);
+    d.send(&good).await;
+    assert_eq!(d.ack().await, 1);
+    c.stop().await;
+}
