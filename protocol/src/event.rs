@@ -141,7 +141,7 @@ impl Versioned for EventBatch {
             return Err(Invalid("seq starts at 1".into()));
         }
         for (i, e) in self.events.iter().enumerate() {
-            if e.seq != first + i as u64 {
+            if first.checked_add(i as u64) != Some(e.seq) {
                 return Err(Invalid(format!("seq {} out of order in batch", e.seq)));
             }
             if let Some(bad) = e.body.codes().into_iter().find(|c| !check_code(c)) {
@@ -239,6 +239,8 @@ mod tests {
         assert!(EventBatch::new(d.clone(), Uuid::nil(), vec![bad])
             .validate()
             .is_err());
+        let wraps = vec![checkout(u64::MAX), checkout(0)];
+        assert!(EventBatch::new(d.clone(), Uuid::nil(), wraps).validate().is_err());
         let many = (1..=(MAX_BATCH_EVENTS as u64 + 1)).map(checkout).collect();
         assert!(EventBatch::new(d, Uuid::nil(), many).validate().is_err());
     }
