@@ -64,6 +64,23 @@ fn memory_mb(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Bytes a process has caused to be written to storage, from /proc/PID/io.
+fn write_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// The size of a file plus its SQLite WAL, in MB.
+fn db_mb(path: &std::path::Path) -> f64 {
+    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let wal = path.with_extension("db-wal");
+    (size(path) + size(&wal)) as f64 / 1e6
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[idx.min(sorted.len() - 1)]
@@ -111,7 +128,17 @@ fn main() {
     // Checkout latency at the local API, including the durable commit.
     let patrons = free_adults(1, a.checkouts.div_ceil(4) + 1);
     let items = free_books(1, a.checkouts);
+    rows.push((
+        "Agent database on disk after bootstrap (with WAL)".into(),
+        format!(
+            "{:.1} MB",
+            db_mb(&agent.dir().join("data").join("agent.db"))
+        ),
+        "–".into(),
+    ));
     let mut c = agent.client();
+    let pid = agent.pid().expect("agent pid");
+    let written = write_bytes(pid);
     let mut lat = Vec::with_capacity(a.checkouts);
     for (k, item) in items.iter().enumerate() {
         let who = rong_tests::agent::card_who(&card(patrons[k / 4]));
@@ -126,6 +153,7 @@ fn main() {
             "checkout {k} refused"
         );
     }
+    let per_checkout = (write_bytes(pid) - written) as f64 / a.checkouts as f64 / 1024.0;
     lat.sort();
     rows.push((
         format!(
@@ -139,6 +167,11 @@ fn main() {
             ms(lat[lat.len() - 1])
         ),
         "p99 < 10 ms".into(),
+    ));
+    rows.push((
+        "Storage written per checkout (loan, event, WAL; /proc write_bytes)".into(),
+        format!("{per_checkout:.1} KiB"),
+        "–".into(),
     ));
     wait_drained(&agent, Duration::from_secs(120));
     let (rss, hwm) = memory_mb(agent.pid().expect("agent pid"));
