@@ -240,7 +240,9 @@ mod tests {
             .validate()
             .is_err());
         let wraps = vec![checkout(u64::MAX), checkout(0)];
-        assert!(EventBatch::new(d.clone(), Uuid::nil(), wraps).validate().is_err());
+        assert!(EventBatch::new(d.clone(), Uuid::nil(), wraps)
+            .validate()
+            .is_err());
         let many = (1..=(MAX_BATCH_EVENTS as u64 + 1)).map(checkout).collect();
         assert!(EventBatch::new(d, Uuid::nil(), many).validate().is_err());
     }
