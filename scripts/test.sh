@@ -8,4 +8,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests run the real binaries, so build them first.
 cargo build --workspace --bins --locked
-cargo test --workspace --locked -- --test-threads="${RONG_TEST_THREADS:-2}"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked -- --test-threads="${RONG_TEST_THREADS:-2}" 2>&1 | tee "$log"
+
+# One closing line for the whole run: every test binary's counts added up.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
