@@ -57,13 +57,25 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `cmd`, waits up to `timeout` for a stdout line with `"ready":true`, and returns
-    /// the process and that line. Stderr goes to `log`.
+    /// the process and that line. Stderr goes to `log`. Panics with the log on failure.
     pub fn start_ready(
+        name: &str,
+        cmd: Command,
+        log: &Path,
+        timeout: Duration,
+    ) -> (Proc, serde_json::Value) {
+        Self::try_start_ready(name, cmd, log, timeout).unwrap_or_else(|log_text| {
+            panic!("{name} did not become ready within {timeout:?}; its log:\n{log_text}")
+        })
+    }
+
+    /// Like [`Proc::start_ready`], but returns the program's log when it does not become ready.
+    pub fn try_start_ready(
         name: &str,
         mut cmd: Command,
         log: &Path,
         timeout: Duration,
-    ) -> (Proc, serde_json::Value) {
+    ) -> Result<(Proc, serde_json::Value), String> {
         let logf = std::fs::File::create(log).expect("create log");
         cmd.stdout(Stdio::piped()).stderr(logf).stdin(Stdio::null());
         die_with_parent(&mut cmd);
@@ -85,11 +97,10 @@ impl Proc {
             child: Some(child),
         };
         match rx.recv_timeout(timeout) {
-            Ok(v) => (proc, v),
+            Ok(v) => Ok((proc, v)),
             Err(_) => {
                 proc.kill9();
-                let log_text = std::fs::read_to_string(log).unwrap_or_default();
-                panic!("{name} did not become ready within {timeout:?}; its log:\n{log_text}");
+                Err(std::fs::read_to_string(log).unwrap_or_default())
             }
         }
     }
