@@ -222,12 +222,25 @@ pub(super) fn put_patron(
     ])?;
     c.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
         .execute(params![p.card])?;
+    // A UID is one physical card: binding it here takes it away from any other patron,
+    // and the devices must hear of that patron's change too.
+    let mut owner = c.prepare_cached("SELECT card FROM patron_uids WHERE uid = ?1")?;
     let mut ins =
         c.prepare_cached("INSERT OR REPLACE INTO patron_uids (uid, card) VALUES (?1, ?2)")?;
+    let mut losers: Vec<String> = Vec::new();
     for uid in &p.nfc_uids {
+        let old: Option<String> = owner.query_row(params![uid], |r| r.get(0)).optional()?;
+        if let Some(old) = old.filter(|o| *o != p.card && !losers.contains(o)) {
+            losers.push(old);
+        }
         ins.execute(params![uid, p.card])?;
     }
     append(c, Op::PutPatron(p.clone()), applied)?;
+    for card in losers {
+        if let Some(other) = patron(c, &card)? {
+            append(c, Op::PutPatron(other), applied)?;
+        }
+    }
     Ok(())
 }
 

@@ -65,6 +65,38 @@ fn refuses_foreign_database() {
     ));
 }
 
+#[test]
+fn binding_a_uid_to_another_card_withdraws_it_from_the_first() {
+    use rong_protocol::delta::{Op, Patron};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("c.db")).unwrap();
+    let patron = |card: &str, uids: &[&str]| Patron {
+        card: card.into(),
+        nfc_uids: uids.iter().map(|u| (*u).to_owned()).collect(),
+        name: "Y Nhi".into(),
+        category: "adult".into(),
+        branch: rong_protocol::BranchId::new("kontum").unwrap(),
+        blocked: None,
+        expires: None,
+        pin_hash: None,
+        pin_required: false,
+        staff: false,
+    };
+    s.put_ops(&[Op::PutPatron(patron("P1", &["04AA", "04BB"]))])
+        .unwrap();
+    let applied = s
+        .put_ops(&[Op::PutPatron(patron("P2", &["04BB"]))])
+        .unwrap();
+    assert_eq!(
+        applied.ops,
+        vec![
+            Op::PutPatron(patron("P2", &["04BB"])),
+            Op::PutPatron(patron("P1", &["04AA"])),
+        ],
+        "devices learn that P1 lost the card"
+    );
+}
+
 mod ingest {
     use super::*;
     use crate::seed::{generate_with_pin_params, SeedData};
