@@ -6,9 +6,20 @@
 
 pub mod barcode;
 pub mod card;
+pub mod framing;
+pub mod printer;
+#[cfg(feature = "serial")]
+pub mod serial;
 
 pub use barcode::{BarcodeError, BarcodeFilter, BarcodeReader, SimBarcode, SimBarcodeHandle};
 pub use card::{CardError, CardEvent, CardReader, SimCard, SimCardHandle};
+pub use framing::{Framing, Terminator};
+pub use printer::{
+    EscPos, PaperWidth, PrinterError, PrinterStatus, Receipt, ReceiptItem, ReceiptPrinter,
+    SimPrinter, SimPrinterHandle,
+};
+#[cfg(feature = "serial")]
+pub use serial::{SerialBarcode, SerialConfig};
 
 /// What kind of failure a device reported, so callers can react without parsing text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,6 +28,9 @@ pub enum ErrorKind {
     Disconnected,
     /// The device sent something that is not valid input.
     Garbage,
+    /// The device is there but cannot work now (a printer out of paper or with its
+    /// cover open). It needs a person, not a retry.
+    NotReady,
     /// Any other I/O failure.
     Io,
 }
