@@ -188,6 +188,46 @@ mod tests {
         assert!(s.buf.is_empty());
     }
 
+    proptest::proptest! {
+        /// However the bytes are cut into reads, the same codes come out, in order.
+        #[test]
+        fn chunking_does_not_matter(
+            codes in proptest::collection::vec("[A-Z0-9]{1,20}", 0..8),
+            cuts in proptest::collection::vec(0usize..200, 0..10),
+            term in proptest::sample::select(vec![Terminator::Cr, Terminator::Lf, Terminator::CrLf]),
+        ) {
+            let mut wire = Vec::new();
+            for c in &codes {
+                wire.extend_from_slice(b"\x02");
+                wire.extend_from_slice(c.as_bytes());
+                wire.extend_from_slice(term.bytes());
+            }
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(wire.len())).collect();
+            cuts.push(0);
+            cuts.push(wire.len());
+            cuts.sort_unstable();
+            let mut s = splitter(term, b"\x02", b"");
+            let mut got = Vec::new();
+            for w in cuts.windows(2) {
+                got.extend(s.push(&wire[w[0]..w[1]]));
+            }
+            let want: Vec<Frame> = codes.iter().map(|c| code(c)).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+
+        /// Arbitrary bytes never panic, and the buffer stays bounded.
+        #[test]
+        fn buffer_is_bounded(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+            let mut s = splitter(Terminator::CrLf, b"", b"");
+            for f in s.push(&bytes) {
+                if let Frame::Code(c) = f {
+                    proptest::prop_assert!(c.len() <= MAX_FRAME_LEN);
+                }
+            }
+            proptest::prop_assert!(s.buf.len() <= MAX_FRAME_LEN + 1);
+        }
+    }
+
     #[test]
     fn invalid_utf8_is_garbage() {
         let mut s = splitter(Terminator::Lf, b"", b"");

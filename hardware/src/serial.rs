@@ -189,3 +189,18 @@ fn open_error(path: &str, e: serialport::Error) -> BarcodeError {
         _ => BarcodeError::Disconnected(format!("{path}: {e}")),
     }
 }
+
+/// Opens a serial port in raw mode with a short read timeout, e.g. for an ESC/POS printer
+/// on RS-232 or USB-serial ([`crate::EscPos`] takes the returned port).
+pub fn open_port(
+    path: &str,
+    baud: u32,
+) -> Result<Box<dyn serialport::SerialPort>, crate::PrinterError> {
+    serialport::new(path, baud)
+        .timeout(Duration::from_millis(50))
+        .open()
+        .map_err(|e| match open_error(path, e) {
+            BarcodeError::Io(io) => crate::PrinterError::Io(io),
+            other => crate::PrinterError::Disconnected(other.to_string()),
+        })
+}

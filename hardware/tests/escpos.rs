@@ -20,6 +20,8 @@ struct FakePrinter {
     answers: [Option<u8>; 5],
     pending: VecDeque<u8>,
     unplugged: bool,
+    /// Once this many bytes are written, every write would block (paper ran out).
+    accept_limit: Option<usize>,
 }
 
 impl FakePrinter {
@@ -37,6 +39,13 @@ impl Write for FakePrinter {
         if self.unplugged {
             return Err(io::Error::from(io::ErrorKind::BrokenPipe));
         }
+        let buf = match self.accept_limit {
+            Some(limit) if self.written.len() >= limit => {
+                return Err(io::Error::from(io::ErrorKind::WouldBlock))
+            }
+            Some(limit) => &buf[..buf.len().min(limit - self.written.len())],
+            None => buf,
+        };
         self.written.extend_from_slice(buf);
         if let [0x10, 0x04, n] = *buf {
             if let Some(Some(a)) = self.answers.get(usize::from(n)) {
@@ -194,4 +203,36 @@ fn an_unplugged_printer_fails_with_disconnected() {
     let err = p.print(&Receipt::sample()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Disconnected, "{err}");
     assert_eq!(p.status(), PrinterStatus::Offline);
+}
+
+#[test]
+fn a_printer_that_stops_taking_data_is_not_ready() {
+    let fake = FakePrinter {
+        accept_limit: Some(1000),
+        ..FakePrinter::default()
+    };
+    let mut p = printer(fake, PaperWidth::Mm58).with_write_stall(Duration::from_millis(100));
+    let err = p.print(&Receipt::sample()).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotReady, "{err}");
+    assert_eq!(p.stream().written.len(), 1000);
+}
+
+#[test]
+fn a_device_file_that_never_answers() {
+    // A plain file stands in for a USB printer device that takes data and never answers.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("lp0");
+    std::fs::write(&path, b"").expect("create");
+    let file = rong_hardware::printer::escpos::open_device(&path).expect("open");
+    let mut p = EscPos::new(file, PaperWidth::Mm80, Duration::from_millis(50));
+    p.print(&Receipt::sample()).unwrap();
+    assert_eq!(p.status(), PrinterStatus::Offline);
+    drop(p);
+    let bytes = std::fs::read(&path).expect("read back");
+    assert_eq!(
+        Bitmap::vstack(&decode_raster(&bytes)),
+        Some(render(&Receipt::sample(), PaperWidth::Mm80))
+    );
+    let err = rong_hardware::printer::escpos::open_device(&dir.path().join("lp9")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Disconnected);
 }

@@ -15,20 +15,28 @@ pub const CUT: [u8; 3] = [0x1d, 0x56, 0x00];
 pub const MAX_BAND_ROWS: usize = 255;
 /// Blank lines fed before the cut so the last printed line clears the cutter.
 const FEED_LINES: u8 = 4;
-/// How often to retry a read that found nothing while waiting for a status answer.
+/// How often to retry a read or write that could not proceed yet.
 const POLL: Duration = Duration::from_millis(5);
+/// How long a print job may make no progress before the printer counts as not ready.
+pub const DEFAULT_WRITE_STALL: Duration = Duration::from_secs(10);
 
 /// An ESC/POS printer on a byte stream: a serial port, or a USB printer device file opened
 /// by the caller.
 ///
 /// Status answers are read with a deadline: the stream's `read` must not block forever (a
 /// serial port with a timeout, or a device file opened non-blocking); a read that returns
-/// 0 bytes, `WouldBlock` or `TimedOut` is retried until the deadline.
+/// 0 bytes, `WouldBlock` or `TimedOut` is retried until the deadline. Writes that would
+/// block are retried the same way, until the job makes no progress for the write-stall
+/// time (a printer out of paper stops taking bytes).
+///
+/// [`ReceiptPrinter::print`] does not ask for the status first: some USB printers never
+/// answer, and would then never print. Callers that can, check [`ReceiptPrinter::status`].
 #[derive(Debug)]
 pub struct EscPos<S: Read + Write> {
     stream: S,
     paper: PaperWidth,
     status_timeout: Duration,
+    write_stall: Duration,
 }
 
 impl<S: Read + Write> EscPos<S> {
@@ -39,7 +47,14 @@ impl<S: Read + Write> EscPos<S> {
             stream,
             paper,
             status_timeout,
+            write_stall: DEFAULT_WRITE_STALL,
         }
+    }
+
+    /// Sets how long a job may make no progress before it fails as not ready.
+    pub fn with_write_stall(mut self, stall: Duration) -> Self {
+        self.write_stall = stall;
+        self
     }
 
     /// The underlying stream (tests read what was written).
@@ -55,29 +70,48 @@ impl<S: Read + Write> EscPos<S> {
     /// Sends an already rendered image and cuts.
     pub fn print_bitmap(&mut self, img: &Bitmap) -> Result<(), PrinterError> {
         let bytes = encode_job(img);
-        self.stream.write_all(&bytes).map_err(io_error)?;
-        self.stream.flush().map_err(io_error)?;
+        self.write_patiently(&bytes)?;
         tracing::debug!(bytes = bytes.len(), rows = img.height(), "receipt sent");
         Ok(())
     }
 
+    /// Writes everything, retrying while the printer is busy, failing after a stall.
+    fn write_patiently(&mut self, mut bytes: &[u8]) -> Result<(), PrinterError> {
+        let mut progress_at = Instant::now();
+        while !bytes.is_empty() {
+            match self.stream.write(bytes) {
+                Ok(0) => {
+                    return Err(PrinterError::Disconnected(
+                        "printer accepts no more bytes".into(),
+                    ))
+                }
+                Ok(n) => {
+                    bytes = &bytes[n..];
+                    progress_at = Instant::now();
+                }
+                Err(e) if is_retry(&e) => {
+                    if progress_at.elapsed() >= self.write_stall {
+                        tracing::warn!(left = bytes.len(), "printer stopped taking data");
+                        return Err(PrinterError::NotReady(PrinterStatus::Offline));
+                    }
+                    std::thread::sleep(POLL);
+                }
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        self.stream.flush().map_err(io_error)
+    }
+
     /// Sends DLE EOT `n` and waits for its one-byte answer; `None` if none came in time.
     fn query(&mut self, n: u8) -> Result<Option<u8>, PrinterError> {
-        self.stream.write_all(&[0x10, 0x04, n]).map_err(io_error)?;
-        self.stream.flush().map_err(io_error)?;
+        self.write_patiently(&[0x10, 0x04, n])?;
         let deadline = Instant::now() + self.status_timeout;
         let mut b = [0u8; 1];
         loop {
             match self.stream.read(&mut b) {
                 Ok(1) => return Ok(Some(b[0])),
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if is_retry(&e) => {}
                 Err(e) => return Err(io_error(e)),
             }
             let now = Instant::now();
@@ -142,6 +176,32 @@ pub fn parse_status(printer: u8, offline: u8, paper: u8) -> PrinterStatus {
         return PrinterStatus::PaperNearEnd;
     }
     PrinterStatus::Ok
+}
+
+/// Whether an I/O error only means "not now".
+fn is_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// Opens a printer device file (e.g. `/dev/usb/lp0`) for reading and writing without
+/// blocking, as [`EscPos`] expects. Serial printers need their line set up: open those
+/// with `serialport` instead (`serial::open_port`, under the `serial` feature).
+pub fn open_device(path: &std::path::Path) -> Result<std::fs::File, PrinterError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => {
+                PrinterError::Disconnected(format!("{}: {e}", path.display()))
+            }
+            _ => io_error(e),
+        })
 }
 
 fn io_error(e: io::Error) -> PrinterError {
