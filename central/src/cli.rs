@@ -1,6 +1,7 @@
-//! The command line: `central serve` and `central seed`. The only module that prints to
-//! stdout (the readiness line and the seed summary).
-#![allow(clippy::print_stdout)]
+//! The command line: `central serve`, `central seed`, `central import marc` and
+//! `central export marc`. The only module that prints to stdout (the readiness line, the
+//! seed and import summaries, the export) and draws the import's progress line on stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
 
@@ -42,6 +43,51 @@ pub enum Cmd {
         /// TOML config file (for data_dir); RONG_* env vars override it.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Import the catalogue.
+    Import {
+        /// What to import.
+        #[command(subcommand)]
+        what: ImportCmd,
+    },
+    /// Export the catalogue.
+    Export {
+        /// What to export.
+        #[command(subcommand)]
+        what: ExportCmd,
+    },
+}
+
+/// `central import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Import MARC21 records (ISO 2709 or MARCXML, told by content) with their items.
+    /// Re-importing updates records by 001. Exit code 0 even when records are skipped,
+    /// 1 when a file cannot be read at all.
+    Marc {
+        /// TOML config file (data_dir, [import] holdings mapping); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The MARC files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `central export ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Export every record imported from MARC: the exact ISO 2709 bytes, or MARCXML.
+    Marc {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum)]
+        format: crate::import::ExportFormat,
+        /// Output file (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -88,7 +134,129 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(config.as_deref())?;
             seed_cmd(&config, items, patrons, seed)
         }
+        Cmd::Import {
+            what: ImportCmd::Marc { config, files },
+        } => {
+            let config = Config::load(config.as_deref())?;
+            import_cmd(&config, &files)
+        }
+        Cmd::Export {
+            what:
+                ExportCmd::Marc {
+                    config,
+                    format,
+                    out,
+                },
+        } => {
+            let config = Config::load(config.as_deref())?;
+            export_cmd(&config, format, out.as_deref())
+        }
     }
+}
+
+/// Draws the import's progress: a `\r` line on a terminal at most five times a second,
+/// otherwise a log line every 10,000 records.
+struct Progress {
+    started: std::time::Instant,
+    last_draw: std::time::Instant,
+    terminal: bool,
+    drawn: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = std::time::Instant::now();
+        Progress {
+            started: now,
+            last_draw: now,
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            drawn: false,
+        }
+    }
+
+    fn rate(&self, done: u64) -> f64 {
+        done as f64 / self.started.elapsed().as_secs_f64().max(1e-3)
+    }
+
+    fn update(&mut self, done: u64) {
+        if self.terminal {
+            if self.last_draw.elapsed() >= std::time::Duration::from_millis(200) {
+                self.last_draw = std::time::Instant::now();
+                self.drawn = true;
+                eprint!("\r{done} records, {:.0} records/s   ", self.rate(done));
+            }
+        } else if done % 10_000 == 0 {
+            tracing::info!(
+                records = done,
+                per_second = self.rate(done) as u64,
+                "importing"
+            );
+        }
+    }
+
+    fn finish(&self, done: u64) {
+        if self.terminal && self.drawn {
+            eprintln!("\r{done} records, {:.0} records/s   ", self.rate(done));
+        }
+    }
+}
+
+fn import_cmd(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
+    let mut store = open_store(config)?;
+    let mut progress = Progress::new();
+    let mut done = 0;
+    let report = crate::import::import_files(&mut store, &config.import, files, &mut |n| {
+        done = n;
+        progress.update(n);
+    })?;
+    progress.finish(done);
+    println!(
+        "imported {}, updated {}, skipped {}",
+        report.imported,
+        report.updated,
+        report.skipped_records()
+    );
+    for s in &report.skipped {
+        println!("{s}");
+    }
+    tracing::info!(
+        imported = report.imported,
+        updated = report.updated,
+        skipped = report.skipped_records(),
+        seconds = progress.started.elapsed().as_secs_f64(),
+        "import finished; a running central announces the new items to devices only at its next delta or restart"
+    );
+    if !report.unreadable.is_empty() {
+        let list: Vec<String> = report
+            .unreadable
+            .iter()
+            .map(|(f, why)| format!("{}: {why}", f.display()))
+            .collect();
+        anyhow::bail!("could not read: {}", list.join("; "));
+    }
+    Ok(())
+}
+
+fn export_cmd(
+    config: &Config,
+    format: crate::import::ExportFormat,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let store = open_store(config)?;
+    let n = match out {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            crate::import::export(&store, format, std::io::BufWriter::new(file))?
+        }
+        None => crate::import::export(
+            &store,
+            format,
+            std::io::BufWriter::new(std::io::stdout().lock()),
+        )?,
+    };
+    tracing::info!(records = n, "exported");
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -62,6 +62,116 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// The library's offset from UTC in minutes (Việt Nam: 420).
     pub utc_offset_minutes: i32,
+    /// `central import marc`.
+    pub import: ImportConfig,
+}
+
+/// Catalogue import settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// The branch for items whose branch code is missing or unknown; `None` skips such records.
+    pub default_branch: Option<String>,
+    /// The item type when the holdings field has none (or no item-type subfield is mapped).
+    pub default_item_type: String,
+    /// Which holdings field gives the items, and which subfields.
+    pub holdings: HoldingsConfig,
+}
+
+/// The holdings field mapping. Unset subfields take the defaults of the tag (see
+/// [`HoldingsConfig::codes`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HoldingsConfig {
+    /// The holdings tag: "952" (Koha) or "852" (MARC21 holdings).
+    pub tag: String,
+    /// Barcode subfield.
+    pub barcode: Option<char>,
+    /// Home branch subfield.
+    pub home_branch: Option<char>,
+    /// Holding (current) branch subfield; read but not stored (Rông items have a home branch).
+    pub holding_branch: Option<char>,
+    /// Item type subfield.
+    pub item_type: Option<char>,
+    /// Call number subfield.
+    pub call_number: Option<char>,
+}
+
+/// The effective holdings mapping, as bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldingsCodes {
+    /// The holdings tag.
+    pub tag: [u8; 3],
+    /// Barcode subfield.
+    pub barcode: u8,
+    /// Home branch subfield.
+    pub home_branch: u8,
+    /// Holding branch subfield, if any.
+    pub holding_branch: Option<u8>,
+    /// Item type subfield, if any.
+    pub item_type: Option<u8>,
+    /// Call number subfield.
+    pub call_number: u8,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        ImportConfig {
+            default_branch: None,
+            default_item_type: "book".into(),
+            holdings: HoldingsConfig::default(),
+        }
+    }
+}
+
+impl Default for HoldingsConfig {
+    fn default() -> Self {
+        HoldingsConfig {
+            tag: "952".into(),
+            barcode: None,
+            home_branch: None,
+            holding_branch: None,
+            item_type: None,
+            call_number: None,
+        }
+    }
+}
+
+fn code(c: Option<char>, default: Option<u8>) -> Result<Option<u8>, String> {
+    match c {
+        None => Ok(default),
+        Some(c) if c.is_ascii_alphanumeric() => Ok(Some(c as u8)),
+        Some(c) => Err(format!(
+            "subfield code {c:?} is not an ASCII letter or digit"
+        )),
+    }
+}
+
+impl HoldingsConfig {
+    /// The effective mapping: Koha's 952 defaults ($p barcode, $a home branch, $b holding
+    /// branch, $y item type, $o call number) or 852's ($p barcode, $b location as branch,
+    /// $h call number, no item type), with any configured subfield overriding its default.
+    pub fn codes(&self) -> Result<HoldingsCodes, String> {
+        let d: (u8, u8, Option<u8>, Option<u8>, u8) = match self.tag.as_str() {
+            "952" => (b'p', b'a', Some(b'b'), Some(b'y'), b'o'),
+            "852" => (b'p', b'b', None, None, b'h'),
+            other => {
+                return Err(format!(
+                    "import.holdings.tag {other:?} is not supported (use \"952\" or \"852\")"
+                ))
+            }
+        };
+        let mut tag = [0u8; 3];
+        tag.copy_from_slice(self.tag.as_bytes());
+        Ok(HoldingsCodes {
+            tag,
+            barcode: code(self.barcode, Some(d.0))?.unwrap_or(d.0),
+            home_branch: code(self.home_branch, Some(d.1))?.unwrap_or(d.1),
+            holding_branch: code(self.holding_branch, d.2)?,
+            item_type: code(self.item_type, d.3)?,
+            call_number: code(self.call_number, Some(d.4))?.unwrap_or(d.4),
+        })
+    }
 }
 
 /// HTTP settings.
@@ -104,6 +214,7 @@ impl Default for Config {
             broker: BrokerConfig::default(),
             ingest: IngestConfig::default(),
             utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
+            import: ImportConfig::default(),
         }
     }
 }
@@ -197,6 +308,9 @@ impl Config {
         }
         if let Some(v) = env("RONG_UTC_OFFSET_MINUTES") {
             config.utc_offset_minutes = parse("RONG_UTC_OFFSET_MINUTES", v)?;
+        }
+        if let Some(v) = env("RONG_IMPORT_DEFAULT_BRANCH") {
+            config.import.default_branch = (!v.is_empty()).then_some(v);
         }
         if let Some(url) = &config.broker.external_url {
             parse_mqtt_url(url).map_err(|reason| ConfigError::Env {
@@ -309,5 +423,33 @@ mod tests {
         let text = include_str!("../central.example.toml");
         let c: Config = toml::from_str(text).unwrap();
         assert_eq!(c.http.listen, Config::default().http.listen);
+        assert_eq!(c.import, Config::default().import);
+    }
+
+    #[test]
+    fn holdings_mapping_defaults_and_overrides() {
+        let koha = HoldingsConfig::default().codes().unwrap();
+        assert_eq!(
+            (
+                koha.tag,
+                koha.barcode,
+                koha.home_branch,
+                koha.item_type,
+                koha.call_number
+            ),
+            (*b"952", b'p', b'a', Some(b'y'), b'o')
+        );
+        let c: Config =
+            toml::from_str("[import.holdings]\ntag = \"852\"\nbarcode = \"x\"\n").unwrap();
+        let h = c.import.holdings.codes().unwrap();
+        assert_eq!(
+            (h.tag, h.barcode, h.home_branch, h.item_type, h.call_number),
+            (*b"852", b'x', b'b', None, b'h')
+        );
+        let bad = HoldingsConfig {
+            tag: "999".into(),
+            ..HoldingsConfig::default()
+        };
+        assert!(bad.codes().is_err());
     }
 }

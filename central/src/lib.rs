@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod deltas;
 pub mod http;
+pub mod import;
 pub mod marc;
 pub mod metrics;
 pub mod mqtt;

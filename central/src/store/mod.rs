@@ -4,6 +4,7 @@
 //! every change; HTTP handlers and the catch-up path read through [`ReadPool`]. The file
 //! runs in WAL mode with `synchronous=FULL`, so a committed batch survives power loss.
 
+pub mod catalogue;
 mod changes;
 mod devices;
 mod ingest;
@@ -24,7 +25,10 @@ pub use reference::RefCache;
 pub use seed::SeedCounts;
 
 /// Migrations, in order; the schema version is the number of migrations applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_marc.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
