@@ -2,8 +2,10 @@
 //!
 //! Pure logic, no I/O: the serial driver feeds it what it reads and asks for frames.
 
-/// How a reader frames one code on the wire.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a reader frames one code on the wire. In TOML: `terminator = "crlf"`,
+/// `prefix = [2]`, `suffix = [3]` (bytes).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Framing {
     /// What ends a frame.
     pub terminator: Terminator,
@@ -25,7 +27,8 @@ impl Default for Framing {
 }
 
 /// What ends a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Terminator {
     /// Carriage return (0x0D), the usual scanner default.
     Cr,

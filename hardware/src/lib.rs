@@ -15,8 +15,8 @@ pub use barcode::{BarcodeError, BarcodeFilter, BarcodeReader, SimBarcode, SimBar
 pub use card::{CardError, CardEvent, CardReader, SimCard, SimCardHandle};
 pub use framing::{Framing, Terminator};
 pub use printer::{
-    EscPos, PaperWidth, PrinterError, PrinterStatus, Receipt, ReceiptItem, ReceiptPrinter,
-    SimPrinter, SimPrinterHandle,
+    EscPos, PaperWidth, PrinterConfig, PrinterError, PrinterStatus, Receipt, ReceiptItem,
+    ReceiptPrinter, SimPrinter, SimPrinterHandle,
 };
 #[cfg(feature = "serial")]
 pub use serial::{SerialBarcode, SerialConfig};

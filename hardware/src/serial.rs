@@ -6,17 +6,38 @@ use std::time::{Duration, Instant};
 use crate::barcode::{BarcodeError, BarcodeFilter, BarcodeReader};
 use crate::framing::{Frame, FrameSplitter, Framing};
 
-/// Where and how to talk to a serial barcode reader.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where and how to talk to a serial barcode reader. In TOML: `path`, `baud`,
+/// `debounce_ms` and a `[framing]` table; everything but `path` has a default.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SerialConfig {
     /// The device path, e.g. `/dev/ttyACM0` or a stable `/dev/serial/by-id/...` link.
     pub path: String,
     /// Baud rate (9600 is the usual scanner default).
+    #[serde(default = "default_baud")]
     pub baud: u32,
     /// How codes are framed on the wire.
+    #[serde(default)]
     pub framing: Framing,
     /// A repeat of the same code within this window is dropped.
+    #[serde(
+        default = "default_debounce",
+        rename = "debounce_ms",
+        deserialize_with = "millis"
+    )]
     pub debounce: Duration,
+}
+
+fn default_baud() -> u32 {
+    9600
+}
+
+fn default_debounce() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    <u64 as serde::Deserialize>::deserialize(d).map(Duration::from_millis)
 }
 
 impl SerialConfig {
@@ -24,9 +45,9 @@ impl SerialConfig {
     pub fn new(path: impl Into<String>) -> Self {
         Self {
             path: path.into(),
-            baud: 9600,
+            baud: default_baud(),
             framing: Framing::default(),
-            debounce: Duration::from_secs(1),
+            debounce: default_debounce(),
         }
     }
 }
@@ -203,4 +224,32 @@ pub fn open_port(
             BarcodeError::Io(io) => crate::PrinterError::Io(io),
             other => crate::PrinterError::Disconnected(other.to_string()),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Terminator;
+
+    #[test]
+    fn config_from_toml() {
+        let c: SerialConfig = toml::from_str(
+            r#"
+            path = "/dev/serial/by-id/usb-scanner"
+            debounce_ms = 250
+            [framing]
+            terminator = "crlf"
+            prefix = [2]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.baud, 9600);
+        assert_eq!(c.debounce, Duration::from_millis(250));
+        assert_eq!(c.framing.terminator, Terminator::CrLf);
+        assert_eq!(c.framing.prefix, vec![2]);
+        assert!(c.framing.suffix.is_empty());
+        let d: SerialConfig = toml::from_str(r#"path = "/dev/ttyACM0""#).unwrap();
+        assert_eq!(d, SerialConfig::new("/dev/ttyACM0"));
+        assert!(toml::from_str::<SerialConfig>("path = \"x\"\nbaud_rate = 1").is_err());
+    }
 }

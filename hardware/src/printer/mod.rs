@@ -7,10 +7,12 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::ErrorKind;
 
 pub mod bitmap;
+pub mod config;
 pub mod escpos;
 pub mod render;
 
 pub use bitmap::Bitmap;
+pub use config::PrinterConfig;
 pub use escpos::{decode_raster, EscPos};
 pub use render::render;
 
