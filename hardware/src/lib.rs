@@ -3,6 +3,12 @@
 //! Every trait has a simulator that is always built. Real drivers sit behind cargo
 //! features (see the hardware issue). Drivers are blocking: the agent runs each one on its
 //! own thread and forwards what it reads into the async world.
+//!
+//! - Barcode: [`SerialBarcode`] (feature `serial`, on by default; no system library) reads
+//!   framed codes from a serial port and reopens it after an unplug.
+//! - Receipt printer: [`EscPos`] (always built; it only needs a byte stream) prints
+//!   receipts as raster images drawn with a bundled font, so Vietnamese prints on any
+//!   ESC/POS printer; [`PrinterConfig::open`] opens a USB device file or a serial port.
 
 pub mod barcode;
 pub mod card;
