@@ -51,8 +51,8 @@ pub struct Skipped {
     pub file: PathBuf,
     /// 1-based record number in the file (0 for the file as a whole).
     pub position: u64,
-    /// Byte offset of the record's start, when the reader gave one (it does for records it
-    /// rejects; a record refused after reading, such as for its branch, has none).
+    /// Byte offset of the record's start: always for ISO 2709; for MARCXML only for records
+    /// the reader rejects (a record refused after reading, such as for its branch, has none).
     pub offset: Option<u64>,
     /// The 001, when it could be read.
     pub control_number: Option<String>,
@@ -210,7 +210,24 @@ pub fn entry_from_record(
 /// A record waiting for its batch, with where it came from.
 struct Pending {
     position: u64,
+    /// For ISO 2709: a byte offset at or before the record's start (see [`find_offset`]).
+    lower_bound: Option<u64>,
     entry: CatalogueEntry,
+}
+
+/// Readers give byte offsets only with their errors. A record refused after reading is found
+/// in the file by its exact bytes, searching from a known lower bound of its start (the end of
+/// what came before, give or take padding and bad records between).
+fn find_offset(path: &Path, lower_bound: u64, record: &[u8]) -> Option<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = File::open(path).ok()?;
+    file.seek(SeekFrom::Start(lower_bound)).ok()?;
+    let mut window = Vec::new();
+    file.take(record.len() as u64 + 256 * 1024)
+        .read_to_end(&mut window)
+        .ok()?;
+    let start = window.windows(record.len()).position(|w| w == record)?;
+    Some(lower_bound + start as u64)
 }
 
 /// Imports state across files.
@@ -239,17 +256,23 @@ impl Importer<'_> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let entries: Vec<CatalogueEntry> = self.pending.iter().map(|p| p.entry.clone()).collect();
+        let (positions, entries): (Vec<(u64, Option<u64>)>, Vec<CatalogueEntry>) = self
+            .pending
+            .drain(..)
+            .map(|p| ((p.position, p.lower_bound), p.entry))
+            .unzip();
         let outcomes = self.store.import_batch(&entries)?;
-        for (p, outcome) in self.pending.drain(..).zip(outcomes) {
+        for (((position, lower_bound), entry), outcome) in
+            positions.into_iter().zip(entries).zip(outcomes)
+        {
             match outcome {
                 Upsert::Inserted => self.report.imported += 1,
                 Upsert::Updated => self.report.updated += 1,
                 Upsert::Skipped(reason) => self.report.skipped.push(Skipped {
                     file: file.to_owned(),
-                    position: p.position,
-                    offset: None,
-                    control_number: Some(p.entry.id),
+                    position,
+                    offset: lower_bound.and_then(|lb| find_offset(file, lb, &entry.marc)),
+                    control_number: Some(entry.id),
                     reason,
                 }),
             }
@@ -296,6 +319,8 @@ impl Importer<'_> {
             }
         };
         let first_skip = self.report.skipped.len();
+        // ISO 2709 only: where the next record starts at the earliest.
+        let mut lower_bound = (format == Format::Iso2709).then_some(0u64);
         // Readers give positions (and byte offsets) only with errors; count good ones here.
         let mut position = 0u64;
         for result in records {
@@ -304,6 +329,7 @@ impl Importer<'_> {
             match result {
                 Err(e) => {
                     position = e.position;
+                    lower_bound = lower_bound.map(|_| e.offset + 1);
                     if matches!(e.kind, marc::RecordErrorKind::Io(_)) && e.position <= 1 {
                         self.report
                             .unreadable
@@ -312,15 +338,35 @@ impl Importer<'_> {
                     self.skip(path, e);
                 }
                 Ok(record) => {
+                    let here = lower_bound;
                     match entry_from_record(&record, &self.codes, self.config, &self.branches) {
-                        Ok(entry) => self.pending.push(Pending { position, entry }),
-                        Err(reason) => self.report.skipped.push(Skipped {
-                            file: path.to_owned(),
-                            position,
-                            offset: None,
-                            control_number: record.control_number().map(str::to_owned),
-                            reason,
-                        }),
+                        Ok(entry) => {
+                            lower_bound = here.map(|lb| lb + entry.marc.len() as u64);
+                            self.pending.push(Pending {
+                                position,
+                                lower_bound: here,
+                                entry,
+                            });
+                        }
+                        Err(reason) => {
+                            let bytes = here.and_then(|_| iso2709::to_bytes(&record).ok());
+                            let offset = match (here, &bytes) {
+                                (Some(lb), Some(b)) => find_offset(path, lb, b),
+                                _ => None,
+                            };
+                            lower_bound = match (here, &bytes) {
+                                (Some(lb), Some(b)) => Some(offset.unwrap_or(lb) + b.len() as u64),
+                                (Some(lb), None) => Some(lb + 1),
+                                _ => None,
+                            };
+                            self.report.skipped.push(Skipped {
+                                file: path.to_owned(),
+                                position,
+                                offset,
+                                control_number: record.control_number().map(str::to_owned),
+                                reason,
+                            });
+                        }
                     }
                     if self.pending.len() >= BATCH {
                         self.flush(path)?;

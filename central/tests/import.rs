@@ -227,20 +227,24 @@ fn mixed() -> Mixed {
     let mut marc8 = good(86, &["KT0086"]);
     marc8.leader[9] = b' ';
     push_bad(&mut m, &bytes(&marc8), "MARC-8 record", &mut position);
-    // Bad only against the store or the config: read fine, refused after.
+    // Bad only against the store or the config: read fine, refused after. Padding between
+    // records (some exporters add it) must not shift the offsets reported.
+    m.bytes.extend_from_slice(b"\r\n");
     position += 1;
+    let at = m.bytes.len() as u64;
     m.bytes
         .extend_from_slice(&bytes(&good(5, &["KT0005", "KT0001"])));
     m.bad.push((
         position,
-        None,
+        Some(at),
         "item barcode KT0001 already belongs to record KTR1",
     ));
     position += 1;
+    let at = m.bytes.len() as u64;
     m.bytes
         .extend_from_slice(&bytes(&good_at(6, "XX", &["KT0006"])));
     m.bad
-        .push((position, None, "branch \"xx\" is not a central branch"));
+        .push((position, Some(at), "branch \"xx\" is not a central branch"));
     push_good(&mut m, good(7, &["KT0007"]), &mut position);
     m
 }
