@@ -41,6 +41,45 @@ fn set_health(map: &HealthMap, name: &str, health: Health, detail: Option<String
     }
 }
 
+/// Tracks one reader's health: a failure is recorded (and waited out before the next try),
+/// and the first good poll after it marks the reader `ok` again, so an unplugged reader that
+/// comes back stops showing as missing.
+struct Watch {
+    name: &'static str,
+    map: HealthMap,
+    failed: bool,
+}
+
+impl Watch {
+    fn new(name: &'static str, map: HealthMap) -> Self {
+        Self {
+            name,
+            map,
+            failed: false,
+        }
+    }
+
+    fn ok(&mut self) {
+        if self.failed {
+            self.failed = false;
+            tracing::info!(device = self.name, "reader back");
+            set_health(&self.map, self.name, Health::Ok, None);
+        }
+    }
+
+    fn failed(&mut self, kind: rong_hardware::ErrorKind, error: &dyn std::fmt::Display) {
+        let h = if kind.is_missing() {
+            Health::Missing
+        } else {
+            Health::Error
+        };
+        tracing::warn!(device = self.name, %error, "reader failed");
+        set_health(&self.map, self.name, h, Some(error.to_string()));
+        self.failed = true;
+        std::thread::sleep(RETRY);
+    }
+}
+
 impl Hardware {
     /// Starts the configured readers; their reads go to `pushes`.
     pub fn start(config: &HardwareConfig, pushes: broadcast::Sender<Push>) -> Self {
@@ -150,8 +189,13 @@ fn barcode_loop(
     pushes: broadcast::Sender<Push>,
 ) {
     let mut filter = BarcodeFilter::new(DEBOUNCE);
+    let mut watch = Watch::new("barcode", health);
     while !stop.load(Ordering::SeqCst) {
-        match reader.next_code(POLL) {
+        let read = reader.next_code(POLL);
+        if read.is_ok() {
+            watch.ok();
+        }
+        match read {
             Ok(Some(raw)) => match filter.accept(&raw, Instant::now()) {
                 Ok(Some(code)) => {
                     tracing::debug!(%code, "barcode read");
@@ -161,16 +205,7 @@ fn barcode_loop(
                 Err(e) => tracing::warn!(error = %e, "barcode garbage dropped"),
             },
             Ok(None) => {}
-            Err(e) => {
-                let h = if e.kind().is_missing() {
-                    Health::Missing
-                } else {
-                    Health::Error
-                };
-                tracing::warn!(error = %e, "barcode reader failed");
-                set_health(&health, "barcode", h, Some(e.to_string()));
-                std::thread::sleep(RETRY);
-            }
+            Err(e) => watch.failed(e.kind(), &e),
         }
     }
 }
@@ -181,8 +216,13 @@ fn card_loop(
     stop: Arc<AtomicBool>,
     pushes: broadcast::Sender<Push>,
 ) {
+    let mut watch = Watch::new("card", health);
     while !stop.load(Ordering::SeqCst) {
-        match reader.next_event(POLL) {
+        let read = reader.next_event(POLL);
+        if read.is_ok() {
+            watch.ok();
+        }
+        match read {
             Ok(Some(CardEvent::Present(uid))) => {
                 tracing::debug!(%uid, "card present");
                 let _ = pushes.send(Push::CardPresent { uid });
@@ -191,16 +231,7 @@ fn card_loop(
                 let _ = pushes.send(Push::CardRemoved);
             }
             Ok(None) => {}
-            Err(e) => {
-                let h = if e.kind().is_missing() {
-                    Health::Missing
-                } else {
-                    Health::Error
-                };
-                tracing::warn!(error = %e, "card reader failed");
-                set_health(&health, "card", h, Some(e.to_string()));
-                std::thread::sleep(RETRY);
-            }
+            Err(e) => watch.failed(e.kind(), &e),
         }
     }
 }
