@@ -190,6 +190,15 @@ impl Agent {
             RequestOp::SimTap { uid } => self.hardware.sim_tap(&uid).map(|()| Reply::Done),
             RequestOp::SimRemove => self.hardware.sim_remove().map(|()| Reply::Done),
             RequestOp::Subscribe => Ok(Reply::Done),
+            RequestOp::Search { q, limit } => self.search(&q, limit),
+            RequestOp::Signal { signal } => {
+                self.hardware.signal(signal);
+                Ok(Reply::Done)
+            }
+            RequestOp::PrintReceipt { session, items } => self.print_receipt(&session, &items),
+            RequestOp::SimPrinter { state } => {
+                self.hardware.sim_printer(state).map(|()| Reply::Done)
+            }
         }
     }
 
@@ -464,6 +473,64 @@ impl Agent {
         Ok(Reply::Loans { loans })
     }
 
+    /// Searches the catalogue held here.
+    fn search(&self, q: &str, limit: Option<u32>) -> Result<Reply, ApiError> {
+        let _ = (q, limit);
+        Err(ApiError::new(
+            ErrorCode::Internal,
+            "search is not built into this agent yet",
+        ))
+    }
+
+    /// Prints the session's loans among `items` on the receipt printer.
+    fn print_receipt(&self, session: &str, items: &[String]) -> Result<Reply, ApiError> {
+        let who = Who {
+            session: Some(session.to_owned()),
+            ..Who::default()
+        };
+        let patron = self.authenticate(&who)?;
+        let receipt = {
+            let store = self.store();
+            let (at, _) = self.clock(&store).map_err(internal)?;
+            let branch = Self::home(&store, &self.config).map_err(internal)?;
+            let lines = store
+                .loans_of(&patron.card)
+                .map_err(internal)?
+                .into_iter()
+                .filter(|(l, _)| items.contains(&l.item))
+                .map(|(l, title)| rong_hardware::printer::ReceiptItem {
+                    title: title.unwrap_or_default(),
+                    barcode: l.item,
+                    due: l.due,
+                })
+                .collect::<Vec<_>>();
+            if lines.is_empty() {
+                return Err(ApiError::new(
+                    ErrorCode::NotOnLoan,
+                    "none of these items is on loan to this patron",
+                ));
+            }
+            let offset =
+                chrono::FixedOffset::east_opt(self.config.circulation.utc_offset_minutes * 60)
+                    .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
+            let printed_at = chrono::DateTime::from_timestamp_millis(at)
+                .unwrap_or_default()
+                .with_timezone(&offset)
+                .naive_local();
+            rong_hardware::printer::Receipt {
+                library: branch.name,
+                title: Some("Phiếu mượn sách / Loan receipt".into()),
+                printed_at,
+                patron: Some(patron.name.clone()),
+                items: lines,
+                footer: "Cảm ơn bạn! / Thank you!".into(),
+                qr: true,
+            }
+        };
+        self.hardware.print(&receipt)?;
+        Ok(Reply::Done)
+    }
+
     /// The sync state for the API.
     pub fn status(&self) -> Result<AgentStatus, StoreError> {
         let store = self.store();
@@ -481,6 +548,7 @@ impl Agent {
             acked_through,
             catalogue_version: store.version()?,
             rejected_messages: self.rejected.load(Ordering::Relaxed),
+            hardware: self.hardware.health(),
         })
     }
 }

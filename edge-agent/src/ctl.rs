@@ -292,7 +292,45 @@ fn describe(reply: &Reply) -> Vec<String> {
             format!("acked through      {}", s.acked_through),
             format!("catalogue version  {}", s.catalogue_version),
             format!("rejected messages  {}", s.rejected_messages),
-        ],
+        ]
+        .into_iter()
+        .chain(s.hardware.iter().map(|(name, h)| {
+            format!(
+                "hardware {name:<9} {}{}",
+                format!("{:?}", h.health).to_lowercase(),
+                h.detail
+                    .as_deref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            )
+        }))
+        .collect(),
+        Reply::SearchResults { hits } if hits.is_empty() => vec!["nothing found".into()],
+        Reply::SearchResults { hits } => hits
+            .iter()
+            .map(|h| {
+                let elsewhere = h
+                    .elsewhere
+                    .iter()
+                    .map(|b| format!("{} {}/{}", b.branch, b.available, b.total))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "{}  {}  {}  {}  here {}/{}{}",
+                    h.record,
+                    h.title,
+                    h.author,
+                    h.call_number,
+                    h.available_here,
+                    h.total_here,
+                    if elsewhere.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  elsewhere {elsewhere}")
+                    }
+                )
+            })
+            .collect(),
         Reply::Done => vec!["ok".into()],
     }
 }

@@ -10,7 +10,7 @@ use rong_hardware::{
     BarcodeFilter, BarcodeReader, CardEvent, CardReader, SimBarcode, SimBarcodeHandle, SimCard,
     SimCardHandle,
 };
-use rong_protocol::api::{ApiError, ErrorCode, Push};
+use rong_protocol::api::{ApiError, ErrorCode, Push, Signal, SimPrinterState};
 use rong_protocol::status::{HardwareStatus, Health};
 use tokio::sync::broadcast;
 
@@ -160,6 +160,24 @@ impl Hardware {
             .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, "card"))?;
         h.remove()
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+    }
+
+    /// Shows an outcome on the lights and buzzer. With none configured it only logs.
+    pub fn signal(&self, signal: Signal) {
+        tracing::debug!(?signal, "signal (no lights or buzzer configured)");
+    }
+
+    /// Sets the simulated printer's state.
+    pub fn sim_printer(&self, _state: SimPrinterState) -> Result<(), ApiError> {
+        Err(ApiError::new(ErrorCode::NoSimulator, "printer"))
+    }
+
+    /// Prints a receipt.
+    pub fn print(&self, _receipt: &rong_hardware::printer::Receipt) -> Result<(), ApiError> {
+        Err(ApiError::new(
+            ErrorCode::PrinterUnavailable,
+            "no printer configured",
+        ))
     }
 
     /// Stops the reader threads and waits for them.

@@ -7,7 +7,10 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::ids::{BranchId, DeviceId};
+use crate::status::HardwareStatus;
 
 /// The longest request line the agent reads.
 pub const MAX_LINE: usize = 16 * 1024;
@@ -92,6 +95,97 @@ pub enum RequestOp {
     SimRemove,
     /// Receive pushes on this connection from now on.
     Subscribe,
+    /// Search the catalogue held on this device ("find a book"). Needs no patron.
+    Search {
+        /// What the reader typed; case and diacritics do not matter.
+        q: String,
+        /// Most hits wanted (default 20, at most 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Flash the lights and sound the buzzer for an outcome the reader should notice.
+    Signal {
+        /// Which pattern.
+        signal: Signal,
+    },
+    /// Print a receipt of loans made in a session.
+    PrintReceipt {
+        /// The session whose loans these are.
+        session: String,
+        /// The item barcodes to list (the session's own loans).
+        items: Vec<String>,
+    },
+    /// Set the simulated printer's state: `ok`, `paper_out`, `cover_open` or `offline`
+    /// ("jam the printer" in the demo).
+    SimPrinter {
+        /// The state it reports from now on.
+        state: SimPrinterState,
+    },
+}
+
+/// A light-and-sound pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    /// It worked: green light, one short beep.
+    Success,
+    /// It did not: red light, two long beeps.
+    Error,
+    /// Look here: both lights, three short beeps.
+    Attention,
+}
+
+/// The states a simulated printer can be put in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SimPrinterState {
+    /// Ready.
+    Ok,
+    /// No paper.
+    PaperOut,
+    /// Cover open (a jam is cleared by opening it).
+    CoverOpen,
+    /// Not answering.
+    Offline,
+}
+
+/// A catalogue record found on the device, with where copies are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The record (MARC 001).
+    pub record: String,
+    /// Title.
+    pub title: String,
+    /// Main author.
+    pub author: String,
+    /// Year of publication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
+    /// Call number of the copies here (or of the record).
+    pub call_number: String,
+    /// Shelving location of the copies here, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shelf: Option<String>,
+    /// Copies at this branch that can be borrowed now.
+    pub available_here: u32,
+    /// Copies at this branch.
+    pub total_here: u32,
+    /// Other branches that hold copies.
+    #[serde(default)]
+    pub elsewhere: Vec<BranchAvailability>,
+}
+
+/// Copies of a record at one branch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchAvailability {
+    /// The branch.
+    pub branch: BranchId,
+    /// Its name.
+    pub name: String,
+    /// Copies that can be borrowed now.
+    pub available: u32,
+    /// Copies held.
+    pub total: u32,
 }
 
 /// One response line.
@@ -249,6 +343,11 @@ pub enum Reply {
     },
     /// Sync state.
     Status(AgentStatus),
+    /// Search results, best first.
+    SearchResults {
+        /// The hits.
+        hits: Vec<SearchHit>,
+    },
     /// Done, nothing to report.
     Done,
 }
@@ -274,6 +373,10 @@ pub struct AgentStatus {
     pub catalogue_version: u64,
     /// Payloads refused since start, by reason.
     pub rejected_messages: u64,
+    /// Each piece of hardware by name (`barcode`, `nfc`, `printer`, ...), so a kiosk can
+    /// say what is missing.
+    #[serde(default)]
+    pub hardware: BTreeMap<String, HardwareStatus>,
 }
 
 /// Things the hardware did, pushed to subscribers.
@@ -348,6 +451,8 @@ pub enum ErrorCode {
     Overdue,
     /// The simulated device is not configured.
     NoSimulator,
+    /// The receipt printer cannot print now (missing, out of paper, cover open).
+    PrinterUnavailable,
     /// Something went wrong inside the agent.
     Internal,
 }
@@ -429,6 +534,10 @@ impl ErrorCode {
             NoSimulator => (
                 "That device is not simulated on this agent",
                 "Thiết bị này không chạy giả lập",
+            ),
+            PrinterUnavailable => (
+                "The printer is not working. Your loans are saved; please note the due dates on the screen",
+                "Máy in đang không hoạt động. Sách đã được ghi mượn; xin ghi lại ngày hẹn trả trên màn hình",
             ),
             Internal => (
                 "Something went wrong. Please see the librarian at the desk",
