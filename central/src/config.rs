@@ -64,6 +64,8 @@ pub struct Config {
     pub utc_offset_minutes: i32,
     /// `central import marc`.
     pub import: ImportConfig,
+    /// The library's name, shown at the top of the public catalogue.
+    pub library_name: String,
 }
 
 /// Catalogue import settings.
@@ -95,6 +97,8 @@ pub struct HoldingsConfig {
     pub item_type: Option<char>,
     /// Call number subfield.
     pub call_number: Option<char>,
+    /// Shelving location subfield.
+    pub shelf: Option<char>,
 }
 
 /// The effective holdings mapping, as bytes.
@@ -112,6 +116,8 @@ pub struct HoldingsCodes {
     pub item_type: Option<u8>,
     /// Call number subfield.
     pub call_number: u8,
+    /// Shelving location subfield.
+    pub shelf: u8,
 }
 
 impl Default for ImportConfig {
@@ -133,6 +139,7 @@ impl Default for HoldingsConfig {
             holding_branch: None,
             item_type: None,
             call_number: None,
+            shelf: None,
         }
     }
 }
@@ -149,8 +156,9 @@ fn code(c: Option<char>, default: Option<u8>) -> Result<Option<u8>, String> {
 
 impl HoldingsConfig {
     /// The effective mapping: Koha's 952 defaults ($p barcode, $a home branch, $b holding
-    /// branch, $y item type, $o call number) or 852's ($p barcode, $b location as branch,
-    /// $h call number, no item type), with any configured subfield overriding its default.
+    /// branch, $y item type, $o call number, $c shelving location) or 852's ($p barcode, $b
+    /// location as branch, $h call number, $c shelving location, no item type), with any
+    /// configured subfield overriding its default.
     pub fn codes(&self) -> Result<HoldingsCodes, String> {
         let d: (u8, u8, Option<u8>, Option<u8>, u8) = match self.tag.as_str() {
             "952" => (b'p', b'a', Some(b'b'), Some(b'y'), b'o'),
@@ -170,6 +178,7 @@ impl HoldingsConfig {
             holding_branch: code(self.holding_branch, d.2)?,
             item_type: code(self.item_type, d.3)?,
             call_number: code(self.call_number, Some(d.4))?.unwrap_or(d.4),
+            shelf: code(self.shelf, Some(b'c'))?.unwrap_or(b'c'),
         })
     }
 }
@@ -215,6 +224,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
             import: ImportConfig::default(),
+            library_name: "Thư viện tỉnh Kon Tum".into(),
         }
     }
 }
@@ -305,6 +315,9 @@ impl Config {
         }
         if let Some(v) = env("RONG_AUTO_REGISTER_DEVICES") {
             config.ingest.auto_register_devices = parse("RONG_AUTO_REGISTER_DEVICES", v)?;
+        }
+        if let Some(v) = env("RONG_LIBRARY_NAME") {
+            config.library_name = v;
         }
         if let Some(v) = env("RONG_UTC_OFFSET_MINUTES") {
             config.utc_offset_minutes = parse("RONG_UTC_OFFSET_MINUTES", v)?;

@@ -109,11 +109,16 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
+    let opac = crate::opac::router(crate::opac::OpacState {
+        reads: reads.clone(),
+        library_name: config.library_name.as_str().into(),
+    });
     let app = router(AppState {
         reads,
         jobs,
         metrics,
-    });
+    })
+    .merge(opac);
     let mut http_stop = stop_rx.clone();
     let http_task = tokio::spawn(async move {
         axum::serve(listener, app)

@@ -642,7 +642,8 @@ proptest! {
         prop_assert!(out.len() <= b.len());
         for r in out.into_iter().flatten() {
             // Whatever is accepted can be written again.
-            prop_assert!(iso2709::to_bytes(&r).is_ok());
+            let again = iso2709::to_bytes(&r);
+            prop_assert!(again.is_ok(), "{:?} for {:?}", again.err(), r);
         }
         let mut xml = Vec::new();
         marcxml::write_collection(&records, &mut xml).expect("writes");
