@@ -89,6 +89,15 @@ pub enum Action {
         #[command(flatten)]
         pin: PinArg,
     },
+    /// Search the catalogue held on this device (as the kiosk's "find a book" does).
+    Search {
+        /// What to look for; diacritics and case do not matter.
+        #[arg(required = true)]
+        words: Vec<String>,
+        /// Most hits.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
     /// Sync and device status.
     Status,
     /// Publish the outbox and catch up now.
@@ -416,6 +425,13 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         }
         Action::Loans { who: w, pin } => one(&mut c, RequestOp::Loans(who(w, pin))),
         Action::Identify { who: w, pin } => one(&mut c, RequestOp::Identify(who(w, pin))),
+        Action::Search { words, limit } => one(
+            &mut c,
+            RequestOp::Search {
+                q: words.join(" "),
+                limit: Some(*limit),
+            },
+        ),
         Action::Status => one(&mut c, RequestOp::Status),
         Action::Sync => one(&mut c, RequestOp::SyncNow),
         Action::Scan { code } => one(&mut c, RequestOp::SimScan { code: code.clone() }),

@@ -124,7 +124,7 @@ fn good_records_round_trip_byte_for_byte() {
     assert_eq!(records[1].control_number(), Some("KT000002"));
     assert_eq!(
         records[1].title().as_deref(),
-        Some("Truyện Kiều tập 2 Đoạn trường tân thanh")
+        Some("Truyện Kiều tập 2: Đoạn trường tân thanh")
     );
     let again: Vec<u8> = records.iter().flat_map(bytes).collect();
     assert_eq!(again, input);
