@@ -18,6 +18,7 @@ pub mod reconcile;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod web;
 pub mod writer;
 
 pub use config::Config;

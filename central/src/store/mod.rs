@@ -4,6 +4,7 @@
 //! every change; HTTP handlers and the catch-up path read through [`ReadPool`]. The file
 //! runs in WAL mode with `synchronous=FULL`, so a committed batch survives power loss.
 
+pub mod admin;
 pub mod catalogue;
 mod changes;
 mod devices;
@@ -28,6 +29,7 @@ pub use seed::SeedCounts;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_marc.sql"),
+    include_str!("migrations/0003_admin.sql"),
 ];
 
 /// The schema version this build writes.
