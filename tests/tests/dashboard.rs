@@ -107,6 +107,22 @@ fn dashboard_in_a_browser() {
         Ok((row_state(b, "kontum-kiosk-1")?.as_deref() == Some("offline")).then_some(()))
     })
     .unwrap();
+    // Keep it down until the alert evaluator has raised its "offline" alert.
+    let cookie = format!("rong_session={}", session.value);
+    rong_tests::wait_until("the offline alert", T, || {
+        request_full(
+            s.central.http,
+            "GET",
+            "/admin/alerts",
+            &[("Cookie", &cookie)],
+            None,
+        )
+        .map(|r| {
+            r.text()
+                .contains("data-kind=\"offline\" data-device=\"kontum-kiosk-1\"")
+        })
+        .unwrap_or(false)
+    });
     agent.start();
     b.wait_until("the kiosk online again (live)", T, |b| {
         Ok((row_state(b, "kontum-kiosk-1")?.as_deref() == Some("online")).then_some(()))
