@@ -389,6 +389,8 @@ impl Browser {
     /// Takes a screenshot of the whole page (not just the viewport) by resizing the window
     /// to the document's height first, then writes it to `path`.
     pub fn save_full_screenshot(&self, path: &Path, width: u32) -> WdResult<()> {
+        // Lay the page out at the target width first: a narrower page is taller.
+        self.set_window_size(width, 800)?;
         let h = self
             .execute(
                 "return Math.ceil(document.documentElement.scrollHeight);",

@@ -180,6 +180,7 @@ fn dashboard_in_a_browser() {
     let handled = b.wait_for("#handled tr[id^=\"acked-alert-\"]", T).unwrap();
     let text = b.text(&handled).unwrap();
     assert!(text.contains("ana"), "{text}");
+    shoot(&b, "alerts-acknowledged");
     assert!(
         text.contains(&chrono::Utc::now().format("%Y").to_string()),
         "{text}"

@@ -38,7 +38,8 @@ pub fn bars(categories: &[String], series: &[Series], title: &str) -> String {
         .flat_map(|s| s.values.iter().copied())
         .max()
         .unwrap_or(0);
-    let ymax = nice_max(max) as f64;
+    // At least 5, so that five grid steps fall on whole numbers.
+    let ymax = nice_max(max.max(5)) as f64;
     let plot_w = w - left - right;
     let plot_h = h - top - bottom;
     let mut s = String::new();
@@ -47,9 +48,9 @@ pub fn bars(categories: &[String], series: &[Series], title: &str) -> String {
         "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\" font-size=\"11\">",
         esc(title)
     );
-    for i in 0..=4 {
-        let v = ymax * f64::from(i) / 4.0;
-        let y = top + plot_h - plot_h * f64::from(i) / 4.0;
+    for i in 0..=5 {
+        let v = ymax * f64::from(i) / 5.0;
+        let y = top + plot_h - plot_h * f64::from(i) / 5.0;
         let _ = write!(
             s,
             "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e3e8eb\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#5b6b75\">{}</text>",
@@ -61,10 +62,11 @@ pub fn bars(categories: &[String], series: &[Series], title: &str) -> String {
     }
     let n = categories.len().max(1) as f64;
     let group_w = plot_w / n;
-    let bar_w = (group_w * 0.8 / series.len().max(1) as f64).max(1.0);
+    let bar_w = (group_w * 0.8 / series.len().max(1) as f64).clamp(1.0, 36.0);
+    let pad = (group_w - bar_w * series.len() as f64) / 2.0;
     let label_every = (categories.len() / 16).max(1);
     for (ci, cat) in categories.iter().enumerate() {
-        let gx = left + group_w * ci as f64 + group_w * 0.1;
+        let gx = left + group_w * ci as f64 + pad;
         for (si, ser) in series.iter().enumerate() {
             let v = ser.values.get(ci).copied().unwrap_or(0) as f64;
             let bh = if ymax > 0.0 { plot_h * v / ymax } else { 0.0 };
@@ -121,8 +123,13 @@ pub fn timeline(entries: &[(i64, bool)], now: i64, utc_offset_min: i32) -> Strin
     let mut s = format!(
         "<svg class=\"chart\" viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\" font-size=\"11\">"
     );
-    let mut chrono_order: Vec<(i64, bool)> = entries.to_vec();
-    chrono_order.reverse();
+    // Oldest first, with runs of the same state merged into one period.
+    let mut chrono_order: Vec<(i64, bool)> = Vec::new();
+    for &(t, online) in entries.iter().rev() {
+        if chrono_order.last().map(|l| l.1) != Some(online) {
+            chrono_order.push((t, online));
+        }
+    }
     for (i, (t, online)) in chrono_order.iter().enumerate() {
         let end = chrono_order.get(i + 1).map(|e| e.0).unwrap_or(now);
         let x0 = w * (t - start) as f64 / span;
@@ -176,6 +183,7 @@ mod tests {
         );
         assert!(svg.contains("height=\"106.0\""));
         assert!(svg.contains("Lượt mượn"));
+        assert!(svg.contains(">4</text>"), "whole-number grid steps");
     }
 
     #[test]
