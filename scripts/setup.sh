@@ -9,6 +9,7 @@ APT_PACKAGES=(
   procps                      # ps, for the benchmarks' memory readings
   python3-venv                # the venv for other people's tools the tests check against
   yaz                         # yaz-marcdump: an independent MARC reader for the interop tests
+  chromium chromium-driver    # headless browser for the dashboard and OPAC tests
 )
 
 missing=()

@@ -1,5 +1,5 @@
-//! The command line: `central serve`, `central seed`, `central import marc` and
-//! `central export marc`. The only module that prints to stdout (the readiness line, the
+//! The command line: `central serve`, `central seed`, `central import marc`,
+//! `central export marc` and `central admin create`. The only module that prints to stdout (the readiness line, the
 //! seed and import summaries, the export) and draws the import's progress line on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -55,6 +55,33 @@ pub enum Cmd {
         /// What to export.
         #[command(subcommand)]
         what: ExportCmd,
+    },
+    /// Manage dashboard users.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        what: AdminCmd,
+    },
+}
+
+/// `central admin ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Create a dashboard user (the first administrator, or branch staff). The password
+    /// comes from RONG_ADMIN_PASSWORD, or else the first line of stdin.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        name: String,
+        /// `admin` (every branch) or `staff` (one branch).
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// The branch of a staff user.
+        #[arg(long)]
+        branch: Option<String>,
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -155,6 +182,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = Config::load(config.as_deref())?;
             import_patrons_cmd(&config, &file)
+        }
+        Cmd::Admin {
+            what:
+                AdminCmd::Create {
+                    name,
+                    role,
+                    branch,
+                    config,
+                },
+        } => {
+            let config = Config::load(config.as_deref())?;
+            admin_create(&config, &name, &role, branch.as_deref())
         }
         Cmd::Export {
             what:
@@ -328,6 +367,59 @@ fn export_cmd(
         )?,
     };
     tracing::info!(records = n, "exported");
+    Ok(())
+}
+
+fn admin_create(
+    config: &Config,
+    name: &str,
+    role: &str,
+    branch: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::store::admin::Role;
+    let role = Role::parse(role).context("--role must be admin or staff")?;
+    let branch = match (role, branch) {
+        (Role::Admin, _) => None,
+        (Role::Staff, Some(b)) => Some(b),
+        (Role::Staff, None) => anyhow::bail!("a staff user needs --branch"),
+    };
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {
+        anyhow::bail!("--name must be 1 to 64 characters without spaces");
+    }
+    let password = match std::env::var("RONG_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprint!("Password for {name}: ");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.chars().count() < 8 {
+        anyhow::bail!("the password must have at least 8 characters");
+    }
+    let hash = crate::web::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+    let mut store = open_store(config)?;
+    store.create_user(
+        name,
+        &hash,
+        role,
+        branch,
+        chrono::Utc::now().timestamp_millis(),
+    )?;
+    println!(
+        "Created {} {name}{}.",
+        role.as_str(),
+        branch
+            .map(|b| format!(" of branch {b}"))
+            .unwrap_or_default()
+    );
     Ok(())
 }
 

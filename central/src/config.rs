@@ -66,6 +66,66 @@ pub struct Config {
     pub import: ImportConfig,
     /// The library's name, shown at the top of the public catalogue.
     pub library_name: String,
+    /// The fleet dashboard (`/admin`).
+    pub dashboard: DashboardConfig,
+    /// Fleet alert thresholds.
+    pub alerts: AlertsConfig,
+}
+
+/// Dashboard settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// How long a login lasts, in seconds.
+    pub session_secs: u64,
+    /// The devices' heartbeat interval in seconds; a device silent for two is `stale`.
+    pub heartbeat_secs: u64,
+    /// Failed logins allowed per account, and per IP address, within `login_window_secs`.
+    pub login_max_failures: u32,
+    /// The window of the login rate limit, in seconds.
+    pub login_window_secs: u64,
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    pub secure_cookie: bool,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            session_secs: 12 * 3600,
+            heartbeat_secs: 30,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+            secure_cookie: false,
+        }
+    }
+}
+
+/// Alert thresholds; alerts are re-evaluated every `check_secs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// A device offline (or stale) for longer than this many minutes raises an alert.
+    pub offline_minutes: u64,
+    /// An unsynced event older than this many hours raises an alert.
+    pub unsynced_hours: u64,
+    /// Less free disk than this many MiB raises an alert.
+    pub low_disk_mb: u64,
+    /// Hardware reported `missing` raises an alert.
+    pub hardware_missing: bool,
+    /// How often to evaluate, in seconds.
+    pub check_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            offline_minutes: 15,
+            unsynced_hours: 24,
+            low_disk_mb: 500,
+            hardware_missing: true,
+            check_secs: 15,
+        }
+    }
 }
 
 /// Catalogue import settings.
@@ -225,6 +285,8 @@ impl Default for Config {
             utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
             import: ImportConfig::default(),
             library_name: "Thư viện tỉnh Kon Tum".into(),
+            dashboard: DashboardConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -324,6 +386,22 @@ impl Config {
         }
         if let Some(v) = env("RONG_IMPORT_DEFAULT_BRANCH") {
             config.import.default_branch = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = env("RONG_DASHBOARD_SECURE_COOKIE") {
+            config.dashboard.secure_cookie = parse("RONG_DASHBOARD_SECURE_COOKIE", v)?;
+        }
+        if let Some(v) = env("RONG_ALERTS_OFFLINE_MINUTES") {
+            config.alerts.offline_minutes = parse("RONG_ALERTS_OFFLINE_MINUTES", v)?;
+        }
+        if config.dashboard.heartbeat_secs == 0
+            || config.alerts.check_secs == 0
+            || config.dashboard.session_secs == 0
+        {
+            return Err(ConfigError::Env {
+                name: "dashboard.heartbeat_secs / dashboard.session_secs / alerts.check_secs",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
         }
         if let Some(url) = &config.broker.external_url {
             parse_mqtt_url(url).map_err(|reason| ConfigError::Env {

@@ -20,6 +20,7 @@ pub mod reconcile;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod web;
 pub mod writer;
 
 pub use config::Config;

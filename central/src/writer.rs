@@ -68,6 +68,17 @@ pub enum Job {
         /// Done.
         done: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// A dashboard write (users, sessions, alerts, acknowledgements).
+    Admin(AdminWrite),
+}
+
+/// A write for the dashboard, run on the writer's connection (see `store::admin`).
+pub struct AdminWrite(pub Box<dyn FnOnce(&mut Store) + Send>);
+
+impl std::fmt::Debug for AdminWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminWrite")
+    }
 }
 
 /// What the writer needs besides its store.
@@ -187,6 +198,7 @@ impl Writer {
 
     fn handle(&mut self, job: Job) {
         match job {
+            Job::Admin(AdminWrite(f)) => f(&mut self.store),
             Job::Events { branch, batch } => {
                 if !self.admit(&branch, &batch.device, "events") {
                     return;

@@ -4,6 +4,7 @@
 //! every change; HTTP handlers and the catch-up path read through [`ReadPool`]. The file
 //! runs in WAL mode with `synchronous=FULL`, so a committed batch survives power loss.
 
+pub mod admin;
 pub mod catalogue;
 mod changes;
 mod devices;
@@ -44,6 +45,7 @@ const fn sql(sql: &'static str) -> Migration {
 const MIGRATIONS: &[Migration] = &[
     sql(include_str!("migrations/0001_init.sql")),
     sql(include_str!("migrations/0002_marc.sql")),
+    sql(include_str!("migrations/0003_admin.sql")),
     Migration {
         sql: include_str!("migrations/0004_search.sql"),
         then: Some(search::create_index),
