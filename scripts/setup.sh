@@ -7,6 +7,7 @@ APT_PACKAGES=(
   build-essential pkg-config  # cc for the bundled SQLite
   mosquitto                   # the production broker, tested alongside the embedded one
   procps                      # ps, for the benchmarks' memory readings
+  cmake libclang-dev          # the NFC driver (nfc1 builds libnfc and its bindings)
 )
 
 missing=()

@@ -107,6 +107,18 @@ pub enum Action {
     },
     /// Lift the card off the simulated NFC reader.
     Remove,
+    /// Print a loan receipt for a patron's items (identifies the patron first).
+    Receipt {
+        /// The patron.
+        #[command(flatten)]
+        who: WhoArgs,
+        /// The PIN.
+        #[command(flatten)]
+        pin: PinArg,
+        /// Item barcodes (the patron's loans).
+        #[arg(required = true)]
+        items: Vec<String>,
+    },
     /// Set the simulated printer's state ("jam the printer").
     Printer {
         /// The state it reports from now on.
@@ -480,6 +492,23 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         Action::Scan { code } => one(&mut c, RequestOp::SimScan { code: code.clone() }),
         Action::Tap { uid } => one(&mut c, RequestOp::SimTap { uid: uid.clone() }),
         Action::Remove => one(&mut c, RequestOp::SimRemove),
+        Action::Receipt { who: w, pin, items } => {
+            let (raw, resp) = c.call(RequestOp::Identify(who(w, pin)))?;
+            let session = match &resp.outcome {
+                Outcome::Ok {
+                    result: Reply::Identified { session, .. },
+                    ..
+                } => session.clone(),
+                _ => return Ok(show(None, &raw, &resp, json)),
+            };
+            let (raw, resp) = c.call(RequestOp::PrintReceipt {
+                session: session.clone(),
+                items: items.clone(),
+            })?;
+            let printed = show(None, &raw, &resp, json);
+            let _ = c.call(RequestOp::EndSession { session })?;
+            Ok(printed)
+        }
         Action::Printer { state } => one(
             &mut c,
             RequestOp::SimPrinter {

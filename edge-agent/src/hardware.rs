@@ -63,6 +63,7 @@ fn health_of(kind: rong_hardware::ErrorKind) -> Health {
 }
 
 /// Marks a device whose driver this agent was built without.
+#[cfg_attr(all(feature = "wedge", feature = "nfc"), allow(dead_code))]
 fn not_built(map: &HealthMap, name: &str, feature: &str) {
     let detail = format!("this agent was built without the `{feature}` feature");
     tracing::error!(device = name, %detail, "device not started");
