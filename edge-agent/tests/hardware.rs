@@ -263,3 +263,72 @@ async fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back()
     assert_eq!(next_barcode(&mut sub).await, "KT00000002");
     agent.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_prints_a_receipt_and_jams_the_printer() {
+    use edge_agent::cli::CtlArgs;
+    use edge_agent::ctl::{Action, PinArg, PrinterArg, WhoArgs};
+
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut store = Store::open(&dir.path().join("agent.db")).unwrap();
+        store
+            .apply_delta(&Delta {
+                from_version: 0,
+                to_version: SNAPSHOT_VERSION,
+                ops: reference_ops(),
+            })
+            .unwrap();
+    }
+    let mut config = agent_config(dir.path(), free_port(), None);
+    config.hardware.printer = DeviceKind::Sim;
+    let agent = RunningAgent::start(config).await;
+    let socket = agent.socket.clone();
+    let ctl = move |action: Action| {
+        let args = CtlArgs {
+            socket: Some(socket.clone()),
+            config: None,
+            json: false,
+            action,
+        };
+        format!("{:?}", edge_agent::ctl::main(args))
+    };
+    let patron = || WhoArgs {
+        card: Some("P0001".into()),
+        uid: None,
+    };
+    let receipt = move || Action::Receipt {
+        who: patron(),
+        pin: PinArg { pin: None },
+        items: vec!["KT00000003".into()],
+    };
+    let codes = tokio::task::spawn_blocking(move || {
+        let ok = ctl(Action::Status);
+        let lent = ctl(Action::Checkout {
+            who: patron(),
+            pin: PinArg { pin: None },
+            items: vec!["KT00000003".into()],
+        });
+        let printed = ctl(receipt());
+        let jammed = ctl(Action::Printer {
+            state: PrinterArg::CoverOpen,
+        });
+        let refused = ctl(receipt());
+        (ok, lent, printed, jammed, refused)
+    })
+    .await
+    .unwrap();
+    let success = format!("{:?}", std::process::ExitCode::SUCCESS);
+    let failure = format!("{:?}", std::process::ExitCode::from(1));
+    assert_eq!(codes.0, success);
+    assert_eq!(codes.1, success, "checkout");
+    assert_eq!(codes.2, success, "receipt");
+    assert_eq!(codes.3, success, "printer cover-open");
+    assert_eq!(codes.4, failure, "a receipt on an open printer is refused");
+    let mut api = Api::connect(&agent.socket).await;
+    let s = api.status().await;
+    assert_eq!(s["hardware"]["printer"]["health"], "error", "{s}");
+    let detail = s["hardware"]["printer"]["detail"].as_str().unwrap();
+    assert!(detail.contains("cover open"), "{s}");
+    agent.stop().await;
+}

@@ -48,9 +48,9 @@ impl CardTracker {
 
 /// A [`CardReader`] on a libnfc device.
 ///
-/// When the reader fails (unplugged, I/O error) a read returns `Disconnected`, a card that
-/// was on it is reported removed, and the next read opens the reader again, so it resumes
-/// when it comes back.
+/// When the reader fails (unplugged, I/O error) a card that was on it is reported removed,
+/// the read after that returns `Disconnected`, and each later read tries to open the reader
+/// again, so it resumes when it comes back.
 pub struct NfcReader {
     config: NfcConfig,
     // Declared before the context: the device must close first.
@@ -141,8 +141,6 @@ impl NfcReader {
         tracing::warn!(reader = %self.target_name(), error = %why, "NFC reader gone");
         self.device = None;
         self.present_target = None;
-        // A card on a reader that vanished is no longer "present" for the kiosk.
-        self.queued.extend(self.tracker.saw(None));
         CardError::Disconnected(format!("{}: {why}", self.target_name()))
     }
 
@@ -206,7 +204,18 @@ impl CardReader for NfcReader {
         let deadline = Instant::now() + timeout;
         let period = Duration::from_millis(self.config.poll_ms.max(10));
         loop {
-            let seen = self.poll_once()?;
+            let seen = match self.poll_once() {
+                Ok(seen) => seen,
+                // A card on a reader that vanished is no longer there for the kiosk: say so
+                // first. The reader is closed now, so the next read reports it missing
+                // (or finds it back).
+                Err(e) if self.tracker.present().is_some() => {
+                    tracing::debug!(error = %e, "card removed with its reader");
+                    self.tracker.saw(None);
+                    return Ok(Some(CardEvent::Removed));
+                }
+                Err(e) => return Err(e),
+            };
             self.queued.extend(self.tracker.saw(seen));
             if let Some(ev) = self.queued.pop_front() {
                 return Ok(Some(ev));
