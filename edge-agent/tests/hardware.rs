@@ -153,14 +153,16 @@ fn a_jammed_printer_refuses_the_receipt_and_the_status_says_why() {
 fn signals_go_to_the_lights() {
     let dir = tempfile::tempdir().unwrap();
     let a = agent(dir.path());
-    for s in [Signal::Success, Signal::Error, Signal::Attention] {
+    for (n, s) in [Signal::Success, Signal::Error, Signal::Attention]
+        .into_iter()
+        .enumerate()
+    {
         assert_eq!(
             a.handle(RequestOp::Signal { signal: s }).unwrap(),
             Reply::Done
         );
         // The lights play on their own thread: wait for each before the next, so none is
         // dropped as "busy".
-        let n = a.hardware.sim_lights_shown().len();
         let end = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while a.hardware.sim_lights_shown().len() == n {
             assert!(std::time::Instant::now() < end, "signal {s:?} not shown");
