@@ -222,13 +222,23 @@ async fn next_barcode(sub: &mut Api) -> String {
     }
 }
 
+/// The barcode reader's health in the newest status central got over MQTT.
+fn mqtt_barcode_health(central: &Central) -> Option<Health> {
+    let last = central.on("status").pop()?;
+    let s: rong_protocol::status::DeviceStatus = rong_protocol::decode(&last).ok()?;
+    Some(s.hardware.get("barcode")?.health)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back() {
     let dir = tempfile::tempdir().unwrap();
     // A stable name, as udev's /dev/rong-barcode or /dev/serial/by-id gives.
     let link = dir.path().join("rong-barcode");
     let mut scanner = Scanner::plug_in(&link);
-    let mut config = agent_config(dir.path(), free_port(), None);
+    let port = start_broker().await;
+    let central = Central::start(port).await;
+    let mut config = agent_config(dir.path(), port, Some(central.http));
+    config.sync.heartbeat_secs = 1;
     let mut serial = rong_hardware::SerialConfig::new(link.to_string_lossy());
     serial.debounce = std::time::Duration::ZERO;
     config.hardware.barcode = DeviceKind::Serial(serial);
@@ -242,7 +252,7 @@ async fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back()
     scanner.scan("KT00000001");
     assert_eq!(next_barcode(&mut sub).await, "KT00000001");
 
-    // Unplug: both ends of the pty go away.
+    // Unplug: both ends of the pty go away. The local API and the MQTT status say so.
     drop(scanner);
     wait_for("the reader to show missing", async || {
         (barcode_health(&mut api).await == "missing").then_some(())
@@ -254,6 +264,10 @@ async fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back()
         .unwrap()
         .to_owned();
     assert!(detail.contains("rong-barcode"), "{detail}");
+    wait_for("a heartbeat with the reader missing", async || {
+        (mqtt_barcode_health(&central) == Some(Health::Missing)).then_some(())
+    })
+    .await;
 
     // Plug back in: a new device behind the same name.
     let mut scanner = Scanner::plug_in(&link);
@@ -263,6 +277,10 @@ async fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back()
     .await;
     scanner.scan("KT00000002");
     assert_eq!(next_barcode(&mut sub).await, "KT00000002");
+    wait_for("a heartbeat with the reader back", async || {
+        (mqtt_barcode_health(&central) == Some(Health::Ok)).then_some(())
+    })
+    .await;
     agent.stop().await;
 }
 
