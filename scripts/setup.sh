@@ -10,6 +10,7 @@ APT_PACKAGES=(
   python3-venv                # the venv for other people's tools the tests check against
   yaz                         # yaz-marcdump: an independent MARC reader for the interop tests
   chromium chromium-driver    # headless browser for the dashboard and OPAC tests
+  cmake libclang-dev          # the NFC driver (nfc1 builds libnfc and its bindings)
 )
 
 missing=()
