@@ -9,11 +9,15 @@
 //! - Receipt printer: [`EscPos`] (always built; it only needs a byte stream) prints
 //!   receipts as raster images drawn with a bundled font, so Vietnamese prints on any
 //!   ESC/POS printer; [`PrinterConfig::open`] opens a USB device file or a serial port.
+//! - Document scanner: [`scanner::DocumentScanner`], with `SaneScanner` (feature `sane`,
+//!   on by default; links libsane) running SANE on a thread of its own, and
+//!   [`scanner::SimScanner`].
 
 pub mod barcode;
 pub mod card;
 pub mod framing;
 pub mod printer;
+pub mod scanner;
 #[cfg(feature = "serial")]
 pub mod serial;
 
