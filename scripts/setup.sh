@@ -7,6 +7,8 @@ APT_PACKAGES=(
   build-essential pkg-config  # cc for the bundled SQLite
   mosquitto                   # the production broker, tested alongside the embedded one
   procps                      # ps, for the benchmarks' memory readings
+  libsane-dev sane-utils      # the SANE scanner driver (feature `sane`): libsane and its
+                              # `test` backend for the tests; scanimage to check a scanner
 )
 
 missing=()

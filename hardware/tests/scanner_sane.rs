@@ -1,5 +1,5 @@
 //! The SANE driver against SANE's own `test` backend, through libsane, with a private
-//! configuration (`dll.conf` naming only `test`, and a `test.conf` with six devices and
+//! configuration (`dll.conf` naming only `test`, and a `test.conf` with seven devices and
 //! a 300 mm scan area so A4 fits). Each test uses its own `test:N` device: the backend
 //! counts feeder pages per device.
 #![cfg(feature = "sane")]
@@ -21,7 +21,7 @@ fn config_dir() -> &'static Path {
         std::fs::write(dir.path().join("dll.conf"), "test\n").expect("dll.conf");
         std::fs::write(
             dir.path().join("test.conf"),
-            "number_of_devices 6\ngeometry_min 0.0\ngeometry_max 300.0\ngeometry_quant 1.0\n",
+            "number_of_devices 7\ngeometry_min 0.0\ngeometry_max 300.0\ngeometry_quant 1.0\n",
         )
         .expect("test.conf");
         dir
@@ -53,7 +53,7 @@ fn a4_feeder() -> ScanSettings {
 fn lists_devices_and_their_options() {
     let mut s = SaneScanner::with_config_dir(config_dir()).unwrap();
     let names: Vec<String> = s.devices().unwrap().into_iter().map(|d| d.name).collect();
-    for n in 0..6 {
+    for n in 0..7 {
         assert!(names.contains(&format!("test:{n}")), "{names:?}");
     }
     s.open("test:0").unwrap();
@@ -263,4 +263,78 @@ async fn async_handle_streams_a_feeder_batch_off_the_runtime() {
         .await
         .unwrap();
     assert_eq!(task.scan_page().await, Err(ScanError::Jammed));
+}
+
+#[test]
+fn odd_frame_shapes_give_the_same_pixels() {
+    let mut s = open("test:6");
+    s.configure(&ScanSettings {
+        mode: Some(Mode::Color),
+        resolution_dpi: Some(72),
+        source: Some(Source::Flatbed),
+        area: Some(Area {
+            left_mm: 0.0,
+            top_mm: 0.0,
+            width_mm: 60.0,
+            height_mm: 40.0,
+        }),
+    })
+    .unwrap();
+    s.set_option("test-picture", OptionValue::Text("Color pattern".into()))
+        .unwrap();
+    let single = s.scan_page().unwrap();
+
+    // A three-pass scanner sends red, green and blue as three frames.
+    s.set_option("three-pass", OptionValue::Bool(true)).unwrap();
+    s.set_option("three-pass-order", OptionValue::Text("GBR".into()))
+        .unwrap();
+    let on = s
+        .options()
+        .unwrap()
+        .into_iter()
+        .find(|o| o.name == "three-pass");
+    assert_eq!(on.and_then(|o| o.value), Some(OptionValue::Bool(true)));
+    let three = s.scan_page().unwrap();
+    assert_eq!(three, single);
+    s.set_option("three-pass", OptionValue::Bool(false))
+        .unwrap();
+
+    // Pixels lost at the end of each line: rows are padded, and the padding is dropped.
+    s.set_option("ppl-loss", OptionValue::Int(7)).unwrap();
+    let lossy = s.scan_page().unwrap();
+    assert_eq!(
+        (lossy.width, lossy.height),
+        (single.width - 7, single.height)
+    );
+    let row = |p: &rong_hardware::scanner::Page, y: usize, n: usize| {
+        let stride = p.width as usize * 3;
+        p.data[y * stride..y * stride + n].to_vec()
+    };
+    for y in [0, 50, single.height as usize - 1] {
+        let n = lossy.width as usize * 3;
+        assert_eq!(row(&lossy, y, n), row(&single, y, n));
+    }
+    s.set_option("ppl-loss", OptionValue::Int(0)).unwrap();
+
+    // A hand scanner does not know its height in advance (lines = -1).
+    s.set_option("hand-scanner", OptionValue::Bool(true))
+        .unwrap();
+    let hand = s.scan_page().unwrap();
+    hand.validate().unwrap();
+    assert!(hand.height > 0);
+    s.set_option("hand-scanner", OptionValue::Bool(false))
+        .unwrap();
+
+    // 1-bit and 16-bit greyscale encode to PNG.
+    s.configure(&ScanSettings {
+        mode: Some(Mode::Gray),
+        ..Default::default()
+    })
+    .unwrap();
+    for depth in [1, 16] {
+        s.set_option("depth", OptionValue::Int(depth)).unwrap();
+        let p = s.scan_page().unwrap();
+        assert_eq!(i32::from(p.depth), depth);
+        assert!(p.to_png().unwrap().starts_with(b"\x89PNG"));
+    }
 }

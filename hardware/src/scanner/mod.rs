@@ -11,6 +11,7 @@
 
 use std::ops::ControlFlow;
 
+mod config;
 mod error;
 pub mod options;
 mod page;
@@ -19,6 +20,7 @@ pub mod sane;
 mod sim;
 mod task;
 
+pub use config::{pick_device, OpenedScanner, ScannerConfig, ScannerDriver};
 pub use error::{Language, ScanError};
 pub use options::{
     Area, Capabilities, Constraint, Mode, OptionValue, ScanOption, ScanSettings, Source, Unit,

@@ -123,8 +123,9 @@ pub struct ScanOption {
     pub advanced: bool,
 }
 
-/// Colour mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Colour mode (`lineart`, `gray` or `color` in config files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Black and white, 1 bit per pixel.
     Lineart,
@@ -160,8 +161,9 @@ impl Mode {
     }
 }
 
-/// Where the paper is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where the paper is (`flatbed` or `adf` in config files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Source {
     /// The glass.
     Flatbed,
