@@ -24,12 +24,6 @@ pub struct SaneScanner {
     device: Option<(u64, String)>,
 }
 
-impl std::fmt::Debug for Request {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Request")
-    }
-}
-
 impl SaneScanner {
     /// A handle using SANE's own configuration (`/etc/sane.d`, or `SANE_CONFIG_DIR`).
     /// Starts SANE on first use; fails if libsane cannot initialise.

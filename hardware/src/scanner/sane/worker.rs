@@ -33,6 +33,24 @@ pub(super) enum Request {
     Cancel(u64),
 }
 
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (what, id) = match self {
+            Request::Devices(_) => ("devices", None),
+            Request::Open(..) => ("open", None),
+            Request::Close(id) => ("close", Some(id)),
+            Request::Options(id, _) => ("options", Some(id)),
+            Request::Set(id, ..) => ("set", Some(id)),
+            Request::Feed(id, _) => ("feed", Some(id)),
+            Request::Cancel(id) => ("cancel", Some(id)),
+        };
+        f.debug_struct("Request")
+            .field("what", &what)
+            .field("device", &id)
+            .finish()
+    }
+}
+
 struct Running {
     requests: Sender<Request>,
     config_dir: Option<PathBuf>,
