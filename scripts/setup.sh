@@ -11,6 +11,8 @@ APT_PACKAGES=(
   yaz                         # yaz-marcdump: an independent MARC reader for the interop tests
   chromium chromium-driver    # headless browser for the dashboard and OPAC tests
   cmake libclang-dev          # the NFC driver (nfc1 builds libnfc and its bindings)
+  libsane-dev sane-utils      # the SANE scanner driver (feature `sane`): libsane and its
+                              # `test` backend for the tests; scanimage to check a scanner
 )
 
 missing=()

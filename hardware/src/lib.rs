@@ -14,6 +14,9 @@
 //! - NFC: `NfcReader` (feature `nfc`, libnfc bundled) polls ISO 14443A cards.
 //! - Lights and buzzer: [`Indicator`] with `GpioLights` (feature `gpio`, Raspberry Pi) and
 //!   [`SimLights`].
+//! - Document scanner: [`scanner::DocumentScanner`], with `SaneScanner` (feature `sane`,
+//!   on by default; links libsane) running SANE on a thread of its own, and
+//!   [`scanner::SimScanner`].
 
 pub mod barcode;
 pub mod card;
@@ -25,6 +28,7 @@ pub mod lights;
 #[cfg(feature = "nfc")]
 pub mod nfc;
 pub mod printer;
+pub mod scanner;
 #[cfg(feature = "serial")]
 pub mod serial;
 #[cfg(feature = "wedge")]
