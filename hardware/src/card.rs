@@ -66,19 +66,9 @@ impl Default for NfcConfig {
     }
 }
 
-/// Normalises a UID to upper-case hex without separators; `None` if it is not 4 to 10
-/// bytes of hex (ISO 14443A UIDs are 4, 7 or 10 bytes).
-pub fn normalise_uid(raw: &str) -> Option<String> {
-    let hex: String = raw
-        .chars()
-        .filter(|c| !matches!(c, ':' | '-' | ' '))
-        .collect::<String>()
-        .to_ascii_uppercase();
-    let ok = hex.len() % 2 == 0
-        && (8..=20).contains(&hex.len())
-        && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    ok.then_some(hex)
-}
+/// Normalises a UID to upper-case hex without separators (one definition, shared with
+/// central's patron import).
+pub use rong_protocol::ids::normalise_uid;
 
 /// A simulated reader, driven through its [`SimCardHandle`].
 #[derive(Debug)]

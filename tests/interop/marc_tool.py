@@ -3,6 +3,7 @@
     marc_tool.py write OUT.mrc N    N UTF-8 records with Koha 952 holdings, written by pymarc
     marc_tool.py dump FILE          the records of an ISO 2709 file as JSON, read by pymarc
     marc_tool.py dump-xml FILE      the same for a MARCXML file
+    marc_tool.py count FILE         reads every record of an ISO 2709 file and counts them
 """
 
 import json
@@ -84,6 +85,13 @@ def main():
         with open(sys.argv[2], "rb") as f:
             reader = pymarc.MARCReader(f, to_unicode=True, force_utf8=True, utf8_handling="strict")
             print(json.dumps(as_json(list(reader)), ensure_ascii=False))
+    elif cmd == "count":
+        n = 0
+        with open(sys.argv[2], "rb") as f:
+            for r in pymarc.MARCReader(f, to_unicode=True, force_utf8=True):
+                if r is not None and r.title is not None:
+                    n += 1
+        print(n)
     elif cmd == "dump-xml":
         print(json.dumps(as_json(pymarc.parse_xml_to_array(sys.argv[2])), ensure_ascii=False))
     else:
