@@ -22,6 +22,7 @@ use crate::config::{DeviceKind, HardwareConfig};
 
 mod lights;
 mod printer;
+pub mod scanner;
 
 use lights::Lights;
 use printer::Printer;
@@ -42,6 +43,7 @@ pub struct Hardware {
     card: Option<SimCardHandle>,
     lights: Lights,
     printer: Printer,
+    scanner: scanner::SharedScanner,
     health: HealthMap,
     stop: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -172,15 +174,27 @@ impl Hardware {
 
         let lights = Lights::start(&config.lights, &health, &stop, &mut threads);
         let printer = Printer::start(&config.printer, &health, &stop, &mut threads);
+        let scanner = scanner::SharedScanner::default();
+        if let Some(c) = &config.scanner {
+            let (c, slot, h, s) = (c.clone(), scanner.clone(), health.clone(), stop.clone());
+            threads.push(std::thread::spawn(move || scanner::watch(c, slot, h, s)));
+        }
         Self {
             barcode,
             card,
             lights,
             printer,
+            scanner,
             health,
             stop,
             threads: Mutex::new(threads),
         }
+    }
+
+    /// The document scanner, for digitisation jobs (empty when none is configured or it
+    /// has not been found yet).
+    pub fn scanner(&self) -> scanner::SharedScanner {
+        self.scanner.clone()
     }
 
     /// Each device's health.

@@ -28,6 +28,7 @@ fn agent(dir: &Path) -> Agent {
         card: DeviceKind::Sim,
         lights: DeviceKind::Sim,
         printer: DeviceKind::Sim,
+        scanner: None,
     };
     let mut store = Store::open(&config.db_path()).unwrap();
     store
@@ -351,4 +352,71 @@ async fn ctl_prints_a_receipt_and_jams_the_printer() {
     let detail = s["hardware"]["printer"]["detail"].as_str().unwrap();
     assert!(detail.contains("cover open"), "{s}");
     agent.stop().await;
+}
+
+/// Polls the scanner's health until `want`, or fails after 30 s.
+fn wait_scanner(hw: &Hardware, want: Health) -> String {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(h) = hw.health().get("scanner") {
+            if h.health == want {
+                return h.detail.clone().unwrap_or_default();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "scanner never {want:?}: {:?}",
+            hw.health()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_simulated_scanner_unplugged_shows_missing_and_comes_back() {
+    use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
+    let config = HardwareConfig {
+        scanner: Some(ScannerConfig {
+            driver: ScannerDriver::Sim,
+            ..ScannerConfig::default()
+        }),
+        ..HardwareConfig::default()
+    };
+    let (tx, _) = broadcast::channel(16);
+    let hw = Hardware::start(&config, tx);
+    assert!(wait_scanner(&hw, Health::Ok).contains("Simulated scanner"));
+    let sim = edge_agent::hardware::scanner::sim_handle(&hw.scanner()).expect("sim handle");
+    sim.set_plugged(false);
+    wait_scanner(&hw, Health::Missing);
+    sim.set_plugged(true);
+    wait_scanner(&hw, Health::Ok);
+    hw.stop();
+}
+
+#[test]
+fn the_sane_test_backend_is_found_and_a_missing_model_is_reported() {
+    use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dll.conf"), "test\n").unwrap();
+    let found = HardwareConfig {
+        scanner: Some(ScannerConfig {
+            driver: ScannerDriver::Sane,
+            device: Some("test:0".into()),
+            sane_config_dir: Some(dir.path().to_owned()),
+            ..ScannerConfig::default()
+        }),
+        ..HardwareConfig::default()
+    };
+    let (tx, _) = broadcast::channel(16);
+    let hw = Hardware::start(&found, tx.clone());
+    assert!(wait_scanner(&hw, Health::Ok).contains("test:0"));
+    hw.stop();
+    // A model that is not connected: missing, with its name, and the agent goes on.
+    let mut absent = found.clone();
+    if let Some(s) = absent.scanner.as_mut() {
+        s.device = Some("fi-7160".into());
+    }
+    let hw = Hardware::start(&absent, tx);
+    assert!(wait_scanner(&hw, Health::Missing).contains("fi-7160"));
+    hw.stop();
 }

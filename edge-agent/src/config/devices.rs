@@ -69,6 +69,10 @@ pub struct HardwareConfig {
     /// Receipt printer: `sim`, `escpos` or `none`.
     #[serde(deserialize_with = "word_or_table")]
     pub printer: DeviceKind,
+    /// The edge station's document scanner (`[hardware.scanner]`, with `driver = "sane"`
+    /// or `"sim"`, and optional `device`, `sane_config_dir`, `mode`, `resolution_dpi`,
+    /// `source`); absent on a kiosk.
+    pub scanner: Option<rong_hardware::scanner::ScannerConfig>,
 }
 
 impl Default for HardwareConfig {
@@ -78,6 +82,7 @@ impl Default for HardwareConfig {
             card: DeviceKind::None,
             lights: DeviceKind::None,
             printer: DeviceKind::None,
+            scanner: None,
         }
     }
 }

@@ -79,6 +79,7 @@ fn sims() -> HardwareConfig {
         card: DeviceKind::Sim,
         lights: DeviceKind::Sim,
         printer: DeviceKind::Sim,
+        scanner: None,
     }
 }
 

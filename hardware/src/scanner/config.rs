@@ -8,7 +8,7 @@ use super::{
 };
 
 /// Which driver runs the document scanner.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScannerDriver {
     /// A real scanner through libsane (feature `sane`).
@@ -21,7 +21,7 @@ pub enum ScannerDriver {
 /// The document scanner of an edge station. In TOML: `driver` (`sane` or `sim`),
 /// optional `device`, `sane_config_dir`, and default `mode` (`lineart`, `gray`, `color`),
 /// `resolution_dpi` and `source` (`flatbed`, `adf`).
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScannerConfig {
     /// The driver.

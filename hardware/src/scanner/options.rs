@@ -124,7 +124,7 @@ pub struct ScanOption {
 }
 
 /// Colour mode (`lineart`, `gray` or `color` in config files).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Black and white, 1 bit per pixel.
@@ -162,7 +162,7 @@ impl Mode {
 }
 
 /// Where the paper is (`flatbed` or `adf` in config files).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// The glass.
