@@ -98,9 +98,13 @@ Try, in another terminal in this folder ($CTL runs \`edge-agent ctl\` against th
   $CTL receipt --card P000002 KT00000002               # a loan receipt (simulated printer)
   $CTL printer paper-out ; $CTL receipt --card P000002 KT00000002   # jammed: refused
   $CTL status ; $CTL printer ok                          # the status says why; fix it
+  $CTL search lich su tay nguyen                         # "find a book" on the kiosk
+  curl -s 'http://127.0.0.1:$HTTP_PORT/api/v1/search?q=dia%20chi%20kon%20tum'
   curl -s 'http://127.0.0.1:$HTTP_PORT/api/v1/loans?patron=P000002'
   curl -s http://127.0.0.1:$HTTP_PORT/api/v1/devices
   curl -s -X POST -H 'content-type: application/json' -d '{"reason":"Mất thẻ"}' http://127.0.0.1:$HTTP_PORT/api/v1/patrons/P000002/block
+
+Open http://127.0.0.1:$HTTP_PORT/opac in a browser for the public catalogue.
 
 Stop central (kill the 'central serve' process) to see the kiosk keep lending offline and
 catch up when it comes back. Ctrl-C here stops the demo.
