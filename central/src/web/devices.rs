@@ -139,7 +139,7 @@ fn fleet_html(
             .last_seen
             .map(|t| {
                 format!(
-                    "{}<br><span class=\"muted\">{}</span>",
+                    "<span>{}<br><span class=\"muted\">{}</span></span>",
                     datetime(t, off),
                     age(((now - t).max(0) / 1000) as u64)
                 )
@@ -463,7 +463,7 @@ fn detail_html(lang: Lang, d: &queries::DeviceDetail, version: u64, hb: u64, off
     for c in d.commands.iter().take(10) {
         let reply = match (c.ok, &c.message) {
             (Some(ok), m) => format!(
-                "<span class=\"badge b-{}\">{}</span> <span class=\"reply-msg\">{}</span><br><span class=\"muted\">{}</span>",
+                "<span class=\"reply\"><span class=\"badge b-{}\">{}</span> <span class=\"reply-msg\">{}</span><br><span class=\"muted\">{}</span></span>",
                 if ok { "ok" } else { "error" },
                 lang.t(if ok { "ok" } else { "failed" }),
                 esc(m.as_deref().unwrap_or("")),
