@@ -281,7 +281,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
 
 /// Tries to log in over HTTP; returns the reply to the POST.
 fn try_login(addr: SocketAddr, user: &str, password: &str) -> FullReply {
-    let page = request_full(addr, "GET", "/admin/login", &[], None).unwrap();
+    let page = request_full(addr, "GET", "/admin/login", &[], None).expect("GET login page");
     let csrf = hidden(&page.text(), "csrf").expect("csrf field");
     let cookie = set_cookie(&page, "rong_login_csrf").expect("login csrf cookie");
     let body = form(&[("user", user), ("password", password), ("csrf", &csrf)]);
@@ -292,7 +292,7 @@ fn try_login(addr: SocketAddr, user: &str, password: &str) -> FullReply {
         &[("Cookie", &format!("rong_login_csrf={cookie}"))],
         Some(("application/x-www-form-urlencoded", body.as_bytes())),
     )
-    .unwrap()
+    .expect("HTTP request")
 }
 
 impl Client {
@@ -323,7 +323,7 @@ impl Client {
             &[("Cookie", &format!("rong_session={}", self.cookie))],
             None,
         )
-        .unwrap()
+        .expect("HTTP request")
     }
 
     fn post(&self, path: &str, body: &str) -> FullReply {
@@ -334,7 +334,7 @@ impl Client {
             &[("Cookie", &format!("rong_session={}", self.cookie))],
             Some(("application/x-www-form-urlencoded", body.as_bytes())),
         )
-        .unwrap()
+        .expect("HTTP request")
     }
 
     fn csrf(&self) -> String {
@@ -438,14 +438,14 @@ fn dashboard_security() {
 
     // /metrics and /healthz.
     let m = request_full(addr, "GET", "/metrics", &[], None)
-        .unwrap()
+        .expect("HTTP request")
         .text();
     assert!(m.contains("rong_devices{state=\"stale\"}"), "{m}");
     assert!(m.contains("rong_ingest_lag_seconds"));
     assert!(m.contains("rong_http_request_duration_seconds_bucket{route=\"/admin/devices\""));
     assert_eq!(
         request_full(addr, "GET", "/healthz", &[], None)
-            .unwrap()
+            .expect("HTTP request")
             .status,
         200
     );

@@ -307,7 +307,7 @@ pub async fn page(
             ),
         ))
     }));
-    done.sort_by(|a, b| b.0.cmp(&a.0));
+    done.sort_by_key(|d| std::cmp::Reverse(d.0));
     let _ = write!(
         b,
         "<h2>{}</h2><table class=\"stack\" id=\"handled\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
