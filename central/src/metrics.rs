@@ -207,10 +207,13 @@ impl Metrics {
             &rejected,
         );
         let fleet = self.fleet.lock().ok().and_then(|f| *f);
-        let (online, stale, offline) = match fleet {
-            Some(f) => (f.online, f.stale, f.offline),
-            None => (stats.devices_online, 0, stats.devices_offline),
-        };
+        // Online and offline come fresh from the database; which online devices are stale
+        // is the alert evaluator's last finding (it runs every few seconds).
+        let stale = fleet
+            .map(|f| f.stale)
+            .unwrap_or(0)
+            .min(stats.devices_online);
+        let (online, offline) = (stats.devices_online - stale, stats.devices_offline);
         metric(
             "rong_devices",
             "gauge",
@@ -310,8 +313,14 @@ mod tests {
             offline: 2,
             ingest_lag_s: 7,
         });
-        let text = m.render(&StatsRow::default());
+        let text = m.render(&StatsRow {
+            devices_online: 4,
+            devices_offline: 2,
+            ..StatsRow::default()
+        });
         assert!(text.contains("rong_devices{state=\"stale\"} 1"), "{text}");
+        assert!(text.contains("rong_devices{state=\"online\"} 3"), "{text}");
+        assert!(text.contains("rong_devices{state=\"offline\"} 2"), "{text}");
         assert!(text.contains("rong_ingest_lag_seconds 7"));
         assert!(text.contains(
             "rong_http_request_duration_seconds_bucket{route=\"/admin/devices\",le=\"0.025\"} 1"
