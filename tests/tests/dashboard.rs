@@ -1,8 +1,9 @@
 //! The fleet dashboard, end to end: a real central, real agents and a headless Chromium.
 //! The browser logs in, watches a device go offline and come back without reloading,
 //! sends "sync now" and sees the reply, acknowledges an alert, and downloads the CSV whose
-//! numbers must match the loans made here. Screenshots of every page land in
-//! `docs/screens/dashboard/`. The security checks talk plain HTTP.
+//! numbers must match the loans made here. Screenshots of every page, desktop and phone,
+//! are taken on every run; `RONG_UPDATE_SCREENS=1` writes them to `docs/screens/dashboard/`.
+//! The security checks talk plain HTTP.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,8 +19,14 @@ use rong_tests::scenario::{wait_drained, wait_synced, BrokerKind, Scenario};
 const T: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "mật-khẩu-đủ-dài";
 
+/// Where screenshots go: the committed `docs/screens/dashboard/` when
+/// `RONG_UPDATE_SCREENS=1`, else a scratch directory (so a test run leaves the tree clean).
 fn screens_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screens/dashboard")
+    if std::env::var("RONG_UPDATE_SCREENS").as_deref() == Ok("1") {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screens/dashboard")
+    } else {
+        std::env::temp_dir().join("rong-screens-dashboard")
+    }
 }
 
 /// Saves a desktop (1280 px) and a phone (390 px) screenshot of the current page.
