@@ -64,6 +64,8 @@ pub struct Config {
     pub utc_offset_minutes: i32,
     /// `central import marc`.
     pub import: ImportConfig,
+    /// The library's name, shown at the top of the public catalogue.
+    pub library_name: String,
     /// The fleet dashboard (`/admin`).
     pub dashboard: DashboardConfig,
     /// Fleet alert thresholds.
@@ -155,6 +157,8 @@ pub struct HoldingsConfig {
     pub item_type: Option<char>,
     /// Call number subfield.
     pub call_number: Option<char>,
+    /// Shelving location subfield.
+    pub shelf: Option<char>,
 }
 
 /// The effective holdings mapping, as bytes.
@@ -172,6 +176,8 @@ pub struct HoldingsCodes {
     pub item_type: Option<u8>,
     /// Call number subfield.
     pub call_number: u8,
+    /// Shelving location subfield.
+    pub shelf: u8,
 }
 
 impl Default for ImportConfig {
@@ -193,6 +199,7 @@ impl Default for HoldingsConfig {
             holding_branch: None,
             item_type: None,
             call_number: None,
+            shelf: None,
         }
     }
 }
@@ -209,8 +216,9 @@ fn code(c: Option<char>, default: Option<u8>) -> Result<Option<u8>, String> {
 
 impl HoldingsConfig {
     /// The effective mapping: Koha's 952 defaults ($p barcode, $a home branch, $b holding
-    /// branch, $y item type, $o call number) or 852's ($p barcode, $b location as branch,
-    /// $h call number, no item type), with any configured subfield overriding its default.
+    /// branch, $y item type, $o call number, $c shelving location) or 852's ($p barcode, $b
+    /// location as branch, $h call number, $c shelving location, no item type), with any
+    /// configured subfield overriding its default.
     pub fn codes(&self) -> Result<HoldingsCodes, String> {
         let d: (u8, u8, Option<u8>, Option<u8>, u8) = match self.tag.as_str() {
             "952" => (b'p', b'a', Some(b'b'), Some(b'y'), b'o'),
@@ -230,6 +238,7 @@ impl HoldingsConfig {
             holding_branch: code(self.holding_branch, d.2)?,
             item_type: code(self.item_type, d.3)?,
             call_number: code(self.call_number, Some(d.4))?.unwrap_or(d.4),
+            shelf: code(self.shelf, Some(b'c'))?.unwrap_or(b'c'),
         })
     }
 }
@@ -275,6 +284,7 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
             import: ImportConfig::default(),
+            library_name: "Thư viện tỉnh Kon Tum".into(),
             dashboard: DashboardConfig::default(),
             alerts: AlertsConfig::default(),
         }
@@ -367,6 +377,9 @@ impl Config {
         }
         if let Some(v) = env("RONG_AUTO_REGISTER_DEVICES") {
             config.ingest.auto_register_devices = parse("RONG_AUTO_REGISTER_DEVICES", v)?;
+        }
+        if let Some(v) = env("RONG_LIBRARY_NAME") {
+            config.library_name = v;
         }
         if let Some(v) = env("RONG_UTC_OFFSET_MINUTES") {
             config.utc_offset_minutes = parse("RONG_UTC_OFFSET_MINUTES", v)?;

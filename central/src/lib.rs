@@ -14,6 +14,8 @@ pub mod import;
 pub mod marc;
 pub mod metrics;
 pub mod mqtt;
+pub mod opac;
+pub mod patrons;
 pub mod reconcile;
 pub mod seed;
 pub mod server;

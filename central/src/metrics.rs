@@ -207,12 +207,9 @@ impl Metrics {
             &rejected,
         );
         let fleet = self.fleet.lock().ok().and_then(|f| *f);
-        // Online and offline come fresh from the database; which online devices are stale
-        // is the alert evaluator's last finding (it runs every few seconds).
-        let stale = fleet
-            .map(|f| f.stale)
-            .unwrap_or(0)
-            .min(stats.devices_online);
+        // Online and offline are read from the store at every scrape; which online
+        // devices have gone silent ("stale") comes from the alert evaluator's last pass.
+        let stale = fleet.map_or(0, |f| f.stale).min(stats.devices_online);
         let (online, offline) = (stats.devices_online - stale, stats.devices_offline);
         metric(
             "rong_devices",
@@ -318,8 +315,8 @@ mod tests {
             devices_offline: 2,
             ..StatsRow::default()
         });
-        assert!(text.contains("rong_devices{state=\"stale\"} 1"), "{text}");
         assert!(text.contains("rong_devices{state=\"online\"} 3"), "{text}");
+        assert!(text.contains("rong_devices{state=\"stale\"} 1"), "{text}");
         assert!(text.contains("rong_devices{state=\"offline\"} 2"), "{text}");
         assert!(text.contains("rong_ingest_lag_seconds 7"));
         assert!(text.contains(

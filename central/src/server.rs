@@ -119,8 +119,13 @@ pub async fn serve(
         config.alerts.clone(),
         config.utc_offset_minutes,
     ));
+    let opac = crate::opac::router(crate::opac::OpacState {
+        reads: reads.clone(),
+        library_name: config.library_name.as_str().into(),
+    });
     let app = router(state.clone())
         .merge(crate::web::router(state, web_ctx))
+        .merge(opac)
         .layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             crate::web::track_latency,

@@ -158,11 +158,12 @@ impl Writer {
                 Err(e) => tracing::error!(error = %e, "cannot reload reference data"),
             }
         }
-        let chunks = encode_chunks(applied.from_version, applied.ops.clone());
-        let n = (chunks.len() * self.cache.branches.len()) as u64;
-        for b in &self.cache.branches {
-            for c in &chunks {
-                self.send(Topic::BranchDeltas(b.id.clone()), c.clone());
+        let mut n = 0u64;
+        let branches: Vec<BranchId> = self.cache.branches.iter().map(|b| b.id.clone()).collect();
+        for b in branches {
+            for c in encode_chunks(applied.from_version, &applied.ops, &b) {
+                self.send(Topic::BranchDeltas(b.clone()), c);
+                n += 1;
             }
         }
         self.ctx.metrics.deltas(n);

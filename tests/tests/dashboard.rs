@@ -288,7 +288,8 @@ fn form(pairs: &[(&str, &str)]) -> String {
 
 /// Tries to log in over HTTP; returns the reply to the POST.
 fn try_login(addr: SocketAddr, user: &str, password: &str) -> FullReply {
-    let page = request_full(addr, "GET", "/admin/login", &[], None).expect("GET login page");
+    let page =
+        request_full(addr, "GET", "/admin/login", &[], None).expect("HTTP request to central");
     let csrf = hidden(&page.text(), "csrf").expect("csrf field");
     let cookie = set_cookie(&page, "rong_login_csrf").expect("login csrf cookie");
     let body = form(&[("user", user), ("password", password), ("csrf", &csrf)]);
@@ -299,7 +300,7 @@ fn try_login(addr: SocketAddr, user: &str, password: &str) -> FullReply {
         &[("Cookie", &format!("rong_login_csrf={cookie}"))],
         Some(("application/x-www-form-urlencoded", body.as_bytes())),
     )
-    .expect("HTTP request")
+    .expect("HTTP request to central")
 }
 
 impl Client {
@@ -330,7 +331,7 @@ impl Client {
             &[("Cookie", &format!("rong_session={}", self.cookie))],
             None,
         )
-        .expect("HTTP request")
+        .expect("HTTP request to central")
     }
 
     fn post(&self, path: &str, body: &str) -> FullReply {
@@ -341,7 +342,7 @@ impl Client {
             &[("Cookie", &format!("rong_session={}", self.cookie))],
             Some(("application/x-www-form-urlencoded", body.as_bytes())),
         )
-        .expect("HTTP request")
+        .expect("HTTP request to central")
     }
 
     fn csrf(&self) -> String {

@@ -1,0 +1,298 @@
+//! The catalogue benchmark: MARC import against pymarc reading the same file, search
+//! latency on a device and through central's HTTP API, and the device snapshot's size and
+//! load time. Prints a Markdown table for the README.
+//!
+//! `cargo build --release --bins && target/release/rong-bench-catalogue [--records N]`
+//! (needs the venv from `scripts/setup.sh` for pymarc).
+
+#![allow(clippy::print_stdout)] // the table on stdout is this program's output
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use central::marc::{iso2709, Field, Record, Subfield};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rong_protocol::api::{Reply, RequestOp};
+use rong_tests::central::Central;
+use rong_tests::http;
+use rong_tests::proc::bin;
+use rong_tests::scenario::wait_synced;
+use rong_tests::Agent;
+
+fn data(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
+    Field::Data {
+        tag: *tag,
+        ind1: b' ',
+        ind2: b' ',
+        subfields: subs
+            .iter()
+            .map(|(c, v)| Subfield {
+                code: *c,
+                value: v.as_bytes().to_vec(),
+            })
+            .collect(),
+    }
+}
+
+/// Writes `n` generated records (the seed's titles, authors and subjects), each with its
+/// items as Koha 952 fields, all held by the provincial library. Returns the titles and
+/// authors for queries.
+fn write_marc(path: &Path, n: usize) -> (Vec<String>, Vec<String>) {
+    let seed = central::seed::generate(n * 3, 0, 7);
+    let mut out = BufWriter::new(std::fs::File::create(path).expect("create MARC file"));
+    let mut titles = Vec::new();
+    let mut authors = Vec::new();
+    let mut items = seed.items.iter().peekable();
+    for rec in seed.records.iter().take(n) {
+        let mut r = Record::new();
+        r.leader[9] = b'a';
+        r.fields.push(Field::Control {
+            tag: *b"001",
+            value: rec.id.clone().into_bytes(),
+        });
+        if let Some(isbn) = &rec.isbn {
+            r.fields.push(data(b"020", &[(b'a', isbn)]));
+        }
+        r.fields
+            .push(data(b"100", &[(b'a', &format!("{},", rec.author))]));
+        r.fields.push(data(b"245", &[(b'a', &rec.title)]));
+        r.fields.push(data(
+            b"260",
+            &[
+                (b'b', &format!("{},", rec.publisher)),
+                (b'c', &rec.year.to_string()),
+            ],
+        ));
+        for s in &rec.subjects {
+            r.fields.push(data(b"650", &[(b'a', s)]));
+        }
+        while let Some(item) = items.next_if(|i| i.record == rec.id) {
+            r.fields.push(data(
+                b"952",
+                &[
+                    (b'a', "kontum"),
+                    (b'b', "kontum"),
+                    (b'c', &item.shelf),
+                    (b'o', &item.call_number),
+                    (b'p', &item.barcode),
+                    (b'y', &item.item_type),
+                ],
+            ));
+        }
+        out.write_all(&iso2709::to_bytes(&r).expect("writable record"))
+            .expect("write MARC");
+        titles.push(rec.title.clone());
+        authors.push(rec.author.clone());
+    }
+    out.flush().expect("flush MARC");
+    (titles, authors)
+}
+
+fn python() -> PathBuf {
+    let venv = std::env::var_os("RONG_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/rong-venv")
+        });
+    venv.join("bin/python")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// What a reader types: prefixes of titles as they grow, whole titles, authors and
+/// single common words, with and without diacritics.
+fn queries(titles: &[String], authors: &[String], n: usize) -> Vec<String> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut out = Vec::new();
+    while out.len() < n {
+        let t = titles.choose(&mut rng).expect("titles");
+        let chars: Vec<char> = t.chars().collect();
+        for len in [3usize, 6, 10, 16] {
+            if len < chars.len() {
+                out.push(chars[..len].iter().collect());
+            }
+        }
+        out.push(rong_protocol::fold::fold(t));
+        out.push(authors.choose(&mut rng).expect("authors").clone());
+    }
+    out.extend(["kon tum", "lịch sử", "tay nguyen", "dia chi", "ba na"].map(String::from));
+    out
+}
+
+fn main() {
+    let mut records = 300_000usize;
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    for pair in argv.chunks(2) {
+        match (pair[0].as_str(), pair.get(1).and_then(|v| v.parse().ok())) {
+            ("--records", Some(v)) => records = v,
+            _ => {
+                eprintln!("usage: rong-bench-catalogue [--records N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("rong-bench-catalogue-")
+        .tempdir()
+        .expect("tempdir");
+    let mut rows: Vec<(String, String, String)> = Vec::new();
+
+    let marc = tmp.path().join("catalogue.mrc");
+    let (titles, authors) = write_marc(&marc, records);
+    let size = std::fs::metadata(&marc).map(|m| m.len()).unwrap_or(0);
+    eprintln!("wrote {records} records, {:.1} MB", size as f64 / 1e6);
+
+    // Central with branches and rules only, then the import through the real binary.
+    let mut central = Central::prepare(tmp.path(), None, "");
+    central.seed(0, 1);
+    let t = Instant::now();
+    let out = Command::new(bin("central"))
+        .args(["import", "marc", marc.to_str().expect("utf-8 path")])
+        .env("RONG_DATA_DIR", central.dir().join("data"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run central import");
+    let ours = t.elapsed();
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        summary.starts_with(&format!("imported {records},")),
+        "import: {summary}"
+    );
+    let t = Instant::now();
+    let py = Command::new(python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/marc_tool.py"))
+        .args(["count", marc.to_str().expect("utf-8 path")])
+        .output()
+        .expect("run pymarc (scripts/setup.sh makes its venv)");
+    let theirs = t.elapsed();
+    let counted: usize = String::from_utf8_lossy(&py.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    assert_eq!(counted, records, "pymarc read {counted}");
+    rows.push((
+        format!(
+            "`central import marc`: {records} records with items ({:.0} MB), into SQLite",
+            size as f64 / 1e6
+        ),
+        format!(
+            "{:.1} s ({:.0} records/s)",
+            ours.as_secs_f64(),
+            records as f64 / ours.as_secs_f64()
+        ),
+        "–".into(),
+    ));
+    rows.push((
+        "pymarc 5.4 only reading the same file".into(),
+        format!(
+            "{:.1} s: ours is {:.1}x faster",
+            theirs.as_secs_f64(),
+            theirs.as_secs_f64() / ours.as_secs_f64()
+        ),
+        "≥ 10x".into(),
+    ));
+
+    central.start();
+    let snap = http::request(central.http, "GET", "/api/v1/snapshot/kontum", None)
+        .expect("snapshot")
+        .body;
+    rows.push((
+        format!("Device snapshot, {records} records and their items (gzip)"),
+        format!("{:.1} MB", snap.len() as f64 / 1e6),
+        "< 40 MB".into(),
+    ));
+    let mut agent = Agent::prepare(
+        tmp.path(),
+        "kontum-kiosk-1",
+        "kontum",
+        &central.mqtt_url,
+        &central.http.to_string(),
+        "",
+    );
+    let t = Instant::now();
+    agent.start();
+    wait_synced(&agent);
+    rows.push((
+        "Device bootstrap: snapshot download and load".into(),
+        format!("{:.1} s", t.elapsed().as_secs_f64()),
+        "< 30 s".into(),
+    ));
+
+    let qs = queries(&titles, &authors, 600);
+    let mut c = agent.client();
+    let mut device = Vec::with_capacity(qs.len());
+    let mut found = 0usize;
+    for q in &qs {
+        let t = Instant::now();
+        let r = c.call(RequestOp::Search {
+            q: q.clone(),
+            limit: Some(20),
+        });
+        device.push(t.elapsed());
+        if let rong_protocol::api::Outcome::Ok {
+            result: Reply::SearchResults { hits },
+            ..
+        } = r.outcome
+        {
+            found += usize::from(!hits.is_empty());
+        }
+    }
+    device.sort();
+    rows.push((
+        format!(
+            "Search on the device over {records} records, local API, {} queries ({found} with hits)",
+            qs.len()
+        ),
+        format!(
+            "p50 {}, p99 {}",
+            ms(percentile(&device, 0.5)),
+            ms(percentile(&device, 0.99))
+        ),
+        "p99 < 10 ms".into(),
+    ));
+    let mut web = Vec::with_capacity(qs.len());
+    for q in &qs {
+        let path = format!(
+            "/api/v1/search?q={}",
+            q.bytes()
+                .map(|b| if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        );
+        let t = Instant::now();
+        let r = http::request(central.http, "GET", &path, None).expect("search");
+        assert_eq!(r.status, 200);
+        web.push(t.elapsed());
+    }
+    web.sort();
+    rows.push((
+        format!("Search through central's HTTP API over {records} records"),
+        format!(
+            "p50 {}, p99 {}",
+            ms(percentile(&web, 0.5)),
+            ms(percentile(&web, 0.99))
+        ),
+        "p99 < 20 ms".into(),
+    ));
+    agent.stop();
+    central.stop();
+
+    println!("| measure | result | goal |");
+    println!("|---|---|---|");
+    for (m, r, g) in rows {
+        println!("| {m} | {r} | {g} |");
+    }
+}
