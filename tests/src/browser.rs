@@ -391,13 +391,12 @@ impl Browser {
     pub fn save_full_screenshot(&self, path: &Path, width: u32) -> WdResult<()> {
         // Lay the page out at the target width first: a narrower page is taller.
         self.set_window_size(width, 800)?;
-        let h = self
-            .execute(
-                "return Math.ceil(document.documentElement.scrollHeight);",
-                vec![],
-            )?
-            .as_u64()
-            .unwrap_or(900) as u32;
+        // The window's height includes the browser's own bars: add them to the page's.
+        let v = self.execute(
+            "return [Math.ceil(document.documentElement.scrollHeight), window.outerHeight - window.innerHeight];",
+            vec![],
+        )?;
+        let h = v[0].as_u64().unwrap_or(900) as u32 + v[1].as_u64().unwrap_or(0) as u32;
         self.set_window_size(width, h.clamp(400, 6000))?;
         let png = self.screenshot()?;
         if let Some(dir) = path.parent() {

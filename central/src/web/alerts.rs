@@ -275,7 +275,7 @@ pub async fn page(
             Some((
                 a.acknowledged_at?,
                 format!(
-                    "<tr id=\"acked-alert-{}\"><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"acked-by\">{}</td><td data-label=\"\">{}</td></tr>",
+                    "<tr id=\"acked-alert-{}\"><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"acked-by\">{}</td><td data-label=\"{}\">{}</td></tr>",
                     a.id,
                     lang.t("kind"),
                     lang.t(&format!("alert_{}", a.kind)),
@@ -283,6 +283,7 @@ pub async fn page(
                     esc(&a.device),
                     lang.t("acked_by"),
                     esc(a.acknowledged_by.as_deref().unwrap_or("")),
+                    lang.t("when"),
                     datetime(a.acknowledged_at?, off)
                 ),
             ))
@@ -293,7 +294,7 @@ pub async fn page(
         Some((
             x.acknowledged_at?,
             format!(
-                "<tr id=\"acked-notice-{}\"><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"acked-by\">{}</td><td data-label=\"\">{}</td></tr>",
+                "<tr id=\"acked-notice-{}\"><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"acked-by\">{}</td><td data-label=\"{}\">{}</td></tr>",
                 x.id,
                 lang.t("kind"),
                 lang.t(&x.kind),
@@ -301,18 +302,20 @@ pub async fn page(
                 esc(x.device.as_deref().unwrap_or("")),
                 lang.t("acked_by"),
                 esc(x.acknowledged_by.as_deref().unwrap_or("")),
+                lang.t("when"),
                 datetime(x.acknowledged_at?, off)
             ),
         ))
     }));
-    done.sort_by_key(|x| std::cmp::Reverse(x.0));
+    done.sort_by_key(|d| std::cmp::Reverse(d.0));
     let _ = write!(
         b,
-        "<h2>{}</h2><table class=\"stack\" id=\"handled\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr></thead><tbody>",
+        "<h2>{}</h2><table class=\"stack\" id=\"handled\"><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         lang.t("history"),
         lang.t("kind"),
         lang.t("device"),
         lang.t("acked_by"),
+        lang.t("when"),
     );
     for (_, row) in done.iter().take(50) {
         b.push_str(row);

@@ -20,7 +20,9 @@ use tokio::sync::oneshot;
 
 use super::html::{age, bytes, datetime, esc, page, url_enc};
 use super::i18n::Lang;
-use super::{html_response, now_ms, read, session, Session, WebError, WebState};
+use super::{
+    html_response, now_ms, read, session, session_hash, still_valid, Session, WebError, WebState,
+};
 use crate::store::admin::{self, FleetRow};
 use crate::store::queries;
 use crate::writer::Job;
@@ -137,7 +139,7 @@ fn fleet_html(
             .last_seen
             .map(|t| {
                 format!(
-                    "{}<br><span class=\"muted\">{}</span>",
+                    "<span>{}<br><span class=\"muted\">{}</span></span>",
                     datetime(t, off),
                     age(((now - t).max(0) / 1000) as u64)
                 )
@@ -338,11 +340,14 @@ pub async fn list_live(
     let branch = s.scope(q.branch.as_deref())?;
     let state = q.state.filter(|v| !v.is_empty());
     let lang = s.lang;
+    let hash = session_hash(&headers);
     Ok(live(move || {
         let st = st.clone();
         let branch = branch.clone();
         let state = state.clone();
+        let hash = hash.clone();
         async move {
+            still_valid(&st, &hash).await?;
             let data = list_data(&st, branch).await?;
             Ok(fleet_html(
                 lang,
@@ -458,7 +463,7 @@ fn detail_html(lang: Lang, d: &queries::DeviceDetail, version: u64, hb: u64, off
     for c in d.commands.iter().take(10) {
         let reply = match (c.ok, &c.message) {
             (Some(ok), m) => format!(
-                "<span class=\"badge b-{}\">{}</span> <span class=\"reply-msg\">{}</span><br><span class=\"muted\">{}</span>",
+                "<span class=\"reply\"><span class=\"badge b-{}\">{}</span> <span class=\"reply-msg\">{}</span><br><span class=\"muted\">{}</span></span>",
                 if ok { "ok" } else { "error" },
                 lang.t(if ok { "ok" } else { "failed" }),
                 esc(m.as_deref().unwrap_or("")),
@@ -591,11 +596,14 @@ pub async fn detail_live(
     let s = session(&st, &headers, &uri).await?;
     device_for(&st, &s, &id).await?;
     let lang = s.lang;
+    let hash = session_hash(&headers);
     Ok(live(move || {
         let st = st.clone();
         let s = s.clone();
         let id = id.clone();
+        let hash = hash.clone();
         async move {
+            still_valid(&st, &hash).await?;
             let (d, version) = device_for(&st, &s, &id).await?;
             Ok(detail_html(
                 lang,

@@ -112,6 +112,7 @@ fn words(key: &str) -> (&'static str, &'static str) {
         "cleared" => ("Đã hết", "Cleared"),
         "ack" => ("Xác nhận", "Acknowledge"),
         "acked_by" => ("Xác nhận bởi", "Acknowledged by"),
+        "when" => ("Lúc", "When"),
         "none" => ("Không có.", "None."),
         "alert_offline" => ("Mất kết nối quá lâu", "Offline too long"),
         "alert_unsynced" => ("Sự kiện chưa đồng bộ quá lâu", "Unsynced event too old"),

@@ -346,6 +346,26 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
     }
 }
 
+/// Whether the request's session is still valid: live streams check it on every update,
+/// so a logout or an expiry ends them.
+async fn still_valid(st: &WebState, token_hash: &str) -> Result<(), WebError> {
+    let hash = token_hash.to_owned();
+    match read(st, move |c| admin::session(c, &hash, now_ms())).await? {
+        Some(_) => Ok(()),
+        None => Err(WebError::Login {
+            next: String::new(),
+            expired: true,
+        }),
+    }
+}
+
+/// The hash of the request's session token (empty without one).
+fn session_hash(headers: &HeaderMap) -> String {
+    cookie_of(headers, auth::SESSION_COOKIE)
+        .map(auth::token_hash)
+        .unwrap_or_default()
+}
+
 async fn css() -> impl IntoResponse {
     (
         [

@@ -175,14 +175,30 @@ pub async fn page_route(
             e[i] += c[i];
         }
     }
-    let cats: Vec<String> = per_period.keys().cloned().collect();
+    // Every day (or month) of the period, with or without activity.
+    let mut cats: Vec<String> = Vec::new();
+    let mut d = p.from;
+    while d <= p.to && cats.len() < 400 {
+        let key = if p.by_month {
+            d.format("%Y-%m").to_string()
+        } else {
+            d.to_string()
+        };
+        if cats.last() != Some(&key) {
+            cats.push(key);
+        }
+        d += Days::days(1);
+    }
     let series: Vec<Series> = KINDS
         .iter()
         .enumerate()
         .map(|(i, (_, key, color))| Series {
             label: lang.t(key).to_owned(),
             color,
-            values: per_period.values().map(|c| c[i]).collect(),
+            values: cats
+                .iter()
+                .map(|k| per_period.get(k).map(|c| c[i]).unwrap_or(0))
+                .collect(),
         })
         .collect();
 
