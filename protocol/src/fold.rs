@@ -32,9 +32,13 @@ pub fn fold(text: &str) -> String {
     out
 }
 
-/// Normalises text to NFC, the form Rông stores.
+/// Normalises text to NFC, the form Rông stores. Text that is already NFC (most of it) is
+/// only checked, not rebuilt.
 pub fn nfc(text: &str) -> String {
-    text.nfc().collect()
+    match unicode_normalization::is_nfc_quick(text.chars()) {
+        unicode_normalization::IsNormalized::Yes => text.to_owned(),
+        _ => text.nfc().collect(),
+    }
 }
 
 #[cfg(test)]

@@ -189,37 +189,46 @@ fn main() {
         eprintln!("| {} | {} | {} |", r.0, r.1, r.2);
         rows.push(r);
     };
-    row(&mut rows, (
-        format!(
-            "`central import marc`: {records} records with items ({:.0} MB), into SQLite",
-            size as f64 / 1e6
+    row(
+        &mut rows,
+        (
+            format!(
+                "`central import marc`: {records} records with items ({:.0} MB), into SQLite",
+                size as f64 / 1e6
+            ),
+            format!(
+                "{:.1} s ({:.0} records/s)",
+                ours.as_secs_f64(),
+                records as f64 / ours.as_secs_f64()
+            ),
+            "–".into(),
         ),
-        format!(
-            "{:.1} s ({:.0} records/s)",
-            ours.as_secs_f64(),
-            records as f64 / ours.as_secs_f64()
+    );
+    row(
+        &mut rows,
+        (
+            "pymarc 5.4 only reading the same file".into(),
+            format!(
+                "{:.1} s: ours is {:.1}x faster",
+                theirs.as_secs_f64(),
+                theirs.as_secs_f64() / ours.as_secs_f64()
+            ),
+            "≥ 10x".into(),
         ),
-        "–".into(),
-    ));
-    row(&mut rows, (
-        "pymarc 5.4 only reading the same file".into(),
-        format!(
-            "{:.1} s: ours is {:.1}x faster",
-            theirs.as_secs_f64(),
-            theirs.as_secs_f64() / ours.as_secs_f64()
-        ),
-        "≥ 10x".into(),
-    ));
+    );
 
     central.start();
     let snap = http::request(central.http, "GET", "/api/v1/snapshot/kontum", None)
         .expect("snapshot")
         .body;
-    row(&mut rows, (
-        format!("Device snapshot, {records} records and their items (gzip)"),
-        format!("{:.1} MB", snap.len() as f64 / 1e6),
-        "< 40 MB".into(),
-    ));
+    row(
+        &mut rows,
+        (
+            format!("Device snapshot, {records} records and their items (gzip)"),
+            format!("{:.1} MB", snap.len() as f64 / 1e6),
+            "< 40 MB".into(),
+        ),
+    );
     let mut agent = Agent::prepare(
         tmp.path(),
         "kontum-kiosk-1",
@@ -247,15 +256,21 @@ fn main() {
         if ready {
             break;
         }
-        assert!(Instant::now() < deadline, "the agent never loaded the snapshot");
+        assert!(
+            Instant::now() < deadline,
+            "the agent never loaded the snapshot"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     wait_synced(&agent);
-    row(&mut rows, (
-        "Device bootstrap: snapshot download and load".into(),
-        format!("{:.1} s", t.elapsed().as_secs_f64()),
-        "< 30 s".into(),
-    ));
+    row(
+        &mut rows,
+        (
+            "Device bootstrap: snapshot download and load".into(),
+            format!("{:.1} s", t.elapsed().as_secs_f64()),
+            "< 30 s".into(),
+        ),
+    );
 
     let qs = queries(&titles, &authors, 600);
     let mut c = agent.client();
@@ -307,15 +322,18 @@ fn main() {
         web.push(t.elapsed());
     }
     web.sort();
-    row(&mut rows, (
-        format!("Search through central's HTTP API over {records} records"),
-        format!(
-            "p50 {}, p99 {}",
-            ms(percentile(&web, 0.5)),
-            ms(percentile(&web, 0.99))
+    row(
+        &mut rows,
+        (
+            format!("Search through central's HTTP API over {records} records"),
+            format!(
+                "p50 {}, p99 {}",
+                ms(percentile(&web, 0.5)),
+                ms(percentile(&web, 0.99))
+            ),
+            "p99 < 20 ms".into(),
         ),
-        "p99 < 20 ms".into(),
-    ));
+    );
     agent.stop();
     central.stop();
 
