@@ -7,6 +7,8 @@ APT_PACKAGES=(
   build-essential pkg-config  # cc for the bundled SQLite
   mosquitto                   # the production broker, tested alongside the embedded one
   procps                      # ps, for the benchmarks' memory readings
+  libfontconfig1-dev fonts-dejavu-core  # the kiosk (Slint): fontconfig, and one system font
+  libudev-dev libinput-dev libxkbcommon-dev libgbm-dev  # the kiosk's linuxkms (Pi) backend
 )
 
 missing=()
