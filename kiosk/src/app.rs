@@ -51,11 +51,7 @@ pub fn run(cfg: &Config) -> Result<(), RunError> {
     let controller = Controller::attach(&window, cfg, Box::new(link), inbox);
     CONTROLLER.with(|c| *c.borrow_mut() = Some(controller));
     let timer = slint::Timer::default();
-    timer.start(
-        slint::TimerMode::Repeated,
-        Duration::from_millis(200),
-        pump,
-    );
+    timer.start(slint::TimerMode::Repeated, Duration::from_millis(200), pump);
     tracing::info!(socket = %cfg.socket.display(), width = cfg.width, height = cfg.height, "kiosk started");
     window.run()?;
     CONTROLLER.with(|c| c.borrow_mut().take());

@@ -134,11 +134,10 @@ impl Config {
             ("RONG_KIOSK_HEIGHT", &mut self.height),
         ] {
             if let Some(v) = get(name) {
-                *slot = u32::try_from(num(name, v.clone())?)
-                    .map_err(|_| ConfigError::Env {
-                        name: name.to_owned(),
-                        value: v,
-                    })?;
+                *slot = u32::try_from(num(name, v.clone())?).map_err(|_| ConfigError::Env {
+                    name: name.to_owned(),
+                    value: v,
+                })?;
             }
         }
         if let Some(v) = get("RONG_KIOSK_LANGUAGE") {
@@ -189,8 +188,8 @@ mod tests {
 
     #[test]
     fn file_then_env() {
-        let mut cfg: Config = toml::from_str("inactivity_s = 30\nwidth = 800\nheight = 480\n")
-            .expect("parse");
+        let mut cfg: Config =
+            toml::from_str("inactivity_s = 30\nwidth = 800\nheight = 480\n").expect("parse");
         assert_eq!(cfg.inactivity_s, 30);
         assert_eq!(cfg.warning_s, 15);
         cfg.apply_env(|k| match k {

@@ -70,7 +70,12 @@ pub fn answer(op: &RequestOp) -> Result<Reply, ApiError> {
                 session: "demo".into(),
                 patron: PatronView {
                     card: id,
-                    name: if staff { "Thủ thư Hạnh" } else { "Nguyễn Thị Ngọc Ánh" }.into(),
+                    name: if staff {
+                        "Thủ thư Hạnh"
+                    } else {
+                        "Nguyễn Thị Ngọc Ánh"
+                    }
+                    .into(),
                     category: "adult".into(),
                     loans: 2,
                     max_loans: 5,
@@ -145,7 +150,9 @@ pub fn answer(op: &RequestOp) -> Result<Reply, ApiError> {
                     available_here: 2,
                     total_here: 3,
                     elsewhere: vec![BranchAvailability {
-                        branch: "dakto".parse().map_err(|_| ApiError::new(ErrorCode::Internal, ""))?,
+                        branch: "dakto"
+                            .parse()
+                            .map_err(|_| ApiError::new(ErrorCode::Internal, ""))?,
                         name: "Đắk Tô".into(),
                         available: 1,
                         total: 1,

@@ -523,7 +523,11 @@ impl Kiosk {
                 }
             }
             (Screen::Borrow, A::Finish) if !self.busy() => {
-                if self.rows.iter().any(|r| matches!(r.state, RowState::Lent(_))) {
+                if self
+                    .rows
+                    .iter()
+                    .any(|r| matches!(r.state, RowState::Lent(_)))
+                {
                     self.screen = Screen::Receipt;
                 } else {
                     self.logout(now, fx);
@@ -601,7 +605,11 @@ impl Kiosk {
                 return;
             }
             r.state = RowState::Pending;
-            self.request(Pending::Renew(item.clone()), RequestOp::Renew { who, item }, fx);
+            self.request(
+                Pending::Renew(item.clone()),
+                RequestOp::Renew { who, item },
+                fx,
+            );
         }
     }
 
@@ -610,7 +618,11 @@ impl Kiosk {
         if q.is_empty() {
             return;
         }
-        self.request(Pending::Search, RequestOp::Search { q, limit: Some(20) }, fx);
+        self.request(
+            Pending::Search,
+            RequestOp::Search { q, limit: Some(20) },
+            fx,
+        );
     }
 
     fn lent_items(&self) -> Vec<String> {
@@ -624,7 +636,9 @@ impl Kiosk {
     fn barcode(&mut self, code: String, now: Instant, fx: &mut Vec<Effect>) {
         match self.screen {
             Screen::Start => self.notify(Notice::ChooseFirst, now),
-            Screen::Identify if !self.identifying => self.identify(Credential::Card(code), None, fx),
+            Screen::Identify if !self.identifying => {
+                self.identify(Credential::Card(code), None, fx)
+            }
             Screen::Borrow => {
                 if let Some(r) = self.rows.iter().find(|r| r.item == code) {
                     if !matches!(r.state, RowState::Refused(_) | RowState::Unconfirmed) {
@@ -647,7 +661,11 @@ impl Kiosk {
                 self.request(Pending::Checkout(code), op, fx);
             }
             Screen::Return => {
-                if self.rows.iter().any(|r| r.item == code && r.state == RowState::Pending) {
+                if self
+                    .rows
+                    .iter()
+                    .any(|r| r.item == code && r.state == RowState::Pending)
+                {
                     return;
                 }
                 self.rows.retain(|r| r.item != code);
@@ -715,8 +733,8 @@ impl Kiosk {
             (Pending::Quiet, _) => {}
             (Pending::Status, Ok(Reply::Status(s))) => {
                 self.online = s.online;
-                self.status = (self.screen == Screen::Staff || self.screen == Screen::Scanning)
-                    .then_some(s);
+                self.status =
+                    (self.screen == Screen::Staff || self.screen == Screen::Scanning).then_some(s);
             }
             (Pending::Status, _) => {}
             (Pending::SyncNow, Ok(_)) => {
@@ -795,7 +813,9 @@ impl Kiosk {
             (Pending::Loans, result) => {
                 self.loading = false;
                 match result {
-                    Ok(Reply::Loans { loans }) => self.rows = loans.into_iter().map(loan_row).collect(),
+                    Ok(Reply::Loans { loans }) => {
+                        self.rows = loans.into_iter().map(loan_row).collect()
+                    }
                     Ok(_) => {}
                     Err(e) => self.notify(Notice::Agent(e), now),
                 }

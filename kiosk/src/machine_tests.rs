@@ -115,7 +115,9 @@ fn borrow_three_then_receipt_and_summary() {
     for (i, code) in ["KT1", "KT2", "KT3"].iter().enumerate() {
         t.input(Input::Barcode((*code).into()));
         let (tag, op) = t.only();
-        assert!(matches!(op, RequestOp::Checkout { ref who, .. } if who.session.as_deref() == Some("s1")));
+        assert!(
+            matches!(op, RequestOp::Checkout { ref who, .. } if who.session.as_deref() == Some("s1"))
+        );
         assert!(t.k.busy());
         t.act(Action::Finish);
         assert_eq!(t.k.screen, Screen::Borrow, "finish waits for answers");
@@ -130,7 +132,10 @@ fn borrow_three_then_receipt_and_summary() {
     }
     t.input(Input::Barcode("KT2".into()));
     assert!(t.requests().is_empty(), "a repeated scan sends nothing");
-    assert_eq!(t.k.notice.as_ref().map(|n| &n.0), Some(&Notice::AlreadyScanned));
+    assert_eq!(
+        t.k.notice.as_ref().map(|n| &n.0),
+        Some(&Notice::AlreadyScanned)
+    );
     t.act(Action::Finish);
     assert_eq!(t.k.screen, Screen::Receipt);
     t.act(Action::Print);
@@ -147,7 +152,12 @@ fn borrow_three_then_receipt_and_summary() {
     assert!(matches!(t.k.print, Some(PrintOutcome::Failed(_))));
     assert_eq!(t.k.rows.len(), 3);
     t.act(Action::Home);
-    assert_eq!(t.only().1, RequestOp::EndSession { session: "s1".into() });
+    assert_eq!(
+        t.only().1,
+        RequestOp::EndSession {
+            session: "s1".into()
+        }
+    );
     assert_eq!(t.k.screen, Screen::Start);
     assert!(t.k.rows.is_empty() && t.k.session.is_none());
 }
@@ -183,7 +193,10 @@ fn pin_then_wrong_pin_then_refusal() {
     let (tag, _) = t.only();
     t.reply(tag, Err(err(ErrorCode::PinLocked)));
     assert_eq!(t.k.screen, Screen::Refused);
-    assert_eq!(t.k.refusal.as_ref().map(|e| e.code), Some(ErrorCode::PinLocked));
+    assert_eq!(
+        t.k.refusal.as_ref().map(|e| e.code),
+        Some(ErrorCode::PinLocked)
+    );
 }
 
 #[test]
@@ -223,10 +236,10 @@ fn still_here_cancels_the_warning() {
     assert!(!t.k.large_text);
     assert_eq!(t.k.lang, Lang::Vi);
     assert!(t.fx.contains(&Effect::Language(Lang::Vi)));
-    assert!(t
-        .requests()
-        .iter()
-        .any(|(_, op)| *op == RequestOp::EndSession { session: "s1".into() }));
+    assert!(t.requests().iter().any(|(_, op)| *op
+        == RequestOp::EndSession {
+            session: "s1".into()
+        }));
 }
 
 #[test]

@@ -63,7 +63,10 @@ fn scenes() -> Vec<(&'static str, Vec<Step>)> {
                 Act("pin-digit", "2"),
             ],
         ),
-        ("04-refused-blocked", vec![Act("account", ""), Scan("B000003")]),
+        (
+            "04-refused-blocked",
+            vec![Act("account", ""), Scan("B000003")],
+        ),
         (
             "05-borrow-offline",
             vec![
@@ -132,15 +135,37 @@ fn scenes() -> Vec<(&'static str, Vec<Step>)> {
             ],
         ),
         ("12-staff-menu", vec![Tap("STAFF")]),
-        ("13-scanning-station", vec![Tap("STAFF"), Act("scanning", "")]),
-        ("14-timeout-warning", vec![Tap("04A1B2C3"), Scan("KT00000001")]),
+        (
+            "13-scanning-station",
+            vec![Tap("STAFF"), Act("scanning", "")],
+        ),
+        (
+            "14-timeout-warning",
+            vec![Tap("04A1B2C3"), Scan("KT00000001")],
+        ),
         ("15-out-of-service", vec![]),
     ]
 }
 
+/// Makes this thread draw with Slint's testing backend and the software renderer: no
+/// display, no event loop, real font metrics, and `take_snapshot` works. Call once per
+/// thread before creating a window.
+pub fn init_headless() {
+    let backend = i_slint_backend_testing::TestingBackend::new(
+        i_slint_backend_testing::TestingBackendOptions {
+            mock_time: true,
+            threading: false,
+            renderer_name: Some("software".into()),
+        },
+    );
+    if slint::platform::set_platform(Box::new(backend)).is_err() {
+        tracing::debug!("platform already set on this thread");
+    }
+}
+
 /// Renders every scene at every size in both languages under `out`; returns the files.
 pub fn render_all(out: &Path) -> Result<Vec<PathBuf>, ShotError> {
-    i_slint_backend_testing::init_no_event_loop();
+    init_headless();
     let window = AppWindow::new()?;
     let mut files = Vec::new();
     for (w, h) in SIZES {

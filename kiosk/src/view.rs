@@ -125,7 +125,7 @@ impl View {
     /// The view of `k`.
     pub fn of(k: &Kiosk) -> View {
         let lang = k.lang;
-        let rows = k
+        let mut rows: Vec<RowView> = k
             .rows
             .iter()
             .filter(|r| k.screen != Screen::Summary || matches!(r.state, RowState::Lent(_)))
@@ -150,6 +150,10 @@ impl View {
                 }
             })
             .collect();
+        if matches!(k.screen, Screen::Borrow | Screen::Return) {
+            // The newest scan on top, where the reader looks, however long the list.
+            rows.reverse();
+        }
         let (notice_kind, notice_text) = match k.notice.as_ref().map(|n| &n.0) {
             None => (0, String::new()),
             Some(Notice::BadScan(ScanProblem::Garbage)) => (1, String::new()),

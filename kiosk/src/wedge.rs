@@ -108,7 +108,9 @@ mod tests {
     use super::*;
 
     fn typed(w: &mut Wedge, s: &str, now: Instant) -> Vec<Scan> {
-        s.chars().filter_map(|c| w.key(&c.to_string(), now)).collect()
+        s.chars()
+            .filter_map(|c| w.key(&c.to_string(), now))
+            .collect()
     }
 
     #[test]

@@ -80,7 +80,7 @@ impl Drop for Kiosk {
 
 impl Kiosk {
     fn start(device: &str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
-        i_slint_backend_testing::init_no_event_loop();
+        kiosk::screenshots::init_headless();
         let (tx, rx) = mpsc::channel();
         keeper()
             .lock()
@@ -96,9 +96,10 @@ impl Kiosk {
         };
         cfg(&mut config);
         let window = AppWindow::new().expect("window");
-        window
-            .window()
-            .set_size(slint::LogicalSize::new(config.width as f32, config.height as f32));
+        window.window().set_size(slint::LogicalSize::new(
+            config.width as f32,
+            config.height as f32,
+        ));
         let (sink, inbox) = channel(|| {});
         let link = SocketLink::spawn(&config.socket, sink).expect("link");
         let controller = Controller::attach(&window, &config, Box::new(link), inbox);
@@ -121,21 +122,29 @@ impl Kiosk {
             self.controller.borrow_mut().pump();
             cond(self)
         });
-        assert!(ok, "timed out waiting for {what}; labels: {:?}", self.labels());
+        assert!(
+            ok,
+            "timed out waiting for {what}; labels: {:?}",
+            self.labels()
+        );
     }
 
     fn screen(&self) -> Screen {
         self.kiosk(|k| k.screen)
     }
 
+    /// Every label on screen, once each.
     fn labels(&self) -> Vec<String> {
-        ElementQuery::from_root(&self.window)
-            .match_descendants()
-            .find_all()
-            .iter()
-            .filter_map(|e| e.accessible_label().map(|s| s.to_string()))
-            .filter(|s| !s.is_empty())
-            .collect()
+        labels_of(ElementQuery::from_root(&self.window).match_descendants())
+    }
+
+    /// The labels of list lines (an item and what happened to it), once each.
+    fn lines(&self) -> Vec<String> {
+        labels_of(
+            ElementQuery::from_root(&self.window)
+                .match_descendants()
+                .match_accessible_role(AccessibleRole::ListItem),
+        )
     }
 
     /// Whether some element's label contains `text`.
@@ -144,17 +153,18 @@ impl Kiosk {
     }
 
     fn button(&self, label: &str) -> ElementHandle {
-        let label = label.to_owned();
+        let wanted = label.to_owned();
         let found = ElementQuery::from_root(&self.window)
             .match_descendants()
             .match_accessible_role(AccessibleRole::Button)
-            .match_predicate(move |e| e.accessible_label().is_some_and(|l| l == label.as_str()))
+            .match_predicate(move |e| e.accessible_label().is_some_and(|l| l == wanted.as_str()))
             .find_first();
         found.unwrap_or_else(|| panic!("no button {label:?}; labels: {:?}", self.labels()))
     }
 
     fn click(&self, label: &str) {
-        self.button(label).mock_single_click(PointerEventButton::Left);
+        self.button(label)
+            .mock_single_click(PointerEventButton::Left);
     }
 
     /// Types like a keyboard-wedge scanner: the characters, then Enter.
@@ -178,6 +188,16 @@ impl Kiosk {
         self.click("English");
         assert!(self.shows("Borrow"), "English labels: {:?}", self.labels());
     }
+}
+
+fn labels_of(q: ElementQuery) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in q.find_all().iter().filter_map(|e| e.accessible_label()) {
+        if !l.is_empty() && !out.iter().any(|o| o == l.as_str()) {
+            out.push(l.to_string());
+        }
+    }
+    out
 }
 
 /// Kontum patrons the seed leaves free of PINs, blocks, expiry and loans.
@@ -208,7 +228,11 @@ fn borrow_three_items_from_a_tap_pushes_and_the_wedge() {
     });
     k.wedge(&barcode(books[2]));
     k.wait("three loans", |k| {
-        k.labels().iter().filter(|l| l.contains("Borrowed: due")).count() == 3
+        k.lines()
+            .iter()
+            .filter(|l| l.contains("Borrowed: due"))
+            .count()
+            == 3
     });
     k.click("Finish");
     assert_eq!(k.screen(), Screen::Receipt);
@@ -222,7 +246,9 @@ fn borrow_three_items_from_a_tap_pushes_and_the_wedge() {
         k.labels()
     );
     assert!(k.shows("Books borrowed: 3"), "{:?}", k.labels());
-    let loans = k.api().call(RequestOp::Loans(rong_tests::agent::card_who(&card(p))));
+    let loans = k
+        .api()
+        .call(RequestOp::Loans(rong_tests::agent::card_who(&card(p))));
     assert_eq!(
         serde_json::to_value(&loans.outcome).expect("json")["result"]["loans"]
             .as_array()
@@ -268,7 +294,9 @@ fn a_wrong_pin_is_explained_and_the_right_one_opens_the_session() {
         k.click(d);
     }
     k.click("OK");
-    k.wait("the account", |k| k.screen() == Screen::Account && !k.kiosk(|s| s.loading));
+    k.wait("the account", |k| {
+        k.screen() == Screen::Account && !k.kiosk(|s| s.loading)
+    });
 }
 
 #[test]
@@ -285,10 +313,14 @@ fn a_return_from_another_branch_goes_to_its_tray() {
     let _ = api.checkout(&card(p), &book);
     k.click("Return");
     // A card tapped on the return screen is not needed: say so.
-    api.call(RequestOp::SimTap { uid: uid(kontum_patron(1)) });
+    api.call(RequestOp::SimTap {
+        uid: uid(kontum_patron(1)),
+    });
     k.wait("the no-card notice", |k| k.shows("No card is needed"));
     api.call(RequestOp::SimScan { code: book.clone() });
-    k.wait("the transfer line", |k| k.shows("Please put it in the tray for"));
+    k.wait("the transfer line", |k| {
+        k.shows("Please put it in the tray for")
+    });
     let line = k
         .labels()
         .into_iter()
@@ -315,17 +347,21 @@ fn renew_one_and_all_with_a_result_for_each() {
     k.click("My account");
     k.wedge(&card(p));
     k.wait("two loans", |k| {
-        k.labels().iter().filter(|l| l.contains(": Due ")).count() == 2
+        k.lines().iter().filter(|l| l.contains(": Due ")).count() == 2
     });
     let title = k.kiosk(|s| s.rows[0].title.clone());
     k.click(&format!("Renew {title}"));
     k.wait("one renewal", |k| {
-        k.labels().iter().filter(|l| l.contains("Renewed: now due")).count() == 1
+        k.lines()
+            .iter()
+            .filter(|l| l.contains("Renewed: now due"))
+            .count()
+            == 1
     });
     k.click("Renew all");
     k.wait("a result for each loan", |k| {
         k.kiosk(|s| !s.busy())
-            && k.labels()
+            && k.lines()
                 .iter()
                 .filter(|l| l.contains("Renewed: now due") || l.contains("cannot be renewed"))
                 .count()
@@ -341,19 +377,29 @@ fn search_shows_call_number_and_availability() {
     // A word of a seeded kontum title, typed on the on-screen keyboard without diacritics.
     let api_title = {
         let mut api = k.api();
-        let r = api.checkout(&card(kontum_patron(3)), &barcode(free_books_of("kontum", 80, 1)[0]));
+        let r = api.checkout(
+            &card(kontum_patron(3)),
+            &barcode(free_books_of("kontum", 80, 1)[0]),
+        );
         match r {
             Ok(rong_protocol::api::Reply::CheckedOut { title, .. }) => title,
             other => panic!("checkout: {other:?}"),
         }
     };
-    let word: String = fold(api_title.split_whitespace().max_by_key(|w| w.chars().count()).expect("word"));
+    let word: String = fold(
+        api_title
+            .split_whitespace()
+            .max_by_key(|w| w.chars().count())
+            .expect("word"),
+    );
     k.click("Find a book");
     for c in word.to_uppercase().chars() {
         k.click(&c.to_string());
     }
     k.click("Search");
-    k.wait("results", |k| k.kiosk(|s| s.hits.as_ref().is_some_and(|h| !h.is_empty())));
+    k.wait("results", |k| {
+        k.kiosk(|s| s.hits.as_ref().is_some_and(|h| !h.is_empty()))
+    });
     assert!(k.shows("Call number"), "{:?}", k.labels());
     assert!(
         k.shows("Available here") || k.shows("copies here are on loan") || k.shows("Not held"),
@@ -370,7 +416,12 @@ fn fold(s: &str) -> String {
     const TO: &str = "aaaaaaaaaaaaaaaaaeeeeeeeeeeeiiiiiooooooooooooooooouuuuuuuuuuuyyyyyd";
     s.to_lowercase()
         .chars()
-        .map(|c| FROM.chars().position(|f| f == c).and_then(|i| TO.chars().nth(i)).unwrap_or(c))
+        .map(|c| {
+            FROM.chars()
+                .position(|f| f == c)
+                .and_then(|i| TO.chars().nth(i))
+                .unwrap_or(c)
+        })
         .filter(|c| c.is_ascii_alphabetic())
         .collect()
 }
@@ -405,7 +456,9 @@ fn the_staff_card_opens_the_staff_menu() {
         k.click(d);
     }
     k.click("OK");
-    k.wait("the staff status", |k| k.screen() == Screen::Staff && k.shows("Catalogue version"));
+    k.wait("the staff status", |k| {
+        k.screen() == Screen::Staff && k.shows("Catalogue version")
+    });
     k.click("Sync now");
     k.wait("sync", |k| k.shows("Sync finished"));
     k.click("Scanning station");
