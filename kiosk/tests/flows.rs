@@ -24,7 +24,7 @@ use slint::platform::{PointerEventButton, WindowEvent};
 use slint::ComponentHandle;
 
 /// How many tests share the scenario; the keeper cleans up when all have finished.
-const TESTS: usize = 8;
+const TESTS: usize = 9;
 
 enum Ask {
     Agent(String, &'static str, Sender<PathBuf>),
@@ -80,6 +80,13 @@ impl Drop for Kiosk {
 
 impl Kiosk {
     fn start(device: &str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
+        let k = Kiosk::open(device, cfg);
+        k.wait("the agent to answer", |k| !k.kiosk(|s| s.out_of_service()));
+        k
+    }
+
+    /// Like [`Kiosk::start`], without waiting for the agent to answer.
+    fn open(device: &str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
         kiosk::screenshots::init_headless();
         let (tx, rx) = mpsc::channel();
         keeper()
@@ -103,13 +110,11 @@ impl Kiosk {
         let (sink, inbox) = channel(|| {});
         let link = SocketLink::spawn(&config.socket, sink).expect("link");
         let controller = Controller::attach(&window, &config, Box::new(link), inbox);
-        let k = Kiosk {
+        Kiosk {
             window,
             controller,
             socket,
-        };
-        k.wait("the agent to answer", |k| !k.kiosk(|s| s.out_of_service()));
-        k
+        }
     }
 
     fn kiosk<R>(&self, f: impl FnOnce(&kiosk::machine::Kiosk) -> R) -> R {
@@ -465,4 +470,16 @@ fn the_staff_card_opens_the_staff_menu() {
     assert!(k.shows("Not available yet"));
     k.click("Log out");
     assert_eq!(k.screen(), Screen::Start);
+}
+
+#[test]
+fn out_of_service_until_the_agent_answers_then_recovers_by_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let link = dir.path().join("agent.sock");
+    let k = Kiosk::open("kontum-kiosk-service", |c| c.socket = link.clone());
+    k.wait("the out-of-service screen", |k| k.shows("Tạm ngừng phục vụ"));
+    // The kiosk never crashed and keeps trying: make the socket appear.
+    std::os::unix::fs::symlink(&k.socket, &link).expect("symlink");
+    k.wait("recovery", |k| !k.shows("Tạm ngừng phục vụ"));
+    assert!(k.shows("Chào mừng bạn đến thư viện"), "{:?}", k.labels());
 }
