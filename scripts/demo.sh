@@ -35,6 +35,8 @@ url = "http://127.0.0.1:$HTTP_PORT"
 [hardware]
 barcode = "sim"
 card = "sim"
+lights = "sim"
+printer = "sim"
 TOML
 
 pids=()
@@ -77,7 +79,8 @@ cat <<TXT
 Rông demo is running.
   central:   http://127.0.0.1:$HTTP_PORT   (API under /api/v1, /metrics, /healthz)
   broker:    mqtt://127.0.0.1:$MQTT_PORT   (embedded)
-  kiosk:     kontum-kiosk-1 at the provincial library, simulated scanner and NFC pad
+  kiosk:     kontum-kiosk-1 at the provincial library, simulated scanner, NFC pad,
+             lights and receipt printer
   logs:      $DEMO/central.log  $DEMO/kiosk.log
 
 $(cat "$DEMO/seed.txt")
@@ -91,6 +94,10 @@ Try, in another terminal in this folder ($CTL runs \`edge-agent ctl\` against th
   $CTL checkout --card P000005 --pin 0005 KT00000003     # a patron with a PIN
   $CTL checkout --card P000003 KT00000004                # a blocked card
   $CTL watch &  $CTL tap 040000026EF362 ; $CTL scan KT00000004
+  $CTL signal success ; $CTL status                      # the simulated lights
+  $CTL receipt --card P000002 KT00000002               # a loan receipt (simulated printer)
+  $CTL printer paper-out ; $CTL receipt --card P000002 KT00000002   # jammed: refused
+  $CTL status ; $CTL printer ok                          # the status says why; fix it
   curl -s 'http://127.0.0.1:$HTTP_PORT/api/v1/loans?patron=P000002'
   curl -s http://127.0.0.1:$HTTP_PORT/api/v1/devices
   curl -s -X POST -H 'content-type: application/json' -d '{"reason":"Mất thẻ"}' http://127.0.0.1:$HTTP_PORT/api/v1/patrons/P000002/block

@@ -1,5 +1,5 @@
-//! The command line: `central serve`, `central seed`, `central import marc` and
-//! `central export marc`. The only module that prints to stdout (the readiness line, the
+//! The command line: `central serve`, `central seed`, `central import marc`,
+//! `central export marc` and `central admin create`. The only module that prints to stdout (the readiness line, the
 //! seed and import summaries, the export) and draws the import's progress line on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -56,6 +56,33 @@ pub enum Cmd {
         #[command(subcommand)]
         what: ExportCmd,
     },
+    /// Manage dashboard users.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        what: AdminCmd,
+    },
+}
+
+/// `central admin ...`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCmd {
+    /// Create a dashboard user (the first administrator, or branch staff). The password
+    /// comes from RONG_ADMIN_PASSWORD, or else the first line of stdin.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        name: String,
+        /// `admin` (every branch) or `staff` (one branch).
+        #[arg(long, default_value = "admin")]
+        role: String,
+        /// The branch of a staff user.
+        #[arg(long)]
+        branch: Option<String>,
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// `central import ...`.
@@ -71,6 +98,16 @@ pub enum ImportCmd {
         /// The MARC files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+    /// Import patrons from a CSV file (columns in the README). Bad rows are listed with
+    /// their line numbers and the good rows go in; PINs are hashed on import. Exit code 0
+    /// even when rows are skipped, 1 when the file cannot be read at all.
+    Patrons {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The CSV file (UTF-8, with a header line).
+        file: PathBuf,
     },
 }
 
@@ -139,6 +176,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = Config::load(config.as_deref())?;
             import_cmd(&config, &files)
+        }
+        Cmd::Import {
+            what: ImportCmd::Patrons { config, file },
+        } => {
+            let config = Config::load(config.as_deref())?;
+            import_patrons_cmd(&config, &file)
+        }
+        Cmd::Admin {
+            what:
+                AdminCmd::Create {
+                    name,
+                    role,
+                    branch,
+                    config,
+                },
+        } => {
+            let config = Config::load(config.as_deref())?;
+            admin_create(&config, &name, &role, branch.as_deref())
         }
         Cmd::Export {
             what:
@@ -237,6 +292,62 @@ fn import_cmd(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn import_patrons_cmd(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    use crate::patrons::{hash_pins, read_rows, BadRow, Known};
+    use crate::store::PatronUpsert;
+    let started = std::time::Instant::now();
+    let mut store = open_store(config)?;
+    let (categories, branches) = store.category_and_branch_ids()?;
+    let input =
+        std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let (mut rows, mut bad) = read_rows(
+        std::io::BufReader::new(input),
+        &Known {
+            categories,
+            branches,
+        },
+    )
+    .with_context(|| format!("cannot import {}", file.display()))?;
+    let with_pin = rows.iter().filter(|r| r.pin.is_some()).count();
+    if with_pin > 0 {
+        eprintln!("hashing {with_pin} PINs (argon2id)...");
+    }
+    hash_pins(&mut rows);
+    let patrons: Vec<_> = rows.iter().map(|r| r.patron.clone()).collect();
+    let results = store.import_patrons(&patrons)?;
+    let (mut imported, mut updated) = (0u64, 0u64);
+    for (row, result) in rows.iter().zip(results) {
+        match result {
+            PatronUpsert::Inserted => imported += 1,
+            PatronUpsert::Updated => updated += 1,
+            PatronUpsert::Skipped(reason) => bad.push(BadRow {
+                line: row.line,
+                card: Some(row.patron.card.clone()),
+                reason,
+            }),
+        }
+    }
+    bad.sort_by_key(|b| b.line);
+    println!(
+        "imported {imported}, updated {updated}, skipped {}",
+        bad.len()
+    );
+    for b in &bad {
+        match &b.card {
+            Some(card) => println!("line {}: card {card}: {}", b.line, b.reason),
+            None => println!("line {}: {}", b.line, b.reason),
+        }
+    }
+    tracing::info!(
+        imported,
+        updated,
+        skipped = bad.len(),
+        seconds = started.elapsed().as_secs_f64(),
+        "patron import finished; devices fetch the changes when they next catch up"
+    );
+    Ok(())
+}
+
 fn export_cmd(
     config: &Config,
     format: crate::import::ExportFormat,
@@ -256,6 +367,59 @@ fn export_cmd(
         )?,
     };
     tracing::info!(records = n, "exported");
+    Ok(())
+}
+
+fn admin_create(
+    config: &Config,
+    name: &str,
+    role: &str,
+    branch: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::store::admin::Role;
+    let role = Role::parse(role).context("--role must be admin or staff")?;
+    let branch = match (role, branch) {
+        (Role::Admin, _) => None,
+        (Role::Staff, Some(b)) => Some(b),
+        (Role::Staff, None) => anyhow::bail!("a staff user needs --branch"),
+    };
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {
+        anyhow::bail!("--name must be 1 to 64 characters without spaces");
+    }
+    let password = match std::env::var("RONG_ADMIN_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                eprint!("Password for {name}: ");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from stdin")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.chars().count() < 8 {
+        anyhow::bail!("the password must have at least 8 characters");
+    }
+    let hash = crate::web::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+    let mut store = open_store(config)?;
+    store.create_user(
+        name,
+        &hash,
+        role,
+        branch,
+        chrono::Utc::now().timestamp_millis(),
+    )?;
+    println!(
+        "Created {} {name}{}.",
+        role.as_str(),
+        branch
+            .map(|b| format!(" of branch {b}"))
+            .unwrap_or_default()
+    );
     Ok(())
 }
 

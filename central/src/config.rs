@@ -64,6 +64,68 @@ pub struct Config {
     pub utc_offset_minutes: i32,
     /// `central import marc`.
     pub import: ImportConfig,
+    /// The library's name, shown at the top of the public catalogue.
+    pub library_name: String,
+    /// The fleet dashboard (`/admin`).
+    pub dashboard: DashboardConfig,
+    /// Fleet alert thresholds.
+    pub alerts: AlertsConfig,
+}
+
+/// Dashboard settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// How long a login lasts, in seconds.
+    pub session_secs: u64,
+    /// The devices' heartbeat interval in seconds; a device silent for two is `stale`.
+    pub heartbeat_secs: u64,
+    /// Failed logins allowed per account, and per IP address, within `login_window_secs`.
+    pub login_max_failures: u32,
+    /// The window of the login rate limit, in seconds.
+    pub login_window_secs: u64,
+    /// Mark the session cookie `Secure` (set when served over HTTPS).
+    pub secure_cookie: bool,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        DashboardConfig {
+            session_secs: 12 * 3600,
+            heartbeat_secs: 30,
+            login_max_failures: 5,
+            login_window_secs: 15 * 60,
+            secure_cookie: false,
+        }
+    }
+}
+
+/// Alert thresholds; alerts are re-evaluated every `check_secs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// A device offline (or stale) for longer than this many minutes raises an alert.
+    pub offline_minutes: u64,
+    /// An unsynced event older than this many hours raises an alert.
+    pub unsynced_hours: u64,
+    /// Less free disk than this many MiB raises an alert.
+    pub low_disk_mb: u64,
+    /// Hardware reported `missing` raises an alert.
+    pub hardware_missing: bool,
+    /// How often to evaluate, in seconds.
+    pub check_secs: u64,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            offline_minutes: 15,
+            unsynced_hours: 24,
+            low_disk_mb: 500,
+            hardware_missing: true,
+            check_secs: 15,
+        }
+    }
 }
 
 /// Catalogue import settings.
@@ -95,6 +157,8 @@ pub struct HoldingsConfig {
     pub item_type: Option<char>,
     /// Call number subfield.
     pub call_number: Option<char>,
+    /// Shelving location subfield.
+    pub shelf: Option<char>,
 }
 
 /// The effective holdings mapping, as bytes.
@@ -112,6 +176,8 @@ pub struct HoldingsCodes {
     pub item_type: Option<u8>,
     /// Call number subfield.
     pub call_number: u8,
+    /// Shelving location subfield.
+    pub shelf: u8,
 }
 
 impl Default for ImportConfig {
@@ -133,6 +199,7 @@ impl Default for HoldingsConfig {
             holding_branch: None,
             item_type: None,
             call_number: None,
+            shelf: None,
         }
     }
 }
@@ -149,8 +216,9 @@ fn code(c: Option<char>, default: Option<u8>) -> Result<Option<u8>, String> {
 
 impl HoldingsConfig {
     /// The effective mapping: Koha's 952 defaults ($p barcode, $a home branch, $b holding
-    /// branch, $y item type, $o call number) or 852's ($p barcode, $b location as branch,
-    /// $h call number, no item type), with any configured subfield overriding its default.
+    /// branch, $y item type, $o call number, $c shelving location) or 852's ($p barcode, $b
+    /// location as branch, $h call number, $c shelving location, no item type), with any
+    /// configured subfield overriding its default.
     pub fn codes(&self) -> Result<HoldingsCodes, String> {
         let d: (u8, u8, Option<u8>, Option<u8>, u8) = match self.tag.as_str() {
             "952" => (b'p', b'a', Some(b'b'), Some(b'y'), b'o'),
@@ -170,6 +238,7 @@ impl HoldingsConfig {
             holding_branch: code(self.holding_branch, d.2)?,
             item_type: code(self.item_type, d.3)?,
             call_number: code(self.call_number, Some(d.4))?.unwrap_or(d.4),
+            shelf: code(self.shelf, Some(b'c'))?.unwrap_or(b'c'),
         })
     }
 }
@@ -215,6 +284,9 @@ impl Default for Config {
             ingest: IngestConfig::default(),
             utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
             import: ImportConfig::default(),
+            library_name: "Thư viện tỉnh Kon Tum".into(),
+            dashboard: DashboardConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -306,11 +378,30 @@ impl Config {
         if let Some(v) = env("RONG_AUTO_REGISTER_DEVICES") {
             config.ingest.auto_register_devices = parse("RONG_AUTO_REGISTER_DEVICES", v)?;
         }
+        if let Some(v) = env("RONG_LIBRARY_NAME") {
+            config.library_name = v;
+        }
         if let Some(v) = env("RONG_UTC_OFFSET_MINUTES") {
             config.utc_offset_minutes = parse("RONG_UTC_OFFSET_MINUTES", v)?;
         }
         if let Some(v) = env("RONG_IMPORT_DEFAULT_BRANCH") {
             config.import.default_branch = (!v.is_empty()).then_some(v);
+        }
+        if let Some(v) = env("RONG_DASHBOARD_SECURE_COOKIE") {
+            config.dashboard.secure_cookie = parse("RONG_DASHBOARD_SECURE_COOKIE", v)?;
+        }
+        if let Some(v) = env("RONG_ALERTS_OFFLINE_MINUTES") {
+            config.alerts.offline_minutes = parse("RONG_ALERTS_OFFLINE_MINUTES", v)?;
+        }
+        if config.dashboard.heartbeat_secs == 0
+            || config.alerts.check_secs == 0
+            || config.dashboard.session_secs == 0
+        {
+            return Err(ConfigError::Env {
+                name: "dashboard.heartbeat_secs / dashboard.session_secs / alerts.check_secs",
+                value: "0".into(),
+                reason: "must be at least 1".into(),
+            });
         }
         if let Some(url) = &config.broker.external_url {
             parse_mqtt_url(url).map_err(|reason| ConfigError::Env {

@@ -2,31 +2,37 @@
 //! [`MAX_PAYLOAD`], and deciding how to answer a catch-up request.
 
 use rong_protocol::delta::{Delta, Downlink, Op};
+use rong_protocol::ids::BranchId;
 use rong_protocol::MAX_PAYLOAD;
 
 /// Room left for the envelope (`{"v":1,"type":"delta","from_version":…,"ops":[]}`).
 const ENVELOPE: usize = 128;
 
-/// Splits consecutive ops, the first at version `from_version + 1`, into deltas whose
-/// encoded message stays under `limit` bytes. One op per version, so each chunk's
-/// `to_version` is its `from_version` plus its length. An op too large on its own still
-/// travels alone (and is logged): dropping it would leave devices stuck.
-pub fn chunk(from_version: u64, ops: Vec<Op>, limit: usize) -> Vec<Delta> {
+/// Splits consecutive ops, the first at version `from_version + 1`, into deltas for
+/// `branch` whose encoded message stays under `limit` bytes. Each op is first cut down to
+/// what the branch is sent ([`Op::for_branch`]); versions whose op the branch does not get
+/// still count, so the deltas' version ranges stay consecutive and cover every version.
+/// An op too large on its own still travels alone (and is logged): dropping it would leave
+/// devices stuck.
+pub fn chunk(from_version: u64, ops: &[Op], branch: &BranchId, limit: usize) -> Vec<Delta> {
     let budget = limit.saturating_sub(ENVELOPE);
     let mut out = Vec::new();
     let mut from = from_version;
     let mut cur: Vec<Op> = Vec::new();
     let mut size = 0usize;
-    for op in ops {
+    for (k, op) in ops.iter().enumerate() {
+        let version = from_version + k as u64 + 1;
+        let Some(op) = op.for_branch(branch) else {
+            continue;
+        };
         let len = serde_json::to_vec(&op).map(|v| v.len()).unwrap_or(0) + 1;
         if !cur.is_empty() && size + len > budget {
-            let n = cur.len() as u64;
             out.push(Delta {
                 from_version: from,
-                to_version: from + n,
+                to_version: version - 1,
                 ops: std::mem::take(&mut cur),
             });
-            from += n;
+            from = version - 1;
             size = 0;
         }
         if len > budget {
@@ -35,11 +41,11 @@ pub fn chunk(from_version: u64, ops: Vec<Op>, limit: usize) -> Vec<Delta> {
         size += len;
         cur.push(op);
     }
-    if !cur.is_empty() {
-        let n = cur.len() as u64;
+    let to = from_version + ops.len() as u64;
+    if !cur.is_empty() || from < to {
         out.push(Delta {
             from_version: from,
-            to_version: from + n,
+            to_version: to,
             ops: cur,
         });
     }
@@ -47,8 +53,8 @@ pub fn chunk(from_version: u64, ops: Vec<Op>, limit: usize) -> Vec<Delta> {
 }
 
 /// [`chunk`] with the protocol's payload limit, encoded as downlink messages.
-pub fn encode_chunks(from_version: u64, ops: Vec<Op>) -> Vec<Vec<u8>> {
-    chunk(from_version, ops, MAX_PAYLOAD)
+pub fn encode_chunks(from_version: u64, ops: &[Op], branch: &BranchId) -> Vec<Vec<u8>> {
+    chunk(from_version, ops, branch, MAX_PAYLOAD)
         .into_iter()
         .map(|d| rong_protocol::encode(&Downlink::delta(d)))
         .collect()
@@ -87,7 +93,11 @@ pub fn plan_catchup(from_version: u64, current: u64, max_ops: u64) -> CatchupPla
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rong_protocol::delta::{Category, DownlinkBody};
+    use rong_protocol::delta::{Category, DownlinkBody, Item, ItemStatus, Record};
+
+    fn kt() -> BranchId {
+        BranchId::new("kontum").unwrap()
+    }
 
     fn op(i: usize, pad: usize) -> Op {
         Op::PutCategory(Category {
@@ -100,7 +110,7 @@ mod tests {
     #[test]
     fn chunks_are_consecutive_and_fit() {
         let ops: Vec<Op> = (0..5000).map(|i| op(i, 200)).collect();
-        let deltas = chunk(41, ops.clone(), MAX_PAYLOAD);
+        let deltas = chunk(41, &ops, &kt(), MAX_PAYLOAD);
         assert!(deltas.len() > 1, "5000 × 200 bytes must split");
         assert_eq!(deltas[0].from_version, 41);
         for w in deltas.windows(2) {
@@ -112,7 +122,7 @@ mod tests {
         for d in &deltas {
             assert_eq!(d.to_version - d.from_version, d.ops.len() as u64);
         }
-        for bytes in encode_chunks(41, ops) {
+        for bytes in encode_chunks(41, &ops, &kt()) {
             assert!(bytes.len() < MAX_PAYLOAD, "{} bytes", bytes.len());
             let msg: Downlink = rong_protocol::decode(&bytes).unwrap();
             assert!(matches!(msg.body, DownlinkBody::Delta(_)));
@@ -121,14 +131,72 @@ mod tests {
 
     #[test]
     fn small_and_empty_runs() {
-        assert!(chunk(7, vec![], MAX_PAYLOAD).is_empty());
-        let d = chunk(7, vec![op(1, 1), op(2, 1)], MAX_PAYLOAD);
+        assert!(chunk(7, &[], &kt(), MAX_PAYLOAD).is_empty());
+        let d = chunk(7, &[op(1, 1), op(2, 1)], &kt(), MAX_PAYLOAD);
         assert_eq!(d.len(), 1);
         assert_eq!((d[0].from_version, d[0].to_version), (7, 9));
         // A tiny limit puts each op alone, even one larger than the limit.
-        let d = chunk(0, vec![op(1, 500), op(2, 500)], 300);
+        let d = chunk(0, &[op(1, 500), op(2, 500)], &kt(), 300);
         assert_eq!(d.len(), 2);
         assert_eq!((d[1].from_version, d[1].to_version), (1, 2));
+    }
+
+    #[test]
+    fn filtered_per_branch() {
+        let dakto = BranchId::new("dakto").unwrap();
+        let record = |id: &str, at: &BranchId| {
+            Op::PutRecord(Record {
+                id: id.into(),
+                title: "Địa chí Kon Tum".into(),
+                author: String::new(),
+                subjects: vec![],
+                isbn: None,
+                year: None,
+                publisher: String::new(),
+                call_number: String::new(),
+                branches: vec![at.clone()],
+            })
+        };
+        let item = Op::PutItem(Item {
+            barcode: "KT1".into(),
+            record: "R1".into(),
+            title: "Địa chí Kon Tum".into(),
+            author: "Nhiều tác giả".into(),
+            call_number: "915.97".into(),
+            item_type: "book".into(),
+            shelf: "Phòng địa chí".into(),
+            home_branch: kt(),
+            status: ItemStatus::Available,
+        });
+        let ops = vec![record("R1", &kt()), item.clone(), record("R2", &kt())];
+        // Đắk Tô gets only the compact item, but its delta still spans all three versions.
+        let d = chunk(10, &ops, &dakto, MAX_PAYLOAD);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].from_version, d[0].to_version), (10, 13));
+        assert_eq!(d[0].ops.len(), 1);
+        assert!(matches!(&d[0].ops[0], Op::PutItem(i) if i.author.is_empty()));
+        // Kon Tum gets everything in full.
+        let d = chunk(10, &ops, &kt(), MAX_PAYLOAD);
+        assert_eq!(d[0].ops, ops);
+        // A run the branch gets nothing of is one empty delta over the whole range.
+        let d = chunk(10, &[record("R3", &kt())], &dakto, MAX_PAYLOAD);
+        assert_eq!(d.len(), 1);
+        assert_eq!((d[0].from_version, d[0].to_version), (10, 11));
+        assert!(d[0].ops.is_empty());
+        // Splitting keeps the ranges consecutive when filtered versions sit between.
+        let mut many = Vec::new();
+        for i in 0..3000 {
+            many.push(op(i, 200));
+            many.push(record(&format!("R{i}"), &kt()));
+        }
+        let d = chunk(0, &many, &dakto, MAX_PAYLOAD);
+        assert!(d.len() > 1);
+        assert_eq!(d[0].from_version, 0);
+        for w in d.windows(2) {
+            assert_eq!(w[0].to_version, w[1].from_version);
+        }
+        assert_eq!(d.last().unwrap().to_version, 6000);
+        assert_eq!(d.iter().map(|x| x.ops.len()).sum::<usize>(), 3000);
     }
 
     #[test]

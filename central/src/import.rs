@@ -177,6 +177,10 @@ pub fn entry_from_record(
             .first(codes.call_number)
             .map(|s| nfc(s.trim()))
             .unwrap_or_default();
+        let shelf = field
+            .first(codes.shelf)
+            .map(|s| nfc(s.trim()))
+            .unwrap_or_default();
         items.push(Item {
             barcode: barcode.to_owned(),
             record: id.clone(),
@@ -184,6 +188,7 @@ pub fn entry_from_record(
             author: author.clone(),
             call_number,
             item_type,
+            shelf,
             home_branch,
             status: ItemStatus::Available,
         });

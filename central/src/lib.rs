@@ -14,10 +14,13 @@ pub mod import;
 pub mod marc;
 pub mod metrics;
 pub mod mqtt;
+pub mod opac;
+pub mod patrons;
 pub mod reconcile;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod web;
 pub mod writer;
 
 pub use config::Config;

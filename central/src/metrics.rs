@@ -1,7 +1,9 @@
 //! Process counters, rendered with the store's durable counts as Prometheus text.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use crate::store::StatsRow;
 
@@ -66,6 +68,31 @@ pub struct Metrics {
     snapshots_served: AtomicU64,
     batches: AtomicU64,
     deltas_published: AtomicU64,
+    fleet: Mutex<Option<Fleet>>,
+    http: Mutex<BTreeMap<String, Histogram>>,
+}
+
+/// Device counts by state and the ingest lag, as the alert evaluator last saw them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Fleet {
+    /// Online and heartbeating.
+    pub online: u64,
+    /// Online by its last status, but silent for two heartbeats.
+    pub stale: u64,
+    /// Offline, or never heard.
+    pub offline: u64,
+    /// The oldest unsynced event any online device reports, in seconds.
+    pub ingest_lag_s: u64,
+}
+
+/// Upper bounds (seconds) of the HTTP latency histogram's buckets.
+const HTTP_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; HTTP_BUCKETS.len()],
+    count: u64,
+    sum: f64,
 }
 
 /// A copy of the counters.
@@ -107,6 +134,27 @@ impl Metrics {
     /// Counts published delta messages.
     pub fn deltas(&self, n: u64) {
         self.deltas_published.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records the fleet's state (from the alert evaluator).
+    pub fn set_fleet(&self, fleet: Fleet) {
+        if let Ok(mut f) = self.fleet.lock() {
+            *f = Some(fleet);
+        }
+    }
+
+    /// Records one HTTP request's latency under its route pattern.
+    pub fn http_request(&self, route: &str, seconds: f64) {
+        if let Ok(mut h) = self.http.lock() {
+            let e = h.entry(route.to_owned()).or_default();
+            e.count += 1;
+            e.sum += seconds;
+            for (b, le) in e.buckets.iter_mut().zip(HTTP_BUCKETS) {
+                if seconds <= le {
+                    *b += 1;
+                }
+            }
+        }
     }
 
     /// Reads the counters.
@@ -158,14 +206,26 @@ impl Metrics {
             "MQTT messages refused since start, by reason.",
             &rejected,
         );
+        let fleet = self.fleet.lock().ok().and_then(|f| *f);
+        let (online, stale, offline) = match fleet {
+            Some(f) => (f.online, f.stale, f.offline),
+            None => (stats.devices_online, 0, stats.devices_offline),
+        };
         metric(
             "rong_devices",
             "gauge",
-            "Registered devices by state.",
+            "Registered devices by state (stale: online but silent for two heartbeats).",
             &[
-                ("{state=\"online\"}".into(), stats.devices_online),
-                ("{state=\"offline\"}".into(), stats.devices_offline),
+                ("{state=\"online\"}".into(), online),
+                ("{state=\"stale\"}".into(), stale),
+                ("{state=\"offline\"}".into(), offline),
             ],
+        );
+        metric(
+            "rong_ingest_lag_seconds",
+            "gauge",
+            "Age of the oldest event an online device has not yet synced.",
+            &[(String::new(), fleet.map(|f| f.ingest_lag_s).unwrap_or(0))],
         );
         metric(
             "rong_change_version",
@@ -197,7 +257,30 @@ impl Metrics {
             "Delta messages published since start.",
             &[(String::new(), c.deltas_published)],
         );
+        self.render_http(&mut s);
         s
+    }
+
+    fn render_http(&self, s: &mut String) {
+        let Ok(h) = self.http.lock() else { return };
+        let name = "rong_http_request_duration_seconds";
+        let _ = writeln!(
+            s,
+            "# HELP {name} HTTP request latency by route.\n# TYPE {name} histogram"
+        );
+        for (route, e) in h.iter() {
+            let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            for (b, le) in e.buckets.iter().zip(HTTP_BUCKETS) {
+                let _ = writeln!(s, "{name}_bucket{{route=\"{route}\",le=\"{le}\"}} {b}");
+            }
+            let _ = writeln!(
+                s,
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                e.count
+            );
+            let _ = writeln!(s, "{name}_sum{{route=\"{route}\"}} {}", e.sum);
+            let _ = writeln!(s, "{name}_count{{route=\"{route}\"}} {}", e.count);
+        }
     }
 }
 
@@ -220,5 +303,21 @@ mod tests {
         assert!(text.contains("rong_events_replayed_total 1"));
         assert!(text.contains("rong_devices{state=\"online\"} 0"));
         assert_eq!(m.counts().rejected.iter().sum::<u64>(), 2);
+        m.http_request("/admin/devices", 0.02);
+        m.set_fleet(Fleet {
+            online: 3,
+            stale: 1,
+            offline: 2,
+            ingest_lag_s: 7,
+        });
+        let text = m.render(&StatsRow::default());
+        assert!(text.contains("rong_devices{state=\"stale\"} 1"), "{text}");
+        assert!(text.contains("rong_ingest_lag_seconds 7"));
+        assert!(text.contains(
+            "rong_http_request_duration_seconds_bucket{route=\"/admin/devices\",le=\"0.025\"} 1"
+        ));
+        assert!(text.contains(
+            "rong_http_request_duration_seconds_bucket{route=\"/admin/devices\",le=\"0.01\"} 0"
+        ));
     }
 }

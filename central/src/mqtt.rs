@@ -251,7 +251,7 @@ pub fn catchup(
         })],
         CatchupPlan::Deltas { from, to } => {
             let ops = store::ops_between(&conn, from, to)?;
-            let mut chunks = encode_chunks(from, ops);
+            let mut chunks = encode_chunks(from, &ops, branch);
             if chunks.is_empty() {
                 chunks.push(rong_protocol::encode(&Downlink::delta(
                     rong_protocol::delta::Delta {

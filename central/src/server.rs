@@ -109,18 +109,45 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let app = router(AppState {
+    let state = AppState {
+        reads: reads.clone(),
+        jobs: jobs.clone(),
+        metrics: metrics.clone(),
+    };
+    let web_ctx = Arc::new(crate::web::WebCtx::new(
+        config.dashboard.clone(),
+        config.alerts.clone(),
+        config.utc_offset_minutes,
+    ));
+    let opac = crate::opac::router(crate::opac::OpacState {
+        reads: reads.clone(),
+        library_name: config.library_name.as_str().into(),
+    });
+    let app = router(state.clone())
+        .merge(crate::web::router(state, web_ctx))
+        .merge(opac)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            crate::web::track_latency,
+        ));
+    let alerts_task = tokio::spawn(crate::web::run_evaluator(
         reads,
         jobs,
         metrics,
-    });
+        config.alerts.clone(),
+        config.dashboard.clone(),
+        stop_rx.clone(),
+    ));
     let mut http_stop = stop_rx.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
+        .await
     });
     tracing::info!(http = %http_addr, "HTTP listening");
 
@@ -146,6 +173,7 @@ pub async fn serve(
         Ok(Ok(())) => {}
     }
     let _ = mqtt_task.await;
+    let _ = alerts_task.await;
     // The writer ends once every job sender is gone; it finishes the job in hand first.
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await

@@ -68,6 +68,17 @@ pub enum Job {
         /// Done.
         done: oneshot::Sender<Result<(), StoreError>>,
     },
+    /// A dashboard write (users, sessions, alerts, acknowledgements).
+    Admin(AdminWrite),
+}
+
+/// A write for the dashboard, run on the writer's connection (see `store::admin`).
+pub struct AdminWrite(pub Box<dyn FnOnce(&mut Store) + Send>);
+
+impl std::fmt::Debug for AdminWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminWrite")
+    }
 }
 
 /// What the writer needs besides its store.
@@ -147,11 +158,12 @@ impl Writer {
                 Err(e) => tracing::error!(error = %e, "cannot reload reference data"),
             }
         }
-        let chunks = encode_chunks(applied.from_version, applied.ops.clone());
-        let n = (chunks.len() * self.cache.branches.len()) as u64;
-        for b in &self.cache.branches {
-            for c in &chunks {
-                self.send(Topic::BranchDeltas(b.id.clone()), c.clone());
+        let mut n = 0u64;
+        let branches: Vec<BranchId> = self.cache.branches.iter().map(|b| b.id.clone()).collect();
+        for b in branches {
+            for c in encode_chunks(applied.from_version, &applied.ops, &b) {
+                self.send(Topic::BranchDeltas(b.clone()), c);
+                n += 1;
             }
         }
         self.ctx.metrics.deltas(n);
@@ -186,6 +198,7 @@ impl Writer {
 
     fn handle(&mut self, job: Job) {
         match job {
+            Job::Admin(AdminWrite(f)) => f(&mut self.store),
             Job::Events { branch, batch } => {
                 if !self.admit(&branch, &batch.device, "events") {
                     return;

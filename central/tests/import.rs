@@ -292,7 +292,7 @@ fn import_skips_each_bad_record_with_its_position_and_reimport_updates() {
     );
     assert_eq!(
         env.count(
-            "SELECT count(*) FROM records WHERE id = 'KTR2' AND title = 'Sách số 2 tiểu thuyết' \
+            "SELECT count(*) FROM records WHERE id = 'KTR2' AND title = 'Sách số 2: tiểu thuyết' \
              AND publisher = 'Kim Đồng' AND year = 2019 AND call_number = '895.922 NG' \
              AND search LIKE '%sach so 2%nguyen nhat anh%'"
         ),

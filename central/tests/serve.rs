@@ -493,6 +493,74 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
     c.stop().await;
 }
 
+fn doc_has_search(doc: &Value) -> bool {
+    doc["paths"]["/api/v1/search"].is_object()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_and_the_public_catalogue() {
+    let c = Central::start().await;
+    // Folding: no diacritics, any case, đ → d; the exact title ranks first.
+    let r = c.get("/api/v1/search?q=DIA%20CHI%20kon%20tum").await;
+    let hits = r["hits"].as_array().unwrap();
+    assert_eq!(hits[0]["title"], "Địa chí Kon Tum");
+    let copies: u64 = hits[0]["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["total"].as_u64().unwrap())
+        .sum();
+    let record = hits[0]["record"].as_str().unwrap().to_owned();
+    let seeded = c.data.items.iter().filter(|i| i.record == record).count() as u64;
+    assert_eq!(copies, seeded);
+    // Search as you type: the last word is a prefix.
+    let r = c.get("/api/v1/search?q=dia%20chi%20kon%20t&limit=5").await;
+    assert_eq!(r["hits"][0]["record"], record.as_str());
+    assert!(r["hits"].as_array().unwrap().len() <= 5);
+    // ISBN, hyphenated.
+    let isbn = c.data.records[0].isbn.clone().unwrap();
+    let hyphenated = format!("{}-{}-{}", &isbn[..3], &isbn[3..6], &isbn[6..]);
+    let r = c.get(&format!("/api/v1/search?q={hyphenated}")).await;
+    assert_eq!(r["hits"][0]["record"], record.as_str());
+    // Nothing searchable is an empty answer, not an error.
+    let r = c.get("/api/v1/search?q=%20%2D%2D").await;
+    assert_eq!(r["hits"].as_array().unwrap().len(), 0);
+
+    // The public catalogue: Vietnamese by default, English on request (and remembered).
+    let page = c
+        .http
+        .get(c.url("/opac?q=dia+chi+kon+tum"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<html lang=\"vi\">"));
+    assert!(html.contains(&format!("/opac/record/{record}")));
+    let page = c
+        .http
+        .get(c.url(&format!("/opac/record/{record}?lang=en")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("lang=en"), "{cookie}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Copies in the libraries"));
+    assert!(html.contains("Địa chí Kon Tum"));
+    let page = c
+        .http
+        .get(c.url("/opac/record/NOPE"))
+        .header("cookie", "lang=en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(page.text().await.unwrap().contains("not in the catalogue"));
+    c.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_is_gzip_jsonl_matching_the_version() {
     let c = Central::start().await;
@@ -516,6 +584,34 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
     let ops: Vec<Op> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
     let count = |f: fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
     assert_eq!(count(|o| matches!(o, Op::PutItem(_))), c.data.items.len());
+    // Every item, in full at home and compact elsewhere; records only where copies are.
+    let kontum = BranchId::new("kontum").unwrap();
+    let mut home_records = HashSet::new();
+    for op in &ops {
+        if let Op::PutItem(i) = op {
+            let seeded = c
+                .data
+                .items
+                .iter()
+                .find(|s| s.barcode == i.barcode)
+                .unwrap();
+            if i.home_branch == kontum {
+                assert_eq!(i, seeded);
+                home_records.insert(i.record.clone());
+            } else {
+                assert_eq!(i, &seeded.compact());
+            }
+        }
+    }
+    let records: HashSet<String> = ops
+        .iter()
+        .filter_map(|o| match o {
+            Op::PutRecord(r) => Some(r.id.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(records, home_records);
+    assert!(records.len() < c.data.records.len());
     assert_eq!(
         count(|o| matches!(o, Op::PutPatron(_))),
         c.data.patrons.len()
@@ -541,6 +637,7 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
 
     // The other documents exist.
     assert_eq!(c.get("/healthz").await["ok"], true);
+    assert!(doc_has_search(&c.get("/api/v1/openapi.json").await));
     let doc = c.get("/api/v1/openapi.json").await;
     assert!(doc["paths"]["/api/v1/loans"].is_object());
     c.stop().await;

@@ -475,11 +475,15 @@ impl Agent {
 
     /// Searches the catalogue held here.
     fn search(&self, q: &str, limit: Option<u32>) -> Result<Reply, ApiError> {
-        let _ = (q, limit);
-        Err(ApiError::new(
-            ErrorCode::Internal,
-            "search is not built into this agent yet",
-        ))
+        let Some(query) = rong_protocol::search::Query::parse(q) else {
+            return Ok(Reply::SearchResults { hits: Vec::new() });
+        };
+        let limit = rong_protocol::search::clamp_limit(limit.map(|l| l as usize));
+        let hits = self
+            .store()
+            .search(&query, limit, &self.config.branch)
+            .map_err(internal)?;
+        Ok(Reply::SearchResults { hits })
     }
 
     /// Prints the session's loans among `items` on the receipt printer.

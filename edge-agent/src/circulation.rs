@@ -335,6 +335,7 @@ mod tests {
             author: String::new(),
             call_number: String::new(),
             item_type: "book".into(),
+            shelf: String::new(),
             home_branch: BranchId::new(home).unwrap(),
             status: ItemStatus::Available,
         }

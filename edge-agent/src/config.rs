@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use rong_protocol::{BranchId, DeviceId};
 use serde::{Deserialize, Serialize};
 
+mod devices;
+pub use devices::{DeviceKind, HardwareConfig};
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -202,26 +205,6 @@ pub struct ClockConfig {
     pub synced: ClockSynced,
 }
 
-/// Which driver runs a device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceKind {
-    /// The simulator, driven through the local API.
-    Sim,
-    /// No such device on this board.
-    None,
-}
-
-/// Which hardware to drive.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HardwareConfig {
-    /// Barcode reader.
-    pub barcode: DeviceKind,
-    /// NFC card reader.
-    pub card: DeviceKind,
-}
-
 /// Which remote commands are allowed.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -287,15 +270,6 @@ impl Default for CirculationConfig {
             session_idle_secs: 300,
             pin_max_attempts: 5,
             pin_lock_minutes: 60,
-        }
-    }
-}
-
-impl Default for HardwareConfig {
-    fn default() -> Self {
-        Self {
-            barcode: DeviceKind::None,
-            card: DeviceKind::None,
         }
     }
 }
@@ -400,6 +374,7 @@ impl Config {
             ));
         }
         parse_mqtt_url(&self.mqtt.url)?;
+        self.hardware.check()?;
         Ok(())
     }
 

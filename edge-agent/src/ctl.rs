@@ -10,7 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use rong_protocol::api::{Outcome, Reply, Request, RequestOp, Response, Who};
+use rong_protocol::api::{
+    Outcome, Reply, Request, RequestOp, Response, Signal, SimPrinterState, Who,
+};
 
 use crate::cli::CtlArgs;
 use crate::config::Config;
@@ -89,6 +91,15 @@ pub enum Action {
         #[command(flatten)]
         pin: PinArg,
     },
+    /// Search the catalogue held on this device (as the kiosk's "find a book" does).
+    Search {
+        /// What to look for; diacritics and case do not matter.
+        #[arg(required = true)]
+        words: Vec<String>,
+        /// Most hits.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
     /// Sync and device status.
     Status,
     /// Publish the outbox and catch up now.
@@ -105,6 +116,30 @@ pub enum Action {
     },
     /// Lift the card off the simulated NFC reader.
     Remove,
+    /// Print a loan receipt for a patron's items (identifies the patron first).
+    Receipt {
+        /// The patron.
+        #[command(flatten)]
+        who: WhoArgs,
+        /// The PIN.
+        #[command(flatten)]
+        pin: PinArg,
+        /// Item barcodes (the patron's loans).
+        #[arg(required = true)]
+        items: Vec<String>,
+    },
+    /// Set the simulated printer's state ("jam the printer").
+    Printer {
+        /// The state it reports from now on.
+        #[arg(value_enum)]
+        state: PrinterArg,
+    },
+    /// Flash the lights and sound the buzzer.
+    Signal {
+        /// The pattern.
+        #[arg(value_enum)]
+        signal: SignalArg,
+    },
     /// Print hardware pushes until interrupted.
     Watch,
     /// Send one raw JSON request line and print the response.
@@ -112,6 +147,51 @@ pub enum Action {
         /// The request line.
         json: String,
     },
+}
+
+/// A simulated printer state, as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrinterArg {
+    /// Ready.
+    Ok,
+    /// No paper.
+    PaperOut,
+    /// Cover open.
+    CoverOpen,
+    /// Not answering.
+    Offline,
+}
+
+impl From<PrinterArg> for SimPrinterState {
+    fn from(a: PrinterArg) -> Self {
+        match a {
+            PrinterArg::Ok => SimPrinterState::Ok,
+            PrinterArg::PaperOut => SimPrinterState::PaperOut,
+            PrinterArg::CoverOpen => SimPrinterState::CoverOpen,
+            PrinterArg::Offline => SimPrinterState::Offline,
+        }
+    }
+}
+
+/// A light-and-sound pattern, as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SignalArg {
+    /// Green light, one short beep.
+    Success,
+    /// Red light, two long beeps.
+    Error,
+    /// Both lights, three short beeps.
+    Attention,
+}
+
+impl From<SignalArg> for Signal {
+    fn from(a: SignalArg) -> Self {
+        match a {
+            SignalArg::Success => Signal::Success,
+            SignalArg::Error => Signal::Error,
+            SignalArg::Attention => Signal::Attention,
+        }
+    }
 }
 
 /// A usage or connection failure (exit code 2).
@@ -416,11 +496,47 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         }
         Action::Loans { who: w, pin } => one(&mut c, RequestOp::Loans(who(w, pin))),
         Action::Identify { who: w, pin } => one(&mut c, RequestOp::Identify(who(w, pin))),
+        Action::Search { words, limit } => one(
+            &mut c,
+            RequestOp::Search {
+                q: words.join(" "),
+                limit: Some(*limit),
+            },
+        ),
         Action::Status => one(&mut c, RequestOp::Status),
         Action::Sync => one(&mut c, RequestOp::SyncNow),
         Action::Scan { code } => one(&mut c, RequestOp::SimScan { code: code.clone() }),
         Action::Tap { uid } => one(&mut c, RequestOp::SimTap { uid: uid.clone() }),
         Action::Remove => one(&mut c, RequestOp::SimRemove),
+        Action::Receipt { who: w, pin, items } => {
+            let (raw, resp) = c.call(RequestOp::Identify(who(w, pin)))?;
+            let session = match &resp.outcome {
+                Outcome::Ok {
+                    result: Reply::Identified { session, .. },
+                    ..
+                } => session.clone(),
+                _ => return Ok(show(None, &raw, &resp, json)),
+            };
+            let (raw, resp) = c.call(RequestOp::PrintReceipt {
+                session: session.clone(),
+                items: items.clone(),
+            })?;
+            let printed = show(None, &raw, &resp, json);
+            let _ = c.call(RequestOp::EndSession { session })?;
+            Ok(printed)
+        }
+        Action::Printer { state } => one(
+            &mut c,
+            RequestOp::SimPrinter {
+                state: (*state).into(),
+            },
+        ),
+        Action::Signal { signal } => one(
+            &mut c,
+            RequestOp::Signal {
+                signal: (*signal).into(),
+            },
+        ),
         Action::Watch => {
             let (raw, resp) = c.call(RequestOp::Subscribe)?;
             if !show(None, &raw, &resp, json) {
@@ -450,6 +566,45 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use rong_protocol::api::{ApiError, ErrorCode};
+
+    #[test]
+    fn printer_and_signal_words() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            let cli = crate::cli::Cli::try_parse_from(
+                ["edge-agent", "ctl", "--socket", "/x"].iter().chain(args),
+            )
+            .unwrap();
+            match cli.command {
+                crate::cli::Command::Ctl(c) => c.action,
+                other => panic!("{other:?}"),
+            }
+        };
+        for (word, state) in [
+            ("ok", SimPrinterState::Ok),
+            ("paper-out", SimPrinterState::PaperOut),
+            ("cover-open", SimPrinterState::CoverOpen),
+            ("offline", SimPrinterState::Offline),
+        ] {
+            let Action::Printer { state: got } = parse(&["printer", word]) else {
+                panic!("{word}")
+            };
+            assert_eq!(SimPrinterState::from(got), state, "{word}");
+        }
+        for (word, signal) in [
+            ("success", Signal::Success),
+            ("error", Signal::Error),
+            ("attention", Signal::Attention),
+        ] {
+            let Action::Signal { signal: got } = parse(&["signal", word]) else {
+                panic!("{word}")
+            };
+            assert_eq!(Signal::from(got), signal, "{word}");
+        }
+        assert!(
+            crate::cli::Cli::try_parse_from(["edge-agent", "ctl", "printer", "jammed"]).is_err()
+        );
+    }
 
     #[test]
     fn human_lines() {

@@ -1,4 +1,8 @@
-//! Runs each reader on its own thread and forwards what it reads as API pushes.
+//! Runs each reader on its own thread and forwards what it reads as API pushes; drives the
+//! lights and the receipt printer; keeps every device's health for the status topic.
+//!
+//! A real reader that fails is retried every second by its own thread, so an unplugged
+//! reader shows `missing` and resumes by itself when it comes back.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +20,12 @@ use tokio::sync::broadcast;
 
 use crate::config::{DeviceKind, HardwareConfig};
 
+mod lights;
+mod printer;
+
+use lights::Lights;
+use printer::Printer;
+
 /// How long a reader thread waits for input before checking whether to stop.
 const POLL: Duration = Duration::from_millis(200);
 /// Repeats of one barcode within this window are dropped.
@@ -25,11 +35,13 @@ const RETRY: Duration = Duration::from_secs(1);
 
 type HealthMap = Arc<Mutex<BTreeMap<String, HardwareStatus>>>;
 
-/// The board's readers.
+/// The board's devices.
 #[derive(Debug)]
 pub struct Hardware {
     barcode: Option<SimBarcodeHandle>,
     card: Option<SimCardHandle>,
+    lights: Lights,
+    printer: Printer,
     health: HealthMap,
     stop: Arc<AtomicBool>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -39,6 +51,23 @@ fn set_health(map: &HealthMap, name: &str, health: Health, detail: Option<String
     if let Ok(mut m) = map.lock() {
         m.insert(name.to_owned(), HardwareStatus { health, detail });
     }
+}
+
+/// The health a device failure means: `missing` when it is gone, `error` otherwise.
+fn health_of(kind: rong_hardware::ErrorKind) -> Health {
+    if kind.is_missing() {
+        Health::Missing
+    } else {
+        Health::Error
+    }
+}
+
+/// Marks a device whose driver this agent was built without.
+#[cfg_attr(all(feature = "wedge", feature = "nfc"), allow(dead_code))]
+fn not_built(map: &HealthMap, name: &str, feature: &str) {
+    let detail = format!("this agent was built without the `{feature}` feature");
+    tracing::error!(device = name, %detail, "device not started");
+    set_health(map, name, Health::Error, Some(detail));
 }
 
 /// Tracks one reader's health: a failure is recorded (and waited out before the next try),
@@ -51,12 +80,8 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(name: &'static str, map: HealthMap) -> Self {
-        Self {
-            name,
-            map,
-            failed: false,
-        }
+    fn new(name: &'static str, map: HealthMap, failed: bool) -> Self {
+        Self { name, map, failed }
     }
 
     fn ok(&mut self) {
@@ -68,66 +93,97 @@ impl Watch {
     }
 
     fn failed(&mut self, kind: rong_hardware::ErrorKind, error: &dyn std::fmt::Display) {
-        let h = if kind.is_missing() {
-            Health::Missing
-        } else {
-            Health::Error
-        };
-        tracing::warn!(device = self.name, %error, "reader failed");
-        set_health(&self.map, self.name, h, Some(error.to_string()));
+        if !self.failed {
+            tracing::warn!(device = self.name, %error, "reader failed");
+        }
+        set_health(
+            &self.map,
+            self.name,
+            health_of(kind),
+            Some(error.to_string()),
+        );
         self.failed = true;
         std::thread::sleep(RETRY);
     }
 }
 
+/// What starting one reader gave: its thread's reader and whether it is working yet.
+type Started<R> = Option<(R, bool)>;
+
 impl Hardware {
-    /// Starts the configured readers; their reads go to `pushes`.
+    /// Starts the configured devices; reads go to `pushes`. A device that cannot start is
+    /// marked `missing` or `error` in [`Hardware::health`]; the agent works on without it.
     pub fn start(config: &HardwareConfig, pushes: broadcast::Sender<Push>) -> Self {
         let health: HealthMap = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let mut barcode = None;
         let mut card = None;
-        match config.barcode {
+
+        let reader: Started<Box<dyn BarcodeReader>> = match &config.barcode {
             DeviceKind::Sim => {
                 let (reader, handle) = SimBarcode::new();
                 barcode = Some(handle);
                 set_health(&health, "barcode", Health::Ok, Some("simulated".into()));
-                let (h, s, p) = (health.clone(), stop.clone(), pushes.clone());
-                threads.push(std::thread::spawn(move || barcode_loop(reader, h, s, p)));
+                Some((Box::new(reader), true))
             }
-            DeviceKind::None => set_health(
-                &health,
-                "barcode",
-                Health::Missing,
-                Some("not configured".into()),
-            ),
+            DeviceKind::Serial(c) => {
+                use rong_hardware::SerialBarcode;
+                let opened = SerialBarcode::open(c.clone())
+                    .map(|r| Box::new(r) as Box<dyn BarcodeReader>)
+                    .map_err(|e| (e.kind(), e.to_string()));
+                let detail = format!("serial {}", c.path);
+                Some(started(&health, "barcode", detail, opened, || {
+                    Box::new(SerialBarcode::closed(c.clone()))
+                }))
+            }
+            DeviceKind::Wedge(c) => wedge(&health, c),
+            other => {
+                not_configured(&health, "barcode", other);
+                None
+            }
+        };
+        if let Some((reader, ok)) = reader {
+            let watch = Watch::new("barcode", health.clone(), !ok);
+            let (s, p) = (stop.clone(), pushes.clone());
+            threads.push(std::thread::spawn(move || {
+                barcode_loop(reader, watch, s, p)
+            }));
         }
-        match config.card {
+
+        let reader: Started<Box<dyn CardReader>> = match &config.card {
             DeviceKind::Sim => {
                 let (reader, handle) = SimCard::new();
                 card = Some(handle);
                 set_health(&health, "card", Health::Ok, Some("simulated".into()));
-                let (h, s, p) = (health.clone(), stop.clone(), pushes);
-                threads.push(std::thread::spawn(move || card_loop(reader, h, s, p)));
+                Some((Box::new(reader), true))
             }
-            DeviceKind::None => set_health(
-                &health,
-                "card",
-                Health::Missing,
-                Some("not configured".into()),
-            ),
+            DeviceKind::Nfc(c) => nfc(&health, c),
+            other => {
+                not_configured(&health, "card", other);
+                None
+            }
+        };
+        if let Some((reader, ok)) = reader {
+            let watch = Watch::new("card", health.clone(), !ok);
+            let (s, p) = (stop.clone(), pushes);
+            threads.push(std::thread::spawn(move || card_loop(reader, watch, s, p)));
         }
+
+        let lights = Lights::start(&config.lights, &health, &stop, &mut threads);
+        let printer = Printer::start(&config.printer, &health, &stop, &mut threads);
         Self {
             barcode,
             card,
+            lights,
+            printer,
             health,
             stop,
             threads: Mutex::new(threads),
         }
     }
 
-    /// Each reader's health.
+    /// Each device's health.
     pub fn health(&self) -> BTreeMap<String, HardwareStatus> {
         self.health.lock().map(|m| m.clone()).unwrap_or_default()
     }
@@ -162,25 +218,34 @@ impl Hardware {
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
     }
 
-    /// Shows an outcome on the lights and buzzer. With none configured it only logs.
+    /// Shows an outcome on the lights and buzzer; returns at once (the pattern plays on the
+    /// lights' own thread). With no lights it only logs.
     pub fn signal(&self, signal: Signal) {
-        tracing::debug!(?signal, "signal (no lights or buzzer configured)");
+        self.lights.signal(signal);
+    }
+
+    /// Every signal the simulated lights have shown, oldest first (empty for real ones).
+    pub fn sim_lights_shown(&self) -> Vec<rong_hardware::Signal> {
+        self.lights.sim_shown()
     }
 
     /// Sets the simulated printer's state.
-    pub fn sim_printer(&self, _state: SimPrinterState) -> Result<(), ApiError> {
-        Err(ApiError::new(ErrorCode::NoSimulator, "printer"))
+    pub fn sim_printer(&self, state: SimPrinterState) -> Result<(), ApiError> {
+        self.printer.sim_set(state, &self.health)
     }
 
-    /// Prints a receipt.
-    pub fn print(&self, _receipt: &rong_hardware::printer::Receipt) -> Result<(), ApiError> {
-        Err(ApiError::new(
-            ErrorCode::PrinterUnavailable,
-            "no printer configured",
-        ))
+    /// Every receipt the simulated printer has printed.
+    pub fn sim_printed(&self) -> Vec<rong_hardware::Receipt> {
+        self.printer.sim_printed()
     }
 
-    /// Stops the reader threads and waits for them.
+    /// Prints a receipt; blocks while it prints. Fails with `printer_unavailable` when the
+    /// printer is missing, out of paper, open or offline.
+    pub fn print(&self, receipt: &rong_hardware::printer::Receipt) -> Result<(), ApiError> {
+        self.printer.print(receipt, &self.health)
+    }
+
+    /// Stops the device threads and waits for them.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         let threads = self
@@ -200,14 +265,92 @@ impl Drop for Hardware {
     }
 }
 
+/// Marks a device that is not configured, or configured with another device's driver
+/// (the config check refuses that, so it only happens to hand-built configs).
+fn not_configured(health: &HealthMap, name: &str, kind: &DeviceKind) {
+    let detail = match kind {
+        DeviceKind::None => "not configured".to_owned(),
+        other => format!("kind {:?} does not drive a {name}", other.name()),
+    };
+    set_health(health, name, Health::Missing, Some(detail));
+}
+
+/// Takes a real reader's first open: on success it is `ok` with `detail`; on failure the
+/// closed reader (which tries again on each read) is kept and the failure shown.
+fn started<T>(
+    health: &HealthMap,
+    name: &str,
+    detail: String,
+    opened: Result<T, (rong_hardware::ErrorKind, String)>,
+    closed: impl FnOnce() -> T,
+) -> (T, bool) {
+    match opened {
+        Ok(r) => {
+            set_health(health, name, Health::Ok, Some(detail));
+            (r, true)
+        }
+        Err((kind, error)) => {
+            tracing::warn!(device = name, %error, "reader not there at start; retrying");
+            set_health(health, name, health_of(kind), Some(error));
+            (closed(), false)
+        }
+    }
+}
+
+#[cfg(feature = "wedge")]
+fn wedge(health: &HealthMap, c: &rong_hardware::WedgeConfig) -> Started<Box<dyn BarcodeReader>> {
+    use rong_hardware::WedgeBarcode;
+    let opened = WedgeBarcode::open(c.clone())
+        .map(|r| Box::new(r) as Box<dyn BarcodeReader>)
+        .map_err(|e| (e.kind(), e.to_string()));
+    let detail = format!("keyboard {}", c.path);
+    Some(started(health, "barcode", detail, opened, || {
+        Box::new(WedgeBarcode::closed(c.clone()))
+    }))
+}
+
+#[cfg(not(feature = "wedge"))]
+fn wedge(health: &HealthMap, _: &rong_hardware::WedgeConfig) -> Started<Box<dyn BarcodeReader>> {
+    not_built(health, "barcode", "wedge");
+    None
+}
+
+#[cfg(feature = "nfc")]
+fn nfc(health: &HealthMap, c: &rong_hardware::NfcConfig) -> Started<Box<dyn CardReader>> {
+    use rong_hardware::NfcReader;
+    match NfcReader::open(c.clone()) {
+        Ok(r) => {
+            let detail = format!("nfc {}", c.connstring.as_deref().unwrap_or("(first found)"));
+            set_health(health, "card", Health::Ok, Some(detail));
+            Some((Box::new(r), true))
+        }
+        Err(e) => {
+            tracing::warn!(device = "card", error = %e, "NFC reader not there at start; retrying");
+            set_health(health, "card", health_of(e.kind()), Some(e.to_string()));
+            match NfcReader::closed(c.clone()) {
+                Ok(r) => Some((Box::new(r), false)),
+                Err(e) => {
+                    set_health(health, "card", Health::Error, Some(e.to_string()));
+                    None
+                }
+            }
+        }
+    }
+}
+
+#[cfg(not(feature = "nfc"))]
+fn nfc(health: &HealthMap, _: &rong_hardware::NfcConfig) -> Started<Box<dyn CardReader>> {
+    not_built(health, "card", "nfc");
+    None
+}
+
 fn barcode_loop(
-    mut reader: impl BarcodeReader,
-    health: HealthMap,
+    mut reader: Box<dyn BarcodeReader>,
+    mut watch: Watch,
     stop: Arc<AtomicBool>,
     pushes: broadcast::Sender<Push>,
 ) {
     let mut filter = BarcodeFilter::new(DEBOUNCE);
-    let mut watch = Watch::new("barcode", health);
     while !stop.load(Ordering::SeqCst) {
         let read = reader.next_code(POLL);
         if read.is_ok() {
@@ -223,18 +366,20 @@ fn barcode_loop(
                 Err(e) => tracing::warn!(error = %e, "barcode garbage dropped"),
             },
             Ok(None) => {}
+            Err(e) if e.kind() == rong_hardware::ErrorKind::Garbage => {
+                tracing::warn!(error = %e, "barcode garbage dropped");
+            }
             Err(e) => watch.failed(e.kind(), &e),
         }
     }
 }
 
 fn card_loop(
-    mut reader: impl CardReader,
-    health: HealthMap,
+    mut reader: Box<dyn CardReader>,
+    mut watch: Watch,
     stop: Arc<AtomicBool>,
     pushes: broadcast::Sender<Push>,
 ) {
-    let mut watch = Watch::new("card", health);
     while !stop.load(Ordering::SeqCst) {
         let read = reader.next_event(POLL);
         if read.is_ok() {
@@ -249,76 +394,13 @@ fn card_loop(
                 let _ = pushes.send(Push::CardRemoved);
             }
             Ok(None) => {}
+            Err(e) if e.kind() == rong_hardware::ErrorKind::Garbage => {
+                tracing::warn!(error = %e, "card reader garbage dropped");
+            }
             Err(e) => watch.failed(e.kind(), &e),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn simulators_push_debounced_reads() {
-        let (tx, mut rx) = broadcast::channel(16);
-        let hw = Hardware::start(
-            &HardwareConfig {
-                barcode: DeviceKind::Sim,
-                card: DeviceKind::Sim,
-            },
-            tx,
-        );
-        hw.sim_scan("KT1").unwrap();
-        hw.sim_scan("KT1").unwrap();
-        hw.sim_scan("KT2").unwrap();
-        hw.sim_tap("04:a2:2b:1a").unwrap();
-        hw.sim_remove().unwrap();
-        assert!(hw.sim_tap("xyz").is_err());
-        let mut got = Vec::new();
-        while got.len() < 4 {
-            got.push(rx.blocking_recv().unwrap());
-        }
-        // The two readers run on their own threads: compare each one's order.
-        let (codes, cards): (Vec<Push>, Vec<Push>) = got
-            .into_iter()
-            .partition(|p| matches!(p, Push::Barcode { .. }));
-        assert_eq!(
-            codes,
-            vec![
-                Push::Barcode { code: "KT1".into() },
-                Push::Barcode { code: "KT2".into() },
-            ]
-        );
-        assert_eq!(
-            cards,
-            vec![
-                Push::CardPresent {
-                    uid: "04A22B1A".into()
-                },
-                Push::CardRemoved
-            ]
-        );
-        assert_eq!(hw.health()["barcode"].health, Health::Ok);
-        hw.stop();
-    }
-
-    #[test]
-    fn no_simulator_when_not_configured() {
-        let (tx, _rx) = broadcast::channel(4);
-        let hw = Hardware::start(
-            &HardwareConfig {
-                barcode: DeviceKind::None,
-                card: DeviceKind::None,
-            },
-            tx,
-        );
-        assert_eq!(hw.sim_scan("KT1").unwrap_err().code, ErrorCode::NoSimulator);
-        assert_eq!(
-            hw.sim_tap("04A22B1A").unwrap_err().code,
-            ErrorCode::NoSimulator
-        );
-        assert_eq!(hw.sim_remove().unwrap_err().code, ErrorCode::NoSimulator);
-        assert_eq!(hw.health()["card"].health, Health::Missing);
-        hw.stop();
-    }
-}
+mod tests;

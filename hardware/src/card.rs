@@ -45,6 +45,27 @@ pub trait CardReader: Send {
     fn next_event(&mut self, timeout: Duration) -> Result<Option<CardEvent>, CardError>;
 }
 
+/// Where the NFC reader is. In TOML: `connstring` and `poll_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NfcConfig {
+    /// A libnfc connection string: `pn532_uart:/dev/ttyS0`, `pn532_i2c:/dev/i2c-1`,
+    /// `acr122_usb:` (the first ACR122U). Unset: the first reader libnfc finds without an
+    /// intrusive scan (USB readers only).
+    pub connstring: Option<String>,
+    /// Milliseconds between polls for a card.
+    pub poll_ms: u64,
+}
+
+impl Default for NfcConfig {
+    fn default() -> Self {
+        Self {
+            connstring: None,
+            poll_ms: 150,
+        }
+    }
+}
+
 /// Normalises a UID to upper-case hex without separators; `None` if it is not 4 to 10
 /// bytes of hex (ISO 14443A UIDs are 4, 7 or 10 bytes).
 pub fn normalise_uid(raw: &str) -> Option<String> {
@@ -124,6 +145,14 @@ mod tests {
         assert_eq!(normalise_uid("04A"), None);
         assert_eq!(normalise_uid("zz112233"), None);
         assert_eq!(normalise_uid(""), None);
+    }
+
+    #[test]
+    fn nfc_config_from_toml() {
+        let c: NfcConfig = toml::from_str("connstring = \"pn532_i2c:/dev/i2c-1\"").unwrap();
+        assert_eq!(c.connstring.as_deref(), Some("pn532_i2c:/dev/i2c-1"));
+        assert_eq!(c.poll_ms, NfcConfig::default().poll_ms);
+        assert!(toml::from_str::<NfcConfig>("conn = \"x\"").is_err());
     }
 
     #[test]

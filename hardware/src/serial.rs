@@ -8,7 +8,7 @@ use crate::framing::{Frame, FrameSplitter, Framing};
 
 /// Where and how to talk to a serial barcode reader. In TOML: `path`, `baud`,
 /// `debounce_ms` and a `[framing]` table; everything but `path` has a default.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SerialConfig {
     /// The device path, e.g. `/dev/ttyACM0` or a stable `/dev/serial/by-id/...` link.
@@ -23,7 +23,8 @@ pub struct SerialConfig {
     #[serde(
         default = "default_debounce",
         rename = "debounce_ms",
-        deserialize_with = "millis"
+        deserialize_with = "millis",
+        serialize_with = "crate::printer::config::ser_millis"
     )]
     pub debounce: Duration,
 }

@@ -111,10 +111,57 @@ pub struct Item {
     pub call_number: String,
     /// Item type, such as `book`.
     pub item_type: String,
+    /// Shelving location, such as `Kho mở tầng 2`. Empty when unknown.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub shelf: String,
     /// The branch it belongs to.
     pub home_branch: BranchId,
     /// Status apart from loans.
     pub status: ItemStatus,
+}
+
+impl Item {
+    /// The compact form other branches get: enough to take the item back and name it
+    /// (barcode, record, title, type, home branch, status), without author, call number or
+    /// shelf.
+    pub fn compact(&self) -> Item {
+        Item {
+            author: String::new(),
+            call_number: String::new(),
+            shelf: String::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// A bibliographic record as devices hold it, for "find a book".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// The record id (MARC 001).
+    pub id: String,
+    /// Title, NFC.
+    pub title: String,
+    /// Main author, NFC.
+    #[serde(default)]
+    pub author: String,
+    /// Subject headings, NFC.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// First ISBN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isbn: Option<String>,
+    /// Year of publication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<i32>,
+    /// Publisher.
+    #[serde(default)]
+    pub publisher: String,
+    /// Call number of the record (items may carry their own).
+    #[serde(default)]
+    pub call_number: String,
+    /// The branches that hold copies: only they are sent the record.
+    #[serde(default)]
+    pub branches: Vec<BranchId>,
 }
 
 /// A current loan.
@@ -165,6 +212,13 @@ pub enum Op {
         /// Barcode.
         barcode: String,
     },
+    /// Insert or replace a bibliographic record, keyed by id.
+    PutRecord(Record),
+    /// Remove a bibliographic record.
+    DelRecord {
+        /// Record id.
+        id: String,
+    },
     /// Insert or replace the loan of an item.
     PutLoan(Loan),
     /// The item is no longer on loan.
@@ -181,6 +235,18 @@ pub enum Op {
         /// Day.
         date: NaiveDate,
     },
+}
+
+impl Op {
+    /// What `branch` is sent of this op: records only where the branch holds copies,
+    /// items in full at their home branch and compact elsewhere, everything else as is.
+    pub fn for_branch(&self, branch: &BranchId) -> Option<Op> {
+        match self {
+            Op::PutRecord(r) if !r.branches.contains(branch) => None,
+            Op::PutItem(i) if &i.home_branch != branch => Some(Op::PutItem(i.compact())),
+            op => Some(op.clone()),
+        }
+    }
 }
 
 /// A run of changes from one version to another.
@@ -290,6 +356,52 @@ impl Versioned for SnapshotHeader {
 mod tests {
     use super::*;
     use crate::codec::{decode, encode};
+
+    fn b(s: &str) -> BranchId {
+        BranchId::new(s).unwrap()
+    }
+
+    #[test]
+    fn branch_filtering() {
+        let item = Item {
+            barcode: "KT1".into(),
+            record: "R1".into(),
+            title: "Địa chí Kon Tum".into(),
+            author: "Nhiều tác giả".into(),
+            call_number: "915.97 ĐI".into(),
+            item_type: "book".into(),
+            shelf: "Kho địa chí".into(),
+            home_branch: b("kontum"),
+            status: ItemStatus::Available,
+        };
+        let full = Op::PutItem(item.clone());
+        assert_eq!(full.for_branch(&b("kontum")), Some(full.clone()));
+        let Some(Op::PutItem(compact)) = full.for_branch(&b("dakto")) else {
+            panic!("items go to every branch");
+        };
+        assert_eq!(compact.title, item.title);
+        assert_eq!(compact.home_branch, item.home_branch);
+        assert!(compact.author.is_empty() && compact.call_number.is_empty());
+        assert!(compact.shelf.is_empty());
+        let record = Op::PutRecord(Record {
+            id: "R1".into(),
+            title: "Địa chí Kon Tum".into(),
+            author: String::new(),
+            subjects: vec!["Kon Tum".into()],
+            isbn: None,
+            year: Some(2005),
+            publisher: String::new(),
+            call_number: "915.97".into(),
+            branches: vec![b("kontum"), b("dakha")],
+        });
+        assert!(record.for_branch(&b("dakha")).is_some());
+        assert!(record.for_branch(&b("dakto")).is_none());
+        let loan = Op::DelLoan { item: "KT1".into() };
+        assert_eq!(loan.for_branch(&b("dakto")), Some(loan.clone()));
+        // A compact item without a shelf leaves the key out of the JSON.
+        let text = serde_json::to_string(&compact).unwrap();
+        assert!(!text.contains("shelf"), "{text}");
+    }
 
     #[test]
     fn downlink_round_trip() {

@@ -97,6 +97,21 @@ pub fn check_code(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Normalises an NFC card UID to upper-case hex without separators (`04:a1:b2:c3` →
+/// `04A1B2C3`). ISO 14443A UIDs are 4, 7 or 10 bytes; anything that is not 4 to 10 whole
+/// bytes of hex is refused.
+pub fn normalise_uid(raw: &str) -> Option<String> {
+    let hex: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | ' '))
+        .collect::<String>()
+        .to_ascii_uppercase();
+    let ok = hex.len() % 2 == 0
+        && (8..=20).contains(&hex.len())
+        && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then_some(hex)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +126,18 @@ mod tests {
         assert!(matches!(DeviceId::new("+"), Err(IdError::Charset(_))));
         assert!(matches!(DeviceId::new("-a"), Err(IdError::Charset(_))));
         assert!(serde_json::from_str::<DeviceId>("\"#\"").is_err());
+    }
+
+    #[test]
+    fn uids() {
+        assert_eq!(normalise_uid("04:a1:b2:c3").as_deref(), Some("04A1B2C3"));
+        assert_eq!(
+            normalise_uid("04-A1-B2-C3-D4-E5-F6").as_deref(),
+            Some("04A1B2C3D4E5F6")
+        );
+        assert!(normalise_uid("04A1B2").is_none());
+        assert!(normalise_uid("04A1B2C").is_none());
+        assert!(normalise_uid("ZZA1B2C3").is_none());
     }
 
     #[test]

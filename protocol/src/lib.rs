@@ -10,6 +10,7 @@ pub mod delta;
 pub mod event;
 pub mod fold;
 pub mod ids;
+pub mod search;
 pub mod status;
 pub mod time;
 pub mod topic;

@@ -83,6 +83,30 @@ impl Central {
         );
     }
 
+    /// Runs `central admin create` for a dashboard user (`branch` makes branch staff).
+    pub fn admin_create(&self, name: &str, password: &str, branch: Option<&str>) {
+        let mut cmd = Command::new(bin("central"));
+        cmd.args(["admin", "create", "--config"])
+            .arg(&self.config)
+            .args(["--name", name])
+            .env("RONG_ADMIN_PASSWORD", password);
+        match branch {
+            Some(b) => cmd.args(["--role", "staff", "--branch", b]),
+            None => cmd.args(["--role", "admin"]),
+        };
+        let out = cmd.output().expect("run central admin create");
+        assert!(
+            out.status.success(),
+            "central admin create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Central's database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("data").join("central.db")
+    }
+
     /// Starts `central serve` and waits for its ready line.
     pub fn start(&mut self) {
         assert!(self.proc.is_none(), "central already running");

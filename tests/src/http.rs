@@ -33,39 +33,127 @@ pub fn request(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> std::io::Result<Reply> {
+    let body = body.map(|b| b.to_string());
+    let r = request_full(
+        addr,
+        method,
+        path,
+        &[],
+        body.as_deref().map(|b| ("application/json", b.as_bytes())),
+    )?;
+    Ok(Reply {
+        status: r.status,
+        body: r.body,
+    })
+}
+
+/// A response with its headers.
+#[derive(Debug, Clone)]
+pub struct FullReply {
+    /// Status code.
+    pub status: u16,
+    /// Headers, names in lower case, in order.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl FullReply {
+    /// The first header of that (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends one request with extra headers and an optional `(content type, bytes)` body.
+/// The body is read by its `Content-Length` (or chunks, or to the close), so servers that
+/// keep the connection open work too.
+pub fn request_full(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> std::io::Result<FullReply> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let (ctype, bytes) = body.unwrap_or(("", b""));
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
+        bytes.len()
     );
-    if !body.is_empty() {
-        head.push_str("Content-Type: application/json\r\n");
+    if !ctype.is_empty() {
+        head.push_str(&format!("Content-Type: {ctype}\r\n"));
+    }
+    for (n, v) in headers {
+        head.push_str(&format!("{n}: {v}\r\n"));
     }
     head.push_str("\r\n");
     s.write_all(head.as_bytes())?;
-    s.write_all(body.as_bytes())?;
+    s.write_all(bytes)?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let mut buf = [0u8; 16 * 1024];
+    let mut split = None;
+    let mut want: Option<usize> = None;
+    loop {
+        if let (Some(at), Some(len)) = (split, want) {
+            if raw.len() >= at + 4 + len {
+                break;
+            }
+        }
+        let n = s.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if split.is_none() {
+            split = raw.windows(4).position(|w| w == b"\r\n\r\n");
+            if let Some(at) = split {
+                let head = String::from_utf8_lossy(&raw[..at]).to_ascii_lowercase();
+                want = head.lines().find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .and_then(|v| v.trim().parse().ok())
+                });
+                if method == "HEAD" {
+                    want = Some(0);
+                }
+            }
+        }
+    }
+    let split = split.ok_or_else(|| std::io::Error::other("no header end"))?;
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status: u16 = head
-        .split_whitespace()
-        .nth(1)
+    let mut lines = head.lines();
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| std::io::Error::other("no status"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
     let mut body = raw[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
+    if let Some(len) = want {
+        body.truncate(len);
+    } else if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
     {
         body = dechunk(&body);
     }
-    Ok(Reply { status, body })
+    Ok(FullReply {
+        status,
+        headers,
+        body,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> Vec<u8> {

@@ -6,6 +6,7 @@
 //! script does). Every process is killed when its handle drops.
 
 pub mod agent;
+pub mod browser;
 pub mod central;
 pub mod fixtures;
 pub mod http;

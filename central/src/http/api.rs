@@ -84,6 +84,33 @@ pub async fn loans(
     Ok(Json(json!(rows)))
 }
 
+/// Query of `GET /api/v1/search`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/search?q=&limit=`: records ranked exact title, title prefix, title words,
+/// author, subject, then ISBN and call number, each with copies per branch.
+#[tracing::instrument(skip_all)]
+pub async fn search(
+    State(st): State<AppState>,
+    q: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let text = q.q.unwrap_or_default();
+    let limit = rong_protocol::search::clamp_limit(q.limit);
+    let Some(parsed) = rong_protocol::search::Query::parse(&text) else {
+        return Ok(Json(json!({"query": text, "hits": []})));
+    };
+    let hits = read(&st, move |c| {
+        crate::store::search::search(c, &parsed, limit)
+    })
+    .await?;
+    Ok(Json(json!({"query": text, "hits": hits})))
+}
+
 /// `GET /api/v1/patrons/{card}`.
 #[tracing::instrument(skip_all)]
 pub async fn patron(

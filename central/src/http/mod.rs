@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
             post(api::block).delete(api::unblock),
         )
         .route("/api/v1/items/{barcode}", get(api::item))
+        .route("/api/v1/search", get(api::search))
         .route("/api/v1/devices", get(api::devices))
         .route("/api/v1/devices/{id}", get(api::device))
         .route("/api/v1/devices/{id}/commands", post(api::command))

@@ -51,6 +51,9 @@ pub fn document() -> Value {
                 "delete": op("Lift a patron's block", json!([path_param("card")]), "The updated patron")
             },
             "/api/v1/items/{barcode}": {"get": op("An item with its active loan (or null)", json!([path_param("barcode")]), "Item")},
+            "/api/v1/search": {"get": op("Catalogue search with Vietnamese folding (case, diacritics, đ → d); the last word matches as a prefix. Ranked: exact title, title prefix, title words, author, subject, ISBN and call number",
+                json!([query_param("q", "string"), query_param("limit", "integer")]),
+                "`{query, hits: [{record, title, author, subjects, publisher, year, isbn, call_number, branches: [{branch, name, available, total}]}]}`")},
             "/api/v1/devices": {"get": op("Registered devices", json!([]), "Array of Device")},
             "/api/v1/devices/{id}": {"get": op("A device: latest status, state, last_seen, event logs with acked_through, status timeline, commands and replies", json!([path_param("id")]), "DeviceDetail")},
             "/api/v1/devices/{id}/commands": {

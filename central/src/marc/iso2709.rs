@@ -66,6 +66,12 @@ pub fn parse_structure(rec: &[u8]) -> Result<Record, RecordErrorKind> {
     if !leader.is_ascii() {
         return Err(RecordErrorKind::BadLeader("not ASCII".into()));
     }
+    if leader
+        .iter()
+        .any(|&b| b == RECORD_TERMINATOR || b == FIELD_TERMINATOR || b == SUBFIELD_DELIMITER)
+    {
+        return Err(RecordErrorKind::BadLeader("holds a MARC delimiter".into()));
+    }
     match digits(&leader[..5]) {
         Some(len) if len == rec.len() => {}
         _ => return Err(RecordErrorKind::BadLength),

@@ -136,7 +136,8 @@ impl Record {
         self.leader[9] == b'a'
     }
 
-    /// The title: 245 $a and $b joined by a space, ISBD punctuation trimmed from each part.
+    /// The title: 245 $a, then the remainder of the title ($b) after a colon, ISBD
+    /// punctuation trimmed from each part ("Địa chí Kon Tum: tập 1").
     pub fn title(&self) -> Option<String> {
         let field = self.get(b"245")?;
         let parts: Vec<&str> = field
@@ -150,7 +151,7 @@ impl Record {
         if parts.is_empty() {
             None
         } else {
-            Some(parts.join(" "))
+            Some(parts.join(": "))
         }
     }
 
@@ -236,7 +237,7 @@ mod tests {
         assert_eq!(r.control_number(), Some("KT000123"));
         assert_eq!(
             r.title().as_deref(),
-            Some("Tôi thấy hoa vàng trên cỏ xanh tiểu thuyết")
+            Some("Tôi thấy hoa vàng trên cỏ xanh: tiểu thuyết")
         );
         assert_eq!(r.author(), Some("Nguyễn Nhật Ánh"));
         assert_eq!(r.isbn(), vec!["9786041234567"]);

@@ -233,6 +233,25 @@ fn item_type(i: usize) -> &'static str {
     }
 }
 
+/// Where a copy stands: local history, periodicals and reference have rooms of their own;
+/// the rest stand in the open stacks by the first digit of their class.
+fn shelf(item_type: &str, call_number: &str) -> String {
+    if call_number.starts_with("959.76") {
+        "Phòng địa chí".into()
+    } else if item_type == "serial" {
+        "Phòng báo, tạp chí".into()
+    } else if item_type == "reference" {
+        "Phòng đọc tra cứu".into()
+    } else {
+        let class = call_number
+            .chars()
+            .next()
+            .filter(char::is_ascii_digit)
+            .unwrap_or('0');
+        format!("Kho mở, kệ {class}00")
+    }
+}
+
 fn item_status(i: usize) -> ItemStatus {
     if i % 101 == 50 {
         ItemStatus::Lost
@@ -310,6 +329,7 @@ fn catalogue(rng: &mut ChaCha8Rng, n: usize, branches: &[Branch]) -> (Vec<SeedRe
             author: rec.author.clone(),
             call_number: rec.call_number.clone(),
             item_type: item_type(i).to_owned(),
+            shelf: shelf(item_type(i), &rec.call_number),
             home_branch: branches[i % branches.len()].id.clone(),
             status: item_status(i),
         });

@@ -3,10 +3,10 @@
 //! Each record is written inside its own savepoint, so a record that must be skipped (or
 //! fails) leaves nothing of itself behind; many records share one transaction for speed.
 
-use rong_protocol::delta::Item;
+use rong_protocol::delta::{Item, Op};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::changes::Applied;
+use super::changes::{append, Applied};
 use super::reference::put_item;
 use super::{Store, StoreError};
 
@@ -97,8 +97,24 @@ fn upsert_one(
         search,
         e.marc
     ])?;
+    let rowid: i64 = c
+        .prepare_cached("SELECT rowid FROM records WHERE id = ?1")?
+        .query_row(params![e.id], |r| r.get(0))?;
+    super::search::index_record(
+        c,
+        rowid,
+        &e.title,
+        &e.author,
+        &e.subjects,
+        e.isbn.as_deref(),
+        &e.call_number,
+    )?;
     for item in &e.items {
         put_item(c, item, applied)?;
+    }
+    // After the items, so the record names every branch that now holds a copy.
+    if let Some(rec) = super::search::record_op(c, &e.id)? {
+        append(c, Op::PutRecord(rec), applied)?;
     }
     Ok(Ok(existed))
 }
@@ -163,7 +179,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rong_protocol::delta::{Branch, ItemStatus, Op};
+    use rong_protocol::delta::{Branch, ItemStatus};
     use rong_protocol::ids::BranchId;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -199,6 +215,7 @@ mod tests {
                     author: "Nguyễn Nhật Ánh".into(),
                     call_number: "895.922 NG".into(),
                     item_type: "book".into(),
+                    shelf: "Kho mở, kệ 800".into(),
                     home_branch: BranchId::new("kt01").unwrap(),
                     status: ItemStatus::Available,
                 })
@@ -248,9 +265,14 @@ mod tests {
         assert_eq!(count(&s, "SELECT count(*) FROM items"), 3);
         assert_eq!(
             count(&s, "SELECT count(*) FROM changes") - v0,
-            3,
-            "one PutItem each"
+            5,
+            "one PutItem each, then one PutRecord per record"
         );
+        let q = rong_protocol::search::Query::parse("mat bie").unwrap();
+        let hits = super::super::search::search(s.reader(), &q, 5).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].record, "R1");
+        assert_eq!(hits[0].branches[0].total, 2);
         let search: String = s
             .reader()
             .query_row("SELECT search FROM records WHERE id = 'R1'", [], |r| {
@@ -317,8 +339,8 @@ mod tests {
         );
         assert_eq!(
             count(&s, "SELECT count(*) FROM changes") - v,
-            1,
-            "only R3's item"
+            2,
+            "only R3's item and record"
         );
     }
 
@@ -352,8 +374,8 @@ mod tests {
         );
         assert_eq!(
             count(&s, "SELECT count(*) FROM changes") - v,
-            1,
-            "only R1's item"
+            2,
+            "only R1's item and record"
         );
     }
 }

@@ -4,12 +4,15 @@
 //! every change; HTTP handlers and the catch-up path read through [`ReadPool`]. The file
 //! runs in WAL mode with `synchronous=FULL`, so a committed batch survives power loss.
 
+pub mod admin;
 pub mod catalogue;
 mod changes;
 mod devices;
 mod ingest;
+mod patrons;
 pub mod queries;
 mod reference;
+pub mod search;
 mod seed;
 pub mod snapshot;
 
@@ -20,14 +23,33 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use changes::{current_version, ops_between, Applied};
 pub use ingest::{BatchOutcome, Registration};
+pub use patrons::PatronUpsert;
 pub use queries::{LoanFilter, NoticeFilter, StatsRow};
 pub use reference::RefCache;
 pub use seed::SeedCounts;
 
+/// Rust work a migration runs after its SQL, in the same transaction.
+type MigrationStep = fn(&Connection) -> Result<(), StoreError>;
+
+/// A schema step: its SQL, and Rust work to run after it.
+struct Migration {
+    sql: &'static str,
+    then: Option<MigrationStep>,
+}
+
+const fn sql(sql: &'static str) -> Migration {
+    Migration { sql, then: None }
+}
+
 /// Migrations, in order; the schema version is the number of migrations applied.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_marc.sql"),
+const MIGRATIONS: &[Migration] = &[
+    sql(include_str!("migrations/0001_init.sql")),
+    sql(include_str!("migrations/0002_marc.sql")),
+    sql(include_str!("migrations/0003_admin.sql")),
+    Migration {
+        sql: include_str!("migrations/0004_search.sql"),
+        then: Some(search::create_index),
+    },
 ];
 
 /// The schema version this build writes.
@@ -143,9 +165,12 @@ impl Store {
     }
 
     fn migrate(&mut self, from: u32) -> Result<(), StoreError> {
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
+            tx.execute_batch(m.sql)?;
+            if let Some(then) = m.then {
+                then(&tx)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as u32)?;
             tx.commit()?;
             tracing::info!(version = i + 1, path = %self.path.display(), "migrated database");

@@ -62,7 +62,7 @@ pub(super) fn branch_row(r: &Row<'_>) -> rusqlite::Result<Branch> {
 }
 
 pub(super) const ITEM_COLS: &str =
-    "barcode, record, title, author, call_number, item_type, home_branch, status";
+    "barcode, record, title, author, call_number, item_type, home_branch, status, shelf";
 
 pub(super) fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
     Ok(Item {
@@ -74,6 +74,7 @@ pub(super) fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
         item_type: r.get(5)?,
         home_branch: branch_id(r.get(6)?, 6)?,
         status: status_from(&r.get::<_, String>(7)?),
+        shelf: r.get(8)?,
     })
 }
 
@@ -246,8 +247,8 @@ pub(super) fn put_patron(
 
 pub(super) fn put_item(c: &Connection, i: &Item, applied: &mut Applied) -> Result<(), StoreError> {
     c.prepare_cached(
-        "INSERT OR REPLACE INTO items (barcode, record, title, author, call_number, item_type, home_branch, status) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT OR REPLACE INTO items (barcode, record, title, author, call_number, item_type, home_branch, status, shelf) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         i.barcode,
@@ -257,7 +258,8 @@ pub(super) fn put_item(c: &Connection, i: &Item, applied: &mut Applied) -> Resul
         i.call_number,
         i.item_type,
         i.home_branch.as_str(),
-        status_str(i.status)
+        status_str(i.status),
+        i.shelf
     ])?;
     append(c, Op::PutItem(i.clone()), applied)?;
     Ok(())

@@ -87,6 +87,15 @@ impl Store {
                     r.language,
                     search
                 ])?;
+                super::search::index_record(
+                    &tx,
+                    tx.last_insert_rowid(),
+                    &r.title,
+                    &r.author,
+                    &r.subjects,
+                    r.isbn.as_deref(),
+                    &r.call_number,
+                )?;
             }
         }
         // The seed's ops go into the change log but are not kept in memory: a fresh

@@ -8,6 +8,7 @@ use rong_protocol::SCHEMA_VERSION;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::reference::{branch_row, item_row, patron_row, ITEM_COLS, PATRON_COLS};
+use super::search::{record_row, RECORD_COLS};
 use super::StoreError;
 
 /// Whether a branch exists.
@@ -126,11 +127,31 @@ pub fn write_snapshot<W: Write>(
         Op::PutPatron,
         o,
     )?;
+    // The branch's own records; the search index on the device is built from these.
+    {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT {RECORD_COLS} FROM records r WHERE EXISTS \
+             (SELECT 1 FROM items i WHERE i.home_branch = ?1 AND i.record = r.id) ORDER BY r.id"
+        ))?;
+        let mut rows = stmt.query(params![branch.as_str()])?;
+        while let Some(row) = rows.next()? {
+            let mut rec = record_row(row)?;
+            rec.branches = vec![branch.clone()];
+            line(o, &Op::PutRecord(rec))?;
+        }
+    }
+    // Every item: in full at its home branch, compact elsewhere (for returns).
     each(
         &tx,
         &format!("SELECT {ITEM_COLS} FROM items ORDER BY barcode"),
         item_row,
-        Op::PutItem,
+        |i| {
+            if &i.home_branch == branch {
+                Op::PutItem(i)
+            } else {
+                Op::PutItem(i.compact())
+            }
+        },
         o,
     )?;
     each(

@@ -79,6 +79,7 @@ fn agent(dir: &std::path::Path) -> Agent {
             author: String::new(),
             call_number: String::new(),
             item_type: "book".into(),
+            shelf: String::new(),
             home_branch: BranchId::new(home).unwrap(),
             status: ItemStatus::Available,
         }));

@@ -17,7 +17,10 @@ use uuid::Uuid;
 pub use events::{Commit, LoanChange, NewEvent};
 
 /// Numbered migrations; migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_catalogue.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -127,6 +130,10 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
+            if i + 1 == 2 {
+                // Schema 2's search index: its definition is shared with central.
+                tx.execute_batch(rong_protocol::search::FTS_TABLE_SQL)?;
+            }
             tx.pragma_update(None, "user_version", (i + 1) as u32)?;
             tx.commit()?;
             tracing::info!(version = i + 1, "database migrated");

@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 use rong_hardware::card::normalise_uid;
+use rong_protocol::api::{BranchAvailability, SearchHit};
 use rong_protocol::delta::{
     Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron,
 };
@@ -47,8 +48,13 @@ fn item_row(row: &Row<'_>) -> rusqlite::Result<Item> {
         home_branch: branch_id(row, 6)?,
         status: status_parse(&status)
             .ok_or_else(|| conversion(7, format!("item status {status:?}")))?,
+        shelf: row.get(8)?,
     })
 }
+
+/// Columns for [`item_row`].
+const ITEM_COLS: &str =
+    "barcode, record, title, author, call_number, item_type, home_branch, status, shelf";
 
 fn loan_row(row: &Row<'_>) -> rusqlite::Result<Loan> {
     Ok(Loan {
@@ -138,11 +144,60 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
             conn.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
                 .execute([card])?;
         }
+        Op::PutRecord(r) => {
+            let subjects = serde_json::to_string(&r.subjects)
+                .map_err(|e| StoreError::Refused(e.to_string()))?;
+            let rowid: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO records
+                     (id, title, author, subjects, isbn, year, publisher, call_number)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT(id) DO UPDATE SET title = excluded.title,
+                     author = excluded.author, subjects = excluded.subjects,
+                     isbn = excluded.isbn, year = excluded.year,
+                     publisher = excluded.publisher, call_number = excluded.call_number
+                     RETURNING rowid",
+                )?
+                .query_row(
+                    params![
+                        r.id,
+                        r.title,
+                        r.author,
+                        subjects,
+                        r.isbn,
+                        r.year,
+                        r.publisher,
+                        r.call_number
+                    ],
+                    |row| row.get(0),
+                )?;
+            rong_protocol::search::index_record(
+                conn,
+                rowid,
+                &r.title,
+                &r.author,
+                &r.subjects,
+                r.isbn.as_deref(),
+                &r.call_number,
+            )?;
+        }
+        Op::DelRecord { id } => {
+            let rowid: Option<i64> = conn
+                .prepare_cached("SELECT rowid FROM records WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            if let Some(rowid) = rowid {
+                rong_protocol::search::unindex_record(conn, rowid)?;
+                conn.prepare_cached("DELETE FROM records WHERE rowid = ?1")?
+                    .execute([rowid])?;
+            }
+        }
         Op::PutItem(i) => {
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO items
-                 (barcode, record, title, author, call_number, item_type, home_branch, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 (barcode, record, title, author, call_number, item_type, home_branch, status,
+                  shelf)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 i.barcode,
@@ -152,7 +207,8 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
                 i.call_number,
                 i.item_type,
                 i.home_branch.as_str(),
-                status_text(i.status)
+                status_text(i.status),
+                i.shelf
             ])?;
         }
         Op::DelItem { barcode } => {
@@ -342,12 +398,87 @@ impl Store {
     pub fn item(&self, barcode: &str) -> Result<Option<Item>, StoreError> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT barcode, record, title, author, call_number, item_type, home_branch, status
-                 FROM items WHERE barcode = ?1",
-            )?
+            .prepare_cached(&format!("SELECT {ITEM_COLS} FROM items WHERE barcode = ?1"))?
             .query_row([barcode], item_row)
             .optional()?)
+    }
+
+    /// Searches the records held here for "find a book": the best `limit` hits, each with
+    /// the call number and shelf of the copies here and the copies at each branch.
+    pub fn search(
+        &self,
+        q: &rong_protocol::search::Query,
+        limit: usize,
+        here: &BranchId,
+    ) -> Result<Vec<SearchHit>, StoreError> {
+        let rowids = rong_protocol::search::ranked_rowids(&self.conn, q, limit)?;
+        let mut hits = Vec::with_capacity(rowids.len());
+        for rowid in rowids {
+            let rec = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, title, author, year, call_number FROM records WHERE rowid = ?1",
+                )?
+                .query_row([rowid], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<i32>>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                })
+                .optional()?;
+            let Some((record, title, author, year, record_call)) = rec else {
+                continue;
+            };
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT i.home_branch, COALESCE(b.name, i.home_branch),
+                        SUM(i.status IN ('available', 'not_for_loan')),
+                        SUM(i.status = 'available' AND l.item IS NULL),
+                        MAX(CASE WHEN i.home_branch = ?2 THEN i.call_number END),
+                        MAX(CASE WHEN i.home_branch = ?2 THEN NULLIF(i.shelf, '') END)
+                 FROM items i
+                 LEFT JOIN loans l ON l.item = i.barcode
+                 LEFT JOIN branches b ON b.id = i.home_branch
+                 WHERE i.record = ?1
+                 GROUP BY i.home_branch ORDER BY i.home_branch",
+            )?;
+            let mut rows = stmt.query(params![record, here.as_str()])?;
+            let mut hit = SearchHit {
+                record,
+                title,
+                author,
+                year,
+                call_number: record_call,
+                shelf: None,
+                available_here: 0,
+                total_here: 0,
+                elsewhere: Vec::new(),
+            };
+            while let Some(row) = rows.next()? {
+                let branch = branch_id(row, 0)?;
+                let total: u32 = row.get(2)?;
+                let available: u32 = row.get(3)?;
+                if &branch == here {
+                    hit.total_here = total;
+                    hit.available_here = available;
+                    if let Some(call) = row.get::<_, Option<String>>(4)?.filter(|c| !c.is_empty()) {
+                        hit.call_number = call;
+                    }
+                    hit.shelf = row.get(5)?;
+                } else if total > 0 {
+                    hit.elsewhere.push(BranchAvailability {
+                        branch,
+                        name: row.get(1)?,
+                        available,
+                        total,
+                    });
+                }
+            }
+            hits.push(hit);
+        }
+        Ok(hits)
     }
 
     /// The current loan of an item.
@@ -417,7 +548,8 @@ impl Store {
         tx.execute_batch(
             "DELETE FROM branches; DELETE FROM categories; DELETE FROM loan_rules;
              DELETE FROM patrons; DELETE FROM patron_uids; DELETE FROM items;
-             DELETE FROM closed_days;
+             DELETE FROM closed_days; DELETE FROM records;
+             INSERT INTO records_fts (records_fts) VALUES ('delete-all');
              DELETE FROM loans WHERE item NOT IN
                  (SELECT item FROM events WHERE acked = 0 AND item IS NOT NULL);",
         )?;

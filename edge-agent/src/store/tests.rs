@@ -38,6 +38,7 @@ fn item(barcode: &str) -> Item {
         author: "Nhiều tác giả".into(),
         call_number: "915.97".into(),
         item_type: "book".into(),
+        shelf: String::new(),
         home_branch: kontum(),
         status: ItemStatus::Available,
     }
@@ -415,4 +416,102 @@ fn refuses_an_event_central_would_refuse() {
         Err(StoreError::Refused(_))
     ));
     assert_eq!(s.last_seq().unwrap(), 0, "nothing logged");
+}
+
+fn record(id: &str, title: &str, author: &str) -> rong_protocol::delta::Record {
+    rong_protocol::delta::Record {
+        id: id.into(),
+        title: title.into(),
+        author: author.into(),
+        subjects: vec!["Địa chí".into()],
+        isbn: Some("978-604-57-0123-2".into()),
+        year: Some(2019),
+        publisher: "Nxb. Chính trị Quốc gia".into(),
+        call_number: "959.761".into(),
+        branches: vec![kontum()],
+    }
+}
+
+#[test]
+fn search_ranks_and_counts_copies_here_and_elsewhere() {
+    let (_d, mut s) = open_temp();
+    let dakto = BranchId::new("dakto").unwrap();
+    let mut ops = base_ops();
+    ops.push(Op::PutBranch(Branch {
+        id: dakto.clone(),
+        name: "Thư viện huyện Đăk Tô".into(),
+        closed_weekdays: vec![],
+        require_pin: false,
+    }));
+    ops.push(Op::PutRecord(record(
+        "S1",
+        "Địa chí Kon Tum",
+        "Nhiều tác giả",
+    )));
+    ops.push(Op::PutRecord(record(
+        "S2",
+        "Lịch sử Kon Tum",
+        "Địa Chí Kon Tum",
+    )));
+    let copy = |barcode: &str, rec: &str, at: &BranchId, shelf: &str| Item {
+        record: rec.into(),
+        home_branch: at.clone(),
+        shelf: shelf.into(),
+        call_number: "959.761 Đ301C".into(),
+        ..item(barcode)
+    };
+    ops.push(Op::PutItem(copy("A1", "S1", &kontum(), "Phòng địa chí")));
+    ops.push(Op::PutItem(copy("A2", "S1", &kontum(), "Phòng địa chí")));
+    // Another branch's copy arrives compact: no call number, no shelf.
+    ops.push(Op::PutItem(copy("A3", "S1", &dakto, "Kho").compact()));
+    ops.push(Op::PutItem(copy("B1", "S2", &dakto, "").compact()));
+    ops.push(Op::PutLoan(loan("A2", "P1")));
+    let n = ops.len() as u64;
+    s.apply_delta(&Delta {
+        from_version: 0,
+        to_version: n,
+        ops,
+    })
+    .unwrap();
+    let q = rong_protocol::search::Query::parse("DIA CHI kon t").unwrap();
+    let hits = s.search(&q, 10, &kontum()).unwrap();
+    let ids: Vec<_> = hits.iter().map(|h| h.record.as_str()).collect();
+    assert_eq!(ids, ["S1", "S2"], "title prefix before author");
+    let r1 = &hits[0];
+    assert_eq!(
+        (r1.available_here, r1.total_here),
+        (1, 2),
+        "one copy is on loan"
+    );
+    assert_eq!(r1.shelf.as_deref(), Some("Phòng địa chí"));
+    assert_eq!(r1.call_number, "959.761 Đ301C");
+    assert_eq!(r1.elsewhere.len(), 1);
+    assert_eq!(r1.elsewhere[0].name, "Thư viện huyện Đăk Tô");
+    assert_eq!((r1.elsewhere[0].available, r1.elsewhere[0].total), (1, 1));
+    let r2 = &hits[1];
+    assert_eq!((r2.available_here, r2.total_here), (0, 0));
+    assert_eq!(
+        r2.call_number, "959.761",
+        "the record's call number when none is here"
+    );
+    // ISBN with or without hyphens.
+    let q = rong_protocol::search::Query::parse("9786045701232").unwrap();
+    assert_eq!(s.search(&q, 10, &kontum()).unwrap().len(), 2);
+    // A record removed, and a snapshot replacing everything, leave no stale index rows.
+    s.apply_delta(&Delta {
+        from_version: n,
+        to_version: n + 1,
+        ops: vec![Op::DelRecord { id: "S2".into() }],
+    })
+    .unwrap();
+    let q = rong_protocol::search::Query::parse("kon tum").unwrap();
+    assert_eq!(s.search(&q, 10, &kontum()).unwrap().len(), 1);
+    s.replace_reference::<String>(
+        n + 5,
+        vec![Ok(Op::PutRecord(record("S9", "Sách mới", "")))].into_iter(),
+    )
+    .unwrap();
+    assert!(s.search(&q, 10, &kontum()).unwrap().is_empty());
+    let q = rong_protocol::search::Query::parse("sach moi").unwrap();
+    assert_eq!(s.search(&q, 10, &kontum()).unwrap()[0].record, "S9");
 }

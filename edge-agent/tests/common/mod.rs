@@ -126,6 +126,7 @@ pub fn item(barcode: &str) -> Item {
         author: "Nhiều tác giả".into(),
         call_number: "915.97".into(),
         item_type: "book".into(),
+        shelf: "Phòng địa chí".into(),
         home_branch: branch(),
         status: ItemStatus::Available,
     }

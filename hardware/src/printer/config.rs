@@ -7,7 +7,7 @@ use super::{PaperWidth, PrinterError, ReceiptPrinter};
 
 /// Where the receipt printer is and what paper it holds. In TOML: `path`, optional
 /// `baud` (set it for a serial printer), `paper_mm` (58 or 80) and `status_timeout_ms`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrinterConfig {
     /// The device: a USB printer file such as `/dev/usb/lp0`, or a serial port.
@@ -19,14 +19,16 @@ pub struct PrinterConfig {
     #[serde(
         default = "default_paper",
         rename = "paper_mm",
-        deserialize_with = "paper_mm"
+        deserialize_with = "paper_mm",
+        serialize_with = "ser_paper_mm"
     )]
     pub paper: PaperWidth,
     /// How long to wait for each status answer before calling the printer offline.
     #[serde(
         default = "default_status_timeout",
         rename = "status_timeout_ms",
-        deserialize_with = "millis"
+        deserialize_with = "millis",
+        serialize_with = "ser_millis"
     )]
     pub status_timeout: Duration,
 }
@@ -43,6 +45,18 @@ fn paper_mm<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PaperWidth, D::Err
     let mm = <u32 as serde::Deserialize>::deserialize(d)?;
     PaperWidth::from_mm(mm)
         .ok_or_else(|| serde::de::Error::custom(format!("paper_mm must be 58 or 80, not {mm}")))
+}
+
+fn ser_paper_mm<S: serde::Serializer>(p: &PaperWidth, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u32(match p {
+        PaperWidth::Mm58 => 58,
+        PaperWidth::Mm80 => 80,
+    })
+}
+
+/// Writes a duration as whole milliseconds (the `*_ms` config keys).
+pub(crate) fn ser_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -1,0 +1,179 @@
+//! The public catalogue at `/opac`: search, a record page with copies per branch, in
+//! Vietnamese first with an English switch. No login, no JavaScript, no CDN: server-side
+//! HTML with one embedded style sheet, readable on a phone.
+
+mod html;
+mod text;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use crate::store::{search, ReadPool, StoreError};
+pub use text::Lang;
+
+/// Results per page.
+const PER_PAGE: usize = 20;
+
+/// What the catalogue's handlers share.
+#[derive(Debug, Clone)]
+pub struct OpacState {
+    /// Read connections.
+    pub reads: Arc<ReadPool>,
+    /// The library's name, for the heading.
+    pub library_name: Arc<str>,
+}
+
+/// The catalogue's routes.
+pub fn router(state: OpacState) -> Router {
+    Router::new()
+        .route("/opac", get(search_page))
+        .route("/opac/", get(search_page))
+        .route("/opac/record/{id}", get(record_page))
+        .route("/opac/style.css", get(style))
+        .with_state(state)
+}
+
+/// Query of the search page.
+#[derive(Debug, Default, Deserialize)]
+struct SearchParams {
+    q: Option<String>,
+    page: Option<usize>,
+    lang: Option<String>,
+}
+
+/// Query of the record page.
+#[derive(Debug, Default, Deserialize)]
+struct LangParam {
+    lang: Option<String>,
+}
+
+/// The language: `?lang=` first (and remembered in a cookie), then the cookie, then
+/// Vietnamese.
+fn language(param: Option<&str>, headers: &HeaderMap) -> (Lang, Option<HeaderValue>) {
+    if let Some(lang) = param.and_then(Lang::parse) {
+        let cookie = HeaderValue::from_str(&format!(
+            "lang={}; Path=/opac; Max-Age=31536000; SameSite=Lax",
+            lang.code()
+        ))
+        .ok();
+        return (lang, cookie);
+    }
+    let from_cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().strip_prefix("lang="))
+        .find_map(Lang::parse);
+    (from_cookie.unwrap_or(Lang::Vi), None)
+}
+
+fn page(status: StatusCode, body: String, cookie: Option<HeaderValue>) -> Response {
+    let mut r = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response();
+    if let Some(c) = cookie {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    r
+}
+
+async fn read<T: Send + 'static>(
+    st: &OpacState,
+    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let reads = st.reads.clone();
+    tokio::task::spawn_blocking(move || {
+        let c = reads.get()?;
+        f(&c)
+    })
+    .await
+    .map_err(|e| StoreError::Conflict(format!("read task failed: {e}")))?
+}
+
+fn failure(lang: Lang, st: &OpacState, e: StoreError) -> Response {
+    tracing::error!(error = %e, "public catalogue read failed");
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        html::error_page(lang, &st.library_name, lang.t().unavailable),
+        None,
+    )
+}
+
+#[tracing::instrument(skip_all)]
+async fn search_page(
+    State(st): State<OpacState>,
+    headers: HeaderMap,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Response {
+    // A malformed query string (a page that is not a number) is treated as no query.
+    let params = params.map(|Query(p)| p).unwrap_or_default();
+    let (lang, cookie) = language(params.lang.as_deref(), &headers);
+    let q = params.q.unwrap_or_default();
+    let page_no = params.page.unwrap_or(1).clamp(1, 5);
+    let parsed = rong_protocol::search::Query::parse(&q);
+    let hits = match parsed {
+        Some(parsed) => {
+            let limit = rong_protocol::search::clamp_limit(Some(page_no * PER_PAGE + 1));
+            match read(&st, move |c| search::search(c, &parsed, limit)).await {
+                Ok(h) => Some(h),
+                Err(e) => return failure(lang, &st, e),
+            }
+        }
+        None => None,
+    };
+    let body = html::search_page(
+        lang,
+        &st.library_name,
+        &q,
+        hits.as_deref(),
+        page_no,
+        PER_PAGE,
+    );
+    page(StatusCode::OK, body, cookie)
+}
+
+#[tracing::instrument(skip_all, fields(record = %id))]
+async fn record_page(
+    State(st): State<OpacState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    params: Result<Query<LangParam>, QueryRejection>,
+) -> Response {
+    let params = params.map(|Query(p)| p).unwrap_or_default();
+    let (lang, cookie) = language(params.lang.as_deref(), &headers);
+    let key = id.clone();
+    match read(&st, move |c| search::record_detail(c, &key)).await {
+        Ok(Some((rec, copies))) => page(
+            StatusCode::OK,
+            html::record_page(lang, &st.library_name, &rec, &copies),
+            cookie,
+        ),
+        Ok(None) => page(
+            StatusCode::NOT_FOUND,
+            html::error_page(lang, &st.library_name, lang.t().no_record),
+            cookie,
+        ),
+        Err(e) => failure(lang, &st, e),
+    }
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        html::STYLE,
+    )
+}

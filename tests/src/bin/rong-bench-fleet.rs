@@ -1,0 +1,305 @@
+//! The fleet dashboard's benchmark: many simulated devices heartbeating against one central,
+//! then the devices page's render time and central's CPU use. Prints a Markdown table.
+//!
+//! `cargo run --release -p rong-tests --bin rong-bench-fleet -- [--devices 1000]
+//! [--interval-secs 30] [--measure-secs 60]` (build the binaries in release first:
+//! `cargo build --release --bins`).
+//!
+//! A few MQTT connections publish retained statuses for many device ids, one topic per
+//! device, spread evenly over the heartbeat interval.
+
+#![allow(clippy::print_stdout)] // the table on stdout is this program's output
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rong_protocol::status::{DeviceState, DeviceStatus, HardwareStatus, Health};
+use rong_protocol::topic::Topic;
+use rong_protocol::{encode, BranchId, DeviceId};
+use rong_tests::central::Central;
+use rong_tests::fixtures::BRANCHES;
+use rong_tests::http::request_full;
+use rong_tests::wait_until;
+use rumqttc::{Client, MqttOptions, QoS};
+
+const PASSWORD: &str = "benchmark-password";
+const CONNECTIONS: usize = 4;
+
+struct Args {
+    devices: usize,
+    interval_secs: u64,
+    measure_secs: u64,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        devices: 1000,
+        interval_secs: 30,
+        measure_secs: 60,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    for pair in argv.chunks(2) {
+        let v = pair.get(1).and_then(|v| v.parse().ok());
+        match (pair[0].as_str(), v) {
+            ("--devices", Some(v)) => a.devices = v as usize,
+            ("--interval-secs", Some(v)) => a.interval_secs = v,
+            ("--measure-secs", Some(v)) => a.measure_secs = v,
+            _ => {
+                eprintln!(
+                    "usage: rong-bench-fleet [--devices N] [--interval-secs S] [--measure-secs S]"
+                );
+                std::process::exit(2);
+            }
+        }
+    }
+    a
+}
+
+fn device(i: usize) -> (String, String) {
+    let b = BRANCHES[i % BRANCHES.len()];
+    (b.to_owned(), format!("{b}-sim-{i:04}"))
+}
+
+fn status(i: usize, started: i64) -> Vec<u8> {
+    let (b, d) = device(i);
+    let mut hardware = BTreeMap::new();
+    for hw in ["barcode", "nfc", "printer"] {
+        hardware.insert(
+            hw.to_owned(),
+            HardwareStatus {
+                health: if i % 97 == 0 && hw == "printer" {
+                    Health::Missing
+                } else {
+                    Health::Ok
+                },
+                detail: None,
+            },
+        );
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    encode(&DeviceStatus {
+        v: rong_protocol::SCHEMA_VERSION,
+        device: DeviceId::new(d).expect("valid device id"),
+        branch: BranchId::new(b).expect("valid branch id"),
+        state: DeviceState::Online,
+        version: "0.1.0".into(),
+        boot_id: format!("boot-{i}"),
+        started_at: started,
+        at: now,
+        time_synced: true,
+        outbox_depth: (i % 5) as u64,
+        oldest_unsynced_age_s: (i % 5 != 0).then_some((i % 50) as u64),
+        catalogue_version: 1,
+        disk_free_bytes: Some(8 * 1024 * 1024 * 1024 - (i as u64) * 1_000_000),
+        temperature_c: Some(45.0 + (i % 20) as f32),
+        hardware,
+    })
+}
+
+fn topic(i: usize) -> String {
+    let (b, d) = device(i);
+    Topic::Status(
+        BranchId::new(b).expect("branch"),
+        DeviceId::new(d).expect("device"),
+    )
+    .to_topic_string()
+}
+
+/// CPU time (user + system) of a process, in clock ticks, from /proc/PID/stat.
+fn cpu_ticks(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15; here 0-based after the state field (3).
+    get(11) + get(12)
+}
+
+fn clock_ticks_per_sec() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn connect(url: &str, id: &str) -> Client {
+    let hostport = url.trim_start_matches("mqtt://");
+    let (host, port) = hostport.rsplit_once(':').expect("host:port");
+    let mut opts = MqttOptions::new(id, host, port.parse().expect("port"));
+    opts.set_keep_alive(Duration::from_secs(30));
+    opts.set_inflight(500);
+    let (client, mut conn) = Client::new(opts, 1024);
+    std::thread::spawn(move || {
+        for ev in conn.iter() {
+            if ev.is_err() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    client
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() {
+    let a = args();
+    let tmp = tempfile::Builder::new()
+        .prefix("rong-bench-fleet-")
+        .tempdir()
+        .expect("tempdir");
+    let mut central = Central::prepare(
+        tmp.path(),
+        None,
+        &format!("[dashboard]\nheartbeat_secs = {}\n", a.interval_secs),
+    );
+    central.seed(1_000, 200);
+    central.admin_create("bench", PASSWORD, None);
+    central.start();
+    let pid = central.pid().expect("central pid");
+    let clients: Vec<Client> = (0..CONNECTIONS)
+        .map(|k| connect(&central.mqtt_url, &format!("bench-fleet-{k}")))
+        .collect();
+    let started = chrono::Utc::now().timestamp_millis();
+
+    // Everyone says hello once, then heartbeats spread over the interval.
+    eprintln!("announcing {} devices", a.devices);
+    for i in 0..a.devices {
+        clients[i % CONNECTIONS]
+            .publish(topic(i), QoS::AtLeastOnce, true, status(i, started))
+            .expect("publish");
+    }
+    let addr = central.http;
+    wait_until(
+        "every device online at central",
+        Duration::from_secs(120),
+        || central.stat("devices_online") as usize >= a.devices,
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let beat = {
+        let stop = stop.clone();
+        let clients = clients.clone();
+        let (n, interval) = (a.devices, a.interval_secs);
+        std::thread::spawn(move || {
+            let gap = Duration::from_secs(interval).as_secs_f64() / n as f64;
+            let t0 = Instant::now();
+            let mut k: u64 = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let due = t0 + Duration::from_secs_f64(gap * k as f64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let i = (k as usize) % n;
+                let _ = clients[i % CONNECTIONS].publish(
+                    topic(i),
+                    QoS::AtLeastOnce,
+                    true,
+                    status(i, started),
+                );
+                k += 1;
+            }
+            k
+        })
+    };
+
+    // CPU over the measuring window, heartbeats only.
+    eprintln!("measuring central's CPU for {} s", a.measure_secs);
+    let hz = clock_ticks_per_sec();
+    let (c0, t0) = (cpu_ticks(pid), Instant::now());
+    std::thread::sleep(Duration::from_secs(a.measure_secs));
+    let (c1, t1) = (cpu_ticks(pid), Instant::now());
+    let cpu_pct = (c1 - c0) as f64 / hz / (t1 - t0).as_secs_f64() * 100.0;
+    let statuses_before = a.devices;
+
+    // The devices page, logged in, while heartbeats go on.
+    let login = request_full(addr, "GET", "/admin/login", &[], None).expect("login page");
+    let body = login.text();
+    let at = body.find("name=\"csrf\" value=\"").expect("csrf") + 19;
+    let csrf = body[at..at + body[at..].find('"').expect("end")].to_owned();
+    let cookie = login
+        .headers
+        .iter()
+        .find(|(n, v)| n == "set-cookie" && v.starts_with("rong_login_csrf="))
+        .and_then(|(_, v)| v.split(';').next())
+        .expect("csrf cookie")
+        .to_owned();
+    let form = format!("user=bench&password={PASSWORD}&csrf={csrf}");
+    let r = request_full(
+        addr,
+        "POST",
+        "/admin/login",
+        &[("Cookie", &cookie)],
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    )
+    .expect("login");
+    let session = r
+        .headers
+        .iter()
+        .find(|(n, v)| n == "set-cookie" && v.starts_with("rong_session="))
+        .and_then(|(_, v)| v.split(';').next())
+        .expect("session cookie")
+        .to_owned();
+    let mut times = Vec::new();
+    let mut size = 0;
+    let mut rows = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let r = request_full(addr, "GET", "/admin/devices", &[("Cookie", &session)], None)
+            .expect("devices page");
+        times.push(t.elapsed());
+        assert_eq!(r.status, 200);
+        size = r.body.len();
+        rows = r.text().matches("<tr id=\"dev-").count();
+    }
+    times.sort();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let beats = beat.join().unwrap_or(0);
+    let metrics = request_full(addr, "GET", "/metrics", &[], None)
+        .expect("metrics")
+        .text();
+    let online = metrics
+        .lines()
+        .find(|l| l.starts_with("rong_devices{state=\"online\"}"))
+        .unwrap_or("")
+        .to_owned();
+
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_default();
+    println!("| fleet benchmark | value |");
+    println!("|---|---|");
+    println!(
+        "| machine | {cpu_model}, {} cores |",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!("| simulated devices | {} over {CONNECTIONS} MQTT connections, heartbeat every {} s (retained status, QoS 1) |", a.devices, a.interval_secs);
+    println!(
+        "| statuses published | {} at start + {beats} heartbeats |",
+        statuses_before
+    );
+    println!(
+        "| central CPU over {} s | {cpu_pct:.1}% of one core |",
+        a.measure_secs
+    );
+    println!(
+        "| devices page ({rows} rows, {} KB) | median {:.0} ms, p95 {:.0} ms, max {:.0} ms (20 requests) |",
+        size / 1024,
+        percentile(&times, 0.5).as_secs_f64() * 1000.0,
+        percentile(&times, 0.95).as_secs_f64() * 1000.0,
+        times.last().map(|t| t.as_secs_f64() * 1000.0).unwrap_or(0.0),
+    );
+    println!("| /metrics | `{online}` |");
+    central.stop();
+}
