@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +63,7 @@ struct Conn {
     writer: UnixStream,
 }
 
-fn connect(path: &PathBuf, timeout: Option<Duration>) -> std::io::Result<Conn> {
+fn connect(path: &Path, timeout: Option<Duration>) -> std::io::Result<Conn> {
     let s = UnixStream::connect(path)?;
     s.set_read_timeout(timeout)?;
     Ok(Conn {
@@ -99,7 +99,7 @@ fn call(conn: &mut Conn, id: u64, op: RequestOp) -> std::io::Result<Response> {
     }
 }
 
-fn requests(path: &PathBuf, rx: Receiver<(u64, RequestOp)>, sink: &Sink) {
+fn requests(path: &Path, rx: Receiver<(u64, RequestOp)>, sink: &Sink) {
     let mut conn: Option<Conn> = None;
     for (tag, op) in rx {
         if conn.is_none() {
@@ -126,7 +126,7 @@ fn requests(path: &PathBuf, rx: Receiver<(u64, RequestOp)>, sink: &Sink) {
     }
 }
 
-fn pushes(path: &PathBuf, sink: &Sink) {
+fn pushes(path: &Path, sink: &Sink) {
     let mut up = None;
     loop {
         let result = connect(path, None).and_then(|mut c| -> std::io::Result<()> {

@@ -477,7 +477,9 @@ fn out_of_service_until_the_agent_answers_then_recovers_by_itself() {
     let dir = tempfile::tempdir().expect("tempdir");
     let link = dir.path().join("agent.sock");
     let k = Kiosk::open("kontum-kiosk-service", |c| c.socket = link.clone());
-    k.wait("the out-of-service screen", |k| k.shows("Tạm ngừng phục vụ"));
+    k.wait("the out-of-service screen", |k| {
+        k.shows("Tạm ngừng phục vụ")
+    });
     // The kiosk never crashed and keeps trying: make the socket appear.
     std::os::unix::fs::symlink(&k.socket, &link).expect("symlink");
     k.wait("recovery", |k| !k.shows("Tạm ngừng phục vụ"));
