@@ -499,8 +499,8 @@ impl Kiosk {
             }
             (_, A::LargerText) => self.large_text = !self.large_text,
             (_, A::Home) => self.logout(now, fx),
-            (Screen::Start, A::Borrow) => self.to_identify(Purpose::Borrow),
-            (Screen::Start, A::Account) => self.to_identify(Purpose::Account),
+            (Screen::Start, A::Borrow) => self.begin_identify(Purpose::Borrow),
+            (Screen::Start, A::Account) => self.begin_identify(Purpose::Account),
             (Screen::Start, A::Return) => {
                 self.rows.clear();
                 self.screen = Screen::Return;
@@ -576,7 +576,7 @@ impl Kiosk {
         }
     }
 
-    fn to_identify(&mut self, purpose: Purpose) {
+    fn begin_identify(&mut self, purpose: Purpose) {
         self.purpose = purpose;
         self.credential = None;
         self.pin.clear();
@@ -702,7 +702,7 @@ impl Kiosk {
                 }
             }
             Screen::Start => {
-                self.to_identify(Purpose::Borrow);
+                self.begin_identify(Purpose::Borrow);
                 self.identify(Credential::Uid(uid), None, fx);
             }
             Screen::Identify => self.identify(Credential::Uid(uid), None, fx),
