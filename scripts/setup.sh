@@ -13,6 +13,8 @@ APT_PACKAGES=(
   cmake libclang-dev          # the NFC driver (nfc1 builds libnfc and its bindings)
   libsane-dev sane-utils      # the SANE scanner driver (feature `sane`): libsane and its
                               # `test` backend for the tests; scanimage to check a scanner
+  libfontconfig1-dev fonts-dejavu-core  # the kiosk (Slint): fontconfig, and one system font
+  libudev-dev libinput-dev libxkbcommon-dev libgbm-dev  # the kiosk's linuxkms (Pi) backend
 )
 
 missing=()

@@ -1,0 +1,290 @@
+//! Wires the Slint window to the state machine: touches and keys in, requests out to a
+//! [`Link`], and the [`View`] back into the window's `Adapter` global. Everything runs on
+//! the UI thread; background results wait in a channel until [`Controller::pump`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::Instant;
+
+use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+
+use crate::config::{Config, Lang};
+use crate::link::{Link, Sink};
+use crate::machine::{Action, Effect, Input, Kiosk};
+use crate::ui::{Adapter, AppWindow, HardwareData, HitData, RowData, Screen as UiScreen};
+use crate::view::View;
+use crate::wedge::{Scan, Wedge};
+
+/// The UI-thread side of the kiosk.
+pub struct Controller {
+    kiosk: Kiosk,
+    wedge: Wedge,
+    link: Box<dyn Link>,
+    inbox: Receiver<Input>,
+    window: slint::Weak<AppWindow>,
+    shown: Option<View>,
+    size: (f32, f32),
+}
+
+/// A sink that queues inputs for the controller and calls `wake` (to schedule a pump).
+pub fn channel(wake: impl Fn() + Send + Sync + 'static) -> (Sink, Receiver<Input>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let sink: Sink = Arc::new(move |i| {
+        if let Ok(tx) = tx.lock() {
+            // The receiver only goes when the window closes; nothing is left to tell then.
+            let _ = tx.send(i);
+        }
+        wake();
+    });
+    (sink, rx)
+}
+
+impl Controller {
+    /// Attaches a controller to `window` and connects its callbacks.
+    pub fn attach(
+        window: &AppWindow,
+        cfg: &Config,
+        link: Box<dyn Link>,
+        inbox: Receiver<Input>,
+    ) -> Rc<RefCell<Controller>> {
+        let now = Instant::now();
+        let c = Rc::new(RefCell::new(Controller {
+            kiosk: Kiosk::new(cfg.timeouts(), cfg.language, now),
+            wedge: Wedge::default(),
+            link,
+            inbox,
+            window: window.as_weak(),
+            shown: None,
+            size: (cfg.width as f32, cfg.height as f32),
+        }));
+        set_language(cfg.language);
+        let adapter = window.global::<Adapter>();
+        let weak = Rc::downgrade(&c);
+        adapter.on_action(move |name, arg| {
+            if let Some(c) = weak.upgrade() {
+                if let Ok(mut c) = c.try_borrow_mut() {
+                    c.action(&name, &arg);
+                }
+            }
+        });
+        let weak = Rc::downgrade(&c);
+        adapter.on_key(move |text| {
+            if let Some(c) = weak.upgrade() {
+                if let Ok(mut c) = c.try_borrow_mut() {
+                    c.key(&text);
+                }
+            }
+        });
+        c.borrow_mut().render();
+        c
+    }
+
+    /// The state machine, for tests and screenshots.
+    pub fn kiosk(&self) -> &Kiosk {
+        &self.kiosk
+    }
+
+    /// Sets the logical window size used for text sizing and orientation.
+    pub fn set_size(&mut self, width: f32, height: f32) {
+        self.size = (width, height);
+        self.shown = None;
+        self.render();
+    }
+
+    /// Feeds one input and shows the result.
+    pub fn input(&mut self, input: Input) {
+        let fx = self.kiosk.handle(input, Instant::now());
+        for e in fx {
+            match e {
+                Effect::Request { tag, op } => self.link.send(tag, op),
+                Effect::Language(l) => set_language(l),
+            }
+        }
+        self.render();
+    }
+
+    /// Handles background results and the passing of time.
+    pub fn pump(&mut self) {
+        while let Ok(i) = self.inbox.try_recv() {
+            self.input(i);
+        }
+        if let Some(scan) = self.wedge.tick(Instant::now()) {
+            self.scan(scan);
+        }
+        self.input(Input::Tick);
+    }
+
+    /// A touch, by the names `theme.slint` uses.
+    pub fn action(&mut self, name: &str, arg: &str) {
+        let a = match name {
+            "borrow" => Action::Borrow,
+            "return" => Action::Return,
+            "account" => Action::Account,
+            "search" => Action::Search,
+            "language" => Action::Language(if arg == "en" { Lang::En } else { Lang::Vi }),
+            "larger-text" => Action::LargerText,
+            "pin-digit" => match arg.parse::<u8>() {
+                Ok(d) => Action::PinDigit(d),
+                Err(_) => return,
+            },
+            "pin-back" => Action::PinBack,
+            "pin-ok" => Action::PinOk,
+            "home" => Action::Home,
+            "finish" => Action::Finish,
+            "print" => Action::Print,
+            "no-receipt" => Action::NoReceipt,
+            "renew" => Action::Renew(arg.to_owned()),
+            "renew-all" => Action::RenewAll,
+            "search-key" => match arg.chars().next() {
+                Some(c) => Action::SearchKey(c),
+                None => return,
+            },
+            "search-back" => Action::SearchBack,
+            "search-go" => Action::SearchGo,
+            "search-edit" => Action::SearchEdit,
+            "still-here" => Action::StillHere,
+            "sync-now" => Action::SyncNow,
+            "refresh" => Action::Refresh,
+            "scanning" => Action::Scanning,
+            "staff-menu" => Action::StaffMenu,
+            other => {
+                tracing::warn!(action = other, "unknown UI action");
+                return;
+            }
+        };
+        self.input(Input::Action(a));
+    }
+
+    /// A key typed into the window.
+    pub fn key(&mut self, text: &str) {
+        if self.kiosk.screen == crate::machine::Screen::Search && self.kiosk.hits.is_none() {
+            // A keyboard on the search screen types into the search box.
+            for c in text.chars() {
+                let a = match c {
+                    '\n' | '\r' => Action::SearchGo,
+                    '\u{8}' | '\u{7f}' => Action::SearchBack,
+                    c if c.is_control() || ('\u{F700}'..='\u{F8FF}').contains(&c) => continue,
+                    c => Action::SearchKey(c),
+                };
+                self.input(Input::Action(a));
+            }
+            return;
+        }
+        if let Some(scan) = self.wedge.key(text, Instant::now()) {
+            self.scan(scan);
+        }
+    }
+
+    fn scan(&mut self, scan: Scan) {
+        self.input(match scan {
+            Scan::Code(c) => Input::Barcode(c),
+            Scan::Bad(p) => Input::BadScan(p),
+        });
+    }
+
+    fn render(&mut self) {
+        let view = View::of(&self.kiosk);
+        let Some(window) = self.window.upgrade() else {
+            return;
+        };
+        let a = window.global::<Adapter>();
+        let old = self.shown.take();
+        let (w, h) = self.size;
+        let base = (w.min(h) / 24.0).clamp(16.0, 40.0);
+        a.set_unit(if view.large_text { base * 1.3 } else { base });
+        a.set_portrait(h > w);
+        a.set_screen(match view.screen {
+            crate::machine::Screen::Start => UiScreen::Start,
+            crate::machine::Screen::Identify => UiScreen::Identify,
+            crate::machine::Screen::Pin => UiScreen::Pin,
+            crate::machine::Screen::Refused => UiScreen::Refused,
+            crate::machine::Screen::Borrow => UiScreen::Borrow,
+            crate::machine::Screen::Receipt => UiScreen::Receipt,
+            crate::machine::Screen::Summary => UiScreen::Summary,
+            crate::machine::Screen::Return => UiScreen::Returning,
+            crate::machine::Screen::Account => UiScreen::Account,
+            crate::machine::Screen::Search => UiScreen::Search,
+            crate::machine::Screen::Staff => UiScreen::Staff,
+            crate::machine::Screen::Scanning => UiScreen::Scanning,
+        });
+        a.set_out_of_service(view.out_of_service);
+        a.set_online(view.online);
+        a.set_large_text(view.large_text);
+        a.set_vietnamese(view.lang == Lang::Vi);
+        a.set_patron_name(view.patron_name.as_str().into());
+        if old.as_ref().map(|o| &o.rows) != Some(&view.rows) {
+            let rows: Vec<RowData> = view
+                .rows
+                .iter()
+                .map(|r| RowData {
+                    item: r.item.as_str().into(),
+                    title: r.title.as_str().into(),
+                    state: r.state,
+                    text: r.text.as_str().into(),
+                    due: r.due.as_str().into(),
+                    overdue: r.overdue,
+                })
+                .collect();
+            a.set_rows(ModelRc::new(VecModel::from(rows)));
+        }
+        a.set_busy(view.busy);
+        a.set_loading(view.loading);
+        a.set_identifying(view.identifying);
+        a.set_pin_length(view.pin_length);
+        a.set_pin_error(view.pin_error.as_str().into());
+        a.set_refusal_code(view.refusal_code.as_str().into());
+        a.set_refusal_text(view.refusal_text.as_str().into());
+        a.set_notice_kind(view.notice_kind);
+        a.set_notice_text(view.notice_text.as_str().into());
+        a.set_warning(view.warning);
+        a.set_query(view.query.as_str().into());
+        a.set_searched(view.searched);
+        if old.as_ref().map(|o| &o.hits) != Some(&view.hits) {
+            let hits: Vec<HitData> = view
+                .hits
+                .iter()
+                .map(|h| HitData {
+                    title: h.title.as_str().into(),
+                    author: h.author.as_str().into(),
+                    call_number: h.call_number.as_str().into(),
+                    shelf: h.shelf.as_str().into(),
+                    available_here: h.available_here,
+                    total_here: h.total_here,
+                    elsewhere: h.elsewhere.as_str().into(),
+                })
+                .collect();
+            a.set_hits(ModelRc::new(VecModel::from(hits)));
+        }
+        a.set_print_state(view.print_state);
+        a.set_print_text(view.print_text.as_str().into());
+        a.set_has_status(view.status.is_some());
+        if let Some(s) = &view.status {
+            a.set_status_device(s.device.as_str().into());
+            a.set_status_branch(s.branch.as_str().into());
+            a.set_status_online(s.online);
+            a.set_status_outbox(s.outbox);
+            a.set_status_catalogue(s.catalogue.as_str().into());
+            let hw: Vec<HardwareData> = s
+                .hardware
+                .iter()
+                .map(|(n, st, ok)| HardwareData {
+                    name: SharedString::from(n.as_str()),
+                    state: SharedString::from(st.as_str()),
+                    ok: *ok,
+                })
+                .collect();
+            a.set_hardware(ModelRc::new(VecModel::from(hw)));
+        }
+        self.shown = Some(view);
+    }
+}
+
+/// Switches the bundled translation.
+pub fn set_language(lang: Lang) {
+    if let Err(e) = slint::select_bundled_translation(lang.code()) {
+        tracing::warn!(lang = lang.code(), error = %e, "no translation");
+    }
+}

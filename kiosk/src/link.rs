@@ -1,0 +1,165 @@
+//! The connection to the edge-agent's local API, on background threads: one carries
+//! requests and replies, the other holds a `subscribe` connection for pushes and notices
+//! when the agent goes away. Results come back as [`Input`]s through a sink.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rong_protocol::api::{Outcome, Push, Request, RequestOp, Response};
+
+use crate::machine::Input;
+
+/// Where background results go (the UI thread drains them).
+pub type Sink = Arc<dyn Fn(Input) + Send + Sync>;
+
+/// Sends requests to the agent.
+pub trait Link {
+    /// Sends `op`; the answer arrives later as `Input::Reply` or `Input::Lost` with `tag`.
+    fn send(&self, tag: u64, op: RequestOp);
+}
+
+/// How long to wait before trying an unreachable agent again.
+const RETRY: Duration = Duration::from_millis(300);
+/// How long one request may take.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The real link over the Unix socket.
+#[derive(Debug)]
+pub struct SocketLink {
+    tx: Sender<(u64, RequestOp)>,
+}
+
+impl SocketLink {
+    /// Starts the two threads. They live as long as the process.
+    pub fn spawn(socket: &Path, sink: Sink) -> std::io::Result<SocketLink> {
+        let (tx, rx) = mpsc::channel();
+        let path = socket.to_owned();
+        let s = sink.clone();
+        std::thread::Builder::new()
+            .name("kiosk-requests".into())
+            .spawn(move || requests(&path, rx, &s))?;
+        let path = socket.to_owned();
+        std::thread::Builder::new()
+            .name("kiosk-pushes".into())
+            .spawn(move || pushes(&path, &sink))?;
+        Ok(SocketLink { tx })
+    }
+}
+
+impl Link for SocketLink {
+    fn send(&self, tag: u64, op: RequestOp) {
+        if self.tx.send((tag, op)).is_err() {
+            tracing::error!(tag, "request thread gone");
+        }
+    }
+}
+
+struct Conn {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+fn connect(path: &Path, timeout: Option<Duration>) -> std::io::Result<Conn> {
+    let s = UnixStream::connect(path)?;
+    s.set_read_timeout(timeout)?;
+    Ok(Conn {
+        reader: BufReader::new(s.try_clone()?),
+        writer: s,
+    })
+}
+
+fn read_json(conn: &mut Conn) -> std::io::Result<serde_json::Value> {
+    let mut line = String::new();
+    if conn.reader.read_line(&mut line)? == 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "agent closed the connection",
+        ));
+    }
+    serde_json::from_str(&line).map_err(std::io::Error::other)
+}
+
+fn call(conn: &mut Conn, id: u64, op: RequestOp) -> std::io::Result<Response> {
+    let mut line = serde_json::to_string(&Request { id, op }).map_err(std::io::Error::other)?;
+    line.push('\n');
+    conn.writer.write_all(line.as_bytes())?;
+    loop {
+        let v = read_json(conn)?;
+        if v.get("push").is_some() {
+            continue;
+        }
+        let r: Response = serde_json::from_value(v).map_err(std::io::Error::other)?;
+        if r.id == id {
+            return Ok(r);
+        }
+    }
+}
+
+fn requests(path: &Path, rx: Receiver<(u64, RequestOp)>, sink: &Sink) {
+    let mut conn: Option<Conn> = None;
+    for (tag, op) in rx {
+        if conn.is_none() {
+            conn = connect(path, Some(REPLY_TIMEOUT)).ok();
+        }
+        let Some(c) = conn.as_mut() else {
+            sink(Input::Lost { tag });
+            continue;
+        };
+        match call(c, tag, op) {
+            Ok(r) => sink(Input::Reply {
+                tag,
+                result: match r.outcome {
+                    Outcome::Ok { result, .. } => Ok(result),
+                    Outcome::Err { error, .. } => Err(error),
+                },
+            }),
+            Err(e) => {
+                tracing::warn!(tag, error = %e, "request lost");
+                conn = None;
+                sink(Input::Lost { tag });
+            }
+        }
+    }
+}
+
+fn pushes(path: &Path, sink: &Sink) {
+    let mut up = None;
+    loop {
+        let result = connect(path, None).and_then(|mut c| -> std::io::Result<()> {
+            call(&mut c, 0, RequestOp::Subscribe)?;
+            if up != Some(true) {
+                tracing::info!(socket = %path.display(), "agent reachable");
+                sink(Input::Connected);
+                up = Some(true);
+            }
+            loop {
+                let v = read_json(&mut c)?;
+                match serde_json::from_value::<Push>(v) {
+                    Ok(p) => sink(push_input(p)),
+                    Err(e) => tracing::warn!(error = %e, "unknown line from agent"),
+                }
+            }
+        });
+        if let Err(e) = result {
+            if up != Some(false) {
+                tracing::warn!(socket = %path.display(), error = %e, "agent unreachable");
+                sink(Input::Disconnected);
+                up = Some(false);
+            }
+        }
+        std::thread::sleep(RETRY);
+    }
+}
+
+fn push_input(p: Push) -> Input {
+    match p {
+        Push::Barcode { code } => Input::Barcode(code),
+        Push::CardPresent { uid } => Input::CardPresent(uid),
+        Push::CardRemoved => Input::CardRemoved,
+        Push::Message { text, .. } => Input::Message(text),
+    }
+}

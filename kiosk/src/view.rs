@@ -1,0 +1,263 @@
+//! What the screen shows, computed from the state machine as plain data so it can be
+//! compared (only changes reach Slint) and tested without a window.
+
+use rong_protocol::api::SearchHit;
+use rong_protocol::status::{HardwareStatus, Health};
+
+use crate::config::Lang;
+use crate::machine::{error_text, Kiosk, Notice, PrintOutcome, RowState, Screen};
+use crate::wedge::ScanProblem;
+
+/// One list line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowView {
+    /// Item barcode.
+    pub item: String,
+    /// Title.
+    pub title: String,
+    /// The state code the UI understands (see `theme.slint`).
+    pub state: i32,
+    /// Agent text or branch name.
+    pub text: String,
+    /// Due date as text.
+    pub due: String,
+    /// Past due.
+    pub overdue: bool,
+}
+
+/// One search hit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HitView {
+    /// Title.
+    pub title: String,
+    /// Author.
+    pub author: String,
+    /// Call number.
+    pub call_number: String,
+    /// Shelf, or empty.
+    pub shelf: String,
+    /// Copies available here.
+    pub available_here: i32,
+    /// Copies here.
+    pub total_here: i32,
+    /// "Đắk Tô (2), Đắk Hà (1)": branches with copies available.
+    pub elsewhere: String,
+}
+
+/// The staff status panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    /// Device id.
+    pub device: String,
+    /// Branch id.
+    pub branch: String,
+    /// Broker link up.
+    pub online: bool,
+    /// Unsent events.
+    pub outbox: i32,
+    /// Catalogue version.
+    pub catalogue: String,
+    /// (name, state, ok) per device.
+    pub hardware: Vec<(String, String, bool)>,
+}
+
+/// Everything on screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct View {
+    /// Which screen.
+    pub screen: Screen,
+    /// The out-of-service cover.
+    pub out_of_service: bool,
+    /// Not offline.
+    pub online: bool,
+    /// Larger text.
+    pub large_text: bool,
+    /// Language.
+    pub lang: Lang,
+    /// Patron's name.
+    pub patron_name: String,
+    /// The list.
+    pub rows: Vec<RowView>,
+    /// Waiting for item answers.
+    pub busy: bool,
+    /// Loading loans.
+    pub loading: bool,
+    /// Checking a card.
+    pub identifying: bool,
+    /// PIN digits typed.
+    pub pin_length: i32,
+    /// After a wrong PIN.
+    pub pin_error: String,
+    /// The refusal's code (snake case).
+    pub refusal_code: String,
+    /// The refusal's text.
+    pub refusal_text: String,
+    /// Notice kind (see `app.slint`), 0 for none.
+    pub notice_kind: i32,
+    /// Notice text, for agent texts and messages.
+    pub notice_text: String,
+    /// Warning seconds, 0 for none.
+    pub warning: i32,
+    /// Search text.
+    pub query: String,
+    /// Results are shown.
+    pub searched: bool,
+    /// The results.
+    pub hits: Vec<HitView>,
+    /// Receipt state (see `theme.slint`).
+    pub print_state: i32,
+    /// Printer failure text.
+    pub print_text: String,
+    /// Staff status.
+    pub status: Option<StatusView>,
+}
+
+/// Dates as Vietnamese readers write them, in both languages.
+pub fn date(d: chrono::NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+fn clamp(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
+}
+
+impl View {
+    /// The view of `k`.
+    pub fn of(k: &Kiosk) -> View {
+        let lang = k.lang;
+        let mut rows: Vec<RowView> = k
+            .rows
+            .iter()
+            .filter(|r| k.screen != Screen::Summary || matches!(r.state, RowState::Lent(_)))
+            .map(|r| {
+                let (state, text, due) = match &r.state {
+                    RowState::Pending => (0, String::new(), r.due),
+                    RowState::Lent(d) => (1, String::new(), Some(*d)),
+                    RowState::Returned => (2, String::new(), None),
+                    RowState::Transfer(b) => (3, b.clone(), None),
+                    RowState::Loan => (4, String::new(), r.due),
+                    RowState::Renewed(d) => (5, String::new(), Some(*d)),
+                    RowState::Refused(e) => (6, error_text(e, lang).to_owned(), r.due),
+                    RowState::Unconfirmed => (7, String::new(), r.due),
+                };
+                RowView {
+                    item: r.item.clone(),
+                    title: r.title.clone(),
+                    state,
+                    text,
+                    due: due.map(date).unwrap_or_default(),
+                    overdue: r.overdue,
+                }
+            })
+            .collect();
+        if matches!(k.screen, Screen::Borrow | Screen::Return) {
+            // The newest scan on top, where the reader looks, however long the list.
+            rows.reverse();
+        }
+        let (notice_kind, notice_text) = match k.notice.as_ref().map(|n| &n.0) {
+            None => (0, String::new()),
+            Some(Notice::BadScan(ScanProblem::Garbage)) => (1, String::new()),
+            Some(Notice::BadScan(ScanProblem::TooLong)) => (2, String::new()),
+            Some(Notice::BadScan(ScanProblem::Incomplete)) => (3, String::new()),
+            Some(Notice::OtherCard) => (4, String::new()),
+            Some(Notice::NoCardNeeded) => (5, String::new()),
+            Some(Notice::ChooseFirst) => (6, String::new()),
+            Some(Notice::AlreadyScanned) => (7, String::new()),
+            Some(Notice::NotReached) => (8, String::new()),
+            Some(Notice::Agent(e)) => (9, error_text(e, lang).to_owned()),
+            Some(Notice::Message(t)) => (10, t.clone()),
+            Some(Notice::Synced) => (11, String::new()),
+        };
+        let (print_state, print_text) = match &k.print {
+            None => (0, String::new()),
+            Some(PrintOutcome::Printed) => (1, String::new()),
+            Some(PrintOutcome::NoReceipt) => (2, String::new()),
+            Some(PrintOutcome::Printing) => (3, String::new()),
+            Some(PrintOutcome::Failed(e)) => (4, error_text(e, lang).to_owned()),
+            Some(PrintOutcome::Unconfirmed) => (5, String::new()),
+        };
+        View {
+            screen: k.screen,
+            out_of_service: k.out_of_service(),
+            online: k.online,
+            large_text: k.large_text,
+            lang,
+            patron_name: k
+                .session
+                .as_ref()
+                .map(|s| s.patron.name.clone())
+                .unwrap_or_default(),
+            rows,
+            busy: k.busy(),
+            loading: k.loading,
+            identifying: k.identifying,
+            pin_length: clamp(k.pin.len()),
+            pin_error: k
+                .pin_error
+                .as_ref()
+                .map(|e| error_text(e, lang).to_owned())
+                .unwrap_or_default(),
+            refusal_code: k
+                .refusal
+                .as_ref()
+                .and_then(|e| serde_json::to_value(e.code).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            refusal_text: k
+                .refusal
+                .as_ref()
+                .map(|e| error_text(e, lang).to_owned())
+                .unwrap_or_default(),
+            notice_kind,
+            notice_text,
+            warning: k.warning.map(clamp).unwrap_or(0),
+            query: k.query.clone(),
+            searched: k.hits.is_some(),
+            hits: k.hits.iter().flatten().map(hit).collect(),
+            print_state,
+            print_text,
+            status: k.status.as_ref().map(|s| StatusView {
+                device: s.device.to_string(),
+                branch: s.branch.to_string(),
+                online: s.online,
+                outbox: clamp(s.outbox_depth),
+                catalogue: s.catalogue_version.to_string(),
+                hardware: s
+                    .hardware
+                    .iter()
+                    .map(|(name, h)| (name.clone(), health(h), h.health == Health::Ok))
+                    .collect(),
+            }),
+        }
+    }
+}
+
+fn health(h: &HardwareStatus) -> String {
+    let state = match h.health {
+        Health::Ok => "ok",
+        Health::Missing => "missing",
+        Health::Error => "error",
+    };
+    match &h.detail {
+        Some(d) => format!("{state} ({d})"),
+        None => state.to_owned(),
+    }
+}
+
+fn hit(h: &SearchHit) -> HitView {
+    HitView {
+        title: h.title.clone(),
+        author: h.author.clone(),
+        call_number: h.call_number.clone(),
+        shelf: h.shelf.clone().unwrap_or_default(),
+        available_here: clamp(h.available_here),
+        total_here: clamp(h.total_here),
+        elsewhere: h
+            .elsewhere
+            .iter()
+            .filter(|b| b.available > 0)
+            .map(|b| format!("{} ({})", b.name, b.available))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
