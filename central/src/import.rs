@@ -460,21 +460,10 @@ pub enum ExportFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::marc::{Field, Subfield};
+    use crate::marc::Field;
 
     fn data(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
-        Field::Data {
-            tag: *tag,
-            ind1: b' ',
-            ind2: b' ',
-            subfields: subs
-                .iter()
-                .map(|(c, v)| Subfield {
-                    code: *c,
-                    value: v.as_bytes().to_vec(),
-                })
-                .collect(),
-        }
+        Field::text(tag, subs)
     }
 
     fn record(holdings: Vec<Field>) -> Record {

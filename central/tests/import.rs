@@ -10,18 +10,7 @@ use rong_protocol::delta::{Branch, Op};
 use rong_protocol::ids::BranchId;
 
 fn data(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
-    Field::Data {
-        tag: *tag,
-        ind1: b' ',
-        ind2: b' ',
-        subfields: subs
-            .iter()
-            .map(|(c, v)| Subfield {
-                code: *c,
-                value: v.as_bytes().to_vec(),
-            })
-            .collect(),
-    }
+    Field::text(tag, subs)
 }
 
 /// A good record `KTR{n}` with one 952 per barcode at `branch`.

@@ -55,6 +55,22 @@ pub fn trim_isbd(text: &str) -> &str {
 }
 
 impl Field {
+    /// A data field with blank indicators and these text subfields, in order.
+    pub fn text(tag: &[u8; 3], subfields: &[(u8, &str)]) -> Field {
+        Field::Data {
+            tag: *tag,
+            ind1: b' ',
+            ind2: b' ',
+            subfields: subfields
+                .iter()
+                .map(|(code, value)| Subfield {
+                    code: *code,
+                    value: value.as_bytes().to_vec(),
+                })
+                .collect(),
+        }
+    }
+
     /// The field's tag.
     pub fn tag(&self) -> &[u8; 3] {
         match self {

@@ -4,8 +4,9 @@ use std::fmt::Write;
 
 use rong_protocol::delta::Record;
 
-use super::text::Lang;
+use super::text::{texts, Lang};
 use crate::store::search::{CatalogueHit, Copy};
+use crate::web::html::{esc, url_enc as url};
 
 /// The style sheet: large type, high contrast, one column on a phone.
 pub const STYLE: &str = r#"
@@ -49,37 +50,8 @@ a.more, a.back { display:inline-block; margin:.5rem 0; font-weight:700; color:va
 }
 "#;
 
-/// Escapes text for HTML content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Percent-encodes a query-string value.
-fn url(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
-
 fn head(lang: Lang, library: &str, title: &str, switch_href: &str) -> String {
-    let t = lang.t();
+    let t = texts(lang);
     format!(
         "<!doctype html>\n<html lang=\"{code}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -99,7 +71,7 @@ fn head(lang: Lang, library: &str, title: &str, switch_href: &str) -> String {
 const FOOT: &str = "</main></body></html>\n";
 
 fn search_form(lang: Lang, q: &str) -> String {
-    let t = lang.t();
+    let t = texts(lang);
     format!(
         "<form class=\"search\" role=\"search\" action=\"/opac\" method=\"get\">\
          <label for=\"q\">{label}</label>\
@@ -114,7 +86,7 @@ fn search_form(lang: Lang, q: &str) -> String {
 }
 
 fn availability(lang: Lang, hit: &CatalogueHit) -> String {
-    let t = lang.t();
+    let t = texts(lang);
     if hit.branches.is_empty() {
         return format!("<span class=\"no\">{}</span>", t.no_copies);
     }
@@ -145,7 +117,7 @@ pub fn search_page(
     page: usize,
     per_page: usize,
 ) -> String {
-    let t = lang.t();
+    let t = texts(lang);
     let switch = format!("/opac?q={}&lang={}", url(q), lang.other().code());
     let title = if q.is_empty() { t.catalogue } else { q };
     let mut out = head(lang, library, title, &switch);
@@ -214,7 +186,7 @@ fn due(date: &str) -> String {
 
 /// A record with its copies.
 pub fn record_page(lang: Lang, library: &str, rec: &Record, copies: &[Copy]) -> String {
-    let t = lang.t();
+    let t = texts(lang);
     let switch = format!("/opac/record/{}?lang={}", url(&rec.id), lang.other().code());
     let mut out = head(lang, library, &rec.title, &switch);
     let _ = write!(

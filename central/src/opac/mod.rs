@@ -57,7 +57,7 @@ struct LangParam {
 /// The language: `?lang=` first (and remembered in a cookie), then the cookie, then
 /// Vietnamese.
 fn language(param: Option<&str>, headers: &HeaderMap) -> (Lang, Option<HeaderValue>) {
-    if let Some(lang) = param.and_then(Lang::parse) {
+    if let Some(lang) = param.and_then(text::parse) {
         let cookie = HeaderValue::from_str(&format!(
             "lang={}; Path=/opac; Max-Age=31536000; SameSite=Lax",
             lang.code()
@@ -71,7 +71,7 @@ fn language(param: Option<&str>, headers: &HeaderMap) -> (Lang, Option<HeaderVal
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().strip_prefix("lang="))
-        .find_map(Lang::parse);
+        .find_map(text::parse);
     (from_cookie.unwrap_or(Lang::Vi), None)
 }
 
@@ -105,7 +105,7 @@ fn failure(lang: Lang, st: &OpacState, e: StoreError) -> Response {
     tracing::error!(error = %e, "public catalogue read failed");
     page(
         StatusCode::INTERNAL_SERVER_ERROR,
-        html::error_page(lang, &st.library_name, lang.t().unavailable),
+        html::error_page(lang, &st.library_name, text::texts(lang).unavailable),
         None,
     )
 }
@@ -161,7 +161,7 @@ async fn record_page(
         ),
         Ok(None) => page(
             StatusCode::NOT_FOUND,
-            html::error_page(lang, &st.library_name, lang.t().no_record),
+            html::error_page(lang, &st.library_name, text::texts(lang).no_record),
             cookie,
         ),
         Err(e) => failure(lang, &st, e),

@@ -1,13 +1,7 @@
-//! The catalogue's words, in Vietnamese and English.
+//! The catalogue's words, in Vietnamese and English (the language itself is the
+//! dashboard's [`Lang`]).
 
-/// A page language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// Tiếng Việt, the default.
-    Vi,
-    /// English.
-    En,
-}
+pub use crate::web::i18n::Lang;
 
 /// Every fixed text on the catalogue's pages.
 #[derive(Debug)]
@@ -107,37 +101,15 @@ const EN: Texts = Texts {
     unavailable: "The catalogue cannot answer right now. Please try again in a few minutes.",
 };
 
-impl Lang {
-    /// `vi` or `en`.
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s.trim() {
-            "vi" => Some(Lang::Vi),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
+/// `vi` or `en`; anything else is not a language choice.
+pub fn parse(s: &str) -> Option<Lang> {
+    matches!(s.trim(), "vi" | "en").then(|| Lang::from_code(s.trim()))
+}
 
-    /// The code for `lang=` and the `lang` attribute.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Vi => "vi",
-            Lang::En => "en",
-        }
-    }
-
-    /// The other language, for the switch.
-    pub fn other(self) -> Lang {
-        match self {
-            Lang::Vi => Lang::En,
-            Lang::En => Lang::Vi,
-        }
-    }
-
-    /// The texts.
-    pub fn t(self) -> &'static Texts {
-        match self {
-            Lang::Vi => &VI,
-            Lang::En => &EN,
-        }
+/// The texts of a language.
+pub fn texts(lang: Lang) -> &'static Texts {
+    match lang {
+        Lang::Vi => &VI,
+        Lang::En => &EN,
     }
 }

@@ -9,8 +9,8 @@
 mod alerts;
 mod auth;
 mod devices;
-mod html;
-mod i18n;
+pub(crate) mod html;
+pub(crate) mod i18n;
 mod stats;
 mod svg;
 

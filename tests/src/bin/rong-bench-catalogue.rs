@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use central::marc::{iso2709, Field, Record, Subfield};
+use central::marc::{iso2709, Field, Record};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rong_protocol::api::{Reply, RequestOp};
@@ -23,18 +23,7 @@ use rong_tests::scenario::wait_synced;
 use rong_tests::Agent;
 
 fn data(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
-    Field::Data {
-        tag: *tag,
-        ind1: b' ',
-        ind2: b' ',
-        subfields: subs
-            .iter()
-            .map(|(c, v)| Subfield {
-                code: *c,
-                value: v.as_bytes().to_vec(),
-            })
-            .collect(),
-    }
+    Field::text(tag, subs)
 }
 
 /// Writes `n` generated records (the seed's titles, authors and subjects), each with one
