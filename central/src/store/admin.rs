@@ -413,18 +413,7 @@ pub fn branch_notices(
     )?;
     let rows = stmt.query_map(params![branch, open_only, limit], |r| {
         Ok(BranchNotice {
-            notice: super::queries::NoticeRow {
-                id: r.get(0)?,
-                kind: r.get(1)?,
-                device: r.get(2)?,
-                seq: r.get(3)?,
-                item: r.get(4)?,
-                patron: r.get(5)?,
-                detail: r.get(6)?,
-                created_at: r.get(7)?,
-                acknowledged_by: r.get(8)?,
-                acknowledged_at: r.get(9)?,
-            },
+            notice: super::queries::notice_row(r)?,
             branch: r.get(10)?,
         })
     })?;

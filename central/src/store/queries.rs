@@ -368,21 +368,25 @@ pub fn notices(c: &Connection, f: &NoticeFilter) -> Result<Vec<NoticeRow>, Store
          AND (?2 IS NULL OR (?2 = 1 AND acknowledged_at IS NULL) OR (?2 = 0 AND acknowledged_at IS NOT NULL)) \
          ORDER BY id LIMIT 10000",
     )?;
-    let rows = stmt.query_map(params![f.kind, f.open], |r| {
-        Ok(NoticeRow {
-            id: r.get(0)?,
-            kind: r.get(1)?,
-            device: r.get(2)?,
-            seq: r.get(3)?,
-            item: r.get(4)?,
-            patron: r.get(5)?,
-            detail: r.get(6)?,
-            created_at: r.get(7)?,
-            acknowledged_by: r.get(8)?,
-            acknowledged_at: r.get(9)?,
-        })
-    })?;
+    let rows = stmt.query_map(params![f.kind, f.open], notice_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A notice from its first ten columns: id, kind, device, seq, item, patron, detail,
+/// created_at, acknowledged_by, acknowledged_at.
+pub(super) fn notice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoticeRow> {
+    Ok(NoticeRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        device: r.get(2)?,
+        seq: r.get(3)?,
+        item: r.get(4)?,
+        patron: r.get(5)?,
+        detail: r.get(6)?,
+        created_at: r.get(7)?,
+        acknowledged_by: r.get(8)?,
+        acknowledged_at: r.get(9)?,
+    })
 }
 
 /// An event central applied (or recorded).

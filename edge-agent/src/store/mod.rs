@@ -22,6 +22,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_catalogue.sql"),
 ];
 
+/// The schema that brings the catalogue records and their search index.
+const CATALOGUE_SCHEMA: usize = 2;
+
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
@@ -130,8 +133,8 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
-            if i + 1 == 2 {
-                // Schema 2's search index: its definition is shared with central.
+            if i + 1 == CATALOGUE_SCHEMA {
+                // The search index: its definition is shared with central.
                 tx.execute_batch(rong_protocol::search::FTS_TABLE_SQL)?;
             }
             tx.pragma_update(None, "user_version", (i + 1) as u32)?;
