@@ -13,8 +13,18 @@ cargo build --workspace --bins --locked
 cargo build -p edge-agent --features drivers --locked
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked -- --test-threads="${RONG_TEST_THREADS:-2}" 2>&1 | tee "$log"
+threads="${RONG_TEST_THREADS:-2}"
+if cargo nextest --version >/dev/null 2>&1; then
+    # One process per test, and a test that hangs is killed after 5 minutes and named
+    # (.config/nextest.toml), so one stuck test cannot stall the run.
+    cargo nextest run --workspace --locked --profile ci -j "$threads" 2>&1 | tee "$log"
+    # nextest does not run doc tests.
+    cargo test --workspace --locked --doc 2>&1 | tee -a "$log"
+else
+    cargo test --workspace --locked -- --test-threads="$threads" 2>&1 | tee "$log"
+fi
 
-# One closing line for the whole run: every test binary's counts added up.
+# One closing line for the whole run: every runner's counts added up.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     /^ *Summary \[/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

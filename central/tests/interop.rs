@@ -27,7 +27,11 @@ fn python() -> PathBuf {
 }
 
 fn tool() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/marc_tool.py")
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("../tests/interop/marc_tool.py")
 }
 
 fn pymarc(args: &[&str]) -> String {

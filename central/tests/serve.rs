@@ -665,6 +665,7 @@ async fn status_and_commands_reach_the_device_record() {
         disk_free_bytes: Some(1 << 30),
         temperature_c: Some(48.5),
         hardware: Default::default(),
+        digitise: None,
     };
     let online = rong_protocol::encode(&status(DeviceState::Online));
     d.publish(&d.topic(Topic::Status), online).await;

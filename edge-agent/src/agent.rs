@@ -199,6 +199,23 @@ impl Agent {
             RequestOp::SimPrinter { state } => {
                 self.hardware.sim_printer(state).map(|()| Reply::Done)
             }
+            // Digitisation jobs: the contract is in `rong_protocol::digitise`; the agent's
+            // side is being built (issue 7) and answers plainly until it lands.
+            RequestOp::JobStart { .. }
+            | RequestOp::JobList { .. }
+            | RequestOp::JobGet { .. }
+            | RequestOp::JobScan { .. }
+            | RequestOp::PageRescan { .. }
+            | RequestOp::PageDelete { .. }
+            | RequestOp::PageMove { .. }
+            | RequestOp::PageRotate { .. }
+            | RequestOp::PageImage { .. }
+            | RequestOp::JobFinish { .. }
+            | RequestOp::JobDiscard { .. }
+            | RequestOp::SimDocScanner { .. } => Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "digitisation jobs are not available in this build",
+            )),
         }
     }
 
@@ -553,6 +570,7 @@ impl Agent {
             catalogue_version: store.version()?,
             rejected_messages: self.rejected.load(Ordering::Relaxed),
             hardware: self.hardware.health(),
+            digitise: None,
         })
     }
 }

@@ -318,6 +318,43 @@ fn describe(reply: &Reply) -> Vec<String> {
             if patron.staff { "  staff" } else { "" }
         )],
         Reply::CheckedOut { item, title, due } => vec![format!("{item}  {title}  due {due}")],
+        Reply::Job(j) => {
+            let mut v = vec![format!(
+                "{}  {}  {}  {} pages",
+                j.summary.job,
+                j.summary.title,
+                j.summary.state.name(),
+                j.summary.pages
+            )];
+            v.extend(j.pages.iter().map(|p| {
+                format!(
+                    "  {}. page {}  {}x{} {} dpi{}",
+                    p.position,
+                    p.page,
+                    p.width,
+                    p.height,
+                    p.dpi,
+                    if p.checks.is_empty() { "" } else { "  CHECK" }
+                )
+            }));
+            v
+        }
+        Reply::Jobs { jobs } if jobs.is_empty() => vec!["no jobs".into()],
+        Reply::Jobs { jobs } => jobs
+            .iter()
+            .map(|j| {
+                format!(
+                    "{}  {}  {}  {} pages  {}/{} bytes",
+                    j.job,
+                    j.title,
+                    j.state.name(),
+                    j.pages,
+                    j.bytes_sent,
+                    j.bytes_total
+                )
+            })
+            .collect(),
+        Reply::PageImage { width, height, .. } => vec![format!("page image {width}x{height}")],
         Reply::CheckedIn {
             item,
             title,

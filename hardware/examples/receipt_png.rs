@@ -25,7 +25,11 @@ fn write_png(img: &Bitmap, path: &Path) -> Result<(), Box<dyn std::error::Error>
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let docs = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+    )
+    .join("docs");
     std::fs::create_dir_all(&docs)?;
     let receipt = Receipt::sample();
     for (paper, name) in [

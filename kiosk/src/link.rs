@@ -139,7 +139,11 @@ fn pushes(path: &Path, sink: &Sink) {
             loop {
                 let v = read_json(&mut c)?;
                 match serde_json::from_value::<Push>(v) {
-                    Ok(p) => sink(push_input(p)),
+                    Ok(p) => {
+                        if let Some(input) = push_input(p) {
+                            sink(input)
+                        }
+                    }
                     Err(e) => tracing::warn!(error = %e, "unknown line from agent"),
                 }
             }
@@ -155,11 +159,13 @@ fn pushes(path: &Path, sink: &Sink) {
     }
 }
 
-fn push_input(p: Push) -> Input {
-    match p {
+/// What a push means to the screen; `None` for pushes the screen does not use.
+fn push_input(p: Push) -> Option<Input> {
+    Some(match p {
         Push::Barcode { code } => Input::Barcode(code),
         Push::CardPresent { uid } => Input::CardPresent(uid),
         Push::CardRemoved => Input::CardRemoved,
         Push::Message { text, .. } => Input::Message(text),
-    }
+        Push::PageScanned { .. } => return None,
+    })
 }

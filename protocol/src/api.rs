@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::BTreeMap;
 
+use crate::digitise::{DigitiseStatus, JobSource, JobSummary, JobView, PageImageSize, PageInfo};
 use crate::ids::{BranchId, DeviceId};
 use crate::status::HardwareStatus;
 
@@ -120,6 +121,112 @@ pub enum RequestOp {
     SimPrinter {
         /// The state it reports from now on.
         state: SimPrinterState,
+    },
+    /// Start a digitisation job. Needs a staff session.
+    JobStart {
+        /// A staff session from `identify`.
+        session: String,
+        /// What is being digitised.
+        source: JobSource,
+    },
+    /// The station's jobs, newest first, with their upload progress. Needs a staff session.
+    JobList {
+        /// A staff session.
+        session: String,
+    },
+    /// One job with its pages. Needs a staff session.
+    JobGet {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+    },
+    /// Scan into an open job: one page from the flatbed, or every sheet in the feeder
+    /// (`batch`). Each page is pushed (`page_scanned`) as it arrives, if the connection is
+    /// subscribed; the reply is the job afterwards. A scanner error after some pages keeps
+    /// those pages and fails with `scanner_error`.
+    JobScan {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+        /// Scan the whole feeder instead of one page.
+        #[serde(default)]
+        batch: bool,
+    },
+    /// Scan one page again, replacing it in place.
+    PageRescan {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+        /// The page's stable id.
+        page: u32,
+    },
+    /// Delete a page.
+    PageDelete {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+        /// The page's stable id.
+        page: u32,
+    },
+    /// Move a page to a new position (from 1).
+    PageMove {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+        /// The page's stable id.
+        page: u32,
+        /// Its new position.
+        to: u32,
+    },
+    /// Rotate a page by quarter turns clockwise (negative: anticlockwise).
+    PageRotate {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+        /// The page's stable id.
+        page: u32,
+        /// Quarter turns.
+        quarter_turns: i8,
+    },
+    /// A JPEG of a page, base64 in the reply, for the staff screen.
+    PageImage {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+        /// The page's stable id.
+        page: u32,
+        /// Which size.
+        size: PageImageSize,
+    },
+    /// Package an open job as a bag and queue it for upload.
+    JobFinish {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+    },
+    /// Throw away an open job and its pages.
+    JobDiscard {
+        /// A staff session.
+        session: String,
+        /// The job.
+        job: String,
+    },
+    /// Simulated document scanner: jam after the next `after` sheets, open the cover, or
+    /// empty or refill the feeder, for tests and the demo.
+    SimDocScanner {
+        /// What to do: `jam`, `cover_open`, `empty`, `unplug`, `ok`, `load`.
+        action: String,
+        /// Sheets: for `jam`, how many feed first; for `load`, how many to load.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sheets: Option<u32>,
     },
 }
 
@@ -348,6 +455,22 @@ pub enum Reply {
         /// The hits.
         hits: Vec<SearchHit>,
     },
+    /// A digitisation job.
+    Job(Box<JobView>),
+    /// The station's jobs.
+    Jobs {
+        /// Newest first.
+        jobs: Vec<JobSummary>,
+    },
+    /// A page picture.
+    PageImage {
+        /// The JPEG, base64.
+        jpeg_base64: String,
+        /// Its width.
+        width: u32,
+        /// Its height.
+        height: u32,
+    },
     /// Done, nothing to report.
     Done,
 }
@@ -377,10 +500,13 @@ pub struct AgentStatus {
     /// say what is missing.
     #[serde(default)]
     pub hardware: BTreeMap<String, HardwareStatus>,
+    /// The digitisation queue, on a station with a document scanner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digitise: Option<DigitiseStatus>,
 }
 
 /// Things the hardware did, pushed to subscribers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "push", rename_all = "snake_case")]
 pub enum Push {
     /// A barcode was read.
@@ -401,6 +527,13 @@ pub enum Push {
         text: String,
         /// For how long.
         seconds: u32,
+    },
+    /// A page arrived from the document scanner.
+    PageScanned {
+        /// The job.
+        job: String,
+        /// The page.
+        page: PageInfo,
     },
 }
 
@@ -453,6 +586,17 @@ pub enum ErrorCode {
     NoSimulator,
     /// The receipt printer cannot print now (missing, out of paper, cover open).
     PrinterUnavailable,
+    /// Only staff may do this.
+    StaffOnly,
+    /// No digitisation job (or page) by that id.
+    UnknownJob,
+    /// The job is packaged and can no longer change.
+    JobClosed,
+    /// The document scanner failed (jam, no paper, cover open, missing); the staff
+    /// message says which.
+    ScannerError,
+    /// The data disk is too full to scan; nothing saved is lost.
+    DiskFull,
     /// Something went wrong inside the agent.
     Internal,
 }
@@ -538,6 +682,26 @@ impl ErrorCode {
             PrinterUnavailable => (
                 "The printer is not working. Your loans are saved; please note the due dates on the screen",
                 "Máy in đang không hoạt động. Sách đã được ghi mượn; xin ghi lại ngày hẹn trả trên màn hình",
+            ),
+            StaffOnly => (
+                "Only library staff can do this",
+                "Chỉ nhân viên thư viện mới làm được việc này",
+            ),
+            UnknownJob => (
+                "No such scanning job or page",
+                "Không có công việc quét hoặc trang này",
+            ),
+            JobClosed => (
+                "This job is packaged and can no longer change",
+                "Công việc này đã đóng gói, không thay đổi được nữa",
+            ),
+            ScannerError => (
+                "The document scanner has a problem",
+                "Máy quét tài liệu đang gặp sự cố",
+            ),
+            DiskFull => (
+                "The disk is almost full, so scanning has stopped. Pages already scanned are kept",
+                "Ổ đĩa gần đầy nên đã dừng quét. Các trang đã quét vẫn được giữ",
             ),
             Internal => (
                 "Something went wrong. Please see the librarian at the desk",

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod codec;
 pub mod delta;
+pub mod digitise;
 pub mod event;
 pub mod fold;
 pub mod ids;

@@ -73,6 +73,9 @@ pub struct DeviceStatus {
     pub temperature_c: Option<f32>,
     /// Each piece of hardware by name, such as `barcode` or `nfc`.
     pub hardware: BTreeMap<String, HardwareStatus>,
+    /// The digitisation upload queue, on a station with a document scanner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digitise: Option<crate::digitise::DigitiseStatus>,
 }
 
 impl Versioned for DeviceStatus {

@@ -23,7 +23,11 @@ const PASSWORD: &str = "mật-khẩu-đủ-dài";
 /// `RONG_UPDATE_SCREENS=1`, else a scratch directory (so a test run leaves the tree clean).
 fn screens_dir() -> PathBuf {
     if std::env::var("RONG_UPDATE_SCREENS").as_deref() == Ok("1") {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screens/dashboard")
+        PathBuf::from(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+        )
+        .join("../docs/screens/dashboard")
     } else {
         std::env::temp_dir().join("rong-screens-dashboard")
     }

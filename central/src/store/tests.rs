@@ -462,6 +462,7 @@ fn a_redelivered_status_is_not_recorded_again() {
         disk_free_bytes: Some(1 << 30),
         temperature_c: Some(48.5),
         hardware: Default::default(),
+        digitise: None,
     };
     s.record_status(&status, 1_000).unwrap();
     s.record_status(&status, 9_000).unwrap();

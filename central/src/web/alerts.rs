@@ -418,6 +418,7 @@ mod tests {
             disk_free_bytes: Some(disk_mb * MIB),
             temperature_c: None,
             hardware,
+            digitise: None,
         }
     }
 

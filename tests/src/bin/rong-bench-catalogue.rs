@@ -164,7 +164,13 @@ fn main() {
     );
     let t = Instant::now();
     let py = Command::new(python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/marc_tool.py"))
+        .arg(
+            Path::new(
+                &std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+            )
+            .join("interop/marc_tool.py"),
+        )
         .args(["count", marc.to_str().expect("utf-8 path")])
         .output()
         .expect("run pymarc (scripts/setup.sh makes its venv)");

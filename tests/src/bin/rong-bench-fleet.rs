@@ -93,6 +93,7 @@ fn status(i: usize, started: i64) -> Vec<u8> {
         disk_free_bytes: Some(8 * 1024 * 1024 * 1024 - (i as u64) * 1_000_000),
         temperature_c: Some(45.0 + (i % 20) as f32),
         hardware,
+        digitise: None,
     })
 }
 
