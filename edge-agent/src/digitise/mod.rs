@@ -96,3 +96,8 @@ pub fn access_path(data_dir: &Path, job: &str, page: u32) -> PathBuf {
         .join("access")
         .join(format!("{page}.jpg"))
 }
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod upload_tests;
