@@ -239,12 +239,18 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
     let total: u64 = files.iter().map(|f| f.size).sum();
     let received = t.bytes_received.load(Ordering::SeqCst);
     assert!(received < total + total / 2, "{received} bytes for {total}");
-    let uploads = t.uploads.lock().unwrap();
+    let uploads: HashMap<String, Vec<u8>> = t
+        .uploads
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, u)| (k.clone(), u.data.clone()))
+        .collect();
     for f in &files {
         let id = f.url.as_deref().unwrap().rsplit('/').next().unwrap();
         let on_disk =
             std::fs::read(bags_dir(dir.path()).join(&row.summary.job).join(&f.path)).unwrap();
-        assert_eq!(uploads[id].data, on_disk, "{}", f.path);
+        assert_eq!(uploads[id], on_disk, "{}", f.path);
     }
     // Tag files first, then access, then masters: the upload ids are in that order.
     let ids: Vec<u64> = files
@@ -260,7 +266,6 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
     assert!(files.last().unwrap().path.starts_with("data/master/"));
     let st = a.status().unwrap().digitise.unwrap();
     assert_eq!((st.jobs_safe, st.jobs_waiting, st.bytes_waiting), (1, 0, 0));
-    drop(uploads);
     assert!(!upload_next(&a, &client).await.unwrap(), "nothing left");
 }
 
