@@ -99,5 +99,3 @@ pub fn access_path(data_dir: &Path, job: &str, page: u32) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod upload_tests;
