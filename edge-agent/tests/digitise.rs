@@ -65,7 +65,11 @@ fn config(dir: &Path, central: &str) -> Config {
 
 /// An in-process agent with the simulated scanner, opened.
 async fn agent(dir: &Path, central: &str) -> Arc<Agent> {
-    let config = config(dir, central);
+    agent_with(config(dir, central)).await
+}
+
+/// An in-process agent with the given config's scanner, opened.
+async fn agent_with(config: Config) -> Arc<Agent> {
     seed(&config.db_path());
     let store = Store::open(&config.db_path()).unwrap();
     let (tx, _) = broadcast::channel(64);
@@ -238,6 +242,83 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
         t.uploads.lock().unwrap()[&upload_id(u.as_str())].data,
         bytes
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let sane = dir.path().join("sane");
+    std::fs::create_dir_all(&sane).unwrap();
+    std::fs::write(sane.join("dll.conf"), "test\n").unwrap();
+    std::fs::write(
+        sane.join("test.conf"),
+        "number_of_devices 2\ngeometry_min 0.0\ngeometry_max 300.0\ngeometry_quant 1.0\n",
+    )
+    .unwrap();
+    let mut c = config(dir.path(), "http://127.0.0.1:9");
+    c.hardware.scanner = Some(ScannerConfig {
+        driver: ScannerDriver::Sane,
+        device: Some("test:1".into()),
+        sane_config_dir: Some(sane),
+        mode: Some(rong_hardware::scanner::Mode::Gray),
+        resolution_dpi: Some(50),
+        ..ScannerConfig::default()
+    });
+    let a = agent_with(c).await;
+    let mut pushes = a.pushes.subscribe();
+    let a2 = a.clone();
+    let view = tokio::task::spawn_blocking(move || {
+        let Reply::Identified { session, .. } = a2
+            .handle(RequestOp::Identify(Who {
+                card: Some("S1".into()),
+                ..Who::default()
+            }))
+            .unwrap()
+        else {
+            panic!()
+        };
+        let Reply::Job(v) = a2
+            .handle(RequestOp::JobStart {
+                session: session.clone(),
+                source: JobSource::Described(DublinCore {
+                    title: "SANE".into(),
+                    ..DublinCore::default()
+                }),
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        let Reply::Job(v) = a2
+            .handle(RequestOp::JobScan {
+                session,
+                job: v.summary.job.clone(),
+                batch: true,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        v
+    })
+    .await
+    .unwrap();
+    // The test backend's feeder holds ten sheets; its default picture is solid black.
+    assert_eq!(view.pages.len(), 10);
+    for p in &view.pages {
+        assert_eq!(p.dpi, 50);
+        assert!(
+            p.checks
+                .iter()
+                .any(|c| matches!(c, rong_protocol::digitise::PageCheck::TooDark { .. })),
+            "{p:?}"
+        );
+    }
+    let mut pushed = 0;
+    while pushes.try_recv().is_ok() {
+        pushed += 1;
+    }
+    assert_eq!(pushed, 10);
 }
 
 fn spawn_agent(config_file: &Path) -> Child {
