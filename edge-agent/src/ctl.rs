@@ -440,6 +440,21 @@ fn describe(reply: &Reply) -> Vec<String> {
                     .unwrap_or_default()
             )
         }))
+        .chain(s.digitise.iter().map(|d| {
+            format!(
+                "digitisation       {} open, {} waiting ({} pages, {} bytes), {} safe, {} refused{}",
+                d.jobs_open,
+                d.jobs_waiting,
+                d.pages_waiting,
+                d.bytes_waiting,
+                d.jobs_safe,
+                d.jobs_refused,
+                d.uploading
+                    .as_deref()
+                    .map(|j| format!(", uploading {j}"))
+                    .unwrap_or_default()
+            )
+        }))
         .collect(),
         Reply::SearchResults { hits } if hits.is_empty() => vec!["nothing found".into()],
         Reply::SearchResults { hits } => hits
