@@ -17,6 +17,10 @@ use rong_protocol::api::{
 use crate::cli::CtlArgs;
 use crate::config::Config;
 
+mod jobs;
+
+pub use jobs::{JobWord, ScannerAction, StaffArgs};
+
 /// Who a request is for.
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
@@ -139,6 +143,21 @@ pub enum Action {
         /// The pattern.
         #[arg(value_enum)]
         signal: SignalArg,
+    },
+    /// Digitisation jobs (staff: `--card`, `--pin`).
+    Job {
+        /// What to do.
+        #[command(subcommand)]
+        word: Box<JobWord>,
+    },
+    /// Drive the simulated document scanner: `jam N`, `cover`, `empty`, `load N`,
+    /// `unplug`, `ok`.
+    Scanner {
+        /// What to do.
+        #[arg(value_enum)]
+        action: ScannerAction,
+        /// Sheets, for `jam` and `load`.
+        sheets: Option<u32>,
     },
     /// Print hardware pushes until interrupted.
     Watch,
@@ -421,6 +440,21 @@ fn describe(reply: &Reply) -> Vec<String> {
                     .unwrap_or_default()
             )
         }))
+        .chain(s.digitise.iter().map(|d| {
+            format!(
+                "digitisation       {} open, {} waiting ({} pages, {} bytes), {} safe, {} refused{}",
+                d.jobs_open,
+                d.jobs_waiting,
+                d.pages_waiting,
+                d.bytes_waiting,
+                d.jobs_safe,
+                d.jobs_refused,
+                d.uploading
+                    .as_deref()
+                    .map(|j| format!(", uploading {j}"))
+                    .unwrap_or_default()
+            )
+        }))
         .collect(),
         Reply::SearchResults { hits } if hits.is_empty() => vec!["nothing found".into()],
         Reply::SearchResults { hits } => hits
@@ -574,6 +608,8 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
                 signal: (*signal).into(),
             },
         ),
+        Action::Job { word } => jobs::run_job(&mut c, word, json),
+        Action::Scanner { action, sheets } => one(&mut c, jobs::scanner_op(*action, *sheets)),
         Action::Watch => {
             let (raw, resp) = c.call(RequestOp::Subscribe)?;
             if !show(None, &raw, &resp, json) {
