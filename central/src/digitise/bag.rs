@@ -103,9 +103,12 @@ pub fn parse_manifest(text: &str, name: &str) -> Result<BTreeMap<String, String>
         if line.trim().is_empty() {
             continue;
         }
-        let (digest, path) = line
-            .split_once([' ', '\t'])
-            .ok_or_else(|| problem(format!("{name} line {} is not `<digest> <path>`", n + 1), Some(name)))?;
+        let (digest, path) = line.split_once([' ', '\t']).ok_or_else(|| {
+            problem(
+                format!("{name} line {} is not `<digest> <path>`", n + 1),
+                Some(name),
+            )
+        })?;
         let path = decode_manifest_path(path.trim_start_matches([' ', '\t', '*']));
         if !digest.chars().all(|c| c.is_ascii_hexdigit()) || digest.is_empty() {
             return Err(problem(
@@ -114,7 +117,10 @@ pub fn parse_manifest(text: &str, name: &str) -> Result<BTreeMap<String, String>
             ));
         }
         check_bag_path(&path).map_err(|e| problem(format!("{name}: {e}"), Some(name)))?;
-        if out.insert(path.clone(), digest.to_ascii_lowercase()).is_some() {
+        if out
+            .insert(path.clone(), digest.to_ascii_lowercase())
+            .is_some()
+        {
             return Err(problem(format!("{name} lists {path} twice"), Some(name)));
         }
     }
@@ -169,7 +175,10 @@ fn walk(root: &Path, rel: &str, out: &mut BTreeSet<String>) -> Result<(), BagPro
         } else if kind.is_file() {
             out.insert(path);
         } else {
-            return Err(problem(format!("{path} is not a regular file"), Some(&path)));
+            return Err(problem(
+                format!("{path} is not a regular file"),
+                Some(&path),
+            ));
         }
     }
     Ok(())
@@ -223,9 +232,15 @@ fn check_entries(
 pub fn check(root: &Path) -> Result<CheckedBag, BagProblem> {
     let decl = parse_tag_file(&read_tag(root, "bagit.txt")?)
         .map_err(|e| problem(format!("bagit.txt: {e}"), Some("bagit.txt")))?;
-    let version = decl.iter().find(|(k, _)| k == "BagIt-Version").map(|(_, v)| v.as_str());
+    let version = decl
+        .iter()
+        .find(|(k, _)| k == "BagIt-Version")
+        .map(|(_, v)| v.as_str());
     if !matches!(version, Some(v) if v.starts_with("0.9") || v.starts_with("1.")) {
-        return Err(problem("bagit.txt has no supported BagIt-Version", Some("bagit.txt")));
+        return Err(problem(
+            "bagit.txt has no supported BagIt-Version",
+            Some("bagit.txt"),
+        ));
     }
     let encoding = decl
         .iter()
@@ -241,7 +256,10 @@ pub fn check(root: &Path) -> Result<CheckedBag, BagProblem> {
         fields: parse_tag_file(&read_tag(root, "bag-info.txt")?)
             .map_err(|e| problem(format!("bag-info.txt: {e}"), Some("bag-info.txt")))?,
     };
-    let main = parse_manifest(&read_tag(root, "manifest-sha256.txt")?, "manifest-sha256.txt")?;
+    let main = parse_manifest(
+        &read_tag(root, "manifest-sha256.txt")?,
+        "manifest-sha256.txt",
+    )?;
     if let Some(p) = main.keys().find(|p| !p.starts_with("data/")) {
         return Err(problem(
             format!("manifest-sha256.txt lists {p}, outside data/"),
@@ -252,7 +270,10 @@ pub fn check(root: &Path) -> Result<CheckedBag, BagProblem> {
     if root.join("data").is_dir() {
         walk(root, "data", &mut payload)?;
     } else {
-        return Err(problem("the payload directory data/ is missing", Some("data")));
+        return Err(problem(
+            "the payload directory data/ is missing",
+            Some("data"),
+        ));
     }
     let bytes = check_entries(root, "manifest-sha256.txt", "sha256", &main)?;
     if let Some(extra) = payload.iter().find(|p| !main.contains_key(*p)) {
@@ -267,7 +288,10 @@ pub fn check(root: &Path) -> Result<CheckedBag, BagProblem> {
         if root.join(&name).exists() {
             let entries = parse_manifest(&read_tag(root, &name)?, &name)?;
             if entries.len() != main.len() || entries.keys().any(|k| !main.contains_key(k)) {
-                return Err(problem(format!("{name} does not list the same files as manifest-sha256.txt"), Some(&name)));
+                return Err(problem(
+                    format!("{name} does not list the same files as manifest-sha256.txt"),
+                    Some(&name),
+                ));
             }
             check_entries(root, &name, alg, &entries)?;
         }
@@ -277,11 +301,17 @@ pub fn check(root: &Path) -> Result<CheckedBag, BagProblem> {
         if root.join(&name).exists() {
             let entries = parse_manifest(&read_tag(root, &name)?, &name)?;
             if let Some(p) = entries.keys().find(|p| p.starts_with("data/")) {
-                return Err(problem(format!("{name} lists the payload file {p}"), Some(&name)));
+                return Err(problem(
+                    format!("{name} lists the payload file {p}"),
+                    Some(&name),
+                ));
             }
             for needed in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"] {
                 if !entries.contains_key(needed) {
-                    return Err(problem(format!("{name} does not list {needed}"), Some(&name)));
+                    return Err(problem(
+                        format!("{name} does not list {needed}"),
+                        Some(&name),
+                    ));
                 }
             }
             check_entries(root, &name, alg, &entries)?;
@@ -298,7 +328,12 @@ pub fn check(root: &Path) -> Result<CheckedBag, BagProblem> {
                 ));
             }
         }
-        None => return Err(problem("bag-info.txt has no Payload-Oxum", Some("bag-info.txt"))),
+        None => {
+            return Err(problem(
+                "bag-info.txt has no Payload-Oxum",
+                Some("bag-info.txt"),
+            ))
+        }
     }
     Ok(CheckedBag {
         info,
@@ -314,7 +349,10 @@ mod tests {
     use super::*;
 
     fn sha256(b: &[u8]) -> String {
-        sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+        sha2::Sha256::digest(b)
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect()
     }
 
     /// Writes a correct two-page bag and answers its directory.
@@ -332,7 +370,10 @@ mod tests {
             bytes += b.len();
         }
         let tags: Vec<(&str, String)> = vec![
-            ("bagit.txt", "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".into()),
+            (
+                "bagit.txt",
+                "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".into(),
+            ),
             (
                 "bag-info.txt",
                 format!("Payload-Oxum: {bytes}.2\nDC-Title: Sử thi\n  Ba Na\nRong-Pages: 1\n"),
@@ -355,33 +396,77 @@ mod tests {
         assert_eq!(bag.files, 2);
         assert_eq!(bag.bytes, 16);
         assert_eq!(bag.info.get("dc-title"), Some("Sử thi Ba Na"));
-        assert_eq!(bag.payload, ["data/access/0001.jpg", "data/master/0001.png"]);
+        assert_eq!(
+            bag.payload,
+            ["data/access/0001.jpg", "data/master/0001.png"]
+        );
     }
 
     #[test]
     fn each_kind_of_damage_names_the_file() {
         type Damage = fn(&Path);
         let cases: &[(Damage, &str, &str)] = &[
-            (|r| std::fs::write(r.join("data/master/0001.png"), b"png two!").unwrap(), "data/master/0001.png", "mismatch"),
-            (|r| std::fs::remove_file(r.join("data/access/0001.jpg")).unwrap(), "data/access/0001.jpg", "missing"),
-            (|r| std::fs::write(r.join("data/extra.txt"), b"x").unwrap(), "data/extra.txt", "not in manifest"),
-            (|r| std::fs::remove_file(r.join("bagit.txt")).unwrap(), "bagit.txt", "missing"),
-            (|r| std::fs::remove_file(r.join("manifest-sha256.txt")).unwrap(), "manifest-sha256.txt", "missing"),
-            (|r| {
-                let p = r.join("bag-info.txt");
-                let t = std::fs::read_to_string(&p).unwrap().replace("Sử thi", "Sử thi!");
-                std::fs::write(p, t).unwrap();
-            }, "bag-info.txt", "mismatch"),
-            (|r| {
-                // Consistent tag manifest, wrong Oxum.
-                let p = r.join("bag-info.txt");
-                let t = std::fs::read_to_string(&p).unwrap().replace("Payload-Oxum: 16.2", "Payload-Oxum: 17.2");
-                std::fs::write(&p, &t).unwrap();
-                let tm = r.join("tagmanifest-sha256.txt");
-                let old = std::fs::read_to_string(&tm).unwrap();
-                let fixed: String = old.lines().map(|l| if l.ends_with(" bag-info.txt") { format!("{} bag-info.txt\n", sha256(t.as_bytes())) } else { format!("{l}\n") }).collect();
-                std::fs::write(tm, fixed).unwrap();
-            }, "bag-info.txt", "Payload-Oxum"),
+            (
+                |r| std::fs::write(r.join("data/master/0001.png"), b"png two!").unwrap(),
+                "data/master/0001.png",
+                "mismatch",
+            ),
+            (
+                |r| std::fs::remove_file(r.join("data/access/0001.jpg")).unwrap(),
+                "data/access/0001.jpg",
+                "missing",
+            ),
+            (
+                |r| std::fs::write(r.join("data/extra.txt"), b"x").unwrap(),
+                "data/extra.txt",
+                "not in manifest",
+            ),
+            (
+                |r| std::fs::remove_file(r.join("bagit.txt")).unwrap(),
+                "bagit.txt",
+                "missing",
+            ),
+            (
+                |r| std::fs::remove_file(r.join("manifest-sha256.txt")).unwrap(),
+                "manifest-sha256.txt",
+                "missing",
+            ),
+            (
+                |r| {
+                    let p = r.join("bag-info.txt");
+                    let t = std::fs::read_to_string(&p)
+                        .unwrap()
+                        .replace("Sử thi", "Sử thi!");
+                    std::fs::write(p, t).unwrap();
+                },
+                "bag-info.txt",
+                "mismatch",
+            ),
+            (
+                |r| {
+                    // Consistent tag manifest, wrong Oxum.
+                    let p = r.join("bag-info.txt");
+                    let t = std::fs::read_to_string(&p)
+                        .unwrap()
+                        .replace("Payload-Oxum: 16.2", "Payload-Oxum: 17.2");
+                    std::fs::write(&p, &t).unwrap();
+                    let tm = r.join("tagmanifest-sha256.txt");
+                    let old = std::fs::read_to_string(&tm).unwrap();
+                    let fixed: String = old
+                        .lines()
+                        .map(|l| {
+                            if l.ends_with(" bag-info.txt") {
+                                format!("{} bag-info.txt\n", sha256(t.as_bytes()))
+                            } else {
+                                format!("{l}\n")
+                            }
+                        })
+                        .collect();
+                    std::fs::write(tm, fixed).unwrap();
+                },
+                "bag-info.txt",
+                "Payload-Oxum",
+            ),
         ];
         for (damage, file, words) in cases {
             let d = tempfile::tempdir().unwrap();

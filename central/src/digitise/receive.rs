@@ -58,11 +58,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 impl Intake {
     /// Opens the directories under `data_dir`, clearing half-assembled bags left by a crash
     /// (they hold only hard links to uploads that still exist).
-    pub fn open(
-        data_dir: &Path,
-        max_file: u64,
-        max_chunk: usize,
-    ) -> Result<Intake, ReceiveError> {
+    pub fn open(data_dir: &Path, max_file: u64, max_chunk: usize) -> Result<Intake, ReceiveError> {
         let uploads = Uploads::open(data_dir.join("uploads"), max_file, max_chunk)
             .map_err(ReceiveError::Tus)?;
         let incoming = data_dir.join("incoming");
@@ -99,7 +95,9 @@ impl Intake {
             ));
         }
         if sub.files.is_empty() {
-            return Err(ReceiveError::BadSubmission("the submission names no files".into()));
+            return Err(ReceiveError::BadSubmission(
+                "the submission names no files".into(),
+            ));
         }
         let mut seen = BTreeSet::new();
         for f in &sub.files {

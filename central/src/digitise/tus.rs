@@ -77,18 +77,15 @@ pub struct Checksum {
 impl Checksum {
     /// Parses `sha256 <base64>` (or `sha1 ...`).
     pub fn parse(header: &str) -> Result<Checksum, TusError> {
-        let (name, value) = header
-            .trim()
-            .split_once(' ')
-            .ok_or_else(|| TusError::BadRequest("Upload-Checksum must be `<algorithm> <base64>`".into()))?;
+        let (name, value) = header.trim().split_once(' ').ok_or_else(|| {
+            TusError::BadRequest("Upload-Checksum must be `<algorithm> <base64>`".into())
+        })?;
         let algorithm = match name {
             "sha1" => Algorithm::Sha1,
             "sha256" => Algorithm::Sha256,
-            other => {
-                return Err(TusError::BadRequest(format!(
-                    "unsupported checksum algorithm {other:?} (supported: {TUS_CHECKSUM_ALGORITHMS})"
-                )))
-            }
+            other => return Err(TusError::BadRequest(format!(
+                "unsupported checksum algorithm {other:?} (supported: {TUS_CHECKSUM_ALGORITHMS})"
+            ))),
         };
         let digest = base64::engine::general_purpose::STANDARD
             .decode(value.trim())
@@ -114,15 +111,21 @@ pub fn parse_metadata(header: &str) -> Result<BTreeMap<String, String>, TusError
             None => (pair, ""),
         };
         if key.is_empty() || !key.is_ascii() || key.contains(' ') {
-            return Err(TusError::BadRequest(format!("bad Upload-Metadata key {key:?}")));
+            return Err(TusError::BadRequest(format!(
+                "bad Upload-Metadata key {key:?}"
+            )));
         }
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(value)
-            .map_err(|e| TusError::BadRequest(format!("Upload-Metadata {key} is not base64: {e}")))?;
+            .map_err(|e| {
+                TusError::BadRequest(format!("Upload-Metadata {key} is not base64: {e}"))
+            })?;
         let value = String::from_utf8(bytes)
             .map_err(|_| TusError::BadRequest(format!("Upload-Metadata {key} is not UTF-8")))?;
         if out.insert(key.to_owned(), value).is_some() {
-            return Err(TusError::BadRequest(format!("Upload-Metadata repeats {key}")));
+            return Err(TusError::BadRequest(format!(
+                "Upload-Metadata repeats {key}"
+            )));
         }
     }
     Ok(out)
@@ -138,7 +141,9 @@ pub fn check_bag_path(path: &str) -> Result<(), String> {
         return Err(format!("path {path:?} is absolute"));
     }
     if path.contains('\\') || path.chars().any(char::is_control) {
-        return Err(format!("path {path:?} holds a backslash or a control character"));
+        return Err(format!(
+            "path {path:?} holds a backslash or a control character"
+        ));
     }
     for part in path.split('/') {
         match part {
@@ -419,7 +424,16 @@ mod tests {
         for ok in ["bagit.txt", "data/access/0001.jpg"] {
             assert!(check_bag_path(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../x", "data/../../x", "data//x", "./x", "data\\x", "a\nb"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "data/../../x",
+            "data//x",
+            "./x",
+            "data\\x",
+            "a\nb",
+        ] {
             assert!(check_bag_path(bad).is_err(), "{bad:?}");
         }
         assert!(check_id("job", "01J-abc_9").is_ok());
@@ -442,9 +456,18 @@ mod tests {
     fn create_requires_job_path_device_and_a_safe_path() {
         let dir = tempfile::tempdir().unwrap();
         let u = Uploads::open(dir.path().join("uploads"), 100, 10).unwrap();
-        assert!(matches!(u.create(5, &meta("j1", "../x"), 0), Err(TusError::BadRequest(_))));
-        assert!(matches!(u.create(5, &format!("job {}", b64(b"j1")), 0), Err(TusError::BadRequest(_))));
-        assert!(matches!(u.create(101, &meta("j1", "bagit.txt"), 0), Err(TusError::TooLarge(_))));
+        assert!(matches!(
+            u.create(5, &meta("j1", "../x"), 0),
+            Err(TusError::BadRequest(_))
+        ));
+        assert!(matches!(
+            u.create(5, &format!("job {}", b64(b"j1")), 0),
+            Err(TusError::BadRequest(_))
+        ));
+        assert!(matches!(
+            u.create(101, &meta("j1", "bagit.txt"), 0),
+            Err(TusError::TooLarge(_))
+        ));
         let info = u.create(5, &meta("j1", "bagit.txt"), 0).unwrap();
         assert_eq!(info.offset, 0);
         assert_eq!(u.info(&info.id).unwrap().meta("path"), Some("bagit.txt"));
@@ -459,14 +482,26 @@ mod tests {
         assert_eq!(u.append(&id, 0, None, b"abc").unwrap(), 3);
         assert!(matches!(
             u.append(&id, 0, None, b"abc"),
-            Err(TusError::OffsetMismatch { expected: 3, got: 0 })
+            Err(TusError::OffsetMismatch {
+                expected: 3,
+                got: 0
+            })
         ));
         let wrong = Checksum::parse(&format!("sha256 {}", b64(&Sha256::digest(b"xyz")))).unwrap();
-        assert!(matches!(u.append(&id, 3, Some(&wrong), b"def"), Err(TusError::ChecksumMismatch)));
+        assert!(matches!(
+            u.append(&id, 3, Some(&wrong), b"def"),
+            Err(TusError::ChecksumMismatch)
+        ));
         assert_eq!(u.info(&id).unwrap().offset, 3);
         assert_eq!(fs::read(u.data_path(&id)).unwrap(), b"abc");
-        assert!(matches!(u.append(&id, 3, None, b"defgh"), Err(TusError::TooLarge(_))));
-        assert!(matches!(u.append(&id, 3, None, b"defg"), Err(TusError::BadRequest(_))));
+        assert!(matches!(
+            u.append(&id, 3, None, b"defgh"),
+            Err(TusError::TooLarge(_))
+        ));
+        assert!(matches!(
+            u.append(&id, 3, None, b"defg"),
+            Err(TusError::BadRequest(_))
+        ));
         let right = Checksum::parse(&format!("sha256 {}", b64(&Sha256::digest(b"def")))).unwrap();
         assert_eq!(u.append(&id, 3, Some(&right), b"def").unwrap(), 6);
         assert!(u.info(&id).unwrap().is_complete());
@@ -482,7 +517,10 @@ mod tests {
         let id = u.create(8, &meta("j1", "bagit.txt"), 0).unwrap().id;
         u.append(&id, 0, None, b"abcd").unwrap();
         // A crash after the data was written but before the info file recorded it.
-        let mut f = OpenOptions::new().append(true).open(u.data_path(&id)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(u.data_path(&id))
+            .unwrap();
         f.write_all(b"zz").unwrap();
         drop(f);
         let reopened = Uploads::open(dir.path().join("uploads"), 100, 10).unwrap();

@@ -58,7 +58,12 @@ fn tus_status(e: TusError) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         }
     };
-    (status, [(axum::http::header::CACHE_CONTROL, "no-store")], msg).into_response()
+    (
+        status,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        msg,
+    )
+        .into_response()
 }
 
 fn header_u64(h: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, TusError> {
@@ -289,10 +294,9 @@ pub async fn submit_bag(
 /// After a repeated submission: deletes the named uploads that were made for this job.
 fn forget_own_uploads(intake: &Arc<crate::digitise::receive::Intake>, sub: &BagSubmission) {
     for f in &sub.files {
-        let mine = intake
-            .uploads
-            .info(&f.upload)
-            .is_ok_and(|i| i.meta(rong_protocol::digitise::upload_meta::JOB) == Some(sub.job.as_str()));
+        let mine = intake.uploads.info(&f.upload).is_ok_and(|i| {
+            i.meta(rong_protocol::digitise::upload_meta::JOB) == Some(sub.job.as_str())
+        });
         if mine {
             if let Err(e) = intake.uploads.remove(&f.upload) {
                 tracing::warn!(upload = %f.upload, error = %e, "cannot delete an upload");

@@ -206,24 +206,22 @@ impl Store {
 
 /// The document kept for a job, if any.
 pub fn document_for_job(c: &Connection, job: &str) -> Result<Option<String>, StoreError> {
-    Ok(c
-        .query_row(
-            "SELECT document FROM documents WHERE job = ?1",
-            [job],
-            |r| r.get(0),
-        )
-        .optional()?)
+    Ok(c.query_row(
+        "SELECT document FROM documents WHERE job = ?1",
+        [job],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 /// One document.
 pub fn document(c: &Connection, document: &str) -> Result<Option<DocumentRow>, StoreError> {
-    Ok(c
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM documents WHERE document = ?1"),
-            [document],
-            row,
-        )
-        .optional()?)
+    Ok(c.query_row(
+        &format!("SELECT {COLUMNS} FROM documents WHERE document = ?1"),
+        [document],
+        row,
+    )
+    .optional()?)
 }
 
 /// Documents, newest first; only those in `state` when one is given.
@@ -281,7 +279,10 @@ mod tests {
             ..doc.clone()
         };
         assert_eq!(s.insert_document(&again).unwrap(), "doc1");
-        assert_eq!(document_for_job(s.reader(), "job1").unwrap().as_deref(), Some("doc1"));
+        assert_eq!(
+            document_for_job(s.reader(), "job1").unwrap().as_deref(),
+            Some("doc1")
+        );
         let all = documents(s.reader(), None).unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].state, "received");
@@ -291,9 +292,15 @@ mod tests {
         );
         s.set_document_state("doc1", "ocr_done", 9).unwrap();
         let one = document(s.reader(), "doc1").unwrap().unwrap();
-        assert_eq!((one.state.as_str(), one.processed_at), ("ocr_done", Some(9)));
+        assert_eq!(
+            (one.state.as_str(), one.processed_at),
+            ("ocr_done", Some(9))
+        );
         assert!(documents(s.reader(), Some("received")).unwrap().is_empty());
-        assert!(matches!(s.set_document_state("nope", "x", 1), Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            s.set_document_state("nope", "x", 1),
+            Err(StoreError::NotFound(_))
+        ));
         s.insert_bag_refusal(&BagRefusal {
             job: "job2".into(),
             device: "kt-01-scan".into(),
