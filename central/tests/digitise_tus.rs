@@ -586,6 +586,17 @@ async fn bags_are_kept_refused_into_quarantine_and_resubmitted_idempotently() {
     let dir = tempfile::tempdir().unwrap();
     let c = Central::start(&dir.path().join("data")).await;
 
+    let api: serde_json::Value = c
+        .http
+        .get(c.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(api["paths"]["/api/v1/digitisation/bags"]["post"]["responses"]["409"].is_object());
+
     // A good bag.
     let files = bag("job-good", 2);
     let sub = upload_bag(&c, "job-good", &files).await;

@@ -83,9 +83,11 @@ impl Checksum {
         let algorithm = match name {
             "sha1" => Algorithm::Sha1,
             "sha256" => Algorithm::Sha256,
-            other => return Err(TusError::BadRequest(format!(
+            other => {
+                return Err(TusError::BadRequest(format!(
                 "unsupported checksum algorithm {other:?} (supported: {TUS_CHECKSUM_ALGORITHMS})"
-            ))),
+            )))
+            }
         };
         let digest = base64::engine::general_purpose::STANDARD
             .decode(value.trim())
