@@ -665,6 +665,9 @@ async fn bags_are_kept_refused_into_quarantine_and_resubmitted_idempotently() {
         }
         v => panic!("{v:?}"),
     }
+    for f in &sub.files {
+        assert_eq!(c.head(&format!("/files/{}", f.upload)).await.status(), 404);
+    }
     let q = c.data_dir.join("quarantine/job-bad-1");
     let note = std::fs::read_to_string(q.join("REFUSED.txt")).unwrap();
     assert!(note.contains("data/master/0002.png"), "{note}");
