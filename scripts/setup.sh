@@ -36,8 +36,8 @@ command -v cargo >/dev/null || { echo "setup: Rust (cargo) is required: https://
 # Other people's implementations the tests check against, from PyPI, in a venv of our own
 # (the tests find it at $RONG_VENV, default ~/.cache/rong-venv).
 VENV="${RONG_VENV:-$HOME/.cache/rong-venv}"
-PY_PACKAGES=(pymarc==5.4.0 bagit==1.9.0)
-if ! "$VENV/bin/python" -c "import pymarc, bagit" 2>/dev/null; then
+PY_PACKAGES=(pymarc==5.4.0 bagit==1.9.0 tuspy==1.1.0)
+if ! "$VENV/bin/python" -c "import pymarc, bagit, tusclient" 2>/dev/null; then
   echo "setup: creating $VENV with ${PY_PACKAGES[*]}" >&2
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_PACKAGES[@]}"

@@ -70,6 +70,27 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// Fleet alert thresholds.
     pub alerts: AlertsConfig,
+    /// Digitisation uploads (tus) from the scanning stations.
+    pub uploads: UploadsConfig,
+}
+
+/// Limits of the tus upload endpoint (`/files/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// The largest file a station may upload, bytes (`Tus-Max-Size`).
+    pub max_file_bytes: u64,
+    /// The largest `PATCH` body, bytes; a bigger chunk gets `413`.
+    pub max_chunk_bytes: usize,
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        UploadsConfig {
+            max_file_bytes: 2 * 1024 * 1024 * 1024,
+            max_chunk_bytes: 4 * 1024 * 1024,
+        }
+    }
 }
 
 /// Dashboard settings.
@@ -287,6 +308,7 @@ impl Default for Config {
             library_name: "Thư viện tỉnh Kon Tum".into(),
             dashboard: DashboardConfig::default(),
             alerts: AlertsConfig::default(),
+            uploads: UploadsConfig::default(),
         }
     }
 }
@@ -356,6 +378,12 @@ impl Config {
         };
         if let Some(v) = env("RONG_DATA_DIR") {
             config.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("RONG_UPLOADS_MAX_FILE_BYTES") {
+            config.uploads.max_file_bytes = parse("RONG_UPLOADS_MAX_FILE_BYTES", v)?;
+        }
+        if let Some(v) = env("RONG_UPLOADS_MAX_CHUNK_BYTES") {
+            config.uploads.max_chunk_bytes = parse("RONG_UPLOADS_MAX_CHUNK_BYTES", v)?;
         }
         if let Some(v) = env("RONG_HTTP_LISTEN") {
             config.http.listen = parse("RONG_HTTP_LISTEN", v)?;
@@ -515,6 +543,7 @@ mod tests {
         let c: Config = toml::from_str(text).unwrap();
         assert_eq!(c.http.listen, Config::default().http.listen);
         assert_eq!(c.import, Config::default().import);
+        assert_eq!(c.uploads, Config::default().uploads);
     }
 
     #[test]

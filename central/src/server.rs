@@ -113,6 +113,14 @@ pub async fn serve(
         reads: reads.clone(),
         jobs: jobs.clone(),
         metrics: metrics.clone(),
+        intake: Arc::new(
+            crate::digitise::receive::Intake::open(
+                &config.data_dir,
+                config.uploads.max_file_bytes,
+                config.uploads.max_chunk_bytes,
+            )
+            .context("cannot open the digitisation directories")?,
+        ),
     };
     let web_ctx = Arc::new(crate::web::WebCtx::new(
         config.dashboard.clone(),

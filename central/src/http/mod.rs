@@ -2,6 +2,7 @@
 //! chosen here and nowhere else.
 
 mod api;
+mod digitise;
 mod openapi;
 mod snapshot;
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub jobs: mpsc::Sender<Job>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Digitisation: tus uploads and bag directories under the data dir.
+    pub intake: Arc<crate::digitise::receive::Intake>,
 }
 
 /// An API error, rendered as `{"error": "..."}`.
@@ -110,6 +113,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/notices", get(api::notices))
         .route("/api/v1/events", get(api::events))
         .route("/api/v1/snapshot/{branch}", get(snapshot::snapshot))
+        .route("/api/v1/digitisation/bags", post(digitise::submit_bag))
+        .merge(digitise::tus_router(state.intake.uploads.max_chunk()))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)
 }

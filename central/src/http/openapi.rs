@@ -23,8 +23,31 @@ fn query_param(name: &str, ty: &str) -> Value {
     json!({"name": name, "in": "query", "required": false, "schema": {"type": ty}})
 }
 
+/// `POST /api/v1/digitisation/bags`.
+fn bag_submission() -> Value {
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    json!({"post": {
+        "summary": "Submit a digitised bag whose files were uploaded over tus (/files/, see docs/DIGITISATION.md); central assembles it, checks its fixity and keeps or quarantines it",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["job", "device", "branch", "files"], "properties": {
+            "job": {"type": "string"}, "device": {"type": "string"}, "branch": {"type": "string"},
+            "files": {"type": "array", "items": {"type": "object", "required": ["path", "upload"], "properties": {"path": {"type": "string"}, "upload": {"type": "string"}}}}
+        }}}}},
+        "responses": {
+            "200": {"description": "BagVerdict: `{state: \"safe\", document}` or `{state: \"refused\", reason, file?}`; the same job again answers the same safe verdict"},
+            "400": {"description": "Malformed submission (bad job id, unsafe path, a file named twice)", "content": error.clone()},
+            "409": {"description": "An upload is unknown, unfinished or made for another job or path: check with HEAD and try again", "content": error}
+        }
+    }})
+}
+
 /// The document.
 pub fn document() -> Value {
+    let mut doc = document_base();
+    doc["paths"]["/api/v1/digitisation/bags"] = bag_submission();
+    doc
+}
+
+fn document_base() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": {

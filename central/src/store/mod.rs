@@ -8,6 +8,7 @@ pub mod admin;
 pub mod catalogue;
 mod changes;
 mod devices;
+pub mod documents;
 mod ingest;
 mod patrons;
 pub mod queries;
@@ -50,6 +51,7 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0004_search.sql"),
         then: Some(search::create_index),
     },
+    sql(include_str!("migrations/0005_documents.sql")),
 ];
 
 /// The schema version this build writes.

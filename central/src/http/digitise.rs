@@ -1,0 +1,306 @@
+//! Digitisation over HTTP: the tus 1.0 upload endpoint (`/files/`, core protocol with the
+//! creation and checksum extensions) and the bag submission
+//! (`POST /api/v1/digitisation/bags`). The storage and the checks are in
+//! [`crate::digitise`]; this module only chooses the status codes and headers.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{head, post};
+use axum::{Json, Router};
+use rong_protocol::digitise::{BagSubmission, BagVerdict};
+use tokio::sync::oneshot;
+
+use super::{read, ApiError, AppState};
+use crate::digitise::receive::{verdict, Outcome, ReceiveError};
+use crate::digitise::tus::{
+    Checksum, TusError, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
+};
+use crate::store::documents;
+use crate::store::{Store, StoreError};
+use crate::writer::{AdminWrite, Job};
+
+const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
+const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
+const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+
+/// The tus routes, with the per-route body limit on `PATCH`.
+pub fn tus_router(max_chunk: usize) -> Router<AppState> {
+    Router::new()
+        .route("/files", post(create).options(options))
+        .route("/files/", post(create).options(options))
+        .route(
+            "/files/{id}",
+            head(offset)
+                .patch(append)
+                .layer(DefaultBodyLimit::max(max_chunk)),
+        )
+        .layer(axum::middleware::from_fn(tus_resumable))
+}
+
+fn tus_status(e: TusError) -> Response {
+    let (status, msg) = match e {
+        TusError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+        TusError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+        e @ TusError::NotFound(_) => (StatusCode::NOT_FOUND, e.to_string()),
+        e @ TusError::OffsetMismatch { .. } => (StatusCode::CONFLICT, e.to_string()),
+        e @ TusError::ChecksumMismatch => (
+            StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
+            e.to_string(),
+        ),
+        e @ (TusError::Io(_) | TusError::Info(_)) => {
+            tracing::error!(error = %e, "upload storage failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+    };
+    (
+        status,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        msg,
+    )
+        .into_response()
+}
+
+fn header_u64(h: &HeaderMap, name: &HeaderName) -> Result<Option<u64>, TusError> {
+    match h.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| TusError::BadRequest(format!("{name} must be a non-negative integer"))),
+    }
+}
+
+fn num(n: u64) -> HeaderValue {
+    HeaderValue::from(n)
+}
+
+/// Every tus response carries `Tus-Resumable`; every request but `OPTIONS` must carry
+/// the version central speaks, or gets `412`.
+async fn tus_resumable(req: Request, next: Next) -> Response {
+    let ok = req.method() == Method::OPTIONS
+        || req
+            .headers()
+            .get(&TUS_RESUMABLE)
+            .is_some_and(|v| v.as_bytes() == TUS_VERSION.as_bytes());
+    let mut resp = if ok {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::PRECONDITION_FAILED,
+            [("tus-version", TUS_VERSION)],
+            format!("Tus-Resumable must be {TUS_VERSION}"),
+        )
+            .into_response()
+    };
+    resp.headers_mut()
+        .insert(TUS_RESUMABLE, HeaderValue::from_static(TUS_VERSION));
+    resp
+}
+
+/// `OPTIONS /files/`: what this server supports.
+async fn options(State(st): State<AppState>) -> Response {
+    (
+        StatusCode::NO_CONTENT,
+        [
+            ("tus-version", TUS_VERSION.to_owned()),
+            ("tus-extension", TUS_EXTENSIONS.to_owned()),
+            ("tus-checksum-algorithm", TUS_CHECKSUM_ALGORITHMS.to_owned()),
+            ("tus-max-size", st.intake.uploads.max_file().to_string()),
+        ],
+    )
+        .into_response()
+}
+
+/// `POST /files/`: creates an upload.
+async fn create(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let result = (|| {
+        if headers.contains_key("upload-defer-length") {
+            return Err(TusError::BadRequest(
+                "Upload-Defer-Length is not supported: send Upload-Length".into(),
+            ));
+        }
+        let length = header_u64(&headers, &UPLOAD_LENGTH)?
+            .ok_or_else(|| TusError::BadRequest("Upload-Length is required".into()))?;
+        let meta = headers
+            .get("upload-metadata")
+            .map(|v| v.to_str().map(str::to_owned))
+            .transpose()
+            .map_err(|_| TusError::BadRequest("Upload-Metadata is not ASCII".into()))?
+            .unwrap_or_default();
+        Ok((length, meta))
+    })();
+    let (length, meta) = match result {
+        Ok(x) => x,
+        Err(e) => return tus_status(e),
+    };
+    let intake = st.intake.clone();
+    let now = chrono::Utc::now().timestamp_millis();
+    match tokio::task::spawn_blocking(move || intake.uploads.create(length, &meta, now)).await {
+        Ok(Ok(info)) => (
+            StatusCode::CREATED,
+            [(axum::http::header::LOCATION, format!("/files/{}", info.id))],
+        )
+            .into_response(),
+        Ok(Err(e)) => tus_status(e),
+        Err(e) => tus_status(TusError::Io(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// `HEAD /files/{id}`: the confirmed offset.
+async fn offset(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+    let intake = st.intake.clone();
+    match tokio::task::spawn_blocking(move || intake.uploads.info(&id)).await {
+        Ok(Ok(info)) => {
+            let mut h = HeaderMap::new();
+            h.insert(UPLOAD_OFFSET, num(info.offset));
+            h.insert(UPLOAD_LENGTH, num(info.length));
+            h.insert(
+                axum::http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
+            (StatusCode::OK, h).into_response()
+        }
+        Ok(Err(e)) => tus_status(e),
+        Err(e) => tus_status(TusError::Io(std::io::Error::other(e.to_string()))),
+    }
+}
+
+/// `PATCH /files/{id}`: appends a chunk at `Upload-Offset`.
+async fn append(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct.split(';').next().map(str::trim) != Some("application/offset+octet-stream") {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/offset+octet-stream",
+        )
+            .into_response();
+    }
+    let parsed = (|| {
+        let offset = header_u64(&headers, &UPLOAD_OFFSET)?
+            .ok_or_else(|| TusError::BadRequest("Upload-Offset is required".into()))?;
+        let checksum = headers
+            .get("upload-checksum")
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| TusError::BadRequest("Upload-Checksum is not ASCII".into()))
+                    .and_then(Checksum::parse)
+            })
+            .transpose()?;
+        Ok((offset, checksum))
+    })();
+    let (offset, checksum) = match parsed {
+        Ok(x) => x,
+        Err(e) => return tus_status(e),
+    };
+    let intake = st.intake.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        intake.uploads.append(&id, offset, checksum.as_ref(), &body)
+    })
+    .await;
+    match r {
+        Ok(Ok(end)) => (StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, num(end))]).into_response(),
+        Ok(Err(e)) => tus_status(e),
+        Err(e) => tus_status(TusError::Io(std::io::Error::other(e.to_string()))),
+    }
+}
+
+impl From<ReceiveError> for ApiError {
+    fn from(e: ReceiveError) -> Self {
+        match e {
+            ReceiveError::BadSubmission(m) => ApiError::BadRequest(m),
+            ReceiveError::Uploads(m) => ApiError::Conflict(m),
+            other => {
+                tracing::error!(error = %other, "bag intake failed");
+                ApiError::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+async fn write<T, F>(st: &AppState, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let (tx, rx) = oneshot::channel();
+    st.jobs
+        .send(Job::Admin(AdminWrite(Box::new(move |s| {
+            let _ = tx.send(f(s));
+        }))))
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    rx.await
+        .map_err(|_| ApiError::Unavailable)?
+        .map_err(ApiError::from)
+}
+
+/// `POST /api/v1/digitisation/bags`: assemble, check and keep (or quarantine) a bag.
+#[tracing::instrument(skip_all)]
+pub async fn submit_bag(
+    State(st): State<AppState>,
+    body: Result<Json<BagSubmission>, JsonRejection>,
+) -> Result<Json<BagVerdict>, ApiError> {
+    let Json(sub) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let intake = st.intake.clone();
+    let _one_at_a_time = intake.lock.lock().await;
+    let job = sub.job.clone();
+    if let Some(document) = read(&st, move |c| documents::document_for_job(c, &job)).await? {
+        tracing::info!(job = %sub.job, document = %document, "bag submitted again; already kept");
+        let sub2 = sub.clone();
+        let i2 = intake.clone();
+        let _ = tokio::task::spawn_blocking(move || forget_own_uploads(&i2, &sub2)).await;
+        return Ok(Json(BagVerdict::Safe { document }));
+    }
+    let now = chrono::Utc::now().timestamp_millis();
+    let (i2, sub2) = (intake.clone(), sub.clone());
+    let outcome = tokio::task::spawn_blocking(move || {
+        i2.check_submission(&sub2)?;
+        i2.judge(&sub2, now)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("bag task failed: {e}")))??;
+    let document = match &outcome {
+        Outcome::Kept(d) => {
+            let d = d.clone();
+            Some(write(&st, move |s| s.insert_document(&d)).await?)
+        }
+        Outcome::Refused(r) => {
+            let r = r.clone();
+            write(&st, move |s| s.insert_bag_refusal(&r)).await?;
+            None
+        }
+    };
+    let (i2, sub2) = (intake.clone(), sub.clone());
+    let _ = tokio::task::spawn_blocking(move || i2.forget_uploads(&sub2)).await;
+    Ok(Json(verdict(&outcome, document)))
+}
+
+/// After a repeated submission: deletes the named uploads that were made for this job.
+fn forget_own_uploads(intake: &Arc<crate::digitise::receive::Intake>, sub: &BagSubmission) {
+    for f in &sub.files {
+        let mine = intake.uploads.info(&f.upload).is_ok_and(|i| {
+            i.meta(rong_protocol::digitise::upload_meta::JOB) == Some(sub.job.as_str())
+        });
+        if mine {
+            if let Err(e) = intake.uploads.remove(&f.upload) {
+                tracing::warn!(upload = %f.upload, error = %e, "cannot delete an upload");
+            }
+        }
+    }
+}
