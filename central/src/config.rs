@@ -70,6 +70,30 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     /// Fleet alert thresholds.
     pub alerts: AlertsConfig,
+    /// Processing of digitised documents (OCR, IIIF).
+    pub digitise: DigitiseConfig,
+}
+
+/// `[digitise]`: processing of digitised documents at central.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigitiseConfig {
+    /// OCR worker threads (each runs one tesseract at a time).
+    pub ocr_workers: usize,
+    /// Tesseract language(s).
+    pub ocr_lang: String,
+    /// Attempts per page before it is marked failed.
+    pub ocr_max_attempts: u32,
+}
+
+impl Default for DigitiseConfig {
+    fn default() -> Self {
+        DigitiseConfig {
+            ocr_workers: 1,
+            ocr_lang: "vie".into(),
+            ocr_max_attempts: 3,
+        }
+    }
 }
 
 /// Dashboard settings.
@@ -287,6 +311,7 @@ impl Default for Config {
             library_name: "Thư viện tỉnh Kon Tum".into(),
             dashboard: DashboardConfig::default(),
             alerts: AlertsConfig::default(),
+            digitise: DigitiseConfig::default(),
         }
     }
 }
@@ -377,6 +402,9 @@ impl Config {
         }
         if let Some(v) = env("RONG_AUTO_REGISTER_DEVICES") {
             config.ingest.auto_register_devices = parse("RONG_AUTO_REGISTER_DEVICES", v)?;
+        }
+        if let Some(v) = env("RONG_OCR_WORKERS") {
+            config.digitise.ocr_workers = parse("RONG_OCR_WORKERS", v)?;
         }
         if let Some(v) = env("RONG_LIBRARY_NAME") {
             config.library_name = v;

@@ -9,6 +9,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod deltas;
+pub mod digitise;
 pub mod http;
 pub mod import;
 pub mod marc;

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod catalogue;
 mod changes;
 mod devices;
+pub mod digitise;
 mod ingest;
 mod patrons;
 pub mod queries;
@@ -50,6 +51,8 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("migrations/0004_search.sql"),
         then: Some(search::create_index),
     },
+    // 0005 belongs to the receiving side (digitise-tus); the lead orders them on merge.
+    sql(include_str!("migrations/0006_digitise_processing.sql")),
 ];
 
 /// The schema version this build writes.
