@@ -277,3 +277,179 @@ fn a_page_that_cannot_be_read_is_retried_then_marked_failed_with_the_error() {
     assert!(error.is_some_and(|e| !e.is_empty()));
     assert_eq!(db::counts(&c).expect("counts").failed, 1);
 }
+
+/// Polls `url` until `ok` accepts the status and body, or panics after `limit`.
+async fn poll(
+    http: &reqwest::Client,
+    url: &str,
+    limit: Duration,
+    ok: impl Fn(u16, &[u8]) -> bool,
+) -> Vec<u8> {
+    let start = Instant::now();
+    loop {
+        if let Ok(r) = http.get(url).send().await {
+            let status = r.status().as_u16();
+            let body = r.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+            if ok(status, &body) {
+                return body;
+            }
+        }
+        assert!(start.elapsed() < limit, "{url} not ready after {limit:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut config = central::Config {
+        data_dir: tmp.path().join("data"),
+        ..central::Config::default()
+    };
+    config.http.listen = "127.0.0.1:0".parse().expect("addr");
+    config.broker.listen = "127.0.0.1:0".parse().expect("addr");
+    std::fs::create_dir_all(&config.data_dir).expect("data dir");
+    let store = Store::open(&config.db_path()).expect("store");
+    let doc_dir = config.data_dir.join("documents/doc-h");
+    make_bag(
+        &doc_dir,
+        "Địa chí Kon Tum",
+        &[render("Địa chí Kon Tum\nTây Nguyên")],
+    );
+    let mut c = db::open_worker(store.path()).expect("connection");
+    process::register(&mut c, &doc_dir, "doc-h", "Địa chí Kon Tum").expect("registered");
+    drop(c);
+    drop(store);
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(central::serve(
+        config,
+        async move {
+            let _ = stop_rx.await;
+        },
+        Some(ready_tx),
+    ));
+    let ready = tokio::time::timeout(Duration::from_secs(30), ready_rx)
+        .await
+        .expect("central ready in time")
+        .expect("ready sent");
+    let base = format!("http://{}", ready.http);
+    let http = reqwest::Client::new();
+    let limit = Duration::from_secs(90);
+
+    // Full text, folded, once the worker has read the page.
+    let opac = poll(
+        &http,
+        &format!("{base}/opac?q=dia+chi+kon+tum"),
+        limit,
+        |s, b| s == 200 && String::from_utf8_lossy(b).contains("/opac/documents/doc-h"),
+    )
+    .await;
+    let opac = String::from_utf8_lossy(&opac).into_owned();
+    assert!(opac.contains("<mark>"), "{opac}");
+
+    let m: serde_json::Value = serde_json::from_slice(
+        &poll(
+            &http,
+            &format!("{base}/iiif/doc-h/manifest.json"),
+            limit,
+            |s, _| s == 200,
+        )
+        .await,
+    )
+    .expect("manifest JSON");
+    assert_eq!(m["type"], "Manifest");
+    assert_eq!(m["label"]["vi"][0], "Địa chí Kon Tum");
+    let service = m["items"][0]["items"][0]["items"][0]["body"]["service"][0]["id"]
+        .as_str()
+        .expect("service id")
+        .to_owned();
+    assert_eq!(service, format!("{base}/iiif/doc-h/1"));
+
+    let info: serde_json::Value = serde_json::from_slice(
+        &poll(&http, &format!("{service}/info.json"), limit, |s, _| {
+            s == 200
+        })
+        .await,
+    )
+    .expect("info JSON");
+    assert_eq!(info["profile"], "level0");
+    for size in info["sizes"].as_array().expect("sizes") {
+        let w = size["width"].as_u64().expect("width");
+        let jpg = poll(
+            &http,
+            &format!("{service}/full/{w},/0/default.jpg"),
+            limit,
+            |s, _| s == 200,
+        )
+        .await;
+        let dims = image::load_from_memory(&jpg).expect("a JPEG");
+        assert_eq!(u64::from(dims.width()), w);
+    }
+    let resp = http
+        .get(format!("{service}/full/123,/0/default.jpg"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        resp.status().as_u16(),
+        404,
+        "level 0 serves only the listed sizes"
+    );
+    let resp = http
+        .get(format!("{base}/iiif/..%2F..%2Fetc/manifest.json"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status().as_u16(), 404);
+
+    let pdf = poll(
+        &http,
+        &format!("{base}/documents/doc-h.pdf"),
+        limit,
+        |s, _| s == 200,
+    )
+    .await;
+    assert!(pdf.starts_with(b"%PDF"));
+    let text = poll(
+        &http,
+        &format!("{base}/documents/doc-h/text/1"),
+        limit,
+        |s, _| s == 200,
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&text).contains("Kon Tum"));
+
+    let viewer = String::from_utf8_lossy(
+        &poll(
+            &http,
+            &format!("{base}/opac/documents/doc-h"),
+            limit,
+            |s, _| s == 200,
+        )
+        .await,
+    )
+    .into_owned();
+    assert!(
+        viewer.contains("lang=\"vi\"") && viewer.contains("Trang sau"),
+        "{viewer}"
+    );
+    assert!(viewer.contains("/manifest.json") && viewer.contains("/documents/doc-h.pdf"));
+    let en = String::from_utf8_lossy(
+        &poll(
+            &http,
+            &format!("{base}/opac/documents/doc-h?lang=en"),
+            limit,
+            |s, _| s == 200,
+        )
+        .await,
+    )
+    .into_owned();
+    assert!(en.contains("Next"), "{en}");
+
+    let _ = stop_tx.send(());
+    task.await
+        .expect("joined")
+        .expect("central stopped cleanly");
+}

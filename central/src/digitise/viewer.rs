@@ -2,7 +2,9 @@
 //! that loads the IIIF manifest and shows the pages with zoom and pan, previous/next,
 //! thumbnails, the page's OCR text and a link to the PDF. Vietnamese first; `?lang=en`.
 
-use crate::store::digitise::Document;
+use rong_protocol::fold::fold;
+
+use crate::store::digitise::{Document, TextHit};
 use crate::web::html::esc;
 
 const SCRIPT: &str = r#"
@@ -107,4 +109,100 @@ pub fn page(doc: &Document, pages: usize, english: bool) -> String {
 <script>{SCRIPT}</script></body></html>",
         title = esc(&doc.title),
     )
+}
+
+/// Words of context either side of the first matching word in a snippet.
+const SNIPPET_WORDS: usize = 10;
+
+/// A short extract of `text` around the first word matching a word of `q` (folded), with
+/// the matching words in `<mark>`. Escaped HTML.
+pub fn snippet(text: &str, q: &str) -> String {
+    let wanted: Vec<String> = fold(q)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let matches = |w: &str| {
+        let f = fold(w);
+        !f.is_empty()
+            && wanted
+                .iter()
+                .any(|q| f.split(' ').any(|p| p.starts_with(q.as_str())))
+    };
+    let first = words.iter().position(|w| matches(w)).unwrap_or(0);
+    let from = first.saturating_sub(SNIPPET_WORDS);
+    let to = (first + SNIPPET_WORDS + 1).min(words.len());
+    let mut out = String::new();
+    if from > 0 {
+        out.push_str("… ");
+    }
+    for (i, w) in words[from..to].iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        if matches(w) {
+            out.push_str(&format!("<mark>{}</mark>", esc(w)));
+        } else {
+            out.push_str(&esc(w));
+        }
+    }
+    if to < words.len() {
+        out.push_str(" …");
+    }
+    out
+}
+
+/// The "digitised documents" section of the catalogue's search page; empty without hits.
+pub fn hits_html(english: bool, q: &str, hits: &[TextHit]) -> String {
+    if hits.is_empty() {
+        return String::new();
+    }
+    let (heading, page_word, lang) = if english {
+        ("Digitised documents", "page", "en")
+    } else {
+        ("Tài liệu số hoá", "trang", "vi")
+    };
+    let mut out = format!("<h2 class=\"documents\">{heading}</h2><ol class=\"hits documents\">");
+    for h in hits {
+        out.push_str(&format!(
+            "<li><a class=\"title document\" href=\"/opac/documents/{id}?lang={lang}\">{title}</a>\
+             <div class=\"meta\">{page_word} {pos}</div><p class=\"snippet\">{snip}</p></li>",
+            id = esc(&h.document),
+            title = esc(&h.title),
+            pos = h.position,
+            snip = snippet(&h.text, q),
+        ));
+    }
+    out.push_str("</ol>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippet_marks_folded_matches_and_escapes() {
+        let s = snippet("Lịch sử <b> Địa chí Kon Tum năm 1990", "dia chi");
+        assert!(s.contains("<mark>Địa</mark> <mark>chí</mark>"), "{s}");
+        assert!(s.contains("&lt;b&gt;"), "{s}");
+    }
+
+    #[test]
+    fn hits_link_to_the_viewer() {
+        let h = TextHit {
+            document: "d1".into(),
+            title: "Địa chí".into(),
+            position: 3,
+            text: "Kon Tum".into(),
+        };
+        let html = hits_html(false, "kon", &[h]);
+        assert!(
+            html.contains("href=\"/opac/documents/d1?lang=vi\""),
+            "{html}"
+        );
+        assert!(html.contains("trang 3"));
+        assert!(hits_html(true, "kon", &[]).is_empty());
+    }
 }
