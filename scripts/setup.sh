@@ -15,6 +15,7 @@ APT_PACKAGES=(
                               # `test` backend for the tests; scanimage to check a scanner
   libfontconfig1-dev fonts-dejavu-core  # the kiosk (Slint): fontconfig, and one system font
   libudev-dev libinput-dev libxkbcommon-dev libgbm-dev  # the kiosk's linuxkms (Pi) backend
+  tesseract-ocr tesseract-ocr-vie  # central's OCR of digitised pages (and their PDF)
 )
 
 missing=()
@@ -36,8 +37,8 @@ command -v cargo >/dev/null || { echo "setup: Rust (cargo) is required: https://
 # Other people's implementations the tests check against, from PyPI, in a venv of our own
 # (the tests find it at $RONG_VENV, default ~/.cache/rong-venv).
 VENV="${RONG_VENV:-$HOME/.cache/rong-venv}"
-PY_PACKAGES=(pymarc==5.4.0 bagit==1.9.0 tuspy==1.1.0)
-if ! "$VENV/bin/python" -c "import pymarc, bagit, tusclient" 2>/dev/null; then
+PY_PACKAGES=(pymarc==5.4.0 bagit==1.9.0 tuspy==1.1.0 iiif-prezi3==2.0.1)
+if ! "$VENV/bin/python" -c "import pymarc, bagit, tusclient, iiif_prezi3" 2>/dev/null; then
   echo "setup: creating $VENV with ${PY_PACKAGES[*]}" >&2
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_PACKAGES[@]}"

@@ -72,6 +72,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Digitisation uploads (tus) from the scanning stations.
     pub uploads: UploadsConfig,
+    /// Processing of digitised documents (OCR, IIIF).
+    pub digitise: DigitiseConfig,
 }
 
 /// Limits of the tus upload endpoint (`/files/`).
@@ -89,6 +91,28 @@ impl Default for UploadsConfig {
         UploadsConfig {
             max_file_bytes: 2 * 1024 * 1024 * 1024,
             max_chunk_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[digitise]`: processing of digitised documents at central.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigitiseConfig {
+    /// OCR worker threads (each runs one tesseract at a time).
+    pub ocr_workers: usize,
+    /// Tesseract language(s).
+    pub ocr_lang: String,
+    /// Attempts per page before it is marked failed.
+    pub ocr_max_attempts: u32,
+}
+
+impl Default for DigitiseConfig {
+    fn default() -> Self {
+        DigitiseConfig {
+            ocr_workers: 1,
+            ocr_lang: "vie".into(),
+            ocr_max_attempts: 3,
         }
     }
 }
@@ -309,6 +333,7 @@ impl Default for Config {
             dashboard: DashboardConfig::default(),
             alerts: AlertsConfig::default(),
             uploads: UploadsConfig::default(),
+            digitise: DigitiseConfig::default(),
         }
     }
 }
@@ -405,6 +430,9 @@ impl Config {
         }
         if let Some(v) = env("RONG_AUTO_REGISTER_DEVICES") {
             config.ingest.auto_register_devices = parse("RONG_AUTO_REGISTER_DEVICES", v)?;
+        }
+        if let Some(v) = env("RONG_OCR_WORKERS") {
+            config.digitise.ocr_workers = parse("RONG_OCR_WORKERS", v)?;
         }
         if let Some(v) = env("RONG_LIBRARY_NAME") {
             config.library_name = v;

@@ -48,6 +48,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = open_store(&config)?;
     let reads = Arc::new(ReadPool::new(store.path()));
+    let ocr_pool = crate::digitise::process::WorkerPool::start(
+        store.path(),
+        config.digitise.ocr_workers,
+        crate::digitise::process::OcrOptions {
+            lang: config.digitise.ocr_lang.clone(),
+            max_attempts: config.digitise.ocr_max_attempts,
+        },
+    )?;
     let metrics = Arc::new(Metrics::default());
 
     let (mqtt_host, mqtt_port, mqtt_display) = match &config.broker.external_url {
@@ -134,6 +142,7 @@ pub async fn serve(
     let app = router(state.clone())
         .merge(crate::web::router(state, web_ctx))
         .merge(opac)
+        .merge(crate::digitise::routes::router(reads.clone()))
         .layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             crate::web::track_latency,
@@ -182,6 +191,9 @@ pub async fn serve(
     }
     let _ = mqtt_task.await;
     let _ = alerts_task.await;
+    tokio::task::spawn_blocking(move || ocr_pool.stop())
+        .await
+        .ok();
     // The writer ends once every job sender is gone; it finishes the job in hand first.
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await

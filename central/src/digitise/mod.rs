@@ -1,7 +1,14 @@
 //! Digitisation at central: scanned documents arrive from the stations as BagIt bags over
-//! tus uploads, are checked for fixity and kept (or quarantined). See
-//! `docs/DIGITISATION.md`.
+//! tus uploads, are checked for fixity and kept (or quarantined), then OCRed and published
+//! as a searchable PDF, a IIIF manifest with level 0 images, and full text in the public
+//! catalogue. See `docs/DIGITISATION.md`.
 
 pub mod bag;
+pub mod iiif;
+pub mod ocr;
+pub mod pdf;
+pub mod process;
 pub mod receive;
+pub mod routes;
 pub mod tus;
+pub mod viewer;

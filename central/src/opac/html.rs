@@ -116,6 +116,7 @@ pub fn search_page(
     hits: Option<&[CatalogueHit]>,
     page: usize,
     per_page: usize,
+    documents: &str,
 ) -> String {
     let t = texts(lang);
     let switch = format!("/opac?q={}&lang={}", url(q), lang.other().code());
@@ -124,7 +125,9 @@ pub fn search_page(
     out.push_str(&search_form(lang, q));
     if let Some(hits) = hits {
         let shown = hits.len().min(page * per_page);
-        if hits.is_empty() {
+        if hits.is_empty() && !documents.is_empty() {
+            // Only digitised documents matched: they follow.
+        } else if hits.is_empty() {
             let _ = write!(
                 out,
                 "<p class=\"count\" role=\"status\">{}</p><p>{}</p>",
@@ -172,6 +175,7 @@ pub fn search_page(
             }
         }
     }
+    out.push_str(documents);
     out.push_str(FOOT);
     out
 }
@@ -292,7 +296,7 @@ mod tests {
             call_number: String::new(),
             branches: vec![],
         };
-        let page = search_page(Lang::Vi, "Thư viện", "<x>", Some(&[hit]), 1, 20);
+        let page = search_page(Lang::Vi, "Thư viện", "<x>", Some(&[hit]), 1, 20, "");
         assert!(!page.contains("<script>"));
         assert!(!page.contains("<x>"));
         assert!(page.contains("&lt;script&gt;"));

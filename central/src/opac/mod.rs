@@ -20,6 +20,8 @@ pub use text::Lang;
 
 /// Results per page.
 const PER_PAGE: usize = 20;
+/// Digitised-document pages shown for a full-text match.
+const DOCUMENT_HITS: usize = 10;
 
 /// What the catalogue's handlers share.
 #[derive(Debug, Clone)]
@@ -122,6 +124,19 @@ async fn search_page(
     let q = params.q.unwrap_or_default();
     let page_no = params.page.unwrap_or(1).clamp(1, 5);
     let parsed = rong_protocol::search::Query::parse(&q);
+    let documents = match parsed.clone() {
+        Some(parsed) => {
+            match read(&st, move |c| {
+                crate::store::digitise::search_text(c, &parsed, DOCUMENT_HITS)
+            })
+            .await
+            {
+                Ok(h) => crate::digitise::viewer::hits_html(lang == Lang::En, &q, &h),
+                Err(e) => return failure(lang, &st, e),
+            }
+        }
+        None => String::new(),
+    };
     let hits = match parsed {
         Some(parsed) => {
             let limit = rong_protocol::search::clamp_limit(Some(page_no * PER_PAGE + 1));
@@ -139,6 +154,7 @@ async fn search_page(
         hits.as_deref(),
         page_no,
         PER_PAGE,
+        &documents,
     );
     page(StatusCode::OK, body, cookie)
 }

@@ -9,6 +9,7 @@ pub mod catalogue;
 mod changes;
 mod devices;
 pub mod documents;
+pub mod digitise;
 mod ingest;
 mod patrons;
 pub mod queries;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[Migration] = &[
         then: Some(search::create_index),
     },
     sql(include_str!("migrations/0005_documents.sql")),
+    sql(include_str!("migrations/0006_digitise_processing.sql")),
 ];
 
 /// The schema version this build writes.

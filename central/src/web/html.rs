@@ -70,6 +70,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
             ("alerts", "/admin/alerts"),
             ("stats", "/admin/stats"),
             ("report", "/admin/report"),
+            ("digitise", "/admin/digitise"),
         ] {
             let _ = write!(
                 s,

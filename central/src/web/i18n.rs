@@ -68,6 +68,7 @@ fn words(key: &str) -> (&'static str, &'static str) {
         "alerts" => ("Cảnh báo", "Alerts"),
         "stats" => ("Thống kê", "Statistics"),
         "report" => ("Báo cáo năm", "Yearly report"),
+        "digitise" => ("Số hoá", "Digitisation"),
         "device" => ("Thiết bị", "Device"),
         "branch" => ("Chi nhánh", "Branch"),
         "all" => ("Tất cả", "All"),

@@ -9,6 +9,7 @@
 mod alerts;
 mod auth;
 mod devices;
+mod digitise;
 pub(crate) mod html;
 pub(crate) mod i18n;
 mod stats;
@@ -94,6 +95,7 @@ pub fn router(app: AppState, ctx: Arc<WebCtx>) -> Router {
         .route("/admin/devices/{id}", get(devices::detail))
         .route("/admin/devices/{id}/live", get(devices::detail_live))
         .route("/admin/devices/{id}/commands", post(devices::command))
+        .route("/admin/digitise", get(digitise::page_route))
         .route("/admin/alerts", get(alerts::page))
         .route("/admin/alerts/{id}/ack", post(alerts::ack_alert))
         .route("/admin/notices/{id}/ack", post(alerts::ack_notice))
