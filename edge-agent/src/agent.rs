@@ -54,6 +54,8 @@ pub struct Agent {
     pub boot_id: String,
     /// When the agent started, ms since the epoch.
     pub started_at: i64,
+    /// Digitisation: the uploader's wake-up and progress.
+    pub digitise: crate::digitise::DigitiseState,
 }
 
 fn internal(e: StoreError) -> ApiError {
@@ -101,6 +103,7 @@ impl Agent {
             rejected: AtomicU64::new(0),
             boot_id: uuid::Uuid::now_v7().to_string(),
             started_at: now_ms(),
+            digitise: crate::digitise::DigitiseState::default(),
         }
     }
 
@@ -199,9 +202,7 @@ impl Agent {
             RequestOp::SimPrinter { state } => {
                 self.hardware.sim_printer(state).map(|()| Reply::Done)
             }
-            // Digitisation jobs: the contract is in `rong_protocol::digitise`; the agent's
-            // side is being built (issue 7) and answers plainly until it lands.
-            RequestOp::JobStart { .. }
+            op @ (RequestOp::JobStart { .. }
             | RequestOp::JobList { .. }
             | RequestOp::JobGet { .. }
             | RequestOp::JobScan { .. }
@@ -212,15 +213,12 @@ impl Agent {
             | RequestOp::PageImage { .. }
             | RequestOp::JobFinish { .. }
             | RequestOp::JobDiscard { .. }
-            | RequestOp::SimDocScanner { .. } => Err(ApiError::new(
-                ErrorCode::BadRequest,
-                "digitisation jobs are not available in this build",
-            )),
+            | RequestOp::SimDocScanner { .. }) => crate::digitise::ops::handle(self, op),
         }
     }
 
     /// Works out who is asking: a live session, or a card/UID with its PIN.
-    fn authenticate(&self, who: &Who) -> Result<Patron, ApiError> {
+    pub(crate) fn authenticate(&self, who: &Who) -> Result<Patron, ApiError> {
         if let Some(token) = &who.session {
             let card = self
                 .sessions()
@@ -570,7 +568,7 @@ impl Agent {
             catalogue_version: store.version()?,
             rejected_messages: self.rejected.load(Ordering::Relaxed),
             hardware: self.hardware.health(),
-            digitise: None,
+            digitise: crate::digitise::status(self, &store)?,
         })
     }
 }

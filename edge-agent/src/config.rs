@@ -80,6 +80,8 @@ pub struct Config {
     pub hardware: HardwareConfig,
     /// Which remote commands are allowed.
     pub commands: CommandsConfig,
+    /// Digitisation: scanning jobs and their upload.
+    pub digitise: DigitiseConfig,
     /// The file this config was read from, for `reload_config`.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -213,6 +215,34 @@ pub struct CommandsConfig {
     pub allow_reboot: bool,
 }
 
+/// Digitisation: scanning jobs and the upload of their bags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigitiseConfig {
+    /// Scanning stops when the data disk has less free space than this, MiB.
+    pub min_free_mb: u64,
+    /// Bytes per tus upload chunk.
+    pub chunk_bytes: u64,
+    /// Longest wait between upload retries, seconds (the backoff grows up to it).
+    pub retry_max_secs: u64,
+    /// Seconds between looks at the upload queue when nothing wakes the uploader.
+    pub poll_secs: u64,
+    /// JPEG quality of the access copies (1-100).
+    pub access_quality: u8,
+}
+
+impl Default for DigitiseConfig {
+    fn default() -> Self {
+        Self {
+            min_free_mb: 200,
+            chunk_bytes: 256 * 1024,
+            retry_max_secs: 60,
+            poll_secs: 30,
+            access_quality: 85,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -227,6 +257,7 @@ impl Default for Config {
             clock: ClockConfig::default(),
             hardware: HardwareConfig::default(),
             commands: CommandsConfig::default(),
+            digitise: DigitiseConfig::default(),
             source: None,
         }
     }
@@ -347,6 +378,26 @@ impl Config {
                 bad("RONG_HEARTBEAT_SECS", &v, e.to_string())
             })?;
         }
+        let num = |var: &str| -> Result<Option<u64>, ConfigError> {
+            env(var)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e: std::num::ParseIntError| bad(var, &v, e.to_string()))
+                })
+                .transpose()
+        };
+        if let Some(n) = num("RONG_DIGITISE_MIN_FREE_MB")? {
+            self.digitise.min_free_mb = n;
+        }
+        if let Some(n) = num("RONG_DIGITISE_CHUNK_BYTES")? {
+            self.digitise.chunk_bytes = n;
+        }
+        if let Some(n) = num("RONG_DIGITISE_RETRY_MAX_SECS")? {
+            self.digitise.retry_max_secs = n;
+        }
+        if let Some(n) = num("RONG_DIGITISE_POLL_SECS")? {
+            self.digitise.poll_secs = n;
+        }
         Ok(())
     }
 
@@ -371,6 +422,22 @@ impl Config {
         if self.circulation.pin_max_attempts == 0 {
             return Err(ConfigError::Invalid(
                 "circulation.pin_max_attempts must be positive".into(),
+            ));
+        }
+        let d = &self.digitise;
+        if d.chunk_bytes == 0 || d.chunk_bytes > 64 * 1024 * 1024 {
+            return Err(ConfigError::Invalid(
+                "digitise.chunk_bytes must be 1 byte to 64 MiB".into(),
+            ));
+        }
+        if d.retry_max_secs == 0 || d.poll_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "digitise.retry_max_secs and digitise.poll_secs must be positive".into(),
+            ));
+        }
+        if !(1..=100).contains(&d.access_quality) {
+            return Err(ConfigError::Invalid(
+                "digitise.access_quality must be 1 to 100".into(),
             ));
         }
         parse_mqtt_url(&self.mqtt.url)?;
@@ -407,6 +474,7 @@ impl Config {
         check("sync", self.sync == other.sync);
         check("circulation", self.circulation == other.circulation);
         check("clock", self.clock == other.clock);
+        check("digitise", self.digitise == other.digitise);
         check("hardware", self.hardware == other.hardware);
         check("commands", self.commands == other.commands);
         out

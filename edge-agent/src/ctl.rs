@@ -17,6 +17,10 @@ use rong_protocol::api::{
 use crate::cli::CtlArgs;
 use crate::config::Config;
 
+mod jobs;
+
+pub use jobs::{JobWord, ScannerAction, StaffArgs};
+
 /// Who a request is for.
 #[derive(Debug, Clone, Args)]
 #[group(required = true, multiple = false)]
@@ -139,6 +143,21 @@ pub enum Action {
         /// The pattern.
         #[arg(value_enum)]
         signal: SignalArg,
+    },
+    /// Digitisation jobs (staff: `--card`, `--pin`).
+    Job {
+        /// What to do.
+        #[command(subcommand)]
+        word: Box<JobWord>,
+    },
+    /// Drive the simulated document scanner: `jam N`, `cover`, `empty`, `load N`,
+    /// `unplug`, `ok`.
+    Scanner {
+        /// What to do.
+        #[arg(value_enum)]
+        action: ScannerAction,
+        /// Sheets, for `jam` and `load`.
+        sheets: Option<u32>,
     },
     /// Print hardware pushes until interrupted.
     Watch,
@@ -574,6 +593,8 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
                 signal: (*signal).into(),
             },
         ),
+        Action::Job { word } => jobs::run_job(&mut c, word, json),
+        Action::Scanner { action, sheets } => one(&mut c, jobs::scanner_op(*action, *sheets)),
         Action::Watch => {
             let (raw, resp) = c.call(RequestOp::Subscribe)?;
             if !show(None, &raw, &resp, json) {

@@ -11,6 +11,7 @@ pub mod circulation;
 pub mod cli;
 pub mod config;
 pub mod ctl;
+pub mod digitise;
 pub mod hardware;
 pub mod mqtt;
 pub mod run;

@@ -41,10 +41,17 @@ pub async fn run_with_ready(
     let (pushes, _) = broadcast::channel(64);
     let hardware = Hardware::start(&config.hardware, pushes.clone());
     let agent = Arc::new(Agent::new(config, store, hardware, pushes));
+    {
+        let a = agent.clone();
+        let recovered =
+            tokio::task::spawn_blocking(move || crate::digitise::recover::recover(&a)).await??;
+        tracing::debug!(?recovered, "digitisation checked");
+    }
     let listener = api::bind(&socket)
         .with_context(|| format!("cannot bind the local API at {}", socket.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let api_task = tokio::spawn(api::serve(listener, agent.clone(), stop_rx.clone()));
+    let upload_task = tokio::spawn(crate::digitise::upload::run(agent.clone(), stop_rx.clone()));
     let mut sync_task = tokio::spawn(mqtt::run(agent.clone(), stop_rx));
     ready(&socket);
     tracing::info!(socket = %socket.display(), "agent ready");
@@ -61,6 +68,7 @@ pub async fn run_with_ready(
         None => sync_task.await,
     };
     let _ = api_task.await;
+    let _ = upload_task.await;
     agent.hardware.stop();
     if let Err(e) = std::fs::remove_file(&socket) {
         tracing::debug!(error = %e, "socket not removed");

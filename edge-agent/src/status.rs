@@ -40,7 +40,7 @@ pub fn device_status(agent: &Agent, state: DeviceState) -> DeviceStatus {
         disk_free_bytes: disk_free(&agent.config.data_dir),
         temperature_c: temperature(),
         hardware: agent.hardware.health(),
-        digitise: None,
+        digitise: sync.and_then(|s| s.digitise),
     }
 }
 

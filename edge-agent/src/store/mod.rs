@@ -1,10 +1,11 @@
 //! The agent's SQLite database: reference-data cache, loans, PIN failures and the event
-//! log. All SQL lives under this module.
+//! log, and digitisation jobs. All SQL lives under this module.
 //!
 //! One connection, WAL with `synchronous=FULL`, a modest page cache, prepared statements
 //! cached. A file that is not a database, or carries a schema newer than this build knows,
 //! makes [`Store::open`] fail without writing to it.
 
+mod digitise;
 mod events;
 mod reference;
 
@@ -14,12 +15,14 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use uuid::Uuid;
 
+pub use digitise::{DigitiseCounts, JobRow, PageRow, UploadRow};
 pub use events::{Commit, LoanChange, NewEvent};
 
 /// Numbered migrations; migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_catalogue.sql"),
+    include_str!("migrations/0003_digitise.sql"),
 ];
 
 /// The schema that brings the catalogue records and their search index.

@@ -23,6 +23,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 
+pub mod tus;
+
 pub const BRANCH: &str = "kontum";
 pub const DEVICE: &str = "kontum-kiosk-1";
 pub const SNAPSHOT_VERSION: u64 = 10;

@@ -1,0 +1,335 @@
+//! The job operations through the agent, with the simulated document scanner.
+
+use std::time::{Duration, Instant};
+
+use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
+use rong_protocol::api::{ErrorCode, Push, Reply, RequestOp, Who};
+use rong_protocol::delta::{Branch, Category, Delta, Op, Patron};
+use rong_protocol::digitise::{DublinCore, JobSource, JobView, PageImageSize};
+use rong_protocol::BranchId;
+use tokio::sync::broadcast;
+
+use super::recover::recover;
+use super::*;
+use crate::agent::Agent;
+use crate::config::{ClockSynced, Config, HardwareConfig};
+use crate::hardware::Hardware;
+use crate::store::Store;
+
+/// An agent with a staff card `S1`, a reader's card `P1`, and the simulated scanner.
+pub(crate) fn agent(dir: &Path, central: &str) -> Agent {
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    config.clock.synced = ClockSynced::Yes;
+    config.central.url = central.to_owned();
+    config.digitise.chunk_bytes = 16 * 1024;
+    config.hardware = HardwareConfig {
+        scanner: Some(ScannerConfig {
+            driver: ScannerDriver::Sim,
+            resolution_dpi: Some(75),
+            ..ScannerConfig::default()
+        }),
+        ..HardwareConfig::default()
+    };
+    let mut store = Store::open(&dir.join("agent.db")).unwrap();
+    let kontum = BranchId::new("kontum").unwrap();
+    let patron = |card: &str, staff: bool| Patron {
+        card: card.into(),
+        nfc_uids: vec![],
+        name: card.into(),
+        category: "adult".into(),
+        branch: kontum.clone(),
+        blocked: None,
+        expires: None,
+        pin_hash: None,
+        pin_required: false,
+        staff,
+    };
+    store
+        .apply_delta(&Delta {
+            from_version: 0,
+            to_version: 1,
+            ops: vec![
+                Op::PutBranch(Branch {
+                    id: kontum.clone(),
+                    name: "Kon Tum".into(),
+                    closed_weekdays: vec![],
+                    require_pin: false,
+                }),
+                Op::PutCategory(Category {
+                    id: "adult".into(),
+                    name: "Người lớn".into(),
+                    max_loans: 2,
+                }),
+                Op::PutPatron(patron("S1", true)),
+                Op::PutPatron(patron("P1", false)),
+            ],
+        })
+        .unwrap();
+    let (tx, _) = broadcast::channel(64);
+    let hw = Hardware::start(&config.hardware, tx.clone());
+    let a = Agent::new(config, store, hw, tx);
+    // The watcher thread opens the scanner; wait for it.
+    let t = Instant::now();
+    while a.hardware.scanner().lock().unwrap().opened.is_none() {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "scanner never opened"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    a
+}
+
+pub(crate) fn session(a: &Agent, card: &str) -> String {
+    match a
+        .handle(RequestOp::Identify(Who {
+            card: Some(card.into()),
+            ..Who::default()
+        }))
+        .unwrap()
+    {
+        Reply::Identified { session, .. } => session,
+        other => panic!("{other:?}"),
+    }
+}
+
+pub(crate) fn job(r: Result<Reply, rong_protocol::api::ApiError>) -> JobView {
+    match r.unwrap() {
+        Reply::Job(j) => *j,
+        other => panic!("{other:?}"),
+    }
+}
+
+pub(crate) fn start(a: &Agent, s: &str, title: &str) -> JobView {
+    job(a.handle(RequestOp::JobStart {
+        session: s.into(),
+        source: JobSource::Described(DublinCore {
+            title: title.into(),
+            language: Some("vie".into()),
+            ..DublinCore::default()
+        }),
+    }))
+}
+
+pub(crate) fn scan(
+    a: &Agent,
+    s: &str,
+    id: &str,
+    batch: bool,
+) -> Result<Reply, rong_protocol::api::ApiError> {
+    a.handle(RequestOp::JobScan {
+        session: s.into(),
+        job: id.into(),
+        batch,
+    })
+}
+
+fn order(v: &JobView) -> Vec<u32> {
+    v.pages.iter().map(|p| p.page).collect()
+}
+
+#[test]
+fn staff_scan_a_batch_through_a_jam_then_edit_and_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path(), "http://127.0.0.1:9");
+    let reader = session(&a, "P1");
+    let s = session(&a, "S1");
+    let err = a
+        .handle(RequestOp::JobList {
+            session: reader.clone(),
+        })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::StaffOnly);
+    let err = a
+        .handle(RequestOp::JobStart {
+            session: s.clone(),
+            source: JobSource::Described(DublinCore::default()),
+        })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::BadRequest);
+    let v = start(&a, &s, "Sử thi Ba Na");
+    let id = v.summary.job.clone();
+    assert_eq!(v.summary.state.name(), "open");
+
+    // A jam after three sheets keeps those three, pushed as they came.
+    let mut pushes = a.pushes.subscribe();
+    a.handle(RequestOp::SimDocScanner {
+        action: "jam".into(),
+        sheets: Some(3),
+    })
+    .unwrap();
+    let err = scan(&a, &s, &id, true).unwrap_err();
+    assert_eq!(err.code, ErrorCode::ScannerError);
+    assert!(err.message.contains("jammed"), "{}", err.message);
+    assert!(err.message_vi.contains("kẹt"), "{}", err.message_vi);
+    let mut pushed = Vec::new();
+    while let Ok(Push::PageScanned { job, page }) = pushes.try_recv() {
+        assert_eq!(job, id);
+        pushed.push(page.page);
+    }
+    assert_eq!(pushed, vec![1, 2, 3]);
+    let v = job(a.handle(RequestOp::JobGet {
+        session: s.clone(),
+        job: id.clone(),
+    }));
+    assert_eq!(order(&v), vec![1, 2, 3]);
+    assert!(v
+        .pages
+        .iter()
+        .all(|p| p.master_bytes > 0 && p.access_bytes > 0));
+
+    // Cleared, the job continues.
+    a.handle(RequestOp::SimDocScanner {
+        action: "ok".into(),
+        sheets: None,
+    })
+    .unwrap();
+    a.handle(RequestOp::SimDocScanner {
+        action: "load".into(),
+        sheets: Some(2),
+    })
+    .unwrap();
+    let v = job(scan(&a, &s, &id, true));
+    assert_eq!(order(&v), vec![1, 2, 3, 4, 5]);
+    let v = job(scan(&a, &s, &id, false));
+    assert_eq!(order(&v), vec![1, 2, 3, 4, 5, 6]);
+
+    // Reorder, delete, rotate, rescan.
+    let v = job(a.handle(RequestOp::PageMove {
+        session: s.clone(),
+        job: id.clone(),
+        page: 5,
+        to: 1,
+    }));
+    assert_eq!(order(&v), vec![5, 1, 2, 3, 4, 6]);
+    let v = job(a.handle(RequestOp::PageDelete {
+        session: s.clone(),
+        job: id.clone(),
+        page: 2,
+    }));
+    assert_eq!(order(&v), vec![5, 1, 3, 4, 6]);
+    assert_eq!(
+        v.pages.iter().map(|p| p.position).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
+    assert!(!master_path(dir.path(), &id, 2).exists());
+    let before = v.pages[1].clone();
+    let v = job(a.handle(RequestOp::PageRotate {
+        session: s.clone(),
+        job: id.clone(),
+        page: 1,
+        quarter_turns: -1,
+    }));
+    let after = &v.pages[1];
+    assert_eq!((after.width, after.height), (before.height, before.width));
+    assert_eq!(after.rotation, 3);
+    let v = job(a.handle(RequestOp::PageRescan {
+        session: s.clone(),
+        job: id.clone(),
+        page: 1,
+    }));
+    assert_eq!(order(&v), vec![5, 1, 3, 4, 6]);
+    assert_eq!(v.pages[1].rotation, 0);
+    match a
+        .handle(RequestOp::PageImage {
+            session: s.clone(),
+            job: id.clone(),
+            page: 3,
+            size: PageImageSize::Thumb,
+        })
+        .unwrap()
+    {
+        Reply::PageImage {
+            jpeg_base64,
+            width,
+            height,
+        } => {
+            assert!(width.max(height) <= 200);
+            assert!(jpeg_base64.starts_with("/9j/"), "a JPEG");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A full disk stops scanning and keeps what is there.
+    let mut a = a;
+    a.config.digitise.min_free_mb = u64::MAX / (1024 * 1024);
+    let err = scan(&a, &s, &id, false).unwrap_err();
+    assert_eq!(err.code, ErrorCode::DiskFull);
+    a.config.digitise.min_free_mb = 0;
+    let v = job(a.handle(RequestOp::JobGet {
+        session: s.clone(),
+        job: id.clone(),
+    }));
+    assert_eq!(v.pages.len(), 5);
+
+    // Finish: a bag, queued; the job no longer changes.
+    let v = job(a.handle(RequestOp::JobFinish {
+        session: s.clone(),
+        job: id.clone(),
+    }));
+    assert_eq!(v.summary.state.name(), "queued");
+    assert!(bags_dir(dir.path())
+        .join(&id)
+        .join("data/master/0005.png")
+        .exists());
+    assert!(v.summary.bytes_total > 0);
+    let err = scan(&a, &s, &id, false).unwrap_err();
+    assert_eq!(err.code, ErrorCode::JobClosed);
+    let st = a.status().unwrap().digitise.unwrap();
+    assert_eq!((st.jobs_waiting, st.pages_waiting), (1, 5));
+    assert_eq!(st.bytes_waiting, v.summary.bytes_total);
+    match a.handle(RequestOp::JobList { session: s }).unwrap() {
+        Reply::Jobs { jobs } => assert_eq!(jobs.len(), 1),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn restart_recovery_makes_files_and_rows_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path(), "http://127.0.0.1:9");
+    let s = session(&a, "S1");
+    let id = start(&a, &s, "A").summary.job;
+    a.handle(RequestOp::SimDocScanner {
+        action: "load".into(),
+        sheets: Some(3),
+    })
+    .unwrap();
+    job(scan(&a, &s, &id, true));
+    // A page file without a row, a temporary file, a row without its master.
+    let jd = job_dir(dir.path(), &id);
+    std::fs::write(jd.join("master/99.png"), b"orphan").unwrap();
+    std::fs::write(jd.join("access/1.jpg.tmp"), b"half").unwrap();
+    std::fs::remove_file(jd.join("master/2.png")).unwrap();
+    // A second job whose bag was half built when the power went.
+    let id2 = start(&a, &s, "B").summary.job;
+    job(scan(&a, &s, &id2, false));
+    a.store().job_set_state(&id2, "finishing").unwrap();
+    std::fs::create_dir_all(bag::tmp_dir(&bags_dir(dir.path()), &id2).join("data")).unwrap();
+
+    let r = recover(&a).unwrap();
+    assert_eq!(r.files_removed, 3, "{r:?}"); // orphan, tmp, and page 2's access copy
+    assert_eq!(r.rows_dropped, 1);
+    assert_eq!(r.bags_rebuilt, 1);
+    let v = job(a.handle(RequestOp::JobGet {
+        session: s.clone(),
+        job: id.clone(),
+    }));
+    assert_eq!(order(&v), vec![1, 3]);
+    assert!(!jd.join("master/99.png").exists());
+    let v2 = job(a.handle(RequestOp::JobGet {
+        session: s,
+        job: id2.clone(),
+    }));
+    assert_eq!(v2.summary.state.name(), "queued");
+    assert!(!bag::tmp_dir(&bags_dir(dir.path()), &id2).exists());
+    assert!(bags_dir(dir.path()).join(&id2).join("bagit.txt").exists());
+    assert_eq!(
+        recover(&a).unwrap(),
+        recover::Recovered::default(),
+        "idempotent"
+    );
+}

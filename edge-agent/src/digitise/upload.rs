@@ -1,0 +1,334 @@
+//! The uploader: a background task that sends queued bags to central with tus, oldest
+//! job first, tag files then access files then masters, saving the confirmed offset after
+//! every chunk; then submits the bag and records central's verdict.
+//!
+//! Any failure backs off ([`Backoff`]) and the next attempt asks central (`HEAD`) where
+//! each unfinished upload stands, so it resumes instead of starting again.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::{StatusCode, Url};
+use rong_protocol::digitise::{upload_meta, BagFile, BagSubmission, BagVerdict};
+use tokio::sync::watch;
+
+use super::bags_dir;
+use super::tus::{TusClient, TusError};
+use crate::agent::Agent;
+use crate::store::{StoreError, UploadRow};
+
+/// Why an upload attempt stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// The tus exchange failed.
+    #[error(transparent)]
+    Tus(#[from] TusError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bag file could not be read.
+    #[error("bag file: {0}")]
+    Io(#[from] std::io::Error),
+    /// Central did not take the submission; the uploads were checked again.
+    #[error("bag submission refused for now: {0}")]
+    Submission(String),
+    /// A blocking task failed.
+    #[error("task: {0}")]
+    Join(String),
+}
+
+/// Bounded exponential backoff with jitter: each wait is drawn between half and all of
+/// `base · 2^attempt`, capped at `max`.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// Starts at `base`, never waits longer than `max`.
+    pub fn new(base: Duration, max: Duration) -> Self {
+        Self {
+            base,
+            max,
+            attempt: 0,
+        }
+    }
+
+    /// The next wait.
+    pub fn next_wait(&mut self, rng: &mut impl Rng) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << self.attempt.min(20))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        let lo = exp / 2;
+        let spread = (exp - lo).as_millis() as u64;
+        lo + Duration::from_millis(rng.gen_range(0..=spread))
+    }
+
+    /// After a success.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    agent: &Arc<Agent>,
+    f: impl FnOnce(&Agent) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, UploadError> {
+    let a = agent.clone();
+    tokio::task::spawn_blocking(move || f(&a))
+        .await
+        .map_err(|e| UploadError::Join(e.to_string()))?
+        .map_err(UploadError::from)
+}
+
+/// Runs until `stop`: uploads queued jobs, sleeping when there are none.
+pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
+    let client = match TusClient::new(&agent.config.central.url) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "uploader not started");
+            return;
+        }
+    };
+    let poll = Duration::from_secs(agent.config.digitise.poll_secs);
+    let mut backoff = Backoff::new(
+        Duration::from_millis(500),
+        Duration::from_secs(agent.config.digitise.retry_max_secs),
+    );
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let wait = match upload_next(&agent, &client).await {
+            Ok(true) => {
+                backoff.reset();
+                continue;
+            }
+            Ok(false) => poll,
+            Err(e) => {
+                let wait = backoff.next_wait(&mut rand::thread_rng());
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "upload stopped; will resume");
+                wait
+            }
+        };
+        agent.digitise.set_uploading(None);
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = agent.digitise.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Uploads (or resumes) the oldest waiting job and submits it. `Ok(false)` when none waits.
+pub async fn upload_next(agent: &Arc<Agent>, client: &TusClient) -> Result<bool, UploadError> {
+    let Some(job) = blocking(agent, |a| a.store().job_next_upload()).await? else {
+        return Ok(false);
+    };
+    agent.digitise.set_uploading(Some(job.clone()));
+    let j = job.clone();
+    let files = blocking(agent, move |a| a.store().uploads(&j)).await?;
+    for f in &files {
+        upload_file(agent, client, &job, f).await?;
+    }
+    submit(agent, client, &job).await?;
+    agent.digitise.set_uploading(None);
+    Ok(true)
+}
+
+async fn save(
+    agent: &Arc<Agent>,
+    job: &str,
+    path: &str,
+    url: Option<&Url>,
+    offset: u64,
+) -> Result<(), UploadError> {
+    let (j, p, u) = (
+        job.to_owned(),
+        path.to_owned(),
+        url.map(|u| u.as_str().to_owned()),
+    );
+    blocking(agent, move |a| {
+        a.store().upload_progress(&j, &p, u.as_deref(), offset)
+    })
+    .await
+}
+
+fn read_chunk(path: std::path::PathBuf, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::with_capacity(len);
+    f.take(len as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+async fn upload_file(
+    agent: &Arc<Agent>,
+    client: &TusClient,
+    job: &str,
+    f: &UploadRow,
+) -> Result<(), UploadError> {
+    let url = match &f.url {
+        Some(u) => Some(Url::parse(u).map_err(|e| TusError::BadAnswer(e.to_string()))?),
+        None => None,
+    };
+    if url.is_some() && f.offset >= f.size {
+        return Ok(());
+    }
+    let (url, mut offset) = match url {
+        // Resume: central says how far it got.
+        Some(url) => match client.offset(&url).await {
+            Ok(o) => (url, o),
+            Err(TusError::Gone) => {
+                tracing::warn!(job, path = %f.path, "upload gone on central; starting it again");
+                save(agent, job, &f.path, None, 0).await?;
+                return Err(TusError::Gone.into());
+            }
+            Err(e) => return Err(e.into()),
+        },
+        None => {
+            let device = agent.config.device.as_str().to_owned();
+            let branch = agent.config.branch.as_str().to_owned();
+            let meta = [
+                (upload_meta::JOB, job),
+                (upload_meta::PATH, f.path.as_str()),
+                (upload_meta::DEVICE, device.as_str()),
+                (upload_meta::BRANCH, branch.as_str()),
+                (upload_meta::SHA256, f.sha256.as_str()),
+            ];
+            let url = client.create(f.size, &meta).await?;
+            (url, 0)
+        }
+    };
+    save(agent, job, &f.path, Some(&url), offset).await?;
+    let file = bags_dir(&agent.config.data_dir).join(job).join(&f.path);
+    let chunk = agent.config.digitise.chunk_bytes as usize;
+    while offset < f.size {
+        let (p, o) = (file.clone(), offset);
+        let bytes = tokio::task::spawn_blocking(move || read_chunk(p, o, chunk))
+            .await
+            .map_err(|e| UploadError::Join(e.to_string()))??;
+        if bytes.is_empty() {
+            return Err(UploadError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("{} is shorter than recorded", file.display()),
+            )));
+        }
+        match client.patch(&url, offset, bytes).await {
+            Ok(o) => offset = o,
+            Err(TusError::Conflict) => offset = client.offset(&url).await?,
+            Err(e) => return Err(e.into()),
+        }
+        save(agent, job, &f.path, Some(&url), offset).await?;
+    }
+    tracing::debug!(job, path = %f.path, bytes = f.size, "file uploaded");
+    Ok(())
+}
+
+async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(), UploadError> {
+    let j = job.to_owned();
+    let files = blocking(agent, move |a| {
+        a.store().job_set_state(&j, "sent")?;
+        a.store().uploads(&j)
+    })
+    .await?;
+    let submission = BagSubmission {
+        job: job.to_owned(),
+        device: agent.config.device.as_str().to_owned(),
+        branch: agent.config.branch.as_str().to_owned(),
+        files: files
+            .iter()
+            .map(|f| BagFile {
+                path: f.path.clone(),
+                upload: f
+                    .url
+                    .as_deref()
+                    .and_then(|u| u.trim_end_matches('/').rsplit('/').next())
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect(),
+    };
+    let url = format!(
+        "{}/api/v1/digitisation/bags",
+        agent.config.central.url.trim_end_matches('/')
+    );
+    let r = client
+        .http()
+        .post(&url)
+        .json(&submission)
+        .send()
+        .await
+        .map_err(TusError::from)?;
+    let status = r.status();
+    if status == StatusCode::OK {
+        let verdict: BagVerdict = r.json().await.map_err(TusError::from)?;
+        let j = job.to_owned();
+        match &verdict {
+            BagVerdict::Safe { document } => {
+                tracing::info!(job, document = %document, "bag safe at central");
+            }
+            BagVerdict::Refused { reason, file } => {
+                tracing::error!(job, reason = %reason, file = ?file, "central refused the bag");
+            }
+        }
+        blocking(agent, move |a| match verdict {
+            BagVerdict::Safe { document } => a.store().job_verdict(&j, Some(&document), None),
+            BagVerdict::Refused { reason, file } => {
+                let reason = match file {
+                    Some(f) => format!("{reason} ({f})"),
+                    None => reason,
+                };
+                a.store().job_verdict(&j, None, Some(&reason))
+            }
+        })
+        .await?;
+        return Ok(());
+    }
+    let body = r.text().await.unwrap_or_default();
+    if status.is_client_error() {
+        // Central lacks an upload (or holds it unfinished): ask where each stands.
+        for f in &files {
+            let Some(u) = f.url.as_deref().and_then(|u| Url::parse(u).ok()) else {
+                continue;
+            };
+            match client.offset(&u).await {
+                Ok(o) => save(agent, job, &f.path, Some(&u), o).await?,
+                Err(TusError::Gone) => save(agent, job, &f.path, None, 0).await?,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let j = job.to_owned();
+        blocking(agent, move |a| a.store().job_set_state(&j, "queued")).await?;
+    }
+    Err(UploadError::Submission(format!("{status}: {body}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn backoff_grows_with_jitter_up_to_its_bound_and_resets() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let waits: Vec<Duration> = (0..8).map(|_| b.next_wait(&mut rng)).collect();
+        assert!(waits[0] >= Duration::from_millis(50) && waits[0] <= Duration::from_millis(100));
+        assert!(waits[3] >= Duration::from_millis(400) && waits[3] <= Duration::from_millis(800));
+        for w in &waits[5..] {
+            assert!(
+                *w >= Duration::from_secs(1) && *w <= Duration::from_secs(2),
+                "{w:?}"
+            );
+        }
+        b.reset();
+        assert!(b.next_wait(&mut rng) <= Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,435 @@
+//! The station's uploader against an in-memory tus server (`common::tus`): chunks cut
+//! mid-way, a crash between central's confirmation and the station's record, and
+//! `kill -9` of the real agent binary mid-upload, then a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use common::tus::{serve, Tus};
+use common::*;
+use edge_agent::agent::Agent;
+use edge_agent::config::{Config, HardwareConfig};
+use edge_agent::digitise::bags_dir;
+use edge_agent::digitise::tus::TusClient;
+use edge_agent::digitise::upload::upload_next;
+use edge_agent::hardware::Hardware;
+use edge_agent::store::Store;
+use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
+use rong_protocol::api::{Reply, RequestOp, Who};
+use rong_protocol::delta::Delta;
+use rong_protocol::digitise::{DublinCore, JobSource};
+use serde_json::json;
+use tokio::sync::broadcast;
+
+fn scanner() -> ScannerConfig {
+    ScannerConfig {
+        driver: ScannerDriver::Sim,
+        resolution_dpi: Some(75),
+        ..ScannerConfig::default()
+    }
+}
+
+/// The test library with a staff card `S1`.
+fn seed(db: &Path) {
+    let mut store = Store::open(db).unwrap();
+    let mut ops = reference_ops();
+    let mut staff = patron("S1", None);
+    staff.staff = true;
+    staff.nfc_uids = vec![];
+    ops.push(rong_protocol::delta::Op::PutPatron(staff));
+    store
+        .apply_delta(&Delta {
+            from_version: 0,
+            to_version: SNAPSHOT_VERSION,
+            ops,
+        })
+        .unwrap();
+}
+
+fn config(dir: &Path, central: &str) -> Config {
+    let mut c = agent_config(dir, free_port(), None);
+    c.central.url = central.to_owned();
+    c.hardware = HardwareConfig {
+        scanner: Some(scanner()),
+        ..c.hardware
+    };
+    c.digitise.chunk_bytes = 16 * 1024;
+    c
+}
+
+/// An in-process agent with the simulated scanner, opened.
+async fn agent(dir: &Path, central: &str) -> Arc<Agent> {
+    agent_with(config(dir, central)).await
+}
+
+/// An in-process agent with the given config's scanner, opened.
+async fn agent_with(config: Config) -> Arc<Agent> {
+    seed(&config.db_path());
+    let store = Store::open(&config.db_path()).unwrap();
+    let (tx, _) = broadcast::channel(64);
+    let hw = Hardware::start(&config.hardware, tx.clone());
+    let a = Arc::new(Agent::new(config, store, hw, tx));
+    let a2 = a.clone();
+    wait_for("the scanner", async || {
+        a2.hardware
+            .scanner()
+            .lock()
+            .unwrap()
+            .opened
+            .is_some()
+            .then_some(())
+    })
+    .await;
+    a
+}
+
+/// Starts a job, scans `sheets` from the feeder and finishes it; returns the job id.
+async fn scanned_job(a: &Arc<Agent>, sheets: u32) -> String {
+    let a = a.clone();
+    tokio::task::spawn_blocking(move || {
+        let Reply::Identified { session, .. } = a
+            .handle(RequestOp::Identify(Who {
+                card: Some("S1".into()),
+                ..Who::default()
+            }))
+            .unwrap()
+        else {
+            panic!()
+        };
+        let Reply::Job(v) = a
+            .handle(RequestOp::JobStart {
+                session: session.clone(),
+                source: JobSource::Described(DublinCore {
+                    title: "Sử thi".into(),
+                    ..DublinCore::default()
+                }),
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        let id = v.summary.job.clone();
+        a.handle(RequestOp::SimDocScanner {
+            action: "load".into(),
+            sheets: Some(sheets),
+        })
+        .unwrap();
+        a.handle(RequestOp::JobScan {
+            session: session.clone(),
+            job: id.clone(),
+            batch: true,
+        })
+        .unwrap();
+        a.handle(RequestOp::JobFinish {
+            session,
+            job: id.clone(),
+        })
+        .unwrap();
+        id
+    })
+    .await
+    .unwrap()
+}
+
+fn upload_id(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
+/// Every bag file arrived whole at the server.
+fn assert_arrived(t: &Tus, data_dir: &Path, job: &str, files: &[edge_agent::store::UploadRow]) {
+    let uploads = t.uploads.lock().unwrap();
+    for f in files {
+        let on_disk = std::fs::read(bags_dir(data_dir).join(job).join(&f.path)).unwrap();
+        let id = upload_id(f.url.as_deref().unwrap());
+        assert_eq!(uploads[&id].data, on_disk, "{}", f.path);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
+    let (url, t) = serve(Tus {
+        cut_every: 4,
+        ..Tus::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path(), &url).await;
+    let id = scanned_job(&a, 3).await;
+    let client = TusClient::new(&url).unwrap();
+    let mut failures = 0;
+    loop {
+        match upload_next(&a, &client).await {
+            Ok(true) => break,
+            Ok(false) => panic!("the job was not waiting"),
+            Err(e) => {
+                failures += 1;
+                assert!(failures < 500, "never finished: {e}");
+            }
+        }
+    }
+    assert!(failures > 3, "the server cut chunks: {failures} failures");
+    let row = a.store().job(&id).unwrap().unwrap();
+    assert_eq!(row.summary.state.name(), "safe");
+    assert_eq!(row.summary.bytes_sent, row.summary.bytes_total);
+    let files = a.store().uploads(&id).unwrap();
+    assert_eq!(
+        t.creates.load(Ordering::SeqCst),
+        files.len() as u64,
+        "no upload started twice"
+    );
+    // Resumed, not restarted: little more than the bag's size crossed the link.
+    let total: u64 = files.iter().map(|f| f.size).sum();
+    let received = t.bytes_received.load(Ordering::SeqCst);
+    assert!(received < total + total / 2, "{received} bytes for {total}");
+    assert_arrived(&t, dir.path(), &id, &files);
+    // Tag files first, then access, then masters: the upload ids are in that order.
+    let ids: Vec<u64> = files
+        .iter()
+        .map(|f| upload_id(f.url.as_deref().unwrap())[1..].parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert_eq!(files[0].path, "bagit.txt");
+    assert!(files.last().unwrap().path.starts_with("data/master/"));
+    let st = a.status().unwrap().digitise.unwrap();
+    assert_eq!((st.jobs_safe, st.jobs_waiting, st.bytes_waiting), (1, 0, 0));
+    assert!(!upload_next(&a, &client).await.unwrap(), "nothing left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
+    let (url, t) = serve(Tus::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path(), &url).await;
+    let id = scanned_job(&a, 1).await;
+    // Central confirmed 1000 bytes of the master, but the station never saved that.
+    let client = TusClient::new(&url).unwrap();
+    let files = a.store().uploads(&id).unwrap();
+    let master = files
+        .iter()
+        .find(|f| f.path.starts_with("data/master"))
+        .unwrap();
+    let u = client
+        .create(
+            master.size,
+            &[
+                ("job", &id),
+                ("path", &master.path),
+                ("sha256", &master.sha256),
+            ],
+        )
+        .await
+        .unwrap();
+    let bytes = std::fs::read(bags_dir(dir.path()).join(&id).join(&master.path)).unwrap();
+    assert_eq!(
+        client.patch(&u, 0, bytes[..1000].to_vec()).await.unwrap(),
+        1000
+    );
+    a.store()
+        .upload_progress(&id, &master.path, Some(u.as_str()), 0)
+        .unwrap();
+    assert!(upload_next(&a, &client).await.unwrap());
+    assert_eq!(
+        a.store().job(&id).unwrap().unwrap().summary.state.name(),
+        "safe"
+    );
+    assert_eq!(
+        t.uploads.lock().unwrap()[&upload_id(u.as_str())].data,
+        bytes
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let sane = dir.path().join("sane");
+    std::fs::create_dir_all(&sane).unwrap();
+    std::fs::write(sane.join("dll.conf"), "test\n").unwrap();
+    std::fs::write(
+        sane.join("test.conf"),
+        "number_of_devices 2\ngeometry_min 0.0\ngeometry_max 300.0\ngeometry_quant 1.0\n",
+    )
+    .unwrap();
+    let mut c = config(dir.path(), "http://127.0.0.1:9");
+    c.hardware.scanner = Some(ScannerConfig {
+        driver: ScannerDriver::Sane,
+        device: Some("test:1".into()),
+        sane_config_dir: Some(sane),
+        mode: Some(rong_hardware::scanner::Mode::Gray),
+        resolution_dpi: Some(50),
+        ..ScannerConfig::default()
+    });
+    let a = agent_with(c).await;
+    let mut pushes = a.pushes.subscribe();
+    let a2 = a.clone();
+    let view = tokio::task::spawn_blocking(move || {
+        let Reply::Identified { session, .. } = a2
+            .handle(RequestOp::Identify(Who {
+                card: Some("S1".into()),
+                ..Who::default()
+            }))
+            .unwrap()
+        else {
+            panic!()
+        };
+        let Reply::Job(v) = a2
+            .handle(RequestOp::JobStart {
+                session: session.clone(),
+                source: JobSource::Described(DublinCore {
+                    title: "SANE".into(),
+                    ..DublinCore::default()
+                }),
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        let Reply::Job(v) = a2
+            .handle(RequestOp::JobScan {
+                session,
+                job: v.summary.job.clone(),
+                batch: true,
+            })
+            .unwrap()
+        else {
+            panic!()
+        };
+        v
+    })
+    .await
+    .unwrap();
+    // The test backend's feeder holds ten sheets; its default picture is solid black.
+    assert_eq!(view.pages.len(), 10);
+    for p in &view.pages {
+        assert_eq!(p.dpi, 50);
+        assert!(
+            p.checks
+                .iter()
+                .any(|c| matches!(c, rong_protocol::digitise::PageCheck::TooDark { .. })),
+            "{p:?}"
+        );
+    }
+    let mut pushed = 0;
+    while pushes.try_recv().is_ok() {
+        pushed += 1;
+    }
+    assert_eq!(pushed, 10);
+}
+
+fn spawn_agent(config_file: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_edge-agent"))
+        .args(["run", "--config"])
+        .arg(config_file)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start edge-agent")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
+    let (url, t) = serve(Tus {
+        patch_delay_ms: 5,
+        ..Tus::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), &url);
+    c.digitise.chunk_bytes = 8 * 1024;
+    c.digitise.retry_max_secs = 1;
+    c.digitise.poll_secs = 1;
+    seed(&c.db_path());
+    let file = dir.path().join("agent.toml");
+    std::fs::write(&file, toml::to_string(&c).unwrap()).unwrap();
+
+    let mut child = spawn_agent(&file);
+    let socket = c.socket_path();
+    wait_for("the agent's socket", async || {
+        tokio::net::UnixStream::connect(&socket)
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    let mut api = Api::connect(&socket).await;
+    let r = api
+        .call(json!({"id": 1, "op": "identify", "card": "S1"}))
+        .await;
+    let session = r["result"]["session"].as_str().unwrap().to_owned();
+    let r = api
+        .call(json!({"id": 2, "op": "job_start", "session": session,
+                     "source": {"kind": "described", "title": "Địa chí"}}))
+        .await;
+    let job = r["result"]["job"].as_str().unwrap().to_owned();
+    wait_for("the scanner", async || {
+        let r = api
+            .call(json!({"id": 3, "op": "sim_doc_scanner", "action": "load", "sheets": 6}))
+            .await;
+        (r["ok"] == true).then_some(())
+    })
+    .await;
+    let r = api
+        .call(json!({"id": 4, "op": "job_scan", "session": session, "job": job, "batch": true}))
+        .await;
+    assert_eq!(r["result"]["pages"].as_array().unwrap().len(), 6, "{r}");
+    let r = api
+        .call(json!({"id": 5, "op": "job_finish", "session": session, "job": job}))
+        .await;
+    assert_eq!(r["result"]["state"], "queued", "{r}");
+    let total = r["result"]["bytes_total"].as_u64().unwrap();
+
+    // Mid-upload: some bytes are at central, far from all.
+    let t2 = t.clone();
+    wait_for("part of the upload", async || {
+        (t2.bytes_received.load(Ordering::SeqCst) > total / 3).then_some(())
+    })
+    .await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    child.wait().unwrap();
+    let at_kill = t.bytes_received.load(Ordering::SeqCst);
+    assert!(at_kill < total, "killed mid-upload ({at_kill} of {total})");
+    drop(api);
+    let _ = std::fs::remove_file(&socket);
+
+    let mut child = spawn_agent(&file);
+    wait_for("the agent's socket again", async || {
+        tokio::net::UnixStream::connect(&socket)
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    let mut api = Api::connect(&socket).await;
+    wait_for("the job safe at central", async || {
+        let st = api.status().await;
+        (st["digitise"]["jobs_safe"] == 1).then_some(())
+    })
+    .await;
+    let st = api.status().await;
+    assert_eq!(st["digitise"]["bytes_waiting"], 0, "{st}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let store = Store::open(&c.db_path()).unwrap();
+    let files = store.uploads(&job).unwrap();
+    assert_arrived(&t, dir.path(), &job, &files);
+    assert_eq!(
+        t.submissions.lock().unwrap().clone(),
+        HashMap::from([(job.clone(), 1)]),
+        "one submission, one document"
+    );
+    // At most the file being created at the kill was created twice; nothing restarted.
+    assert!(t.creates.load(Ordering::SeqCst) <= files.len() as u64 + 1);
+    let received = t.bytes_received.load(Ordering::SeqCst);
+    assert!(received < total + total / 2, "{received} bytes for {total}");
+}
