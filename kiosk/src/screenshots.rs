@@ -282,7 +282,10 @@ fn render_scene(
         for (tag, op) in batch {
             let mut result = answer(&op);
             if let Ok(rong_protocol::api::Reply::Status(s)) = &mut result {
-                if !name.contains("staff") && !name.contains("scan") {
+                if name.contains("-scan-") {
+                    // The scanning screens, without the offline bar of the staff scenes.
+                    s.online = true;
+                } else if !name.contains("staff") && !name.contains("scanning") {
                     s.online = online;
                 }
             }
