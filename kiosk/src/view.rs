@@ -205,11 +205,13 @@ fn job_row(j: &JobSummary) -> JobRowView {
         JobState::Safe { document } => (3, document.clone()),
         JobState::Refused { reason } => (4, reason.clone()),
     };
-    let permille = if j.bytes_total == 0 {
-        0
-    } else {
-        clamp(j.bytes_sent.min(j.bytes_total).saturating_mul(1000) / j.bytes_total)
-    };
+    let permille = clamp(
+        j.bytes_sent
+            .min(j.bytes_total)
+            .saturating_mul(1000)
+            .checked_div(j.bytes_total)
+            .unwrap_or(0),
+    );
     JobRowView {
         job: j.job.clone(),
         title: j.title.clone(),
