@@ -11,10 +11,14 @@ use std::time::Instant;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use crate::config::{Config, Lang};
+use crate::desk::Field;
 use crate::link::{Link, Sink};
 use crate::machine::{Action, Effect, Input, Kiosk};
-use crate::ui::{Adapter, AppWindow, HardwareData, HitData, RowData, Screen as UiScreen};
-use crate::view::View;
+use crate::marks::Mark;
+use crate::ui::{
+    Adapter, AppWindow, HardwareData, HitData, JobData, PageData, RowData, Screen as UiScreen,
+};
+use crate::view::{DeskView, View};
 use crate::wedge::{Scan, Wedge};
 
 /// The UI-thread side of the kiosk.
@@ -26,6 +30,8 @@ pub struct Controller {
     window: slint::Weak<AppWindow>,
     shown: Option<View>,
     size: (f32, f32),
+    /// Decoded thumbnails by page id, with the revision they were decoded from.
+    thumbs: std::collections::HashMap<i32, (i32, slint::Image)>,
 }
 
 /// A sink that queues inputs for the controller and calls `wake` (to schedule a pump).
@@ -59,6 +65,7 @@ impl Controller {
             window: window.as_weak(),
             shown: None,
             size: (cfg.width as f32, cfg.height as f32),
+            thumbs: std::collections::HashMap::new(),
         }));
         set_language(cfg.language);
         let adapter = window.global::<Adapter>();
@@ -150,6 +157,38 @@ impl Controller {
             "refresh" => Action::Refresh,
             "scanning" => Action::Scanning,
             "staff-menu" => Action::StaffMenu,
+            "new-job" => Action::NewJob,
+            "open-job" => Action::OpenJob(arg.to_owned()),
+            "pick-record" => Action::PickRecord(arg.to_owned()),
+            "describe" => Action::Describe,
+            "form-field" => match Field::parse(arg) {
+                Some(f) => Action::FormField(f),
+                None => return,
+            },
+            "form-mark" => match Mark::parse(arg) {
+                Some(m) => Action::FormMark(m),
+                None => return,
+            },
+            "form-shift" => Action::FormShift,
+            "start-job" => Action::StartJob,
+            "scan-jobs" => Action::ScanJobs,
+            "scan-one" => Action::ScanOne,
+            "scan-batch" => Action::ScanBatch,
+            "select-page" => match arg.parse::<u32>() {
+                Ok(p) => Action::SelectPage(p),
+                Err(_) => return,
+            },
+            "page-rescan" => Action::PageRescan,
+            "page-delete" => Action::PageDelete,
+            "page-left" => Action::PageLeft,
+            "page-right" => Action::PageRight,
+            "rotate-right" => Action::RotateRight,
+            "rotate-left" => Action::RotateLeft,
+            "finish-job" => Action::FinishJob,
+            "confirm-finish" => Action::ConfirmFinish,
+            "discard-job" => Action::DiscardJob,
+            "keep-scanning" => Action::KeepScanning,
+            "dismiss-problem" => Action::DismissProblem,
             other => {
                 tracing::warn!(action = other, "unknown UI action");
                 return;
@@ -160,8 +199,16 @@ impl Controller {
 
     /// A key typed into the window.
     pub fn key(&mut self, text: &str) {
-        if self.kiosk.screen == crate::machine::Screen::Search && self.kiosk.hits.is_none() {
-            // A keyboard on the search screen types into the search box.
+        let screen = self.kiosk.screen;
+        let typing = match screen {
+            crate::machine::Screen::Search | crate::machine::Screen::JobNew => {
+                self.kiosk.hits.is_none()
+            }
+            crate::machine::Screen::JobDescribe => true,
+            _ => false,
+        };
+        if typing {
+            // A keyboard on a screen with a text box types into it.
             for c in text.chars() {
                 let a = match c {
                     '\n' | '\r' => Action::SearchGo,
@@ -209,6 +256,10 @@ impl Controller {
             crate::machine::Screen::Search => UiScreen::Search,
             crate::machine::Screen::Staff => UiScreen::Staff,
             crate::machine::Screen::Scanning => UiScreen::Scanning,
+            crate::machine::Screen::JobNew => UiScreen::JobNew,
+            crate::machine::Screen::JobDescribe => UiScreen::JobDescribe,
+            crate::machine::Screen::JobPages => UiScreen::JobPages,
+            crate::machine::Screen::JobFinish => UiScreen::JobFinish,
         });
         a.set_out_of_service(view.out_of_service);
         a.set_online(view.online);
@@ -247,6 +298,7 @@ impl Controller {
                 .hits
                 .iter()
                 .map(|h| HitData {
+                    record: h.record.as_str().into(),
                     title: h.title.as_str().into(),
                     author: h.author.as_str().into(),
                     call_number: h.call_number.as_str().into(),
@@ -278,8 +330,93 @@ impl Controller {
                 .collect();
             a.set_hardware(ModelRc::new(VecModel::from(hw)));
         }
+        if old.as_ref().map(|o| &o.desk) != Some(&view.desk) {
+            self.render_desk(&a, &view.desk);
+        }
         self.shown = Some(view);
     }
+
+    fn render_desk(&mut self, a: &Adapter<'_>, d: &DeskView) {
+        a.set_desk_jobs_loaded(d.jobs_loaded);
+        let jobs: Vec<JobData> = d
+            .jobs
+            .iter()
+            .map(|j| JobData {
+                job: j.job.as_str().into(),
+                title: j.title.as_str().into(),
+                state: j.state,
+                pages: j.pages,
+                progress: j.progress.as_str().into(),
+                permille: j.permille,
+                detail: j.detail.as_str().into(),
+            })
+            .collect();
+        a.set_desk_jobs(ModelRc::new(VecModel::from(jobs)));
+        a.set_desk_job_title(d.job_title.as_str().into());
+        self.thumbs
+            .retain(|p, _| d.pages.iter().any(|v| v.page == *p));
+        let mut pages = Vec::with_capacity(d.pages.len());
+        for p in &d.pages {
+            let thumb = self.thumb(p.page, p.thumb_rev);
+            pages.push(PageData {
+                page: p.page,
+                position: p.position,
+                selected: p.selected,
+                blank: p.blank,
+                dark: p.dark,
+                light: p.light,
+                skew: p.skew.as_str().into(),
+                has_thumb: thumb.is_some(),
+                thumb: thumb.unwrap_or_default(),
+            });
+        }
+        a.set_desk_pages(ModelRc::new(VecModel::from(pages)));
+        a.set_desk_busy(d.busy);
+        a.set_desk_can_edit(d.can_edit);
+        a.set_desk_has_selection(d.has_selection);
+        a.set_desk_problem_code(d.problem_code.as_str().into());
+        a.set_desk_problem_text(d.problem_text.as_str().into());
+        let form: Vec<SharedString> = d.form.iter().map(|f| f.as_str().into()).collect();
+        a.set_desk_form(ModelRc::new(VecModel::from(form)));
+        a.set_desk_field(d.field.as_str().into());
+        a.set_desk_shift(d.shift);
+        a.set_desk_title_missing(d.title_missing);
+        a.set_desk_closing(d.closing);
+    }
+
+    /// The decoded thumbnail of `page` at revision `rev`, decoding it when it changed.
+    fn thumb(&mut self, page: i32, rev: i32) -> Option<slint::Image> {
+        if rev == 0 {
+            return None;
+        }
+        if let Some((r, img)) = self.thumbs.get(&page) {
+            if *r == rev {
+                return Some(img.clone());
+            }
+        }
+        let id = u32::try_from(page).ok()?;
+        let jpeg = &self.kiosk.desk.thumbs.get(&id)?.jpeg;
+        let img = match decode_jpeg(jpeg) {
+            Ok(img) => img,
+            Err(e) => {
+                tracing::warn!(page, error = %e, "thumbnail is not a JPEG");
+                return None;
+            }
+        };
+        self.thumbs.insert(page, (rev, img.clone()));
+        Some(img)
+    }
+}
+
+/// Decodes a JPEG into a Slint image.
+pub fn decode_jpeg(jpeg: &[u8]) -> Result<slint::Image, image::ImageError> {
+    let rgba = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)?.to_rgba8();
+    let buf = slint::SharedPixelBuffer::<slint::Rgba8Pixel>::clone_from_slice(
+        rgba.as_raw(),
+        rgba.width(),
+        rgba.height(),
+    );
+    Ok(slint::Image::from_rgba8(buf))
 }
 
 /// Switches the bundled translation.

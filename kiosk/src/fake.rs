@@ -10,6 +10,8 @@ use rong_protocol::api::{
     SearchHit,
 };
 
+use rong_protocol::digitise::{DublinCore, JobView};
+
 use crate::link::Link;
 
 /// A link that only records requests; [`answer`] makes up the replies.
@@ -187,6 +189,108 @@ pub fn answer(op: &RequestOp) -> Result<Reply, ApiError> {
                 .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
         }
         RequestOp::PrintReceipt { .. } => Err(ApiError::new(ErrorCode::PrinterUnavailable, "")),
+        RequestOp::JobList { .. } => jobs(),
+        RequestOp::JobScan { batch: true, .. } => Err(ApiError::new(
+            ErrorCode::ScannerError,
+            "paper jam in the feeder",
+        )),
+        RequestOp::JobStart { .. }
+        | RequestOp::JobGet { .. }
+        | RequestOp::JobScan { .. }
+        | RequestOp::PageRescan { .. }
+        | RequestOp::PageDelete { .. }
+        | RequestOp::PageMove { .. }
+        | RequestOp::PageRotate { .. } => job(),
+        RequestOp::PageImage { page, .. } => Ok(Reply::PageImage {
+            jpeg_base64: thumb(*page),
+            width: 140,
+            height: 200,
+        }),
         _ => Ok(Reply::Done),
     }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(v).map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
+}
+
+/// The station's jobs, one in each state.
+fn jobs() -> Result<Reply, ApiError> {
+    from_json(serde_json::json!({"type": "jobs", "jobs": [
+        {"job": "J5", "title": "Sử thi Ba Na: Dăm Noi", "state": "open", "pages": 5,
+         "bytes_total": 0, "bytes_sent": 0, "created_at": 5},
+        {"job": "J4", "title": "Địa chí Kon Tum", "record": "KT-1", "state": "queued",
+         "pages": 212, "bytes_total": 1_480_000_000u64, "bytes_sent": 530_000_000u64,
+         "created_at": 4},
+        {"job": "J3", "title": "Báo Kon Tum, số Xuân 1995", "state": "sent", "pages": 24,
+         "bytes_total": 96_000_000u64, "bytes_sent": 96_000_000u64, "created_at": 3},
+        {"job": "J2", "title": "Truyện cổ tích Ba Na", "state": "safe", "document": "d-77",
+         "pages": 48, "bytes_total": 310_000_000u64, "bytes_sent": 310_000_000u64,
+         "created_at": 2},
+        {"job": "J1", "title": "Gia phả họ Nguyễn, làng Kon Klor", "state": "refused",
+         "reason": "checksum mismatch: data/master/0002.png", "pages": 9,
+         "bytes_total": 52_000_000u64, "bytes_sent": 52_000_000u64, "created_at": 1}
+    ]}))
+}
+
+/// An open job of five pages, some flagged by the checks.
+fn job() -> Result<Reply, ApiError> {
+    let checks = [
+        serde_json::json!([]),
+        serde_json::json!([{"check": "skewed", "degrees": 3.5}]),
+        serde_json::json!([{"check": "blank"}, {"check": "too_light", "mean": 252}]),
+        serde_json::json!([{"check": "too_dark", "mean": 41}]),
+        serde_json::json!([]),
+    ];
+    let pages: Vec<serde_json::Value> = checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            serde_json::json!({"page": i + 1, "position": i + 1, "width": 2480,
+                "height": 3508, "dpi": 300, "rotation": 0, "checks": c,
+                "master_bytes": 9_000_000, "access_bytes": 600_000})
+        })
+        .collect();
+    let summary = from_json(serde_json::json!({"job": "J5",
+        "title": "Sử thi Ba Na: Dăm Noi", "state": "open", "pages": pages.len(),
+        "bytes_total": 0, "bytes_sent": 0, "created_at": 5}))?;
+    Ok(Reply::Job(Box::new(JobView {
+        summary,
+        metadata: DublinCore {
+            title: "Sử thi Ba Na: Dăm Noi".into(),
+            language: Some("vie".into()),
+            ..DublinCore::default()
+        },
+        pages: pages
+            .into_iter()
+            .map(from_json)
+            .collect::<Result<Vec<_>, _>>()?,
+    })))
+}
+
+/// A made-up page thumbnail: lines of "text" on paper, as the checks would see it.
+fn thumb(page: u32) -> String {
+    let (w, h) = (140u32, 200u32);
+    let paper: u8 = match page {
+        3 => 254,
+        4 => 70,
+        _ => 235,
+    };
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        // Page 2 is skewed: its lines climb to the right.
+        let y = if page == 2 { y + x / 10 } else { y };
+        let line = page != 3 && (20..180).contains(&y) && y % 12 < 5 && (14..126).contains(&x);
+        let v = if line {
+            paper.saturating_sub(170)
+        } else {
+            paper
+        };
+        image::Rgb([v, v, v.saturating_sub(8)])
+    });
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    if let Err(e) = img.write_to(&mut jpeg, image::ImageFormat::Jpeg) {
+        tracing::warn!(error = %e, "cannot encode a made-up thumbnail");
+    }
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(jpeg.into_inner())
 }

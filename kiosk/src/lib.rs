@@ -7,9 +7,11 @@
 pub mod app;
 pub mod config;
 pub mod controller;
+pub mod desk;
 pub mod fake;
 pub mod link;
 pub mod machine;
+pub mod marks;
 pub mod screenshots;
 pub mod ui;
 pub mod view;

@@ -1,6 +1,8 @@
 //! The connection to the edge-agent's local API, on background threads: one carries
-//! requests and replies, the other holds a `subscribe` connection for pushes and notices
-//! when the agent goes away. Results come back as [`Input`]s through a sink.
+//! requests and replies, a second carries the document scanner's slow requests (a feeder
+//! batch takes minutes, and thumbnails must not wait behind it), and a third holds a
+//! `subscribe` connection for pushes and notices when the agent goes away. Results come
+//! back as [`Input`]s through a sink.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -9,7 +11,8 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rong_protocol::api::{Outcome, Push, Request, RequestOp, Response};
+use rong_protocol::api::{Outcome, Push, Reply, Request, RequestOp, Response};
+use rong_protocol::digitise::{DublinCore, JobSummary, JobView, PageInfo};
 
 use crate::machine::Input;
 
@@ -26,11 +29,22 @@ pub trait Link {
 const RETRY: Duration = Duration::from_millis(300);
 /// How long one request may take.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a scan or packaging request may take: a full feeder at 300 dpi, or a big bag.
+const SCAN_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The real link over the Unix socket.
 #[derive(Debug)]
 pub struct SocketLink {
     tx: Sender<(u64, RequestOp)>,
+    slow: Sender<(u64, RequestOp)>,
+}
+
+/// Whether `op` goes on the slow lane.
+fn is_slow(op: &RequestOp) -> bool {
+    matches!(
+        op,
+        RequestOp::JobScan { .. } | RequestOp::PageRescan { .. } | RequestOp::JobFinish { .. }
+    )
 }
 
 impl SocketLink {
@@ -41,18 +55,25 @@ impl SocketLink {
         let s = sink.clone();
         std::thread::Builder::new()
             .name("kiosk-requests".into())
-            .spawn(move || requests(&path, rx, &s))?;
+            .spawn(move || requests(&path, rx, &s, Lane::Quick))?;
+        let (slow, slow_rx) = mpsc::channel();
+        let path = socket.to_owned();
+        let s = sink.clone();
+        std::thread::Builder::new()
+            .name("kiosk-scans".into())
+            .spawn(move || requests(&path, slow_rx, &s, Lane::Slow))?;
         let path = socket.to_owned();
         std::thread::Builder::new()
             .name("kiosk-pushes".into())
             .spawn(move || pushes(&path, &sink))?;
-        Ok(SocketLink { tx })
+        Ok(SocketLink { tx, slow })
     }
 }
 
 impl Link for SocketLink {
     fn send(&self, tag: u64, op: RequestOp) {
-        if self.tx.send((tag, op)).is_err() {
+        let lane = if is_slow(&op) { &self.slow } else { &self.tx };
+        if lane.send((tag, op)).is_err() {
             tracing::error!(tag, "request thread gone");
         }
     }
@@ -83,6 +104,9 @@ fn read_json(conn: &mut Conn) -> std::io::Result<serde_json::Value> {
     serde_json::from_str(&line).map_err(std::io::Error::other)
 }
 
+/// Sends one request and waits for its response, skipping pushes. (The agent broadcasts
+/// `page_scanned` to every subscriber, so the push thread sees a batch's pages while the
+/// slow lane waits for the batch to end.)
 fn call(conn: &mut Conn, id: u64, op: RequestOp) -> std::io::Result<Response> {
     let mut line = serde_json::to_string(&Request { id, op }).map_err(std::io::Error::other)?;
     line.push('\n');
@@ -92,18 +116,31 @@ fn call(conn: &mut Conn, id: u64, op: RequestOp) -> std::io::Result<Response> {
         if v.get("push").is_some() {
             continue;
         }
-        let r: Response = serde_json::from_value(v).map_err(std::io::Error::other)?;
+        let r = parse_response(v).map_err(std::io::Error::other)?;
         if r.id == id {
             return Ok(r);
         }
     }
 }
 
-fn requests(path: &Path, rx: Receiver<(u64, RequestOp)>, sink: &Sink) {
+/// Which requests a thread carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// Everything quick.
+    Quick,
+    /// Scans and packaging, which may take minutes.
+    Slow,
+}
+
+fn requests(path: &Path, rx: Receiver<(u64, RequestOp)>, sink: &Sink, lane: Lane) {
     let mut conn: Option<Conn> = None;
+    let timeout = match lane {
+        Lane::Quick => REPLY_TIMEOUT,
+        Lane::Slow => SCAN_TIMEOUT,
+    };
     for (tag, op) in rx {
         if conn.is_none() {
-            conn = connect(path, Some(REPLY_TIMEOUT)).ok();
+            conn = connect(path, Some(timeout)).ok();
         }
         let Some(c) = conn.as_mut() else {
             sink(Input::Lost { tag });
@@ -166,6 +203,65 @@ fn push_input(p: Push) -> Option<Input> {
         Push::CardPresent { uid } => Input::CardPresent(uid),
         Push::CardRemoved => Input::CardRemoved,
         Push::Message { text, .. } => Input::Message(text),
-        Push::PageScanned { .. } => return None,
+        Push::PageScanned { job, page } => Input::PageScanned { job, page },
     })
+}
+
+/// Reads a response line. A `job` reply needs care: [`JobView`] flattens a
+/// [`JobSummary`] whose `pages` (a count) has the same JSON name as the view's own `pages`
+/// (the list), so the line carries `pages` twice, the list last, and plain deserialising
+/// fails. The count is then taken from the list.
+pub fn parse_response(v: serde_json::Value) -> Result<Response, serde_json::Error> {
+    match serde_json::from_value::<Response>(v.clone()) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let result = v.get("result").filter(|r| r["type"] == "job");
+            let Some(result) = result else { return Err(e) };
+            let id = v.get("id").and_then(serde_json::Value::as_u64).unwrap_or(0);
+            let pages: Vec<PageInfo> = serde_json::from_value(result["pages"].clone())?;
+            let mut summary = result.clone();
+            summary["pages"] = serde_json::Value::from(pages.len());
+            let summary: JobSummary = serde_json::from_value(summary)?;
+            let metadata: DublinCore = serde_json::from_value(result["metadata"].clone())?;
+            Ok(Response::ok(
+                id,
+                Reply::Job(Box::new(JobView {
+                    summary,
+                    metadata,
+                    pages,
+                })),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_reply_reads_despite_its_two_pages_fields() {
+        let line = r#"{"id":7,"ok":true,"result":{"type":"job","job":"J1","title":"Sử thi",
+            "state":"open","pages":1,"bytes_total":0,"bytes_sent":0,"created_at":1,
+            "metadata":{"title":"Sử thi"},"pages":[{"page":4,"position":1,"width":10,
+            "height":20,"dpi":75,"rotation":1,"checks":[{"check":"blank"}],
+            "master_bytes":5,"access_bytes":3}]}}"#;
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let r = parse_response(v).expect("response");
+        assert_eq!(r.id, 7);
+        match r.outcome {
+            Outcome::Ok {
+                result: Reply::Job(j),
+                ..
+            } => {
+                assert_eq!(j.summary.pages, 1);
+                assert_eq!(j.pages[0].page, 4);
+                assert_eq!(j.metadata.title, "Sử thi");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Other replies read as before.
+        let v = serde_json::json!({"id": 2, "ok": true, "result": {"type": "done"}});
+        assert!(parse_response(v).is_ok());
+    }
 }

@@ -9,8 +9,11 @@ use rong_protocol::api::{
     AgentStatus, ApiError, ErrorCode, LoanView, PatronView, Reply, RequestOp, SearchHit, Signal,
     Who,
 };
+use rong_protocol::digitise::PageInfo;
 
 use crate::config::{Lang, Timeouts};
+use crate::desk::{Desk, DeskPending, Field, Out};
+use crate::marks::Mark;
 use crate::wedge::{check_code, Scan, ScanProblem};
 
 /// Which screen is shown.
@@ -38,8 +41,16 @@ pub enum Screen {
     Search,
     /// The staff menu.
     Staff,
-    /// The scanning station (placeholder until the digitisation issue).
+    /// The scanning station: the station's digitisation jobs and their upload progress.
     Scanning,
+    /// A new job: search the catalogue for its record.
+    JobNew,
+    /// A new job: describe an uncatalogued document (Dublin Core).
+    JobDescribe,
+    /// Scanning a job's pages.
+    JobPages,
+    /// Finish the job: upload, keep scanning, or throw it away.
+    JobFinish,
 }
 
 /// What the reader is identifying for.
@@ -200,6 +211,52 @@ pub enum Action {
     Scanning,
     /// Staff: back to the staff menu.
     StaffMenu,
+    /// Staff: start a new scanning job.
+    NewJob,
+    /// Staff: open a job from the list.
+    OpenJob(String),
+    /// Staff: start a job for this catalogue record.
+    PickRecord(String),
+    /// Staff: describe a document that is not in the catalogue.
+    Describe,
+    /// Staff: type into this field of the description.
+    FormField(Field),
+    /// Staff: a Vietnamese mark on the last letter typed.
+    FormMark(Mark),
+    /// Staff: the next letter in upper case.
+    FormShift,
+    /// Staff: start the described job.
+    StartJob,
+    /// Staff: back to the job list.
+    ScanJobs,
+    /// Staff: scan one page.
+    ScanOne,
+    /// Staff: scan every sheet in the feeder.
+    ScanBatch,
+    /// Staff: select a page by its stable id.
+    SelectPage(u32),
+    /// Staff: scan the selected page again.
+    PageRescan,
+    /// Staff: delete the selected page.
+    PageDelete,
+    /// Staff: move the selected page one place left.
+    PageLeft,
+    /// Staff: move the selected page one place right.
+    PageRight,
+    /// Staff: turn the selected page a quarter clockwise.
+    RotateRight,
+    /// Staff: turn the selected page a quarter anticlockwise.
+    RotateLeft,
+    /// Staff: done scanning; asks to confirm.
+    FinishJob,
+    /// Staff: package the job and queue it for upload.
+    ConfirmFinish,
+    /// Staff: throw the job away.
+    DiscardJob,
+    /// Staff: back from the finish question to the pages.
+    KeepScanning,
+    /// Staff: hide the scanner problem.
+    DismissProblem,
 }
 
 /// Everything that can happen to the kiosk.
@@ -217,6 +274,13 @@ pub enum Input {
     CardRemoved,
     /// A message from central.
     Message(String),
+    /// A page arrived from the document scanner.
+    PageScanned {
+        /// The job.
+        job: String,
+        /// The page.
+        page: PageInfo,
+    },
     /// A reply to a request.
     Reply {
         /// The request's tag.
@@ -249,6 +313,7 @@ enum Pending {
     Status,
     SyncNow,
     Quiet,
+    Desk(DeskPending),
 }
 
 /// An open patron session.
@@ -303,6 +368,8 @@ pub struct Kiosk {
     pub status: Option<AgentStatus>,
     /// Seconds left on the inactivity warning, when shown.
     pub warning: Option<u64>,
+    /// The staff scanning desk.
+    pub desk: Desk,
     last_activity: Instant,
     last_poll: Option<Instant>,
     pending: HashMap<u64, Pending>,
@@ -342,6 +409,7 @@ impl Kiosk {
             hits: None,
             status: None,
             warning: None,
+            desk: Desk::default(),
             last_activity: now,
             last_poll: None,
             pending: HashMap::new(),
@@ -376,10 +444,20 @@ impl Kiosk {
             }
             Input::Lost { tag } => {
                 if let Some(p) = self.pending.remove(&tag) {
-                    self.lost(p, now);
+                    self.lost(p, now, &mut fx);
                 }
             }
             Input::Message(text) => self.notify(Notice::Message(text), now),
+            Input::PageScanned { job, page } => {
+                // Pages arriving from a batch are the staff member at work.
+                self.last_activity = now;
+                self.warning = None;
+                let mut out = Out::new();
+                if let Some(s) = self.session.as_ref().map(|s| s.id.clone()) {
+                    self.desk.page_scanned(&s, &job, page, &mut out);
+                }
+                self.desk_requests(out, &mut fx);
+            }
             Input::CardRemoved => {}
             other => {
                 self.last_activity = now;
@@ -446,6 +524,27 @@ impl Kiosk {
             self.warning = None;
             return;
         }
+        if self.desk.busy.is_some() {
+            // A feeder batch can take minutes with nobody touching the screen.
+            self.last_activity = now;
+        }
+        if self.screen == Screen::Scanning
+            && self
+                .desk
+                .listed_at
+                .is_none_or(|t| now.duration_since(t) >= self.timeouts.status_poll)
+            && !self
+                .pending
+                .values()
+                .any(|p| *p == Pending::Desk(DeskPending::List))
+        {
+            // Upload progress moves by itself: keep the list fresh.
+            let mut out = Out::new();
+            if let Some(s) = self.session.as_ref().map(|s| s.id.clone()) {
+                self.desk.list(&s, now, &mut out);
+            }
+            self.desk_requests(out, fx);
+        }
         let idle = now.duration_since(self.last_activity);
         if idle >= self.timeouts.inactivity + self.timeouts.warning {
             self.logout(now, fx);
@@ -481,6 +580,7 @@ impl Kiosk {
         self.hits = None;
         self.status = None;
         self.warning = None;
+        self.desk = Desk::default();
         self.large_text = false;
         if self.lang != self.default_lang {
             self.lang = self.default_lang;
@@ -570,8 +670,23 @@ impl Kiosk {
             (Screen::Search, A::SearchEdit) => self.hits = None,
             (Screen::Staff, A::SyncNow) => self.request(Pending::SyncNow, RequestOp::SyncNow, fx),
             (Screen::Staff, A::Refresh) => self.poll(now, fx),
-            (Screen::Staff, A::Scanning) => self.screen = Screen::Scanning,
-            (Screen::Scanning, A::StaffMenu) => self.screen = Screen::Staff,
+            (Screen::Staff, A::Scanning) => {
+                self.screen = Screen::Scanning;
+                self.desk.jobs = None;
+                self.desk_step(now, fx, |d, s, now, out| d.list(s, now, out));
+            }
+            (Screen::Scanning, A::StaffMenu) => {
+                self.screen = Screen::Staff;
+                self.poll(now, fx);
+            }
+            (
+                Screen::Scanning
+                | Screen::JobNew
+                | Screen::JobDescribe
+                | Screen::JobPages
+                | Screen::JobFinish,
+                a,
+            ) => self.desk_action(a, now, fx),
             _ => {}
         }
     }
@@ -679,7 +794,7 @@ impl Kiosk {
                 let op = RequestOp::Checkin { item: code.clone() };
                 self.request(Pending::Checkin(code), op, fx);
             }
-            Screen::Search => {
+            Screen::Search | Screen::JobNew => {
                 self.query = code;
                 self.search(fx);
             }
@@ -731,6 +846,7 @@ impl Kiosk {
         }
         match (p, result) {
             (Pending::Quiet, _) => {}
+            (Pending::Desk(d), result) => self.desk_reply(d, result, now, fx),
             (Pending::Status, Ok(Reply::Status(s))) => {
                 self.online = s.online;
                 self.status =
@@ -886,7 +1002,7 @@ impl Kiosk {
         }
     }
 
-    fn lost(&mut self, p: Pending, now: Instant) {
+    fn lost(&mut self, p: Pending, now: Instant, fx: &mut Vec<Effect>) {
         match p {
             Pending::Identify(_) => {
                 self.identifying = false;
@@ -909,6 +1025,15 @@ impl Kiosk {
                 }
             }
             Pending::Status | Pending::Quiet => {}
+            Pending::Desk(d) => {
+                if let Some(s) = self.session.as_ref().map(|s| s.id.clone()) {
+                    let mut out = Out::new();
+                    let next = self.desk.lost(d, &s, &mut out);
+                    // The link reconnects for the next request: ask what the agent has.
+                    self.desk_requests(out, fx);
+                    self.desk_next(next, now);
+                }
+            }
         }
     }
 }
@@ -930,6 +1055,9 @@ pub fn error_text(e: &ApiError, lang: Lang) -> &str {
         Lang::En => &e.message,
     }
 }
+
+#[path = "machine_desk.rs"]
+mod desk_glue;
 
 #[cfg(test)]
 #[path = "machine_tests.rs"]

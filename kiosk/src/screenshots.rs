@@ -135,9 +135,67 @@ fn scenes() -> Vec<(&'static str, Vec<Step>)> {
             ],
         ),
         ("12-staff-menu", vec![Tap("STAFF")]),
+        ("16-scan-jobs", vec![Tap("STAFF"), Act("scanning", "")]),
         (
-            "13-scanning-station",
-            vec![Tap("STAFF"), Act("scanning", "")],
+            "17-scan-new-from-catalogue",
+            vec![
+                Tap("STAFF"),
+                Act("scanning", ""),
+                Act("new-job", ""),
+                Act("search-key", "D"),
+                Act("search-key", "I"),
+                Act("search-key", "A"),
+                Act("search-go", ""),
+            ],
+        ),
+        (
+            "18-scan-describe",
+            vec![
+                Tap("STAFF"),
+                Act("scanning", ""),
+                Act("new-job", ""),
+                Act("describe", ""),
+                Act("search-key", "S"),
+                Act("search-key", "U"),
+                Act("form-mark", "horn"),
+                Act("form-mark", "hook"),
+                Act("search-key", " "),
+                Act("search-key", "T"),
+                Act("search-key", "H"),
+                Act("search-key", "I"),
+                Act("form-field", "date"),
+                Act("search-key", "1"),
+                Act("search-key", "9"),
+                Act("search-key", "8"),
+                Act("search-key", "5"),
+            ],
+        ),
+        (
+            "19-scan-pages",
+            vec![
+                Tap("STAFF"),
+                Act("scanning", ""),
+                Act("open-job", "J5"),
+                Act("select-page", "2"),
+            ],
+        ),
+        (
+            "20-scan-jammed",
+            vec![
+                Tap("STAFF"),
+                Act("scanning", ""),
+                Act("open-job", "J5"),
+                Act("scan-batch", ""),
+            ],
+        ),
+        (
+            "21-scan-finish",
+            vec![
+                Tap("STAFF"),
+                Act("scanning", ""),
+                Act("open-job", "J5"),
+                Act("finish-job", ""),
+            ],
         ),
         (
             "14-timeout-warning",
@@ -224,7 +282,10 @@ fn render_scene(
         for (tag, op) in batch {
             let mut result = answer(&op);
             if let Ok(rong_protocol::api::Reply::Status(s)) = &mut result {
-                if !name.contains("staff") && !name.contains("scanning") {
+                if name.contains("-scan-") {
+                    // The scanning screens, without the offline bar of the staff scenes.
+                    s.online = true;
+                } else if !name.contains("staff") && !name.contains("scanning") {
                     s.online = online;
                 }
             }

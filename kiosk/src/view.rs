@@ -2,9 +2,11 @@
 //! compared (only changes reach Slint) and tested without a window.
 
 use rong_protocol::api::SearchHit;
+use rong_protocol::digitise::{JobState, JobSummary, PageCheck, PageInfo};
 use rong_protocol::status::{HardwareStatus, Health};
 
 use crate::config::Lang;
+use crate::desk::{Busy, Desk};
 use crate::machine::{error_text, Kiosk, Notice, PrintOutcome, RowState, Screen};
 use crate::wedge::ScanProblem;
 
@@ -28,6 +30,8 @@ pub struct RowView {
 /// One search hit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HitView {
+    /// The record (MARC 001).
+    pub record: String,
     /// Title.
     pub title: String,
     /// Author.
@@ -110,6 +114,188 @@ pub struct View {
     pub print_text: String,
     /// Staff status.
     pub status: Option<StatusView>,
+    /// The staff scanning desk.
+    pub desk: DeskView,
+}
+
+/// One job in the staff job list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRowView {
+    /// The job id.
+    pub job: String,
+    /// Its title.
+    pub title: String,
+    /// 0 open, 1 queued, 2 sent (central is checking), 3 safe at central, 4 refused.
+    pub state: i32,
+    /// Pages scanned.
+    pub pages: i32,
+    /// "1.2 / 3.4 MB" uploaded.
+    pub progress: String,
+    /// Uploaded, per thousand.
+    pub permille: i32,
+    /// Why central refused it, or central's document id when safe.
+    pub detail: String,
+}
+
+/// One page in the page strip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    /// Stable id.
+    pub page: i32,
+    /// Position from 1.
+    pub position: i32,
+    /// Tapped.
+    pub selected: bool,
+    /// Check: blank.
+    pub blank: bool,
+    /// Check: too dark.
+    pub dark: bool,
+    /// Check: too light.
+    pub light: bool,
+    /// Check: skewed, degrees as text ("2.5"), or empty.
+    pub skew: String,
+    /// The thumbnail's revision, 0 while there is none.
+    pub thumb_rev: i32,
+}
+
+/// The staff scanning desk.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeskView {
+    /// The job list arrived.
+    pub jobs_loaded: bool,
+    /// The job list.
+    pub jobs: Vec<JobRowView>,
+    /// The open job's title.
+    pub job_title: String,
+    /// Its pages in order.
+    pub pages: Vec<PageView>,
+    /// 0 idle, 1 one page, 2 feeder batch, 3 rescanning a page.
+    pub busy: i32,
+    /// Page edits and finishing are allowed.
+    pub can_edit: bool,
+    /// A page is selected.
+    pub has_selection: bool,
+    /// The scanner problem's code (`scanner_error`, `disk_full`), or empty.
+    pub problem_code: String,
+    /// The agent's text for it.
+    pub problem_text: String,
+    /// Form fields, in the order title, creator, date, subject, language, rights.
+    pub form: [String; 6],
+    /// The field the keyboard types into.
+    pub field: String,
+    /// The next letter is a capital.
+    pub shift: bool,
+    /// Start was tapped without a title.
+    pub title_missing: bool,
+    /// Packaging or throwing away.
+    pub closing: bool,
+}
+
+fn mb(bytes: u64) -> String {
+    // Tenths of a megabyte, by integer arithmetic.
+    let tenths = bytes.saturating_add(50_000) / 100_000;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+fn job_row(j: &JobSummary) -> JobRowView {
+    let (state, detail) = match &j.state {
+        JobState::Open => (0, String::new()),
+        JobState::Queued => (1, String::new()),
+        JobState::Sent => (2, String::new()),
+        JobState::Safe { document } => (3, document.clone()),
+        JobState::Refused { reason } => (4, reason.clone()),
+    };
+    let permille = clamp(
+        j.bytes_sent
+            .min(j.bytes_total)
+            .saturating_mul(1000)
+            .checked_div(j.bytes_total)
+            .unwrap_or(0),
+    );
+    JobRowView {
+        job: j.job.clone(),
+        title: j.title.clone(),
+        state,
+        pages: clamp(j.pages),
+        progress: format!("{} / {} MB", mb(j.bytes_sent), mb(j.bytes_total)),
+        permille,
+        detail,
+    }
+}
+
+fn page_view(d: &Desk, p: &PageInfo) -> PageView {
+    let mut v = PageView {
+        page: clamp(p.page),
+        position: clamp(p.position),
+        selected: d.selected == Some(p.page),
+        blank: false,
+        dark: false,
+        light: false,
+        skew: String::new(),
+        thumb_rev: d.thumbs.get(&p.page).map(|t| clamp(t.rev)).unwrap_or(0),
+    };
+    for c in &p.checks {
+        match c {
+            PageCheck::Blank => v.blank = true,
+            PageCheck::TooDark { .. } => v.dark = true,
+            PageCheck::TooLight { .. } => v.light = true,
+            PageCheck::Skewed { degrees } => v.skew = format!("{degrees:.1}"),
+        }
+    }
+    v
+}
+
+impl DeskView {
+    /// The desk as the screens show it.
+    pub fn of(d: &Desk, lang: Lang) -> DeskView {
+        let f = &d.form;
+        DeskView {
+            jobs_loaded: d.jobs.is_some(),
+            jobs: d.jobs.iter().flatten().map(job_row).collect(),
+            job_title: d
+                .job
+                .as_ref()
+                .map(|j| j.summary.title.clone())
+                .unwrap_or_default(),
+            pages: d
+                .job
+                .iter()
+                .flat_map(|j| j.pages.iter())
+                .map(|p| page_view(d, p))
+                .collect(),
+            busy: match d.busy {
+                None => 0,
+                Some(Busy::One) => 1,
+                Some(Busy::Batch) => 2,
+                Some(Busy::Rescan(_)) => 3,
+            },
+            can_edit: d.can_edit(),
+            has_selection: d.selected.is_some(),
+            problem_code: d
+                .problem
+                .as_ref()
+                .and_then(|e| serde_json::to_value(e.code).ok())
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            problem_text: d
+                .problem
+                .as_ref()
+                .map(|e| error_text(e, lang).to_owned())
+                .unwrap_or_default(),
+            form: [
+                f.title.clone(),
+                f.creator.clone(),
+                f.date.clone(),
+                f.subject.clone(),
+                f.language.clone(),
+                f.rights.clone(),
+            ],
+            field: d.field.map(|f| f.name().to_owned()).unwrap_or_default(),
+            shift: d.shift,
+            title_missing: d.title_missing,
+            closing: d.closing,
+        }
+    }
 }
 
 /// Dates as Vietnamese readers write them, in both languages.
@@ -228,6 +414,7 @@ impl View {
                     .map(|(name, h)| (name.clone(), health(h), h.health == Health::Ok))
                     .collect(),
             }),
+            desk: DeskView::of(&k.desk, lang),
         }
     }
 }
@@ -246,6 +433,7 @@ fn health(h: &HardwareStatus) -> String {
 
 fn hit(h: &SearchHit) -> HitView {
     HitView {
+        record: h.record.clone(),
         title: h.title.clone(),
         author: h.author.clone(),
         call_number: h.call_number.clone(),

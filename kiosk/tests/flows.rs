@@ -24,10 +24,11 @@ use slint::platform::{PointerEventButton, WindowEvent};
 use slint::ComponentHandle;
 
 /// How many tests share the scenario; the keeper cleans up when all have finished.
-const TESTS: usize = 9;
+const TESTS: usize = 10;
 
 enum Ask {
-    Agent(String, &'static str, Sender<PathBuf>),
+    /// A device name, its branch, extra agent TOML, and where to send its socket.
+    Agent(String, &'static str, &'static str, Sender<PathBuf>),
     Done,
 }
 
@@ -43,8 +44,15 @@ fn keeper() -> &'static Mutex<Sender<Ask>> {
             let mut done = 0;
             for ask in rx {
                 match ask {
-                    Ask::Agent(device, branch, reply) => {
-                        let a = scenario.agent(&device, branch);
+                    Ask::Agent(device, branch, extra, reply) => {
+                        let a = if extra.is_empty() {
+                            scenario.agent(&device, branch)
+                        } else {
+                            let mut a = scenario.prepare_agent(&device, branch, extra);
+                            a.start();
+                            rong_tests::scenario::wait_synced(&a);
+                            a
+                        };
                         let _ = reply.send(a.socket.clone());
                         agents.push(a);
                     }
@@ -80,19 +88,28 @@ impl Drop for Kiosk {
 
 impl Kiosk {
     fn start(device: &str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
-        let k = Kiosk::open(device, cfg);
+        Kiosk::start_with(device, "", cfg)
+    }
+
+    /// Like [`Kiosk::start`], with `extra` TOML in the agent's config.
+    fn start_with(device: &str, extra: &'static str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
+        let k = Kiosk::open_with(device, extra, cfg);
         k.wait("the agent to answer", |k| !k.kiosk(|s| s.out_of_service()));
         k
     }
 
     /// Like [`Kiosk::start`], without waiting for the agent to answer.
     fn open(device: &str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
+        Kiosk::open_with(device, "", cfg)
+    }
+
+    fn open_with(device: &str, extra: &'static str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
         kiosk::screenshots::init_headless();
         let (tx, rx) = mpsc::channel();
         keeper()
             .lock()
             .expect("keeper")
-            .send(Ask::Agent(device.into(), "kontum", tx))
+            .send(Ask::Agent(device.into(), "kontum", extra, tx))
             .expect("keeper alive");
         let socket = rx.recv_timeout(Duration::from_secs(120)).expect("agent");
         let mut config = Config {
@@ -467,7 +484,15 @@ fn the_staff_card_opens_the_staff_menu() {
     k.click("Sync now");
     k.wait("sync", |k| k.shows("Sync finished"));
     k.click("Scanning station");
-    assert!(k.shows("Not available yet"));
+    assert_eq!(k.screen(), Screen::Scanning);
+    // The job list, or the agent's plain answer where this build has no scanner.
+    k.wait("the job list", |k| {
+        k.shows("No scanning jobs yet") || k.shows("not available in this build")
+    });
+    k.click("New job");
+    assert_eq!(k.screen(), Screen::JobNew);
+    k.click("Back");
+    assert_eq!(k.screen(), Screen::Scanning);
     k.click("Log out");
     assert_eq!(k.screen(), Screen::Start);
 }
@@ -484,4 +509,87 @@ fn out_of_service_until_the_agent_answers_then_recovers_by_itself() {
     std::os::unix::fs::symlink(&k.socket, &link).expect("symlink");
     k.wait("recovery", |k| !k.shows("Tạm ngừng phục vụ"));
     assert!(k.shows("Chào mừng bạn đến thư viện"), "{:?}", k.labels());
+}
+
+/// The simulated document scanner, for the scanning station's flow.
+const SCANNER_TOML: &str = "\n[hardware.scanner]\ndriver = \"sim\"\nresolution_dpi = 75\n";
+
+#[test]
+fn staff_scan_a_batch_turn_a_page_and_finish_against_the_real_agent() {
+    let k = Kiosk::start_with("kontum-kiosk-scan", SCANNER_TOML, |_| {});
+    k.english();
+    k.click("Borrow");
+    k.wedge("S0001");
+    k.wait("the PIN pad", |k| k.screen() == Screen::Pin);
+    for d in ["2", "4", "6", "8"] {
+        k.click(d);
+    }
+    k.click("OK");
+    k.wait("the staff menu", |k| k.screen() == Screen::Staff);
+    k.click("Scanning station");
+    k.wait("the job list", |k| k.shows("No scanning jobs yet"));
+    k.click("New job");
+    k.click("Not in the catalogue");
+    // "Sử thi" on the form's keyboard: plain letters, then the horn and the hook.
+    for key in ["S", "U", "Horn: ơ ư", "Tone hỏi", "Space", "T", "H", "I"] {
+        k.click(key);
+    }
+    assert_eq!(k.kiosk(|s| s.desk.form.title.clone()), "Sử thi");
+    k.click("Start scanning");
+    k.wait("the pages screen", |k| k.screen() == Screen::JobPages);
+    k.api().call(RequestOp::SimDocScanner {
+        action: "load".into(),
+        sheets: Some(3),
+    });
+    k.click("Scan the feeder");
+    k.wait("three pages with their thumbnails", |k| {
+        k.kiosk(|s| {
+            s.desk.busy.is_none()
+                && s.desk.job.as_ref().is_some_and(|j| j.pages.len() == 3)
+                && s.desk.thumbs.len() == 3
+        })
+    });
+    assert!(
+        k.lines().iter().any(|l| l.starts_with("Page 3")),
+        "{:?}",
+        k.lines()
+    );
+    let page2 = k
+        .kiosk(|s| s.desk.job.as_ref().map(|j| j.pages[1].page))
+        .expect("page 2");
+    ElementQuery::from_root(&k.window)
+        .match_descendants()
+        .match_accessible_role(AccessibleRole::ListItem)
+        .match_predicate(|e| {
+            e.accessible_label()
+                .is_some_and(|l| l.starts_with("Page 2"))
+        })
+        .find_first()
+        .expect("page 2 card")
+        .mock_single_click(PointerEventButton::Left);
+    assert_eq!(k.kiosk(|s| s.desk.selected), Some(page2));
+    k.click("Turn right");
+    k.wait("page 2 turned", |k| {
+        k.kiosk(|s| {
+            s.desk
+                .job
+                .as_ref()
+                .and_then(|j| j.pages.iter().find(|p| p.page == page2))
+                .is_some_and(|p| p.rotation == 1)
+        })
+    });
+    k.click("Finish");
+    assert_eq!(k.screen(), Screen::JobFinish);
+    k.click("Finish and upload");
+    k.wait("the job queued in the list", |k| {
+        k.screen() == Screen::Scanning
+            && k.lines().iter().any(|l| {
+                l.starts_with("Sử thi")
+                    && (l.contains("Waiting to upload")
+                        || l.contains("Uploaded")
+                        || l.contains("Safe at central")
+                        || l.contains("Refused"))
+            })
+    });
+    k.click("Log out");
 }
