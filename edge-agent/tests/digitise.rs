@@ -377,7 +377,7 @@ async fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
     let r = api
         .call(json!({"id": 4, "op": "job_scan", "session": session, "job": job, "batch": true}))
         .await;
-    assert_eq!(r["result"]["pages"].as_array().unwrap().len(), 6, "{r}");
+    assert_eq!(r["result"]["page_list"].as_array().unwrap().len(), 6, "{r}");
     let r = api
         .call(json!({"id": 5, "op": "job_finish", "session": session, "job": job}))
         .await;

@@ -11,8 +11,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rong_protocol::api::{Outcome, Push, Reply, Request, RequestOp, Response};
-use rong_protocol::digitise::{DublinCore, JobSummary, JobView, PageInfo};
+use rong_protocol::api::{Outcome, Push, Request, RequestOp, Response};
 
 use crate::machine::Input;
 
@@ -207,43 +206,21 @@ fn push_input(p: Push) -> Option<Input> {
     })
 }
 
-/// Reads a response line. A `job` reply needs care: [`JobView`] flattens a
-/// [`JobSummary`] whose `pages` (a count) has the same JSON name as the view's own `pages`
-/// (the list), so the line carries `pages` twice, the list last, and plain deserialising
-/// fails. The count is then taken from the list.
+/// Reads a response line.
 pub fn parse_response(v: serde_json::Value) -> Result<Response, serde_json::Error> {
-    match serde_json::from_value::<Response>(v.clone()) {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            let result = v.get("result").filter(|r| r["type"] == "job");
-            let Some(result) = result else { return Err(e) };
-            let id = v.get("id").and_then(serde_json::Value::as_u64).unwrap_or(0);
-            let pages: Vec<PageInfo> = serde_json::from_value(result["pages"].clone())?;
-            let mut summary = result.clone();
-            summary["pages"] = serde_json::Value::from(pages.len());
-            let summary: JobSummary = serde_json::from_value(summary)?;
-            let metadata: DublinCore = serde_json::from_value(result["metadata"].clone())?;
-            Ok(Response::ok(
-                id,
-                Reply::Job(Box::new(JobView {
-                    summary,
-                    metadata,
-                    pages,
-                })),
-            ))
-        }
-    }
+    serde_json::from_value::<Response>(v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rong_protocol::api::Reply;
 
     #[test]
-    fn a_job_reply_reads_despite_its_two_pages_fields() {
+    fn a_job_reply_reads_with_its_count_and_its_page_list() {
         let line = r#"{"id":7,"ok":true,"result":{"type":"job","job":"J1","title":"Sử thi",
             "state":"open","pages":1,"bytes_total":0,"bytes_sent":0,"created_at":1,
-            "metadata":{"title":"Sử thi"},"pages":[{"page":4,"position":1,"width":10,
+            "metadata":{"title":"Sử thi"},"page_list":[{"page":4,"position":1,"width":10,
             "height":20,"dpi":75,"rotation":1,"checks":[{"check":"blank"}],
             "master_bytes":5,"access_bytes":3}]}}"#;
         let v: serde_json::Value = serde_json::from_str(line).expect("json");

@@ -157,7 +157,9 @@ pub struct JobView {
     pub summary: JobSummary,
     /// Its Dublin Core description.
     pub metadata: DublinCore,
-    /// Its pages in order.
+    /// Its pages in order. (`page_list` in JSON: the flattened summary already has
+    /// `pages`, the count.)
+    #[serde(rename = "page_list")]
     pub pages: Vec<PageInfo>,
 }
 

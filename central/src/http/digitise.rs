@@ -277,8 +277,32 @@ pub async fn submit_bag(
     .map_err(|e| ApiError::Internal(format!("bag task failed: {e}")))??;
     let document = match &outcome {
         Outcome::Kept(d) => {
-            let d = d.clone();
-            Some(write(&st, move |s| s.insert_document(&d)).await?)
+            let doc = d.clone();
+            let id = write(&st, move |s| s.insert_document(&doc)).await?;
+            // Queue its pages for OCR; an idle worker finds them within seconds. Registering
+            // again (a resubmission) adds nothing.
+            let (db, dir, title, id2) = (
+                st.reads.path().to_path_buf(),
+                intake
+                    .bag_dir(&id)
+                    .parent()
+                    .map(std::path::Path::to_path_buf),
+                d.title.clone(),
+                id.clone(),
+            );
+            let queued = tokio::task::spawn_blocking(move || -> Result<usize, String> {
+                let dir = dir.ok_or("the bag has no document directory")?;
+                let mut c = crate::store::digitise::open_worker(&db).map_err(|e| e.to_string())?;
+                crate::digitise::process::register(&mut c, &dir, &id2, &title)
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+            match queued {
+                Ok(Ok(n)) => tracing::info!(document = %id, pages = n, "queued for OCR"),
+                Ok(Err(e)) => tracing::error!(document = %id, error = %e, "cannot queue for OCR"),
+                Err(e) => tracing::error!(document = %id, error = %e, "OCR queue task failed"),
+            }
+            Some(id)
         }
         Outcome::Refused(r) => {
             let r = r.clone();

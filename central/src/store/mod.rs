@@ -8,8 +8,8 @@ pub mod admin;
 pub mod catalogue;
 mod changes;
 mod devices;
-pub mod documents;
 pub mod digitise;
+pub mod documents;
 mod ingest;
 mod patrons;
 pub mod queries;
@@ -239,6 +239,11 @@ impl Drop for PooledConn<'_> {
 }
 
 impl ReadPool {
+    /// The database file the pool reads.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// A pool over a database that [`Store::open`] has already checked and migrated.
     pub fn new(path: &Path) -> ReadPool {
         ReadPool {
