@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::{Store, StoreError};
 
-/// A document to record once its bag is in place.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A document to record once its bag is in place, and the recorded fields of a stored one.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct NewDocument {
     /// Central's id for it.
     pub document: String,
@@ -43,44 +43,11 @@ pub struct NewDocument {
 pub struct DocumentRow {
     /// Its fields as recorded.
     #[serde(flatten)]
-    pub doc: DocumentFields,
+    pub doc: NewDocument,
     /// `received`, or what a later step set.
     pub state: String,
     /// When a later step last set the state, ms since the epoch.
     pub processed_at: Option<i64>,
-}
-
-/// The recorded fields of a document (the same as [`NewDocument`], serialisable).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DocumentFields {
-    /// Central's id.
-    pub document: String,
-    /// The station's job.
-    pub job: String,
-    /// The station.
-    pub device: String,
-    /// Its branch.
-    pub branch: String,
-    /// The catalogue record.
-    pub record: Option<String>,
-    /// Title.
-    pub title: String,
-    /// DC-Creator.
-    pub creator: Option<String>,
-    /// DC-Date.
-    pub date: Option<String>,
-    /// DC-Subject.
-    pub subject: Option<String>,
-    /// DC-Language.
-    pub language: Option<String>,
-    /// DC-Rights.
-    pub rights: Option<String>,
-    /// Pages.
-    pub pages: u32,
-    /// Payload bytes.
-    pub bytes: u64,
-    /// When central kept it, ms since the epoch.
-    pub received_at: i64,
 }
 
 impl DocumentRow {
@@ -115,7 +82,7 @@ const COLUMNS: &str = "document, job, device, branch, record, title, creator, da
 
 fn row(r: &Row<'_>) -> rusqlite::Result<DocumentRow> {
     Ok(DocumentRow {
-        doc: DocumentFields {
+        doc: NewDocument {
             document: r.get(0)?,
             job: r.get(1)?,
             device: r.get(2)?,
