@@ -97,7 +97,11 @@ fn main() -> anyhow::Result<()> {
         .map(str::parse)
         .collect::<Result<_, _>>()?;
     let font_bytes = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../kiosk/fonts/NotoSans-Regular.ttf"),
+        Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR")
+                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
+        )
+        .join("../kiosk/fonts/NotoSans-Regular.ttf"),
     )?;
     let font = FontRef::try_from_slice(&font_bytes)?;
     let texts: Vec<String> = (0..pages).map(page_text).collect();
