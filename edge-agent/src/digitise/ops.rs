@@ -371,7 +371,11 @@ fn rotate(agent: &Agent, job: &str, page: u32, quarter_turns: i8) -> Result<Repl
 }
 
 fn picture(agent: &Agent, job: &str, page: u32, size: PageImageSize) -> Result<Reply, ApiError> {
-    job_row(agent, job)?;
+    if job_row(agent, job)?.cleaned_at.is_some() {
+        return Err(unknown(
+            "the page files were removed from the station after central kept the job",
+        ));
+    }
     if agent.store().page(job, page).map_err(internal)?.is_none() {
         return Err(unknown("no such page"));
     }
