@@ -344,6 +344,8 @@ async fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
     c.digitise.chunk_bytes = 8 * 1024;
     c.digitise.retry_max_secs = 1;
     c.digitise.poll_secs = 1;
+    // Keep the station's files after `safe`: the end compares them with what arrived.
+    c.digitise.keep_safe_hours = 24;
     seed(&c.db_path());
     let file = dir.path().join("agent.toml");
     std::fs::write(&file, toml::to_string(&c).unwrap()).unwrap();

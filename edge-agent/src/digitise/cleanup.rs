@@ -78,7 +78,11 @@ mod tests {
         let bag = bags_dir(dir.path()).join("j1");
         std::fs::create_dir_all(bag.join("data/master")).unwrap();
         std::fs::write(bag.join("data/master/0001.png"), b"m").unwrap();
-        std::fs::write(bag.join("manifest-sha256.txt"), b"x  data/master/0001.png\n").unwrap();
+        std::fs::write(
+            bag.join("manifest-sha256.txt"),
+            b"x  data/master/0001.png\n",
+        )
+        .unwrap();
         let pages = job_dir(dir.path(), "j1").join("master");
         std::fs::create_dir_all(&pages).unwrap();
         std::fs::write(pages.join("1.png"), b"m").unwrap();

@@ -417,9 +417,7 @@ fn a_safe_job_loses_its_page_files_after_the_keep_time_and_a_refused_one_keeps_t
     // The counts are unchanged, and a second sweep has nothing to do.
     let st = a.status().unwrap().digitise.unwrap();
     assert_eq!((st.jobs_safe, st.jobs_refused, st.jobs_waiting), (1, 1, 1));
-    assert!(cleanup::sweep(&a, t0 + 10 * 3_600_000)
-        .unwrap()
-        .is_empty());
+    assert!(cleanup::sweep(&a, t0 + 10 * 3_600_000).unwrap().is_empty());
 }
 
 #[test]

@@ -14,8 +14,8 @@ use reqwest::{StatusCode, Url};
 use rong_protocol::digitise::{upload_meta, BagFile, BagSubmission, BagVerdict};
 use tokio::sync::watch;
 
-use super::{bags_dir, cleanup};
 use super::tus::{TusClient, TusError};
+use super::{bags_dir, cleanup};
 use crate::agent::Agent;
 use crate::store::{StoreError, UploadRow};
 

@@ -462,9 +462,7 @@ impl Store {
     /// Records that a safe job's page files are gone (its rows stay).
     pub fn job_cleaned(&mut self, job: &str, at: i64) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached(
-                "UPDATE dig_jobs SET cleaned_at = ?2 WHERE id = ?1 AND state = 'safe'",
-            )?
+            .prepare_cached("UPDATE dig_jobs SET cleaned_at = ?2 WHERE id = ?1 AND state = 'safe'")?
             .execute(params![job, at])?;
         Ok(())
     }
