@@ -127,9 +127,14 @@ pub async fn serve(
                 config.uploads.max_file_bytes,
                 config.uploads.max_chunk_bytes,
             )
-            .context("cannot open the digitisation directories")?,
+            .context("cannot open the digitisation directories")?
+            .with_upload_expiry(config.uploads.expire_after()),
         ),
     };
+    let reaper_task = tokio::spawn(crate::digitise::receive::run_reaper(
+        state.intake.clone(),
+        stop_rx.clone(),
+    ));
     let web_ctx = Arc::new(crate::web::WebCtx::new(
         config.dashboard.clone(),
         config.alerts.clone(),
@@ -191,6 +196,7 @@ pub async fn serve(
     }
     let _ = mqtt_task.await;
     let _ = alerts_task.await;
+    let _ = reaper_task.await;
     tokio::task::spawn_blocking(move || ocr_pool.stop())
         .await
         .ok();

@@ -339,7 +339,7 @@ async fn tus_protocol_step_by_step_and_across_a_restart() {
     let h = r.headers();
     assert_eq!(h["tus-resumable"], "1.0.0");
     assert_eq!(h["tus-version"], "1.0.0");
-    assert_eq!(h["tus-extension"], "creation,checksum");
+    assert_eq!(h["tus-extension"], "creation,checksum,expiration");
     assert_eq!(h["tus-checksum-algorithm"], "sha1,sha256");
     assert_eq!(h["tus-max-size"], (10 * 1024 * 1024).to_string().as_str());
 
