@@ -10,5 +10,7 @@ pub mod pdf;
 pub mod process;
 pub mod receive;
 pub mod routes;
+#[cfg(feature = "test-page")]
+pub mod testpage;
 pub mod tus;
 pub mod viewer;
