@@ -117,6 +117,12 @@ pub struct DigitiseConfig {
     pub ocr_lang: String,
     /// Attempts per page before it is marked failed.
     pub ocr_max_attempts: u32,
+    /// Central's public base URL for IIIF ids (e.g. `https://thuvien.kontum.gov.vn`);
+    /// unset: built from each request's `Host`.
+    pub public_url: Option<String>,
+    /// Central is behind a reverse proxy that sets `X-Forwarded-Proto`/`-Host`: trust
+    /// them when `public_url` is unset (never otherwise).
+    pub trust_forwarded: bool,
 }
 
 impl Default for DigitiseConfig {
@@ -125,6 +131,8 @@ impl Default for DigitiseConfig {
             ocr_workers: 1,
             ocr_lang: "vie".into(),
             ocr_max_attempts: 3,
+            public_url: None,
+            trust_forwarded: false,
         }
     }
 }
@@ -421,6 +429,9 @@ impl Config {
         }
         if let Some(v) = env("RONG_UPLOADS_MAX_CHUNK_BYTES") {
             config.uploads.max_chunk_bytes = parse("RONG_UPLOADS_MAX_CHUNK_BYTES", v)?;
+        }
+        if let Some(v) = env("RONG_DIGITISE_PUBLIC_URL") {
+            config.digitise.public_url = Some(v);
         }
         if let Some(v) = env("RONG_UPLOADS_EXPIRE_HOURS") {
             config.uploads.expire_hours = parse("RONG_UPLOADS_EXPIRE_HOURS", v)?;

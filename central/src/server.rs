@@ -135,6 +135,11 @@ pub async fn serve(
         state.intake.clone(),
         stop_rx.clone(),
     ));
+    let public_base = crate::digitise::public_url::PublicBase::new(
+        config.digitise.public_url.as_deref(),
+        config.digitise.trust_forwarded,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let web_ctx = Arc::new(crate::web::WebCtx::new(
         config.dashboard.clone(),
         config.alerts.clone(),
@@ -147,7 +152,7 @@ pub async fn serve(
     let app = router(state.clone())
         .merge(crate::web::router(state, web_ctx))
         .merge(opac)
-        .merge(crate::digitise::routes::router(reads.clone()))
+        .merge(crate::digitise::routes::router(reads.clone(), public_base))
         .layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             crate::web::track_latency,

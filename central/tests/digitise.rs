@@ -350,20 +350,8 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
     drop(c);
     drop(store);
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(central::serve(
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Some(ready_tx),
-    ));
-    let ready = tokio::time::timeout(Duration::from_secs(30), ready_rx)
-        .await
-        .expect("central ready in time")
-        .expect("ready sent");
-    let base = format!("http://{}", ready.http);
+    let central = Running::start(config).await;
+    let base = format!("http://{}", central.http);
     let http = reqwest::Client::new();
     let limit = Duration::from_secs(90);
 
@@ -477,8 +465,127 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
     .into_owned();
     assert!(en.contains("Next"), "{en}");
 
-    let _ = stop_tx.send(());
-    task.await
-        .expect("joined")
-        .expect("central stopped cleanly");
+    central.stop().await;
+}
+
+/// Central running in this process.
+struct Running {
+    http: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    async fn start(config: central::Config) -> Running {
+        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(central::serve(
+            config,
+            async move {
+                let _ = stop_rx.await;
+            },
+            Some(ready_tx),
+        ));
+        let ready = tokio::time::timeout(Duration::from_secs(30), ready_rx)
+            .await
+            .expect("central ready in time")
+            .expect("ready sent");
+        Running {
+            http: ready.http,
+            stop,
+            task,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task
+            .await
+            .expect("joined")
+            .expect("central stopped cleanly");
+    }
+}
+
+/// The ids in a manifest fetched with these extra headers: the manifest's own, its first
+/// image service's, and the PDF's.
+async fn manifest_ids(central: &Running, headers: &[(&str, &str)]) -> [String; 3] {
+    let mut req =
+        reqwest::Client::new().get(format!("http://{}/iiif/doc-u/manifest.json", central.http));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.expect("manifest request");
+    assert_eq!(r.status().as_u16(), 200);
+    let m: serde_json::Value = r.json().await.expect("manifest JSON");
+    let s = |v: &serde_json::Value| v.as_str().expect("an id").to_owned();
+    [
+        s(&m["id"]),
+        s(&m["items"][0]["items"][0]["items"][0]["body"]["service"][0]["id"]),
+        s(&m["rendering"][0]["id"]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iiif_ids_use_the_public_url_else_the_host_and_forwarded_headers_only_when_trusted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut config = central::Config {
+        data_dir: tmp.path().join("data"),
+        ..central::Config::default()
+    };
+    config.http.listen = "127.0.0.1:0".parse().expect("addr");
+    config.broker.listen = "127.0.0.1:0".parse().expect("addr");
+    std::fs::create_dir_all(&config.data_dir).expect("data dir");
+    let store = Store::open(&config.db_path()).expect("store");
+    let doc_dir = config.data_dir.join("documents/doc-u");
+    make_bag(&doc_dir, "Kon Tum", &[render("Kon Tum")]);
+    let mut c = db::open_worker(store.path()).expect("connection");
+    process::register(&mut c, &doc_dir, "doc-u", "Kon Tum").expect("registered");
+    drop(c);
+    drop(store);
+    let proxy = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "thuvien.kontum.example"),
+    ];
+    let ids_at = |base: &str| {
+        [
+            format!("{base}/iiif/doc-u/manifest.json"),
+            format!("{base}/iiif/doc-u/1"),
+            format!("{base}/documents/doc-u.pdf"),
+        ]
+    };
+
+    // No public URL: each request's Host, whichever name the client used.
+    let central = Running::start(config.clone()).await;
+    let own = format!("http://{}", central.http);
+    assert_eq!(manifest_ids(&central, &[]).await, ids_at(&own));
+    assert_eq!(
+        manifest_ids(&central, &[("host", "kho-so.local:8080")]).await,
+        ids_at("http://kho-so.local:8080")
+    );
+    // Forwarded headers from anyone are ignored unless central is told it is proxied.
+    assert_eq!(manifest_ids(&central, &proxy).await, ids_at(&own));
+    central.stop().await;
+
+    let mut proxied = config.clone();
+    proxied.digitise.trust_forwarded = true;
+    let central = Running::start(proxied.clone()).await;
+    assert_eq!(
+        manifest_ids(&central, &proxy).await,
+        ids_at("https://thuvien.kontum.example")
+    );
+    central.stop().await;
+
+    // A configured public URL wins over everything.
+    let mut public = proxied;
+    public.digitise.public_url = Some("https://so-hoa.kontum.example/".into());
+    let central = Running::start(public).await;
+    assert_eq!(
+        manifest_ids(&central, &proxy).await,
+        ids_at("https://so-hoa.kontum.example")
+    );
+    assert_eq!(
+        manifest_ids(&central, &[("host", "10.0.0.9")]).await,
+        ids_at("https://so-hoa.kontum.example")
+    );
+    central.stop().await;
 }

@@ -8,6 +8,7 @@ pub mod iiif;
 pub mod ocr;
 pub mod pdf;
 pub mod process;
+pub mod public_url;
 pub mod receive;
 pub mod routes;
 #[cfg(feature = "test-page")]
