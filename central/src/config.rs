@@ -598,6 +598,7 @@ mod tests {
         assert_eq!(c.http.listen, Config::default().http.listen);
         assert_eq!(c.import, Config::default().import);
         assert_eq!(c.uploads, Config::default().uploads);
+        assert_eq!(c.digitise, Config::default().digitise);
     }
 
     #[test]
