@@ -192,9 +192,10 @@ pub struct UploadInfo {
     pub metadata: BTreeMap<String, String>,
     /// When it was created, ms since the epoch.
     pub created_at: i64,
-    /// When a chunk last arrived, ms since the epoch (0 in files written before expiry).
+    /// When a chunk last arrived, ms since the epoch (absent in files written before
+    /// expiry existed: then the data file's modification time).
     #[serde(default)]
-    pub touched_at: i64,
+    pub touched_at: Option<i64>,
 }
 
 impl UploadInfo {
@@ -210,7 +211,9 @@ impl UploadInfo {
 
     /// When it was created or last received a chunk, ms since the epoch.
     pub fn last_touched(&self) -> i64 {
-        self.touched_at.max(self.created_at)
+        self.touched_at
+            .unwrap_or(self.created_at)
+            .max(self.created_at)
     }
 }
 
@@ -342,7 +345,7 @@ impl Uploads {
             offset: 0,
             metadata,
             created_at: now_ms,
-            touched_at: now_ms,
+            touched_at: Some(now_ms),
         };
         self.write_info(&info)?;
         tracing::info!(upload = %info.id, length, job = info.meta(upload_meta::JOB), path = info.meta(upload_meta::PATH), "upload created");
@@ -363,12 +366,20 @@ impl Uploads {
             Err(e) => return Err(e.into()),
         };
         let mut info: UploadInfo = serde_json::from_slice(&text)?;
-        let on_disk = match fs::metadata(self.data_path(id)) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        let data = match fs::metadata(self.data_path(id)) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e.into()),
         };
+        let on_disk = data.as_ref().map_or(0, |m| m.len());
         info.offset = info.offset.min(on_disk);
+        if info.touched_at.is_none() {
+            // Written before expiry existed: the data file's last write is the last chunk.
+            info.touched_at = data
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        }
         Ok(info)
     }
 
@@ -420,7 +431,7 @@ impl Uploads {
         f.sync_data()?;
         drop(f);
         info.offset = end;
-        info.touched_at = now_ms;
+        info.touched_at = Some(now_ms);
         self.write_info(&info)?;
         if info.is_complete() {
             tracing::info!(upload = %id, length = info.length, "upload complete");
@@ -703,5 +714,26 @@ mod tests {
         let kept = never.create(1, &meta("j1", "bagit.txt"), 0).unwrap();
         assert!(never.reap(i64::MAX).unwrap().is_empty());
         assert!(never.live_info(&kept.id, i64::MAX).is_ok());
+    }
+
+    #[test]
+    fn an_info_file_from_before_expiry_counts_from_its_last_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = Uploads::open(dir.path().join("uploads"), 100, 10)
+            .unwrap()
+            .with_expiry(Some(std::time::Duration::from_secs(3600)));
+        let id = u.create(8, &meta("j1", "bagit.txt"), 0).unwrap().id;
+        // As written before `touched_at` existed, created long ago.
+        let path = dir.path().join("uploads").join(format!("{id}.json"));
+        let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("touched_at");
+        fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let info = u.live_info(&id, now).unwrap();
+        assert!(
+            info.last_touched() > now - 60_000,
+            "the data file was written just now"
+        );
+        assert!(u.reap(now).unwrap().is_empty());
     }
 }
