@@ -26,9 +26,11 @@ pub struct Layout {
 }
 
 /// The Noto Sans font the kiosk ships, found from `CARGO_MANIFEST_DIR` read at run time (a
-/// test or benchmark crate one level below the workspace root).
+/// test or benchmark crate one level below the workspace root), else from where central
+/// was built (a benchmark binary run by hand).
 pub fn font_path() -> PathBuf {
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
     PathBuf::from(manifest).join("../kiosk/fonts/NotoSans-Regular.ttf")
 }
 
