@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use central::digitise::{iiif, ocr, pdf, process, testpage};
 use central::store::{digitise as db, Store};
+use support::Running;
 
 const TEXT: &str = "Địa chí Kon Tum\n\
 Thư viện tỉnh Kon Tum lưu giữ nhiều tài liệu quý\n\
@@ -328,27 +331,23 @@ async fn poll(
     }
 }
 
+/// A config for central under `dir` whose store holds one registered document `doc`: one
+/// page showing `text`, titled with its first line.
+fn with_document(dir: &Path, doc: &str, text: &str) -> central::Config {
+    let config = support::config(&dir.join("data"));
+    let store = Store::open(&config.db_path()).expect("store");
+    let doc_dir = config.data_dir.join("documents").join(doc);
+    let title = text.lines().next().unwrap_or_default();
+    make_bag(&doc_dir, title, &[render(text)]);
+    let mut c = db::open_worker(store.path()).expect("connection");
+    process::register(&mut c, &doc_dir, doc, title).expect("registered");
+    config
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut config = central::Config {
-        data_dir: tmp.path().join("data"),
-        ..central::Config::default()
-    };
-    config.http.listen = "127.0.0.1:0".parse().expect("addr");
-    config.broker.listen = "127.0.0.1:0".parse().expect("addr");
-    std::fs::create_dir_all(&config.data_dir).expect("data dir");
-    let store = Store::open(&config.db_path()).expect("store");
-    let doc_dir = config.data_dir.join("documents/doc-h");
-    make_bag(
-        &doc_dir,
-        "Địa chí Kon Tum",
-        &[render("Địa chí Kon Tum\nTây Nguyên")],
-    );
-    let mut c = db::open_worker(store.path()).expect("connection");
-    process::register(&mut c, &doc_dir, "doc-h", "Địa chí Kon Tum").expect("registered");
-    drop(c);
-    drop(store);
+    let config = with_document(tmp.path(), "doc-h", "Địa chí Kon Tum\nTây Nguyên");
 
     let central = Running::start(config).await;
     let base = format!("http://{}", central.http);
@@ -468,44 +467,6 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
     central.stop().await;
 }
 
-/// Central running in this process.
-struct Running {
-    http: std::net::SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Running {
-    async fn start(config: central::Config) -> Running {
-        let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(central::serve(
-            config,
-            async move {
-                let _ = stop_rx.await;
-            },
-            Some(ready_tx),
-        ));
-        let ready = tokio::time::timeout(Duration::from_secs(30), ready_rx)
-            .await
-            .expect("central ready in time")
-            .expect("ready sent");
-        Running {
-            http: ready.http,
-            stop,
-            task,
-        }
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        self.task
-            .await
-            .expect("joined")
-            .expect("central stopped cleanly");
-    }
-}
-
 /// The ids in a manifest fetched with these extra headers: the manifest's own, its first
 /// image service's, and the PDF's.
 async fn manifest_ids(central: &Running, headers: &[(&str, &str)]) -> [String; 3] {
@@ -528,20 +489,7 @@ async fn manifest_ids(central: &Running, headers: &[(&str, &str)]) -> [String; 3
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iiif_ids_use_the_public_url_else_the_host_and_forwarded_headers_only_when_trusted() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut config = central::Config {
-        data_dir: tmp.path().join("data"),
-        ..central::Config::default()
-    };
-    config.http.listen = "127.0.0.1:0".parse().expect("addr");
-    config.broker.listen = "127.0.0.1:0".parse().expect("addr");
-    std::fs::create_dir_all(&config.data_dir).expect("data dir");
-    let store = Store::open(&config.db_path()).expect("store");
-    let doc_dir = config.data_dir.join("documents/doc-u");
-    make_bag(&doc_dir, "Kon Tum", &[render("Kon Tum")]);
-    let mut c = db::open_worker(store.path()).expect("connection");
-    process::register(&mut c, &doc_dir, "doc-u", "Kon Tum").expect("registered");
-    drop(c);
-    drop(store);
+    let config = with_document(tmp.path(), "doc-u", "Kon Tum");
     let proxy = [
         ("x-forwarded-proto", "https"),
         ("x-forwarded-host", "thuvien.kontum.example"),

@@ -5,51 +5,36 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 
+use support::Running;
+
 const T: Duration = Duration::from_secs(20);
 
-/// A running central: its HTTP address, and what stops it.
-struct Running {
-    http: SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
 async fn start(data_dir: &Path) -> Running {
-    let mut config = central::Config {
-        data_dir: data_dir.to_owned(),
-        ..central::Config::default()
-    };
-    config.http.listen = "127.0.0.1:0".parse().unwrap();
-    config.broker.listen = "127.0.0.1:0".parse().unwrap();
+    let mut config = support::config(data_dir);
     config.uploads.expire_hours = 1;
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(central::serve(
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Some(ready_tx),
-    ));
-    let ready = tokio::time::timeout(T, ready_rx).await.unwrap().unwrap();
-    Running {
-        http: ready.http,
-        stop,
-        task,
-    }
+    Running::start(config).await
 }
 
-impl Running {
-    async fn tus(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+/// The tus requests this test makes.
+trait Tus {
+    fn tus(&self, method: Method, path: &str) -> reqwest::RequestBuilder;
+    async fn create(&self, path: &str) -> (String, reqwest::header::HeaderMap);
+    async fn head(&self, loc: &str) -> reqwest::Response;
+    async fn patch(&self, loc: &str, offset: u64, body: &[u8]) -> reqwest::Response;
+}
+
+impl Tus for Running {
+    fn tus(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new()
-            .request(method, format!("http://{}{path}", self.http))
+            .request(method, self.url(path))
             .header("Tus-Resumable", "1.0.0")
     }
 
@@ -57,7 +42,6 @@ impl Running {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         let r = self
             .tus(Method::POST, "/files/")
-            .await
             .header("Upload-Length", "100")
             .header(
                 "Upload-Metadata",
@@ -77,27 +61,17 @@ impl Running {
     }
 
     async fn head(&self, loc: &str) -> reqwest::Response {
-        self.tus(Method::HEAD, loc).await.send().await.unwrap()
+        self.tus(Method::HEAD, loc).send().await.unwrap()
     }
 
     async fn patch(&self, loc: &str, offset: u64, body: &[u8]) -> reqwest::Response {
         self.tus(Method::PATCH, loc)
-            .await
             .header("Content-Type", "application/offset+octet-stream")
             .header("Upload-Offset", offset.to_string())
             .body(body.to_vec())
             .send()
             .await
             .unwrap()
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(T, self.task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
     }
 }
 
@@ -128,12 +102,7 @@ fn assert_about_an_hour_from_now(at: i64) {
 async fn an_abandoned_upload_expires_is_reaped_and_a_live_one_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let c = start(dir.path()).await;
-    let r = c
-        .tus(Method::OPTIONS, "/files/")
-        .await
-        .send()
-        .await
-        .unwrap();
+    let r = c.tus(Method::OPTIONS, "/files/").send().await.unwrap();
     let ext = r.headers()["tus-extension"].to_str().unwrap().to_owned();
     assert!(ext.split(',').any(|e| e == "expiration"), "{ext}");
 
