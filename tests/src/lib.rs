@@ -6,9 +6,11 @@
 //! script does). Every process is killed when its handle drops.
 
 pub mod agent;
+pub mod bag;
 pub mod browser;
 pub mod central;
 pub mod fixtures;
+pub mod gate;
 pub mod http;
 pub mod mosquitto;
 pub mod mqtt;
