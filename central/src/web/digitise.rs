@@ -134,14 +134,21 @@ pub async fn page_route(
         "Chưa có trạm số hoá nào báo trạng thái.",
         "No scanning station has reported yet.",
     );
-    let _ = write!(b, "<h2>{}</h2>", l("Theo chi nhánh", "By branch"));
-    let heads = [
+    // Columns both tables have.
+    let (branch, jobs, pages, size_l) = (
         l("Chi nhánh", "Branch"),
-        l("Trạm", "Stations"),
-        l("Đang quét", "Jobs open"),
         l("Chờ gửi", "Jobs waiting"),
         l("Trang chờ", "Pages waiting"),
         l("Dung lượng chờ", "Bytes waiting"),
+    );
+    let _ = write!(b, "<h2>{}</h2>", l("Theo chi nhánh", "By branch"));
+    let heads = [
+        branch,
+        l("Trạm", "Stations"),
+        l("Đang quét", "Jobs open"),
+        jobs,
+        pages,
+        size_l,
     ];
     let body: Vec<Vec<String>> = sums
         .iter()
@@ -160,10 +167,10 @@ pub async fn page_route(
     let _ = write!(b, "<h2>{}</h2>", l("Theo trạm", "By station"));
     let heads = [
         l("Trạm", "Station"),
-        l("Chi nhánh", "Branch"),
-        l("Chờ gửi", "Jobs waiting"),
-        l("Trang chờ", "Pages waiting"),
-        l("Dung lượng chờ", "Bytes waiting"),
+        branch,
+        jobs,
+        pages,
+        size_l,
         l("Đã an toàn", "Jobs safe"),
         l("Bị từ chối", "Jobs refused"),
     ];
