@@ -13,6 +13,8 @@ pub mod http;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod proc;
+pub mod proxy;
+pub mod sane;
 pub mod scenario;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

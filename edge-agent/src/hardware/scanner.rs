@@ -24,6 +24,9 @@ pub struct ScannerSlot {
     pub opened: Option<OpenedScanner>,
     /// Whether it is there now.
     pub present: bool,
+    /// For SANE's `test` backend: after how many sheets of the next feeder batch the scan
+    /// loop makes the backend report a jam (`sim_doc_scanner jam N`).
+    pub jam_after: Option<usize>,
 }
 
 /// Shared access to the scanner, for the digitisation jobs.
