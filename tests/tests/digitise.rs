@@ -378,4 +378,12 @@ fn kill_9_mid_upload_against_real_central_leaves_one_document() {
         10
     );
     assert_eq!(canvases(&scenario, &document).len(), 10);
+    let left: Vec<String> = std::fs::read_dir(scenario.central.dir().join("data/uploads"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    eprintln!("uploads left at central: {left:?}");
 }
