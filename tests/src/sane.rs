@@ -19,10 +19,11 @@ pub fn test_backend_config(dir: &Path) -> PathBuf {
 }
 
 /// The agent's `[hardware.scanner]` table for device `test:0` of that configuration, in
-/// greyscale at `dpi` (keep it low in tests: a page at 50 dpi takes milliseconds).
-pub fn scanner_toml(sane_config_dir: &Path, dpi: u32) -> String {
+/// greyscale at `dpi` (keep it low in tests), with the backend's `picture` (`Solid
+/// black`, `Solid white`, `Grid` or `Color pattern`).
+pub fn scanner_toml(sane_config_dir: &Path, dpi: u32, picture: &str) -> String {
     format!(
-        "\n[hardware.scanner]\ndriver = \"sane\"\ndevice = \"test:0\"\nsane_config_dir = \"{}\"\nmode = \"gray\"\nresolution_dpi = {dpi}\n",
+        "\n[hardware.scanner]\ndriver = \"sane\"\ndevice = \"test:0\"\nsane_config_dir = \"{}\"\nmode = \"gray\"\nresolution_dpi = {dpi}\noptions = {{ test-picture = \"{picture}\" }}\n",
         sane_config_dir.display()
     )
 }

@@ -40,7 +40,7 @@ impl Station {
             "kontum",
             &scenario.central.mqtt_url,
             central_http,
-            &format!("{}{DIGITISE}", sane::scanner_toml(&sane_dir, 50)),
+            &format!("{}{DIGITISE}", sane::scanner_toml(&sane_dir, 75, "Grid")),
         );
         agent.start();
         wait_synced(&agent);
@@ -240,7 +240,9 @@ fn a_sane_feeder_batch_travels_over_a_cut_link_to_ocr_and_iiif() {
     // SANE's test backend: ten sheets in the feeder, then "no more documents".
     assert_eq!(scanned["pages"], 10, "{scanned}");
     let pages = scanned["page_list"].as_array().expect("page list");
-    assert!(pages.iter().all(|p| p["dpi"] == 50), "{scanned}");
+    assert!(pages.iter().all(|p| p["dpi"] == 75), "{scanned}");
+    // The configured backend option took: a grid, not the backend's default solid black.
+    assert!(!scanned.to_string().contains("too_dark"), "{scanned}");
     // The link drops every connection after a sixth of the bag, from before the upload.
     let bytes: u64 = pages
         .iter()

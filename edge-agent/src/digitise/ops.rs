@@ -514,19 +514,20 @@ fn sane_test(agent: &Agent, action: &str, sheets: Option<u32>) -> Result<Reply, 
     if !is_test {
         return Err(ApiError::new(ErrorCode::NoSimulator, "document scanner"));
     }
-    let status =
-        match action {
-            "jam" => None,
-            "cover_open" => Some("SANE_STATUS_COVER_OPEN"),
-            "empty" => Some("SANE_STATUS_NO_DOCS"),
-            "ok" => Some("Default"),
-            other => return Err(ApiError::new(
+    let status = match action {
+        "jam" => None,
+        "cover_open" => Some("SANE_STATUS_COVER_OPEN"),
+        "empty" => Some("SANE_STATUS_NO_DOCS"),
+        "ok" => Some("Default"),
+        other => {
+            return Err(ApiError::new(
                 ErrorCode::BadRequest,
                 format!(
                     "{other:?} is not available on SANE's test backend: jam, cover_open, empty, ok"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     let Some(opened) = slot.opened.as_mut() else {
         return Err(ApiError::new(ErrorCode::NoSimulator, "document scanner"));
     };

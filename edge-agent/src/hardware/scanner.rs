@@ -80,6 +80,10 @@ fn check(config: &ScannerConfig, s: &mut ScannerSlot, health: &HealthMap) {
         .and_then(|ds| pick_device(&ds, config.device.as_deref()).cloned());
     if let Some(d) = found {
         if o.scanner.open(&d.name).is_ok() {
+            // Opened again, the device has its own defaults: set ours again.
+            if let Err(e) = config.apply(o.scanner.as_mut()) {
+                tracing::warn!(device = %d.name, error = %e, "scanner settings not applied");
+            }
             tracing::info!(device = %d.name, "document scanner back");
             o.device = d;
             set_health(health, "scanner", Health::Ok, Some(label(o)));
