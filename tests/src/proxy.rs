@@ -1,11 +1,11 @@
 //! A toxic TCP proxy between a station and central: it can cut every connection after a
-//! budget of bytes, and hold the station's bytes once a total has gone through (a link
-//! that stalls mid-upload), until released.
+//! budget of bytes, hold the station's bytes once a total has gone through (a link that
+//! stalls mid-upload), and hold central's reply to a given request, until released.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -18,6 +18,10 @@ struct Toxics {
     forwarded: AtomicU64,
     /// Hold the station's bytes once `forwarded` reaches this; `u64::MAX`: never.
     hold_at: AtomicU64,
+    /// Hold central's reply on a connection that carried a request starting with this.
+    hold_reply_to: Mutex<Option<Vec<u8>>>,
+    /// Replies held so far.
+    replies_held: AtomicUsize,
 }
 
 /// A proxy to one target; it runs until the test process ends.
@@ -44,7 +48,7 @@ impl Proxy {
                     continue;
                 };
                 let t = t.clone();
-                std::thread::spawn(move || pipe(client, server, &t));
+                std::thread::spawn(move || pipe(client, server, t));
             }
         });
         Proxy { addr, toxics }
@@ -84,20 +88,54 @@ impl Proxy {
         self.forwarded() >= self.toxics.hold_at.load(Ordering::SeqCst)
     }
 
-    /// Lets everything through again.
+    /// From now on, holds central's reply to any request whose first line starts with
+    /// `request` (e.g. `POST /api/v1/digitisation/bags`): the request reaches central,
+    /// the station never hears back.
+    pub fn hold_replies_to(&self, request: &str) {
+        *self.toxics.hold_reply_to.lock().expect("proxy lock") = Some(request.as_bytes().to_vec());
+    }
+
+    /// Replies held so far.
+    pub fn replies_held(&self) -> usize {
+        self.toxics.replies_held.load(Ordering::SeqCst)
+    }
+
+    /// Lets everything through again (held replies go to their connection, if it is
+    /// still there).
     pub fn release(&self) {
         self.toxics.hold_at.store(u64::MAX, Ordering::SeqCst);
+        *self.toxics.hold_reply_to.lock().expect("proxy lock") = None;
     }
 }
 
-fn pipe(client: TcpStream, server: TcpStream, t: &Toxics) {
+impl Toxics {
+    fn holding_replies(&self) -> bool {
+        self.hold_reply_to.lock().is_ok_and(|p| p.is_some())
+    }
+}
+
+fn pipe(client: TcpStream, server: TcpStream, t: Arc<Toxics>) {
     let (Ok(mut c_read), Ok(mut s_write)) = (client.try_clone(), server.try_clone()) else {
         return;
     };
     let (mut s_read, mut c_write) = (server, client);
-    // Central to station: copied as it comes.
+    let hold_reply = Arc::new(AtomicBool::new(false));
+    let (held, t2) = (hold_reply.clone(), t.clone());
+    // Central to station: copied as it comes, unless this connection's reply is held.
     let back = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut s_read, &mut c_write);
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = match s_read.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            while held.load(Ordering::SeqCst) && t2.holding_replies() {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if c_write.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
         let _ = c_write.shutdown(Shutdown::Both);
     });
     let mut sent = 0usize;
@@ -116,6 +154,11 @@ fn pipe(client: TcpStream, server: TcpStream, t: &Toxics) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        let pattern = t.hold_reply_to.lock().expect("proxy lock").clone();
+        if pattern.is_some_and(|p| buf[..n].starts_with(&p)) {
+            t.replies_held.fetch_add(1, Ordering::SeqCst);
+            hold_reply.store(true, Ordering::SeqCst);
+        }
         if s_write.write_all(&buf[..n]).is_err() {
             break;
         }

@@ -9,7 +9,8 @@
 //! - A jam mid-batch keeps the sheets already scanned; once cleared, another batch adds the
 //!   rest and the job becomes safe at central with every page in order.
 //! - `kill -9` of the agent while the link holds an upload half way, then a restart: the
-//!   upload completes and central keeps exactly one document for the job.
+//!   upload completes and central keeps exactly one document for the job. The same when
+//!   central has kept the bag but its answer never reached the station.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -388,4 +389,50 @@ fn kill_9_mid_upload_against_real_central_leaves_one_document() {
         })
         .unwrap_or_default();
     eprintln!("uploads left at central: {left:?}");
+}
+
+#[test]
+fn kill_9_after_central_kept_the_bag_unheard_leaves_one_document() {
+    let scenario = Scenario::start(BrokerKind::Embedded, "");
+    let proxy = Proxy::start(scenario.central.http);
+    let mut station = Station::start(&scenario, "kontum-station-4", &proxy.addr.to_string());
+    let job = station.start_job("Địa chí Sa Thầy");
+    let view = station.call(json!({"op": "job_scan", "job": job, "batch": true}));
+    assert_eq!(view["pages"], 10, "{view}");
+
+    // Every file arrives; the bag is submitted and kept, but the answer is held.
+    proxy.hold_replies_to("POST /api/v1/digitisation/bags");
+    let finished = station.call(json!({"op": "job_finish", "job": job}));
+    assert_eq!(finished["state"], "queued", "{finished}");
+    let mut kept = Vec::new();
+    wait_until("central keeps the bag", Duration::from_secs(60), || {
+        kept = central_documents(&scenario, &job);
+        !kept.is_empty()
+    });
+    assert_eq!(proxy.replies_held(), 1);
+    let j = station.summary(&job);
+    assert_ne!(j["state"], "safe", "the station has not heard: {j}");
+    station.agent.kill9();
+    proxy.release();
+    let before = proxy.forwarded();
+
+    // After the restart the station submits again and hears of the same document.
+    station.agent.start();
+    station.login();
+    let document = station.wait_safe(&job, Duration::from_secs(120));
+    let again = proxy.forwarded() - before;
+    let total = finished["bytes_total"].as_u64().expect("bytes_total");
+    eprintln!("after the restart {again} bytes went to central for a bag of {total}");
+    assert!(
+        again < total / 10,
+        "the bag was not sent again: {again} of {total}"
+    );
+    assert_eq!(vec![document.clone()], kept);
+    assert_eq!(central_documents(&scenario, &job), kept);
+    assert_eq!(central_document_dirs(&scenario), kept);
+    assert_eq!(
+        assert_bag_matches(&scenario, "kontum-station-4", &document),
+        10
+    );
+    assert_eq!(canvases(&scenario, &document).len(), 10);
 }
