@@ -285,10 +285,12 @@ async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
     let a2 = a.clone();
     let view = tokio::task::spawn_blocking(move || {
         let (session, job) = start_job(&a2, "SANE");
-        scan_batch(&a2, &session, &job)
+        let v = scan_batch(&a2, &session, &job);
+        (session, v)
     })
     .await
     .unwrap();
+    let (session, view) = view;
     // The test backend's feeder holds ten sheets; its default picture is solid black.
     assert_eq!(view.pages.len(), 10);
     for p in &view.pages {
@@ -305,6 +307,37 @@ async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
         pushed += 1;
     }
     assert_eq!(pushed, 10);
+
+    // A jam after two sheets of the next batch, through the backend's error option: the
+    // two pages stay; cleared, the rest of the feeder follows (the jammed sheet is used).
+    let job = view.summary.job.clone();
+    let a2 = a.clone();
+    tokio::task::spawn_blocking(move || {
+        let scan = || RequestOp::JobScan {
+            session: session.clone(),
+            job: job.clone(),
+            batch: true,
+        };
+        let sim = |action: &str, sheets| RequestOp::SimDocScanner {
+            action: action.into(),
+            sheets,
+        };
+        a2.handle(sim("jam", Some(2))).unwrap();
+        let err = a2.handle(scan()).unwrap_err();
+        assert!(err.message.contains("jammed"), "{err:?}");
+        assert_eq!(a2.store().pages(&job).unwrap().len(), 12);
+        a2.handle(sim("ok", None)).unwrap();
+        let Reply::Job(v) = a2.handle(scan()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(v.pages.len(), 19);
+        assert!(
+            a2.handle(sim("load", Some(3))).is_err(),
+            "the backend loads itself"
+        );
+    })
+    .await
+    .unwrap();
 }
 
 fn spawn_agent(config_file: &Path) -> Child {

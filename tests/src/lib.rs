@@ -10,11 +10,12 @@ pub mod bag;
 pub mod browser;
 pub mod central;
 pub mod fixtures;
-pub mod gate;
 pub mod http;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod proc;
+pub mod proxy;
+pub mod sane;
 pub mod scenario;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

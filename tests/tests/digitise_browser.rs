@@ -4,7 +4,7 @@
 //! text typed without diacritics, and the viewer's own script loads the IIIF manifest and
 //! shows the pages: page N of M, next and previous by button and keyboard, zoom, the PDF,
 //! Vietnamese then English, and a phone's width. Meanwhile a real station (simulated
-//! scanner) scans a job behind a shut link: the dashboard's digitisation page shows its
+//! scanner) scans a job behind a held link: the dashboard's digitisation page shows its
 //! pages and bytes waiting, then the job safe once the link opens, and branch staff see
 //! only their branch. `RONG_UPDATE_SCREENS=1` writes screenshots to `docs/screens/digitise/`.
 
@@ -13,8 +13,8 @@ use std::time::Duration;
 use rong_protocol::digitise::BagVerdict;
 use rong_tests::bag::{submit_bag, BagSender};
 use rong_tests::browser::{screens_dir, Browser, WdResult, ARROW_LEFT, ARROW_RIGHT};
-use rong_tests::gate::Gate;
 use rong_tests::http::request_full;
+use rong_tests::proxy::Proxy;
 use rong_tests::scenario::{wait_synced, BrokerKind, Scenario};
 use rong_tests::{wait_until, Agent};
 use serde_json::{json, Value};
@@ -146,14 +146,14 @@ fn a_digitised_document_in_the_catalogue_the_viewer_and_the_dashboard() {
     s.central.admin_create("lan", PASSWORD, Some("dakto"));
     let base = format!("http://{}", s.central.http);
 
-    // A station whose link to central's HTTP side can be shut (MQTT stays up).
-    let gate = Gate::start(s.central.http);
+    // A station whose link to central's HTTP side can be held (MQTT stays up).
+    let link = Proxy::start(s.central.http);
     let mut station = Agent::prepare(
         s.tmp.path(),
         "kontum-station-1",
         "kontum",
         &s.central.mqtt_url,
-        &gate.addr.to_string(),
+        &link.addr.to_string(),
         "[sync]\nheartbeat_secs = 1\n\n[hardware.scanner]\ndriver = \"sim\"\nresolution_dpi = 75\n\n\
          [digitise]\nretry_max_secs = 1\npoll_secs = 1\n",
     );
@@ -173,9 +173,9 @@ fn a_digitised_document_in_the_catalogue_the_viewer_and_the_dashboard() {
         refused => panic!("central refused the bag: {refused:?}"),
     };
 
-    // The station scans two sheets and finishes; its link is shut, so they wait.
+    // The station scans two sheets and finishes; its link holds every byte, so they wait.
     wait_synced(&station);
-    gate.set_open(false);
+    link.hold_after(0);
     let mut api = station.client();
     let mut call = |v: Value| -> Value {
         let r = api.raw(&v.to_string()).expect("agent answers");
@@ -326,7 +326,7 @@ fn a_digitised_document_in_the_catalogue_the_viewer_and_the_dashboard() {
     );
     shoot(&b, "viewer-en");
 
-    // The dashboard: the station's pages and bytes wait behind the shut link.
+    // The dashboard: the station's pages and bytes wait behind the held link.
     login(&b, &base, "ana");
     b.wait_until("the station's waiting job", T, |b| {
         b.navigate(&format!("{base}/admin/digitise"))?;
@@ -337,8 +337,8 @@ fn a_digitised_document_in_the_catalogue_the_viewer_and_the_dashboard() {
     assert!(branch.contains("kontum"), "{branch}");
     shoot(&b, "dashboard-waiting");
 
-    // The link opens: the job goes through and is safe at central.
-    gate.set_open(true);
+    // The link lets go: the job goes through and is safe at central.
+    link.release();
     let row = b
         .wait_until("the station's job safe", Duration::from_secs(60), |b| {
             b.navigate(&format!("{base}/admin/digitise"))?;
