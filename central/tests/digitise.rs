@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-mod support;
+mod common;
 
 use central::digitise::{iiif, ocr, pdf, process, testpage};
 use central::store::{digitise as db, Store};
-use support::Running;
+use common::Running;
 
 const TEXT: &str = "Địa chí Kon Tum\n\
 Thư viện tỉnh Kon Tum lưu giữ nhiều tài liệu quý\n\
@@ -334,7 +334,8 @@ async fn poll(
 /// A config for central under `dir` whose store holds one registered document `doc`: one
 /// page showing `text`, titled with its first line.
 fn with_document(dir: &Path, doc: &str, text: &str) -> central::Config {
-    let config = support::config(&dir.join("data"));
+    let config = common::config(&dir.join("data"));
+    std::fs::create_dir_all(&config.data_dir).expect("data dir");
     let store = Store::open(&config.db_path()).expect("store");
     let doc_dir = config.data_dir.join("documents").join(doc);
     let title = text.lines().next().unwrap_or_default();
@@ -349,8 +350,8 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
     let tmp = tempfile::tempdir().expect("tempdir");
     let config = with_document(tmp.path(), "doc-h", "Địa chí Kon Tum\nTây Nguyên");
 
-    let central = Running::start(config).await;
-    let base = format!("http://{}", central.http);
+    let central = common::start(config).await;
+    let base = format!("http://{}", central.ready.http);
     let http = reqwest::Client::new();
     let limit = Duration::from_secs(90);
 
@@ -470,8 +471,10 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
 /// The ids in a manifest fetched with these extra headers: the manifest's own, its first
 /// image service's, and the PDF's.
 async fn manifest_ids(central: &Running, headers: &[(&str, &str)]) -> [String; 3] {
-    let mut req =
-        reqwest::Client::new().get(format!("http://{}/iiif/doc-u/manifest.json", central.http));
+    let mut req = reqwest::Client::new().get(format!(
+        "http://{}/iiif/doc-u/manifest.json",
+        central.ready.http
+    ));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -503,8 +506,8 @@ async fn iiif_ids_use_the_public_url_else_the_host_and_forwarded_headers_only_wh
     };
 
     // No public URL: each request's Host, whichever name the client used.
-    let central = Running::start(config.clone()).await;
-    let own = format!("http://{}", central.http);
+    let central = common::start(config.clone()).await;
+    let own = format!("http://{}", central.ready.http);
     assert_eq!(manifest_ids(&central, &[]).await, ids_at(&own));
     assert_eq!(
         manifest_ids(&central, &[("host", "kho-so.local:8080")]).await,
@@ -516,7 +519,7 @@ async fn iiif_ids_use_the_public_url_else_the_host_and_forwarded_headers_only_wh
 
     let mut proxied = config.clone();
     proxied.digitise.trust_forwarded = true;
-    let central = Running::start(proxied.clone()).await;
+    let central = common::start(proxied.clone()).await;
     assert_eq!(
         manifest_ids(&central, &proxy).await,
         ids_at("https://thuvien.kontum.example")
@@ -526,7 +529,7 @@ async fn iiif_ids_use_the_public_url_else_the_host_and_forwarded_headers_only_wh
     // A configured public URL wins over everything.
     let mut public = proxied;
     public.digitise.public_url = Some("https://so-hoa.kontum.example/".into());
-    let central = Running::start(public).await;
+    let central = common::start(public).await;
     assert_eq!(
         manifest_ids(&central, &proxy).await,
         ids_at("https://so-hoa.kontum.example")

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 
-use support::Running;
+use common::Running;
 
 const T: Duration = Duration::from_secs(20);
 
 async fn start(data_dir: &Path) -> Running {
-    let mut config = support::config(data_dir);
+    let mut config = common::config(data_dir);
     config.uploads.expire_hours = 1;
-    Running::start(config).await
+    common::start(config).await
 }
 
 /// The tus requests this test makes.

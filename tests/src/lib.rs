@@ -6,6 +6,7 @@
 //! script does). Every process is killed when its handle drops.
 
 pub mod agent;
+pub mod bag;
 pub mod browser;
 pub mod central;
 pub mod fixtures;
@@ -13,6 +14,8 @@ pub mod http;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod proc;
+pub mod proxy;
+pub mod sane;
 pub mod scenario;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
