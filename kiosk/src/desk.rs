@@ -597,6 +597,11 @@ impl Desk {
                 }
                 Next::Stay
             }
+            (DeskPending::Thumb(_), Err(e)) if e.code == ErrorCode::UnknownJob => {
+                // The station removed the page files (the job is safe at central): asking
+                // again would only fail again, so the page stays without a picture.
+                Next::Stay
+            }
             (DeskPending::Thumb(page), _) => {
                 // Try again with the next job view rather than showing nothing forever.
                 self.asked.remove(&page);

@@ -409,11 +409,14 @@ fn return_other_branch_account_renew_search_and_staff() {
 
 /// A job as the agent's `job_get` answers it (a recorded reply), with `pages` pages.
 fn job(state: &str, pages: u32) -> Reply {
-    let summary = serde_json::from_value(serde_json::json!({
+    let mut summary = serde_json::json!({
         "job": "J1", "title": "Sử thi Ba Na", "state": state, "pages": pages,
         "bytes_total": 0, "bytes_sent": 0, "created_at": 1
-    }))
-    .expect("summary");
+    });
+    if state == "safe" {
+        summary["document"] = "D1".into();
+    }
+    let summary = serde_json::from_value(summary).expect("summary");
     Reply::Job(Box::new(rong_protocol::digitise::JobView {
         summary,
         metadata: rong_protocol::digitise::DublinCore {
@@ -588,6 +591,43 @@ fn a_batch_shows_pages_as_they_arrive_and_a_jam_keeps_them() {
     assert!(t.k.desk.problem.is_none());
     let (_, op) = t.only();
     assert!(matches!(op, RequestOp::JobScan { batch: false, .. }));
+}
+
+#[test]
+fn thumbnails_the_station_removed_are_not_asked_for_again() {
+    let mut t = T::new();
+    t.desk(serde_json::json!([]));
+    t.act(Action::OpenJob("J1".into()));
+    let (tag, _) = t.only();
+    t.reply(tag, Ok(job("safe", 2)));
+    let asked = t.requests();
+    assert_eq!(asked.len(), 2);
+    // Page 1's files are gone (the job is safe at central); page 2's answer was lost.
+    for (tag, op) in asked {
+        let RequestOp::PageImage { page, .. } = op else {
+            panic!("{op:?}")
+        };
+        let code = if page == 1 {
+            ErrorCode::UnknownJob
+        } else {
+            ErrorCode::Internal
+        };
+        t.reply(tag, Err(err(code)));
+    }
+    // The next change to the view asks again for page 2 only.
+    t.input(Input::PageScanned {
+        job: "J1".into(),
+        page: page(3, serde_json::json!([])),
+    });
+    let pages: Vec<u32> = t
+        .requests()
+        .into_iter()
+        .map(|(_, op)| match op {
+            RequestOp::PageImage { page, .. } => page,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(pages, vec![2, 3]);
 }
 
 #[test]
