@@ -16,6 +16,8 @@ APT_PACKAGES=(
   libfontconfig1-dev fonts-dejavu-core  # the kiosk (Slint): fontconfig, and one system font
   libudev-dev libinput-dev libxkbcommon-dev libgbm-dev  # the kiosk's linuxkms (Pi) backend
   tesseract-ocr tesseract-ocr-vie  # central's OCR of digitised pages (and their PDF)
+  iproute2 nftables           # the upload benchmark's lossy link: a network namespace whose
+                              # loopback drops packets with nft (this kernel has no netem)
 )
 
 missing=()

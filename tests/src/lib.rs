@@ -12,6 +12,8 @@ pub mod fixtures;
 pub mod http;
 pub mod mosquitto;
 pub mod mqtt;
+pub mod netns;
+pub mod pages;
 pub mod proc;
 pub mod scenario;
 
