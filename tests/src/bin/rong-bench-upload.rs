@@ -259,7 +259,7 @@ fn run_row(a: &Args, job: &Job, root: &Path, loss: u8, chunk_kib: u64) -> anyhow
 
 fn print_table(a: &Args, rows: &[Row]) {
     println!(
-        "Machine: {} cores; load average before: {}",
+        "Machine: {} cores; load average (1, 5, 15 min) at the end: {}",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
