@@ -84,6 +84,17 @@ pub struct UploadsConfig {
     pub max_file_bytes: u64,
     /// The largest `PATCH` body, bytes; a bigger chunk gets `413`.
     pub max_chunk_bytes: usize,
+    /// An upload that receives no chunk for this many hours expires (`410`, then deleted
+    /// with its bytes; the station starts that file again). 0: uploads never expire.
+    pub expire_hours: u64,
+}
+
+impl UploadsConfig {
+    /// How long an untouched upload lives (`None`: for ever).
+    pub fn expire_after(&self) -> Option<std::time::Duration> {
+        (self.expire_hours > 0)
+            .then(|| std::time::Duration::from_secs(self.expire_hours.saturating_mul(3600)))
+    }
 }
 
 impl Default for UploadsConfig {
@@ -91,6 +102,7 @@ impl Default for UploadsConfig {
         UploadsConfig {
             max_file_bytes: 2 * 1024 * 1024 * 1024,
             max_chunk_bytes: 4 * 1024 * 1024,
+            expire_hours: 72,
         }
     }
 }
@@ -105,6 +117,12 @@ pub struct DigitiseConfig {
     pub ocr_lang: String,
     /// Attempts per page before it is marked failed.
     pub ocr_max_attempts: u32,
+    /// Central's public base URL for IIIF ids (e.g. `https://thuvien.kontum.gov.vn`);
+    /// unset: built from each request's `Host`.
+    pub public_url: Option<String>,
+    /// Central is behind a reverse proxy that sets `X-Forwarded-Proto`/`-Host`: trust
+    /// them when `public_url` is unset (never otherwise).
+    pub trust_forwarded: bool,
 }
 
 impl Default for DigitiseConfig {
@@ -113,6 +131,8 @@ impl Default for DigitiseConfig {
             ocr_workers: 1,
             ocr_lang: "vie".into(),
             ocr_max_attempts: 3,
+            public_url: None,
+            trust_forwarded: false,
         }
     }
 }
@@ -410,6 +430,12 @@ impl Config {
         if let Some(v) = env("RONG_UPLOADS_MAX_CHUNK_BYTES") {
             config.uploads.max_chunk_bytes = parse("RONG_UPLOADS_MAX_CHUNK_BYTES", v)?;
         }
+        if let Some(v) = env("RONG_DIGITISE_PUBLIC_URL") {
+            config.digitise.public_url = Some(v);
+        }
+        if let Some(v) = env("RONG_UPLOADS_EXPIRE_HOURS") {
+            config.uploads.expire_hours = parse("RONG_UPLOADS_EXPIRE_HOURS", v)?;
+        }
         if let Some(v) = env("RONG_HTTP_LISTEN") {
             config.http.listen = parse("RONG_HTTP_LISTEN", v)?;
         }
@@ -572,6 +598,7 @@ mod tests {
         assert_eq!(c.http.listen, Config::default().http.listen);
         assert_eq!(c.import, Config::default().import);
         assert_eq!(c.uploads, Config::default().uploads);
+        assert_eq!(c.digitise, Config::default().digitise);
     }
 
     #[test]

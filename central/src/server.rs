@@ -127,9 +127,19 @@ pub async fn serve(
                 config.uploads.max_file_bytes,
                 config.uploads.max_chunk_bytes,
             )
-            .context("cannot open the digitisation directories")?,
+            .context("cannot open the digitisation directories")?
+            .with_upload_expiry(config.uploads.expire_after()),
         ),
     };
+    let reaper_task = tokio::spawn(crate::digitise::receive::run_reaper(
+        state.intake.clone(),
+        stop_rx.clone(),
+    ));
+    let public_base = crate::digitise::public_url::PublicBase::new(
+        config.digitise.public_url.as_deref(),
+        config.digitise.trust_forwarded,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     let web_ctx = Arc::new(crate::web::WebCtx::new(
         config.dashboard.clone(),
         config.alerts.clone(),
@@ -142,7 +152,7 @@ pub async fn serve(
     let app = router(state.clone())
         .merge(crate::web::router(state, web_ctx))
         .merge(opac)
-        .merge(crate::digitise::routes::router(reads.clone()))
+        .merge(crate::digitise::routes::router(reads.clone(), public_base))
         .layer(axum::middleware::from_fn_with_state(
             metrics.clone(),
             crate::web::track_latency,
@@ -191,6 +201,7 @@ pub async fn serve(
     }
     let _ = mqtt_task.await;
     let _ = alerts_task.await;
+    let _ = reaper_task.await;
     tokio::task::spawn_blocking(move || ocr_pool.stop())
         .await
         .ok();

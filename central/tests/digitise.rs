@@ -5,9 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
-use central::digitise::{iiif, ocr, pdf, process};
+mod common;
+
+use central::digitise::{iiif, ocr, pdf, process, testpage};
 use central::store::{digitise as db, Store};
+use common::Running;
 
 const TEXT: &str = "Địa chí Kon Tum\n\
 Thư viện tỉnh Kon Tum lưu giữ nhiều tài liệu quý\n\
@@ -17,44 +19,17 @@ và tra cứu tài liệu số hoá trên mạng.";
 
 /// Renders `text` black on white at 300 dpi (12 pt = 50 px) with Noto Sans.
 fn render(text: &str) -> image::GrayImage {
-    let font_path = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("../kiosk/fonts/NotoSans-Regular.ttf");
-    let bytes = std::fs::read(&font_path).expect("the kiosk's font");
-    let font = FontRef::try_from_slice(&bytes).expect("a TrueType font");
-    let scale = PxScale::from(50.0);
-    let sf = font.as_scaled(scale);
-    let (w, h) = (2480u32, 1200u32);
-    let mut img = image::GrayImage::from_pixel(w, h, image::Luma([255]));
-    let line_h = (sf.height() + sf.line_gap()) * 1.3;
-    for (n, line) in text.lines().enumerate() {
-        let mut x = 200.0f32;
-        let y = 200.0 + n as f32 * line_h;
-        let mut prev = None;
-        for ch in line.chars() {
-            let id = font.glyph_id(ch);
-            if let Some(p) = prev {
-                x += sf.kern(p, id);
-            }
-            let glyph = id.with_scale_and_position(scale, ab_glyph::point(x, y + sf.ascent()));
-            x += sf.h_advance(id);
-            prev = Some(id);
-            if let Some(outline) = font.outline_glyph(glyph) {
-                let b = outline.px_bounds();
-                outline.draw(|gx, gy, cov| {
-                    let (px, py) = (b.min.x as i64 + gx as i64, b.min.y as i64 + gy as i64);
-                    if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
-                        let v = (255.0 * (1.0 - cov.clamp(0.0, 1.0))) as u8;
-                        let cur = img.get_pixel(px as u32, py as u32).0[0];
-                        img.put_pixel(px as u32, py as u32, image::Luma([cur.min(v)]));
-                    }
-                });
-            }
-        }
-    }
-    img
+    let bytes = testpage::font_bytes().expect("the kiosk's font");
+    let font = testpage::font(&bytes).expect("a TrueType font");
+    let layout = testpage::Layout {
+        width: 2480,
+        height: 1200,
+        px: 50.0,
+        line_spacing: 1.3,
+        left: 200.0,
+        top: 200.0,
+    };
+    testpage::render(&font, text, layout)
 }
 
 fn sha256(path: &Path) -> String {
@@ -69,14 +44,21 @@ fn sha256(path: &Path) -> String {
         .to_owned()
 }
 
-/// Writes a stored bag at `{dir}/bag/` with these page images as masters.
+/// Writes a stored bag at `{dir}/bag/` with these page images as masters; the first page
+/// also has a q85 access JPEG, as a station sends, the others only their master.
 fn make_bag(dir: &Path, title: &str, pages: &[image::GrayImage]) {
     let data = dir.join("bag/data/master");
     std::fs::create_dir_all(&data).expect("bag dirs");
+    std::fs::create_dir_all(dir.join("bag/data/access")).expect("bag dirs");
     let mut manifest = String::new();
     for (i, img) in pages.iter().enumerate() {
         let path = data.join(format!("{:04}.png", i + 1));
         img.save(&path).expect("master written");
+        if i == 0 {
+            let jpeg = std::fs::File::create(process::access_path(dir, 1)).expect("access");
+            img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(jpeg, 85))
+                .expect("access written");
+        }
         manifest.push_str(&format!(
             "{}  data/master/{:04}.png\n",
             sha256(&path),
@@ -115,6 +97,24 @@ fn wait_done(db_path: &Path, doc: &str, pages: u32, limit: Duration) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The page count of a PDF, by `qpdf --show-npages`.
+fn pdf_pages(path: &Path) -> u32 {
+    let out = std::process::Command::new("qpdf")
+        .arg("--show-npages")
+        .arg(path)
+        .output()
+        .expect("qpdf runs (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a page count")
 }
 
 fn venv_python() -> PathBuf {
@@ -177,8 +177,33 @@ fn a_rendered_vietnamese_page_is_read_with_under_5_percent_cer_then_indexed_and_
     assert!(iiif::page_dir(&doc_dir, 2)
         .join("full/max/0/default.jpg")
         .is_file());
+    // One tesseract run per page left its text, hOCR and one-page PDF; page 1 was read
+    // from its access JPEG (embedded as it is), page 2 from its master.
+    assert_eq!(
+        process::ocr_image(&doc_dir, 1),
+        process::access_path(&doc_dir, 1)
+    );
+    assert_eq!(
+        process::ocr_image(&doc_dir, 2),
+        process::master_path(&doc_dir, 2)
+    );
+    for p in 1..=2 {
+        assert!(pdf::page_pdf(&doc_dir, p).is_file(), "page {p}'s PDF");
+    }
     let pdf_bytes = std::fs::read(pdf::pdf_path(&doc_dir)).expect("PDF written");
     assert!(pdf_bytes.starts_with(b"%PDF"));
+    assert_eq!(pdf_pages(&pdf::pdf_path(&doc_dir)), 2);
+    let has = |needle: &[u8]| pdf_bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"/DCTDecode"), "page 1's JPEG kept as it is");
+    assert!(has(b"GlyphLessFont"), "a text layer");
+
+    // A PDF lost (central stopped between the last page and the join) is joined again
+    // when the pool starts.
+    std::fs::remove_file(pdf::pdf_path(&doc_dir)).expect("PDF removed");
+    process::WorkerPool::start(&db_path, 1, process::OcrOptions::default())
+        .expect("pool")
+        .stop();
+    assert_eq!(pdf_pages(&pdf::pdf_path(&doc_dir)), 2);
 
     // Full text, folded like the catalogue.
     for q in ["dia chi kon tum", "TÂY NGUYÊN", "tai lieu so ho"] {
@@ -306,42 +331,27 @@ async fn poll(
     }
 }
 
+/// A config for central under `dir` whose store holds one registered document `doc`: one
+/// page showing `text`, titled with its first line.
+fn with_document(dir: &Path, doc: &str, text: &str) -> central::Config {
+    let config = common::config(&dir.join("data"));
+    std::fs::create_dir_all(&config.data_dir).expect("data dir");
+    let store = Store::open(&config.db_path()).expect("store");
+    let doc_dir = config.data_dir.join("documents").join(doc);
+    let title = text.lines().next().unwrap_or_default();
+    make_bag(&doc_dir, title, &[render(text)]);
+    let mut c = db::open_worker(store.path()).expect("connection");
+    process::register(&mut c, &doc_dir, doc, title).expect("registered");
+    config
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut config = central::Config {
-        data_dir: tmp.path().join("data"),
-        ..central::Config::default()
-    };
-    config.http.listen = "127.0.0.1:0".parse().expect("addr");
-    config.broker.listen = "127.0.0.1:0".parse().expect("addr");
-    std::fs::create_dir_all(&config.data_dir).expect("data dir");
-    let store = Store::open(&config.db_path()).expect("store");
-    let doc_dir = config.data_dir.join("documents/doc-h");
-    make_bag(
-        &doc_dir,
-        "Địa chí Kon Tum",
-        &[render("Địa chí Kon Tum\nTây Nguyên")],
-    );
-    let mut c = db::open_worker(store.path()).expect("connection");
-    process::register(&mut c, &doc_dir, "doc-h", "Địa chí Kon Tum").expect("registered");
-    drop(c);
-    drop(store);
+    let config = with_document(tmp.path(), "doc-h", "Địa chí Kon Tum\nTây Nguyên");
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(central::serve(
-        config,
-        async move {
-            let _ = stop_rx.await;
-        },
-        Some(ready_tx),
-    ));
-    let ready = tokio::time::timeout(Duration::from_secs(30), ready_rx)
-        .await
-        .expect("central ready in time")
-        .expect("ready sent");
-    let base = format!("http://{}", ready.http);
+    let central = common::start(config).await;
+    let base = format!("http://{}", central.ready.http);
     let http = reqwest::Client::new();
     let limit = Duration::from_secs(90);
 
@@ -455,8 +465,78 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
     .into_owned();
     assert!(en.contains("Next"), "{en}");
 
-    let _ = stop_tx.send(());
-    task.await
-        .expect("joined")
-        .expect("central stopped cleanly");
+    central.stop().await;
+}
+
+/// The ids in a manifest fetched with these extra headers: the manifest's own, its first
+/// image service's, and the PDF's.
+async fn manifest_ids(central: &Running, headers: &[(&str, &str)]) -> [String; 3] {
+    let mut req = reqwest::Client::new().get(format!(
+        "http://{}/iiif/doc-u/manifest.json",
+        central.ready.http
+    ));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let r = req.send().await.expect("manifest request");
+    assert_eq!(r.status().as_u16(), 200);
+    let m: serde_json::Value = r.json().await.expect("manifest JSON");
+    let s = |v: &serde_json::Value| v.as_str().expect("an id").to_owned();
+    [
+        s(&m["id"]),
+        s(&m["items"][0]["items"][0]["items"][0]["body"]["service"][0]["id"]),
+        s(&m["rendering"][0]["id"]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iiif_ids_use_the_public_url_else_the_host_and_forwarded_headers_only_when_trusted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = with_document(tmp.path(), "doc-u", "Kon Tum");
+    let proxy = [
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "thuvien.kontum.example"),
+    ];
+    let ids_at = |base: &str| {
+        [
+            format!("{base}/iiif/doc-u/manifest.json"),
+            format!("{base}/iiif/doc-u/1"),
+            format!("{base}/documents/doc-u.pdf"),
+        ]
+    };
+
+    // No public URL: each request's Host, whichever name the client used.
+    let central = common::start(config.clone()).await;
+    let own = format!("http://{}", central.ready.http);
+    assert_eq!(manifest_ids(&central, &[]).await, ids_at(&own));
+    assert_eq!(
+        manifest_ids(&central, &[("host", "kho-so.local:8080")]).await,
+        ids_at("http://kho-so.local:8080")
+    );
+    // Forwarded headers from anyone are ignored unless central is told it is proxied.
+    assert_eq!(manifest_ids(&central, &proxy).await, ids_at(&own));
+    central.stop().await;
+
+    let mut proxied = config.clone();
+    proxied.digitise.trust_forwarded = true;
+    let central = common::start(proxied.clone()).await;
+    assert_eq!(
+        manifest_ids(&central, &proxy).await,
+        ids_at("https://thuvien.kontum.example")
+    );
+    central.stop().await;
+
+    // A configured public URL wins over everything.
+    let mut public = proxied;
+    public.digitise.public_url = Some("https://so-hoa.kontum.example/".into());
+    let central = common::start(public).await;
+    assert_eq!(
+        manifest_ids(&central, &proxy).await,
+        ids_at("https://so-hoa.kontum.example")
+    );
+    assert_eq!(
+        manifest_ids(&central, &[("host", "10.0.0.9")]).await,
+        ids_at("https://so-hoa.kontum.example")
+    );
+    central.stop().await;
 }

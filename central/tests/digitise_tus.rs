@@ -4,73 +4,57 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
 
 use base64::Engine as _;
 use central::store::documents;
-use central::{Config, Ready};
 use rong_protocol::digitise::{BagFile, BagSubmission, BagVerdict};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::oneshot;
 
-const T: Duration = Duration::from_secs(20);
 const CHUNK_LIMIT: usize = 64 * 1024;
 
 struct Central {
-    ready: Ready,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    run: common::Running,
     http: reqwest::Client,
     data_dir: PathBuf,
 }
 
 impl Central {
     async fn start(data_dir: &Path) -> Central {
-        let mut config = Config {
-            data_dir: data_dir.to_owned(),
-            ..Config::default()
-        };
-        config.http.listen = "127.0.0.1:0".parse().unwrap();
-        config.broker.listen = "127.0.0.1:0".parse().unwrap();
+        let mut config = common::config(data_dir);
         config.uploads.max_chunk_bytes = CHUNK_LIMIT;
         config.uploads.max_file_bytes = 10 * 1024 * 1024;
-        std::fs::create_dir_all(data_dir).unwrap();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let task = tokio::spawn(central::serve(
-            config,
-            async move {
-                let _ = stop_rx.await;
-            },
-            Some(ready_tx),
-        ));
-        let ready = tokio::time::timeout(T, ready_rx)
-            .await
-            .expect("central ready in time")
-            .expect("ready sent");
         Central {
-            ready,
-            stop: Some(stop_tx),
-            task: Some(task),
+            run: common::start(config).await,
             http: reqwest::Client::new(),
             data_dir: data_dir.to_owned(),
         }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.ready.http, path)
+    /// A central with its data in a new temporary directory, which it needs kept.
+    async fn temp() -> (tempfile::TempDir, Central) {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Central::start(&dir.path().join("data")).await;
+        (dir, c)
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(T, self.task.take().unwrap())
-            .await
-            .expect("central stops in time")
-            .unwrap()
-            .unwrap();
+    fn url(&self, path: &str) -> String {
+        self.run.url(path)
+    }
+
+    async fn stop(self) {
+        self.run.stop().await;
+    }
+
+    /// The bytes central has stored for the upload at `loc` (a path or URL ending in
+    /// the upload's id).
+    fn stored(&self, loc: &str) -> Vec<u8> {
+        let id = loc.rsplit('/').next().unwrap();
+        std::fs::read(self.data_dir.join("uploads").join(id)).unwrap()
     }
 
     fn db(&self) -> rusqlite::Connection {
@@ -267,66 +251,31 @@ async fn upload_bag(c: &Central, job: &str, files: &[(String, Vec<u8>)]) -> BagS
     }
 }
 
-fn venv() -> PathBuf {
-    let venv = std::env::var_os("RONG_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rong-venv")
-        });
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run scripts/setup.sh (it installs tuspy and bagit into that venv)",
-        py.display()
-    );
-    venv
-}
-
-fn interop(name: &str) -> PathBuf {
-    Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("../tests/interop")
-    .join(name)
-}
-
-/// Runs tuspy off the async threads; answers its JSON line.
-async fn tuspy(args: Vec<String>) -> serde_json::Value {
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(venv().join("bin/python"))
-            .arg(interop("tus_upload.py"))
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+/// Runs the interop venv's Python with `args` off the async threads; answers its
+/// standard output, or panics with its errors when `what` failed.
+async fn python<S: Into<OsString>>(what: &'static str, args: Vec<S>) -> Vec<u8> {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let out = tokio::task::spawn_blocking(move || common::python().args(&args).output().unwrap())
+        .await
+        .unwrap();
     assert!(
         out.status.success(),
-        "tuspy failed: {}",
+        "{what} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    out.stdout
 }
 
-async fn bagit_validate(dir: PathBuf) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new(venv().join("bin/python"))
-            .arg(venv().join("bin/bagit.py"))
-            .arg("--validate")
-            .arg(&dir)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+/// Runs tuspy (`tests/interop/tus_upload.py`); answers its JSON line.
+async fn tuspy(args: Vec<String>) -> serde_json::Value {
+    let mut all = vec![common::interop("tus_upload.py").into_os_string()];
+    all.extend(args.into_iter().map(OsString::from));
+    serde_json::from_slice(&python("tuspy", all).await).unwrap()
 }
 
 #[tokio::test]
 async fn tus_protocol_step_by_step_and_across_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = Central::start(&dir.path().join("data")).await;
+    let (_dir, c) = Central::temp().await;
 
     // Discovery.
     let r = c
@@ -339,7 +288,7 @@ async fn tus_protocol_step_by_step_and_across_a_restart() {
     let h = r.headers();
     assert_eq!(h["tus-resumable"], "1.0.0");
     assert_eq!(h["tus-version"], "1.0.0");
-    assert_eq!(h["tus-extension"], "creation,checksum");
+    assert_eq!(h["tus-extension"], "creation,checksum,expiration");
     assert_eq!(h["tus-checksum-algorithm"], "sha1,sha256");
     assert_eq!(h["tus-max-size"], (10 * 1024 * 1024).to_string().as_str());
 
@@ -474,7 +423,9 @@ async fn tus_protocol_step_by_step_and_across_a_restart() {
     assert_eq!(c.offset(&loc).await, 60_000);
 
     // The connection drops in the middle of a chunk: the offset does not move.
-    let mut s = tokio::net::TcpStream::connect(c.ready.http).await.unwrap();
+    let mut s = tokio::net::TcpStream::connect(c.run.ready.http)
+        .await
+        .unwrap();
     let head = format!(
         "PATCH {loc} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\n\
          Content-Type: application/offset+octet-stream\r\nUpload-Offset: 60000\r\n\
@@ -517,18 +468,13 @@ async fn tus_protocol_step_by_step_and_across_a_restart() {
     assert_eq!(c.patch(&loc, at, b"x", None).await.status(), 400);
     let r = c.head(&loc).await;
     assert_eq!(r.headers()["upload-offset"], "150000");
-    let id = loc.rsplit('/').next().unwrap();
-    assert_eq!(
-        std::fs::read(c.data_dir.join("uploads").join(id)).unwrap(),
-        file
-    );
+    assert_eq!(c.stored(&loc), file);
     c.stop().await;
 }
 
 #[tokio::test]
 async fn tuspy_uploads_and_resumes_an_interrupted_upload() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = Central::start(&dir.path().join("data")).await;
+    let (dir, c) = Central::temp().await;
     let endpoint = c.url("/files/");
     let meta = serde_json::json!({"job": "job-py", "path": "data/master/0001.png", "device": "kt-01-scan", "branch": "kt-01"}).to_string();
 
@@ -546,11 +492,7 @@ async fn tuspy_uploads_and_resumes_an_interrupted_upload() {
     assert_eq!(out["offset"], 70_000);
     let url = out["url"].as_str().unwrap();
     assert!(url.starts_with(&endpoint), "{url}");
-    let id = url.rsplit('/').next().unwrap();
-    assert_eq!(
-        std::fs::read(c.data_dir.join("uploads").join(id)).unwrap(),
-        file
-    );
+    assert_eq!(c.stored(url), file);
 
     // Interrupted after three chunks, then resumed from the URL by a new tuspy process.
     let file = noise(50_000, 4);
@@ -573,18 +515,13 @@ async fn tuspy_uploads_and_resumes_an_interrupted_upload() {
     let out = tuspy(again).await;
     assert_eq!(out["offset"], 50_000);
     assert_eq!(out["url"], url.as_str());
-    let id = url.rsplit('/').next().unwrap();
-    assert_eq!(
-        std::fs::read(c.data_dir.join("uploads").join(id)).unwrap(),
-        file
-    );
+    assert_eq!(c.stored(&url), file);
     c.stop().await;
 }
 
 #[tokio::test]
 async fn bags_are_kept_refused_into_quarantine_and_resubmitted_idempotently() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = Central::start(&dir.path().join("data")).await;
+    let (_dir, c) = Central::temp().await;
 
     let api: serde_json::Value = c
         .http
@@ -623,12 +560,9 @@ async fn bags_are_kept_refused_into_quarantine_and_resubmitted_idempotently() {
         assert_eq!(c.head(&format!("/files/{}", f.upload)).await.status(), 404);
     }
     // The kept bag validates with the Library of Congress tool.
-    let out = bagit_validate(bag_dir.clone()).await;
-    assert!(
-        out.status.success(),
-        "bagit.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut validate: Vec<OsString> = vec!["-m".into(), "bagit".into(), "--validate".into()];
+    validate.push(bag_dir.clone().into_os_string());
+    python("bagit.py --validate", validate).await;
 
     // The same job again (say the verdict was lost): the same answer, no second document.
     let r = c.submit(&sub).await;
@@ -740,28 +674,23 @@ async fn bags_are_kept_refused_into_quarantine_and_resubmitted_idempotently() {
 
 #[tokio::test]
 async fn a_bag_made_by_bagit_py_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let c = Central::start(&dir.path().join("data")).await;
+    let (dir, c) = Central::temp().await;
     let src = dir.path().join("bag");
     std::fs::create_dir_all(src.join("master")).unwrap();
     std::fs::write(src.join("master/0001.png"), noise(90_000, 9)).unwrap();
     std::fs::write(src.join("master/0002.png"), noise(20_000, 10)).unwrap();
-    let s2 = src.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(venv().join("bin/python"))
-            .arg(venv().join("bin/bagit.py"))
-            .args(["--sha256", "--sha512", "--contact-name", "Kon Tum"])
-            .arg(&s2)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "bagit.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut make: Vec<OsString> = [
+        "-m",
+        "bagit",
+        "--sha256",
+        "--sha512",
+        "--contact-name",
+        "Kon Tum",
+    ]
+    .map(OsString::from)
+    .to_vec();
+    make.push(src.clone().into_os_string());
+    python("bagit.py", make).await;
     let mut files = Vec::new();
     let mut stack = vec![src.clone()];
     while let Some(d) = stack.pop() {

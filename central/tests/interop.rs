@@ -3,7 +3,9 @@
 //! record count and the MARCXML conversion. The tools come from `scripts/setup.sh` (a venv
 //! at `$RONG_VENV`, default `~/.cache/rong-venv`, and Debian's `yaz`).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
 use central::store::Store;
@@ -11,32 +13,9 @@ use rong_protocol::delta::{Branch, Op};
 use rong_protocol::ids::BranchId;
 use serde_json::Value;
 
-fn python() -> PathBuf {
-    let venv = std::env::var_os("RONG_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rong-venv")
-        });
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run scripts/setup.sh (it installs pymarc into that venv)",
-        py.display()
-    );
-    py
-}
-
-fn tool() -> PathBuf {
-    Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("../tests/interop/marc_tool.py")
-}
-
 fn pymarc(args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg(tool())
+    let out = common::python()
+        .arg(common::interop("marc_tool.py"))
         .args(args)
         .output()
         .expect("run python");

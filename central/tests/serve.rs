@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::Read;
 use std::net::SocketAddr;
@@ -10,7 +12,6 @@ use std::time::Duration;
 
 use central::seed::{generate_with_pin_params, SeedData};
 use central::store::Store;
-use central::{Config, Ready};
 use chrono::NaiveDate;
 use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody, Op, SnapshotHeader};
 use rong_protocol::event::{Ack, Event, EventBatch, EventBody};
@@ -24,9 +25,7 @@ use uuid::Uuid;
 const T: Duration = Duration::from_secs(20);
 
 struct Central {
-    ready: Ready,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    run: common::Running,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
     data: SeedData,
@@ -40,12 +39,7 @@ impl Central {
     /// Starts central, on an external broker when `external` names one.
     async fn start_with(external: Option<String>) -> Central {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config {
-            data_dir: dir.path().join("data"),
-            ..Config::default()
-        };
-        config.http.listen = "127.0.0.1:0".parse().unwrap();
-        config.broker.listen = "127.0.0.1:0".parse().unwrap();
+        let mut config = common::config(&dir.path().join("data"));
         config.ingest.max_catchup_ops = 1000;
         config.broker.external_url = external;
         std::fs::create_dir_all(&config.data_dir).unwrap();
@@ -53,23 +47,8 @@ impl Central {
         let mut store = Store::open(&config.db_path()).unwrap();
         store.write_seed(&data, 420).unwrap();
         drop(store);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let task = tokio::spawn(central::serve(
-            config,
-            async move {
-                let _ = stop_rx.await;
-            },
-            Some(ready_tx),
-        ));
-        let ready = tokio::time::timeout(T, ready_rx)
-            .await
-            .expect("central ready in time")
-            .expect("ready sent");
         Central {
-            ready,
-            stop: Some(stop_tx),
-            task: Some(task),
+            run: common::start(config).await,
             http: reqwest::Client::new(),
             _dir: dir,
             data,
@@ -77,7 +56,7 @@ impl Central {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.ready.http, path)
+        self.run.url(path)
     }
 
     async fn get(&self, path: &str) -> Value {
@@ -139,13 +118,8 @@ impl Central {
         v
     }
 
-    async fn stop(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(T, self.task.take().unwrap())
-            .await
-            .expect("central stops in time")
-            .unwrap()
-            .unwrap();
+    async fn stop(self) {
+        self.run.stop().await;
     }
 }
 
@@ -286,7 +260,7 @@ async fn events_are_applied_once_and_acked() {
     let c = Central::start().await;
     let patron = c.free_patron();
     let items = c.free_items(3);
-    let mut d = Device::connect(&c.ready.mqtt, "kontum", "kontum-kiosk-1").await;
+    let mut d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-1").await;
 
     let batch = EventBatch::new(d.id.clone(), d.log, vec![checkout(1, &items[0], &patron)]);
     d.send(&batch).await;
@@ -339,7 +313,7 @@ async fn bad_payloads_are_rejected_and_counted() {
     let c = Central::start().await;
     let patron = c.free_patron();
     let items = c.free_items(1);
-    let d = Device::connect(&c.ready.mqtt, "kontum", "kontum-kiosk-9").await;
+    let d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-9").await;
     let topic = d.topic(Topic::Events);
     let good = EventBatch::new(d.id.clone(), d.log, vec![checkout(1, &items[0], &patron)]);
 
@@ -394,7 +368,7 @@ async fn bad_payloads_are_rejected_and_counted() {
 async fn blocks_go_down_as_deltas_and_catchup_works() {
     let c = Central::start().await;
     let patron = c.free_patron();
-    let mut d = Device::connect(&c.ready.mqtt, "kontum", "kontum-kiosk-2").await;
+    let mut d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-2").await;
     let v0 = c.stat("change_version").await;
 
     let r = c
@@ -647,7 +621,7 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
 async fn status_and_commands_reach_the_device_record() {
     use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceState, DeviceStatus};
     let c = Central::start().await;
-    let mut d = Device::connect(&c.ready.mqtt, "dakto", "dakto-kiosk-1").await;
+    let mut d = Device::connect(&c.run.ready.mqtt, "dakto", "dakto-kiosk-1").await;
     let (dev_id, dev_branch) = (d.id.clone(), d.branch.clone());
     let status = |state| DeviceStatus {
         v: rong_protocol::SCHEMA_VERSION,
@@ -770,7 +744,7 @@ async fn a_batch_with_overflowing_seqs_is_refused_and_ingest_goes_on() {
     let c = Central::start().await;
     let patron = c.free_patron();
     let items = c.free_items(1);
-    let mut d = Device::connect(&c.ready.mqtt, "kontum", "kontum-kiosk-5").await;
+    let mut d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-5").await;
     let mut a = checkout(1, &items[0], &patron);
     a.seq = u64::MAX;
     let mut b = checkout(1, &items[0], &patron);

@@ -229,6 +229,9 @@ pub struct DigitiseConfig {
     pub poll_secs: u64,
     /// JPEG quality of the access copies (1-100).
     pub access_quality: u8,
+    /// Hours a job's page files stay on the station after central confirmed it safe;
+    /// 0 removes them at once. The job's row and its bag's tag files stay.
+    pub keep_safe_hours: u64,
 }
 
 impl Default for DigitiseConfig {
@@ -239,6 +242,7 @@ impl Default for DigitiseConfig {
             retry_max_secs: 60,
             poll_secs: 30,
             access_quality: 85,
+            keep_safe_hours: 0,
         }
     }
 }
@@ -398,6 +402,9 @@ impl Config {
         if let Some(n) = num("RONG_DIGITISE_POLL_SECS")? {
             self.digitise.poll_secs = n;
         }
+        if let Some(n) = num("RONG_DIGITISE_KEEP_SAFE_HOURS")? {
+            self.digitise.keep_safe_hours = n;
+        }
         Ok(())
     }
 
@@ -433,6 +440,11 @@ impl Config {
         if d.retry_max_secs == 0 || d.poll_secs == 0 {
             return Err(ConfigError::Invalid(
                 "digitise.retry_max_secs and digitise.poll_secs must be positive".into(),
+            ));
+        }
+        if d.keep_safe_hours > 24 * 365 * 10 {
+            return Err(ConfigError::Invalid(
+                "digitise.keep_safe_hours must be at most ten years".into(),
             ));
         }
         if !(1..=100).contains(&d.access_quality) {

@@ -151,7 +151,7 @@ pub enum Action {
         word: Box<JobWord>,
     },
     /// Drive the simulated document scanner: `jam N`, `cover`, `empty`, `load N`,
-    /// `unplug`, `ok`.
+    /// `unplug`, `ok` (on a device of SANE's `test` backend: `jam N`, `cover`, `empty`, `ok`).
     Scanner {
         /// What to do.
         #[arg(value_enum)]

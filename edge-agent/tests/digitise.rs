@@ -89,43 +89,59 @@ async fn agent_with(config: Config) -> Arc<Agent> {
     a
 }
 
+/// Opens a staff session with card `S1` and starts a described job titled `title`;
+/// returns the session and the job id.
+fn start_job(a: &Agent, title: &str) -> (String, String) {
+    let Reply::Identified { session, .. } = a
+        .handle(RequestOp::Identify(Who {
+            card: Some("S1".into()),
+            ..Who::default()
+        }))
+        .unwrap()
+    else {
+        panic!()
+    };
+    let Reply::Job(v) = a
+        .handle(RequestOp::JobStart {
+            session: session.clone(),
+            source: JobSource::Described(DublinCore {
+                title: title.into(),
+                ..DublinCore::default()
+            }),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    (session, v.summary.job)
+}
+
+/// Scans the feeder into `job` as one batch; returns the job's view.
+fn scan_batch(a: &Agent, session: &str, job: &str) -> Box<rong_protocol::digitise::JobView> {
+    let Reply::Job(v) = a
+        .handle(RequestOp::JobScan {
+            session: session.to_owned(),
+            job: job.to_owned(),
+            batch: true,
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    v
+}
+
 /// Starts a job, scans `sheets` from the feeder and finishes it; returns the job id.
 async fn scanned_job(a: &Arc<Agent>, sheets: u32) -> String {
     let a = a.clone();
     tokio::task::spawn_blocking(move || {
-        let Reply::Identified { session, .. } = a
-            .handle(RequestOp::Identify(Who {
-                card: Some("S1".into()),
-                ..Who::default()
-            }))
-            .unwrap()
-        else {
-            panic!()
-        };
-        let Reply::Job(v) = a
-            .handle(RequestOp::JobStart {
-                session: session.clone(),
-                source: JobSource::Described(DublinCore {
-                    title: "Sử thi".into(),
-                    ..DublinCore::default()
-                }),
-            })
-            .unwrap()
-        else {
-            panic!()
-        };
-        let id = v.summary.job.clone();
+        let (session, id) = start_job(&a, "Sử thi");
         a.handle(RequestOp::SimDocScanner {
             action: "load".into(),
             sheets: Some(sheets),
         })
         .unwrap();
-        a.handle(RequestOp::JobScan {
-            session: session.clone(),
-            job: id.clone(),
-            batch: true,
-        })
-        .unwrap();
+        scan_batch(&a, &session, &id);
         a.handle(RequestOp::JobFinish {
             session,
             job: id.clone(),
@@ -268,41 +284,13 @@ async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
     let mut pushes = a.pushes.subscribe();
     let a2 = a.clone();
     let view = tokio::task::spawn_blocking(move || {
-        let Reply::Identified { session, .. } = a2
-            .handle(RequestOp::Identify(Who {
-                card: Some("S1".into()),
-                ..Who::default()
-            }))
-            .unwrap()
-        else {
-            panic!()
-        };
-        let Reply::Job(v) = a2
-            .handle(RequestOp::JobStart {
-                session: session.clone(),
-                source: JobSource::Described(DublinCore {
-                    title: "SANE".into(),
-                    ..DublinCore::default()
-                }),
-            })
-            .unwrap()
-        else {
-            panic!()
-        };
-        let Reply::Job(v) = a2
-            .handle(RequestOp::JobScan {
-                session,
-                job: v.summary.job.clone(),
-                batch: true,
-            })
-            .unwrap()
-        else {
-            panic!()
-        };
-        v
+        let (session, job) = start_job(&a2, "SANE");
+        let v = scan_batch(&a2, &session, &job);
+        (session, v)
     })
     .await
     .unwrap();
+    let (session, view) = view;
     // The test backend's feeder holds ten sheets; its default picture is solid black.
     assert_eq!(view.pages.len(), 10);
     for p in &view.pages {
@@ -319,6 +307,37 @@ async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
         pushed += 1;
     }
     assert_eq!(pushed, 10);
+
+    // A jam after two sheets of the next batch, through the backend's error option: the
+    // two pages stay; cleared, the rest of the feeder follows (the jammed sheet is used).
+    let job = view.summary.job.clone();
+    let a2 = a.clone();
+    tokio::task::spawn_blocking(move || {
+        let scan = || RequestOp::JobScan {
+            session: session.clone(),
+            job: job.clone(),
+            batch: true,
+        };
+        let sim = |action: &str, sheets| RequestOp::SimDocScanner {
+            action: action.into(),
+            sheets,
+        };
+        a2.handle(sim("jam", Some(2))).unwrap();
+        let err = a2.handle(scan()).unwrap_err();
+        assert!(err.message.contains("jammed"), "{err:?}");
+        assert_eq!(a2.store().pages(&job).unwrap().len(), 12);
+        a2.handle(sim("ok", None)).unwrap();
+        let Reply::Job(v) = a2.handle(scan()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(v.pages.len(), 19);
+        assert!(
+            a2.handle(sim("load", Some(3))).is_err(),
+            "the backend loads itself"
+        );
+    })
+    .await
+    .unwrap();
 }
 
 fn spawn_agent(config_file: &Path) -> Child {
@@ -330,6 +349,18 @@ fn spawn_agent(config_file: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("start edge-agent")
+}
+
+/// Waits until the agent's socket accepts connections, then connects the API client.
+async fn connect_when_up(socket: &Path) -> Api {
+    wait_for("the agent's socket", async || {
+        tokio::net::UnixStream::connect(socket)
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    Api::connect(socket).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,20 +375,15 @@ async fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
     c.digitise.chunk_bytes = 8 * 1024;
     c.digitise.retry_max_secs = 1;
     c.digitise.poll_secs = 1;
+    // Keep the station's files after `safe`: the end compares them with what arrived.
+    c.digitise.keep_safe_hours = 24;
     seed(&c.db_path());
     let file = dir.path().join("agent.toml");
     std::fs::write(&file, toml::to_string(&c).unwrap()).unwrap();
 
     let mut child = spawn_agent(&file);
     let socket = c.socket_path();
-    wait_for("the agent's socket", async || {
-        tokio::net::UnixStream::connect(&socket)
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await;
-    let mut api = Api::connect(&socket).await;
+    let mut api = connect_when_up(&socket).await;
     let r = api
         .call(json!({"id": 1, "op": "identify", "card": "S1"}))
         .await;
@@ -402,14 +428,7 @@ async fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
     let _ = std::fs::remove_file(&socket);
 
     let mut child = spawn_agent(&file);
-    wait_for("the agent's socket again", async || {
-        tokio::net::UnixStream::connect(&socket)
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await;
-    let mut api = Api::connect(&socket).await;
+    let mut api = connect_when_up(&socket).await;
     wait_for("the job safe at central", async || {
         let st = api.status().await;
         (st["digitise"]["jobs_safe"] == 1).then_some(())

@@ -219,8 +219,9 @@ pub enum RequestOp {
         /// The job.
         job: String,
     },
-    /// Simulated document scanner: jam after the next `after` sheets, open the cover, or
-    /// empty or refill the feeder, for tests and the demo.
+    /// Simulated document scanner, or SANE's `test` backend: jam after the next `sheets`
+    /// sheets, open the cover, or empty or refill the feeder, for tests and the demo
+    /// (`load` and `unplug` work on the simulator only).
     SimDocScanner {
         /// What to do: `jam`, `cover_open`, `empty`, `unplug`, `ok`, `load`.
         action: String,

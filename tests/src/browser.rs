@@ -20,6 +20,23 @@ use crate::proc::die_with_parent;
 /// The key W3C WebDriver uses for element references.
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// WebDriver's code for the left arrow key, for [`Browser::press_key`].
+pub const ARROW_LEFT: &str = "\u{E012}";
+/// WebDriver's code for the right arrow key, for [`Browser::press_key`].
+pub const ARROW_RIGHT: &str = "\u{E014}";
+
+/// Where a browser test's screenshots go: the committed `docs/screens/{name}/` when
+/// `RONG_UPDATE_SCREENS=1`, else a scratch directory (so a test run leaves the tree clean).
+pub fn screens_dir(name: &str) -> PathBuf {
+    if std::env::var("RONG_UPDATE_SCREENS").as_deref() == Ok("1") {
+        // Read at run time: CI may run a binary built in another checkout.
+        let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| "tests".into());
+        PathBuf::from(manifest).join("../docs/screens").join(name)
+    } else {
+        std::env::temp_dir().join(format!("rong-screens-{name}"))
+    }
+}
+
 /// What went wrong talking to the browser.
 #[derive(Debug)]
 pub struct WdError(pub String);
@@ -403,6 +420,26 @@ impl Browser {
             std::fs::create_dir_all(dir).map_err(|e| WdError(format!("mkdir: {e}")))?;
         }
         std::fs::write(path, png).map_err(|e| WdError(format!("write {}: {e}", path.display())))
+    }
+
+    /// Saves a desktop (1280 px) and a phone (390 px) screenshot of the whole current page
+    /// as `{dir}/{name}-desktop.png` and `{name}-phone.png`, then resizes back to 1280×900.
+    pub fn shoot(&self, dir: &Path, name: &str) -> WdResult<()> {
+        self.save_full_screenshot(&dir.join(format!("{name}-desktop.png")), 1280)?;
+        self.save_full_screenshot(&dir.join(format!("{name}-phone.png")), 390)?;
+        self.set_window_size(1280, 900)
+    }
+
+    /// Presses and releases one key (a character, or a code such as [`ARROW_RIGHT`]) in
+    /// whatever has the focus, through WebDriver's actions.
+    pub fn press_key(&self, key: &str) -> WdResult<()> {
+        let actions = json!({"actions": [{
+            "type": "key",
+            "id": "keyboard",
+            "actions": [{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}],
+        }]});
+        self.call("POST", &self.s("/actions"), Some(&actions))?;
+        self.call("DELETE", &self.s("/actions"), None).map(|_| ())
     }
 
     /// Every cookie of the current page.

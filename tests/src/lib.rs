@@ -6,6 +6,7 @@
 //! script does). Every process is killed when its handle drops.
 
 pub mod agent;
+pub mod bag;
 pub mod browser;
 pub mod central;
 pub mod fixtures;
@@ -15,6 +16,8 @@ pub mod mqtt;
 pub mod netns;
 pub mod pages;
 pub mod proc;
+pub mod proxy;
+pub mod sane;
 pub mod scenario;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};

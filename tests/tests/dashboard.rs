@@ -6,12 +6,11 @@
 //! The security checks talk plain HTTP.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use rong_protocol::api::RequestOp;
 use rong_tests::agent::card_who;
-use rong_tests::browser::{Browser, BrowserOptions};
+use rong_tests::browser::{screens_dir, Browser, BrowserOptions};
 use rong_tests::fixtures::{barcode, card, free_adults, free_books_of};
 use rong_tests::http::{request_full, FullReply};
 use rong_tests::scenario::{wait_drained, wait_synced, BrokerKind, Scenario};
@@ -19,28 +18,10 @@ use rong_tests::scenario::{wait_drained, wait_synced, BrokerKind, Scenario};
 const T: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "mật-khẩu-đủ-dài";
 
-/// Where screenshots go: the committed `docs/screens/dashboard/` when
-/// `RONG_UPDATE_SCREENS=1`, else a scratch directory (so a test run leaves the tree clean).
-fn screens_dir() -> PathBuf {
-    if std::env::var("RONG_UPDATE_SCREENS").as_deref() == Ok("1") {
-        PathBuf::from(
-            &std::env::var("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-        )
-        .join("../docs/screens/dashboard")
-    } else {
-        std::env::temp_dir().join("rong-screens-dashboard")
-    }
-}
-
-/// Saves a desktop (1280 px) and a phone (390 px) screenshot of the current page.
+/// Saves desktop and phone screenshots of the current page (see [`screens_dir`]).
 fn shoot(b: &Browser, name: &str) {
-    let dir = screens_dir();
-    b.save_full_screenshot(&dir.join(format!("{name}-desktop.png")), 1280)
-        .expect("desktop screenshot");
-    b.save_full_screenshot(&dir.join(format!("{name}-phone.png")), 390)
-        .expect("phone screenshot");
-    b.set_window_size(1280, 900).expect("resize back");
+    b.shoot(&screens_dir("dashboard"), name)
+        .expect("screenshots");
 }
 
 fn row_state(b: &Browser, device: &str) -> rong_tests::browser::WdResult<Option<String>> {

@@ -8,7 +8,10 @@ pub mod iiif;
 pub mod ocr;
 pub mod pdf;
 pub mod process;
+pub mod public_url;
 pub mod receive;
 pub mod routes;
+#[cfg(feature = "test-page")]
+pub mod testpage;
 pub mod tus;
 pub mod viewer;

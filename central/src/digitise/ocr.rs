@@ -9,8 +9,8 @@ use unicode_normalization::UnicodeNormalization;
 /// What went wrong reading a page.
 #[derive(Debug, thiserror::Error)]
 pub enum OcrError {
-    /// `tesseract` could not be started (not installed?).
-    #[error("cannot run tesseract: {0}")]
+    /// `tesseract` (or `qpdf`, joining the PDF) could not be started (not installed?).
+    #[error("cannot run tesseract or qpdf: {0}")]
     Spawn(std::io::Error),
     /// `tesseract` exited with an error.
     #[error("tesseract failed ({status}): {stderr}")]
@@ -30,18 +30,22 @@ pub enum OcrError {
     },
 }
 
-/// The files one page's OCR leaves: `{base}.hocr` and `{base}.txt`.
+/// The files one page's OCR leaves: `{base}.hocr`, `{base}.txt` and `{base}.pdf`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OcrOutput {
     /// The hOCR file.
     pub hocr: PathBuf,
+    /// The page's searchable PDF: the image with the text layer under it.
+    pub pdf: PathBuf,
     /// The plain text.
     pub text: String,
 }
 
-/// Reads `master` with `tesseract <master> <base> -l <lang> hocr txt`, writing `{base}.hocr`
-/// and `{base}.txt`. Tesseract runs on one thread: the worker pool is the parallelism.
-pub fn recognise(master: &Path, base: &Path, lang: &str) -> Result<OcrOutput, OcrError> {
+/// Reads `image` once with `tesseract <image> <base> -l <lang> txt hocr pdf`, writing
+/// `{base}.txt`, `{base}.hocr` and `{base}.pdf` (the image as given, a JPEG kept as it is,
+/// with the text under it). Tesseract runs on one thread: the worker pool is the
+/// parallelism.
+pub fn recognise(image: &Path, base: &Path, lang: &str) -> Result<OcrOutput, OcrError> {
     if let Some(dir) = base.parent() {
         std::fs::create_dir_all(dir).map_err(|source| OcrError::Output {
             path: dir.to_owned(),
@@ -49,9 +53,9 @@ pub fn recognise(master: &Path, base: &Path, lang: &str) -> Result<OcrOutput, Oc
         })?;
     }
     let out = Command::new("tesseract")
-        .arg(master)
+        .arg(image)
         .arg(base)
-        .args(["-l", lang, "hocr", "txt"])
+        .args(["-l", lang, "txt", "hocr", "pdf"])
         .env("OMP_THREAD_LIMIT", "1")
         .output()
         .map_err(OcrError::Spawn)?;
@@ -75,8 +79,16 @@ pub fn recognise(master: &Path, base: &Path, lang: &str) -> Result<OcrOutput, Oc
         path: txt.clone(),
         source,
     })?;
+    let pdf = base.with_extension("pdf");
+    if !pdf.is_file() {
+        return Err(OcrError::Output {
+            path: pdf,
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
+    }
     Ok(OcrOutput {
         hocr: base.with_extension("hocr"),
+        pdf,
         text: text.nfc().collect::<String>().trim().to_owned(),
     })
 }

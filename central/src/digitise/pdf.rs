@@ -1,58 +1,51 @@
-//! The searchable PDF of a document: once every page is read, one `tesseract` run over the
-//! list of access images (masters where a page has none) writes `derived/document.pdf`
-//! with the text layer under the images.
+//! The searchable PDF of a document. Each page's single OCR run (see [`super::ocr`])
+//! already leaves a one-page PDF (`derived/ocr/NNNN.pdf`: the page image with the text
+//! layer under it); once every page is read, `qpdf` joins them in page order into
+//! `derived/document.pdf` (written aside, then renamed into place). No page is read twice.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::ocr::OcrError;
-use super::process::master_path;
+use super::process::ocr_base;
 
 /// Where a document's PDF is kept.
 pub fn pdf_path(document_dir: &Path) -> PathBuf {
     document_dir.join("derived").join("document.pdf")
 }
 
-/// The image a page's PDF page is made from: the access JPEG, else the master.
-fn page_image(document_dir: &Path, position: u32) -> PathBuf {
-    let access = document_dir
-        .join("bag")
-        .join("data")
-        .join("access")
-        .join(format!("{position:04}.jpg"));
-    if access.is_file() {
-        access
-    } else {
-        master_path(document_dir, position)
-    }
+/// Where the one-page PDF of page `position` is left by its OCR run.
+pub fn page_pdf(document_dir: &Path, position: u32) -> PathBuf {
+    ocr_base(document_dir, position).with_extension("pdf")
 }
 
-/// Writes the PDF of pages `1..=pages` (aside, then renamed into place).
-pub fn build(document_dir: &Path, pages: u32, lang: &str) -> Result<PathBuf, OcrError> {
+/// Joins the page PDFs of pages `1..=pages` into the document's PDF.
+pub fn build(document_dir: &Path, pages: u32) -> Result<PathBuf, OcrError> {
     let derived = document_dir.join("derived");
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| OcrError::Output { path, source }
     };
     std::fs::create_dir_all(&derived).map_err(io(&derived))?;
-    let list = derived.join("pdf-pages.txt");
-    let mut text = String::new();
-    for p in 1..=pages {
-        text.push_str(&page_image(document_dir, p).to_string_lossy());
-        text.push('\n');
+    let parts: Vec<PathBuf> = (1..=pages).map(|p| page_pdf(document_dir, p)).collect();
+    if let Some(missing) = parts.iter().find(|p| !p.is_file()) {
+        return Err(OcrError::Output {
+            path: missing.clone(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        });
     }
-    std::fs::write(&list, text).map_err(io(&list))?;
-    let base = derived.join("document-part");
-    let out = Command::new("tesseract")
-        .arg(&list)
-        .arg(&base)
-        .args(["-l", lang, "pdf"])
-        .env("OMP_THREAD_LIMIT", "1")
+    let part = derived.join("document-part.pdf");
+    let out = Command::new("qpdf")
+        .args(["--empty", "--pages"])
+        .args(&parts)
+        .arg("--")
+        .arg(&part)
         .output()
         .map_err(OcrError::Spawn)?;
-    if !out.status.success() {
+    // qpdf exits 3 when it succeeded with warnings.
+    if !matches!(out.status.code(), Some(0 | 3)) {
         return Err(OcrError::Failed {
-            status: out.status.to_string(),
+            status: format!("qpdf {}", out.status),
             stderr: String::from_utf8_lossy(&out.stderr)
                 .trim()
                 .chars()
@@ -60,9 +53,10 @@ pub fn build(document_dir: &Path, pages: u32, lang: &str) -> Result<PathBuf, Ocr
                 .collect(),
         });
     }
-    let made = base.with_extension("pdf");
+    std::fs::File::open(&part)
+        .and_then(|f| f.sync_all())
+        .map_err(io(&part))?;
     let target = pdf_path(document_dir);
-    std::fs::rename(&made, &target).map_err(io(&made))?;
-    let _ = std::fs::remove_file(&list);
+    std::fs::rename(&part, &target).map_err(io(&part))?;
     Ok(target)
 }

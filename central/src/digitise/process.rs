@@ -74,7 +74,31 @@ pub fn master_path(document_dir: &Path, position: u32) -> PathBuf {
         .join(format!("{position:04}.png"))
 }
 
-/// Where a page's OCR goes (`.hocr` and `.txt` are added).
+/// The access copy of page `position`, when the bag has one.
+pub fn access_path(document_dir: &Path, position: u32) -> PathBuf {
+    document_dir
+        .join("bag")
+        .join("data")
+        .join("access")
+        .join(format!("{position:04}.jpg"))
+}
+
+/// The image a page is read from: its access JPEG when the bag has one of the master's
+/// size (so the PDF embeds that JPEG as it is, and hOCR coordinates are the master's),
+/// else the lossless master (the PDF then holds it losslessly, larger).
+pub fn ocr_image(document_dir: &Path, position: u32) -> PathBuf {
+    let master = master_path(document_dir, position);
+    let access = access_path(document_dir, position);
+    match (
+        image::image_dimensions(&access),
+        image::image_dimensions(&master),
+    ) {
+        (Ok(a), Ok(m)) if a == m => access,
+        _ => master,
+    }
+}
+
+/// Where a page's OCR goes (`.txt`, `.hocr` and `.pdf` are added).
 pub fn ocr_base(document_dir: &Path, position: u32) -> PathBuf {
     document_dir
         .join("derived")
@@ -159,11 +183,13 @@ pub fn register(
     Ok(pages.len())
 }
 
-/// Reads one claimed page and makes its images. Returns the OCR text.
+/// Reads one claimed page (one tesseract run: text, hOCR and the page's PDF) and makes
+/// its IIIF images. Returns the OCR text.
 pub fn process_page(task: &Claimed, opts: &OcrOptions) -> Result<String, String> {
     let dir = &task.document.dir;
     let master = master_path(dir, task.position);
-    let out = ocr::recognise(&master, &ocr_base(dir, task.position), &opts.lang)
+    let image = ocr_image(dir, task.position);
+    let out = ocr::recognise(&image, &ocr_base(dir, task.position), &opts.lang)
         .map_err(|e| e.to_string())?;
     iiif::make_images(&master, &iiif::page_dir(dir, task.position)).map_err(|e| e.to_string())?;
     Ok(out.text)
@@ -187,14 +213,7 @@ pub fn run_one(c: &mut Connection, opts: &OcrOptions) -> Result<bool, StoreError
             );
             let (complete, pages) = db::all_done(c, &task.document.id)?;
             if complete {
-                match super::pdf::build(&task.document.dir, pages, &opts.lang) {
-                    Ok(path) => {
-                        tracing::info!(document = %task.document.id, path = %path.display(), "searchable PDF written")
-                    }
-                    Err(e) => {
-                        tracing::warn!(document = %task.document.id, error = %e, "PDF not written")
-                    }
-                }
+                join_pdf(&task.document, pages);
             }
         }
         Err(error) => {
@@ -211,6 +230,28 @@ pub fn run_one(c: &mut Connection, opts: &OcrOptions) -> Result<bool, StoreError
         }
     }
     Ok(true)
+}
+
+fn join_pdf(document: &db::Document, pages: u32) {
+    match super::pdf::build(&document.dir, pages) {
+        Ok(path) => {
+            tracing::info!(document = %document.id, path = %path.display(), "searchable PDF written")
+        }
+        Err(e) => tracing::warn!(document = %document.id, error = %e, "PDF not written"),
+    }
+}
+
+/// Joins the PDF of every document read in full that has none (central stopped between
+/// its last page and the join, or the join failed). Returns how many were joined.
+pub fn join_missing_pdfs(c: &Connection) -> Result<usize, StoreError> {
+    let mut joined = 0;
+    for (document, pages) in db::documents_read(c)? {
+        if !super::pdf::pdf_path(&document.dir).exists() {
+            join_pdf(&document, pages);
+            joined += 1;
+        }
+    }
+    Ok(joined)
 }
 
 #[derive(Debug, Default)]
@@ -238,6 +279,10 @@ impl WorkerPool {
         let requeued = db::requeue_running(&c)?;
         if requeued > 0 {
             tracing::info!(tasks = requeued, "OCR tasks left running were queued again");
+        }
+        let joined = join_missing_pdfs(&c)?;
+        if joined > 0 {
+            tracing::info!(documents = joined, "missing searchable PDFs joined");
         }
         drop(c);
         let signal = Arc::new((Mutex::new(Signal::default()), Condvar::new()));

@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use rong_protocol::digitise::{upload_meta, BagSubmission, BagVerdict};
 
@@ -73,6 +75,12 @@ impl Intake {
             uploads,
             lock: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// Expires uploads untouched for `after` (`None`: never); see [`run_reaper`].
+    pub fn with_upload_expiry(mut self, after: Option<Duration>) -> Intake {
+        self.uploads = self.uploads.with_expiry(after);
+        self
     }
 
     /// Central's data directory.
@@ -269,5 +277,63 @@ pub fn verdict(outcome: &Outcome, document: Option<String>) -> BagVerdict {
             reason: r.reason.clone(),
             file: r.file.clone(),
         },
+    }
+}
+
+/// How often the reaper looks for expired uploads: a quarter of the expiry, at most an
+/// hour, at least a second.
+pub fn reap_every(expire: Duration) -> Duration {
+    (expire / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600))
+}
+
+/// Deletes expired uploads at start and then every [`reap_every`] until `stop`. Each pass
+/// holds the intake's lock, so no bag is being assembled from an upload it deletes.
+pub async fn run_reaper(intake: Arc<Intake>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Some(expire) = intake
+        .uploads
+        .expire_ms()
+        .map(|ms| Duration::from_millis(ms as u64))
+    else {
+        return;
+    };
+    loop {
+        {
+            let _one_at_a_time = intake.lock.lock().await;
+            let i = intake.clone();
+            let now = chrono::Utc::now().timestamp_millis();
+            match tokio::task::spawn_blocking(move || i.uploads.reap(now)).await {
+                Ok(Ok(reaped)) if !reaped.is_empty() => {
+                    tracing::info!(uploads = reaped.len(), "expired uploads deleted");
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "expired uploads not deleted"),
+                Err(e) => tracing::error!(error = %e, "upload reaper failed"),
+            }
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(reap_every(expire)) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod reaper_tests {
+    use super::*;
+
+    #[test]
+    fn the_reaper_looks_a_quarter_of_the_expiry_apart_within_bounds() {
+        assert_eq!(
+            reap_every(Duration::from_secs(72 * 3600)),
+            Duration::from_secs(3600)
+        );
+        assert_eq!(
+            reap_every(Duration::from_secs(3600)),
+            Duration::from_secs(900)
+        );
+        assert_eq!(
+            reap_every(Duration::from_millis(10)),
+            Duration::from_secs(1)
+        );
     }
 }

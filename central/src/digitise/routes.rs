@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -13,10 +13,11 @@ use serde::Deserialize;
 
 use crate::store::{digitise as db, ReadPool, StoreError};
 
+use super::public_url::PublicBase;
 use super::{iiif, viewer};
 
-/// The routes, over the read pool.
-pub fn router(reads: Arc<ReadPool>) -> Router {
+/// The routes, over the read pool; IIIF ids are built on `base`.
+pub fn router(reads: Arc<ReadPool>, base: PublicBase) -> Router {
     Router::new()
         .route("/iiif/{doc}/manifest.json", get(manifest))
         .route("/iiif/{doc}/{page}/info.json", get(info))
@@ -25,6 +26,7 @@ pub fn router(reads: Arc<ReadPool>) -> Router {
         .route("/documents/{doc}/text/{page}", get(text))
         .route("/opac/documents/{doc}", get(viewer_page))
         .with_state(reads)
+        .layer(Extension(Arc::new(base)))
 }
 
 /// A document id or page number is safe to use in a path: ASCII letters, digits, `-`, `_`.
@@ -42,19 +44,6 @@ fn not_found() -> Response {
 fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "digitised document route failed");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-}
-
-/// The server's own URL as the client reached it (for IIIF ids).
-fn base(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| {
-            h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
 }
 
 async fn read<T: Send + 'static>(
@@ -85,6 +74,7 @@ async fn load(reads: Arc<ReadPool>, doc: String) -> Result<DocPages, Response> {
 
 async fn manifest(
     State(reads): State<Arc<ReadPool>>,
+    Extension(base): Extension<Arc<PublicBase>>,
     Path(doc): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -94,7 +84,13 @@ async fn manifest(
     match load(reads, doc).await {
         Ok(Some((d, pages))) => {
             let meta = iiif::bag_info(&d.dir);
-            let mut r = Json(iiif::manifest(&base(&headers), &d, &pages, &meta)).into_response();
+            let mut r = Json(iiif::manifest(
+                &base.for_request(&headers),
+                &d,
+                &pages,
+                &meta,
+            ))
+            .into_response();
             r.headers_mut().insert(
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,
                 header::HeaderValue::from_static("*"),
@@ -125,12 +121,13 @@ async fn page_of(
 
 async fn info(
     State(reads): State<Arc<ReadPool>>,
+    Extension(base): Extension<Arc<PublicBase>>,
     Path((doc, page)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     match page_of(reads, &doc, &page).await {
         Ok((_, p)) => {
-            let id = format!("{}/iiif/{doc}/{}", base(&headers), p.position);
+            let id = format!("{}/iiif/{doc}/{}", base.for_request(&headers), p.position);
             let mut r = Json(iiif::info_json(&id, p.width, p.height)).into_response();
             r.headers_mut().insert(
                 header::ACCESS_CONTROL_ALLOW_ORIGIN,

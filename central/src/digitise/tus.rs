@@ -5,6 +5,10 @@
 //! synced, then the info file records the new offset (written to a temporary name, synced
 //! and renamed). So the offset central confirms always survives a crash, and bytes past it
 //! (a chunk written but never confirmed) are cut off before the next chunk is written.
+//!
+//! Expiration (the tus `expiration` extension): an upload untouched (no chunk) for
+//! `[uploads] expire_hours` is expired: it answers `410 Gone` until [`Uploads::reap`]
+//! deletes its files, then `404`. The station then starts that file again from zero.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -21,7 +25,7 @@ use sha2::{Digest, Sha256};
 /// The tus protocol version central speaks.
 pub const TUS_VERSION: &str = "1.0.0";
 /// The extensions central supports.
-pub const TUS_EXTENSIONS: &str = "creation,checksum";
+pub const TUS_EXTENSIONS: &str = "creation,checksum,expiration";
 /// The checksum algorithms central supports.
 pub const TUS_CHECKSUM_ALGORITHMS: &str = "sha1,sha256";
 
@@ -37,6 +41,9 @@ pub enum TusError {
     /// No such upload.
     #[error("upload {0} not found")]
     NotFound(String),
+    /// The upload was untouched too long and is (being) deleted.
+    #[error("upload {0} expired")]
+    Expired(String),
     /// The chunk does not start where the upload stands.
     #[error("upload offset is {expected}, the chunk starts at {got}")]
     OffsetMismatch {
@@ -185,6 +192,10 @@ pub struct UploadInfo {
     pub metadata: BTreeMap<String, String>,
     /// When it was created, ms since the epoch.
     pub created_at: i64,
+    /// When a chunk last arrived, ms since the epoch (absent in files written before
+    /// expiry existed: then the data file's modification time).
+    #[serde(default)]
+    pub touched_at: Option<i64>,
 }
 
 impl UploadInfo {
@@ -197,6 +208,13 @@ impl UploadInfo {
     pub fn meta(&self, key: &str) -> Option<&str> {
         self.metadata.get(key).map(String::as_str)
     }
+
+    /// When it was created or last received a chunk, ms since the epoch.
+    pub fn last_touched(&self) -> i64 {
+        self.touched_at
+            .unwrap_or(self.created_at)
+            .max(self.created_at)
+    }
 }
 
 /// The uploads directory and its limits.
@@ -205,6 +223,8 @@ pub struct Uploads {
     dir: PathBuf,
     max_file: u64,
     max_chunk: usize,
+    /// An upload untouched this long (ms) expires; `None`: never.
+    expire_ms: Option<i64>,
     /// One lock per upload, so two `PATCH`es of the same upload never interleave.
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
@@ -221,8 +241,40 @@ impl Uploads {
             dir,
             max_file,
             max_chunk,
+            expire_ms: None,
             locks: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Expires uploads untouched for `after` (`None`: never).
+    pub fn with_expiry(mut self, after: Option<std::time::Duration>) -> Uploads {
+        self.expire_ms = after.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        self
+    }
+
+    /// How long an untouched upload lives, ms (`None`: for ever).
+    pub fn expire_ms(&self) -> Option<i64> {
+        self.expire_ms
+    }
+
+    /// When an upload expires unless a chunk arrives, ms since the epoch (`None`: never).
+    pub fn expires_at(&self, info: &UploadInfo) -> Option<i64> {
+        self.expire_ms
+            .map(|e| info.last_touched().saturating_add(e))
+    }
+
+    fn is_expired(&self, info: &UploadInfo, now_ms: i64) -> bool {
+        self.expires_at(info).is_some_and(|at| at <= now_ms)
+    }
+
+    /// An upload's state for a client at `now_ms`: like [`Uploads::info`], but an expired
+    /// upload is [`TusError::Expired`].
+    pub fn live_info(&self, id: &str, now_ms: i64) -> Result<UploadInfo, TusError> {
+        let info = self.info(id)?;
+        if self.is_expired(&info, now_ms) {
+            return Err(TusError::Expired(id.to_owned()));
+        }
+        Ok(info)
     }
 
     /// The largest file accepted.
@@ -293,6 +345,7 @@ impl Uploads {
             offset: 0,
             metadata,
             created_at: now_ms,
+            touched_at: Some(now_ms),
         };
         self.write_info(&info)?;
         tracing::info!(upload = %info.id, length, job = info.meta(upload_meta::JOB), path = info.meta(upload_meta::PATH), "upload created");
@@ -313,27 +366,37 @@ impl Uploads {
             Err(e) => return Err(e.into()),
         };
         let mut info: UploadInfo = serde_json::from_slice(&text)?;
-        let on_disk = match fs::metadata(self.data_path(id)) {
-            Ok(m) => m.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        let data = match fs::metadata(self.data_path(id)) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e.into()),
         };
+        let on_disk = data.as_ref().map_or(0, |m| m.len());
         info.offset = info.offset.min(on_disk);
+        if info.touched_at.is_none() {
+            // Written before expiry existed: the data file's last write is the last chunk.
+            info.touched_at = data
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        }
         Ok(info)
     }
 
-    /// Appends a chunk that starts at `offset`, after checking the offset, the size and the
-    /// checksum; answers the new confirmed offset once the bytes are synced.
+    /// Appends a chunk that starts at `offset` at `now_ms`, after checking the offset, the
+    /// size and the checksum; answers the upload with its new confirmed offset once the
+    /// bytes are synced. An expired upload takes no more chunks.
     pub fn append(
         &self,
         id: &str,
         offset: u64,
         checksum: Option<&Checksum>,
         chunk: &[u8],
-    ) -> Result<u64, TusError> {
+        now_ms: i64,
+    ) -> Result<UploadInfo, TusError> {
         let lock = self.lock(id);
         let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut info = self.info(id)?;
+        let mut info = self.live_info(id, now_ms)?;
         if offset != info.offset {
             return Err(TusError::OffsetMismatch {
                 expected: info.offset,
@@ -368,11 +431,80 @@ impl Uploads {
         f.sync_data()?;
         drop(f);
         info.offset = end;
+        info.touched_at = Some(now_ms);
         self.write_info(&info)?;
         if info.is_complete() {
             tracing::info!(upload = %id, length = info.length, "upload complete");
         }
-        Ok(end)
+        Ok(info)
+    }
+
+    /// Deletes every upload expired at `now_ms` (complete or not), and leftovers (a data
+    /// file without its info, a temporary info file) older than the expiry. Returns the
+    /// uploads deleted. Each is deleted under its lock, so a chunk in flight finishes
+    /// first (and then keeps the upload alive).
+    pub fn reap(&self, now_ms: i64) -> Result<Vec<String>, TusError> {
+        let Some(expire) = self.expire_ms else {
+            return Ok(Vec::new());
+        };
+        let mut reaped = Vec::new();
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(id) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if uuid::Uuid::try_parse(id).is_err() {
+                continue;
+            }
+            let lock = self.lock(id);
+            let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+            let info = match self.info(id) {
+                Ok(info) => info,
+                Err(TusError::NotFound(_)) => continue,
+                Err(e) => {
+                    tracing::warn!(upload = %id, error = %e, "upload info unreadable; left alone");
+                    continue;
+                }
+            };
+            if self.is_expired(&info, now_ms) {
+                self.remove(id)?;
+                tracing::info!(
+                    upload = %id,
+                    offset = info.offset,
+                    length = info.length,
+                    job = info.meta(upload_meta::JOB),
+                    path = info.meta(upload_meta::PATH),
+                    "expired upload deleted"
+                );
+                reaped.push(id.to_owned());
+            }
+        }
+        // Leftovers: a data file whose info never got written (a crash in `create`), or a
+        // temporary info file; judged by their modification time.
+        for entry in fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let orphan_data =
+                uuid::Uuid::try_parse(&name).is_ok() && !self.info_path(&name).exists();
+            if !(orphan_data || name.ends_with(".json.tmp")) {
+                continue;
+            }
+            let modified = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            if modified.is_some_and(|m| m.saturating_add(expire) <= now_ms) {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => tracing::info!(file = %name, "upload leftover deleted"),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(reaped)
     }
 
     /// Deletes an upload (its data and info files); an absent one is not an error.
@@ -481,9 +613,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let u = Uploads::open(dir.path().join("uploads"), 100, 4).unwrap();
         let id = u.create(6, &meta("j1", "bagit.txt"), 0).unwrap().id;
-        assert_eq!(u.append(&id, 0, None, b"abc").unwrap(), 3);
+        assert_eq!(u.append(&id, 0, None, b"abc", 0).unwrap().offset, 3);
         assert!(matches!(
-            u.append(&id, 0, None, b"abc"),
+            u.append(&id, 0, None, b"abc", 0),
             Err(TusError::OffsetMismatch {
                 expected: 3,
                 got: 0
@@ -491,21 +623,21 @@ mod tests {
         ));
         let wrong = Checksum::parse(&format!("sha256 {}", b64(&Sha256::digest(b"xyz")))).unwrap();
         assert!(matches!(
-            u.append(&id, 3, Some(&wrong), b"def"),
+            u.append(&id, 3, Some(&wrong), b"def", 0),
             Err(TusError::ChecksumMismatch)
         ));
         assert_eq!(u.info(&id).unwrap().offset, 3);
         assert_eq!(fs::read(u.data_path(&id)).unwrap(), b"abc");
         assert!(matches!(
-            u.append(&id, 3, None, b"defgh"),
+            u.append(&id, 3, None, b"defgh", 0),
             Err(TusError::TooLarge(_))
         ));
         assert!(matches!(
-            u.append(&id, 3, None, b"defg"),
+            u.append(&id, 3, None, b"defg", 0),
             Err(TusError::BadRequest(_))
         ));
         let right = Checksum::parse(&format!("sha256 {}", b64(&Sha256::digest(b"def")))).unwrap();
-        assert_eq!(u.append(&id, 3, Some(&right), b"def").unwrap(), 6);
+        assert_eq!(u.append(&id, 3, Some(&right), b"def", 0).unwrap().offset, 6);
         assert!(u.info(&id).unwrap().is_complete());
         assert_eq!(fs::read(u.data_path(&id)).unwrap(), b"abcdef");
         u.remove(&id).unwrap();
@@ -517,7 +649,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let u = Uploads::open(dir.path().join("uploads"), 100, 10).unwrap();
         let id = u.create(8, &meta("j1", "bagit.txt"), 0).unwrap().id;
-        u.append(&id, 0, None, b"abcd").unwrap();
+        u.append(&id, 0, None, b"abcd", 0).unwrap();
         // A crash after the data was written but before the info file recorded it.
         let mut f = OpenOptions::new()
             .append(true)
@@ -527,10 +659,81 @@ mod tests {
         drop(f);
         let reopened = Uploads::open(dir.path().join("uploads"), 100, 10).unwrap();
         assert_eq!(reopened.info(&id).unwrap().offset, 4);
-        assert_eq!(reopened.append(&id, 4, None, b"efgh").unwrap(), 8);
+        assert_eq!(reopened.append(&id, 4, None, b"efgh", 0).unwrap().offset, 8);
         assert_eq!(fs::read(reopened.data_path(&id)).unwrap(), b"abcdefgh");
         // A data file shorter than the recorded offset (lost after a crash) lowers it.
         fs::write(reopened.data_path(&id), b"ab").unwrap();
         assert_eq!(reopened.info(&id).unwrap().offset, 2);
+    }
+
+    #[test]
+    fn an_upload_untouched_too_long_expires_and_is_reaped_with_leftovers() {
+        const H: i64 = 3_600_000;
+        let dir = tempfile::tempdir().unwrap();
+        let u = Uploads::open(dir.path().join("uploads"), 100, 10)
+            .unwrap()
+            .with_expiry(Some(std::time::Duration::from_secs(2 * 3600)));
+        let idle = u.create(8, &meta("j1", "bagit.txt"), 0).unwrap();
+        let busy = u.create(8, &meta("j1", "data/a.png"), 0).unwrap();
+        let done = u.create(2, &meta("j1", "data/b.png"), 0).unwrap();
+        u.append(&done.id, 0, None, b"ab", 0).unwrap();
+        assert_eq!(u.expires_at(&idle), Some(2 * H));
+        // A chunk an hour in keeps `busy` alive two hours from then.
+        let after = u.append(&busy.id, 0, None, b"abcd", H).unwrap();
+        assert_eq!(u.expires_at(&after), Some(3 * H));
+        assert!(u.reap(2 * H - 1).unwrap().is_empty());
+        assert!(matches!(
+            u.live_info(&idle.id, 2 * H),
+            Err(TusError::Expired(_))
+        ));
+        assert!(matches!(
+            u.append(&idle.id, 0, None, b"abcd", 2 * H),
+            Err(TusError::Expired(_))
+        ));
+        assert_eq!(u.live_info(&busy.id, 2 * H).unwrap().offset, 4);
+        let mut reaped = u.reap(2 * H).unwrap();
+        reaped.sort();
+        let mut want = vec![idle.id.clone(), done.id.clone()];
+        want.sort();
+        assert_eq!(reaped, want, "complete or not, untouched uploads go");
+        assert!(matches!(u.info(&idle.id), Err(TusError::NotFound(_))));
+        assert!(!u.data_path(&idle.id).exists());
+        assert_eq!(u.reap(3 * H - 1).unwrap(), Vec::<String>::new());
+        // Leftovers are judged by their age: these are brand new, then far in the past.
+        let orphan = uuid::Uuid::now_v7().simple().to_string();
+        fs::write(u.data_path(&orphan), b"x").unwrap();
+        fs::write(dir.path().join("uploads").join("x.json.tmp"), b"{").unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        assert_eq!(u.reap(now).unwrap(), vec![busy.id.clone()]);
+        assert!(u.data_path(&orphan).exists());
+        assert!(u.reap(now + 3 * H).unwrap().is_empty());
+        assert!(!u.data_path(&orphan).exists());
+        assert!(!dir.path().join("uploads").join("x.json.tmp").exists());
+        // Without expiry nothing ever goes.
+        let never = Uploads::open(dir.path().join("other"), 100, 10).unwrap();
+        let kept = never.create(1, &meta("j1", "bagit.txt"), 0).unwrap();
+        assert!(never.reap(i64::MAX).unwrap().is_empty());
+        assert!(never.live_info(&kept.id, i64::MAX).is_ok());
+    }
+
+    #[test]
+    fn an_info_file_from_before_expiry_counts_from_its_last_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = Uploads::open(dir.path().join("uploads"), 100, 10)
+            .unwrap()
+            .with_expiry(Some(std::time::Duration::from_secs(3600)));
+        let id = u.create(8, &meta("j1", "bagit.txt"), 0).unwrap().id;
+        // As written before `touched_at` existed, created long ago.
+        let path = dir.path().join("uploads").join(format!("{id}.json"));
+        let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("touched_at");
+        fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let info = u.live_info(&id, now).unwrap();
+        assert!(
+            info.last_touched() > now - 60_000,
+            "the data file was written just now"
+        );
+        assert!(u.reap(now).unwrap().is_empty());
     }
 }

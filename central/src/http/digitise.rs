@@ -1,6 +1,7 @@
 //! Digitisation over HTTP: the tus 1.0 upload endpoint (`/files/`, core protocol with the
 //! creation and checksum extensions) and the bag submission
-//! (`POST /api/v1/digitisation/bags`). The storage and the checks are in
+//! (`POST /api/v1/digitisation/bags`). With the expiration extension, creation, `HEAD`
+//! and `PATCH` answers carry `Upload-Expires`; an expired upload answers `410`. The storage and the checks are in
 //! [`crate::digitise`]; this module only chooses the status codes and headers.
 
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use tokio::sync::oneshot;
 use super::{read, ApiError, AppState};
 use crate::digitise::receive::{verdict, Outcome, ReceiveError};
 use crate::digitise::tus::{
-    Checksum, TusError, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
+    Checksum, TusError, UploadInfo, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
 };
 use crate::store::documents;
 use crate::store::{Store, StoreError};
@@ -28,6 +29,28 @@ use crate::writer::{AdminWrite, Job};
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
 const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
+
+/// An HTTP date (RFC 9110 IMF-fixdate), as `Upload-Expires` wants it.
+pub fn http_date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// `Upload-Expires` for an upload, when uploads expire.
+fn expires(st: &AppState, info: &UploadInfo, h: &mut HeaderMap) {
+    if let Some(at) = st.intake.uploads.expires_at(info) {
+        if let Ok(v) = HeaderValue::from_str(&http_date(at)) {
+            h.insert(UPLOAD_EXPIRES, v);
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
 
 /// The tus routes, with the per-route body limit on `PATCH`.
 pub fn tus_router(max_chunk: usize) -> Router<AppState> {
@@ -48,6 +71,7 @@ fn tus_status(e: TusError) -> Response {
         TusError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
         TusError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
         e @ TusError::NotFound(_) => (StatusCode::NOT_FOUND, e.to_string()),
+        e @ TusError::Expired(_) => (StatusCode::GONE, e.to_string()),
         e @ TusError::OffsetMismatch { .. } => (StatusCode::CONFLICT, e.to_string()),
         e @ TusError::ChecksumMismatch => (
             StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
@@ -142,13 +166,18 @@ async fn create(State(st): State<AppState>, headers: HeaderMap) -> Response {
         Err(e) => return tus_status(e),
     };
     let intake = st.intake.clone();
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = now_ms();
     match tokio::task::spawn_blocking(move || intake.uploads.create(length, &meta, now)).await {
-        Ok(Ok(info)) => (
-            StatusCode::CREATED,
-            [(axum::http::header::LOCATION, format!("/files/{}", info.id))],
-        )
-            .into_response(),
+        Ok(Ok(info)) => {
+            let mut h = HeaderMap::new();
+            expires(&st, &info, &mut h);
+            (
+                StatusCode::CREATED,
+                h,
+                [(axum::http::header::LOCATION, format!("/files/{}", info.id))],
+            )
+                .into_response()
+        }
         Ok(Err(e)) => tus_status(e),
         Err(e) => tus_status(TusError::Io(std::io::Error::other(e.to_string()))),
     }
@@ -157,9 +186,11 @@ async fn create(State(st): State<AppState>, headers: HeaderMap) -> Response {
 /// `HEAD /files/{id}`: the confirmed offset.
 async fn offset(State(st): State<AppState>, Path(id): Path<String>) -> Response {
     let intake = st.intake.clone();
-    match tokio::task::spawn_blocking(move || intake.uploads.info(&id)).await {
+    let now = now_ms();
+    match tokio::task::spawn_blocking(move || intake.uploads.live_info(&id, now)).await {
         Ok(Ok(info)) => {
             let mut h = HeaderMap::new();
+            expires(&st, &info, &mut h);
             h.insert(UPLOAD_OFFSET, num(info.offset));
             h.insert(UPLOAD_LENGTH, num(info.length));
             h.insert(
@@ -209,12 +240,20 @@ async fn append(
         Err(e) => return tus_status(e),
     };
     let intake = st.intake.clone();
+    let now = now_ms();
     let r = tokio::task::spawn_blocking(move || {
-        intake.uploads.append(&id, offset, checksum.as_ref(), &body)
+        intake
+            .uploads
+            .append(&id, offset, checksum.as_ref(), &body, now)
     })
     .await;
     match r {
-        Ok(Ok(end)) => (StatusCode::NO_CONTENT, [(UPLOAD_OFFSET, num(end))]).into_response(),
+        Ok(Ok(info)) => {
+            let mut h = HeaderMap::new();
+            h.insert(UPLOAD_OFFSET, num(info.offset));
+            expires(&st, &info, &mut h);
+            (StatusCode::NO_CONTENT, h).into_response()
+        }
         Ok(Err(e)) => tus_status(e),
         Err(e) => tus_status(TusError::Io(std::io::Error::other(e.to_string()))),
     }

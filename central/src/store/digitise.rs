@@ -248,6 +248,26 @@ pub fn document(c: &Connection, id: &str) -> Result<Option<Document>, StoreError
     .optional()?)
 }
 
+/// Documents whose every page has been read, with their page count.
+pub fn documents_read(c: &Connection) -> Result<Vec<(Document, u32)>, StoreError> {
+    let mut s = c.prepare_cached(
+        "SELECT d.document, d.title, d.dir, count(*) FROM document_processing d \
+         JOIN ocr_tasks t ON t.document = d.document \
+         GROUP BY d.document HAVING sum(t.state = 'done') = count(*) ORDER BY d.document",
+    )?;
+    let rows = s.query_map([], |r| {
+        Ok((
+            Document {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                dir: PathBuf::from(r.get::<_, String>(2)?),
+            },
+            r.get(3)?,
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// A document's pages in reading order.
 pub fn pages(c: &Connection, id: &str) -> Result<Vec<Page>, StoreError> {
     let mut s = c.prepare_cached(

@@ -38,6 +38,46 @@ pub fn branch_sums(rows: &[FleetRow]) -> BTreeMap<String, [u64; 5]> {
     out
 }
 
+/// Bytes for people: KiB below a MiB (a few scanned pages weigh that), else as [`bytes`].
+fn size(n: u64) -> String {
+    if n < 1024 * 1024 {
+        format!("{} KiB", n.div_ceil(1024))
+    } else {
+        bytes(n)
+    }
+}
+
+/// Writes a table that stacks into labelled cards on a phone: the first `text` columns
+/// as text, the others as numbers; `empty` instead when there are no rows.
+fn table(
+    out: &mut String,
+    id: &str,
+    heads: &[&str],
+    text: usize,
+    rows: &[Vec<String>],
+    empty: &str,
+) {
+    if rows.is_empty() {
+        let _ = write!(out, "<p class=\"muted\" id=\"{id}-none\">{empty}</p>");
+        return;
+    }
+    let _ = write!(out, "<table class=\"stack\" id=\"{id}\"><thead><tr>");
+    for (i, h) in heads.iter().enumerate() {
+        let class = if i < text { "" } else { " class=\"num\"" };
+        let _ = write!(out, "<th{class}>{h}</th>");
+    }
+    out.push_str("</tr></thead><tbody>");
+    for row in rows {
+        out.push_str("<tr>");
+        for (i, (cell, h)) in row.iter().zip(heads).enumerate() {
+            let class = if i < text { "" } else { " class=\"num\"" };
+            let _ = write!(out, "<td data-label=\"{h}\"{class}>{cell}</td>");
+        }
+        out.push_str("</tr>");
+    }
+    out.push_str("</tbody></table>");
+}
+
 /// `GET /admin/digitise`.
 pub async fn page_route(
     State(st): State<WebState>,
@@ -65,72 +105,91 @@ pub async fn page_route(
     if let Some(c) = counts {
         let _ = write!(
             b,
-            "<h2>{}</h2><table id=\"central-ocr\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>\
-             <tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
-            l("Tại trung tâm", "At central"),
-            l("Tài liệu đã nhận", "Documents received"),
-            l("Trang chờ OCR", "Pages waiting for OCR"),
-            l("Trang đã OCR", "Pages OCR done"),
-            l("Trang lỗi", "Pages failed"),
-            c.documents,
-            c.queued + c.running,
-            c.done,
-            c.failed
+            "<h2>{}</h2><div class=\"summary\">",
+            l("Tại trung tâm", "At central")
         );
+        for (id, n, label) in [
+            (
+                "documents",
+                c.documents,
+                l("Tài liệu đã nhận", "Documents received"),
+            ),
+            (
+                "waiting",
+                c.queued + c.running,
+                l("Trang chờ OCR", "Pages waiting for OCR"),
+            ),
+            ("done", c.done, l("Trang đã OCR", "Pages read (OCR)")),
+            ("failed", c.failed, l("Trang lỗi", "Pages failed")),
+        ] {
+            let _ = write!(
+                b,
+                "<div class=\"card\" id=\"ocr-{id}\"><div class=\"n\">{n}</div>{label}</div>"
+            );
+        }
+        b.push_str("</div>");
     }
-    let _ = write!(
-        b,
-        "<h2>{}</h2><table id=\"branches\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        l("Theo chi nhánh", "By branch"),
+    let sums = branch_sums(&rows);
+    let none = l(
+        "Chưa có trạm số hoá nào báo trạng thái.",
+        "No scanning station has reported yet.",
+    );
+    // Columns both tables have.
+    let (branch, jobs, pages, size_l) = (
         l("Chi nhánh", "Branch"),
+        l("Chờ gửi", "Jobs waiting"),
+        l("Trang chờ", "Pages waiting"),
+        l("Dung lượng chờ", "Bytes waiting"),
+    );
+    let _ = write!(b, "<h2>{}</h2>", l("Theo chi nhánh", "By branch"));
+    let heads = [
+        branch,
         l("Trạm", "Stations"),
         l("Đang quét", "Jobs open"),
-        l("Chờ gửi", "Jobs waiting"),
-        l("Trang chờ", "Pages waiting"),
-        l("Dung lượng chờ", "Bytes waiting"),
-    );
-    for (br, v) in branch_sums(&rows) {
-        let _ = write!(
-            b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&br),
-            v[0],
-            v[1],
-            v[2],
-            v[3],
-            bytes(v[4])
-        );
-    }
-    b.push_str("</table>");
-    let _ = write!(
-        b,
-        "<h2>{}</h2><table id=\"stations\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-        l("Theo trạm", "By station"),
+        jobs,
+        pages,
+        size_l,
+    ];
+    let body: Vec<Vec<String>> = sums
+        .iter()
+        .map(|(br, v)| {
+            vec![
+                esc(br),
+                v[0].to_string(),
+                v[1].to_string(),
+                v[2].to_string(),
+                v[3].to_string(),
+                size(v[4]),
+            ]
+        })
+        .collect();
+    table(&mut b, "branches", &heads, 1, &body, none);
+    let _ = write!(b, "<h2>{}</h2>", l("Theo trạm", "By station"));
+    let heads = [
         l("Trạm", "Station"),
-        l("Chi nhánh", "Branch"),
-        l("Chờ gửi", "Jobs waiting"),
-        l("Trang chờ", "Pages waiting"),
-        l("Dung lượng chờ", "Bytes waiting"),
+        branch,
+        jobs,
+        pages,
+        size_l,
         l("Đã an toàn", "Jobs safe"),
         l("Bị từ chối", "Jobs refused"),
-    );
-    for r in &rows {
-        let Some(d) = r.status.as_ref().and_then(|s| s.digitise.as_ref()) else {
-            continue;
-        };
-        let _ = write!(
-            b,
-            "<tr><td><a href=\"/admin/devices/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&r.branch),
-            d.jobs_waiting,
-            d.pages_waiting,
-            bytes(d.bytes_waiting),
-            d.jobs_safe,
-            d.jobs_refused,
-            id = esc(&r.id),
-        );
-    }
-    b.push_str("</table>");
+    ];
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .filter_map(|r| {
+            let d = r.status.as_ref()?.digitise.as_ref()?;
+            Some(vec![
+                format!("<a href=\"/admin/devices/{id}\">{id}</a>", id = esc(&r.id)),
+                esc(&r.branch),
+                d.jobs_waiting.to_string(),
+                d.pages_waiting.to_string(),
+                size(d.bytes_waiting),
+                d.jobs_safe.to_string(),
+                d.jobs_refused.to_string(),
+            ])
+        })
+        .collect();
+    table(&mut b, "stations", &heads, 2, &body, none);
     Ok(html_response(page(
         lang,
         l("Số hoá", "Digitisation"),
@@ -187,6 +246,27 @@ mod tests {
             jobs_refused: 0,
             uploading: None,
         })
+    }
+
+    #[test]
+    fn small_sizes_in_kib_and_tables_label_every_cell_or_say_empty() {
+        assert_eq!(size(0), "0 KiB");
+        assert_eq!(size(1500), "2 KiB");
+        assert_eq!(size(3 * 1024 * 1024), "3 MiB");
+        let mut out = String::new();
+        let rows = vec![vec!["<a>s1</a>".to_owned(), "7".to_owned()]];
+        table(&mut out, "t", &["Trạm", "Trang"], 1, &rows, "none");
+        assert!(
+            out.contains("<td data-label=\"Trạm\"><a>s1</a></td>"),
+            "{out}"
+        );
+        assert!(
+            out.contains("<td data-label=\"Trang\" class=\"num\">7</td>"),
+            "{out}"
+        );
+        let mut out = String::new();
+        table(&mut out, "t", &["Trạm"], 1, &[], "none");
+        assert_eq!(out, "<p class=\"muted\" id=\"t-none\">none</p>");
     }
 
     #[test]

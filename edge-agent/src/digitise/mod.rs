@@ -5,12 +5,14 @@
 //!   its flags;
 //! - [`bag`]: a finished job becomes a BagIt bag;
 //! - [`tus`] and [`upload`]: the bag goes to central over resumable uploads;
+//! - [`cleanup`]: once central confirmed a job safe, its page files leave the station;
 //! - [`recover`]: on start, files and rows are made to agree again after a crash.
 //!
 //! The journey and the contracts are in `docs/DIGITISATION.md`.
 
 pub mod bag;
 pub mod checks;
+pub mod cleanup;
 pub mod ops;
 pub mod pages;
 pub mod recover;

@@ -4,7 +4,9 @@
 use std::ops::ControlFlow;
 
 use base64::Engine;
-use rong_hardware::scanner::{DocumentScanner, Language, ScanError, ScanSettings, Source};
+use rong_hardware::scanner::{
+    DocumentScanner, Language, OptionValue, ScanError, ScanSettings, Source,
+};
 use rong_protocol::api::{ApiError, ErrorCode, Push, Reply, RequestOp, Who};
 use rong_protocol::digitise::{DublinCore, JobSource, JobView, PageImageSize, PageInfo};
 
@@ -284,6 +286,7 @@ fn scan(agent: &Agent, job: &str, batch: bool, rescan: Option<u32>) -> Result<Re
     check_disk(agent)?;
     let slot = agent.hardware.scanner();
     let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    let jam_after = slot.jam_after.take();
     let Some(opened) = slot.opened.as_mut() else {
         return Err(scanner_error(&ScanError::DeviceGone(
             "no document scanner is configured or found".into(),
@@ -334,7 +337,7 @@ fn scan(agent: &Agent, job: &str, batch: bool, rescan: Option<u32>) -> Result<Re
         }
     };
     let result = if batch {
-        DocumentScanner::scan_batch(&mut opened.scanner, &mut on_page).map(|_| ())
+        feeder_batch(&mut opened.scanner, jam_after, &mut on_page)
     } else {
         opened.scanner.scan_page().map(|p| {
             // A single page: whether it asked to stop does not matter.
@@ -347,6 +350,35 @@ fn scan(agent: &Agent, job: &str, batch: bool, rescan: Option<u32>) -> Result<Re
     }
     result.map_err(|e| scanner_error(&e))?;
     view(agent, job)
+}
+
+/// Scans the feeder, handing each page to `on_page`. With `jam_after`, SANE's `test`
+/// backend is told to fail its reads with a jam once that many sheets are through.
+fn feeder_batch(
+    scanner: &mut Box<dyn DocumentScanner>,
+    jam_after: Option<usize>,
+    on_page: &mut dyn FnMut(rong_hardware::scanner::Page) -> ControlFlow<()>,
+) -> Result<(), ScanError> {
+    let mut batch = DocumentScanner::batch(scanner);
+    loop {
+        if jam_after == Some(batch.pages()) {
+            batch.set_option("read-return-value", read_status("SANE_STATUS_JAMMED"))?;
+        }
+        match batch.next() {
+            None => return Ok(()),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(page)) => {
+                if on_page(page).is_break() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// A value for the SANE `test` backend's `read-return-value` option.
+fn read_status(status: &str) -> OptionValue {
+    OptionValue::Text(status.to_owned())
 }
 
 fn rotate(agent: &Agent, job: &str, page: u32, quarter_turns: i8) -> Result<Reply, ApiError> {
@@ -371,7 +403,11 @@ fn rotate(agent: &Agent, job: &str, page: u32, quarter_turns: i8) -> Result<Repl
 }
 
 fn picture(agent: &Agent, job: &str, page: u32, size: PageImageSize) -> Result<Reply, ApiError> {
-    job_row(agent, job)?;
+    if job_row(agent, job)?.cleaned_at.is_some() {
+        return Err(unknown(
+            "the page files were removed from the station after central kept the job",
+        ));
+    }
     if agent.store().page(job, page).map_err(internal)?.is_none() {
         return Err(unknown("no such page"));
     }
@@ -441,7 +477,7 @@ pub fn finish(agent: &Agent, job: &str) -> Result<(), ApiError> {
 
 fn sim(agent: &Agent, action: &str, sheets: Option<u32>) -> Result<Reply, ApiError> {
     let Some(h) = sim_handle(&agent.hardware.scanner()) else {
-        return Err(ApiError::new(ErrorCode::NoSimulator, "document scanner"));
+        return sane_test(agent, action, sheets);
     };
     match action {
         "jam" => h.jam_after(sheets.unwrap_or(0) as usize),
@@ -464,5 +500,56 @@ fn sim(agent: &Agent, action: &str, sheets: Option<u32>) -> Result<Reply, ApiErr
         }
     }
     tracing::info!(action, ?sheets, "simulated document scanner");
+    Ok(Reply::Done)
+}
+
+/// `sim_doc_scanner` on a device of SANE's `test` backend (a scanner simulated inside
+/// libsane, reached through the real driver): a jam after N sheets of the next feeder
+/// batch, an open cover or an empty feeder through the backend's `read-return-value`
+/// option, and `ok` to clear them. Its feeder refills itself with ten sheets once it has
+/// reported empty, so `load` and `unplug` are not available.
+fn sane_test(agent: &Agent, action: &str, sheets: Option<u32>) -> Result<Reply, ApiError> {
+    let slot = agent.hardware.scanner();
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    let is_test = slot
+        .opened
+        .as_ref()
+        .is_some_and(|o| o.sim.is_none() && o.device.name.starts_with("test:"));
+    if !is_test {
+        return Err(ApiError::new(ErrorCode::NoSimulator, "document scanner"));
+    }
+    let status = match action {
+        "jam" => None,
+        "cover_open" => Some("SANE_STATUS_COVER_OPEN"),
+        "empty" => Some("SANE_STATUS_NO_DOCS"),
+        "ok" => Some("Default"),
+        other => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!(
+                    "{other:?} is not available on SANE's test backend: jam, cover_open, empty, ok"
+                ),
+            ))
+        }
+    };
+    let Some(opened) = slot.opened.as_mut() else {
+        return Err(ApiError::new(ErrorCode::NoSimulator, "document scanner"));
+    };
+    // The backend's error options are inactive until its test options are enabled.
+    let set = opened
+        .scanner
+        .set_option("enable-test-options", OptionValue::Bool(true))
+        .and_then(|()| match status {
+            Some(s) => opened
+                .scanner
+                .set_option("read-return-value", read_status(s)),
+            None => Ok(()),
+        });
+    set.map_err(|e| scanner_error(&e))?;
+    slot.jam_after = match action {
+        "jam" => Some(sheets.unwrap_or(0) as usize),
+        _ => None,
+    };
+    tracing::info!(action, ?sheets, "SANE test backend");
     Ok(Reply::Done)
 }

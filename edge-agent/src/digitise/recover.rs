@@ -6,12 +6,14 @@
 //!   logged, so the job never claims a page it cannot package;
 //! - a job left `finishing` (the crash came while its bag was built): the half-built bag
 //!   is removed and the bag built again;
-//! - a bag directory for a job that is still open: a leftover, removed.
+//! - a bag directory for a job that is still open: a leftover, removed;
+//! - a job safe long enough whose page files are (still, or partly) there: the clean-up
+//!   ([`cleanup`]) is done, or finished after a crash half way.
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::{bag, bags_dir, job_dir, ops};
+use super::{bag, bags_dir, cleanup, job_dir, ops};
 use crate::agent::Agent;
 
 /// What recovery did, for logs and tests.
@@ -23,6 +25,8 @@ pub struct Recovered {
     pub rows_dropped: usize,
     /// Jobs whose bag was built again.
     pub bags_rebuilt: usize,
+    /// Safe jobs whose page files were removed.
+    pub jobs_cleaned: usize,
 }
 
 fn remove(path: &Path, out: &mut Recovered) {
@@ -109,6 +113,7 @@ pub fn recover(agent: &Agent) -> Result<Recovered, crate::store::StoreError> {
             }
         }
     }
+    out.jobs_cleaned = cleanup::sweep(agent, crate::agent::now_ms())?.len();
     if out != Recovered::default() {
         tracing::info!(?out, "digitisation recovered after a restart");
     }

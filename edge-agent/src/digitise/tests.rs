@@ -333,3 +333,120 @@ fn restart_recovery_makes_files_and_rows_agree() {
         "idempotent"
     );
 }
+
+/// A finished job of `sheets` pages, queued.
+fn finished(a: &Agent, s: &str, title: &str, sheets: u32) -> String {
+    let id = start(a, s, title).summary.job;
+    a.handle(RequestOp::SimDocScanner {
+        action: "load".into(),
+        sheets: Some(sheets),
+    })
+    .unwrap();
+    job(scan(a, s, &id, true));
+    job(a.handle(RequestOp::JobFinish {
+        session: s.into(),
+        job: id.clone(),
+    }));
+    id
+}
+
+fn page_files_there(dir: &Path, id: &str) -> bool {
+    job_dir(dir, id).exists() || bags_dir(dir).join(id).join("data").exists()
+}
+
+#[test]
+fn a_safe_job_loses_its_page_files_after_the_keep_time_and_a_refused_one_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = agent(dir.path(), "http://127.0.0.1:9");
+    a.config.digitise.keep_safe_hours = 2;
+    let s = session(&a, "S1");
+    let safe = finished(&a, &s, "Safe", 2);
+    let refused = finished(&a, &s, "Refused", 2);
+    let waiting = finished(&a, &s, "Waiting", 1);
+    let t0 = crate::agent::now_ms();
+    a.store()
+        .job_verdict(&safe, Some("doc-1"), None, t0)
+        .unwrap();
+    a.store()
+        .job_verdict(&refused, None, Some("manifest mismatch"), t0)
+        .unwrap();
+    let before = job(a.handle(RequestOp::JobGet {
+        session: s.clone(),
+        job: safe.clone(),
+    }));
+
+    // Within the keep time nothing goes.
+    assert!(cleanup::sweep(&a, t0 + 3_600_000).unwrap().is_empty());
+    assert!(page_files_there(dir.path(), &safe));
+    // After it, the safe job's files go; the refused and the waiting jobs keep theirs.
+    let cleaned = cleanup::sweep(&a, t0 + 2 * 3_600_000).unwrap();
+    assert_eq!(cleaned, vec![safe.clone()]);
+    assert!(!job_dir(dir.path(), &safe).exists());
+    assert!(!bags_dir(dir.path()).join(&safe).join("data").exists());
+    for tag in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"] {
+        assert!(bags_dir(dir.path()).join(&safe).join(tag).exists(), "{tag}");
+    }
+    for id in [&refused, &waiting] {
+        assert!(master_path(dir.path(), id, 1).exists());
+        assert!(access_path(dir.path(), id, 1).exists());
+        assert!(bags_dir(dir.path())
+            .join(id)
+            .join("data/master/0001.png")
+            .exists());
+    }
+    // Staff still see the job safe, with its document, pages and sizes.
+    let after = job(a.handle(RequestOp::JobGet {
+        session: s.clone(),
+        job: safe.clone(),
+    }));
+    assert_eq!(after.summary, before.summary);
+    assert_eq!(after.pages.len(), 2);
+    match &after.summary.state {
+        rong_protocol::digitise::JobState::Safe { document } => assert_eq!(document, "doc-1"),
+        other => panic!("{other:?}"),
+    }
+    let err = a
+        .handle(RequestOp::PageImage {
+            session: s.clone(),
+            job: safe.clone(),
+            page: 1,
+            size: PageImageSize::Thumb,
+        })
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::UnknownJob);
+    // The counts are unchanged, and a second sweep has nothing to do.
+    let st = a.status().unwrap().digitise.unwrap();
+    assert_eq!((st.jobs_safe, st.jobs_refused, st.jobs_waiting), (1, 1, 1));
+    assert!(cleanup::sweep(&a, t0 + 10 * 3_600_000).unwrap().is_empty());
+}
+
+#[test]
+fn a_clean_up_cut_short_by_a_crash_is_finished_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path(), "http://127.0.0.1:9");
+    assert_eq!(a.config.digitise.keep_safe_hours, 0, "at once by default");
+    let s = session(&a, "S1");
+    let id = finished(&a, &s, "Cut", 3);
+    a.store()
+        .job_verdict(&id, Some("doc-9"), None, crate::agent::now_ms())
+        .unwrap();
+    // The power went half way: the bag's payload is gone, the pages are not, and the
+    // store never heard of it.
+    std::fs::remove_dir_all(bags_dir(dir.path()).join(&id).join("data")).unwrap();
+    std::fs::remove_file(master_path(dir.path(), &id, 1)).unwrap();
+    assert!(a.store().job(&id).unwrap().unwrap().cleaned_at.is_none());
+
+    let r = recover(&a).unwrap();
+    assert_eq!(r.jobs_cleaned, 1, "{r:?}");
+    assert_eq!(r.rows_dropped, 0, "a safe job's pages are not dropped");
+    assert!(!page_files_there(dir.path(), &id));
+    let row = a.store().job(&id).unwrap().unwrap();
+    assert!(row.cleaned_at.is_some());
+    assert_eq!(row.summary.state.name(), "safe");
+    assert_eq!(row.summary.pages, 3);
+    assert_eq!(
+        recover(&a).unwrap(),
+        recover::Recovered::default(),
+        "idempotent"
+    );
+}

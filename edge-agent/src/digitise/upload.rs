@@ -14,8 +14,8 @@ use reqwest::{StatusCode, Url};
 use rong_protocol::digitise::{upload_meta, BagFile, BagSubmission, BagVerdict};
 use tokio::sync::watch;
 
-use super::bags_dir;
 use super::tus::{TusClient, TusError};
+use super::{bags_dir, cleanup};
 use crate::agent::Agent;
 use crate::store::{StoreError, UploadRow};
 
@@ -105,6 +105,9 @@ pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
+        if let Err(e) = blocking(&agent, |a| cleanup::sweep(a, crate::agent::now_ms())).await {
+            tracing::error!(error = %e, "clean-up of safe jobs failed");
+        }
         let wait = match upload_next(&agent, &client).await {
             Ok(true) => {
                 backoff.reset();
@@ -168,6 +171,31 @@ fn read_chunk(path: std::path::PathBuf, offset: u64, len: usize) -> std::io::Res
     Ok(buf)
 }
 
+/// Creates a new upload for one bag file; returns its URL.
+async fn create(
+    agent: &Arc<Agent>,
+    client: &TusClient,
+    job: &str,
+    f: &UploadRow,
+) -> Result<Url, UploadError> {
+    let device = agent.config.device.as_str().to_owned();
+    let branch = agent.config.branch.as_str().to_owned();
+    let meta = [
+        (upload_meta::JOB, job),
+        (upload_meta::PATH, f.path.as_str()),
+        (upload_meta::DEVICE, device.as_str()),
+        (upload_meta::BRANCH, branch.as_str()),
+        (upload_meta::SHA256, f.sha256.as_str()),
+    ];
+    let url = client.create(f.size, &meta).await?;
+    save(agent, job, &f.path, Some(&url), 0).await?;
+    Ok(url)
+}
+
+/// How many times one attempt starts a file again when central has forgotten its upload
+/// (expired, `404`/`410`) before giving up until the next attempt.
+const MAX_RESTARTS: u32 = 3;
+
 async fn upload_file(
     agent: &Arc<Agent>,
     client: &TusClient,
@@ -181,34 +209,26 @@ async fn upload_file(
     if url.is_some() && f.offset >= f.size {
         return Ok(());
     }
-    let (url, mut offset) = match url {
+    let (mut url, mut offset) = match url {
         // Resume: central says how far it got.
         Some(url) => match client.offset(&url).await {
-            Ok(o) => (url, o),
+            Ok(o) => {
+                save(agent, job, &f.path, Some(&url), o).await?;
+                (url, o)
+            }
             Err(TusError::Gone) => {
+                // Expired or lost at central: this file starts again from zero.
                 tracing::warn!(job, path = %f.path, "upload gone on central; starting it again");
                 save(agent, job, &f.path, None, 0).await?;
-                return Err(TusError::Gone.into());
+                (create(agent, client, job, f).await?, 0)
             }
             Err(e) => return Err(e.into()),
         },
-        None => {
-            let device = agent.config.device.as_str().to_owned();
-            let branch = agent.config.branch.as_str().to_owned();
-            let meta = [
-                (upload_meta::JOB, job),
-                (upload_meta::PATH, f.path.as_str()),
-                (upload_meta::DEVICE, device.as_str()),
-                (upload_meta::BRANCH, branch.as_str()),
-                (upload_meta::SHA256, f.sha256.as_str()),
-            ];
-            let url = client.create(f.size, &meta).await?;
-            (url, 0)
-        }
+        None => (create(agent, client, job, f).await?, 0),
     };
-    save(agent, job, &f.path, Some(&url), offset).await?;
     let file = bags_dir(&agent.config.data_dir).join(job).join(&f.path);
     let chunk = agent.config.digitise.chunk_bytes as usize;
+    let mut restarts = 0;
     while offset < f.size {
         let (p, o) = (file.clone(), offset);
         let bytes = tokio::task::spawn_blocking(move || read_chunk(p, o, chunk))
@@ -223,6 +243,13 @@ async fn upload_file(
         match client.patch(&url, offset, bytes).await {
             Ok(o) => offset = o,
             Err(TusError::Conflict) => offset = client.offset(&url).await?,
+            Err(TusError::Gone) if restarts < MAX_RESTARTS => {
+                restarts += 1;
+                tracing::warn!(job, path = %f.path, "upload gone on central mid-file; starting it again");
+                save(agent, job, &f.path, None, 0).await?;
+                url = create(agent, client, job, f).await?;
+                offset = 0;
+            }
             Err(e) => return Err(e.into()),
         }
         save(agent, job, &f.path, Some(&url), offset).await?;
@@ -279,13 +306,17 @@ async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(),
             }
         }
         blocking(agent, move |a| match verdict {
-            BagVerdict::Safe { document } => a.store().job_verdict(&j, Some(&document), None),
+            BagVerdict::Safe { document } => {
+                a.store()
+                    .job_verdict(&j, Some(&document), None, crate::agent::now_ms())
+            }
             BagVerdict::Refused { reason, file } => {
                 let reason = match file {
                     Some(f) => format!("{reason} ({f})"),
                     None => reason,
                 };
-                a.store().job_verdict(&j, None, Some(&reason))
+                a.store()
+                    .job_verdict(&j, None, Some(&reason), crate::agent::now_ms())
             }
         })
         .await?;

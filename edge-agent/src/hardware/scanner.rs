@@ -24,6 +24,9 @@ pub struct ScannerSlot {
     pub opened: Option<OpenedScanner>,
     /// Whether it is there now.
     pub present: bool,
+    /// For SANE's `test` backend: after how many sheets of the next feeder batch the scan
+    /// loop makes the backend report a jam (`sim_doc_scanner jam N`).
+    pub jam_after: Option<usize>,
 }
 
 /// Shared access to the scanner, for the digitisation jobs.
@@ -77,6 +80,10 @@ fn check(config: &ScannerConfig, s: &mut ScannerSlot, health: &HealthMap) {
         .and_then(|ds| pick_device(&ds, config.device.as_deref()).cloned());
     if let Some(d) = found {
         if o.scanner.open(&d.name).is_ok() {
+            // Opened again, the device has its own defaults: set ours again.
+            if let Err(e) = config.apply(o.scanner.as_mut()) {
+                tracing::warn!(device = %d.name, error = %e, "scanner settings not applied");
+            }
             tracing::info!(device = %d.name, "document scanner back");
             o.device = d;
             set_health(health, "scanner", Health::Ok, Some(label(o)));

@@ -14,6 +14,8 @@ pub struct JobRow {
     pub metadata: DublinCore,
     /// Packaging was asked for but not yet finished (a crash in `job_finish`).
     pub finishing: bool,
+    /// When the page files were removed after central confirmed the job safe (ms).
+    pub cleaned_at: Option<i64>,
 }
 
 /// A page as stored: the API's view plus the files' hashes.
@@ -64,7 +66,8 @@ const JOB_COLS: &str = "j.id, j.title, j.record, j.metadata, j.state, j.document
      (SELECT count(*) FROM dig_pages p WHERE p.job = j.id), \
      (SELECT coalesce(sum(size), 0) FROM dig_uploads u WHERE u.job = j.id), \
      (SELECT coalesce(sum(offset), 0) FROM dig_uploads u WHERE u.job = j.id), \
-     (SELECT coalesce(sum(master_bytes + access_bytes), 0) FROM dig_pages p WHERE p.job = j.id)";
+     (SELECT coalesce(sum(master_bytes + access_bytes), 0) FROM dig_pages p WHERE p.job = j.id), \
+     j.cleaned_at";
 
 fn job_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
     let metadata: String = row.get(3)?;
@@ -112,6 +115,7 @@ fn job_row(row: &Row<'_>) -> rusqlite::Result<JobRow> {
         },
         metadata,
         finishing,
+        cleaned_at: row.get(12)?,
     })
 }
 
@@ -419,12 +423,14 @@ impl Store {
         Ok(())
     }
 
-    /// Records central's verdict: `safe` with a document, or `refused` with a reason.
+    /// Records central's verdict at `at` (ms): `safe` with a document, or `refused` with a
+    /// reason.
     pub fn job_verdict(
         &mut self,
         job: &str,
         document: Option<&str>,
         reason: Option<&str>,
+        at: i64,
     ) -> Result<(), StoreError> {
         let state = if document.is_some() {
             "safe"
@@ -433,9 +439,31 @@ impl Store {
         };
         self.conn
             .prepare_cached(
-                "UPDATE dig_jobs SET state = ?2, document = ?3, reason = ?4 WHERE id = ?1",
+                "UPDATE dig_jobs SET state = ?2, document = ?3, reason = ?4, \
+                 safe_at = CASE WHEN ?2 = 'safe' THEN coalesce(safe_at, ?5) END \
+                 WHERE id = ?1",
             )?
-            .execute(params![job, state, document, reason])?;
+            .execute(params![job, state, document, reason, at])?;
+        Ok(())
+    }
+
+    /// Jobs safe at central at or before `safe_before` (ms) whose page files are still on
+    /// the station, oldest first. A job made safe before schema 4 counts from its queueing.
+    pub fn jobs_to_clean(&self, safe_before: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM dig_jobs WHERE state = 'safe' AND cleaned_at IS NULL \
+             AND coalesce(safe_at, queued_at, created_at) <= ?1 \
+             ORDER BY coalesce(safe_at, queued_at, created_at), id",
+        )?;
+        let rows = stmt.query_map([safe_before], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records that a safe job's page files are gone (its rows stay).
+    pub fn job_cleaned(&mut self, job: &str, at: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE dig_jobs SET cleaned_at = ?2 WHERE id = ?1 AND state = 'safe'")?
+            .execute(params![job, at])?;
         Ok(())
     }
 

@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_catalogue.sql"),
     include_str!("migrations/0003_digitise.sql"),
+    include_str!("migrations/0004_digitise_cleanup.sql"),
 ];
 
 /// The schema that brings the catalogue records and their search index.

@@ -1,10 +1,11 @@
 //! Scanner configuration, and opening the configured scanner.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::{
-    DeviceInfo, DocumentScanner, Mode, ScanError, ScanSettings, SimScanner, SimScannerHandle,
-    Source,
+    DeviceInfo, DocumentScanner, Mode, OptionValue, ScanError, ScanSettings, SimScanner,
+    SimScannerHandle, Source,
 };
 
 /// Which driver runs the document scanner.
@@ -19,8 +20,8 @@ pub enum ScannerDriver {
 }
 
 /// The document scanner of an edge station. In TOML: `driver` (`sane` or `sim`),
-/// optional `device`, `sane_config_dir`, and default `mode` (`lineart`, `gray`, `color`),
-/// `resolution_dpi` and `source` (`flatbed`, `adf`).
+/// optional `device`, `sane_config_dir`, default `mode` (`lineart`, `gray`, `color`),
+/// `resolution_dpi` and `source` (`flatbed`, `adf`), and the backend's own `options`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScannerConfig {
@@ -44,6 +45,36 @@ pub struct ScannerConfig {
     /// Source set after opening.
     #[serde(default)]
     pub source: Option<Source>,
+    /// The backend's own options by name, set after the settings above: a TOML table such
+    /// as `options = { swdeskew = true }` for a Fujitsu, or `{ test-picture = "Grid" }` for
+    /// SANE's test backend.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, ConfigValue>,
+}
+
+/// A backend option's value in a config file: `true`, `75`, `1.5` or `"Grid"`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum ConfigValue {
+    /// A yes/no value.
+    Bool(bool),
+    /// A whole number (also right for a fixed-point option).
+    Int(i32),
+    /// A number with a fraction.
+    Fixed(f64),
+    /// Text.
+    Text(String),
+}
+
+impl From<&ConfigValue> for OptionValue {
+    fn from(v: &ConfigValue) -> OptionValue {
+        match v {
+            ConfigValue::Bool(b) => OptionValue::Bool(*b),
+            ConfigValue::Int(i) => OptionValue::Int(*i),
+            ConfigValue::Fixed(f) => OptionValue::Fixed(*f),
+            ConfigValue::Text(t) => OptionValue::Text(t.clone()),
+        }
+    }
 }
 
 /// A scanner opened from a [`ScannerConfig`].
@@ -98,18 +129,28 @@ impl ScannerConfig {
                 ScanError::DeviceGone(self.device.clone().unwrap_or_else(|| "any scanner".into()))
             })?;
         scanner.open(&device.name)?;
-        scanner.configure(&ScanSettings {
-            mode: self.mode,
-            resolution_dpi: self.resolution_dpi,
-            source: self.source,
-            area: None,
-        })?;
+        self.apply(scanner.as_mut())?;
         tracing::info!(device = %device.name, model = %device.model, "document scanner ready");
         Ok(OpenedScanner {
             scanner,
             device,
             sim,
         })
+    }
+
+    /// Applies the configured settings and backend options to an open scanner (SANE
+    /// resets them when a device is opened again, e.g. after an unplug).
+    pub fn apply(&self, scanner: &mut dyn DocumentScanner) -> Result<(), ScanError> {
+        scanner.configure(&ScanSettings {
+            mode: self.mode,
+            resolution_dpi: self.resolution_dpi,
+            source: self.source,
+            area: None,
+        })?;
+        for (name, value) in &self.options {
+            scanner.set_option(name, value.into())?;
+        }
+        Ok(())
     }
 
     #[cfg(feature = "sane")]
@@ -182,6 +223,33 @@ mod tests {
         sim.set_plugged(false);
         assert_eq!(c.open().map(|_| ()), Ok(()), "a new simulator each time");
         assert!(toml::from_str::<ScannerConfig>("driver = \"twain\"").is_err());
+        // Backend options are set after the settings, by name.
+        let c: ScannerConfig =
+            toml::from_str("driver = \"sim\"\nresolution_dpi = 300\n[options]\nresolution = 150\n")
+                .unwrap();
+        let mut opened = c.open().unwrap();
+        let now = opened.scanner.capabilities().unwrap().current;
+        assert_eq!(now.resolution_dpi, Some(150));
+        let c: ScannerConfig = toml::from_str(
+            "options = { test-picture = \"Grid\", three-pass = true, depth = 8, br-y = 297.5 }",
+        )
+        .unwrap();
+        let values: Vec<OptionValue> = c.options.values().map(OptionValue::from).collect();
+        assert_eq!(
+            values,
+            [
+                OptionValue::Fixed(297.5),
+                OptionValue::Int(8),
+                OptionValue::Text("Grid".into()),
+                OptionValue::Bool(true)
+            ]
+        );
+        let unknown = ScannerConfig {
+            driver: ScannerDriver::Sim,
+            options: BTreeMap::from([("no-such-option".into(), ConfigValue::Int(1))]),
+            ..Default::default()
+        };
+        assert!(unknown.open().is_err(), "an unknown option stops the open");
         assert!(toml::from_str::<ScannerConfig>("dpi = 300").is_err());
         let none = ScannerConfig {
             driver: ScannerDriver::Sim,

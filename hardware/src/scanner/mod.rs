@@ -20,7 +20,7 @@ pub mod sane;
 mod sim;
 mod task;
 
-pub use config::{pick_device, OpenedScanner, ScannerConfig, ScannerDriver};
+pub use config::{pick_device, ConfigValue, OpenedScanner, ScannerConfig, ScannerDriver};
 pub use error::{Language, ScanError};
 pub use options::{
     Area, Capabilities, Constraint, Mode, OptionValue, ScanOption, ScanSettings, Source, Unit,

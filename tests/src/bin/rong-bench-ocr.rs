@@ -1,8 +1,10 @@
 //! The OCR benchmark: renders A4 pages of Vietnamese text at 300 dpi, queues them as one
-//! stored bag and lets central's OCR worker pool read them (tesseract `vie`, plus the IIIF
-//! images and, at the end, the searchable PDF), once per worker count. Prints pages per
-//! minute, per minute per worker (one tesseract per worker, so per core), and the
-//! character error rate, as a Markdown table for the README.
+//! stored bag (a PNG master and a q85 access JPEG per page, as a station sends) and lets
+//! central's OCR worker pool read them (one tesseract `vie` run per page for text, hOCR and
+//! the page's PDF, plus the IIIF images, then the PDF joined), once per worker count.
+//! Prints pages per minute (until the document's PDF is written), per minute per worker
+//! (one tesseract per worker, so per core), the character error rate and the PDF's size
+//! per page, as a Markdown table for the README.
 //!
 //! `cargo build --release -p rong-tests --bin rong-bench-ocr &&
 //!  target/release/rong-bench-ocr [--pages N] [--workers 1,2]`
@@ -12,8 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ab_glyph::{Font, FontRef, PxScale, ScaleFont};
-use central::digitise::{ocr, process};
+use central::digitise::{ocr, pdf, process, testpage};
 use central::store::{digitise as db, Store};
 
 const LINES: [&str; 8] = [
@@ -34,47 +35,27 @@ fn page_text(n: usize) -> String {
         .join("\n")
 }
 
-fn render(font: &FontRef<'_>, text: &str) -> image::GrayImage {
-    let scale = PxScale::from(46.0);
-    let sf = font.as_scaled(scale);
-    let (w, h) = (2480u32, 3508u32);
-    let mut img = image::GrayImage::from_pixel(w, h, image::Luma([255]));
-    let line_h = (sf.height() + sf.line_gap()) * 1.5;
-    for (n, line) in text.lines().enumerate() {
-        let mut x = 240.0f32;
-        let y = 300.0 + n as f32 * line_h;
-        let mut prev = None;
-        for ch in line.chars() {
-            let id = font.glyph_id(ch);
-            if let Some(p) = prev {
-                x += sf.kern(p, id);
-            }
-            let glyph = id.with_scale_and_position(scale, ab_glyph::point(x, y + sf.ascent()));
-            x += sf.h_advance(id);
-            prev = Some(id);
-            if let Some(outline) = font.outline_glyph(glyph) {
-                let b = outline.px_bounds();
-                outline.draw(|gx, gy, cov| {
-                    let (px, py) = (b.min.x as i64 + gx as i64, b.min.y as i64 + gy as i64);
-                    if px >= 0 && py >= 0 && (px as u32) < w && (py as u32) < h {
-                        let v = (255.0 * (1.0 - cov.clamp(0.0, 1.0))) as u8;
-                        let cur = img.get_pixel(px as u32, py as u32).0[0];
-                        img.put_pixel(px as u32, py as u32, image::Luma([cur.min(v)]));
-                    }
-                });
-            }
-        }
-    }
-    img
-}
+/// An A4 page at 300 dpi: 24 lines of 11 pt text.
+const A4: testpage::Layout = testpage::Layout {
+    width: 2480,
+    height: 3508,
+    px: 46.0,
+    line_spacing: 1.5,
+    left: 240.0,
+    top: 300.0,
+};
 
 fn make_bag(dir: &Path, pages: &[image::GrayImage]) -> anyhow::Result<()> {
     let data = dir.join("bag/data/master");
+    let access = dir.join("bag/data/access");
     std::fs::create_dir_all(&data)?;
+    std::fs::create_dir_all(&access)?;
     let mut manifest = String::new();
     for (i, img) in pages.iter().enumerate() {
         let path = data.join(format!("{:04}.png", i + 1));
         img.save(&path)?;
+        let jpeg = std::fs::File::create(access.join(format!("{:04}.jpg", i + 1)))?;
+        img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(jpeg, 85))?;
         // The benchmark does not check fixity; the receiving side does.
         manifest.push_str(&format!("{:064}  data/master/{:04}.png\n", 0, i + 1));
     }
@@ -96,19 +77,18 @@ fn main() -> anyhow::Result<()> {
         .split(',')
         .map(str::parse)
         .collect::<Result<_, _>>()?;
-    let font_bytes = std::fs::read(
-        Path::new(
-            &std::env::var("CARGO_MANIFEST_DIR")
-                .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-        )
-        .join("../kiosk/fonts/NotoSans-Regular.ttf"),
-    )?;
-    let font = FontRef::try_from_slice(&font_bytes)?;
+    let font_bytes = testpage::font_bytes()?;
+    let font = testpage::font(&font_bytes)?;
     let texts: Vec<String> = (0..pages).map(page_text).collect();
-    let images: Vec<image::GrayImage> = texts.iter().map(|t| render(&font, t)).collect();
+    let images: Vec<image::GrayImage> = texts
+        .iter()
+        .map(|t| testpage::render(&font, t, A4))
+        .collect();
 
-    println!("| OCR workers | pages | seconds | pages/min | pages/min per worker | mean CER |");
-    println!("|---|---|---|---|---|---|");
+    println!(
+        "| OCR workers | pages | seconds | pages/min | pages/min per worker | mean CER | PDF per page |"
+    );
+    println!("|---|---|---|---|---|---|---|");
     for &w in &workers {
         let tmp = tempfile::tempdir()?;
         let store = Store::open(&tmp.path().join("central.db"))?;
@@ -128,7 +108,13 @@ fn main() -> anyhow::Result<()> {
             anyhow::ensure!(start.elapsed() < Duration::from_secs(3600), "too slow");
             std::thread::sleep(Duration::from_millis(50));
         }
+        let pdf = pdf::pdf_path(&doc_dir);
+        while !pdf.is_file() {
+            anyhow::ensure!(start.elapsed() < Duration::from_secs(3600), "no PDF");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let secs = start.elapsed().as_secs_f64();
+        let pdf_kb = std::fs::metadata(&pdf)?.len() as f64 / 1024.0 / pages as f64;
         pool.stop();
         let read = db::pages(&c, "bench")?;
         let cer: f64 = read
@@ -139,7 +125,7 @@ fn main() -> anyhow::Result<()> {
             / pages as f64;
         let per_min = pages as f64 / secs * 60.0;
         println!(
-            "| {w} | {pages} | {secs:.1} | {per_min:.1} | {:.1} | {:.2}% |",
+            "| {w} | {pages} | {secs:.1} | {per_min:.1} | {:.1} | {:.2}% | {pdf_kb:.0} KB |",
             per_min / w as f64,
             cer * 100.0
         );

@@ -6,23 +6,17 @@ use rong_protocol::digitise::{DublinCore, PageInfo};
 use super::*;
 use crate::digitise::pages::{process, write_atomic};
 
-fn python() -> PathBuf {
-    let venv = std::env::var_os("RONG_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rong-venv")
-        });
-    let py = venv.join("bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: run scripts/setup.sh (it installs bagit into that venv)",
-        py.display()
-    );
-    py
+/// The interop venv's Python, through `tests/interop/python`, which finds it the way
+/// every test does (read at run time: CI may run a binary built in another checkout).
+fn python() -> Command {
+    Command::new(
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
+            .join("../tests/interop/python"),
+    )
 }
 
 fn bagit_validate(dir: &Path) -> (bool, String) {
-    let out = Command::new(python())
+    let out = python()
         .args(["-m", "bagit", "--validate"])
         .arg(dir)
         .output()
