@@ -17,6 +17,8 @@ APT_PACKAGES=(
   libudev-dev libinput-dev libxkbcommon-dev libgbm-dev  # the kiosk's linuxkms (Pi) backend
   tesseract-ocr tesseract-ocr-vie  # central's OCR of digitised pages (and their PDF)
   qpdf                        # central joins the pages' PDFs into the document's PDF
+  iproute2 nftables           # the upload benchmark's lossy link: a network namespace whose
+                              # loopback drops packets with nft (this kernel has no netem)
 )
 
 missing=()

@@ -23,6 +23,7 @@ pub struct Agent {
     pub socket: PathBuf,
     proc: Option<Proc>,
     starts: u32,
+    netns: Option<String>,
 }
 
 impl Agent {
@@ -54,13 +55,27 @@ impl Agent {
             socket,
             proc: None,
             starts: 0,
+            netns: None,
         }
+    }
+
+    /// Runs the agent inside network namespace `name` from its next start (see
+    /// [`crate::netns::Netns`]); its local API socket is a file, reachable from outside.
+    pub fn set_netns(&mut self, name: &str) {
+        self.netns = Some(name.to_owned());
     }
 
     /// Starts `edge-agent run` and waits for its ready line.
     pub fn start(&mut self) {
         assert!(self.proc.is_none(), "agent already running");
-        let mut cmd = Command::new(bin("edge-agent"));
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin("edge-agent"));
+                c
+            }
+            None => Command::new(bin("edge-agent")),
+        };
         cmd.args(["run", "--config"]).arg(&self.config);
         self.starts += 1;
         let log = self.dir.join(format!("agent-{}.log", self.starts));

@@ -28,6 +28,7 @@ pub struct Central {
     /// The broker URL devices use.
     pub mqtt_url: String,
     restarts: u32,
+    netns: Option<String>,
 }
 
 impl Central {
@@ -58,7 +59,14 @@ impl Central {
             http: SocketAddr::from(([127, 0, 0, 1], http_port)),
             mqtt_url,
             restarts: 0,
+            netns: None,
         }
+    }
+
+    /// Runs central inside network namespace `name` from its next start (see
+    /// [`crate::netns::Netns`]); its addresses are then the namespace's.
+    pub fn set_netns(&mut self, name: &str) {
+        self.netns = Some(name.to_owned());
     }
 
     /// Runs `central seed`.
@@ -110,7 +118,14 @@ impl Central {
     /// Starts `central serve` and waits for its ready line.
     pub fn start(&mut self) {
         assert!(self.proc.is_none(), "central already running");
-        let mut cmd = Command::new(bin("central"));
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(bin("central"));
+                c
+            }
+            None => Command::new(bin("central")),
+        };
         cmd.args(["serve", "--config"]).arg(&self.config);
         self.restarts += 1;
         let log = self.dir.join(format!("central-{}.log", self.restarts));

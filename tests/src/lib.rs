@@ -13,6 +13,8 @@ pub mod fixtures;
 pub mod http;
 pub mod mosquitto;
 pub mod mqtt;
+pub mod netns;
+pub mod pages;
 pub mod proc;
 pub mod proxy;
 pub mod sane;

@@ -14,43 +14,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use edge_agent::digitise::bag::{self, BagInput};
-use edge_agent::digitise::pages::{process, sha256_hex, write_atomic};
-use edge_agent::store::PageRow;
-use rand::{Rng, SeedableRng};
+use edge_agent::digitise::pages::{process, write_atomic};
 use rong_hardware::scanner::Page;
-use rong_protocol::digitise::{DublinCore, PageInfo};
-
-/// A4 at 300 dpi.
-const W: u32 = 2480;
-const H: u32 = 3508;
-
-/// A greyscale page: off-white paper with a little noise and lines of word blocks.
-fn page(seed: u64) -> Page {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut data: Vec<u8> = (0..W * H).map(|_| 228 + rng.gen_range(0..12u8)).collect();
-    let mut y = 300;
-    while y + 40 < H - 300 {
-        let mut x = 250;
-        while x < W - 300 {
-            let len = rng.gen_range(40..260);
-            for yy in y..y + 32 {
-                for xx in x..(x + len).min(W - 250) {
-                    data[(yy * W + xx) as usize] = rng.gen_range(10..60);
-                }
-            }
-            x += len + 30;
-        }
-        y += 70;
-    }
-    Page {
-        width: W,
-        height: H,
-        depth: 8,
-        channels: 1,
-        dpi: 300,
-        data,
-    }
-}
+use rong_protocol::digitise::DublinCore;
+use rong_tests::pages::{page, row, H, W};
 
 fn python() -> PathBuf {
     std::env::var_os("RONG_VENV")
@@ -97,21 +64,7 @@ fn main() {
         write_atomic(&job_dir.join(format!("master/{n}.png")), &out.master_png).expect("write");
         write_atomic(&job_dir.join(format!("access/{n}.jpg")), &out.access_jpeg).expect("write");
         bytes += (out.master_png.len() + out.access_jpeg.len()) as u64;
-        rows.push(PageRow {
-            info: PageInfo {
-                page: n,
-                position: n,
-                width: out.width,
-                height: out.height,
-                dpi: 300,
-                rotation: 0,
-                checks: out.checks.clone(),
-                master_bytes: out.master_png.len() as u64,
-                access_bytes: out.access_jpeg.len() as u64,
-            },
-            master_sha256: sha256_hex(&out.master_png),
-            access_sha256: sha256_hex(&out.access_jpeg),
-        });
+        rows.push(row(n, 300, &out));
     }
     let per_page = t.elapsed().as_secs_f64() / pages as f64;
 

@@ -1,0 +1,75 @@
+//! The lossy link the upload benchmark runs on (`rong_tests::netns`): a network namespace
+//! whose loopback has an Ethernet MTU and drops a chosen share of packets, with nftables
+//! counters, removed when it drops. Needs root (CI runs as root); skipped with a message
+//! otherwise.
+
+use std::process::Command;
+
+use rong_tests::netns::{self, Netns};
+use rong_tests::proc::bin;
+
+fn raw(ns: &Netns, port: u16, bytes: u64) {
+    let out = ns
+        .command(bin("rong-bench-upload"))
+        .args([
+            "raw",
+            "--port",
+            &port.to_string(),
+            "--bytes",
+            &bytes.to_string(),
+        ])
+        .output()
+        .expect("run the raw transfer");
+    assert!(
+        out.status.success(),
+        "raw transfer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn namespaces() -> String {
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns list");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_lossy_namespace_drops_a_tenth_of_its_packets_counts_them_and_goes_away() {
+    if !netns::is_root() {
+        eprintln!("skipped: network namespaces and nftables need root");
+        return;
+    }
+    let name = format!("rong-test-{}", std::process::id());
+    let ns = Netns::create(&name, 10).expect("create the namespace");
+    assert!(namespaces().contains(&name));
+    assert_eq!(ns.mtu().expect("mtu"), 1500);
+    let port = 5000;
+    ns.count_port("raw", port).expect("count the port");
+
+    let bytes = 3_000_000;
+    raw(&ns, port, bytes);
+    let to = ns.counter("raw_to").expect("counter");
+    let from = ns.counter("raw_from").expect("counter");
+    let dropped = ns.dropped().expect("dropped");
+    assert!(to.bytes >= bytes, "{to:?}");
+    // Ethernet-sized packets, so that a drop loses one segment.
+    assert!(to.bytes / to.packets <= 1500, "{to:?}");
+    let share = dropped.packets as f64 / (to.packets + from.packets) as f64;
+    assert!(
+        (0.06..0.14).contains(&share),
+        "dropped {dropped:?} of {to:?} + {from:?}"
+    );
+
+    // A clean link drops nothing, and the counters start again from zero.
+    ns.set_loss(0).expect("no loss");
+    ns.reset_counters().expect("reset");
+    raw(&ns, port, bytes);
+    assert_eq!(ns.dropped().expect("dropped").packets, 0);
+    let to = ns.counter("raw_to").expect("counter");
+    assert!(to.bytes >= bytes && to.bytes < bytes * 11 / 10, "{to:?}");
+
+    drop(ns);
+    assert!(!namespaces().contains(&name), "{}", namespaces());
+}
