@@ -20,9 +20,12 @@ use crate::marc::{self, iso2709, marcxml, Format, Record, RecordError};
 use crate::store::catalogue::{Announce, CatalogueEntry, Prepared, Upsert};
 use crate::store::{Store, StoreError};
 
-/// Records per transaction. An import of fewer records is small: it is announced to devices
-/// as deltas, a change per record and item; a bigger one by snapshot markers.
-const BATCH: usize = 5_000;
+/// Records per transaction.
+const BATCH: usize = 20_000;
+
+/// An import of fewer records is small: it is announced to devices as deltas, a change per
+/// record and item; a bigger one by snapshot markers.
+const SMALL: usize = 5_000;
 
 /// The import's SQLite page cache: the catalogue's indexes take random inserts.
 const IMPORT_CACHE_KIB: u32 = 128 * 1024;
@@ -292,12 +295,12 @@ impl Reader<'_> {
     }
 
     /// Sends the waiting records. `last`: nothing follows, so an import that never filled
-    /// a batch is small and announced row by row.
+    /// a batch, with fewer than [`SMALL`] records, is announced row by row.
     fn send(&mut self, last: bool) -> Result<(), WriterGone> {
         if self.entries.is_empty() {
             return Ok(());
         }
-        let announce = if last && !self.sent {
+        let announce = if last && !self.sent && self.entries.len() < SMALL {
             Announce::EachRow
         } else {
             Announce::Snapshot
@@ -438,9 +441,9 @@ impl Reader<'_> {
 /// so far after each batch is stored.
 ///
 /// One thread reads, checks and prepares the records while this one writes them, a batch
-/// per transaction. An import that fits in one batch logs a change per record and item, so
-/// devices get it as deltas; a bigger one logs one snapshot marker per transaction instead,
-/// and devices behind a marker take the snapshot.
+/// per transaction. An import of fewer than [`SMALL`] records logs a change per record and
+/// item, so devices get it as deltas; a bigger one logs one snapshot marker per transaction
+/// instead, and devices behind a marker take the snapshot.
 pub fn import_files(
     store: &mut Store,
     config: &ImportConfig,
