@@ -216,6 +216,8 @@ struct Progress {
     last_draw: std::time::Instant,
     terminal: bool,
     drawn: bool,
+    /// The count at the last log line.
+    logged: u64,
 }
 
 impl Progress {
@@ -226,6 +228,7 @@ impl Progress {
             last_draw: now,
             terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             drawn: false,
+            logged: 0,
         }
     }
 
@@ -240,7 +243,8 @@ impl Progress {
                 self.drawn = true;
                 eprint!("\r{done} records, {:.0} records/s   ", self.rate(done));
             }
-        } else if done % 10_000 == 0 {
+        } else if done / 10_000 > self.logged / 10_000 {
+            self.logged = done;
             tracing::info!(
                 records = done,
                 per_second = self.rate(done) as u64,

@@ -78,9 +78,14 @@ pub enum CatchupPlan {
     },
 }
 
-/// Decides how to answer `CatchupRequest{from_version}` at central's `current` version.
-pub fn plan_catchup(from_version: u64, current: u64, max_ops: u64) -> CatchupPlan {
-    if from_version == 0 || from_version > current || current - from_version > max_ops {
+/// Decides how to answer `CatchupRequest{from_version}` at central's `current` version;
+/// `floor` is the newest snapshot marker (0: none), below which deltas cannot reach.
+pub fn plan_catchup(from_version: u64, current: u64, max_ops: u64, floor: u64) -> CatchupPlan {
+    if from_version == 0
+        || from_version > current
+        || current - from_version > max_ops
+        || from_version < floor
+    {
         CatchupPlan::Snapshot { version: current }
     } else {
         CatchupPlan::Deltas {
@@ -202,28 +207,45 @@ mod tests {
     #[test]
     fn catchup_plans() {
         assert_eq!(
-            plan_catchup(0, 10, 100),
+            plan_catchup(0, 10, 100, 0),
             CatchupPlan::Snapshot { version: 10 }
         );
         assert_eq!(
-            plan_catchup(3, 10, 100),
+            plan_catchup(3, 10, 100, 0),
             CatchupPlan::Deltas { from: 3, to: 10 }
         );
         assert_eq!(
-            plan_catchup(10, 10, 100),
+            plan_catchup(10, 10, 100, 0),
             CatchupPlan::Deltas { from: 10, to: 10 }
         );
         assert_eq!(
-            plan_catchup(11, 10, 100),
+            plan_catchup(11, 10, 100, 0),
             CatchupPlan::Snapshot { version: 10 }
         );
         assert_eq!(
-            plan_catchup(5, 200, 100),
+            plan_catchup(5, 200, 100, 0),
             CatchupPlan::Snapshot { version: 200 }
         );
         assert_eq!(
-            plan_catchup(100, 200, 100),
+            plan_catchup(100, 200, 100, 0),
             CatchupPlan::Deltas { from: 100, to: 200 }
+        );
+    }
+
+    #[test]
+    fn a_snapshot_marker_sends_devices_below_it_to_the_snapshot() {
+        assert_eq!(
+            plan_catchup(149, 200, 100, 150),
+            CatchupPlan::Snapshot { version: 200 }
+        );
+        assert_eq!(
+            plan_catchup(150, 200, 100, 150),
+            CatchupPlan::Deltas { from: 150, to: 200 },
+            "a device at the marker (it took the snapshot) goes on with deltas"
+        );
+        assert_eq!(
+            plan_catchup(199, 200, 100, 150),
+            CatchupPlan::Deltas { from: 199, to: 200 }
         );
     }
 }

@@ -1,14 +1,15 @@
 //! `central import marc` and `central export marc`: MARC files in and out of the catalogue.
 //!
 //! The import streams each file (format told by content), turns every good record into a
-//! [`CatalogueEntry`] with the items of its holdings fields, and stores them in batches, one
-//! savepoint per record. Every record left out is kept as a [`Skipped`] with its position and
-//! reason; the rest imports.
+//! [`CatalogueEntry`] with the items of its holdings fields on one thread, and stores them in
+//! batches, one transaction each, on another. Every record left out is kept as a [`Skipped`]
+//! with its position and reason and leaves nothing behind; the rest imports.
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::SyncSender;
 
 use rong_protocol::delta::{Item, ItemStatus};
 use rong_protocol::fold::nfc;
@@ -16,11 +17,18 @@ use rong_protocol::ids::BranchId;
 
 use crate::config::{HoldingsCodes, ImportConfig};
 use crate::marc::{self, iso2709, marcxml, Format, Record, RecordError};
-use crate::store::catalogue::{CatalogueEntry, Upsert};
+use crate::store::catalogue::{Announce, CatalogueEntry, Prepared, Upsert};
 use crate::store::{Store, StoreError};
 
 /// Records per transaction.
-const BATCH: usize = 1_000;
+const BATCH: usize = 20_000;
+
+/// An import of fewer records is small: it is announced to devices as deltas, a change per
+/// record and item; a bigger one by snapshot markers.
+const SMALL: usize = 5_000;
+
+/// The import's SQLite page cache: the catalogue's indexes take random inserts.
+const IMPORT_CACHE_KIB: u32 = 128 * 1024;
 
 /// Why an import or export failed as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -212,12 +220,22 @@ pub fn entry_from_record(
     })
 }
 
-/// A record waiting for its batch, with where it came from.
-struct Pending {
+/// Where a record waiting for its batch came from.
+struct Origin {
+    /// The file's index in the import's list.
+    file_no: usize,
     position: u64,
     /// For ISO 2709: a byte offset at or before the record's start (see [`find_offset`]).
     lower_bound: Option<u64>,
-    entry: CatalogueEntry,
+}
+
+/// Records ready to write, sent from the reading thread to the writing one.
+struct Batch {
+    entries: Vec<Prepared>,
+    origins: Vec<Origin>,
+    announce: Announce,
+    /// Records read so far, for progress.
+    read: u64,
 }
 
 /// Readers give byte offsets only with their errors. A record refused after reading is found
@@ -235,57 +253,69 @@ fn find_offset(path: &Path, lower_bound: u64, record: &[u8]) -> Option<u64> {
     Some(lower_bound + start as u64)
 }
 
-/// Imports state across files.
-struct Importer<'a> {
-    store: &'a mut Store,
-    codes: HoldingsCodes,
-    config: &'a ImportConfig,
-    branches: HashSet<String>,
-    pending: Vec<Pending>,
-    report: ImportReport,
+/// What the reading thread found besides the batches it sent.
+#[derive(Default)]
+struct ReadReport {
+    /// Records (and files) left out while reading, with their file's index.
+    skipped: Vec<(usize, Skipped)>,
+    /// Files that could not be opened or read.
+    unreadable: Vec<(PathBuf, String)>,
+    /// Records read.
     done: u64,
 }
 
-impl Importer<'_> {
-    fn skip(&mut self, file: &Path, e: RecordError) {
-        self.report.skipped.push(Skipped {
-            file: file.to_owned(),
-            position: e.position,
-            offset: Some(e.offset),
-            control_number: e.control_number,
-            reason: e.kind.to_string(),
-        });
+/// The reading side: parses, checks and prepares records, and sends them in batches.
+struct Reader<'a> {
+    codes: &'a HoldingsCodes,
+    config: &'a ImportConfig,
+    branches: &'a HashSet<String>,
+    out: SyncSender<Batch>,
+    entries: Vec<Prepared>,
+    origins: Vec<Origin>,
+    /// Whether a batch went out already: the import is big, announced by snapshot markers.
+    sent: bool,
+    report: ReadReport,
+}
+
+/// The writer stopped (it failed); the reader stops too.
+struct WriterGone;
+
+impl Reader<'_> {
+    fn skip(&mut self, file_no: usize, file: &Path, e: RecordError) {
+        self.report.skipped.push((
+            file_no,
+            Skipped {
+                file: file.to_owned(),
+                position: e.position,
+                offset: Some(e.offset),
+                control_number: e.control_number,
+                reason: e.kind.to_string(),
+            },
+        ));
     }
 
-    fn flush(&mut self, file: &Path) -> Result<(), ImportError> {
-        if self.pending.is_empty() {
+    /// Sends the waiting records. `last`: nothing follows, so an import that never filled
+    /// a batch, with fewer than [`SMALL`] records, is announced row by row.
+    fn send(&mut self, last: bool) -> Result<(), WriterGone> {
+        if self.entries.is_empty() {
             return Ok(());
         }
-        let (positions, entries): (Vec<(u64, Option<u64>)>, Vec<CatalogueEntry>) = self
-            .pending
-            .drain(..)
-            .map(|p| ((p.position, p.lower_bound), p.entry))
-            .unzip();
-        let outcomes = self.store.import_batch(&entries)?;
-        for (((position, lower_bound), entry), outcome) in
-            positions.into_iter().zip(entries).zip(outcomes)
-        {
-            match outcome {
-                Upsert::Inserted => self.report.imported += 1,
-                Upsert::Updated => self.report.updated += 1,
-                Upsert::Skipped(reason) => self.report.skipped.push(Skipped {
-                    file: file.to_owned(),
-                    position,
-                    offset: lower_bound.and_then(|lb| find_offset(file, lb, &entry.marc)),
-                    control_number: Some(entry.id),
-                    reason,
-                }),
-            }
-        }
-        Ok(())
+        let announce = if last && !self.sent && self.entries.len() < SMALL {
+            Announce::EachRow
+        } else {
+            Announce::Snapshot
+        };
+        self.sent = true;
+        let batch = Batch {
+            entries: std::mem::replace(&mut self.entries, Vec::with_capacity(BATCH)),
+            origins: std::mem::replace(&mut self.origins, Vec::with_capacity(BATCH)),
+            announce,
+            read: self.report.done,
+        };
+        self.out.send(batch).map_err(|_| WriterGone)
     }
 
-    fn file(&mut self, path: &Path, progress: &mut dyn FnMut(u64)) -> Result<(), ImportError> {
+    fn file(&mut self, file_no: usize, path: &Path) -> Result<(), WriterGone> {
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
@@ -295,16 +325,19 @@ impl Importer<'_> {
                 return Ok(());
             }
         };
-        let mut input = BufReader::with_capacity(64 * 1024, file);
+        let mut input = BufReader::with_capacity(256 * 1024, file);
         let format = match input.fill_buf() {
             Ok([]) => {
-                self.report.skipped.push(Skipped {
-                    file: path.to_owned(),
-                    position: 0,
-                    offset: None,
-                    control_number: None,
-                    reason: "empty file, no records".into(),
-                });
+                self.report.skipped.push((
+                    file_no,
+                    Skipped {
+                        file: path.to_owned(),
+                        position: 0,
+                        offset: None,
+                        control_number: None,
+                        reason: "empty file, no records".into(),
+                    },
+                ));
                 return Ok(());
             }
             Ok(head) => marc::detect(head),
@@ -319,18 +352,21 @@ impl Importer<'_> {
             Format::Iso2709 => Box::new(iso2709::Reader::new(input)),
             Format::MarcXml => Box::new(marcxml::Reader::new(input)),
             Format::Unknown => {
-                self.skip(path, RecordError::new(1, 0, marc::RecordErrorKind::NotMarc));
+                self.skip(
+                    file_no,
+                    path,
+                    RecordError::new(1, 0, marc::RecordErrorKind::NotMarc),
+                );
                 return Ok(());
             }
         };
-        let first_skip = self.report.skipped.len();
         // ISO 2709 only: where the next record starts at the earliest.
         let mut lower_bound = (format == Format::Iso2709).then_some(0u64);
         // Readers give positions (and byte offsets) only with errors; count good ones here.
         let mut position = 0u64;
         for result in records {
             position += 1;
-            self.done += 1;
+            self.report.done += 1;
             match result {
                 Err(e) => {
                     position = e.position;
@@ -340,17 +376,20 @@ impl Importer<'_> {
                             .unreadable
                             .push((path.to_owned(), e.kind.to_string()));
                     }
-                    self.skip(path, e);
+                    self.skip(file_no, path, e);
                 }
                 Ok(record) => {
                     let here = lower_bound;
-                    match entry_from_record(&record, &self.codes, self.config, &self.branches) {
-                        Ok(entry) => {
-                            lower_bound = here.map(|lb| lb + entry.marc.len() as u64);
-                            self.pending.push(Pending {
+                    let entry = entry_from_record(&record, self.codes, self.config, self.branches)
+                        .and_then(|e| Prepared::new(e).map_err(|e| e.to_string()));
+                    match entry {
+                        Ok(prepared) => {
+                            lower_bound = here.map(|lb| lb + prepared.entry.marc.len() as u64);
+                            self.entries.push(prepared);
+                            self.origins.push(Origin {
+                                file_no,
                                 position,
                                 lower_bound: here,
-                                entry,
                             });
                         }
                         Err(reason) => {
@@ -364,32 +403,47 @@ impl Importer<'_> {
                                 (Some(lb), None) => Some(lb + 1),
                                 _ => None,
                             };
-                            self.report.skipped.push(Skipped {
-                                file: path.to_owned(),
-                                position,
-                                offset,
-                                control_number: record.control_number().map(str::to_owned),
-                                reason,
-                            });
+                            self.report.skipped.push((
+                                file_no,
+                                Skipped {
+                                    file: path.to_owned(),
+                                    position,
+                                    offset,
+                                    control_number: record.control_number().map(str::to_owned),
+                                    reason,
+                                },
+                            ));
                         }
                     }
-                    if self.pending.len() >= BATCH {
-                        self.flush(path)?;
+                    if self.entries.len() >= BATCH {
+                        self.send(false)?;
                     }
                 }
             }
-            progress(self.done);
         }
-        self.flush(path)?;
-        // Records refused by the store are known only when their batch is written: list
-        // this file's skips in input order.
-        self.report.skipped[first_skip..].sort_by_key(|s| s.position);
         Ok(())
+    }
+
+    /// Reads every file, then sends what is left.
+    fn run(mut self, files: &[PathBuf]) -> ReadReport {
+        for (file_no, file) in files.iter().enumerate() {
+            if self.file(file_no, file).is_err() {
+                return self.report;
+            }
+        }
+        // A failure to send means the writer failed; it reports that.
+        let _ = self.send(true);
+        self.report
     }
 }
 
 /// Imports MARC files into the store. `progress` is called with the number of records read
-/// so far after each one.
+/// so far after each batch is stored.
+///
+/// One thread reads, checks and prepares the records while this one writes them, a batch
+/// per transaction. An import of fewer than [`SMALL`] records logs a change per record and
+/// item, so devices get it as deltas; a bigger one logs one snapshot marker per transaction
+/// instead, and devices behind a marker take the snapshot.
 pub fn import_files(
     store: &mut Store,
     config: &ImportConfig,
@@ -397,25 +451,81 @@ pub fn import_files(
     progress: &mut dyn FnMut(u64),
 ) -> Result<ImportReport, ImportError> {
     let codes = config.holdings.codes().map_err(ImportError::Config)?;
-    let branches = store
+    let branches: HashSet<String> = store
         .ref_cache()?
         .branches
         .into_iter()
         .map(|b| b.id.as_str().to_owned())
         .collect();
-    let mut importer = Importer {
-        store,
-        codes,
-        config,
-        branches,
-        pending: Vec::new(),
-        report: ImportReport::default(),
-        done: 0,
-    };
-    for file in files {
-        importer.file(file, progress)?;
-    }
-    Ok(importer.report)
+    store.prepare_bulk_load(IMPORT_CACHE_KIB)?;
+    let mut report = ImportReport::default();
+    // Store refusals, with their file's index.
+    let mut refused: Vec<(usize, Skipped)> = Vec::new();
+    let (read, written) = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+        let reader = Reader {
+            codes: &codes,
+            config,
+            branches: &branches,
+            out: tx,
+            entries: Vec::with_capacity(BATCH),
+            origins: Vec::with_capacity(BATCH),
+            sent: false,
+            report: ReadReport::default(),
+        };
+        let reading = scope.spawn(move || reader.run(files));
+        let mut written: Result<(), ImportError> = Ok(());
+        for batch in rx.iter() {
+            let outcomes = match store.import_prepared(&batch.entries, batch.announce) {
+                Ok(o) => o,
+                Err(e) => {
+                    written = Err(e.into());
+                    break;
+                }
+            };
+            for ((origin, prepared), outcome) in
+                batch.origins.into_iter().zip(batch.entries).zip(outcomes)
+            {
+                match outcome {
+                    Upsert::Inserted => report.imported += 1,
+                    Upsert::Updated => report.updated += 1,
+                    Upsert::Skipped(reason) => {
+                        let file = &files[origin.file_no];
+                        let entry = prepared.entry;
+                        refused.push((
+                            origin.file_no,
+                            Skipped {
+                                file: file.clone(),
+                                position: origin.position,
+                                offset: origin
+                                    .lower_bound
+                                    .and_then(|lb| find_offset(file, lb, &entry.marc)),
+                                control_number: Some(entry.id),
+                                reason,
+                            },
+                        ));
+                    }
+                }
+            }
+            progress(batch.read);
+        }
+        // Dropping the receiver stops a reader still sending (after a failed write).
+        drop(rx);
+        let read = reading
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (read, written)
+    });
+    written?;
+    progress(read.done);
+    // Records refused by the store are known only when their batch is written: list each
+    // file's skips in input order.
+    let mut skipped = read.skipped;
+    skipped.extend(refused);
+    skipped.sort_by_key(|(file_no, s)| (*file_no, s.position));
+    report.skipped = skipped.into_iter().map(|(_, s)| s).collect();
+    report.unreadable = read.unreadable;
+    Ok(report)
 }
 
 /// Writes every imported record to `out`: its exact ISO 2709 bytes, or MARCXML built from

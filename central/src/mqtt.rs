@@ -239,8 +239,9 @@ pub fn catchup(
     let conn = ctx.reads.get()?;
     let current = store::current_version(&conn)?;
     let topic = Topic::DeviceDeltas(branch.clone(), device.clone()).to_topic_string();
-    let plan = plan_catchup(from_version, current, ctx.max_catchup_ops);
-    tracing::info!(device = %device, from_version, current, plan = ?plan, "catch-up");
+    let floor = store::snapshot_floor(&conn)?;
+    let plan = plan_catchup(from_version, current, ctx.max_catchup_ops, floor);
+    tracing::info!(device = %device, from_version, current, floor, plan = ?plan, "catch-up");
     let payloads = match plan {
         CatchupPlan::Snapshot { version } => vec![rong_protocol::encode(&Downlink {
             v: SCHEMA_VERSION,

@@ -97,22 +97,58 @@ pub fn load(store: &mut Store, file: &Path, branch: &BranchId) -> Result<u64, Sn
             header.branch
         )));
     }
-    let ops = std::iter::from_fn(move || loop {
-        match read_line(&mut reader, &mut buf) {
-            Ok(None) => return None,
-            Err(e) => return Some(Err(e)),
+    // One thread inflates and decodes the lines while this one writes them.
+    let count = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Op, String>>>(4);
+        scope.spawn(move || decode_ops(reader, buf, tx));
+        // When the store stops early (a bad op), dropping `rx` stops the decoder.
+        store.replace_reference(header.version, rx.into_iter().flatten())
+    })?;
+    tracing::info!(version = header.version, ops = count, "snapshot loaded");
+    Ok(header.version)
+}
+
+/// Ops decoded per message to the writer.
+const DECODED_CHUNK: usize = 1_000;
+
+/// Decodes the snapshot's op lines and sends them in chunks; a bad line is sent as the
+/// chunk's last entry and ends the decoding.
+fn decode_ops(
+    mut reader: impl BufRead,
+    mut buf: Vec<u8>,
+    out: std::sync::mpsc::SyncSender<Vec<Result<Op, String>>>,
+) {
+    let mut chunk = Vec::with_capacity(DECODED_CHUNK);
+    loop {
+        // Whether the input ended (or went bad: nothing after a bad line is read).
+        let done = match read_line(&mut reader, &mut buf) {
+            Ok(None) => true,
+            Err(e) => {
+                chunk.push(Err(e));
+                true
+            }
             Ok(Some(())) => {
                 let line = trim(&buf);
                 if line.is_empty() {
-                    continue;
+                    false
+                } else {
+                    let op = serde_json::from_slice::<Op>(line).map_err(|e| e.to_string());
+                    let bad = op.is_err();
+                    chunk.push(op);
+                    bad
                 }
-                return Some(serde_json::from_slice::<Op>(line).map_err(|e| e.to_string()));
+            }
+        };
+        if done || chunk.len() >= DECODED_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(DECODED_CHUNK));
+            if !full.is_empty() && out.send(full).is_err() {
+                return;
             }
         }
-    });
-    let count = store.replace_reference(header.version, ops)?;
-    tracing::info!(version = header.version, ops = count, "snapshot loaded");
-    Ok(header.version)
+        if done {
+            return;
+        }
+    }
 }
 
 fn trim(line: &[u8]) -> &[u8] {

@@ -120,3 +120,136 @@ fn a_device_far_behind_bootstraps_from_a_snapshot() {
         .checkout(&card(patrons[1]), &book)
         .expect("unblocked patron may borrow");
 }
+
+/// A MARC file of `n` records, each with one item at Kon Tum, ids `{prefix}1..`.
+fn marc_file(path: &std::path::Path, prefix: &str, n: usize) {
+    use central::marc::{iso2709, Field, Record};
+    let mut bytes = Vec::new();
+    for i in 1..=n {
+        let mut r = Record::new();
+        r.leader[9] = b'a';
+        r.fields.push(Field::Control {
+            tag: *b"001",
+            value: format!("{prefix}{i}").into_bytes(),
+        });
+        r.fields
+            .push(Field::text(b"100", &[(b'a', "Nguyễn Văn Nhập,")]));
+        r.fields.push(Field::text(
+            b"245",
+            &[(b'a', &format!("Sách nhập {prefix} số {i}"))],
+        ));
+        r.fields.push(Field::text(
+            b"952",
+            &[
+                (b'a', "kontum"),
+                (b'o', "895.922"),
+                (b'p', &format!("{prefix}-BC{i}")),
+                (b'y', "book"),
+            ],
+        ));
+        bytes.extend(iso2709::to_bytes(&r).expect("writable record"));
+    }
+    std::fs::write(path, bytes).expect("write MARC");
+}
+
+fn import(s: &Scenario, file: &std::path::Path) -> String {
+    let out = std::process::Command::new(rong_tests::proc::bin("central"))
+        .args(["import", "marc"])
+        .arg(file)
+        .env("RONG_DATA_DIR", s.central.dir().join("data"))
+        .output()
+        .expect("run central import");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// How many of the device's records have ids starting with `prefix`.
+fn records_on(a: &rong_tests::Agent, prefix: &str) -> i64 {
+    let db = rusqlite::Connection::open_with_flags(
+        a.dir().join("data").join("agent.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the agent's database");
+    db.query_row(
+        "SELECT count(*) FROM records WHERE id LIKE ?1 || '%'",
+        [prefix],
+        |r| r.get(0),
+    )
+    .expect("count records")
+}
+
+#[test]
+fn a_big_import_sends_devices_to_the_snapshot_and_a_small_one_goes_as_deltas() {
+    let mut s = Scenario::start(BrokerKind::Embedded, "");
+    let a = s.agent("kontum-kiosk-1", "kontum");
+    let dir = s.tmp.path().to_owned();
+
+    // Small: announced row by row, the device catches up with deltas at central's restart.
+    let small = dir.join("small.mrc");
+    marc_file(&small, "SMALL", 3);
+    s.central.stop();
+    assert_eq!(
+        import(&s, &small).lines().next(),
+        Some("imported 3, updated 0, skipped 0")
+    );
+    s.central.start();
+    let served_before = s.central.stat("snapshots_served");
+    let v = s.central.stat("change_version");
+    wait_until("the small import's deltas", T, || version(&a) == v);
+    assert_eq!(records_on(&a, "SMALL"), 3);
+    assert_eq!(
+        s.central.stat("snapshots_served"),
+        served_before,
+        "a small import needs no snapshot"
+    );
+
+    // Big (5,000 records or more): announced by a snapshot marker; the device, behind it,
+    // takes the snapshot and ends up with every record.
+    let big = dir.join("big.mrc");
+    let n = 5_200;
+    marc_file(&big, "BIG", n);
+    s.central.stop();
+    assert_eq!(
+        import(&s, &big).lines().next(),
+        Some(format!("imported {n}, updated 0, skipped 0").as_str())
+    );
+    let db = rusqlite::Connection::open(s.central.db_path()).expect("central db");
+    let logged: i64 = db
+        .query_row(
+            "SELECT count(*) FROM changes WHERE version > ?1",
+            [v as i64],
+            |r| r.get(0),
+        )
+        .expect("count changes");
+    assert_eq!(
+        logged, 1,
+        "one snapshot marker per transaction, not one per row"
+    );
+    drop(db);
+    s.central.start();
+    let v = s.central.stat("change_version");
+    wait_until("the device to take the snapshot", T, || version(&a) == v);
+    assert!(
+        s.central.stat("snapshots_served") > served_before,
+        "no snapshot was served"
+    );
+    assert_eq!(records_on(&a, "BIG") as usize, n);
+    assert_eq!(records_on(&a, "SMALL"), 3);
+    let mut c = a.client();
+    match rong_tests::agent::outcome(c.call(rong_protocol::api::RequestOp::Search {
+        q: "sach nhap big so 5199".into(),
+        limit: Some(5),
+    })) {
+        Ok(rong_protocol::api::Reply::SearchResults { hits }) => {
+            assert_eq!(hits[0].record, "BIG5199");
+            assert_eq!(hits[0].total_here, 1);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+
+    // After the snapshot, changes flow as deltas again.
+    let p = card(free_adults(1, 1)[0]);
+    block(&s, &p);
+    let v = s.central.stat("change_version");
+    wait_until("a delta after the snapshot", T, || version(&a) == v);
+}

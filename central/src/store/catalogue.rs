@@ -1,13 +1,15 @@
 //! The catalogue from MARC: upsert records with their items, and read back their bytes.
 //!
-//! Each record is written inside its own savepoint, so a record that must be skipped (or
-//! fails) leaves nothing of itself behind; many records share one transaction for speed.
+//! Many records share one transaction for speed; a record that must be skipped (or that
+//! the database refuses) leaves nothing of itself behind. Everything derived from a record
+//! (folded search text, index columns) is computed before the writer sees it
+//! ([`Prepared`]), so the writer only writes.
 
 use rong_protocol::delta::{Item, Op};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::changes::{append, Applied};
-use super::reference::put_item;
+use super::changes::{append, mark_snapshot, Applied};
+use super::reference::{put_item, write_item};
 use super::{Store, StoreError};
 
 /// One bibliographic record ready to store, with the items from its holdings fields.
@@ -35,6 +37,57 @@ pub struct CatalogueEntry {
     pub items: Vec<Item>,
 }
 
+/// An entry with its derived columns computed: pure work, done off the writer's thread.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    /// The entry.
+    pub entry: CatalogueEntry,
+    /// Subjects as the stored JSON array.
+    subjects_json: String,
+    /// The folded text of the `search` column.
+    search: String,
+    /// The search index's columns (the first is the title key).
+    index: [String; 5],
+}
+
+impl Prepared {
+    /// Computes the entry's derived columns.
+    pub fn new(entry: CatalogueEntry) -> Result<Prepared, StoreError> {
+        let subjects_json = serde_json::to_string(&entry.subjects)?;
+        let search = rong_protocol::fold::fold(&format!(
+            "{} {} {} {} {}",
+            entry.title,
+            entry.author,
+            entry.subjects.join(" "),
+            entry.isbn.as_deref().unwrap_or(""),
+            entry.call_number
+        ));
+        let index = rong_protocol::search::index_columns(
+            &entry.title,
+            &entry.author,
+            &entry.subjects,
+            entry.isbn.as_deref(),
+            &entry.call_number,
+        );
+        Ok(Prepared {
+            entry,
+            subjects_json,
+            search,
+            index,
+        })
+    }
+}
+
+/// How a batch tells devices about what it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announce {
+    /// One change-log entry per item and per record: devices catch up with deltas.
+    EachRow,
+    /// One snapshot marker for the whole batch: devices behind it take the snapshot. For
+    /// big imports, which would send them to the snapshot anyway.
+    Snapshot,
+}
+
 /// What storing one entry did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upsert {
@@ -46,13 +99,38 @@ pub enum Upsert {
     Skipped(String),
 }
 
-/// Writes one entry through `c`; `Ok(Err(reason))` means it must be skipped, and is only
-/// ever returned before the entry's first write.
+/// A written record whose search-index row is still to write.
+struct Written {
+    rowid: i64,
+    /// Whether it replaced a stored record (whose index row must go first).
+    existed: bool,
+}
+
+/// Writes a record's search-index row (replacing its old one).
+fn index_one(c: &Connection, p: &Prepared, w: &Written) -> Result<(), StoreError> {
+    if w.existed {
+        rong_protocol::search::unindex_record(c, w.rowid)?;
+    }
+    c.prepare_cached(
+        "INSERT INTO records_fts (rowid, title, author, subjects, isbn, call_number) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        w.rowid, p.index[0], p.index[1], p.index[2], p.index[3], p.index[4]
+    ])?;
+    Ok(())
+}
+
+/// Writes one entry's rows through `c`, all but its search-index row ([`index_one`]);
+/// `Ok(Err(reason))` means it must be skipped, and is only ever returned before the
+/// entry's first write.
 fn upsert_one(
     c: &Connection,
-    e: &CatalogueEntry,
+    p: &Prepared,
+    announce: Announce,
     applied: &mut Applied,
-) -> Result<Result<bool, String>, StoreError> {
+) -> Result<Result<Written, String>, StoreError> {
+    let e = &p.entry;
     {
         let mut owner = c.prepare_cached("SELECT record FROM items WHERE barcode = ?1")?;
         for item in &e.items {
@@ -67,121 +145,186 @@ fn upsert_one(
             }
         }
     }
-    let existed: bool = c
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1)")?
-        .query_row(params![e.id], |r| r.get(0))?;
-    let search = rong_protocol::fold::fold(&format!(
-        "{} {} {} {} {}",
-        e.title,
-        e.author,
-        e.subjects.join(" "),
-        e.isbn.as_deref().unwrap_or(""),
-        e.call_number
-    ));
-    c.prepare_cached(
-        "INSERT INTO records (id, title, author, subjects, publisher, year, isbn, call_number, search, marc) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-         ON CONFLICT(id) DO UPDATE SET title = excluded.title, author = excluded.author, \
-         subjects = excluded.subjects, publisher = excluded.publisher, year = excluded.year, \
-         isbn = excluded.isbn, call_number = excluded.call_number, search = excluded.search, \
-         marc = excluded.marc",
-    )?
-    .execute(params![
-        e.id,
-        e.title,
-        e.author,
-        serde_json::to_string(&e.subjects)?,
-        e.publisher,
-        e.year,
-        e.isbn,
-        e.call_number,
-        search,
-        e.marc
-    ])?;
-    let rowid: i64 = c
+    let old: Option<i64> = c
         .prepare_cached("SELECT rowid FROM records WHERE id = ?1")?
-        .query_row(params![e.id], |r| r.get(0))?;
-    super::search::index_record(
-        c,
+        .query_row(params![e.id], |r| r.get(0))
+        .optional()?;
+    // The rowid stays the same when the record is updated in place.
+    let rowid: i64 = c
+        .prepare_cached(
+            "INSERT INTO records (id, title, author, subjects, publisher, year, isbn, call_number, search, marc, title_key) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+             ON CONFLICT(id) DO UPDATE SET title = excluded.title, author = excluded.author, \
+             subjects = excluded.subjects, publisher = excluded.publisher, year = excluded.year, \
+             isbn = excluded.isbn, call_number = excluded.call_number, search = excluded.search, \
+             marc = excluded.marc, title_key = excluded.title_key \
+             RETURNING rowid",
+        )?
+        .query_row(
+            params![
+                e.id,
+                e.title,
+                e.author,
+                p.subjects_json,
+                e.publisher,
+                e.year,
+                e.isbn,
+                e.call_number,
+                p.search,
+                e.marc,
+                p.index[0]
+            ],
+            |r| r.get(0),
+        )?;
+    match announce {
+        Announce::EachRow => {
+            for item in &e.items {
+                put_item(c, item, applied)?;
+            }
+            // After the items, so the record names every branch that now holds a copy.
+            if let Some(rec) = super::search::record_op(c, &e.id)? {
+                append(c, Op::PutRecord(rec), applied)?;
+            }
+        }
+        Announce::Snapshot => {
+            for item in &e.items {
+                write_item(c, item)?;
+            }
+        }
+    }
+    Ok(Ok(Written {
         rowid,
-        &e.title,
-        &e.author,
-        &e.subjects,
-        e.isbn.as_deref(),
-        &e.call_number,
-    )?;
-    for item in &e.items {
-        put_item(c, item, applied)?;
-    }
-    // After the items, so the record names every branch that now holds a copy.
-    if let Some(rec) = super::search::record_op(c, &e.id)? {
-        append(c, Op::PutRecord(rec), applied)?;
-    }
-    Ok(Ok(existed))
+        existed: old.is_some(),
+    }))
 }
 
+/// The outcome of a written entry.
+fn written(existed: bool) -> Upsert {
+    if existed {
+        Upsert::Updated
+    } else {
+        Upsert::Inserted
+    }
+}
+
+/// The search index's in-memory budget for one transaction's pending writes.
+const FTS_HASH_BYTES: i64 = 16 * 1024 * 1024;
+
+/// The note a snapshot marker's row carries.
+const IMPORT_NOTE: &str = "{\"snapshot_marker\":\"catalogue import\"}";
+
 impl Store {
-    /// Stores a batch of entries in one transaction.
+    /// Readies this connection for a bulk load (the import is a process of its own): a
+    /// page cache of `cache_kib` KiB, as the catalogue's indexes take random inserts, and
+    /// room for a whole batch in the search index's memory, so that it writes one index
+    /// segment per transaction, not one per megabyte (an FTS5 setting kept in the file;
+    /// it only bounds what a transaction holds in memory).
+    pub fn prepare_bulk_load(&mut self, cache_kib: u32) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(cache_kib))?;
+        self.conn.execute(
+            "INSERT INTO records_fts (records_fts, rank) VALUES ('hashsize', ?1)",
+            params![FTS_HASH_BYTES],
+        )?;
+        Ok(())
+    }
+
+    /// Stores a batch of entries in one transaction, each announced with its own
+    /// change-log entries ([`Announce::EachRow`]). See [`Store::import_prepared`].
+    pub fn import_batch(&mut self, entries: &[CatalogueEntry]) -> Result<Vec<Upsert>, StoreError> {
+        let prepared = entries
+            .iter()
+            .cloned()
+            .map(Prepared::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.import_prepared(&prepared, Announce::EachRow)
+    }
+
+    /// Stores a batch of prepared entries in one transaction.
     ///
     /// Returns one [`Upsert`] per entry, in order. A skipped entry (a barcode of another
     /// record, or a write the database refuses) leaves nothing behind and the others go on.
+    /// With [`Announce::Snapshot`] the transaction appends one snapshot marker instead of
+    /// an entry per row.
     ///
     /// The checks that skip a record run before any of its writes, so the batch first goes
     /// in without savepoints (a savepoint per record makes SQLite journal pages and FTS5
     /// flush its index at every record, several times slower). Only if the database refuses
     /// a write is that transaction rolled back and the batch stored again record by record,
     /// each in its own savepoint, so the refused record alone is left out.
-    pub fn import_batch(&mut self, entries: &[CatalogueEntry]) -> Result<Vec<Upsert>, StoreError> {
+    pub fn import_prepared(
+        &mut self,
+        entries: &[Prepared],
+        announce: Announce,
+    ) -> Result<Vec<Upsert>, StoreError> {
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(entries.len());
         // The ops are in the change log; the import does not publish them live.
         let mut sink = Applied::default();
-        let mut refused = false;
-        for e in entries {
-            match upsert_one(&tx, e, &mut sink) {
-                Ok(Ok(existed)) => out.push(if existed {
-                    Upsert::Updated
-                } else {
-                    Upsert::Inserted
-                }),
+        let mut refused = None;
+        let mut to_index = Vec::with_capacity(entries.len());
+        for p in entries {
+            match upsert_one(&tx, p, announce, &mut sink) {
+                Ok(Ok(w)) => {
+                    out.push(written(w.existed));
+                    to_index.push((p, w));
+                }
                 Ok(Err(reason)) => out.push(Upsert::Skipped(reason)),
                 Err(err) => {
-                    tracing::warn!(record = %e.id, error = %err, "a write was refused; storing this batch record by record");
-                    refused = true;
+                    refused = Some((p.entry.id.as_str(), err));
                     break;
                 }
             }
             sink.ops.clear();
         }
-        if !refused {
+        // The search index last: FTS5 writes its pending index to disk whenever a later
+        // statement of the transaction opens a statement journal (an upsert, a replace), so
+        // interleaving would write a tiny index segment per record.
+        if refused.is_none() {
+            for (p, w) in &to_index {
+                if let Err(err) = index_one(&tx, p, w) {
+                    refused = Some((p.entry.id.as_str(), err));
+                    break;
+                }
+            }
+        }
+        if let Some((record, err)) = &refused {
+            tracing::warn!(%record, error = %err, "a write was refused; storing this batch record by record");
+        } else {
+            if announce == Announce::Snapshot
+                && out.iter().any(|u| !matches!(u, Upsert::Skipped(_)))
+            {
+                mark_snapshot(&tx, IMPORT_NOTE)?;
+            }
             tx.commit()?;
             return Ok(out);
         }
         drop(tx);
-        self.import_batch_one_by_one(entries)
+        self.import_one_by_one(entries, announce)
     }
 
-    /// [`Store::import_batch`]'s slow path: each record in its own savepoint.
-    fn import_batch_one_by_one(
+    /// [`Store::import_prepared`]'s slow path: each record in its own savepoint.
+    fn import_one_by_one(
         &mut self,
-        entries: &[CatalogueEntry],
+        entries: &[Prepared],
+        announce: Announce,
     ) -> Result<Vec<Upsert>, StoreError> {
         let mut tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(entries.len());
         let mut sink = Applied::default();
-        for e in entries {
+        for p in entries {
             let sp = tx.savepoint()?;
-            let result = upsert_one(&sp, e, &mut sink)
+            let result = upsert_one(&sp, p, announce, &mut sink)
+                .and_then(|r| match r {
+                    Ok(w) => index_one(&sp, p, &w).map(|()| Ok(w)),
+                    Err(reason) => Ok(Err(reason)),
+                })
                 .unwrap_or_else(|err| Err(format!("the database refused the record: {err}")));
             sink.ops.clear();
             match result {
-                Ok(existed) => {
+                Ok(w) => {
                     sp.commit()?;
-                    out.push(if existed {
-                        Upsert::Updated
-                    } else {
-                        Upsert::Inserted
-                    });
+                    out.push(written(w.existed));
                 }
                 Err(reason) => {
                     // Dropping the savepoint rolls it back.
@@ -189,6 +332,9 @@ impl Store {
                     out.push(Upsert::Skipped(reason));
                 }
             }
+        }
+        if announce == Announce::Snapshot && out.iter().any(|u| !matches!(u, Upsert::Skipped(_))) {
+            mark_snapshot(&tx, IMPORT_NOTE)?;
         }
         tx.commit()?;
         Ok(out)
@@ -348,6 +494,51 @@ mod tests {
             seen[0].1,
             b"bytes of R1 M\xe1\xba\xaft bi\xe1\xba\xbfc (t\xc3\xa1i b\xe1\xba\xa3n)".to_vec()
         );
+    }
+
+    #[test]
+    fn a_bulk_batch_logs_one_snapshot_marker_instead_of_each_row() {
+        let (_d, mut s) = store();
+        s.import_batch(&[entry("R1", "Một", &["KT1"])]).unwrap();
+        let before = super::super::current_version(s.reader()).unwrap();
+        assert_eq!(super::super::snapshot_floor(s.reader()).unwrap(), 0);
+        let batch: Vec<Prepared> = [
+            entry("R1", "Một (tái bản)", &["KT1"]),
+            entry("R2", "Hai", &["KT2", "KT3"]),
+            entry("R3", "Ba", &["KT1"]),
+        ]
+        .into_iter()
+        .map(|e| Prepared::new(e).unwrap())
+        .collect();
+        let out = s.import_prepared(&batch, Announce::Snapshot).unwrap();
+        assert_eq!(out[..2], [Upsert::Updated, Upsert::Inserted]);
+        assert!(matches!(&out[2], Upsert::Skipped(_)));
+        let after = super::super::current_version(s.reader()).unwrap();
+        assert_eq!(after, before + 1, "one marker for the whole batch");
+        assert_eq!(super::super::snapshot_floor(s.reader()).unwrap(), after);
+        assert_eq!(count(&s, "SELECT count(*) FROM items"), 3);
+        // The rows are there, searchable, and the update replaced the old index entry.
+        let q = rong_protocol::search::Query::parse("mot tai ban").unwrap();
+        let hits = super::super::search::search(s.reader(), &q, 5).unwrap();
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].record, "R1");
+        let q = rong_protocol::search::Query::parse("hai").unwrap();
+        assert_eq!(
+            super::super::search::search(s.reader(), &q, 5)
+                .unwrap()
+                .len(),
+            1
+        );
+        // Deltas cannot cross a marker; from the marker on they can.
+        assert!(super::super::ops_between(s.reader(), before, after).is_err());
+        assert!(super::super::ops_between(s.reader(), after, after)
+            .unwrap()
+            .is_empty());
+        // A batch with nothing written leaves no marker.
+        let none = [Prepared::new(entry("R4", "Bốn", &["KT2"])).unwrap()];
+        let out = s.import_prepared(&none, Announce::Snapshot).unwrap();
+        assert!(matches!(&out[0], Upsert::Skipped(_)));
+        assert_eq!(super::super::current_version(s.reader()).unwrap(), after);
     }
 
     #[test]

@@ -49,15 +49,45 @@ pub fn current_version(conn: &Connection) -> Result<u64, StoreError> {
     Ok(v.unwrap_or(0) as u64)
 }
 
-/// The ops after `from` up to and including `to`, in order.
+/// The scope of a snapshot marker row.
+const SNAPSHOT_SCOPE: &str = "snapshot";
+
+/// Appends a snapshot marker: devices below its version must take the snapshot, because
+/// the rows written with it have no change-log entries of their own. Returns its version.
+pub(super) fn mark_snapshot(conn: &Connection, note: &str) -> Result<u64, StoreError> {
+    conn.prepare_cached("INSERT INTO changes (scope, op) VALUES (?1, ?2)")?
+        .execute(params![SNAPSHOT_SCOPE, note])?;
+    Ok(conn.last_insert_rowid() as u64)
+}
+
+/// The version of the newest snapshot marker (0 when there is none): a device below it
+/// must take the snapshot.
+pub fn snapshot_floor(conn: &Connection) -> Result<u64, StoreError> {
+    let v: Option<i64> = conn
+        .prepare_cached("SELECT MAX(version) FROM changes WHERE scope = 'snapshot'")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(v.unwrap_or(0) as u64)
+}
+
+/// The ops after `from` up to and including `to`, in order. A snapshot marker in the range
+/// is an error: a device that far behind must take the snapshot ([`snapshot_floor`]).
 pub fn ops_between(conn: &Connection, from: u64, to: u64) -> Result<Vec<Op>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT op FROM changes WHERE version > ?1 AND version <= ?2 ORDER BY version",
+        "SELECT version, scope, op FROM changes WHERE version > ?1 AND version <= ?2 \
+         ORDER BY version",
     )?;
-    let rows = stmt.query_map(params![from as i64, to as i64], |r| r.get::<_, String>(0))?;
+    let mut rows = stmt.query(params![from as i64, to as i64])?;
     let mut out = Vec::new();
-    for row in rows {
-        out.push(serde_json::from_str(&row?)?);
+    while let Some(row) = rows.next()? {
+        if row.get::<_, Option<String>>(1)?.as_deref() == Some(SNAPSHOT_SCOPE) {
+            let version: i64 = row.get(0)?;
+            return Err(StoreError::Conflict(format!(
+                "version {version} is a snapshot marker: deltas cannot cross it"
+            )));
+        }
+        out.push(serde_json::from_str(&row.get::<_, String>(2)?)?);
     }
     Ok(out)
 }

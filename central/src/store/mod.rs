@@ -23,7 +23,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use changes::{current_version, ops_between, Applied};
+pub use changes::{current_version, ops_between, snapshot_floor, Applied};
 pub use ingest::{BatchOutcome, Registration};
 pub use patrons::PatronUpsert;
 pub use queries::{LoanFilter, NoticeFilter, StatsRow};
@@ -54,6 +54,7 @@ const MIGRATIONS: &[Migration] = &[
     },
     sql(include_str!("migrations/0005_documents.sql")),
     sql(include_str!("migrations/0006_digitise_processing.sql")),
+    sql(include_str!("migrations/0007_snapshot_marker.sql")),
 ];
 
 /// The schema version this build writes.

@@ -246,6 +246,14 @@ pub(super) fn put_patron(
 }
 
 pub(super) fn put_item(c: &Connection, i: &Item, applied: &mut Applied) -> Result<(), StoreError> {
+    write_item(c, i)?;
+    append(c, Op::PutItem(i.clone()), applied)?;
+    Ok(())
+}
+
+/// Writes an item's row without a change-log entry (a bulk import announces itself with
+/// one snapshot marker instead).
+pub(super) fn write_item(c: &Connection, i: &Item) -> Result<(), StoreError> {
     c.prepare_cached(
         "INSERT OR REPLACE INTO items (barcode, record, title, author, call_number, item_type, home_branch, status, shelf) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -261,7 +269,6 @@ pub(super) fn put_item(c: &Connection, i: &Item, applied: &mut Applied) -> Resul
         status_str(i.status),
         i.shelf
     ])?;
-    append(c, Op::PutItem(i.clone()), applied)?;
     Ok(())
 }
 

@@ -74,6 +74,97 @@ fn has_pending(conn: &Connection, item: &str) -> Result<bool, StoreError> {
         .is_some())
 }
 
+/// The secondary indexes a snapshot load drops and builds again (as the migrations made
+/// them): building an index from the loaded rows beats updating it row by row.
+const DROP_LOAD_INDEXES: &str =
+    "DROP INDEX IF EXISTS items_record; DROP INDEX IF EXISTS records_title_key;";
+
+/// See [`DROP_LOAD_INDEXES`].
+const CREATE_LOAD_INDEXES: &str = "CREATE INDEX items_record ON items(record);
+     CREATE INDEX records_title_key ON records(title_key);";
+
+/// A snapshot's record, into a table the load emptied: one insert with its title key; its
+/// search-index row comes with the others at the end ([`index_loaded_records`]). A record
+/// id twice in one snapshot is refused (the whole load is).
+fn load_record(conn: &Connection, r: &rong_protocol::delta::Record) -> Result<(), StoreError> {
+    let subjects =
+        serde_json::to_string(&r.subjects).map_err(|e| StoreError::Refused(e.to_string()))?;
+    conn.prepare_cached(
+        "INSERT INTO records
+         (id, title, author, subjects, isbn, year, publisher, call_number, title_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        r.id,
+        r.title,
+        r.author,
+        subjects,
+        r.isbn,
+        r.year,
+        r.publisher,
+        r.call_number,
+        rong_protocol::fold::fold(&r.title)
+    ])
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Refused(format!("record {} twice in the snapshot", r.id))
+        }
+        e => e.into(),
+    })?;
+    Ok(())
+}
+
+/// The search index's in-memory budget for a transaction's pending writes.
+const FTS_HASH_BYTES: i64 = 8 * 1024 * 1024;
+
+/// Indexes every record for search, in one pass after a snapshot load. Written last and
+/// all together: FTS5 writes its pending index out whenever a later statement of the
+/// transaction opens a statement journal, so interleaved with the other rows it would
+/// write a tiny index segment per record.
+fn index_loaded_records(conn: &Connection) -> Result<u64, StoreError> {
+    // Room for more pending index in memory before FTS5 writes a segment out (default
+    // 1 MB): fewer segments to merge. Kept in the file; it only bounds what a transaction
+    // holds in memory.
+    conn.execute(
+        "INSERT INTO records_fts (records_fts, rank) VALUES ('hashsize', ?1)",
+        [FTS_HASH_BYTES],
+    )?;
+    let mut read =
+        conn.prepare("SELECT rowid, title, author, subjects, isbn, call_number FROM records")?;
+    let mut insert = conn.prepare(
+        "INSERT INTO records_fts (rowid, title, author, subjects, isbn, call_number)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut rows = read.query([])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let subjects: Vec<String> =
+            serde_json::from_str(r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)
+                .map_err(|e| StoreError::Refused(e.to_string()))?;
+        let cols = rong_protocol::search::index_columns(
+            r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?,
+            r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?,
+            &subjects,
+            r.get_ref(4)?
+                .as_str_or_null()
+                .map_err(rusqlite::Error::from)?,
+            r.get_ref(5)?.as_str().map_err(rusqlite::Error::from)?,
+        );
+        insert.execute(params![
+            r.get::<_, i64>(0)?,
+            cols[0],
+            cols[1],
+            cols[2],
+            cols[3],
+            cols[4]
+        ])?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Applies one op. Loan ops for items with unacked local events are skipped: central will
 /// send the loan again once it has applied them. Returns false when skipped.
 fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
@@ -539,6 +630,10 @@ impl Store {
 
     /// Replaces all reference data with a snapshot's ops, in one transaction: the event
     /// log and the loans of items with unacked events stay. Any bad op rolls it all back.
+    ///
+    /// The tables are emptied first, so records go in without the look-ups an update
+    /// needs; the secondary indexes are dropped for the load and built again from the
+    /// sorted rows at its end, inside the same transaction.
     pub fn replace_reference<E: std::fmt::Display>(
         &mut self,
         version: u64,
@@ -553,13 +648,21 @@ impl Store {
              DELETE FROM loans WHERE item NOT IN
                  (SELECT item FROM events WHERE acked = 0 AND item IS NOT NULL);",
         )?;
+        tx.execute_batch(DROP_LOAD_INDEXES)?;
         let mut count = 0u64;
         for op in ops {
             let op =
                 op.map_err(|e| StoreError::Refused(format!("snapshot line {}: {e}", count + 2)))?;
-            apply_op(&tx, &op)?;
+            match &op {
+                Op::PutRecord(r) => load_record(&tx, r)?,
+                _ => {
+                    apply_op(&tx, &op)?;
+                }
+            }
             count += 1;
         }
+        tx.execute_batch(CREATE_LOAD_INDEXES)?;
+        index_loaded_records(&tx)?;
         set_meta(&tx, "version", &version.to_string())?;
         tx.commit()?;
         Ok(count)

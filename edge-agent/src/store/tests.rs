@@ -515,3 +515,60 @@ fn search_ranks_and_counts_copies_here_and_elsewhere() {
     let q = rong_protocol::search::Query::parse("sach moi").unwrap();
     assert_eq!(s.search(&q, 10, &kontum()).unwrap()[0].record, "S9");
 }
+
+#[test]
+fn a_snapshot_load_rebuilds_its_indexes_and_a_refused_one_keeps_the_old_data() {
+    let (_d, mut s) = open_temp();
+    let mut ops = base_ops();
+    ops.push(Op::PutRecord(record(
+        "S1",
+        "Địa chí Kon Tum",
+        "Nhiều tác giả",
+    )));
+    ops.push(Op::PutRecord(record("S2", "Lịch sử Kon Tum", "")));
+    s.replace_reference::<String>(7, ops.into_iter().map(Ok))
+        .unwrap();
+    let indexes: Vec<String> = s
+        .conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('items_record', 'records_title_key') ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(indexes, ["items_record", "records_title_key"]);
+    let key: String = s
+        .conn
+        .query_row("SELECT title_key FROM records WHERE id = 'S1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(key, "dia chi kon tum");
+    let q = rong_protocol::search::Query::parse("kon tum").unwrap();
+    assert_eq!(s.search(&q, 10, &kontum()).unwrap().len(), 2);
+    let q = rong_protocol::search::Query::parse("nhieu tac").unwrap();
+    assert_eq!(s.search(&q, 10, &kontum()).unwrap()[0].record, "S1");
+
+    // A record twice in one snapshot is refused, and nothing of it stays.
+    let mut bad = base_ops();
+    bad.push(Op::PutRecord(record("S3", "Sách mới", "")));
+    bad.push(Op::PutRecord(record("S3", "Sách mới", "")));
+    let err = s
+        .replace_reference::<String>(9, bad.into_iter().map(Ok))
+        .unwrap_err();
+    assert!(err.to_string().contains("S3 twice"), "{err}");
+    assert_eq!(meta_u64(&s.conn, "version").unwrap(), 7);
+    let q = rong_protocol::search::Query::parse("kon tum").unwrap();
+    assert_eq!(s.search(&q, 10, &kontum()).unwrap().len(), 2);
+    let q = rong_protocol::search::Query::parse("sach moi").unwrap();
+    assert!(s.search(&q, 10, &kontum()).unwrap().is_empty());
+    let still: i64 = s
+        .conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('items_record', 'records_title_key')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(still, 2, "the dropped indexes come back with the rollback");
+}
