@@ -150,6 +150,11 @@ fn pipe(client: TcpStream, server: TcpStream, t: Arc<Toxics>) {
             .load(Ordering::SeqCst)
             .saturating_sub(t.forwarded.load(Ordering::SeqCst));
         let want = buf.len().min(usize::try_from(room).unwrap_or(usize::MAX));
+        if want == 0 {
+            // Another connection reached the hold meanwhile: wait, don't read 0 bytes
+            // (which would look like the station closing).
+            continue;
+        }
         let n = match c_read.read(&mut buf[..want]) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,

@@ -34,12 +34,30 @@ pub fn build(document_dir: &Path, pages: u32) -> Result<PathBuf, OcrError> {
             source: std::io::Error::from(std::io::ErrorKind::NotFound),
         });
     }
-    let part = derived.join("document-part.pdf");
+    // A name of its own: two workers finishing a document's last pages together may both
+    // join it, and neither may rename the other's half-written file into place.
+    let part = derived.join(format!("document-part-{}.pdf", uuid::Uuid::now_v7()));
+    let joined = join(&parts, &part).and_then(|()| {
+        std::fs::File::open(&part)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&part))?;
+        let target = pdf_path(document_dir);
+        std::fs::rename(&part, &target).map_err(io(&part))?;
+        Ok(target)
+    });
+    if joined.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    joined
+}
+
+/// Runs qpdf to join `parts` into `part`.
+fn join(parts: &[PathBuf], part: &Path) -> Result<(), OcrError> {
     let out = Command::new("qpdf")
         .args(["--empty", "--pages"])
-        .args(&parts)
+        .args(parts)
         .arg("--")
-        .arg(&part)
+        .arg(part)
         .output()
         .map_err(OcrError::Spawn)?;
     // qpdf exits 3 when it succeeded with warnings.
@@ -53,10 +71,5 @@ pub fn build(document_dir: &Path, pages: u32) -> Result<PathBuf, OcrError> {
                 .collect(),
         });
     }
-    std::fs::File::open(&part)
-        .and_then(|f| f.sync_all())
-        .map_err(io(&part))?;
-    let target = pdf_path(document_dir);
-    std::fs::rename(&part, &target).map_err(io(&part))?;
-    Ok(target)
+    Ok(())
 }
