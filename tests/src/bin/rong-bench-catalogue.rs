@@ -294,6 +294,7 @@ fn main() {
     let mut c = agent.client();
     let mut device = Vec::with_capacity(qs.len());
     let mut found = 0usize;
+    let mut slowest: Vec<(Duration, String)> = Vec::with_capacity(qs.len());
     for q in &qs {
         let t = Instant::now();
         let r = c.call(RequestOp::Search {
@@ -301,6 +302,7 @@ fn main() {
             limit: Some(20),
         });
         device.push(t.elapsed());
+        slowest.push((t.elapsed(), q.clone()));
         if let rong_protocol::api::Outcome::Ok {
             result: Reply::SearchResults { hits },
             ..
@@ -310,6 +312,10 @@ fn main() {
         }
     }
     device.sort();
+    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    for (d, q) in slowest.iter().take(8) {
+        eprintln!("slow on the device: {:.2} ms  {q:?}", d.as_secs_f64() * 1e3);
+    }
     row(&mut rows, (
         format!(
             "Search on the device over {records} records, local API, {} queries ({found} with hits)",
