@@ -312,7 +312,7 @@ fn main() {
         }
     }
     device.sort();
-    slowest.sort_by(|a, b| b.0.cmp(&a.0));
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     for (d, q) in slowest.iter().take(8) {
         eprintln!("slow on the device: {:.2} ms  {q:?}", d.as_secs_f64() * 1e3);
     }
