@@ -147,6 +147,20 @@ fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError::Refused(e.to_string()))
 }
 
+/// The position of `page` in `job`, if there is such a page.
+fn page_position(
+    c: &rusqlite::Connection,
+    job: &str,
+    page: u32,
+) -> Result<Option<u32>, StoreError> {
+    Ok(c.query_row(
+        "SELECT position FROM dig_pages WHERE job = ?1 AND page = ?2",
+        params![job, page],
+        |r| r.get(0),
+    )
+    .optional()?)
+}
+
 impl Store {
     /// A catalogue record's title, author and year, for a job that digitises it.
     pub fn record_brief(
@@ -247,13 +261,7 @@ impl Store {
     /// Adds a page at the end, or replaces one in place (same id and position).
     pub fn page_put(&mut self, job: &str, p: &PageRow) -> Result<PageRow, StoreError> {
         let tx = self.conn.transaction()?;
-        let existing: Option<u32> = tx
-            .query_row(
-                "SELECT position FROM dig_pages WHERE job = ?1 AND page = ?2",
-                params![job, p.info.page],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let existing = page_position(&tx, job, p.info.page)?;
         let position = match existing {
             Some(pos) => pos,
             None => tx.query_row(
@@ -290,14 +298,7 @@ impl Store {
     /// Deletes a page and closes the gap in the positions. False when there was none.
     pub fn page_delete(&mut self, job: &str, page: u32) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
-        let Some(pos): Option<u32> = tx
-            .query_row(
-                "SELECT position FROM dig_pages WHERE job = ?1 AND page = ?2",
-                params![job, page],
-                |r| r.get(0),
-            )
-            .optional()?
-        else {
+        let Some(pos) = page_position(&tx, job, page)? else {
             return Ok(false);
         };
         tx.execute(
@@ -316,14 +317,7 @@ impl Store {
     /// was no such page.
     pub fn page_move(&mut self, job: &str, page: u32, to: u32) -> Result<bool, StoreError> {
         let tx = self.conn.transaction()?;
-        let Some(from): Option<u32> = tx
-            .query_row(
-                "SELECT position FROM dig_pages WHERE job = ?1 AND page = ?2",
-                params![job, page],
-                |r| r.get(0),
-            )
-            .optional()?
-        else {
+        let Some(from) = page_position(&tx, job, page)? else {
             return Ok(false);
         };
         let count: u32 = tx.query_row(
