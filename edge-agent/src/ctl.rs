@@ -640,19 +640,22 @@ mod tests {
     use chrono::NaiveDate;
     use rong_protocol::api::{ApiError, ErrorCode};
 
+    /// The `ctl` action the words after `edge-agent ctl --socket /x` parse to.
+    pub(super) fn parse(args: &[&str]) -> Action {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(
+            ["edge-agent", "ctl", "--socket", "/x"].iter().chain(args),
+        )
+        .unwrap();
+        match cli.command {
+            crate::cli::Command::Ctl(c) => c.action,
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn printer_and_signal_words() {
         use clap::Parser;
-        let parse = |args: &[&str]| {
-            let cli = crate::cli::Cli::try_parse_from(
-                ["edge-agent", "ctl", "--socket", "/x"].iter().chain(args),
-            )
-            .unwrap();
-            match cli.command {
-                crate::cli::Command::Ctl(c) => c.action,
-                other => panic!("{other:?}"),
-            }
-        };
         for (word, state) in [
             ("ok", SimPrinterState::Ok),
             ("paper-out", SimPrinterState::PaperOut),

@@ -210,20 +210,10 @@ pub(super) fn run_job(c: &mut Client, word: &JobWord, json: bool) -> Result<bool
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::parse;
     use super::super::Action;
     use super::*;
     use clap::Parser;
-
-    fn parse(args: &[&str]) -> Action {
-        let cli = crate::cli::Cli::try_parse_from(
-            ["edge-agent", "ctl", "--socket", "/x"].iter().chain(args),
-        )
-        .unwrap();
-        match cli.command {
-            crate::cli::Command::Ctl(c) => c.action,
-            other => panic!("{other:?}"),
-        }
-    }
 
     #[test]
     fn job_and_scanner_words() {
