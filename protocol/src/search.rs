@@ -73,11 +73,11 @@ impl Query {
         &self.key
     }
 
-    /// The FTS5 expression for the words, restricted to `columns` (all when empty).
-    fn matching(&self, columns: &[&str]) -> String {
-        let last = self.words.len() - 1;
-        let words = self
-            .words
+    /// The FTS5 expression that every word matches, the last one as a prefix (what a reader
+    /// is still typing). Any FTS5 table indexed with [`crate::fold`]'s output can use it.
+    pub fn every_word(&self) -> String {
+        let last = self.words.len().saturating_sub(1);
+        self.words
             .iter()
             .enumerate()
             .map(|(i, w)| {
@@ -89,7 +89,12 @@ impl Query {
                 }
             })
             .collect::<Vec<_>>()
-            .join(" AND ");
+            .join(" AND ")
+    }
+
+    /// The FTS5 expression for the words, restricted to `columns` (all when empty).
+    fn matching(&self, columns: &[&str]) -> String {
+        let words = self.every_word();
         if columns.is_empty() {
             format!("({words})")
         } else {

@@ -327,23 +327,10 @@ pub fn counts(c: &Connection) -> Result<OcrCounts, StoreError> {
 
 /// Pages whose OCR text holds every word of `q` (folded; the last word as a prefix).
 pub fn search_text(c: &Connection, q: &Query, limit: usize) -> Result<Vec<TextHit>, StoreError> {
-    let words: Vec<&str> = q.key().split(' ').filter(|w| !w.is_empty()).collect();
-    let Some(last) = words.len().checked_sub(1) else {
+    let expr = q.every_word();
+    if expr.is_empty() {
         return Ok(Vec::new());
-    };
-    // Folded words hold only letters and digits, so quoting is safe.
-    let expr = words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == last {
-                format!("\"{w}\"*")
-            } else {
-                format!("\"{w}\"")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" AND ");
+    }
     let mut s = c.prepare_cached(
         "SELECT p.document, d.title, p.position, coalesce(p.text, '') \
          FROM document_fts f JOIN document_pages p ON p.rowid = f.rowid \
