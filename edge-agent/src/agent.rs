@@ -11,9 +11,9 @@ use argon2::Argon2;
 use rong_protocol::api::{
     AgentStatus, ApiError, ErrorCode, LoanView, PatronView, Push, Reply, RequestOp, Who,
 };
+use rong_protocol::barcode;
 use rong_protocol::delta::{Branch, Patron};
 use rong_protocol::event::EventBody;
-use rong_protocol::ids::check_code;
 use rong_protocol::time::local_date;
 use tokio::sync::{broadcast, Notify};
 
@@ -73,7 +73,7 @@ fn bad(detail: &str) -> ApiError {
 }
 
 fn check_item_code(item: &str) -> Result<(), ApiError> {
-    if check_code(item) {
+    if barcode::is_valid(item) {
         Ok(())
     } else {
         Err(bad(
@@ -403,7 +403,7 @@ impl Agent {
                         item: item.to_owned(),
                         // A card number central would refuse is left out, so that the
                         // return itself still syncs.
-                        patron: plan.patron.clone().filter(|p| check_code(p)),
+                        patron: plan.patron.clone().filter(|p| barcode::is_valid(p)),
                     },
                     at,
                     clock_synced: self.clock_synced(),

@@ -3,8 +3,8 @@
 
 use chrono::NaiveDate;
 use rong_protocol::api::{ApiError, ErrorCode};
+use rong_protocol::barcode;
 use rong_protocol::delta::{Branch, Category, ClosedDay, Item, ItemStatus, Loan, LoanRule, Patron};
-use rong_protocol::ids::check_code;
 use rong_protocol::time::{due_date, find_rule};
 use rong_protocol::BranchId;
 
@@ -56,7 +56,7 @@ pub fn check_patron(patron: Option<&Patron>, today: NaiveDate) -> Result<&Patron
     let p = patron.ok_or_else(|| Refusal::new(ErrorCode::UnknownPatron, ""))?;
     // Central refuses a whole event batch holding a code outside the protocol's rules, so
     // one event for such a card would stop every later event from syncing.
-    if !check_code(&p.card) {
+    if !barcode::is_valid(&p.card) {
         return Err(Refusal::new(
             ErrorCode::UnknownPatron,
             "card number is not valid for sync",
