@@ -1,5 +1,6 @@
 //! The event log (outbox), the loans circulation writes, and PIN failures.
 
+use rong_lending::PinState;
 use rong_protocol::barcode;
 use rong_protocol::delta::Loan;
 use rong_protocol::event::{Event, EventBody};
@@ -8,7 +9,6 @@ use uuid::Uuid;
 
 use super::reference::{del_loan, put_loan};
 use super::{conversion, meta_u64, set_meta, Store, StoreError};
-use crate::circulation::PinState;
 
 /// A loan change that commits with its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
