@@ -1,7 +1,7 @@
 //! Rông central: the authority on circulation.
 //!
 //! Devices work offline and send events; central applies each exactly once with the
-//! offline conflict rules ([`reconcile`]), keeps a change log and sends versioned deltas
+//! offline conflict rules (`rong_lending::reconcile`), keeps a change log and sends versioned deltas
 //! down ([`deltas`]), serves snapshots over HTTP, records device status, and has a JSON
 //! API. See `docs/SYNC.md` for the contract it implements.
 
@@ -17,7 +17,6 @@ pub mod metrics;
 pub mod mqtt;
 pub mod opac;
 pub mod patrons;
-pub mod reconcile;
 pub mod seed;
 pub mod server;
 pub mod store;

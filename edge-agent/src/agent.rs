@@ -1,5 +1,5 @@
 //! The agent's shared state and the circulation service: it reads the store, asks the pure
-//! rules in [`crate::circulation`], and commits the result with its event. Every method
+//! lending rules in [`rong_lending`], and commits the result with its event. Every method
 //! here blocks (SQLite, argon2): call them from `spawn_blocking`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
+use rong_lending::{LendingContext, PinGate, PinPolicy, Refusal};
 use rong_protocol::api::{
     AgentStatus, ApiError, ErrorCode, LoanView, PatronView, Push, Reply, RequestOp, Who,
 };
+use rong_protocol::barcode;
 use rong_protocol::delta::{Branch, Patron};
 use rong_protocol::event::EventBody;
-use rong_protocol::ids::check_code;
 use rong_protocol::time::local_date;
 use tokio::sync::{broadcast, Notify};
 
-use crate::circulation::{self, LendingContext, PinGate, PinPolicy, Refusal};
 use crate::config::Config;
 use crate::hardware::Hardware;
 use crate::session::Sessions;
@@ -73,7 +73,7 @@ fn bad(detail: &str) -> ApiError {
 }
 
 fn check_item_code(item: &str) -> Result<(), ApiError> {
-    if check_code(item) {
+    if barcode::is_valid(item) {
         Ok(())
     } else {
         Err(bad(
@@ -152,7 +152,7 @@ impl Agent {
     fn clock(&self, store: &Store) -> Result<(i64, chrono::NaiveDate), StoreError> {
         let last = store.last_event()?.map(|(_, at)| at);
         let now = now_ms();
-        let at = circulation::event_time(now, last);
+        let at = rong_lending::event_time(now, last);
         let basis = if self.clock_synced() { now } else { at };
         Ok((
             at,
@@ -227,7 +227,7 @@ impl Agent {
             let store = self.store();
             let (_, today) = self.clock(&store).map_err(internal)?;
             let p = store.patron_by_card(&card).map_err(internal)?;
-            return circulation::check_patron(p.as_ref(), today)
+            return rong_lending::check_patron(p.as_ref(), today)
                 .cloned()
                 .map_err(refused);
         }
@@ -240,12 +240,12 @@ impl Agent {
             }
             .map_err(internal)?;
             let (at, today) = self.clock(&store).map_err(internal)?;
-            let p = circulation::check_patron(found.as_ref(), today)
+            let p = rong_lending::check_patron(found.as_ref(), today)
                 .map_err(refused)?
                 .clone();
             let branch = Self::home(&store, &self.config).map_err(internal)?;
             let state = store.pin_state(&p.card).map_err(internal)?;
-            let gate = circulation::pin_gate(&p, &branch, who.pin.as_deref(), state, at)
+            let gate = rong_lending::pin_gate(&p, &branch, who.pin.as_deref(), state, at)
                 .map_err(refused)?;
             (p, gate)
         };
@@ -262,7 +262,7 @@ impl Agent {
         if pin_state.locked_until.is_some_and(|t| t > at) {
             return Err(refused(Refusal::new(ErrorCode::PinLocked, "")));
         }
-        let verdict = circulation::pin_result(right, pin_state, self.policy(), at);
+        let verdict = rong_lending::pin_result(right, pin_state, self.policy(), at);
         if verdict.state != pin_state || verdict.locked_now {
             let event = verdict.locked_now.then(|| NewEvent {
                 body: EventBody::PinLocked {
@@ -342,7 +342,7 @@ impl Agent {
             closed: &closed,
             rules: &rules,
         };
-        let plan = circulation::checkout(
+        let plan = rong_lending::checkout(
             &ctx,
             &patron,
             category.as_ref(),
@@ -385,7 +385,7 @@ impl Agent {
         let (at, _) = self.clock(&store).map_err(internal)?;
         let found = store.item(item).map_err(internal)?;
         let current = store.loan(item).map_err(internal)?;
-        let plan = circulation::checkin(found.as_ref(), current.as_ref(), &self.config.branch);
+        let plan = rong_lending::checkin(found.as_ref(), current.as_ref(), &self.config.branch);
         let transfer_to_name = match &plan.transfer_to {
             Some(b) => Some(
                 store
@@ -403,7 +403,7 @@ impl Agent {
                         item: item.to_owned(),
                         // A card number central would refuse is left out, so that the
                         // return itself still syncs.
-                        patron: plan.patron.clone().filter(|p| check_code(p)),
+                        patron: plan.patron.clone().filter(|p| barcode::is_valid(p)),
                     },
                     at,
                     clock_synced: self.clock_synced(),
@@ -441,8 +441,8 @@ impl Agent {
             closed: &closed,
             rules: &rules,
         };
-        let loan =
-            circulation::renew(&ctx, &patron, found.as_ref(), current.as_ref()).map_err(refused)?;
+        let loan = rong_lending::renew(&ctx, &patron, found.as_ref(), current.as_ref())
+            .map_err(refused)?;
         let (due, renewals) = (loan.due, loan.renewals);
         self.commit(
             &mut store,

@@ -1,13 +1,12 @@
 //! The Rông edge-agent: the daemon on every kiosk and scanning station.
 //!
 //! It keeps a SQLite cache of reference data and an append-only event log, decides
-//! circulation offline ([`circulation`]), syncs with central over MQTT ([`sync`] decides,
+//! circulation offline (by the rules in `rong_lending`), syncs with central over MQTT ([`sync`] decides,
 //! [`mqtt`] carries it out), and serves a JSON-lines local API on a Unix socket ([`api`]).
 //! Start it with [`run::run`].
 
 pub mod agent;
 pub mod api;
-pub mod circulation;
 pub mod cli;
 pub mod config;
 pub mod ctl;

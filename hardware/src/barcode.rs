@@ -1,8 +1,12 @@
 //! Barcode readers.
 
+use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use rong_protocol::barcode;
+
+use crate::framing::Frame;
 use crate::ErrorKind;
 
 /// A barcode reader failure.
@@ -36,11 +40,9 @@ pub trait BarcodeReader: Send {
     fn next_code(&mut self, timeout: Duration) -> Result<Option<String>, BarcodeError>;
 }
 
-/// The longest barcode accepted.
-pub const MAX_BARCODE_LEN: usize = 64;
-
-/// Cleans raw reads: trims line endings, rejects garbage, and drops a repeat of the same code
-/// within the debounce window (a scanner held over a label fires again and again).
+/// Cleans raw reads: trims the whitespace around a code, refuses what the protocol's code
+/// rule ([`rong_protocol::barcode`]) refuses, and drops a repeat of the same code within
+/// the debounce window (a scanner held over a label fires again and again).
 #[derive(Debug)]
 pub struct BarcodeFilter {
     debounce: Duration,
@@ -58,14 +60,8 @@ impl BarcodeFilter {
 
     /// Checks a raw read taken at `now`. `Ok(None)` is a debounced repeat.
     pub fn accept(&mut self, raw: &str, now: Instant) -> Result<Option<String>, BarcodeError> {
-        let code = raw.trim_matches(|c| c == '\r' || c == '\n' || c == ' ');
-        if code.is_empty()
-            || code.len() > MAX_BARCODE_LEN
-            || !code.bytes().all(|b| b.is_ascii_graphic())
-        {
-            let shown: String = raw.chars().take(MAX_BARCODE_LEN).collect();
-            return Err(BarcodeError::Garbage(shown));
-        }
+        let code = barcode::clean(raw)
+            .map_err(|_| BarcodeError::Garbage(raw.chars().take(barcode::MAX_LEN).collect()))?;
         if let Some((last, at)) = &self.last {
             if last == code && now.duration_since(*at) < self.debounce {
                 return Ok(None);
@@ -73,6 +69,25 @@ impl BarcodeFilter {
         }
         self.last = Some((code.to_owned(), now));
         Ok(Some(code.to_owned()))
+    }
+
+    /// Takes frames a driver has cut until one yields a code or an error; debounced
+    /// repeats are skipped. `None` when the frames ran out first.
+    pub fn next_frame(
+        &mut self,
+        pending: &mut VecDeque<Frame>,
+    ) -> Option<Result<String, BarcodeError>> {
+        while let Some(frame) = pending.pop_front() {
+            match frame {
+                Frame::Garbage(raw) => return Some(Err(BarcodeError::Garbage(raw))),
+                Frame::Code(raw) => match self.accept(&raw, Instant::now()) {
+                    Ok(None) => continue,
+                    Ok(Some(code)) => return Some(Ok(code)),
+                    Err(e) => return Some(Err(e)),
+                },
+            }
+        }
+        None
     }
 }
 
@@ -140,6 +155,8 @@ mod tests {
             Some("KT0001")
         );
         assert_eq!(f.accept("KT0002", t0).unwrap().as_deref(), Some("KT0002"));
+        // Whatever the protocol's rule takes, symbols included.
+        assert_eq!(f.accept("KT+3$%\n", t0).unwrap().as_deref(), Some("KT+3$%"));
         for bad in ["", "\r\n", "KT\u{1b}01", "ab cd", &"9".repeat(65), "mã"] {
             assert_eq!(
                 f.accept(bad, t0).unwrap_err().kind(),
@@ -147,6 +164,30 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn frames_give_codes_and_garbage_in_order() {
+        let mut f = BarcodeFilter::new(Duration::from_secs(60));
+        let mut pending: VecDeque<Frame> = [
+            Frame::Code("KT1".into()),
+            Frame::Code("KT1".into()),
+            Frame::Garbage("\u{2}KT".into()),
+            Frame::Code("ab cd".into()),
+            Frame::Code("KT1".into()),
+            Frame::Code("KT2".into()),
+        ]
+        .into();
+        assert_eq!(f.next_frame(&mut pending).unwrap().unwrap(), "KT1");
+        // The repeat is skipped: the next answer is the garbage frame.
+        let e = f.next_frame(&mut pending).unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Garbage);
+        assert!(e.to_string().contains("KT"), "{e}");
+        let e = f.next_frame(&mut pending).unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Garbage);
+        assert_eq!(f.next_frame(&mut pending).unwrap().unwrap(), "KT2");
+        assert!(pending.is_empty());
+        assert!(f.next_frame(&mut pending).is_none());
     }
 
     #[test]

@@ -114,21 +114,6 @@ impl SerialBarcode {
         Ok(())
     }
 
-    /// Hands out the next pending frame through the filter; `None` when there is none left
-    /// that yields a code or an error.
-    fn next_pending(&mut self) -> Option<Result<Option<String>, BarcodeError>> {
-        while let Some(frame) = self.pending.pop_front() {
-            match frame {
-                Frame::Garbage(raw) => return Some(Err(BarcodeError::Garbage(raw))),
-                Frame::Code(raw) => match self.filter.accept(&raw, Instant::now()) {
-                    Ok(None) => continue,
-                    other => return Some(other),
-                },
-            }
-        }
-        None
-    }
-
     fn disconnect(&mut self, why: String) -> BarcodeError {
         tracing::warn!(path = %self.config.path, error = %why, "serial barcode reader gone");
         self.port = None;
@@ -145,8 +130,8 @@ impl BarcodeReader for SerialBarcode {
         }
         let mut buf = [0u8; 128];
         loop {
-            if let Some(r) = self.next_pending() {
-                return r;
+            if let Some(r) = self.filter.next_frame(&mut self.pending) {
+                return r.map(Some);
             }
             let now = Instant::now();
             if now >= deadline && !timeout.is_zero() {

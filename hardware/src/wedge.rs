@@ -79,19 +79,6 @@ impl WedgeBarcode {
         self.decoder.reset();
         BarcodeError::Disconnected(format!("{}: {why}", self.config.path))
     }
-
-    fn next_pending(&mut self) -> Option<Result<Option<String>, BarcodeError>> {
-        while let Some(frame) = self.pending.pop_front() {
-            match frame {
-                Frame::Garbage(raw) => return Some(Err(BarcodeError::Garbage(raw))),
-                Frame::Code(raw) => match self.filter.accept(&raw, Instant::now()) {
-                    Ok(None) => continue,
-                    other => return Some(other),
-                },
-            }
-        }
-        None
-    }
 }
 
 impl BarcodeReader for WedgeBarcode {
@@ -101,8 +88,8 @@ impl BarcodeReader for WedgeBarcode {
             self.reopen()?;
         }
         loop {
-            if let Some(r) = self.next_pending() {
-                return r;
+            if let Some(r) = self.filter.next_frame(&mut self.pending) {
+                return r.map(Some);
             }
             let Some(dev) = self.device.as_mut() else {
                 return Err(self.disconnect("device closed"));

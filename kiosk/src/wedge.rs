@@ -3,15 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-/// The longest code accepted; anything longer is a misread or a stuck key.
-pub const MAX_CODE: usize = 64;
+use rong_protocol::barcode::{self, CodeError};
 
 /// A scanner line that was not a usable code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScanProblem {
     /// Control characters or other symbols no barcode has.
     Garbage,
-    /// Longer than [`MAX_CODE`].
+    /// Longer than [`barcode::MAX_LEN`]: a misread or a stuck key.
     TooLong,
     /// Characters that stopped arriving before Enter (half a barcode).
     Incomplete,
@@ -26,19 +25,13 @@ pub enum Scan {
     Bad(ScanProblem),
 }
 
-/// Checks a code from any source (wedge or the agent's push).
+/// Checks a code from any source (wedge or the agent's push) by the protocol's rule, so
+/// the kiosk takes exactly the codes central takes.
 pub fn check_code(code: &str) -> Scan {
-    let code = code.trim();
-    if code.chars().count() > MAX_CODE {
-        Scan::Bad(ScanProblem::TooLong)
-    } else if code.is_empty()
-        || !code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '/' | '_'))
-    {
-        Scan::Bad(ScanProblem::Garbage)
-    } else {
-        Scan::Code(code.to_owned())
+    match barcode::clean(code) {
+        Ok(code) => Scan::Code(code.to_owned()),
+        Err(CodeError::TooLong) => Scan::Bad(ScanProblem::TooLong),
+        Err(CodeError::Empty | CodeError::Garbage) => Scan::Bad(ScanProblem::Garbage),
     }
 }
 
@@ -80,7 +73,7 @@ impl Wedge {
                     self.last = Some(now);
                 }
                 c => {
-                    if self.buf.len() <= MAX_CODE * 4 {
+                    if self.buf.len() <= barcode::MAX_LEN * 4 {
                         self.buf.push(c);
                     }
                     self.last = Some(now);
@@ -139,6 +132,19 @@ mod tests {
         assert_eq!(
             typed(&mut w, "P000001\n", now),
             vec![Scan::Code("P000001".into())]
+        );
+    }
+
+    #[test]
+    fn the_protocols_rule_decides() {
+        // Code 39 and Code 128 carry these; the agent's readers pass them, so the kiosk must.
+        assert_eq!(check_code("KT+01$%"), Scan::Code("KT+01$%".into()));
+        assert_eq!(check_code(" P000001\r\n"), Scan::Code("P000001".into()));
+        assert_eq!(check_code("  "), Scan::Bad(ScanProblem::Garbage));
+        assert_eq!(check_code("mã"), Scan::Bad(ScanProblem::Garbage));
+        assert_eq!(
+            check_code(&"9".repeat(barcode::MAX_LEN + 1)),
+            Scan::Bad(ScanProblem::TooLong)
         );
     }
 

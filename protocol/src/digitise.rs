@@ -207,6 +207,39 @@ pub mod upload_meta {
     pub const SHA256: &str = "sha256";
 }
 
+/// Field names of a bag's `bag-info.txt`: the station writes them, central reads them
+/// (RFC 8493 reads labels case-insensitively). The first three are RFC 8493's own.
+pub mod bag_info {
+    /// The day the bag was made, `YYYY-MM-DD`.
+    pub const BAGGING_DATE: &str = "Bagging-Date";
+    /// `{payload bytes}.{payload files}`; central refuses a bag whose payload differs.
+    pub const PAYLOAD_OXUM: &str = "Payload-Oxum";
+    /// The job id, for tools that know no `Rong-` field.
+    pub const EXTERNAL_IDENTIFIER: &str = "External-Identifier";
+    /// The job id.
+    pub const JOB: &str = "Rong-Job";
+    /// The station that scanned it.
+    pub const DEVICE: &str = "Rong-Device";
+    /// The station's branch.
+    pub const BRANCH: &str = "Rong-Branch";
+    /// The catalogue record digitised, when there is one.
+    pub const RECORD: &str = "Rong-Record";
+    /// How many pages (each an access and a master file).
+    pub const PAGES: &str = "Rong-Pages";
+    /// Dublin Core title ([`super::DublinCore::title`]).
+    pub const DC_TITLE: &str = "DC-Title";
+    /// Dublin Core creator.
+    pub const DC_CREATOR: &str = "DC-Creator";
+    /// Dublin Core date.
+    pub const DC_DATE: &str = "DC-Date";
+    /// Dublin Core subject.
+    pub const DC_SUBJECT: &str = "DC-Subject";
+    /// Dublin Core language.
+    pub const DC_LANGUAGE: &str = "DC-Language";
+    /// Dublin Core rights.
+    pub const DC_RIGHTS: &str = "DC-Rights";
+}
+
 /// A station's request to central, once every file of a bag is uploaded: `POST
 /// /api/v1/digitisation/bags`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,8 +4,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::barcode;
 use crate::codec::{Invalid, Versioned};
-use crate::ids::{check_code, DeviceId};
+use crate::ids::DeviceId;
 use crate::{MAX_BATCH_EVENTS, SCHEMA_VERSION};
 
 /// One event from a device's log.
@@ -144,7 +145,7 @@ impl Versioned for EventBatch {
             if first.checked_add(i as u64) != Some(e.seq) {
                 return Err(Invalid(format!("seq {} out of order in batch", e.seq)));
             }
-            if let Some(bad) = e.body.codes().into_iter().find(|c| !check_code(c)) {
+            if let Some(bad) = e.body.codes().into_iter().find(|c| !barcode::is_valid(c)) {
                 return Err(Invalid(format!("bad code {bad:?} in event {}", e.seq)));
             }
         }

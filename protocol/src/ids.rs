@@ -92,11 +92,6 @@ slug_id!(
     DeviceId
 );
 
-/// Checks a card number, NFC UID or item barcode: 1 to 64 printable ASCII characters.
-pub fn check_code(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic())
-}
-
 /// Normalises an NFC card UID to upper-case hex without separators (`04:a1:b2:c3` →
 /// `04A1B2C3`). ISO 14443A UIDs are 4, 7 or 10 bytes; anything that is not 4 to 10 whole
 /// bytes of hex is refused.
@@ -138,14 +133,5 @@ mod tests {
         assert!(normalise_uid("04A1B2").is_none());
         assert!(normalise_uid("04A1B2C").is_none());
         assert!(normalise_uid("ZZA1B2C3").is_none());
-    }
-
-    #[test]
-    fn codes() {
-        assert!(check_code("KT0001234"));
-        assert!(!check_code(""));
-        assert!(!check_code("a b"));
-        assert!(!check_code("\u{1b}[A"));
-        assert!(!check_code(&"1".repeat(65)));
     }
 }

@@ -1,10 +1,12 @@
 //! The contract between Rông's programs.
 //!
-//! Everything that crosses a process boundary is defined here: ids, MQTT topics, the
-//! messages on them, the edge-agent's local API, and the Vietnamese text folding that
-//! central and the devices must share. The crate does no I/O.
+//! Everything that crosses a process boundary is defined here: ids and the one rule for
+//! barcodes and card numbers ([`barcode`]), MQTT topics, the messages on them, the
+//! edge-agent's local API, the names in a digitised bag's `bag-info.txt`, and the
+//! Vietnamese text folding that central and the devices must share. The crate does no I/O.
 
 pub mod api;
+pub mod barcode;
 pub mod codec;
 pub mod delta;
 pub mod digitise;

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use edge_agent::digitise::pages::sha256_hex;
 use edge_agent::digitise::tus::encode_metadata;
-use rong_protocol::digitise::{upload_meta, BagFile, BagSubmission, BagVerdict};
+use rong_protocol::digitise::{bag_info, upload_meta, BagFile, BagSubmission, BagVerdict};
 
 use crate::http::request_full;
 
@@ -36,16 +36,21 @@ pub fn bag_files(s: &BagSender<'_>, masters: &[Vec<u8>]) -> Vec<(String, Vec<u8>
         .map(|(path, bytes)| format!("{}  {path}\n", sha256_hex(bytes)))
         .collect();
     let payload: usize = files.iter().map(|(_, b)| b.len()).sum();
-    let info = format!(
-        "Bagging-Date: 2026-11-26\nPayload-Oxum: {payload}.{}\nExternal-Identifier: {job}\n\
-         Rong-Job: {job}\nRong-Device: {}\nRong-Branch: {}\nRong-Pages: {}\nDC-Title: {}\n",
-        masters.len(),
-        s.device,
-        s.branch,
-        masters.len(),
-        s.title,
-        job = s.job,
-    );
+    let oxum = format!("{payload}.{}", masters.len());
+    let pages = masters.len().to_string();
+    let info: String = [
+        (bag_info::BAGGING_DATE, "2026-11-26"),
+        (bag_info::PAYLOAD_OXUM, &oxum),
+        (bag_info::EXTERNAL_IDENTIFIER, s.job),
+        (bag_info::JOB, s.job),
+        (bag_info::DEVICE, s.device),
+        (bag_info::BRANCH, s.branch),
+        (bag_info::PAGES, &pages),
+        (bag_info::DC_TITLE, s.title),
+    ]
+    .iter()
+    .map(|(k, v)| format!("{k}: {v}\n"))
+    .collect();
     files.push((
         "bagit.txt".into(),
         b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".to_vec(),

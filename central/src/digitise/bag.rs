@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use rong_protocol::digitise::bag_info::PAYLOAD_OXUM;
 use sha2::Digest;
 
 use super::tus::check_bag_path;
@@ -318,19 +319,19 @@ pub fn check(root: &Path) -> Result<CheckedBag, BagProblem> {
         }
     }
     let files = main.len() as u64;
-    match info.get("Payload-Oxum") {
+    match info.get(PAYLOAD_OXUM) {
         Some(oxum) => {
             let expected = format!("{bytes}.{files}");
             if oxum != expected {
                 return Err(problem(
-                    format!("Payload-Oxum is {oxum} but the payload is {expected} (bytes.files)"),
+                    format!("{PAYLOAD_OXUM} is {oxum} but the payload is {expected} (bytes.files)"),
                     Some("bag-info.txt"),
                 ));
             }
         }
         None => {
             return Err(problem(
-                "bag-info.txt has no Payload-Oxum",
+                format!("bag-info.txt has no {PAYLOAD_OXUM}"),
                 Some("bag-info.txt"),
             ))
         }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rong_protocol::digitise::{upload_meta, BagSubmission, BagVerdict};
+use rong_protocol::digitise::{bag_info, upload_meta, BagSubmission, BagVerdict};
 
 use super::bag::{self, BagProblem, CheckedBag};
 use super::tus::{check_bag_path, check_id, TusError, Uploads};
@@ -185,7 +185,7 @@ impl Intake {
         let info = &checked.info;
         let dc = |k: &str| info.get(k).map(str::to_owned);
         let pages = info
-            .get("Rong-Pages")
+            .get(bag_info::PAGES)
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| {
                 checked
@@ -199,14 +199,14 @@ impl Intake {
             document,
             job: sub.job.clone(),
             device: sub.device.clone(),
-            branch: dc("Rong-Branch").unwrap_or_else(|| sub.branch.clone()),
-            record: dc("Rong-Record"),
-            title: dc("DC-Title").unwrap_or_else(|| sub.job.clone()),
-            creator: dc("DC-Creator"),
-            date: dc("DC-Date"),
-            subject: dc("DC-Subject"),
-            language: dc("DC-Language"),
-            rights: dc("DC-Rights"),
+            branch: dc(bag_info::BRANCH).unwrap_or_else(|| sub.branch.clone()),
+            record: dc(bag_info::RECORD),
+            title: dc(bag_info::DC_TITLE).unwrap_or_else(|| sub.job.clone()),
+            creator: dc(bag_info::DC_CREATOR),
+            date: dc(bag_info::DC_DATE),
+            subject: dc(bag_info::DC_SUBJECT),
+            language: dc(bag_info::DC_LANGUAGE),
+            rights: dc(bag_info::DC_RIGHTS),
             pages,
             bytes: checked.bytes,
             received_at: now_ms,

@@ -17,9 +17,9 @@ use chrono::{Duration, NaiveDate};
 use rand::seq::SliceRandom;
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rong_lending::{due_date, find_rule, is_open};
 use rong_protocol::delta::{Branch, Category, ClosedDay, Item, ItemStatus, Loan, LoanRule, Patron};
 use rong_protocol::ids::BranchId;
-use rong_protocol::time::{due_date, find_rule, is_open};
 
 /// A bibliographic record of the synthetic library.
 #[derive(Debug, Clone, PartialEq)]

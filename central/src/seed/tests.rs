@@ -297,7 +297,7 @@ fn text_is_nfc_vietnamese_and_ids_are_unique() {
         .map(|p| &p.patron.card)
         .chain(s.items.iter().map(|i| &i.barcode))
     {
-        assert!(rong_protocol::ids::check_code(code), "{code}");
+        assert!(rong_protocol::barcode::is_valid(code), "{code}");
     }
 }
 

@@ -1,16 +1,17 @@
 //! Applying event batches exactly once, with the offline conflict rules.
 
 use chrono::NaiveDate;
+use rong_lending::reconcile::{self, Action, LoanState, PatronState, State};
+use rong_lending::LendingContext;
 use rong_protocol::delta::{Branch, Loan, Op};
 use rong_protocol::event::{Event, EventBatch, EventBody};
 use rong_protocol::ids::{BranchId, DeviceId};
-use rong_protocol::time::{due_date, find_rule, local_date};
+use rong_protocol::time::local_date;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::changes::{append, Applied};
 use super::reference::RefCache;
 use super::{Store, StoreError};
-use crate::reconcile::{self, Action, LoanState, PatronState, State};
 
 /// Whether a device may send on a branch's topics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,20 +75,22 @@ fn parse_date(s: String) -> rusqlite::Result<NaiveDate> {
     })
 }
 
-/// Central's due date for a loan at `branch` counted from `from` (today, or for a renewal
-/// the current due date when that is later).
+/// The due date central gives `body` today at `branch`, by the lending rules the devices
+/// use ([`reconcile::central_due`]).
 fn central_due(
     cache: &RefCache,
     branch: &BranchId,
+    today: NaiveDate,
     category: &str,
     item_type: &str,
-    from: NaiveDate,
+    body: &EventBody,
+    loan: Option<&LoanState>,
 ) -> Option<NaiveDate> {
-    let rule = find_rule(&cache.rules, category, item_type)?;
     let fallback;
     let b = match cache.branches.iter().find(|b| &b.id == branch) {
         Some(b) => b,
         None => {
+            // A branch missing from the cache: no calendar to go by, so no closed days.
             fallback = Branch {
                 id: branch.clone(),
                 name: String::new(),
@@ -97,7 +100,13 @@ fn central_due(
             &fallback
         }
     };
-    Some(due_date(b, &cache.closed_days, from, rule.loan_days))
+    let ctx = LendingContext {
+        today,
+        branch: b,
+        closed: &cache.closed_days,
+        rules: &cache.rules,
+    };
+    reconcile::central_due(&ctx, category, item_type, body, loan)
 }
 
 fn load_state(
@@ -156,13 +165,15 @@ fn load_state(
                     .map(|k| k.max_loans),
             });
             if let Some(t) = &item_type {
-                let today = local_date(now_ms, utc_offset_min);
-                let from = match (body, &state.loan) {
-                    // A renewal extends from the current due date when that is later.
-                    (EventBody::Renew { .. }, Some(loan)) => loan.due.max(today),
-                    _ => today,
-                };
-                state.central_due = central_due(cache, branch, &category, t, from);
+                state.central_due = central_due(
+                    cache,
+                    branch,
+                    local_date(now_ms, utc_offset_min),
+                    &category,
+                    t,
+                    body,
+                    state.loan.as_ref(),
+                );
             }
         }
     }

@@ -325,7 +325,7 @@ fn dates_follow_the_clock_once_synced() {
     assert!(unsynced > today + chrono::Duration::days(400), "{unsynced}");
 }
 
-/// Central refuses a whole batch holding a code outside `check_code`, so an event for such
+/// Central refuses a whole batch holding a code outside the protocol's code rule, so an event for such
 /// a card (imported from a CSV with a space in it) would stop the outbox for good.
 #[test]
 fn a_card_number_central_would_refuse_never_reaches_the_log() {

@@ -4,6 +4,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use rong_protocol::digitise::bag_info::{
+    BAGGING_DATE, BRANCH, DC_CREATOR, DC_DATE, DC_LANGUAGE, DC_RIGHTS, DC_SUBJECT, DC_TITLE,
+    DEVICE, EXTERNAL_IDENTIFIER, JOB, PAGES, PAYLOAD_OXUM, RECORD,
+};
 use rong_protocol::digitise::DublinCore;
 
 use super::pages::{sha256_hex, sync_dir};
@@ -53,25 +57,25 @@ fn one_line(s: &str) -> String {
 /// The text of `bag-info.txt`.
 pub fn bag_info(input: &BagInput<'_>, oxum: (u64, usize)) -> String {
     let mut lines = vec![
-        ("Bagging-Date", input.bagging_date.to_owned()),
-        ("Payload-Oxum", format!("{}.{}", oxum.0, oxum.1)),
-        ("External-Identifier", input.job.to_owned()),
-        ("Rong-Job", input.job.to_owned()),
-        ("Rong-Device", input.device.to_owned()),
-        ("Rong-Branch", input.branch.to_owned()),
+        (BAGGING_DATE, input.bagging_date.to_owned()),
+        (PAYLOAD_OXUM, format!("{}.{}", oxum.0, oxum.1)),
+        (EXTERNAL_IDENTIFIER, input.job.to_owned()),
+        (JOB, input.job.to_owned()),
+        (DEVICE, input.device.to_owned()),
+        (BRANCH, input.branch.to_owned()),
     ];
     if let Some(r) = input.record {
-        lines.push(("Rong-Record", r.to_owned()));
+        lines.push((RECORD, r.to_owned()));
     }
-    lines.push(("Rong-Pages", input.pages.len().to_string()));
+    lines.push((PAGES, input.pages.len().to_string()));
     let m = input.metadata;
-    lines.push(("DC-Title", m.title.clone()));
+    lines.push((DC_TITLE, m.title.clone()));
     for (k, v) in [
-        ("DC-Creator", &m.creator),
-        ("DC-Date", &m.date),
-        ("DC-Subject", &m.subject),
-        ("DC-Language", &m.language),
-        ("DC-Rights", &m.rights),
+        (DC_CREATOR, &m.creator),
+        (DC_DATE, &m.date),
+        (DC_SUBJECT, &m.subject),
+        (DC_LANGUAGE, &m.language),
+        (DC_RIGHTS, &m.rights),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.trim().is_empty()) {
             lines.push((k, v.to_owned()));

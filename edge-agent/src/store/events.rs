@@ -1,14 +1,14 @@
 //! The event log (outbox), the loans circulation writes, and PIN failures.
 
+use rong_lending::PinState;
+use rong_protocol::barcode;
 use rong_protocol::delta::Loan;
 use rong_protocol::event::{Event, EventBody};
-use rong_protocol::ids::check_code;
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
 use super::reference::{del_loan, put_loan};
 use super::{conversion, meta_u64, set_meta, Store, StoreError};
-use crate::circulation::PinState;
 
 /// A loan change that commits with its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ fn event_item(body: &EventBody) -> Option<&str> {
     }
 }
 
-/// Whether every code in the event passes the protocol's `check_code`: central refuses a
+/// Whether every code in the event passes the protocol's code rule: central refuses a
 /// whole batch for one bad code, so such an event would block the outbox for good.
 fn codes_ok(body: &EventBody) -> bool {
     let (a, b) = match body {
@@ -62,7 +62,7 @@ fn codes_ok(body: &EventBody) -> bool {
         }
         EventBody::Checkin { item, patron } => (item, patron.as_ref()),
     };
-    check_code(a) && b.is_none_or(|b| check_code(b))
+    barcode::is_valid(a) && b.is_none_or(|b| barcode::is_valid(b))
 }
 
 impl Store {

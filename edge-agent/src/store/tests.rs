@@ -1,10 +1,10 @@
 use chrono::NaiveDate;
+use rong_lending::PinState;
 use rong_protocol::delta::{Branch, Category, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron};
 use rong_protocol::event::EventBody;
 use rong_protocol::BranchId;
 
 use super::*;
-use crate::circulation::PinState;
 use crate::sync::DeltaAction;
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {

@@ -1,12 +1,17 @@
-//! The offline conflict rules of `docs/SYNC.md`, as a pure function.
+//! Central's offline conflict rules of `docs/SYNC.md`, as a pure function.
 //!
 //! Central accepts what physically happened, then reconciles. Given central's current view
 //! of the item, the patron and the item's loan, [`decide`] says what to change and which
-//! notices to raise; the store loads the state and carries the decision out.
+//! notices to raise; central's store loads the state and carries the decision out. The due
+//! date central would give ([`central_due`]) comes from the same [`LendingContext`] the
+//! devices lend by.
 
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use rong_protocol::event::{Event, EventBody};
 use rong_protocol::time::local_date;
+
+use crate::loan::under_limit;
+use crate::LendingContext;
 
 /// How far ahead of central's clock a device clock may be before it is implausible.
 pub const MAX_CLOCK_AHEAD_MS: i64 = 10 * 60 * 1000;
@@ -47,10 +52,27 @@ pub struct State {
     pub loan: Option<LoanState>,
     /// The event's patron, if known.
     pub patron: Option<PatronState>,
-    /// The due date central itself would give for this patron and item today (for a
-    /// renewal: counted from the current due date when that is later), if it can tell
-    /// (used to correct dates from an implausible clock).
+    /// The due date central itself would give for this patron and item today
+    /// ([`central_due`]), if it can tell (used to correct dates from an implausible clock).
     pub central_due: Option<NaiveDate>,
+}
+
+/// The due date central itself gives `body` today, by the rules the devices lend by: a
+/// renewal of the loan central holds counts on from that loan's due date
+/// ([`LendingContext::renewal_due`]), anything else is a new loan
+/// ([`LendingContext::checkout_due`]). `None` when no rule covers the category and type.
+pub fn central_due(
+    ctx: &LendingContext<'_>,
+    category: &str,
+    item_type: &str,
+    body: &EventBody,
+    loan: Option<&LoanState>,
+) -> Option<NaiveDate> {
+    let rule = ctx.rule(category, item_type)?;
+    Some(match (body, loan) {
+        (EventBody::Renew { .. }, Some(loan)) => ctx.renewal_due(rule, loan.due),
+        _ => ctx.checkout_due(rule),
+    })
 }
 
 /// A change to loans that the store carries out.
@@ -345,7 +367,7 @@ fn checkout(
         );
     }
     if let Some(max) = p.max_loans {
-        if p.active_loans >= max {
+        if !under_limit(p.active_loans, max) {
             d = d.notice(
                 NoticeKind::OverLimit,
                 Some(item),
@@ -643,5 +665,39 @@ mod tests {
             TZ,
         );
         assert_eq!(kinds(&d), vec!["pin_locked"]);
+    }
+    #[test]
+    fn central_due_counts_like_a_device() {
+        let b = crate::fixtures::branch("kontum");
+        let rules = crate::fixtures::rules();
+        let ctx = LendingContext {
+            today: date(2026, 11, 25),
+            branch: &b,
+            closed: &[],
+            rules: &rules,
+        };
+        let renew = EventBody::Renew {
+            item: "KT1".into(),
+            patron: "P1".into(),
+            due: date(2026, 12, 23),
+            renewals: 1,
+        };
+        let checkout = checkout_ev(now(), due()).body;
+        let loan = known(Some(("P1", date(2026, 11, 30))), None).loan;
+        assert_eq!(
+            central_due(&ctx, "adult", "book", &checkout, loan.as_ref()),
+            Some(date(2026, 12, 9))
+        );
+        assert_eq!(
+            central_due(&ctx, "adult", "book", &renew, loan.as_ref()),
+            Some(date(2026, 12, 14)),
+            "a renewal counts on from the due date"
+        );
+        assert_eq!(
+            central_due(&ctx, "adult", "book", &renew, None),
+            Some(date(2026, 12, 9))
+        );
+        let none = LendingContext { rules: &[], ..ctx };
+        assert_eq!(central_due(&none, "adult", "book", &checkout, None), None);
     }
 }
