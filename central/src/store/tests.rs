@@ -35,7 +35,10 @@ fn refuses_newer_schema() {
     }
     let before = std::fs::read(&path).unwrap();
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Open(OpenError::NewerSchema { .. })),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
@@ -46,7 +49,10 @@ fn refuses_corrupt_file_and_leaves_it_alone() {
     let garbage: Vec<u8> = (0..10_000u32).map(|i| (i * 7919 % 251) as u8).collect();
     std::fs::write(&path, &garbage).unwrap();
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Open(OpenError::Corrupt { .. })),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), garbage, "byte-identical");
     assert!(!dir.path().join("c.db-wal").exists());
 }
@@ -61,7 +67,7 @@ fn refuses_foreign_database() {
     }
     assert!(matches!(
         Store::open(&path).unwrap_err(),
-        StoreError::Foreign(_)
+        StoreError::Open(OpenError::Foreign(_))
     ));
 }
 

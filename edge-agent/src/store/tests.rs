@@ -133,7 +133,10 @@ fn refuses_a_corrupt_file_and_leaves_it_alone() {
     let junk: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
     std::fs::write(&path, &junk).unwrap();
     let err = Store::open(&path).unwrap_err();
-    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::Open(OpenError::Corrupt { .. })),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&path).unwrap(), junk, "byte-identical");
     assert!(!dir.path().join("agent.db-wal").exists());
 }
@@ -149,7 +152,7 @@ fn refuses_a_foreign_database() {
     let before = std::fs::read(&path).unwrap();
     assert!(matches!(
         Store::open(&path).unwrap_err(),
-        StoreError::Corrupt { .. }
+        StoreError::Open(OpenError::Foreign(_))
     ));
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
@@ -167,7 +170,10 @@ fn refuses_a_newer_schema() {
     let before = std::fs::read(&path).unwrap();
     let err = Store::open(&path).unwrap_err();
     assert!(
-        matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1),
+        matches!(
+            err,
+            StoreError::Open(OpenError::NewerSchema { found, .. }) if found == SCHEMA_VERSION + 1
+        ),
         "{err}"
     );
     assert_eq!(std::fs::read(&path).unwrap(), before);
