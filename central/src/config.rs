@@ -430,7 +430,7 @@ impl Layered for Config {
             ));
         }
         if let Some(url) = &self.broker.external_url {
-            parse_mqtt_url(url).map_err(|reason| {
+            rong_mqtt::BrokerUrl::parse(url).map_err(|reason| {
                 ConfigError::Invalid(format!(
                     "broker.external_url / RONG_MQTT_URL {url:?}: {reason}"
                 ))
@@ -438,26 +438,6 @@ impl Layered for Config {
         }
         Ok(())
     }
-}
-
-/// Splits `mqtt://host:port` (or `tcp://`, or bare `host:port`; port defaults to 1883).
-pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), String> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .unwrap_or(url);
-    if rest.contains("://") {
-        return Err("only mqtt:// and tcp:// URLs are supported (no TLS yet)".into());
-    }
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|e| format!("bad port: {e}"))?),
-        None => (rest, 1883),
-    };
-    if host.is_empty() {
-        return Err("missing host".into());
-    }
-    Ok((host.to_owned(), port))
 }
 
 #[cfg(test)]
@@ -532,14 +512,19 @@ mod tests {
     }
 
     #[test]
-    fn mqtt_urls() {
-        assert_eq!(
-            parse_mqtt_url("mqtt://127.0.0.1:1884"),
-            Ok(("127.0.0.1".into(), 1884))
+    fn the_external_broker_url_is_checked() {
+        let with = |url: &'static str| {
+            Config::load_with(None, move |k| (k == "RONG_MQTT_URL").then(|| url.into()))
+        };
+        for good in ["mqtt://10.0.0.1:1884", "tcp://broker", "localhost:1"] {
+            assert!(with(good).is_ok(), "{good}");
+        }
+        let err = with("mqtt://:1").unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)), "{err:?}");
+        assert!(
+            with("").unwrap().broker.external_url.is_none(),
+            "empty: embedded"
         );
-        assert_eq!(parse_mqtt_url("tcp://broker"), Ok(("broker".into(), 1883)));
-        assert_eq!(parse_mqtt_url("localhost:1"), Ok(("localhost".into(), 1)));
-        assert!(parse_mqtt_url("mqtt://:1").is_err());
     }
 
     #[test]

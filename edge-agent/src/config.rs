@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rong_mqtt::BrokerUrl;
 use rong_protocol::{BranchId, DeviceId};
 use rong_runtime::config::{self, Env, Layered};
 pub use rong_runtime::{ConfigError, Secret};
@@ -234,6 +235,14 @@ impl Default for MqttConfig {
     }
 }
 
+impl MqttConfig {
+    /// The broker [`MqttConfig::url`] names: `mqtt://host:port`, `tcp://` or `host:port`.
+    pub fn broker(&self) -> Result<BrokerUrl, ConfigError> {
+        BrokerUrl::parse(&self.url)
+            .map_err(|e| ConfigError::Invalid(format!("mqtt.url {:?}: {e}", self.url)))
+    }
+}
+
 impl Default for CentralConfig {
     fn default() -> Self {
         Self {
@@ -388,27 +397,9 @@ impl Layered for Config {
                 "digitise.access_quality must be 1 to 100".into(),
             ));
         }
-        parse_mqtt_url(&self.mqtt.url)?;
+        self.mqtt.broker()?;
         self.hardware.check()
     }
-}
-
-/// Splits `mqtt://host:port` (port defaults to 1883).
-pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), ConfigError> {
-    let bad = |m: &str| ConfigError::Invalid(format!("mqtt.url {url:?}: {m}"));
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(|| bad("must start with mqtt://"))?;
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().map_err(|_| bad("bad port"))?),
-        None => (rest, 1883),
-    };
-    if host.is_empty() {
-        return Err(bad("no host"));
-    }
-    Ok((host.to_owned(), port))
 }
 
 #[cfg(test)]
@@ -461,8 +452,8 @@ barcode = "sim"
         assert_eq!(c.socket_path(), PathBuf::from("/tmp/rong/agent.sock"));
         assert_eq!(c.source.as_deref(), Some(path.as_path()));
         assert_eq!(
-            parse_mqtt_url(&c.mqtt.url).unwrap(),
-            ("broker".into(), 1884)
+            c.mqtt.broker().unwrap(),
+            rong_mqtt::BrokerUrl::new("broker", 1884)
         );
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
@@ -488,10 +479,21 @@ barcode = "sim"
             Config::load_with_env(None, env(&[("RONG_HEARTBEAT_SECS", "soon")])),
             Err(ConfigError::Env { .. })
         ));
-        assert!(matches!(
-            Config::load_with_env(None, env(&[("RONG_MQTT_URL", "http://x")])),
-            Err(ConfigError::Invalid(_))
-        ));
+        for url in [
+            "http://x",
+            "mqtts://x:8883",
+            "mqtt://x:port",
+            "mqtt://",
+            "mqtt//x:1",
+        ] {
+            assert!(
+                matches!(
+                    Config::load_with_env(None, env(&[("RONG_MQTT_URL", url)])),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{url}"
+            );
+        }
         assert!(Config::from_toml("nonsense = 1").is_err());
         assert!(Config::from_toml("[clock]\nsynced = \"maybe\"").is_err());
         assert_eq!(
