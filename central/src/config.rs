@@ -373,49 +373,41 @@ fn unless_empty(v: String) -> Option<String> {
 impl Layered for Config {
     /// Every `RONG_*` variable central reads.
     fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
-        env.set("RONG_DATA_DIR", &mut self.data_dir, PathBuf::from);
-        env.parse(
-            "RONG_UPLOADS_MAX_FILE_BYTES",
-            &mut self.uploads.max_file_bytes,
-        )?;
-        env.parse(
-            "RONG_UPLOADS_MAX_CHUNK_BYTES",
-            &mut self.uploads.max_chunk_bytes,
-        )?;
-        env.set(
-            "RONG_DIGITISE_PUBLIC_URL",
-            &mut self.digitise.public_url,
-            Some,
-        );
-        env.parse("RONG_UPLOADS_EXPIRE_HOURS", &mut self.uploads.expire_hours)?;
-        env.parse("RONG_HTTP_LISTEN", &mut self.http.listen)?;
-        env.parse("RONG_MQTT_LISTEN", &mut self.broker.listen)?;
-        env.set("RONG_MQTT_URL", &mut self.broker.external_url, unless_empty);
-        env.set("RONG_MQTT_USERNAME", &mut self.broker.username, Some);
-        env.set("RONG_MQTT_PASSWORD", &mut self.broker.password, |v| {
+        let Config {
+            data_dir,
+            http,
+            broker,
+            ingest,
+            utc_offset_minutes,
+            import,
+            library_name,
+            dashboard,
+            alerts,
+            uploads,
+            digitise,
+        } = self;
+        env.set("RONG_DATA_DIR", data_dir, PathBuf::from);
+        env.parse("RONG_UPLOADS_MAX_FILE_BYTES", &mut uploads.max_file_bytes)?;
+        env.parse("RONG_UPLOADS_MAX_CHUNK_BYTES", &mut uploads.max_chunk_bytes)?;
+        env.set("RONG_DIGITISE_PUBLIC_URL", &mut digitise.public_url, Some);
+        env.parse("RONG_UPLOADS_EXPIRE_HOURS", &mut uploads.expire_hours)?;
+        env.parse("RONG_HTTP_LISTEN", &mut http.listen)?;
+        env.parse("RONG_MQTT_LISTEN", &mut broker.listen)?;
+        env.set("RONG_MQTT_URL", &mut broker.external_url, unless_empty);
+        env.set("RONG_MQTT_USERNAME", &mut broker.username, Some);
+        env.set("RONG_MQTT_PASSWORD", &mut broker.password, |v| {
             Some(Secret(v))
         });
-        env.parse("RONG_MAX_CATCHUP_OPS", &mut self.ingest.max_catchup_ops)?;
-        env.parse(
-            "RONG_AUTO_REGISTER_DEVICES",
-            &mut self.ingest.auto_register_devices,
-        )?;
-        env.parse("RONG_OCR_WORKERS", &mut self.digitise.ocr_workers)?;
-        env.set("RONG_LIBRARY_NAME", &mut self.library_name, |v| v);
-        env.parse("RONG_UTC_OFFSET_MINUTES", &mut self.utc_offset_minutes)?;
-        env.set(
-            "RONG_IMPORT_DEFAULT_BRANCH",
-            &mut self.import.default_branch,
-            unless_empty,
-        );
-        env.parse(
-            "RONG_DASHBOARD_SECURE_COOKIE",
-            &mut self.dashboard.secure_cookie,
-        )?;
-        env.parse(
-            "RONG_ALERTS_OFFLINE_MINUTES",
-            &mut self.alerts.offline_minutes,
-        )
+        env.parse("RONG_MAX_CATCHUP_OPS", &mut ingest.max_catchup_ops)?;
+        let auto_register = &mut ingest.auto_register_devices;
+        env.parse("RONG_AUTO_REGISTER_DEVICES", auto_register)?;
+        env.parse("RONG_OCR_WORKERS", &mut digitise.ocr_workers)?;
+        env.set("RONG_LIBRARY_NAME", library_name, |v| v);
+        env.parse("RONG_UTC_OFFSET_MINUTES", utc_offset_minutes)?;
+        let default_branch = &mut import.default_branch;
+        env.set("RONG_IMPORT_DEFAULT_BRANCH", default_branch, unless_empty);
+        env.parse("RONG_DASHBOARD_SECURE_COOKIE", &mut dashboard.secure_cookie)?;
+        env.parse("RONG_ALERTS_OFFLINE_MINUTES", &mut alerts.offline_minutes)
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -491,16 +483,6 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         let err = Config::load_with(Some(&path), |_| None).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ConfigError::Parse {
-                    position: Some((1, 1)),
-                    ..
-                }
-            ),
-            "{err:?}"
-        );
         assert!(
             err.to_string()
                 .starts_with(&format!("{}:1:1: unknown field", path.display())),
