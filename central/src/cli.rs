@@ -128,19 +128,9 @@ pub enum ExportCmd {
     },
 }
 
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rumqttd=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-}
-
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    init_logs();
+    rong_runtime::init_logging("info,rumqttd=warn");
     match cli.command {
         Cmd::Serve { config } => {
             let config = Config::load(config.as_deref())?;
@@ -153,7 +143,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         println!("{}", ready.line());
                     }
                 });
-                let result = serve(config, shutdown_signal(), Some(tx)).await;
+                let result = serve(config, rong_runtime::shutdown_signal(), Some(tx)).await;
                 printer.abort();
                 result
             });
@@ -425,23 +415,6 @@ fn admin_create(
             .unwrap_or_default()
     );
     Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => tracing::info!("SIGTERM"),
-                _ = i.recv() => tracing::info!("SIGINT"),
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 fn seed_cmd(config: &Config, items: usize, patrons: usize, seed: u64) -> anyhow::Result<()> {

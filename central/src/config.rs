@@ -1,52 +1,11 @@
 //! Configuration: defaults, then a TOML file, then `RONG_*` environment variables.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use rong_runtime::config::{self, Env, Layered};
+pub use rong_runtime::{ConfigError, Secret};
 use serde::{Deserialize, Serialize};
-
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this config.
-    #[error("config file {path} is invalid: {source}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: Box<toml::de::Error>,
-    },
-    /// An environment variable has a bad value.
-    #[error("environment variable {name} has an invalid value {value:?}: {reason}")]
-    Env {
-        /// Variable.
-        name: &'static str,
-        /// Its value.
-        value: String,
-        /// Why it is bad.
-        reason: String,
-    },
-}
-
-/// A secret string whose `Debug` does not show it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Central's configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -386,21 +345,10 @@ impl Default for IngestConfig {
     }
 }
 
-fn parse<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
-where
-    T::Err: fmt::Display,
-{
-    value.parse().map_err(|e: T::Err| ConfigError::Env {
-        name,
-        reason: e.to_string(),
-        value,
-    })
-}
-
 impl Config {
     /// Loads defaults, then `file` if given, then the process environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        Self::load_with(file, |k| std::env::var(k).ok())
+        config::load(file, &Env::process())
     }
 
     /// Like [`Config::load`] with an injectable environment.
@@ -408,91 +356,7 @@ impl Config {
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let mut config = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.to_owned(),
-                    source: Box::new(source),
-                })?
-            }
-            None => Config::default(),
-        };
-        if let Some(v) = env("RONG_DATA_DIR") {
-            config.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = env("RONG_UPLOADS_MAX_FILE_BYTES") {
-            config.uploads.max_file_bytes = parse("RONG_UPLOADS_MAX_FILE_BYTES", v)?;
-        }
-        if let Some(v) = env("RONG_UPLOADS_MAX_CHUNK_BYTES") {
-            config.uploads.max_chunk_bytes = parse("RONG_UPLOADS_MAX_CHUNK_BYTES", v)?;
-        }
-        if let Some(v) = env("RONG_DIGITISE_PUBLIC_URL") {
-            config.digitise.public_url = Some(v);
-        }
-        if let Some(v) = env("RONG_UPLOADS_EXPIRE_HOURS") {
-            config.uploads.expire_hours = parse("RONG_UPLOADS_EXPIRE_HOURS", v)?;
-        }
-        if let Some(v) = env("RONG_HTTP_LISTEN") {
-            config.http.listen = parse("RONG_HTTP_LISTEN", v)?;
-        }
-        if let Some(v) = env("RONG_MQTT_LISTEN") {
-            config.broker.listen = parse("RONG_MQTT_LISTEN", v)?;
-        }
-        if let Some(v) = env("RONG_MQTT_URL") {
-            config.broker.external_url = (!v.is_empty()).then_some(v);
-        }
-        if let Some(v) = env("RONG_MQTT_USERNAME") {
-            config.broker.username = Some(v);
-        }
-        if let Some(v) = env("RONG_MQTT_PASSWORD") {
-            config.broker.password = Some(Secret(v));
-        }
-        if let Some(v) = env("RONG_MAX_CATCHUP_OPS") {
-            config.ingest.max_catchup_ops = parse("RONG_MAX_CATCHUP_OPS", v)?;
-        }
-        if let Some(v) = env("RONG_AUTO_REGISTER_DEVICES") {
-            config.ingest.auto_register_devices = parse("RONG_AUTO_REGISTER_DEVICES", v)?;
-        }
-        if let Some(v) = env("RONG_OCR_WORKERS") {
-            config.digitise.ocr_workers = parse("RONG_OCR_WORKERS", v)?;
-        }
-        if let Some(v) = env("RONG_LIBRARY_NAME") {
-            config.library_name = v;
-        }
-        if let Some(v) = env("RONG_UTC_OFFSET_MINUTES") {
-            config.utc_offset_minutes = parse("RONG_UTC_OFFSET_MINUTES", v)?;
-        }
-        if let Some(v) = env("RONG_IMPORT_DEFAULT_BRANCH") {
-            config.import.default_branch = (!v.is_empty()).then_some(v);
-        }
-        if let Some(v) = env("RONG_DASHBOARD_SECURE_COOKIE") {
-            config.dashboard.secure_cookie = parse("RONG_DASHBOARD_SECURE_COOKIE", v)?;
-        }
-        if let Some(v) = env("RONG_ALERTS_OFFLINE_MINUTES") {
-            config.alerts.offline_minutes = parse("RONG_ALERTS_OFFLINE_MINUTES", v)?;
-        }
-        if config.dashboard.heartbeat_secs == 0
-            || config.alerts.check_secs == 0
-            || config.dashboard.session_secs == 0
-        {
-            return Err(ConfigError::Env {
-                name: "dashboard.heartbeat_secs / dashboard.session_secs / alerts.check_secs",
-                value: "0".into(),
-                reason: "must be at least 1".into(),
-            });
-        }
-        if let Some(url) = &config.broker.external_url {
-            parse_mqtt_url(url).map_err(|reason| ConfigError::Env {
-                name: "broker.external_url / RONG_MQTT_URL",
-                value: url.clone(),
-                reason,
-            })?;
-        }
-        Ok(config)
+        config::load(file, &Env::from_fn(env))
     }
 
     /// The database file.
@@ -501,24 +365,71 @@ impl Config {
     }
 }
 
-/// Splits `mqtt://host:port` (or `tcp://`, or bare `host:port`; port defaults to 1883).
-pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), String> {
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .unwrap_or(url);
-    if rest.contains("://") {
-        return Err("only mqtt:// and tcp:// URLs are supported (no TLS yet)".into());
+/// An empty value clears an optional setting.
+fn unless_empty(v: String) -> Option<String> {
+    (!v.is_empty()).then_some(v)
+}
+
+impl Layered for Config {
+    /// Every `RONG_*` variable central reads.
+    fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let Config {
+            data_dir,
+            http,
+            broker,
+            ingest,
+            utc_offset_minutes,
+            import,
+            library_name,
+            dashboard,
+            alerts,
+            uploads,
+            digitise,
+        } = self;
+        env.set("RONG_DATA_DIR", data_dir, PathBuf::from);
+        env.parse("RONG_UPLOADS_MAX_FILE_BYTES", &mut uploads.max_file_bytes)?;
+        env.parse("RONG_UPLOADS_MAX_CHUNK_BYTES", &mut uploads.max_chunk_bytes)?;
+        env.set("RONG_DIGITISE_PUBLIC_URL", &mut digitise.public_url, Some);
+        env.parse("RONG_UPLOADS_EXPIRE_HOURS", &mut uploads.expire_hours)?;
+        env.parse("RONG_HTTP_LISTEN", &mut http.listen)?;
+        env.parse("RONG_MQTT_LISTEN", &mut broker.listen)?;
+        env.set("RONG_MQTT_URL", &mut broker.external_url, unless_empty);
+        env.set("RONG_MQTT_USERNAME", &mut broker.username, Some);
+        env.set("RONG_MQTT_PASSWORD", &mut broker.password, |v| {
+            Some(Secret(v))
+        });
+        env.parse("RONG_MAX_CATCHUP_OPS", &mut ingest.max_catchup_ops)?;
+        let auto_register = &mut ingest.auto_register_devices;
+        env.parse("RONG_AUTO_REGISTER_DEVICES", auto_register)?;
+        env.parse("RONG_OCR_WORKERS", &mut digitise.ocr_workers)?;
+        env.set("RONG_LIBRARY_NAME", library_name, |v| v);
+        env.parse("RONG_UTC_OFFSET_MINUTES", utc_offset_minutes)?;
+        let default_branch = &mut import.default_branch;
+        env.set("RONG_IMPORT_DEFAULT_BRANCH", default_branch, unless_empty);
+        env.parse("RONG_DASHBOARD_SECURE_COOKIE", &mut dashboard.secure_cookie)?;
+        env.parse("RONG_ALERTS_OFFLINE_MINUTES", &mut alerts.offline_minutes)
     }
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|e| format!("bad port: {e}"))?),
-        None => (rest, 1883),
-    };
-    if host.is_empty() {
-        return Err("missing host".into());
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.dashboard.heartbeat_secs == 0
+            || self.alerts.check_secs == 0
+            || self.dashboard.session_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "dashboard.heartbeat_secs, dashboard.session_secs and alerts.check_secs \
+                 must be at least 1"
+                    .into(),
+            ));
+        }
+        if let Some(url) = &self.broker.external_url {
+            rong_mqtt::BrokerUrl::parse(url).map_err(|reason| {
+                ConfigError::Invalid(format!(
+                    "broker.external_url / RONG_MQTT_URL {url:?}: {reason}"
+                ))
+            })?;
+        }
+        Ok(())
     }
-    Ok((host.to_owned(), port))
 }
 
 #[cfg(test)]
@@ -571,24 +482,31 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
-        assert!(matches!(
-            Config::load_with(Some(&path), |_| None),
-            Err(ConfigError::Parse { .. })
-        ));
+        let err = Config::load_with(Some(&path), |_| None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}:1:1: unknown field", path.display())),
+            "{err}"
+        );
         assert!(Config::load_with(None, |k| (k == "RONG_MQTT_URL")
             .then(|| "mqtts://x:1".into()))
         .is_err());
     }
 
     #[test]
-    fn mqtt_urls() {
-        assert_eq!(
-            parse_mqtt_url("mqtt://127.0.0.1:1884"),
-            Ok(("127.0.0.1".into(), 1884))
+    fn the_external_broker_url_is_checked() {
+        let with = |url: &'static str| {
+            Config::load_with(None, move |k| (k == "RONG_MQTT_URL").then(|| url.into()))
+        };
+        for good in ["mqtt://10.0.0.1:1884", "tcp://broker", "localhost:1"] {
+            assert!(with(good).is_ok(), "{good}");
+        }
+        let err = with("mqtt://:1").unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)), "{err:?}");
+        assert!(
+            with("").unwrap().broker.external_url.is_none(),
+            "empty: embedded"
         );
-        assert_eq!(parse_mqtt_url("tcp://broker"), Ok(("broker".into(), 1883)));
-        assert_eq!(parse_mqtt_url("localhost:1"), Ok(("localhost".into(), 1)));
-        assert!(parse_mqtt_url("mqtt://:1").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rong_mqtt::{BrokerUrl, Credentials, MaxPacket};
 use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody};
 use rong_protocol::event::EventBatch;
 use rong_protocol::status::{CommandReply, DeviceStatus};
@@ -36,16 +37,17 @@ pub struct MqttCtx {
     pub max_catchup_ops: u64,
 }
 
-/// Client options for central.
-pub fn options(host: &str, port: u16, user: Option<(String, String)>) -> MqttOptions {
-    let mut o = MqttOptions::new("central", host, port);
-    o.set_keep_alive(Duration::from_secs(30));
-    o.set_max_packet_size(CLIENT_MAX_PACKET, CLIENT_MAX_PACKET);
+/// Client options for central: client id `central`, a clean session, 200 in flight.
+pub fn options(broker: &BrokerUrl, credentials: Option<Credentials<'_>>) -> MqttOptions {
+    let mut o = rong_mqtt::options(
+        broker,
+        "central",
+        Duration::from_secs(30),
+        credentials,
+        MaxPacket::both(CLIENT_MAX_PACKET),
+    );
     o.set_clean_session(true);
     o.set_inflight(200);
-    if let Some((u, p)) = user {
-        o.set_credentials(u, p);
-    }
     o
 }
 

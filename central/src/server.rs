@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::config::{parse_mqtt_url, Config};
+use rong_mqtt::{BrokerUrl, Credentials};
+
+use crate::config::Config;
 use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 use crate::mqtt::{self, MqttCtx};
@@ -58,17 +60,17 @@ pub async fn serve(
     )?;
     let metrics = Arc::new(Metrics::default());
 
-    let (mqtt_host, mqtt_port, mqtt_display) = match &config.broker.external_url {
+    let (broker, mqtt_display) = match &config.broker.external_url {
         Some(url) => {
-            let (h, p) =
-                parse_mqtt_url(url).map_err(|e| anyhow::anyhow!("broker.external_url: {e}"))?;
-            let shown = format!("{h}:{p}");
-            (h, p, shown)
+            let broker =
+                BrokerUrl::parse(url).map_err(|e| anyhow::anyhow!("broker.external_url: {e}"))?;
+            let shown = format!("{}:{}", broker.host(), broker.port());
+            (broker, shown)
         }
         None => {
             let addr = crate::broker::start(config.broker.listen).await?;
             tracing::info!(addr = %addr, "embedded MQTT broker listening");
-            (addr.ip().to_string(), addr.port(), addr.to_string())
+            (BrokerUrl::from(addr), addr.to_string())
         }
     };
 
@@ -89,18 +91,15 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
 
-    let user = config.broker.username.clone().map(|u| {
-        let p = config
-            .broker
-            .password
-            .as_ref()
-            .map(|s| s.0.clone())
-            .unwrap_or_default();
-        (u, p)
-    });
     let (sub_tx, sub_rx) = oneshot::channel();
     let mqtt_task = tokio::spawn(mqtt::run(
-        mqtt::options(&mqtt_host, mqtt_port, user),
+        mqtt::options(
+            &broker,
+            Credentials::from_config(
+                config.broker.username.as_deref(),
+                config.broker.password.as_ref(),
+            ),
+        ),
         MqttCtx {
             jobs: jobs.clone(),
             metrics: metrics.clone(),

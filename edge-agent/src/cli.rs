@@ -58,14 +58,7 @@ pub fn main() -> ExitCode {
 }
 
 fn run_daemon(path: Option<PathBuf>) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    rong_runtime::init_logging("info");
     let result = (|| -> anyhow::Result<()> {
         let config = Config::load(path.as_deref())?;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -74,7 +67,7 @@ fn run_daemon(path: Option<PathBuf>) -> ExitCode {
             .build()?;
         rt.block_on(crate::run::run_with_ready(
             config,
-            shutdown_signal(),
+            rong_runtime::shutdown_signal(),
             |socket| {
                 let line =
                     serde_json::json!({"ready": true, "socket": socket.display().to_string()});
@@ -91,23 +84,6 @@ fn run_daemon(path: Option<PathBuf>) -> ExitCode {
             tracing::error!(error = format!("{e:#}"), "edge-agent failed");
             eprintln!("edge-agent: {e:#}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => tracing::info!("SIGTERM"),
-                _ = int.recv() => tracing::info!("SIGINT"),
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

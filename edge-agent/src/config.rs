@@ -1,58 +1,15 @@
 //! Configuration: defaults, then a TOML file, then `RONG_*` environment variables.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
+use rong_mqtt::BrokerUrl;
 use rong_protocol::{BranchId, DeviceId};
+use rong_runtime::config::{self, Env, Layered};
+pub use rong_runtime::{ConfigError, Secret};
 use serde::{Deserialize, Serialize};
 
 mod devices;
 pub use devices::{DeviceKind, HardwareConfig};
-
-/// Why the configuration could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this config.
-    #[error("invalid config file {path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What was wrong.
-        message: String,
-    },
-    /// An environment variable held a bad value.
-    #[error("invalid value {value:?} for {var}: {message}")]
-    Env {
-        /// The variable.
-        var: String,
-        /// Its value.
-        value: String,
-        /// What was wrong.
-        message: String,
-    },
-    /// A value breaks a rule.
-    #[error("invalid config: {0}")]
-    Invalid(String),
-}
-
-/// A secret string whose `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("\"***\"")
-    }
-}
 
 /// The whole agent configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -278,6 +235,14 @@ impl Default for MqttConfig {
     }
 }
 
+impl MqttConfig {
+    /// The broker [`MqttConfig::url`] names: `mqtt://host:port`, `tcp://` or `host:port`.
+    pub fn broker(&self) -> Result<BrokerUrl, ConfigError> {
+        BrokerUrl::parse(&self.url)
+            .map_err(|e| ConfigError::Invalid(format!("mqtt.url {:?}: {e}", self.url)))
+    }
+}
+
 impl Default for CentralConfig {
     fn default() -> Self {
         Self {
@@ -320,23 +285,8 @@ impl Config {
         file: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut config = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                let mut c = Self::from_toml(&text).map_err(|message| ConfigError::Parse {
-                    path: path.to_owned(),
-                    message,
-                })?;
-                c.source = Some(path.to_owned());
-                c
-            }
-            None => Self::default(),
-        };
-        config.apply_env(env)?;
-        config.check()?;
+        let mut config: Config = config::load(file, &Env::from_fn(env))?;
+        config.source = file.map(Path::to_owned);
         Ok(config)
     }
 
@@ -345,67 +295,62 @@ impl Config {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
-    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let bad = |var: &str, value: &str, message: String| ConfigError::Env {
-            var: var.into(),
-            value: value.into(),
-            message,
+    /// The local API socket path.
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("agent.sock"))
+    }
+
+    /// The database path.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("agent.db")
+    }
+
+    /// Names the top-level settings that differ between two configs.
+    pub fn diff(&self, other: &Config) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut check = |name, same: bool| {
+            if !same {
+                out.push(name);
+            }
         };
-        if let Some(v) = env("RONG_DEVICE") {
-            self.device =
-                DeviceId::new(v.clone()).map_err(|e| bad("RONG_DEVICE", &v, e.to_string()))?;
-        }
-        if let Some(v) = env("RONG_BRANCH") {
-            self.branch =
-                BranchId::new(v.clone()).map_err(|e| bad("RONG_BRANCH", &v, e.to_string()))?;
-        }
-        if let Some(v) = env("RONG_DATA_DIR") {
-            self.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = env("RONG_SOCKET") {
-            self.socket = Some(PathBuf::from(v));
-        }
-        if let Some(v) = env("RONG_MQTT_URL") {
-            self.mqtt.url = v;
-        }
-        if let Some(v) = env("RONG_MQTT_USERNAME") {
-            self.mqtt.username = Some(v);
-        }
-        if let Some(v) = env("RONG_MQTT_PASSWORD") {
-            self.mqtt.password = Some(Secret(v));
-        }
-        if let Some(v) = env("RONG_CENTRAL_URL") {
-            self.central.url = v;
-        }
-        if let Some(v) = env("RONG_HEARTBEAT_SECS") {
-            self.sync.heartbeat_secs = v.parse().map_err(|e: std::num::ParseIntError| {
-                bad("RONG_HEARTBEAT_SECS", &v, e.to_string())
-            })?;
-        }
-        let num = |var: &str| -> Result<Option<u64>, ConfigError> {
-            env(var)
-                .map(|v| {
-                    v.parse()
-                        .map_err(|e: std::num::ParseIntError| bad(var, &v, e.to_string()))
-                })
-                .transpose()
-        };
-        if let Some(n) = num("RONG_DIGITISE_MIN_FREE_MB")? {
-            self.digitise.min_free_mb = n;
-        }
-        if let Some(n) = num("RONG_DIGITISE_CHUNK_BYTES")? {
-            self.digitise.chunk_bytes = n;
-        }
-        if let Some(n) = num("RONG_DIGITISE_RETRY_MAX_SECS")? {
-            self.digitise.retry_max_secs = n;
-        }
-        if let Some(n) = num("RONG_DIGITISE_POLL_SECS")? {
-            self.digitise.poll_secs = n;
-        }
-        if let Some(n) = num("RONG_DIGITISE_KEEP_SAFE_HOURS")? {
-            self.digitise.keep_safe_hours = n;
-        }
-        Ok(())
+        check("device", self.device == other.device);
+        check("branch", self.branch == other.branch);
+        check("data_dir", self.data_dir == other.data_dir);
+        check("socket", self.socket_path() == other.socket_path());
+        check("mqtt", self.mqtt == other.mqtt);
+        check("central", self.central == other.central);
+        check("sync", self.sync == other.sync);
+        check("circulation", self.circulation == other.circulation);
+        check("clock", self.clock == other.clock);
+        check("digitise", self.digitise == other.digitise);
+        check("hardware", self.hardware == other.hardware);
+        check("commands", self.commands == other.commands);
+        out
+    }
+}
+
+impl Layered for Config {
+    /// Every `RONG_*` variable the agent reads.
+    fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        env.parse("RONG_DEVICE", &mut self.device)?;
+        env.parse("RONG_BRANCH", &mut self.branch)?;
+        env.set("RONG_DATA_DIR", &mut self.data_dir, PathBuf::from);
+        env.set("RONG_SOCKET", &mut self.socket, |v| Some(PathBuf::from(v)));
+        env.set("RONG_MQTT_URL", &mut self.mqtt.url, |v| v);
+        env.set("RONG_MQTT_USERNAME", &mut self.mqtt.username, Some);
+        env.set("RONG_MQTT_PASSWORD", &mut self.mqtt.password, |v| {
+            Some(Secret(v))
+        });
+        env.set("RONG_CENTRAL_URL", &mut self.central.url, |v| v);
+        env.parse("RONG_HEARTBEAT_SECS", &mut self.sync.heartbeat_secs)?;
+        let d = &mut self.digitise;
+        env.parse("RONG_DIGITISE_MIN_FREE_MB", &mut d.min_free_mb)?;
+        env.parse("RONG_DIGITISE_CHUNK_BYTES", &mut d.chunk_bytes)?;
+        env.parse("RONG_DIGITISE_RETRY_MAX_SECS", &mut d.retry_max_secs)?;
+        env.parse("RONG_DIGITISE_POLL_SECS", &mut d.poll_secs)?;
+        env.parse("RONG_DIGITISE_KEEP_SAFE_HOURS", &mut d.keep_safe_hours)
     }
 
     fn check(&self) -> Result<(), ConfigError> {
@@ -452,63 +397,9 @@ impl Config {
                 "digitise.access_quality must be 1 to 100".into(),
             ));
         }
-        parse_mqtt_url(&self.mqtt.url)?;
-        self.hardware.check()?;
-        Ok(())
+        self.mqtt.broker()?;
+        self.hardware.check()
     }
-
-    /// The local API socket path.
-    pub fn socket_path(&self) -> PathBuf {
-        self.socket
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("agent.sock"))
-    }
-
-    /// The database path.
-    pub fn db_path(&self) -> PathBuf {
-        self.data_dir.join("agent.db")
-    }
-
-    /// Names the top-level settings that differ between two configs.
-    pub fn diff(&self, other: &Config) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        let mut check = |name, same: bool| {
-            if !same {
-                out.push(name);
-            }
-        };
-        check("device", self.device == other.device);
-        check("branch", self.branch == other.branch);
-        check("data_dir", self.data_dir == other.data_dir);
-        check("socket", self.socket_path() == other.socket_path());
-        check("mqtt", self.mqtt == other.mqtt);
-        check("central", self.central == other.central);
-        check("sync", self.sync == other.sync);
-        check("circulation", self.circulation == other.circulation);
-        check("clock", self.clock == other.clock);
-        check("digitise", self.digitise == other.digitise);
-        check("hardware", self.hardware == other.hardware);
-        check("commands", self.commands == other.commands);
-        out
-    }
-}
-
-/// Splits `mqtt://host:port` (port defaults to 1883).
-pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), ConfigError> {
-    let bad = |m: &str| ConfigError::Invalid(format!("mqtt.url {url:?}: {m}"));
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(|| bad("must start with mqtt://"))?;
-    let rest = rest.trim_end_matches('/');
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().map_err(|_| bad("bad port"))?),
-        None => (rest, 1883),
-    };
-    if host.is_empty() {
-        return Err(bad("no host"));
-    }
-    Ok((host.to_owned(), port))
 }
 
 #[cfg(test)]
@@ -561,8 +452,8 @@ barcode = "sim"
         assert_eq!(c.socket_path(), PathBuf::from("/tmp/rong/agent.sock"));
         assert_eq!(c.source.as_deref(), Some(path.as_path()));
         assert_eq!(
-            parse_mqtt_url(&c.mqtt.url).unwrap(),
-            ("broker".into(), 1884)
+            c.mqtt.broker().unwrap(),
+            rong_mqtt::BrokerUrl::new("broker", 1884)
         );
         let shown = format!("{c:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
@@ -588,10 +479,21 @@ barcode = "sim"
             Config::load_with_env(None, env(&[("RONG_HEARTBEAT_SECS", "soon")])),
             Err(ConfigError::Env { .. })
         ));
-        assert!(matches!(
-            Config::load_with_env(None, env(&[("RONG_MQTT_URL", "http://x")])),
-            Err(ConfigError::Invalid(_))
-        ));
+        for url in [
+            "http://x",
+            "mqtts://x:8883",
+            "mqtt://x:port",
+            "mqtt://",
+            "mqtt//x:1",
+        ] {
+            assert!(
+                matches!(
+                    Config::load_with_env(None, env(&[("RONG_MQTT_URL", url)])),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{url}"
+            );
+        }
         assert!(Config::from_toml("nonsense = 1").is_err());
         assert!(Config::from_toml("[clock]\nsynced = \"maybe\"").is_err());
         assert_eq!(

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rong_mqtt::{Credentials, MaxPacket};
 use rong_protocol::api::Push;
 use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody};
 use rong_protocol::event::{Ack, EventBatch};
@@ -19,7 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::agent::{now_ms, Agent};
-use crate::config::{parse_mqtt_url, Config};
+use crate::config::Config;
 use crate::snapshot::{self, SnapshotError};
 use crate::status::device_status;
 use crate::sync::{AckOutcome, Catchup, DeltaAction, Outbox, OutboxConfig};
@@ -47,11 +48,20 @@ enum Net {
 /// The MQTT options: client id = device id, clean session, a retained offline will.
 pub fn options(agent: &Agent) -> Result<MqttOptions, crate::config::ConfigError> {
     let config = &agent.config;
-    let (host, port) = parse_mqtt_url(&config.mqtt.url)?;
-    let mut opts = MqttOptions::new(config.device.as_str(), host, port);
-    opts.set_keep_alive(Duration::from_secs(config.mqtt.keep_alive_secs.max(5)))
-        .set_clean_session(true)
-        .set_max_packet_size(MAX_INCOMING_PACKET, MAX_PAYLOAD + 4096)
+    let mut opts = rong_mqtt::options(
+        &config.mqtt.broker()?,
+        config.device.as_str(),
+        Duration::from_secs(config.mqtt.keep_alive_secs.max(5)),
+        Credentials::from_config(
+            config.mqtt.username.as_deref(),
+            config.mqtt.password.as_ref(),
+        ),
+        MaxPacket {
+            incoming: MAX_INCOMING_PACKET,
+            outgoing: MAX_PAYLOAD + 4096,
+        },
+    );
+    opts.set_clean_session(true)
         .set_request_channel_capacity(256)
         .set_last_will(LastWill::new(
             Topic::Status(config.branch.clone(), config.device.clone()).to_topic_string(),
@@ -59,15 +69,6 @@ pub fn options(agent: &Agent) -> Result<MqttOptions, crate::config::ConfigError>
             QoS::AtLeastOnce,
             true,
         ));
-    if let Some(user) = &config.mqtt.username {
-        let pass = config
-            .mqtt
-            .password
-            .as_ref()
-            .map(|s| s.0.clone())
-            .unwrap_or_default();
-        opts.set_credentials(user.clone(), pass);
-    }
     Ok(opts)
 }
 

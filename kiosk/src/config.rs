@@ -1,8 +1,11 @@
 //! The kiosk's configuration: defaults, then a TOML file, then `RONG_KIOSK_*` variables.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
+use rong_runtime::config::{self, Env, Layered};
+pub use rong_runtime::ConfigError;
 use serde::Deserialize;
 
 /// The interface languages.
@@ -60,99 +63,10 @@ impl Default for Config {
     }
 }
 
-/// A configuration that could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this config.
-    #[error("bad config {path}: {source}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: toml::de::Error,
-    },
-    /// An environment variable has a bad value.
-    #[error("bad value for {name}: {value:?}")]
-    Env {
-        /// The variable.
-        name: String,
-        /// Its value.
-        value: String,
-    },
-}
-
 impl Config {
     /// Defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-        let mut cfg = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                toml::from_str(&text).map_err(|source| ConfigError::Parse {
-                    path: path.to_owned(),
-                    source,
-                })?
-            }
-            None => Config::default(),
-        };
-        cfg.apply_env(|k| std::env::var(k).ok())?;
-        Ok(cfg)
-    }
-
-    /// Applies `RONG_KIOSK_*` overrides read through `get`.
-    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn num(name: &str, v: String) -> Result<u64, ConfigError> {
-            v.trim().parse().map_err(|_| ConfigError::Env {
-                name: name.to_owned(),
-                value: v,
-            })
-        }
-        if let Some(v) = get("RONG_KIOSK_SOCKET") {
-            self.socket = PathBuf::from(v);
-        }
-        for (name, slot) in [
-            ("RONG_KIOSK_INACTIVITY_S", &mut self.inactivity_s),
-            ("RONG_KIOSK_WARNING_S", &mut self.warning_s),
-            ("RONG_KIOSK_STATUS_POLL_S", &mut self.status_poll_s),
-        ] {
-            if let Some(v) = get(name) {
-                *slot = num(name, v)?;
-            }
-        }
-        for (name, slot) in [
-            ("RONG_KIOSK_WIDTH", &mut self.width),
-            ("RONG_KIOSK_HEIGHT", &mut self.height),
-        ] {
-            if let Some(v) = get(name) {
-                *slot = u32::try_from(num(name, v.clone())?).map_err(|_| ConfigError::Env {
-                    name: name.to_owned(),
-                    value: v,
-                })?;
-            }
-        }
-        if let Some(v) = get("RONG_KIOSK_LANGUAGE") {
-            self.language = match v.as_str() {
-                "vi" => Lang::Vi,
-                "en" => Lang::En,
-                _ => {
-                    return Err(ConfigError::Env {
-                        name: "RONG_KIOSK_LANGUAGE".into(),
-                        value: v,
-                    })
-                }
-            };
-        }
-        Ok(())
+        config::load(file, &Env::process())
     }
 
     /// The timeouts the state machine uses.
@@ -162,6 +76,28 @@ impl Config {
             warning: Duration::from_secs(self.warning_s),
             status_poll: Duration::from_secs(self.status_poll_s.max(1)),
         }
+    }
+}
+
+/// A whole number of seconds or pixels, spaces around it allowed.
+fn number<T: FromStr>(v: &str) -> Result<T, T::Err> {
+    v.trim().parse()
+}
+
+impl Layered for Config {
+    /// Every `RONG_KIOSK_*` variable the kiosk reads.
+    fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        env.set("RONG_KIOSK_SOCKET", &mut self.socket, PathBuf::from);
+        env.try_set("RONG_KIOSK_INACTIVITY_S", &mut self.inactivity_s, number)?;
+        env.try_set("RONG_KIOSK_WARNING_S", &mut self.warning_s, number)?;
+        env.try_set("RONG_KIOSK_STATUS_POLL_S", &mut self.status_poll_s, number)?;
+        env.try_set("RONG_KIOSK_WIDTH", &mut self.width, number)?;
+        env.try_set("RONG_KIOSK_HEIGHT", &mut self.height, number)?;
+        env.try_set("RONG_KIOSK_LANGUAGE", &mut self.language, |v| match v {
+            "vi" => Ok(Lang::Vi),
+            "en" => Ok(Lang::En),
+            _ => Err("expected vi or en"),
+        })
     }
 }
 
@@ -192,16 +128,26 @@ mod tests {
             toml::from_str("inactivity_s = 30\nwidth = 800\nheight = 480\n").expect("parse");
         assert_eq!(cfg.inactivity_s, 30);
         assert_eq!(cfg.warning_s, 15);
-        cfg.apply_env(|k| match k {
-            "RONG_KIOSK_WARNING_S" => Some("5".into()),
+        cfg.apply_env(&Env::from_fn(|k| match k {
+            "RONG_KIOSK_WARNING_S" => Some(" 5 ".into()),
             "RONG_KIOSK_LANGUAGE" => Some("en".into()),
             _ => None,
-        })
+        }))
         .expect("env");
         assert_eq!((cfg.warning_s, cfg.language, cfg.width), (5, Lang::En, 800));
-        assert!(cfg
-            .apply_env(|k| (k == "RONG_KIOSK_WIDTH").then(|| "wide".into()))
-            .is_err());
+        for (name, bad) in [
+            ("RONG_KIOSK_WIDTH", "wide"),
+            ("RONG_KIOSK_HEIGHT", "4294967296"),
+            ("RONG_KIOSK_LANGUAGE", "fr"),
+        ] {
+            let err = cfg
+                .apply_env(&Env::from_fn(|k| (k == name).then(|| bad.into())))
+                .unwrap_err();
+            assert!(
+                err.to_string().starts_with(&format!("{name}={bad}: ")),
+                "{err}"
+            );
+        }
         assert!(toml::from_str::<Config>("colour = 1").is_err());
     }
 }

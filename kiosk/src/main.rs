@@ -28,12 +28,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    rong_runtime::init_logging("info");
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Screenshots { out }) => {

@@ -3,7 +3,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+use rong_mqtt::{BrokerUrl, MaxPacket};
+use rumqttc::{Client, Event, Packet, QoS};
+
+/// The packet limits of the test kit's clients: central's, so any message central takes
+/// can be sent or watched.
+pub const MAX_PACKET: MaxPacket = MaxPacket::both(2 * 1024 * 1024);
 
 /// Messages seen: (topic, payload).
 type Seen = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
@@ -18,11 +23,8 @@ impl Spy {
     /// Connects to `url` (`mqtt://host:port`) as `id`, subscribing to `filters`, and waits
     /// until the broker has confirmed every subscription.
     pub fn connect(url: &str, id: &str, filters: &[String]) -> Spy {
-        let hostport = url.trim_start_matches("mqtt://");
-        let (host, port) = hostport.rsplit_once(':').expect("host:port");
-        let mut opts = MqttOptions::new(id, host, port.parse().expect("port"));
-        opts.set_keep_alive(Duration::from_secs(10));
-        opts.set_max_packet_size(2 * 1024 * 1024, 2 * 1024 * 1024);
+        let broker = BrokerUrl::parse(url).expect("broker URL");
+        let opts = rong_mqtt::options(&broker, id, Duration::from_secs(10), None, MAX_PACKET);
         let (client, mut conn) = Client::new(opts, 64);
         for f in filters {
             client

@@ -331,6 +331,7 @@ pub async fn submit_bag(
             );
             let queued = tokio::task::spawn_blocking(move || -> Result<usize, String> {
                 let dir = dir.ok_or("the bag has no document directory")?;
+                // TODO(issue 13): through the writer
                 let mut c = crate::store::digitise::open_worker(&db).map_err(|e| e.to_string())?;
                 crate::digitise::process::register(&mut c, &dir, &id2, &title)
                     .map_err(|e| e.to_string())

@@ -109,7 +109,7 @@ struct Written {
 /// Writes a record's search-index row (replacing its old one).
 fn index_one(c: &Connection, p: &Prepared, w: &Written) -> Result<(), StoreError> {
     if w.existed {
-        rong_protocol::search::unindex_record(c, w.rowid)?;
+        rong_sqlite::search::unindex_record(c, w.rowid)?;
     }
     c.prepare_cached(
         "INSERT INTO records_fts (rowid, title, author, subjects, isbn, call_number) \

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rong_protocol::fold::fold;
 use rong_protocol::search::Query;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
 
@@ -89,13 +89,10 @@ pub struct TextHit {
 /// Opens a read-write connection for a worker thread, on a database that
 /// [`super::Store::open`] has already checked and migrated.
 pub fn open_worker(path: &Path) -> Result<Connection, StoreError> {
-    let c = Connection::open_with_flags(
+    Ok(rong_sqlite::open_write(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    c.pragma_update(None, "synchronous", "FULL")?;
-    c.busy_timeout(std::time::Duration::from_secs(30))?;
-    Ok(c)
+        std::time::Duration::from_secs(30),
+    )?)
 }
 
 fn now() -> String {

@@ -1,14 +1,15 @@
 //! Catalogue search: the folded title key and the FTS5 index, and the ranked look-up
-//! planned by [`rong_protocol::search`].
+//! planned by [`rong_protocol::search`] and run by [`rong_sqlite::search`].
 
 use std::collections::BTreeMap;
 
 use rong_protocol::api::BranchAvailability;
 use rong_protocol::delta::Record;
 use rong_protocol::ids::BranchId;
-use rong_protocol::search::{ranked_rowids, Query, FTS_TABLE_SQL};
+use rong_protocol::search::Query;
+use rong_sqlite::search::ranked_rowids;
 
-pub(super) use rong_protocol::search::index_record;
+pub(super) use rong_sqlite::search::index_record;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -39,8 +40,8 @@ pub struct CatalogueHit {
 
 /// Creates the search index and indexes every record; run once, by the migration that
 /// brings the search schema.
-pub(super) fn create_index(c: &Connection) -> Result<(), StoreError> {
-    c.execute_batch(FTS_TABLE_SQL)?;
+pub(super) fn create_index(c: &Connection) -> rusqlite::Result<()> {
+    rong_sqlite::search::create_table(c)?;
     let mut stmt =
         c.prepare("SELECT rowid, title, author, subjects, isbn, call_number FROM records")?;
     let mut rows = stmt.query([])?;

@@ -9,53 +9,48 @@ mod digitise;
 mod events;
 mod reference;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::Duration;
 
 use chrono::NaiveDate;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
+use rong_sqlite::{Migration, OpenError, Options};
+use rusqlite::{Connection, OptionalExtension, Row};
 use uuid::Uuid;
 
 pub use digitise::{DigitiseCounts, JobRow, PageRow, UploadRow};
 pub use events::{Commit, LoanChange, NewEvent};
 
 /// Numbered migrations; migration `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[
-    include_str!("migrations/0001_init.sql"),
-    include_str!("migrations/0002_catalogue.sql"),
-    include_str!("migrations/0003_digitise.sql"),
-    include_str!("migrations/0004_digitise_cleanup.sql"),
+const MIGRATIONS: &[Migration] = &[
+    Migration::sql(include_str!("migrations/0001_init.sql")),
+    // The catalogue records and their search index, whose definition central shares.
+    Migration::sql(include_str!("migrations/0002_catalogue.sql"))
+        .then(rong_sqlite::search::create_table),
+    Migration::sql(include_str!("migrations/0003_digitise.sql")),
+    Migration::sql(include_str!("migrations/0004_digitise_cleanup.sql")),
 ];
-
-/// The schema that brings the catalogue records and their search index.
-const CATALOGUE_SCHEMA: usize = 2;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-/// Page cache in KiB (negative `cache_size`): keeps RSS small with a large catalogue.
-const CACHE_KIB: i64 = 8 * 1024;
+/// The board's pragmas: a modest page cache (KiB) keeps RSS small with a large catalogue,
+/// and temporary tables and sorts go to disk rather than RAM.
+fn options() -> Options {
+    Options {
+        busy_timeout: Duration::from_secs(5),
+        cache_kib: Some(8 * 1024),
+        temp_store_file: true,
+        statement_cache: 64,
+    }
+}
 
 /// A database failure.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The file is not a usable Rông database; it was left untouched.
-    #[error("database {path} is corrupt or not an edge-agent database ({message}); refusing to start, the file was not changed")]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// What SQLite said.
-        message: String,
-    },
-    /// The file was written by a newer agent.
-    #[error("database {path} has schema version {found}, newer than this agent's {known}; refusing to start, the file was not changed")]
-    NewerSchema {
-        /// The file.
-        path: PathBuf,
-        /// Its version.
-        found: u32,
-        /// Ours.
-        known: u32,
-    },
+    /// The database could not be opened: corrupt, foreign or newer (left untouched), or a
+    /// migration failed.
+    #[error(transparent)]
+    Open(#[from] OpenError),
     /// A snapshot or delta could not be applied; nothing was changed.
     #[error("reference data refused: {0}")]
     Refused(String),
@@ -79,73 +74,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the database at `path`, migrating it to the current schema.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
-            path: path.to_owned(),
-            message: e.to_string(),
-        };
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(corrupt)?;
-        // Read before writing anything: a file that is not a database fails here.
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(corrupt)?;
-        let found: u32 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(corrupt)?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                path: path.to_owned(),
-                found,
-                known: SCHEMA_VERSION,
-            });
-        }
-        if found == 0 && tables > 0 {
-            return Err(StoreError::Corrupt {
-                path: path.to_owned(),
-                message: "a database with tables but no edge-agent schema version".into(),
-            });
-        }
-        if found > 0 {
-            let ok: String = conn
-                .query_row("PRAGMA quick_check(1)", [], |r| r.get(0))
-                .map_err(corrupt)?;
-            if ok != "ok" {
-                return Err(StoreError::Corrupt {
-                    path: path.to_owned(),
-                    message: ok,
-                });
-            }
-        }
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
-        conn.pragma_update(None, "temp_store", "FILE")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.set_prepared_statement_cache_capacity(64);
+        let conn = rong_sqlite::open(path, &options(), MIGRATIONS)?;
         let mut store = Self {
             conn,
             log: Uuid::nil(),
         };
-        store.migrate(found)?;
         store.log = store.ensure_log()?;
         Ok(store)
-    }
-
-    fn migrate(&mut self, from: u32) -> Result<(), StoreError> {
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            if i + 1 == CATALOGUE_SCHEMA {
-                // The search index: its definition is shared with central.
-                tx.execute_batch(rong_protocol::search::FTS_TABLE_SQL)?;
-            }
-            tx.pragma_update(None, "user_version", (i + 1) as u32)?;
-            tx.commit()?;
-            tracing::info!(version = i + 1, "database migrated");
-        }
-        Ok(())
     }
 
     fn ensure_log(&mut self) -> Result<Uuid, StoreError> {

@@ -262,7 +262,7 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
                     ],
                     |row| row.get(0),
                 )?;
-            rong_protocol::search::index_record(
+            rong_sqlite::search::index_record(
                 conn,
                 rowid,
                 &r.title,
@@ -278,7 +278,7 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
                 .query_row([id], |r| r.get(0))
                 .optional()?;
             if let Some(rowid) = rowid {
-                rong_protocol::search::unindex_record(conn, rowid)?;
+                rong_sqlite::search::unindex_record(conn, rowid)?;
                 conn.prepare_cached("DELETE FROM records WHERE rowid = ?1")?
                     .execute([rowid])?;
             }
@@ -502,7 +502,7 @@ impl Store {
         limit: usize,
         here: &BranchId,
     ) -> Result<Vec<SearchHit>, StoreError> {
-        let rowids = rong_protocol::search::ranked_rowids(&self.conn, q, limit)?;
+        let rowids = rong_sqlite::search::ranked_rowids(&self.conn, q, limit)?;
         let mut hits = Vec::with_capacity(rowids.len());
         for rowid in rowids {
             let rec = self

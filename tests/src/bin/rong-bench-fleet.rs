@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use rong_mqtt::BrokerUrl;
 use rong_protocol::status::{DeviceState, DeviceStatus, HardwareStatus, Health};
 use rong_protocol::topic::Topic;
 use rong_protocol::{encode, BranchId, DeviceId};
@@ -20,7 +21,7 @@ use rong_tests::central::Central;
 use rong_tests::fixtures::BRANCHES;
 use rong_tests::http::request_full;
 use rong_tests::wait_until;
-use rumqttc::{Client, MqttOptions, QoS};
+use rumqttc::{Client, QoS};
 
 const PASSWORD: &str = "benchmark-password";
 const CONNECTIONS: usize = 4;
@@ -127,10 +128,14 @@ fn clock_ticks_per_sec() -> f64 {
 }
 
 fn connect(url: &str, id: &str) -> Client {
-    let hostport = url.trim_start_matches("mqtt://");
-    let (host, port) = hostport.rsplit_once(':').expect("host:port");
-    let mut opts = MqttOptions::new(id, host, port.parse().expect("port"));
-    opts.set_keep_alive(Duration::from_secs(30));
+    let broker = BrokerUrl::parse(url).expect("broker URL");
+    let mut opts = rong_mqtt::options(
+        &broker,
+        id,
+        Duration::from_secs(30),
+        None,
+        rong_tests::mqtt::MAX_PACKET,
+    );
     opts.set_inflight(500);
     let (client, mut conn) = Client::new(opts, 1024);
     std::thread::spawn(move || {

@@ -1,0 +1,17 @@
+//! Opening Rông's SQLite databases, the one place that does.
+//!
+//! [`open`] gives a program its writer connection: it recognises the file before writing a
+//! byte (refusing a corrupt file, someone else's database or a newer schema), sets the house
+//! pragmas (WAL, `synchronous=FULL`, foreign keys, and per [`Options`] a busy timeout and a
+//! page cache), then applies the numbered [`Migration`]s it has not seen. [`ReadPool`] lends
+//! read-only connections beside that one writer; [`open_write`] gives worker threads a
+//! further writer. [`search`] holds the catalogue search index both stores keep.
+
+mod open;
+mod pool;
+pub mod search;
+
+pub use open::{
+    open, open_read, open_write, schema_version, Migration, MigrationStep, OpenError, Options,
+};
+pub use pool::{PooledConn, ReadPool};
