@@ -226,3 +226,20 @@ fn a_subscription_yields_pushes_one_by_one() {
     let e = sub.next_push().unwrap_err();
     assert!(matches!(e, Error::Closed { .. }), "{e:?}");
 }
+
+#[test]
+fn a_job_reply_reads_with_its_count_and_its_page_list() {
+    let server = Server::start(|req| {
+        Some(vec![format!(
+            r#"{{"id":{},"ok":true,"result":{{"type":"job","job":"J1","title":"Sử thi","state":"open","pages":1,"bytes_total":0,"bytes_sent":0,"created_at":1,"metadata":{{"title":"Sử thi"}},"page_list":[{{"page":4,"position":1,"width":10,"height":20,"dpi":75,"rotation":1,"checks":[{{"check":"blank"}}],"master_bytes":5,"access_bytes":3}}]}}}}"#,
+            req.id
+        )])
+    });
+    let mut c = server.client();
+    let Reply::Job(j) = c.call(RequestOp::Status).unwrap() else {
+        panic!("not a job")
+    };
+    assert_eq!(j.summary.pages, 1);
+    assert_eq!(j.pages[0].page, 4);
+    assert_eq!(j.metadata.title, "Sử thi");
+}
