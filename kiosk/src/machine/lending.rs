@@ -134,19 +134,24 @@ impl Kiosk {
                 return;
             }
         }
-        self.rows.retain(|r| r.item != code);
-        self.rows.push(Row {
-            item: code.clone(),
-            title: String::new(),
-            due: None,
-            overdue: false,
-            state: RowState::Pending,
-        });
+        self.pending_row(&code);
         let op = RequestOp::Checkout {
             who: self.session_who(),
             item: code.clone(),
         };
         self.request(Pending::Checkout(code), op, fx);
+    }
+
+    /// Puts `item` last in the list, waiting for the agent (replacing an earlier row).
+    fn pending_row(&mut self, item: &str) {
+        self.rows.retain(|r| r.item != item);
+        self.rows.push(Row {
+            item: item.to_owned(),
+            title: String::new(),
+            due: None,
+            overdue: false,
+            state: RowState::Pending,
+        });
     }
 
     /// An item scanned on the return screen.
@@ -158,14 +163,7 @@ impl Kiosk {
         {
             return;
         }
-        self.rows.retain(|r| r.item != code);
-        self.rows.push(Row {
-            item: code.clone(),
-            title: String::new(),
-            due: None,
-            overdue: false,
-            state: RowState::Pending,
-        });
+        self.pending_row(&code);
         let op = RequestOp::Checkin { item: code.clone() };
         self.request(Pending::Checkin(code), op, fx);
     }
