@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::ctl;
+use crate::ctl::{self, CtlArgs};
 
 /// The Rông edge-agent: offline circulation, event log and sync for one board.
 #[derive(Debug, Parser)]
@@ -29,23 +29,6 @@ pub enum Command {
     },
     /// Drive a running agent through its local API.
     Ctl(CtlArgs),
-}
-
-/// `edge-agent ctl` options.
-#[derive(Debug, Args)]
-pub struct CtlArgs {
-    /// The agent's socket.
-    #[arg(long, conflicts_with = "config")]
-    pub socket: Option<PathBuf>,
-    /// Find the socket in this config file.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Print raw response lines.
-    #[arg(long)]
-    pub json: bool,
-    /// The request.
-    #[command(subcommand)]
-    pub action: ctl::Action,
 }
 
 /// Parses the command line and runs it.

@@ -4,22 +4,36 @@
 //! connection errors.
 #![allow(clippy::print_stdout)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use rong_protocol::api::{
-    Outcome, Reply, Request, RequestOp, Response, Signal, SimPrinterState, Who,
-};
+use rong_agent_client::{code_name, Answer, Client};
+use rong_protocol::api::{Outcome, Reply, RequestOp, Response, Signal, SimPrinterState, Who};
 
-use crate::cli::CtlArgs;
 use crate::config::Config;
 
 mod jobs;
 
 pub use jobs::{JobWord, ScannerAction, StaffArgs};
+
+/// `edge-agent ctl` options. They live here, not in the command line's module, so that
+/// `cli` uses `ctl` and never the other way round.
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// The agent's socket.
+    #[arg(long, conflicts_with = "config")]
+    pub socket: Option<PathBuf>,
+    /// Find the socket in this config file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Print raw response lines.
+    #[arg(long)]
+    pub json: bool,
+    /// The request.
+    #[command(subcommand)]
+    pub action: Action,
+}
 
 /// Who a request is for.
 #[derive(Debug, Clone, Args)]
@@ -218,69 +232,9 @@ impl From<SignalArg> for Signal {
 #[error("{0}")]
 pub struct CtlError(String);
 
-struct Client {
-    socket: PathBuf,
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-    next_id: u64,
-}
-
-impl Client {
-    fn connect(socket: PathBuf) -> Result<Self, CtlError> {
-        let stream = UnixStream::connect(&socket).map_err(|e| {
-            CtlError(format!(
-                "cannot reach the agent at {}: {e}",
-                socket.display()
-            ))
-        })?;
-        let writer = stream
-            .try_clone()
-            .map_err(|e| CtlError(format!("socket: {e}")))?;
-        Ok(Self {
-            socket,
-            reader: BufReader::new(stream),
-            writer,
-            next_id: 1,
-        })
-    }
-
-    fn lost(&self, e: impl std::fmt::Display) -> CtlError {
-        CtlError(format!("lost the agent at {}: {e}", self.socket.display()))
-    }
-
-    fn send_line(&mut self, text: &str) -> Result<(), CtlError> {
-        self.writer
-            .write_all(format!("{text}\n").as_bytes())
-            .map_err(|e| self.lost(e))
-    }
-
-    /// Reads lines until one that is not a push.
-    fn read_response(&mut self) -> Result<String, CtlError> {
-        loop {
-            let mut line = String::new();
-            let n = self.reader.read_line(&mut line).map_err(|e| self.lost(e))?;
-            if n == 0 {
-                return Err(self.lost("connection closed"));
-            }
-            let is_push = serde_json::from_str::<serde_json::Value>(&line)
-                .ok()
-                .is_some_and(|v| v.get("push").is_some());
-            if !is_push {
-                return Ok(line.trim_end().to_owned());
-            }
-        }
-    }
-
-    fn call(&mut self, op: RequestOp) -> Result<(String, Response), CtlError> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let text = serde_json::to_string(&Request { id, op })
-            .map_err(|e| CtlError(format!("cannot encode the request: {e}")))?;
-        self.send_line(&text)?;
-        let raw = self.read_response()?;
-        let resp: Response = serde_json::from_str(&raw)
-            .map_err(|e| CtlError(format!("unreadable response {raw:?}: {e}")))?;
-        Ok((raw, resp))
+impl From<rong_agent_client::Error> for CtlError {
+    fn from(e: rong_agent_client::Error) -> Self {
+        CtlError(e.to_string())
     }
 }
 
@@ -293,20 +247,13 @@ fn who(w: &WhoArgs, p: &PinArg) -> Who {
     }
 }
 
-fn code_name(code: rong_protocol::api::ErrorCode) -> String {
-    serde_json::to_value(code)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{code:?}"))
-}
-
 /// Prints a response; returns whether it succeeded.
-fn show(label: Option<&str>, raw: &str, resp: &Response, json: bool) -> bool {
+fn show(label: Option<&str>, answer: &Answer, json: bool) -> bool {
     if json {
-        println!("{raw}");
-        return matches!(resp.outcome, Outcome::Ok { .. });
+        println!("{}", answer.line);
+        return answer.is_ok();
     }
-    match &resp.outcome {
+    match &answer.response.outcome {
         Outcome::Err { error, .. } => {
             let prefix = label.map(|l| format!("{l}  ")).unwrap_or_default();
             println!(
@@ -508,29 +455,29 @@ pub fn main(args: CtlArgs) -> ExitCode {
 
 /// Runs the action; `Ok(false)` when anything was refused.
 fn run(args: &CtlArgs) -> Result<bool, CtlError> {
-    let mut c = Client::connect(socket_path(args)?)?;
+    // No reply timeout: a feeder batch takes minutes.
+    let mut c = Client::connect(socket_path(args)?, None)?;
     let json = args.json;
     let one = |c: &mut Client, op: RequestOp| -> Result<bool, CtlError> {
-        let (raw, resp) = c.call(op)?;
-        Ok(show(None, &raw, &resp, json))
+        Ok(show(None, &c.request(op)?, json))
     };
     match &args.action {
         Action::Checkout { who: w, pin, items } => {
             let mut all_ok = true;
             for item in items {
-                let (raw, resp) = c.call(RequestOp::Checkout {
+                let answer = c.request(RequestOp::Checkout {
                     who: who(w, pin),
                     item: item.clone(),
                 })?;
-                all_ok &= show(Some(item), &raw, &resp, json);
+                all_ok &= show(Some(item), &answer, json);
             }
             Ok(all_ok)
         }
         Action::Checkin { items } => {
             let mut all_ok = true;
             for item in items {
-                let (raw, resp) = c.call(RequestOp::Checkin { item: item.clone() })?;
-                all_ok &= show(Some(item), &raw, &resp, json);
+                let answer = c.request(RequestOp::Checkin { item: item.clone() })?;
+                all_ok &= show(Some(item), &answer, json);
             }
             Ok(all_ok)
         }
@@ -541,24 +488,24 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             items,
         } => {
             let items = if *all {
-                let (raw, resp) = c.call(RequestOp::Loans(who(w, pin)))?;
-                match resp.outcome {
+                let answer = c.request(RequestOp::Loans(who(w, pin)))?;
+                match &answer.response.outcome {
                     Outcome::Ok {
                         result: Reply::Loans { loans },
                         ..
-                    } => loans.into_iter().map(|l| l.item).collect(),
-                    _ => return Ok(show(None, &raw, &resp, json)),
+                    } => loans.iter().map(|l| l.item.clone()).collect(),
+                    _ => return Ok(show(None, &answer, json)),
                 }
             } else {
                 items.clone()
             };
             let mut all_ok = true;
             for item in &items {
-                let (raw, resp) = c.call(RequestOp::Renew {
+                let answer = c.request(RequestOp::Renew {
                     who: who(w, pin),
                     item: item.clone(),
                 })?;
-                all_ok &= show(Some(item), &raw, &resp, json);
+                all_ok &= show(Some(item), &answer, json);
             }
             if items.is_empty() && !json {
                 println!("no loans");
@@ -580,20 +527,20 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         Action::Tap { uid } => one(&mut c, RequestOp::SimTap { uid: uid.clone() }),
         Action::Remove => one(&mut c, RequestOp::SimRemove),
         Action::Receipt { who: w, pin, items } => {
-            let (raw, resp) = c.call(RequestOp::Identify(who(w, pin)))?;
-            let session = match &resp.outcome {
+            let answer = c.request(RequestOp::Identify(who(w, pin)))?;
+            let session = match &answer.response.outcome {
                 Outcome::Ok {
                     result: Reply::Identified { session, .. },
                     ..
                 } => session.clone(),
-                _ => return Ok(show(None, &raw, &resp, json)),
+                _ => return Ok(show(None, &answer, json)),
             };
-            let (raw, resp) = c.call(RequestOp::PrintReceipt {
+            let answer = c.request(RequestOp::PrintReceipt {
                 session: session.clone(),
                 items: items.clone(),
             })?;
-            let printed = show(None, &raw, &resp, json);
-            let _ = c.call(RequestOp::EndSession { session })?;
+            let printed = show(None, &answer, json);
+            let _ = c.request(RequestOp::EndSession { session })?;
             Ok(printed)
         }
         Action::Printer { state } => one(
@@ -611,22 +558,17 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         Action::Job { word } => jobs::run_job(&mut c, word, json),
         Action::Scanner { action, sheets } => one(&mut c, jobs::scanner_op(*action, *sheets)),
         Action::Watch => {
-            let (raw, resp) = c.call(RequestOp::Subscribe)?;
-            if !show(None, &raw, &resp, json) {
+            let answer = c.request(RequestOp::Subscribe)?;
+            if !show(None, &answer, json) {
                 return Ok(false);
             }
+            let mut pushes = c.into_pushes();
             loop {
-                let mut line = String::new();
-                let n = c.reader.read_line(&mut line).map_err(|e| c.lost(e))?;
-                if n == 0 {
-                    return Err(c.lost("connection closed"));
-                }
-                println!("{}", line.trim_end());
+                println!("{}", pushes.next_line()?);
             }
         }
         Action::Raw { json: text } => {
-            c.send_line(text.trim_end())?;
-            let raw = c.read_response()?;
+            let raw = c.raw(text.trim_end())?;
             println!("{raw}");
             Ok(serde_json::from_str::<Response>(&raw)
                 .is_ok_and(|r| matches!(r.outcome, Outcome::Ok { .. })))
@@ -640,22 +582,27 @@ mod tests {
     use chrono::NaiveDate;
     use rong_protocol::api::{ApiError, ErrorCode};
 
+    /// The words after `edge-agent ctl`, read as the command line reads them.
+    #[derive(Debug, clap::Parser)]
+    #[command(name = "ctl")]
+    struct Words {
+        #[command(flatten)]
+        args: CtlArgs,
+    }
+
+    /// The `ctl` action `args` (the words after `edge-agent ctl`) parse to, or why not.
+    pub(super) fn try_parse(args: &[&str]) -> Result<Action, clap::Error> {
+        use clap::Parser;
+        Words::try_parse_from(["ctl"].iter().chain(args)).map(|w| w.args.action)
+    }
+
     /// The `ctl` action the words after `edge-agent ctl --socket /x` parse to.
     pub(super) fn parse(args: &[&str]) -> Action {
-        use clap::Parser;
-        let cli = crate::cli::Cli::try_parse_from(
-            ["edge-agent", "ctl", "--socket", "/x"].iter().chain(args),
-        )
-        .unwrap();
-        match cli.command {
-            crate::cli::Command::Ctl(c) => c.action,
-            other => panic!("{other:?}"),
-        }
+        try_parse(&[&["--socket", "/x"], args].concat()).unwrap()
     }
 
     #[test]
     fn printer_and_signal_words() {
-        use clap::Parser;
         for (word, state) in [
             ("ok", SimPrinterState::Ok),
             ("paper-out", SimPrinterState::PaperOut),
@@ -677,9 +624,7 @@ mod tests {
             };
             assert_eq!(Signal::from(got), signal, "{word}");
         }
-        assert!(
-            crate::cli::Cli::try_parse_from(["edge-agent", "ctl", "printer", "jammed"]).is_err()
-        );
+        assert!(try_parse(&["printer", "jammed"]).is_err());
     }
 
     #[test]
@@ -694,7 +639,10 @@ mod tests {
             vec!["KT00000001  Địa chí Kon Tum  due 2026-12-16".to_string()]
         );
         assert_eq!(code_name(ErrorCode::LoanLimit), "loan_limit");
-        let resp = Response::err(1, ApiError::new(ErrorCode::LoanLimit, ""));
-        assert!(!show(Some("KT00000009"), "", &resp, false));
+        let answer = Answer {
+            line: String::new(),
+            response: Response::err(1, ApiError::new(ErrorCode::LoanLimit, "")),
+        };
+        assert!(!show(Some("KT00000009"), &answer, false));
     }
 }

@@ -354,8 +354,7 @@ fn spawn_agent(config_file: &Path) -> Child {
 /// Waits until the agent's socket accepts connections, then connects the API client.
 async fn connect_when_up(socket: &Path) -> Api {
     wait_for("the agent's socket", async || {
-        tokio::net::UnixStream::connect(socket)
-            .await
+        rong_agent_client::Client::connect(socket, None)
             .ok()
             .map(|_| ())
     })

@@ -287,8 +287,7 @@ async fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctl_prints_a_receipt_and_jams_the_printer() {
-    use edge_agent::cli::CtlArgs;
-    use edge_agent::ctl::{Action, PinArg, PrinterArg, WhoArgs};
+    use edge_agent::ctl::{Action, CtlArgs, PinArg, PrinterArg, WhoArgs};
 
     let dir = tempfile::tempdir().unwrap();
     {

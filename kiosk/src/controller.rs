@@ -11,8 +11,8 @@ use std::time::Instant;
 use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
 
 use crate::config::{Config, Lang};
-use crate::desk::Field;
 use crate::link::{Link, Sink};
+use crate::machine::desk::Field;
 use crate::machine::{Action, Effect, Input, Kiosk};
 use crate::marks::Mark;
 use crate::ui::{

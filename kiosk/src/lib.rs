@@ -7,7 +7,6 @@
 pub mod app;
 pub mod config;
 pub mod controller;
-pub mod desk;
 pub mod fake;
 pub mod link;
 pub mod machine;

@@ -4,14 +4,13 @@
 //! `subscribe` connection for pushes and notices when the agent goes away. Results come
 //! back as [`Input`]s through a sink.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rong_protocol::api::{Outcome, Push, Request, RequestOp, Response};
+use rong_agent_client::{Client, Error};
+use rong_protocol::api::{Push, RequestOp};
 
 use crate::machine::Input;
 
@@ -78,50 +77,6 @@ impl Link for SocketLink {
     }
 }
 
-struct Conn {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-}
-
-fn connect(path: &Path, timeout: Option<Duration>) -> std::io::Result<Conn> {
-    let s = UnixStream::connect(path)?;
-    s.set_read_timeout(timeout)?;
-    Ok(Conn {
-        reader: BufReader::new(s.try_clone()?),
-        writer: s,
-    })
-}
-
-fn read_json(conn: &mut Conn) -> std::io::Result<serde_json::Value> {
-    let mut line = String::new();
-    if conn.reader.read_line(&mut line)? == 0 {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "agent closed the connection",
-        ));
-    }
-    serde_json::from_str(&line).map_err(std::io::Error::other)
-}
-
-/// Sends one request and waits for its response, skipping pushes. (The agent broadcasts
-/// `page_scanned` to every subscriber, so the push thread sees a batch's pages while the
-/// slow lane waits for the batch to end.)
-fn call(conn: &mut Conn, id: u64, op: RequestOp) -> std::io::Result<Response> {
-    let mut line = serde_json::to_string(&Request { id, op }).map_err(std::io::Error::other)?;
-    line.push('\n');
-    conn.writer.write_all(line.as_bytes())?;
-    loop {
-        let v = read_json(conn)?;
-        if v.get("push").is_some() {
-            continue;
-        }
-        let r = parse_response(v).map_err(std::io::Error::other)?;
-        if r.id == id {
-            return Ok(r);
-        }
-    }
-}
-
 /// Which requests a thread carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lane {
@@ -132,26 +87,26 @@ enum Lane {
 }
 
 fn requests(path: &Path, rx: Receiver<(u64, RequestOp)>, sink: &Sink, lane: Lane) {
-    let mut conn: Option<Conn> = None;
+    let mut conn: Option<Client> = None;
     let timeout = match lane {
         Lane::Quick => REPLY_TIMEOUT,
         Lane::Slow => SCAN_TIMEOUT,
     };
     for (tag, op) in rx {
         if conn.is_none() {
-            conn = connect(path, Some(timeout)).ok();
+            conn = Client::connect(path, Some(timeout)).ok();
         }
         let Some(c) = conn.as_mut() else {
             sink(Input::Lost { tag });
             continue;
         };
-        match call(c, tag, op) {
-            Ok(r) => sink(Input::Reply {
+        // The client passes over pushes: the agent broadcasts `page_scanned` to every
+        // subscriber, so the push thread sees a batch's pages while the slow lane waits for
+        // the batch to end.
+        match c.request(op) {
+            Ok(answer) => sink(Input::Reply {
                 tag,
-                result: match r.outcome {
-                    Outcome::Ok { result, .. } => Ok(result),
-                    Outcome::Err { error, .. } => Err(error),
-                },
+                result: answer.outcome(),
             }),
             Err(e) => {
                 tracing::warn!(tag, error = %e, "request lost");
@@ -165,25 +120,28 @@ fn requests(path: &Path, rx: Receiver<(u64, RequestOp)>, sink: &Sink, lane: Lane
 fn pushes(path: &Path, sink: &Sink) {
     let mut up = None;
     loop {
-        let result = connect(path, None).and_then(|mut c| -> std::io::Result<()> {
-            call(&mut c, 0, RequestOp::Subscribe)?;
-            if up != Some(true) {
-                tracing::info!(socket = %path.display(), "agent reachable");
-                sink(Input::Connected);
-                up = Some(true);
-            }
-            loop {
-                let v = read_json(&mut c)?;
-                match serde_json::from_value::<Push>(v) {
-                    Ok(p) => {
-                        if let Some(input) = push_input(p) {
-                            sink(input)
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "unknown line from agent"),
+        let result = Client::connect(path, None)
+            .and_then(Client::subscribe)
+            .and_then(|mut sub| -> Result<(), Error> {
+                if up != Some(true) {
+                    tracing::info!(socket = %path.display(), "agent reachable");
+                    sink(Input::Connected);
+                    up = Some(true);
                 }
-            }
-        });
+                loop {
+                    match sub.next_push() {
+                        Ok(p) => {
+                            if let Some(input) = push_input(p) {
+                                sink(input)
+                            }
+                        }
+                        Err(e @ Error::Decode { .. }) => {
+                            tracing::warn!(error = %e, "unknown line from agent")
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            });
         if let Err(e) = result {
             if up != Some(false) {
                 tracing::warn!(socket = %path.display(), error = %e, "agent unreachable");
@@ -204,41 +162,4 @@ fn push_input(p: Push) -> Option<Input> {
         Push::Message { text, .. } => Input::Message(text),
         Push::PageScanned { job, page } => Input::PageScanned { job, page },
     })
-}
-
-/// Reads a response line.
-pub fn parse_response(v: serde_json::Value) -> Result<Response, serde_json::Error> {
-    serde_json::from_value::<Response>(v)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rong_protocol::api::Reply;
-
-    #[test]
-    fn a_job_reply_reads_with_its_count_and_its_page_list() {
-        let line = r#"{"id":7,"ok":true,"result":{"type":"job","job":"J1","title":"Sử thi",
-            "state":"open","pages":1,"bytes_total":0,"bytes_sent":0,"created_at":1,
-            "metadata":{"title":"Sử thi"},"page_list":[{"page":4,"position":1,"width":10,
-            "height":20,"dpi":75,"rotation":1,"checks":[{"check":"blank"}],
-            "master_bytes":5,"access_bytes":3}]}}"#;
-        let v: serde_json::Value = serde_json::from_str(line).expect("json");
-        let r = parse_response(v).expect("response");
-        assert_eq!(r.id, 7);
-        match r.outcome {
-            Outcome::Ok {
-                result: Reply::Job(j),
-                ..
-            } => {
-                assert_eq!(j.summary.pages, 1);
-                assert_eq!(j.pages[0].page, 4);
-                assert_eq!(j.metadata.title, "Sử thi");
-            }
-            other => panic!("{other:?}"),
-        }
-        // Other replies read as before.
-        let v = serde_json::json!({"id": 2, "ok": true, "result": {"type": "done"}});
-        assert!(parse_response(v).is_ok());
-    }
 }

@@ -6,7 +6,7 @@ use rong_protocol::digitise::{JobState, JobSummary, PageCheck, PageInfo};
 use rong_protocol::status::{HardwareStatus, Health};
 
 use crate::config::Lang;
-use crate::desk::{Busy, Desk};
+use crate::machine::desk::{Busy, Desk};
 use crate::machine::{error_text, Kiosk, Notice, PrintOutcome, RowState, Screen};
 use crate::wedge::ScanProblem;
 

@@ -1,12 +1,11 @@
 //! Runs `edge-agent` and talks to its local API.
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use rong_protocol::api::{Outcome, Reply, Request, RequestOp, Response, Who};
+use rong_agent_client::{code_name, Client, Error};
+use rong_protocol::api::{Outcome, Reply, RequestOp, Response, Who};
 
 use crate::proc::{bin, Proc};
 
@@ -167,57 +166,29 @@ impl Agent {
     }
 }
 
-/// A connection to an agent's local API.
+/// A connection to an agent's local API, with the tests' conveniences on top of
+/// [`rong_agent_client::Client`].
 #[derive(Debug)]
-pub struct ApiClient {
-    reader: BufReader<UnixStream>,
-    writer: UnixStream,
-    next_id: u64,
-}
+pub struct ApiClient(Client);
 
 impl ApiClient {
-    /// Connects.
-    pub fn connect(path: &Path) -> std::io::Result<ApiClient> {
-        let s = UnixStream::connect(path)?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(ApiClient {
-            reader: BufReader::new(s.try_clone()?),
-            writer: s,
-            next_id: 1,
-        })
+    /// Connects; each answer may take up to 30 s.
+    pub fn connect(path: &Path) -> Result<ApiClient, Error> {
+        Client::connect(path, Some(Duration::from_secs(30))).map(ApiClient)
     }
 
     /// Sends a raw line and returns the next non-push line as JSON.
-    pub fn raw(&mut self, line: &str) -> std::io::Result<serde_json::Value> {
-        self.writer.write_all(line.as_bytes())?;
-        self.writer.write_all(b"\n")?;
-        loop {
-            let mut buf = String::new();
-            if self.reader.read_line(&mut buf)? == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "agent closed the connection",
-                ));
-            }
-            let v: serde_json::Value = serde_json::from_str(&buf).map_err(std::io::Error::other)?;
-            if v.get("push").is_none() {
-                return Ok(v);
-            }
-        }
+    pub fn raw(&mut self, line: &str) -> Result<serde_json::Value, Error> {
+        let back = self.0.raw(line)?;
+        serde_json::from_str(&back).map_err(|source| Error::Decode { line: back, source })
     }
 
     /// Sends a request and returns its response.
-    pub fn try_call(&mut self, op: RequestOp) -> std::io::Result<Response> {
-        let id = self.next_id;
-        self.next_id += 1;
-        let line = serde_json::to_string(&Request { id, op }).map_err(std::io::Error::other)?;
-        let v = self.raw(&line)?;
-        let r: Response = serde_json::from_value(v).map_err(std::io::Error::other)?;
-        assert_eq!(r.id, id, "responses out of order");
-        Ok(r)
+    pub fn try_call(&mut self, op: RequestOp) -> Result<Response, Error> {
+        self.0.request(op).map(|a| a.response)
     }
 
-    /// Like [`ApiClient::try_call`], panicking on I/O errors.
+    /// Like [`ApiClient::try_call`], panicking when the agent cannot be talked to.
     pub fn call(&mut self, op: RequestOp) -> Response {
         self.try_call(op).expect("local API call")
     }
@@ -256,9 +227,6 @@ pub fn card_who(card: &str) -> Who {
 pub fn outcome(r: Response) -> Result<Reply, String> {
     match r.outcome {
         Outcome::Ok { result, .. } => Ok(result),
-        Outcome::Err { error, .. } => Err(serde_json::to_value(error.code)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default()),
+        Outcome::Err { error, .. } => Err(code_name(error.code)),
     }
 }

@@ -5,7 +5,9 @@ use clap::{Args, Subcommand};
 use rong_protocol::api::{Outcome, Reply, RequestOp, Who};
 use rong_protocol::digitise::{DublinCore, JobSource};
 
-use super::{show, Client, CtlError};
+use rong_agent_client::Client;
+
+use super::{show, CtlError};
 
 /// The staff member asking.
 #[derive(Debug, Clone, Args)]
@@ -190,30 +192,29 @@ pub fn job_op(word: &JobWord, session: String) -> RequestOp {
 /// Identifies the staff card, runs the job word, ends the session.
 pub(super) fn run_job(c: &mut Client, word: &JobWord, json: bool) -> Result<bool, CtlError> {
     let staff = staff_of(word);
-    let (raw, resp) = c.call(RequestOp::Identify(Who {
+    let answer = c.request(RequestOp::Identify(Who {
         card: Some(staff.card.clone()),
         pin: staff.pin.clone(),
         ..Who::default()
     }))?;
-    let session = match &resp.outcome {
+    let session = match &answer.response.outcome {
         Outcome::Ok {
             result: Reply::Identified { session, .. },
             ..
         } => session.clone(),
-        _ => return Ok(show(None, &raw, &resp, json)),
+        _ => return Ok(show(None, &answer, json)),
     };
-    let (raw, resp) = c.call(job_op(word, session.clone()))?;
-    let ok = show(None, &raw, &resp, json);
-    let _ = c.call(RequestOp::EndSession { session })?;
+    let answer = c.request(job_op(word, session.clone()))?;
+    let ok = show(None, &answer, json);
+    let _ = c.request(RequestOp::EndSession { session })?;
     Ok(ok)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::parse;
+    use super::super::tests::{parse, try_parse};
     use super::super::Action;
     use super::*;
-    use clap::Parser;
 
     #[test]
     fn job_and_scanner_words() {
@@ -245,6 +246,6 @@ mod tests {
                 sheets: Some(3)
             }
         );
-        assert!(crate::cli::Cli::try_parse_from(["edge-agent", "ctl", "job", "list"]).is_err());
+        assert!(try_parse(&["job", "list"]).is_err());
     }
 }

@@ -19,8 +19,6 @@ use rong_protocol::delta::{
 use rong_protocol::topic::Topic;
 use rong_protocol::{encode, BranchId, DeviceId};
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
 use tokio::sync::oneshot;
 
 pub mod tus;
@@ -343,43 +341,38 @@ impl RunningAgent {
     }
 }
 
-/// A local-API connection.
-pub struct Api {
-    reader: BufReader<tokio::net::unix::OwnedReadHalf>,
-    writer: tokio::net::unix::OwnedWriteHalf,
-}
+/// A local-API connection: the blocking client, run where an async test can wait on it
+/// (the tests use the multi-threaded runtime, so the in-process agent keeps working).
+pub struct Api(rong_agent_client::Client);
 
 impl Api {
     pub async fn connect(socket: &Path) -> Self {
-        let (r, w) = UnixStream::connect(socket).await.unwrap().into_split();
-        Self {
-            reader: BufReader::new(r),
-            writer: w,
-        }
+        Self(
+            tokio::task::block_in_place(|| {
+                rong_agent_client::Client::connect(socket, Some(Duration::from_secs(15)))
+            })
+            .unwrap(),
+        )
     }
 
     pub async fn send_raw(&mut self, line: &[u8]) {
-        self.writer.write_all(line).await.unwrap();
+        tokio::task::block_in_place(|| self.0.send_raw(line)).unwrap();
     }
 
     /// The next line, or `None` at end of stream.
     pub async fn read_line(&mut self) -> Option<serde_json::Value> {
-        let mut line = String::new();
-        let n = tokio::time::timeout(Duration::from_secs(15), self.reader.read_line(&mut line))
-            .await
-            .expect("no answer from the agent")
-            .unwrap();
-        if n == 0 {
-            return None;
+        match tokio::task::block_in_place(|| self.0.read_line()) {
+            Ok(line) => Some(serde_json::from_str(&line).unwrap()),
+            Err(rong_agent_client::Error::Closed { .. }) => None,
+            Err(e) => panic!("no answer from the agent: {e}"),
         }
-        Some(serde_json::from_str(&line).unwrap())
     }
 
+    /// Sends a request line as written and returns the next line that is not a push.
     pub async fn call(&mut self, req: serde_json::Value) -> serde_json::Value {
-        let mut text = req.to_string();
-        text.push('\n');
-        self.send_raw(text.as_bytes()).await;
-        self.read_line().await.expect("connection closed")
+        let line = tokio::task::block_in_place(|| self.0.raw(&req.to_string()))
+            .expect("an answer from the agent");
+        serde_json::from_str(&line).unwrap()
     }
 
     pub async fn status(&mut self) -> serde_json::Value {

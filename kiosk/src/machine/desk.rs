@@ -645,5 +645,4 @@ impl Desk {
 }
 
 #[cfg(test)]
-#[path = "desk_tests.rs"]
 mod tests;

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use rong_protocol::api::{ApiError, Reply};
 
-use super::{Action, Effect, Kiosk, Notice, Pending, Screen, MAX_QUERY};
-use crate::desk::{Desk, DeskPending, Next, Out};
+use super::desk::{Desk, DeskPending, Next, Out};
+use super::{Action, Effect, Kiosk, Notice, Pending, Screen};
 
 impl Kiosk {
     /// Runs a desk step with the staff session and sends what it asks for.
@@ -44,14 +44,10 @@ impl Kiosk {
             (Screen::Scanning, A::Refresh) => {
                 self.desk_step(now, fx, |d, s, now, out| d.list(s, now, out))
             }
-            (Screen::JobNew, A::SearchKey(c)) if self.query.chars().count() < MAX_QUERY => {
-                self.query.push(c);
-            }
-            (Screen::JobNew, A::SearchBack) => {
-                self.query.pop();
-            }
-            (Screen::JobNew, A::SearchGo) => self.search(fx),
-            (Screen::JobNew, A::SearchEdit) => self.hits = None,
+            (
+                Screen::JobNew,
+                a @ (A::SearchKey(_) | A::SearchBack | A::SearchGo | A::SearchEdit),
+            ) => self.search_action(a, fx),
             (Screen::JobNew, A::PickRecord(r)) => {
                 self.desk_step(now, fx, |d, s, _, out| d.start_record(s, r, out))
             }
@@ -148,3 +144,5 @@ impl Kiosk {
         }
     }
 }
+#[cfg(test)]
+mod tests;
