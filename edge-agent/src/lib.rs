@@ -7,18 +7,22 @@
 
 pub mod agent;
 pub mod api;
+pub mod circulation;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod ctl;
 pub mod digitise;
 pub mod hardware;
+pub mod host;
 pub mod mqtt;
 pub mod run;
-pub mod session;
 pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod sync;
+#[cfg(test)]
+mod testkit;
 
 pub use config::Config;
 pub use run::{run, run_with_ready};

@@ -19,7 +19,8 @@ use rumqttc::{
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::agent::{now_ms, Agent};
+use crate::agent::Agent;
+use crate::clock::now_ms;
 use crate::config::Config;
 use crate::snapshot::{self, SnapshotError};
 use crate::status::device_status;

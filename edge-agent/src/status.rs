@@ -1,24 +1,11 @@
 //! The device status published on `.../status`: sync state, disk, temperature, hardware.
 
-use std::path::Path;
-
 use rong_protocol::status::{DeviceState, DeviceStatus};
 use rong_protocol::SCHEMA_VERSION;
 
-use crate::agent::{now_ms, Agent};
-
-/// Free bytes on the file system holding `path`.
-pub fn disk_free(path: &Path) -> Option<u64> {
-    let s = nix::sys::statvfs::statvfs(path).ok()?;
-    Some((s.blocks_available() as u64).saturating_mul(s.fragment_size() as u64))
-}
-
-/// The SoC temperature, when the board reports one.
-pub fn temperature() -> Option<f32> {
-    let text = std::fs::read_to_string("/sys/class/thermal/thermal_zone0/temp").ok()?;
-    let milli: f32 = text.trim().parse().ok()?;
-    Some(milli / 1000.0)
-}
+use crate::agent::Agent;
+use crate::clock::now_ms;
+use crate::host::{disk_free, temperature};
 
 /// Builds the status message. Store failures leave the sync fields at zero rather than
 /// stopping the heartbeat.
@@ -41,17 +28,5 @@ pub fn device_status(agent: &Agent, state: DeviceState) -> DeviceStatus {
         temperature_c: temperature(),
         hardware: agent.hardware.health(),
         digitise: sync.and_then(|s| s.digitise),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn disk_free_reads_the_data_dir() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(disk_free(dir.path()).unwrap() > 0);
-        assert_eq!(disk_free(&dir.path().join("missing")), None);
     }
 }

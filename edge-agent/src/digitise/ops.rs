@@ -7,12 +7,13 @@ use base64::Engine;
 use rong_hardware::scanner::{
     DocumentScanner, Language, OptionValue, ScanError, ScanSettings, Source,
 };
-use rong_protocol::api::{ApiError, ErrorCode, Push, Reply, RequestOp, Who};
+use rong_protocol::api::{ApiError, ErrorCode, Push, Reply, RequestOp};
 use rong_protocol::digitise::{DublinCore, JobSource, JobView, PageImageSize, PageInfo};
 
 use super::pages::{self, write_atomic, Processed};
 use super::{access_path, bag, bags_dir, job_dir, master_path};
-use crate::agent::{now_ms, Agent};
+use crate::agent::Agent;
+use crate::clock::now_ms;
 use crate::hardware::scanner::sim_handle;
 use crate::store::{JobRow, PageRow, StoreError};
 
@@ -150,16 +151,7 @@ pub fn handle(agent: &Agent, op: RequestOp) -> Result<Reply, ApiError> {
 }
 
 fn staff(agent: &Agent, session: &str) -> Result<(), ApiError> {
-    let who = Who {
-        session: Some(session.to_owned()),
-        ..Who::default()
-    };
-    let patron = agent.authenticate(&who)?;
-    if patron.staff {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorCode::StaffOnly, ""))
-    }
+    agent.circulation.require_staff(session)
 }
 
 fn job_row(agent: &Agent, job: &str) -> Result<JobRow, ApiError> {
@@ -237,7 +229,7 @@ fn job_start(agent: &Agent, source: JobSource) -> Result<Reply, ApiError> {
 /// Fails with `disk_full` when the data disk is below the configured free space.
 fn check_disk(agent: &Agent) -> Result<(), ApiError> {
     let min = agent.config.digitise.min_free_mb;
-    let free = crate::status::disk_free(&agent.config.data_dir).unwrap_or(0);
+    let free = crate::host::disk_free(&agent.config.data_dir).unwrap_or(0);
     if free < min.saturating_mul(1024 * 1024) {
         return Err(disk_full(free, min));
     }

@@ -113,7 +113,7 @@ pub fn recover(agent: &Agent) -> Result<Recovered, crate::store::StoreError> {
             }
         }
     }
-    out.jobs_cleaned = cleanup::sweep(agent, crate::agent::now_ms())?.len();
+    out.jobs_cleaned = cleanup::sweep(agent, crate::clock::now_ms())?.len();
     if out != Recovered::default() {
         tracing::info!(?out, "digitisation recovered after a restart");
     }

@@ -363,7 +363,7 @@ fn a_safe_job_loses_its_page_files_after_the_keep_time_and_a_refused_one_keeps_t
     let safe = finished(&a, &s, "Safe", 2);
     let refused = finished(&a, &s, "Refused", 2);
     let waiting = finished(&a, &s, "Waiting", 1);
-    let t0 = crate::agent::now_ms();
+    let t0 = crate::clock::now_ms();
     a.store()
         .job_verdict(&safe, Some("doc-1"), None, t0)
         .unwrap();
@@ -428,7 +428,7 @@ fn a_clean_up_cut_short_by_a_crash_is_finished_at_start() {
     let s = session(&a, "S1");
     let id = finished(&a, &s, "Cut", 3);
     a.store()
-        .job_verdict(&id, Some("doc-9"), None, crate::agent::now_ms())
+        .job_verdict(&id, Some("doc-9"), None, crate::clock::now_ms())
         .unwrap();
     // The power went half way: the bag's payload is gone, the pages are not, and the
     // store never heard of it.

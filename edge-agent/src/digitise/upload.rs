@@ -105,7 +105,7 @@ pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
         if *stop.borrow() {
             return;
         }
-        if let Err(e) = blocking(&agent, |a| cleanup::sweep(a, crate::agent::now_ms())).await {
+        if let Err(e) = blocking(&agent, |a| cleanup::sweep(a, crate::clock::now_ms())).await {
             tracing::error!(error = %e, "clean-up of safe jobs failed");
         }
         let wait = match upload_next(&agent, &client).await {
@@ -308,7 +308,7 @@ async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(),
         blocking(agent, move |a| match verdict {
             BagVerdict::Safe { document } => {
                 a.store()
-                    .job_verdict(&j, Some(&document), None, crate::agent::now_ms())
+                    .job_verdict(&j, Some(&document), None, crate::clock::now_ms())
             }
             BagVerdict::Refused { reason, file } => {
                 let reason = match file {
@@ -316,7 +316,7 @@ async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(),
                     None => reason,
                 };
                 a.store()
-                    .job_verdict(&j, None, Some(&reason), crate::agent::now_ms())
+                    .job_verdict(&j, None, Some(&reason), crate::clock::now_ms())
             }
         })
         .await?;

@@ -10,6 +10,7 @@ mod events;
 mod reference;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -110,6 +111,24 @@ impl Store {
 
     fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         get_meta(&self.conn, key)
+    }
+}
+
+/// The one connection, shared by the services that read and write it. Each call takes the
+/// lock for as long as it needs the store; there is no other way in.
+#[derive(Debug, Clone)]
+pub struct SharedStore(Arc<Mutex<Store>>);
+
+impl SharedStore {
+    /// Shares an open store.
+    pub fn new(store: Store) -> Self {
+        Self(Arc::new(Mutex::new(store)))
+    }
+
+    /// The store, locked. A poisoned lock only means another thread panicked mid-call;
+    /// SQLite rolled its transaction back, so the data is sound.
+    pub fn lock(&self) -> MutexGuard<'_, Store> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

@@ -1,11 +1,13 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::{Algorithm, Params, Version};
 use chrono::NaiveDate;
-use rong_protocol::delta::{Branch, Category, Delta, Item, ItemStatus, LoanRule, Op, Patron};
-use rong_protocol::BranchId;
+use std::path::Path;
+
+use rong_protocol::api::ErrorCode;
+use rong_protocol::delta::{Delta, Item, ItemStatus, LoanRule, Op};
 
 use super::*;
-use crate::config::{ClockSynced, HardwareConfig};
+use crate::testkit::{self, adult, branch, patron};
 
 fn hash(pin: &str) -> String {
     // Cheap parameters: verification reads them from the PHC string.
@@ -19,34 +21,13 @@ fn hash(pin: &str) -> String {
         .to_string()
 }
 
-fn agent(dir: &std::path::Path) -> Agent {
-    let mut config = Config {
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
-    config.circulation.pin_max_attempts = 3;
-    config.clock.synced = ClockSynced::Yes;
-    let mut store = Store::open(&dir.join("agent.db")).unwrap();
-    let kontum = BranchId::new("kontum").unwrap();
-    let far = NaiveDate::from_ymd_opt(2099, 1, 1).unwrap();
+/// The test library: Kon Tum and Đắk Tô, items of each, and `P1` with PIN 1234 and an NFC
+/// tag.
+fn library() -> Vec<Op> {
     let mut ops = vec![
-        Op::PutBranch(Branch {
-            id: kontum.clone(),
-            name: "Thư viện tỉnh Kon Tum".into(),
-            closed_weekdays: vec![],
-            require_pin: false,
-        }),
-        Op::PutBranch(Branch {
-            id: BranchId::new("dakto").unwrap(),
-            name: "Thư viện huyện Đắk Tô".into(),
-            closed_weekdays: vec![],
-            require_pin: false,
-        }),
-        Op::PutCategory(Category {
-            id: "adult".into(),
-            name: "Người lớn".into(),
-            max_loans: 2,
-        }),
+        branch("kontum", "Thư viện tỉnh Kon Tum"),
+        branch("dakto", "Thư viện huyện Đắk Tô"),
+        adult(),
         Op::PutRule(LoanRule {
             category: "*".into(),
             item_type: "*".into(),
@@ -54,16 +35,12 @@ fn agent(dir: &std::path::Path) -> Agent {
             max_renewals: 1,
         }),
         Op::PutPatron(Patron {
-            card: "P1".into(),
             nfc_uids: vec!["04A22B1A".into()],
             name: "Y Đăng".into(),
-            category: "adult".into(),
-            branch: kontum.clone(),
-            blocked: None,
-            expires: Some(far),
+            expires: Some(NaiveDate::from_ymd_opt(2099, 1, 1).unwrap()),
             pin_hash: Some(hash("1234")),
             pin_required: true,
-            staff: false,
+            ..patron("P1")
         }),
     ];
     for (code, home) in [
@@ -84,16 +61,20 @@ fn agent(dir: &std::path::Path) -> Agent {
             status: ItemStatus::Available,
         }));
     }
-    store
-        .apply_delta(&Delta {
-            from_version: 0,
-            to_version: 1,
-            ops,
-        })
-        .unwrap();
-    let (tx, _) = broadcast::channel(4);
-    let hw = Hardware::start(&HardwareConfig::default(), tx.clone());
-    Agent::new(config, store, hw, tx)
+    ops
+}
+
+/// The service over the test library, with three PIN attempts, and its store.
+fn service_with(dir: &Path, tweak: impl FnOnce(&mut Config)) -> (Circulation, SharedStore) {
+    let mut config = testkit::config(dir);
+    config.circulation.pin_max_attempts = 3;
+    tweak(&mut config);
+    let store = testkit::store(&config, library());
+    (testkit::circulation(&config, &store), store)
+}
+
+fn service(dir: &Path) -> (Circulation, SharedStore) {
+    service_with(dir, |_| {})
 }
 
 fn who(pin: Option<&str>) -> Who {
@@ -111,24 +92,23 @@ fn code(r: Result<Reply, ApiError>) -> ErrorCode {
 #[test]
 fn pin_lockout_through_the_service() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path());
-    let checkout = |pin: Option<&str>| {
-        a.handle(RequestOp::Checkout {
-            who: who(pin),
-            item: "KT1".into(),
-        })
-    };
+    let (c, store) = service(dir.path());
+    let checkout = |pin: Option<&str>| c.checkout(&who(pin), "KT1");
     assert_eq!(code(checkout(None)), ErrorCode::PinRequired);
     assert_eq!(code(checkout(Some("0000"))), ErrorCode::WrongPin);
     assert_eq!(code(checkout(Some("0000"))), ErrorCode::WrongPin);
-    assert_eq!(a.status().unwrap().last_seq, 0, "refusals write no event");
+    assert_eq!(
+        store.lock().last_seq().unwrap(),
+        0,
+        "refusals write no event"
+    );
     assert_eq!(code(checkout(Some("0000"))), ErrorCode::PinLocked);
     assert_eq!(
         code(checkout(Some("1234"))),
         ErrorCode::PinLocked,
         "locked even when right"
     );
-    let store = a.store();
+    let store = store.lock();
     let ev = store.events_range(1, 1).unwrap();
     assert_eq!(
         ev[0].body,
@@ -142,26 +122,23 @@ fn pin_lockout_through_the_service() {
 #[test]
 fn a_right_pin_resets_the_count() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path());
-    assert_eq!(
-        code(a.handle(RequestOp::Loans(who(Some("9"))))),
-        ErrorCode::WrongPin
-    );
-    assert_eq!(a.store().pin_state("P1").unwrap().failures, 1);
-    assert!(a.handle(RequestOp::Loans(who(Some("1234")))).is_ok());
-    assert_eq!(a.store().pin_state("P1").unwrap().failures, 0);
+    let (c, store) = service(dir.path());
+    assert_eq!(code(c.loans(&who(Some("9")))), ErrorCode::WrongPin);
+    assert_eq!(store.lock().pin_state("P1").unwrap().failures, 1);
+    assert!(c.loans(&who(Some("1234"))).is_ok());
+    assert_eq!(store.lock().pin_state("P1").unwrap().failures, 0);
 }
 
 #[test]
 fn session_flow_checkout_renew_checkin() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path());
-    let Reply::Identified { session, patron } = a
-        .handle(RequestOp::Identify(Who {
+    let (c, store) = service(dir.path());
+    let Reply::Identified { session, patron } = c
+        .identify(&Who {
             uid: Some("04:a2:2b:1a".into()),
             pin: Some("1234".into()),
             ..Who::default()
-        }))
+        })
         .unwrap()
     else {
         panic!("not identified")
@@ -172,36 +149,19 @@ fn session_flow_checkout_renew_checkin() {
         session: Some(session.clone()),
         ..Who::default()
     };
-    let out = |item: &str| {
-        a.handle(RequestOp::Checkout {
-            who: s.clone(),
-            item: item.into(),
-        })
-    };
+    let out = |item: &str| c.checkout(&s, item);
     assert!(matches!(out("KT1").unwrap(), Reply::CheckedOut { .. }));
     assert_eq!(code(out("KT1")), ErrorCode::AlreadyOnLoan);
     assert_eq!(code(out("NOPE")), ErrorCode::UnknownItem);
     assert_eq!(code(out("bad code")), ErrorCode::BadRequest);
     assert!(out("KT2").is_ok());
     assert_eq!(code(out("KT3")), ErrorCode::LoanLimit);
-    let Reply::Renewed { renewals, .. } = a
-        .handle(RequestOp::Renew {
-            who: s.clone(),
-            item: "KT1".into(),
-        })
-        .unwrap()
-    else {
+    let Reply::Renewed { renewals, .. } = c.renew(&s, "KT1").unwrap() else {
         panic!("not renewed")
     };
     assert_eq!(renewals, 1);
-    assert_eq!(
-        code(a.handle(RequestOp::Renew {
-            who: s.clone(),
-            item: "KT1".into()
-        })),
-        ErrorCode::RenewLimit
-    );
-    let Reply::Loans { loans } = a.handle(RequestOp::Loans(s.clone())).unwrap() else {
+    assert_eq!(code(c.renew(&s, "KT1")), ErrorCode::RenewLimit);
+    let Reply::Loans { loans } = c.loans(&s).unwrap() else {
         panic!("no loans")
     };
     assert_eq!(loans.len(), 2);
@@ -212,7 +172,7 @@ fn session_flow_checkout_renew_checkin() {
         was_on_loan,
         transfer_to,
         ..
-    } = a.handle(RequestOp::Checkin { item: "KT1".into() }).unwrap()
+    } = c.checkin("KT1").unwrap()
     else {
         panic!("not checked in")
     };
@@ -223,25 +183,26 @@ fn session_flow_checkout_renew_checkin() {
         was_on_loan,
         transfer_to_name,
         ..
-    } = a.handle(RequestOp::Checkin { item: "DT1".into() }).unwrap()
+    } = c.checkin("DT1").unwrap()
     else {
         panic!("not checked in")
     };
     assert!(!was_on_loan);
     assert_eq!(title.as_deref(), Some("Sách DT1"));
     assert_eq!(transfer_to_name.as_deref(), Some("Thư viện huyện Đắk Tô"));
-    let Reply::CheckedIn { title, .. } =
-        a.handle(RequestOp::Checkin { item: "ZZ9".into() }).unwrap()
-    else {
+    let Reply::CheckedIn { title, .. } = c.checkin("ZZ9").unwrap() else {
         panic!("unknown item not accepted")
     };
     assert_eq!(title, None);
 
     // identify, 2 checkouts, renew, 3 checkins = 7 events, in order, clock never behind.
-    let st = a.status().unwrap();
-    assert_eq!(st.last_seq, 7);
-    assert_eq!(st.outbox_depth, 7);
-    let events = a.store().events_range(1, 7).unwrap();
+    assert_eq!(store.lock().last_seq().unwrap(), 7);
+    assert_eq!(
+        store.lock().acked_through().unwrap(),
+        0,
+        "all seven wait to be sent"
+    );
+    let events = store.lock().events_range(1, 7).unwrap();
     let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
     assert_eq!(
         kinds,
@@ -250,20 +211,17 @@ fn session_flow_checkout_renew_checkin() {
     assert!(events.windows(2).all(|w| w[0].at <= w[1].at));
     assert!(events.iter().all(|e| e.clock_synced));
 
-    assert!(a
-        .handle(RequestOp::EndSession {
-            session: session.clone()
-        })
-        .is_ok());
+    assert!(c.end_session(&session).is_ok());
     assert_eq!(code(out("KT3")), ErrorCode::NoSession);
 }
 
 #[test]
 fn clock_never_runs_behind_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path());
+    let (c, store) = service(dir.path());
     let future = now_ms() + 86_400_000;
-    a.store()
+    store
+        .lock()
         .commit(Commit {
             event: Some(NewEvent {
                 body: EventBody::Checkin {
@@ -277,8 +235,8 @@ fn clock_never_runs_behind_the_log() {
             pin: None,
         })
         .unwrap();
-    a.handle(RequestOp::Checkin { item: "KT2".into() }).unwrap();
-    let ev = a.store().events_range(2, 2).unwrap();
+    c.checkin("KT2").unwrap();
+    let ev = store.lock().events_range(2, 2).unwrap();
     assert_eq!(ev[0].at, future);
 }
 
@@ -288,10 +246,10 @@ fn clock_never_runs_behind_the_log() {
 fn dates_follow_the_clock_once_synced() {
     let due_with = |synced: ClockSynced| {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = agent(dir.path());
-        a.config.clock.synced = synced;
+        let (c, store) = service_with(dir.path(), |config| config.clock.synced = synced);
         let ahead = now_ms() + 400 * 86_400_000;
-        a.store()
+        store
+            .lock()
             .commit(Commit {
                 event: Some(NewEvent {
                     body: EventBody::Checkin {
@@ -310,10 +268,7 @@ fn dates_follow_the_clock_once_synced() {
             pin: Some("1234".into()),
             ..Who::default()
         };
-        match a.handle(RequestOp::Checkout {
-            who,
-            item: "KT1".into(),
-        }) {
+        match c.checkout(&who, "KT1") {
             Ok(Reply::CheckedOut { due, .. }) => due,
             other => panic!("unexpected {other:?}"),
         }
@@ -330,10 +285,10 @@ fn dates_follow_the_clock_once_synced() {
 #[test]
 fn a_card_number_central_would_refuse_never_reaches_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path());
+    let (c, store) = service(dir.path());
     let bad = "P 0002";
     {
-        let mut store = a.store();
+        let mut store = store.lock();
         store
             .apply_delta(&Delta {
                 from_version: 1,
@@ -365,30 +320,19 @@ fn a_card_number_central_would_refuse_never_reaches_the_log() {
         uid: Some("04B33C2B".into()),
         ..Who::default()
     };
-    assert_eq!(
-        code(a.handle(RequestOp::Identify(by_uid.clone()))),
-        ErrorCode::UnknownPatron
-    );
-    assert_eq!(
-        code(a.handle(RequestOp::Checkout {
-            who: by_uid,
-            item: "KT1".into()
-        })),
-        ErrorCode::UnknownPatron
-    );
-    assert_eq!(a.status().unwrap().last_seq, 0, "nothing logged");
+    assert_eq!(code(c.identify(&by_uid)), ErrorCode::UnknownPatron);
+    assert_eq!(code(c.checkout(&by_uid, "KT1")), ErrorCode::UnknownPatron);
+    assert_eq!(store.lock().last_seq().unwrap(), 0, "nothing logged");
 
     // The item still comes back, and the return syncs without the bad card number.
-    let Reply::CheckedIn { was_on_loan, .. } =
-        a.handle(RequestOp::Checkin { item: "KT3".into() }).unwrap()
-    else {
+    let Reply::CheckedIn { was_on_loan, .. } = c.checkin("KT3").unwrap() else {
         panic!("not checked in")
     };
     assert!(was_on_loan);
-    let events = a.store().events_range(1, 10).unwrap();
+    let events = store.lock().events_range(1, 10).unwrap();
     assert_eq!(events.len(), 1);
     let batch =
-        rong_protocol::event::EventBatch::new(a.config.device.clone(), a.store().log(), events);
+        rong_protocol::event::EventBatch::new(Config::default().device, store.lock().log(), events);
     rong_protocol::decode::<rong_protocol::event::EventBatch>(&rong_protocol::encode(&batch))
         .expect("central accepts the batch");
 }
@@ -398,7 +342,7 @@ fn a_card_number_central_would_refuse_never_reaches_the_log() {
 #[test]
 fn parallel_wrong_pins_all_count() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path());
+    let (c, store) = service(dir.path());
     // A slower hash, so that the attempts overlap while they verify.
     let slow = Argon2::new(
         Algorithm::Argon2id,
@@ -408,9 +352,10 @@ fn parallel_wrong_pins_all_count() {
     .hash_password(b"1234", &SaltString::generate(&mut OsRng))
     .unwrap()
     .to_string();
-    let mut p = a.store().patron_by_card("P1").unwrap().unwrap();
+    let mut p = store.lock().patron_by_card("P1").unwrap().unwrap();
     p.pin_hash = Some(slow);
-    a.store()
+    store
+        .lock()
         .apply_delta(&Delta {
             from_version: 1,
             to_version: 2,
@@ -424,7 +369,7 @@ fn parallel_wrong_pins_all_count() {
             .map(|_| {
                 s.spawn(|| {
                     start.wait();
-                    code(a.handle(RequestOp::Loans(who(Some("0000")))))
+                    code(c.loans(&who(Some("0000"))))
                 })
             })
             .collect();
@@ -436,11 +381,8 @@ fn parallel_wrong_pins_all_count() {
         "{codes:?}"
     );
     assert!(
-        a.store().pin_state("P1").unwrap().locked_until.is_some(),
+        store.lock().pin_state("P1").unwrap().locked_until.is_some(),
         "three wrong PINs lock the card"
     );
-    assert_eq!(
-        code(a.handle(RequestOp::Loans(who(Some("1234"))))),
-        ErrorCode::PinLocked
-    );
+    assert_eq!(code(c.loans(&who(Some("1234")))), ErrorCode::PinLocked);
 }

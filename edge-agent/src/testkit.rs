@@ -1,0 +1,93 @@
+//! The services' unit tests share this: a small library in a fresh store, and the services
+//! built over it the way `run` builds them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rong_protocol::delta::{Branch, Category, Delta, Op, Patron};
+use rong_protocol::BranchId;
+use tokio::sync::{broadcast, Notify};
+
+use crate::circulation::{self, Circulation};
+use crate::config::{ClockSynced, Config};
+use crate::hardware::Hardware;
+use crate::store::{SharedStore, Store};
+
+/// The branch every test stands in.
+pub fn kontum() -> BranchId {
+    BranchId::new("kontum").unwrap()
+}
+
+/// A branch open every day, with no PIN required.
+pub fn branch(id: &str, name: &str) -> Op {
+    Op::PutBranch(Branch {
+        id: BranchId::new(id).unwrap(),
+        name: name.into(),
+        closed_weekdays: vec![],
+        require_pin: false,
+    })
+}
+
+/// The `adult` category: two loans at most.
+pub fn adult() -> Op {
+    Op::PutCategory(Category {
+        id: "adult".into(),
+        name: "Người lớn".into(),
+        max_loans: 2,
+    })
+}
+
+/// An adult of Kon Tum named after the card, with no PIN, no NFC tag and no expiry.
+pub fn patron(card: &str) -> Patron {
+    Patron {
+        card: card.into(),
+        nfc_uids: vec![],
+        name: card.into(),
+        category: "adult".into(),
+        branch: kontum(),
+        blocked: None,
+        expires: None,
+        pin_hash: None,
+        pin_required: false,
+        staff: false,
+    }
+}
+
+/// A config whose data lives in `dir`, with a trusted clock and the default devices.
+pub fn config(dir: &Path) -> Config {
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    config.clock.synced = ClockSynced::Yes;
+    config
+}
+
+/// The store at `{data_dir}/agent.db`, holding `ops` as reference version 1.
+pub fn store(config: &Config, ops: Vec<Op>) -> SharedStore {
+    let mut store = Store::open(&config.db_path()).unwrap();
+    store
+        .apply_delta(&Delta {
+            from_version: 0,
+            to_version: 1,
+            ops,
+        })
+        .unwrap();
+    SharedStore::new(store)
+}
+
+/// The board's devices as `config` names them, reads going nowhere.
+pub fn hardware(config: &Config) -> Arc<Hardware> {
+    let (tx, _) = broadcast::channel(64);
+    Arc::new(Hardware::start(&config.hardware, tx))
+}
+
+/// The circulation service over `store`, as `config` sets it.
+pub fn circulation(config: &Config, store: &SharedStore) -> Circulation {
+    Circulation::new(
+        circulation::Settings::from_config(config),
+        store.clone(),
+        hardware(config),
+        Arc::new(Notify::new()),
+    )
+}
