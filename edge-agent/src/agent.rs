@@ -1,5 +1,5 @@
 //! The agent's shared state, on its way to becoming separate services: circulation has
-//! left for [`crate::circulation`].
+//! left for [`crate::circulation`], digitisation for [`crate::digitise::Digitise`].
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, MutexGuard};
@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, Notify};
 use crate::circulation::{self, Circulation};
 use crate::clock::now_ms;
 use crate::config::Config;
+use crate::digitise::{self, Digitise};
 use crate::hardware::Hardware;
 use crate::store::{SharedStore, Store, StoreError};
 
@@ -20,7 +21,7 @@ pub struct Agent {
     pub config: Config,
     store: SharedStore,
     /// Circulation: sessions, loans, search and receipts.
-    pub circulation: Circulation,
+    pub circulation: Arc<Circulation>,
     /// The readers.
     pub hardware: Arc<Hardware>,
     /// Pushes to API subscribers.
@@ -37,8 +38,8 @@ pub struct Agent {
     pub boot_id: String,
     /// When the agent started, ms since the epoch.
     pub started_at: i64,
-    /// Digitisation: the uploader's wake-up and progress.
-    pub digitise: crate::digitise::DigitiseState,
+    /// Digitisation: jobs, pages and their upload.
+    pub digitise: Arc<Digitise>,
 }
 
 fn internal(e: StoreError) -> ApiError {
@@ -57,12 +58,19 @@ impl Agent {
         let store = SharedStore::new(store);
         let hardware = Arc::new(hardware);
         let new_event = Arc::new(Notify::new());
-        let circulation = Circulation::new(
+        let circulation = Arc::new(Circulation::new(
             circulation::Settings::from_config(&config),
             store.clone(),
             hardware.clone(),
             new_event.clone(),
-        );
+        ));
+        let digitise = Arc::new(Digitise::new(
+            digitise::Settings::from_config(&config),
+            store.clone(),
+            hardware.scanner(),
+            pushes.clone(),
+            circulation.clone(),
+        ));
         Self {
             config,
             store,
@@ -75,7 +83,7 @@ impl Agent {
             rejected: AtomicU64::new(0),
             boot_id: uuid::Uuid::now_v7().to_string(),
             started_at: now_ms(),
-            digitise: crate::digitise::DigitiseState::default(),
+            digitise,
         }
     }
 
@@ -129,7 +137,7 @@ impl Agent {
             | RequestOp::PageImage { .. }
             | RequestOp::JobFinish { .. }
             | RequestOp::JobDiscard { .. }
-            | RequestOp::SimDocScanner { .. }) => crate::digitise::ops::handle(self, op),
+            | RequestOp::SimDocScanner { .. }) => self.digitise.handle(op),
         }
     }
 
@@ -151,7 +159,7 @@ impl Agent {
             catalogue_version: store.version()?,
             rejected_messages: self.rejected.load(Ordering::Relaxed),
             hardware: self.hardware.health(),
-            digitise: crate::digitise::status(self, &store)?,
+            digitise: self.digitise.summary(&store)?,
         })
     }
 }

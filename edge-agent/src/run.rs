@@ -44,14 +44,18 @@ pub async fn run_with_ready(
     {
         let a = agent.clone();
         let recovered =
-            tokio::task::spawn_blocking(move || crate::digitise::recover::recover(&a)).await??;
+            tokio::task::spawn_blocking(move || crate::digitise::recover::recover(&a.digitise))
+                .await??;
         tracing::debug!(?recovered, "digitisation checked");
     }
     let listener = api::bind(&socket)
         .with_context(|| format!("cannot bind the local API at {}", socket.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let api_task = tokio::spawn(api::serve(listener, agent.clone(), stop_rx.clone()));
-    let upload_task = tokio::spawn(crate::digitise::upload::run(agent.clone(), stop_rx.clone()));
+    let upload_task = tokio::spawn(crate::digitise::upload::run(
+        agent.digitise.clone(),
+        stop_rx.clone(),
+    ));
     let mut sync_task = tokio::spawn(mqtt::run(agent.clone(), stop_rx));
     ready(&socket);
     tracing::info!(socket = %socket.display(), "agent ready");

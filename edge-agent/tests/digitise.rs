@@ -180,7 +180,7 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
     let client = TusClient::new(&url).unwrap();
     let mut failures = 0;
     loop {
-        match upload_next(&a, &client).await {
+        match upload_next(&a.digitise, &client).await {
             Ok(true) => break,
             Ok(false) => panic!("the job was not waiting"),
             Err(e) => {
@@ -214,7 +214,10 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
     assert!(files.last().unwrap().path.starts_with("data/master/"));
     let st = a.status().unwrap().digitise.unwrap();
     assert_eq!((st.jobs_safe, st.jobs_waiting, st.bytes_waiting), (1, 0, 0));
-    assert!(!upload_next(&a, &client).await.unwrap(), "nothing left");
+    assert!(
+        !upload_next(&a.digitise, &client).await.unwrap(),
+        "nothing left"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +252,7 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
     a.store()
         .upload_progress(&id, &master.path, Some(u.as_str()), 0)
         .unwrap();
-    assert!(upload_next(&a, &client).await.unwrap());
+    assert!(upload_next(&a.digitise, &client).await.unwrap());
     assert_eq!(
         a.store().job(&id).unwrap().unwrap().summary.state.name(),
         "safe"

@@ -14,8 +14,7 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
-use super::{bags_dir, job_dir};
-use crate::agent::Agent;
+use super::{bags_dir, job_dir, Digitise};
 use crate::store::StoreError;
 
 /// The latest verdict time (ms) whose job may be cleaned at `now_ms`.
@@ -42,14 +41,14 @@ pub fn remove_files(data_dir: &Path, job: &str) -> std::io::Result<()> {
 
 /// Cleans every job safe long enough ago. Returns the jobs cleaned. A job whose files
 /// cannot be removed is logged and left for the next sweep.
-pub fn sweep(agent: &Agent, now_ms: i64) -> Result<Vec<String>, StoreError> {
-    let before = safe_before(now_ms, agent.config.digitise.keep_safe_hours);
-    let jobs = agent.store().jobs_to_clean(before)?;
+pub fn sweep(digitise: &Digitise, now_ms: i64) -> Result<Vec<String>, StoreError> {
+    let before = safe_before(now_ms, digitise.settings.digitise.keep_safe_hours);
+    let jobs = digitise.store.lock().jobs_to_clean(before)?;
     let mut cleaned = Vec::new();
     for job in jobs {
-        match remove_files(&agent.config.data_dir, &job) {
+        match remove_files(&digitise.settings.data_dir, &job) {
             Ok(()) => {
-                agent.store().job_cleaned(&job, now_ms)?;
+                digitise.store.lock().job_cleaned(&job, now_ms)?;
                 tracing::info!(job = %job, "safe job's page files removed from the station");
                 cleaned.push(job);
             }

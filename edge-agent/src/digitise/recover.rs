@@ -13,8 +13,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::{bag, bags_dir, cleanup, job_dir, ops};
-use crate::agent::Agent;
+use super::{bag, bags_dir, cleanup, job_dir, Digitise};
 
 /// What recovery did, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -40,10 +39,10 @@ fn remove(path: &Path, out: &mut Recovered) {
 }
 
 /// Runs recovery over every job. Blocking.
-pub fn recover(agent: &Agent) -> Result<Recovered, crate::store::StoreError> {
+pub fn recover(digitise: &Digitise) -> Result<Recovered, crate::store::StoreError> {
     let mut out = Recovered::default();
-    let data = agent.config.data_dir.clone();
-    let jobs = agent.store().jobs()?;
+    let data = digitise.settings.data_dir.clone();
+    let jobs = digitise.store.lock().jobs()?;
     let bags = bags_dir(&data);
     if let Ok(entries) = std::fs::read_dir(&bags) {
         for e in entries.flatten() {
@@ -66,7 +65,7 @@ pub fn recover(agent: &Agent) -> Result<Recovered, crate::store::StoreError> {
         if matches!(state, "queued" | "sent") && !bags.join(id).exists() {
             // The bag is gone (a disk repaired by hand?): build it again and upload anew.
             tracing::error!(job = %id, "bag missing for a queued job; building it again");
-            match ops::finish(agent, id) {
+            match digitise.finish(id) {
                 Ok(()) => out.bags_rebuilt += 1,
                 Err(e) => tracing::error!(job = %id, error = %e.message, "bag not rebuilt"),
             }
@@ -76,7 +75,7 @@ pub fn recover(agent: &Agent) -> Result<Recovered, crate::store::StoreError> {
             continue;
         }
         let dir = job_dir(&data, id);
-        let rows = agent.store().pages(id)?;
+        let rows = digitise.store.lock().pages(id)?;
         let mut known = HashSet::new();
         for r in &rows {
             let page = r.info.page;
@@ -87,7 +86,7 @@ pub fn recover(agent: &Agent) -> Result<Recovered, crate::store::StoreError> {
                 known.insert(format!("{page}.jpg"));
             } else {
                 tracing::error!(job = %id, page, "page file missing after a restart; page dropped");
-                agent.store().page_delete(id, page)?;
+                digitise.store.lock().page_delete(id, page)?;
                 out.rows_dropped += 1;
             }
         }
@@ -107,13 +106,13 @@ pub fn recover(agent: &Agent) -> Result<Recovered, crate::store::StoreError> {
             if tmp.exists() {
                 let _ = std::fs::remove_dir_all(&tmp);
             }
-            match ops::finish(agent, id) {
+            match digitise.finish(id) {
                 Ok(()) => out.bags_rebuilt += 1,
                 Err(e) => tracing::error!(job = %id, error = %e.message, "bag not rebuilt"),
             }
         }
     }
-    out.jobs_cleaned = cleanup::sweep(agent, crate::clock::now_ms())?.len();
+    out.jobs_cleaned = cleanup::sweep(digitise, crate::clock::now_ms())?.len();
     if out != Recovered::default() {
         tracing::info!(?out, "digitisation recovered after a restart");
     }

@@ -1,94 +1,122 @@
-//! The job operations through the agent, with the simulated document scanner.
+//! The job operations through the service, with the simulated document scanner.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
-use rong_protocol::api::{ErrorCode, Push, Reply, RequestOp, Who};
-use rong_protocol::delta::{Branch, Category, Delta, Op, Patron};
-use rong_protocol::digitise::{DublinCore, JobSource, JobView, PageImageSize};
-use rong_protocol::BranchId;
-use tokio::sync::broadcast;
+use rong_protocol::api::{ApiError, ErrorCode, Push, Reply, RequestOp, Who};
+use rong_protocol::delta::{Op, Patron};
+use rong_protocol::digitise::{DigitiseStatus, DublinCore, JobSource, JobView, PageImageSize};
 
 use super::recover::recover;
 use super::*;
-use crate::agent::Agent;
-use crate::config::{ClockSynced, Config, HardwareConfig};
+use crate::circulation::Circulation;
+use crate::config::{Config, HardwareConfig};
 use crate::hardware::Hardware;
-use crate::store::Store;
+use crate::testkit::{self, adult, branch, patron};
 
-/// An agent with a staff card `S1`, a reader's card `P1`, and the simulated scanner.
-pub(crate) fn agent(dir: &Path, central: &str) -> Agent {
-    let mut config = Config {
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
-    config.clock.synced = ClockSynced::Yes;
-    config.central.url = central.to_owned();
-    config.digitise.chunk_bytes = 16 * 1024;
-    config.hardware = HardwareConfig {
-        scanner: Some(ScannerConfig {
-            driver: ScannerDriver::Sim,
-            resolution_dpi: Some(75),
-            ..ScannerConfig::default()
-        }),
-        ..HardwareConfig::default()
-    };
-    let mut store = Store::open(&dir.join("agent.db")).unwrap();
-    let kontum = BranchId::new("kontum").unwrap();
-    let patron = |card: &str, staff: bool| Patron {
-        card: card.into(),
-        nfc_uids: vec![],
-        name: card.into(),
-        category: "adult".into(),
-        branch: kontum.clone(),
-        blocked: None,
-        expires: None,
-        pin_hash: None,
-        pin_required: false,
-        staff,
-    };
-    store
-        .apply_delta(&Delta {
-            from_version: 0,
-            to_version: 1,
-            ops: vec![
-                Op::PutBranch(Branch {
-                    id: kontum.clone(),
-                    name: "Kon Tum".into(),
-                    closed_weekdays: vec![],
-                    require_pin: false,
-                }),
-                Op::PutCategory(Category {
-                    id: "adult".into(),
-                    name: "Người lớn".into(),
-                    max_loans: 2,
-                }),
-                Op::PutPatron(patron("S1", true)),
-                Op::PutPatron(patron("P1", false)),
-            ],
-        })
-        .unwrap();
-    let (tx, _) = broadcast::channel(64);
-    let hw = Hardware::start(&config.hardware, tx.clone());
-    let a = Agent::new(config, store, hw, tx);
-    // The watcher thread opens the scanner; wait for it.
-    let t = Instant::now();
-    while a.hardware.scanner().lock().unwrap().opened.is_none() {
-        assert!(
-            t.elapsed() < Duration::from_secs(20),
-            "scanner never opened"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    a
+/// A scanning station: a staff card `S1`, a reader's card `P1`, and the simulated scanner.
+struct Station {
+    config: Config,
+    store: SharedStore,
+    hardware: Arc<Hardware>,
+    pushes: broadcast::Sender<Push>,
+    circulation: Arc<Circulation>,
+    digitise: Arc<Digitise>,
 }
 
-pub(crate) fn session(a: &Agent, card: &str) -> String {
+impl Station {
+    fn new(dir: &Path) -> Self {
+        Self::with(dir, |_| {})
+    }
+
+    /// The station with its config changed by `tweak` first.
+    fn with(dir: &Path, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = testkit::config(dir);
+        config.central.url = "http://127.0.0.1:9".into();
+        config.digitise.chunk_bytes = 16 * 1024;
+        config.hardware = HardwareConfig {
+            scanner: Some(ScannerConfig {
+                driver: ScannerDriver::Sim,
+                resolution_dpi: Some(75),
+                ..ScannerConfig::default()
+            }),
+            ..HardwareConfig::default()
+        };
+        tweak(&mut config);
+        let staff = Patron {
+            staff: true,
+            ..patron("S1")
+        };
+        let store = testkit::store(
+            &config,
+            vec![
+                branch("kontum", "Kon Tum"),
+                adult(),
+                Op::PutPatron(staff),
+                Op::PutPatron(patron("P1")),
+            ],
+        );
+        let hardware = testkit::hardware(&config);
+        let circulation = Arc::new(testkit::circulation(&config, &store));
+        let (pushes, _) = broadcast::channel(64);
+        let digitise = Arc::new(Digitise::new(
+            Settings::from_config(&config),
+            store.clone(),
+            hardware.scanner(),
+            pushes.clone(),
+            circulation.clone(),
+        ));
+        // The watcher thread opens the scanner; wait for it.
+        let t = Instant::now();
+        while hardware.scanner().lock().unwrap().opened.is_none() {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "scanner never opened"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self {
+            config,
+            store,
+            hardware,
+            pushes,
+            circulation,
+            digitise,
+        }
+    }
+
+    /// The same station's digitisation (store, scanner, sessions) under a changed config.
+    fn reconfigured(&self, tweak: impl FnOnce(&mut Config)) -> Digitise {
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        Digitise::new(
+            Settings::from_config(&config),
+            self.store.clone(),
+            self.hardware.scanner(),
+            self.pushes.clone(),
+            self.circulation.clone(),
+        )
+    }
+
+    /// A job operation.
+    fn handle(&self, op: RequestOp) -> Result<Reply, ApiError> {
+        self.digitise.handle(op)
+    }
+
+    /// The digitisation part of the status.
+    fn summary(&self) -> DigitiseStatus {
+        self.digitise.summary(&self.store.lock()).unwrap().unwrap()
+    }
+}
+
+fn session(a: &Station, card: &str) -> String {
     match a
-        .handle(RequestOp::Identify(Who {
+        .circulation
+        .identify(&Who {
             card: Some(card.into()),
             ..Who::default()
-        }))
+        })
         .unwrap()
     {
         Reply::Identified { session, .. } => session,
@@ -96,14 +124,14 @@ pub(crate) fn session(a: &Agent, card: &str) -> String {
     }
 }
 
-pub(crate) fn job(r: Result<Reply, rong_protocol::api::ApiError>) -> JobView {
+fn job(r: Result<Reply, ApiError>) -> JobView {
     match r.unwrap() {
         Reply::Job(j) => *j,
         other => panic!("{other:?}"),
     }
 }
 
-pub(crate) fn start(a: &Agent, s: &str, title: &str) -> JobView {
+fn start(a: &Station, s: &str, title: &str) -> JobView {
     job(a.handle(RequestOp::JobStart {
         session: s.into(),
         source: JobSource::Described(DublinCore {
@@ -114,12 +142,7 @@ pub(crate) fn start(a: &Agent, s: &str, title: &str) -> JobView {
     }))
 }
 
-pub(crate) fn scan(
-    a: &Agent,
-    s: &str,
-    id: &str,
-    batch: bool,
-) -> Result<Reply, rong_protocol::api::ApiError> {
+fn scan(a: &Station, s: &str, id: &str, batch: bool) -> Result<Reply, ApiError> {
     a.handle(RequestOp::JobScan {
         session: s.into(),
         job: id.into(),
@@ -134,7 +157,7 @@ fn order(v: &JobView) -> Vec<u32> {
 #[test]
 fn staff_scan_a_batch_through_a_jam_then_edit_and_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path(), "http://127.0.0.1:9");
+    let a = Station::new(dir.path());
     let reader = session(&a, "P1");
     let s = session(&a, "S1");
     let err = a
@@ -254,11 +277,15 @@ fn staff_scan_a_batch_through_a_jam_then_edit_and_finish() {
     }
 
     // A full disk stops scanning and keeps what is there.
-    let mut a = a;
-    a.config.digitise.min_free_mb = u64::MAX / (1024 * 1024);
-    let err = scan(&a, &s, &id, false).unwrap_err();
+    let full = a.reconfigured(|c| c.digitise.min_free_mb = u64::MAX / (1024 * 1024));
+    let err = full
+        .handle(RequestOp::JobScan {
+            session: s.clone(),
+            job: id.clone(),
+            batch: false,
+        })
+        .unwrap_err();
     assert_eq!(err.code, ErrorCode::DiskFull);
-    a.config.digitise.min_free_mb = 0;
     let v = job(a.handle(RequestOp::JobGet {
         session: s.clone(),
         job: id.clone(),
@@ -278,7 +305,7 @@ fn staff_scan_a_batch_through_a_jam_then_edit_and_finish() {
     assert!(v.summary.bytes_total > 0);
     let err = scan(&a, &s, &id, false).unwrap_err();
     assert_eq!(err.code, ErrorCode::JobClosed);
-    let st = a.status().unwrap().digitise.unwrap();
+    let st = a.summary();
     assert_eq!((st.jobs_waiting, st.pages_waiting), (1, 5));
     assert_eq!(st.bytes_waiting, v.summary.bytes_total);
     match a.handle(RequestOp::JobList { session: s }).unwrap() {
@@ -290,7 +317,7 @@ fn staff_scan_a_batch_through_a_jam_then_edit_and_finish() {
 #[test]
 fn restart_recovery_makes_files_and_rows_agree() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path(), "http://127.0.0.1:9");
+    let a = Station::new(dir.path());
     let s = session(&a, "S1");
     let id = start(&a, &s, "A").summary.job;
     a.handle(RequestOp::SimDocScanner {
@@ -307,10 +334,10 @@ fn restart_recovery_makes_files_and_rows_agree() {
     // A second job whose bag was half built when the power went.
     let id2 = start(&a, &s, "B").summary.job;
     job(scan(&a, &s, &id2, false));
-    a.store().job_set_state(&id2, "finishing").unwrap();
+    a.store.lock().job_set_state(&id2, "finishing").unwrap();
     std::fs::create_dir_all(bag::tmp_dir(&bags_dir(dir.path()), &id2).join("data")).unwrap();
 
-    let r = recover(&a).unwrap();
+    let r = recover(&a.digitise).unwrap();
     assert_eq!(r.files_removed, 3, "{r:?}"); // orphan, tmp, and page 2's access copy
     assert_eq!(r.rows_dropped, 1);
     assert_eq!(r.bags_rebuilt, 1);
@@ -328,14 +355,14 @@ fn restart_recovery_makes_files_and_rows_agree() {
     assert!(!bag::tmp_dir(&bags_dir(dir.path()), &id2).exists());
     assert!(bags_dir(dir.path()).join(&id2).join("bagit.txt").exists());
     assert_eq!(
-        recover(&a).unwrap(),
+        recover(&a.digitise).unwrap(),
         recover::Recovered::default(),
         "idempotent"
     );
 }
 
 /// A finished job of `sheets` pages, queued.
-fn finished(a: &Agent, s: &str, title: &str, sheets: u32) -> String {
+fn finished(a: &Station, s: &str, title: &str, sheets: u32) -> String {
     let id = start(a, s, title).summary.job;
     a.handle(RequestOp::SimDocScanner {
         action: "load".into(),
@@ -357,17 +384,18 @@ fn page_files_there(dir: &Path, id: &str) -> bool {
 #[test]
 fn a_safe_job_loses_its_page_files_after_the_keep_time_and_a_refused_one_keeps_them() {
     let dir = tempfile::tempdir().unwrap();
-    let mut a = agent(dir.path(), "http://127.0.0.1:9");
-    a.config.digitise.keep_safe_hours = 2;
+    let a = Station::with(dir.path(), |c| c.digitise.keep_safe_hours = 2);
     let s = session(&a, "S1");
     let safe = finished(&a, &s, "Safe", 2);
     let refused = finished(&a, &s, "Refused", 2);
     let waiting = finished(&a, &s, "Waiting", 1);
     let t0 = crate::clock::now_ms();
-    a.store()
+    a.store
+        .lock()
         .job_verdict(&safe, Some("doc-1"), None, t0)
         .unwrap();
-    a.store()
+    a.store
+        .lock()
         .job_verdict(&refused, None, Some("manifest mismatch"), t0)
         .unwrap();
     let before = job(a.handle(RequestOp::JobGet {
@@ -376,10 +404,12 @@ fn a_safe_job_loses_its_page_files_after_the_keep_time_and_a_refused_one_keeps_t
     }));
 
     // Within the keep time nothing goes.
-    assert!(cleanup::sweep(&a, t0 + 3_600_000).unwrap().is_empty());
+    assert!(cleanup::sweep(&a.digitise, t0 + 3_600_000)
+        .unwrap()
+        .is_empty());
     assert!(page_files_there(dir.path(), &safe));
     // After it, the safe job's files go; the refused and the waiting jobs keep theirs.
-    let cleaned = cleanup::sweep(&a, t0 + 2 * 3_600_000).unwrap();
+    let cleaned = cleanup::sweep(&a.digitise, t0 + 2 * 3_600_000).unwrap();
     assert_eq!(cleaned, vec![safe.clone()]);
     assert!(!job_dir(dir.path(), &safe).exists());
     assert!(!bags_dir(dir.path()).join(&safe).join("data").exists());
@@ -415,37 +445,51 @@ fn a_safe_job_loses_its_page_files_after_the_keep_time_and_a_refused_one_keeps_t
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::UnknownJob);
     // The counts are unchanged, and a second sweep has nothing to do.
-    let st = a.status().unwrap().digitise.unwrap();
+    let st = a.summary();
     assert_eq!((st.jobs_safe, st.jobs_refused, st.jobs_waiting), (1, 1, 1));
-    assert!(cleanup::sweep(&a, t0 + 10 * 3_600_000).unwrap().is_empty());
+    assert!(cleanup::sweep(&a.digitise, t0 + 10 * 3_600_000)
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
 fn a_clean_up_cut_short_by_a_crash_is_finished_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path(), "http://127.0.0.1:9");
-    assert_eq!(a.config.digitise.keep_safe_hours, 0, "at once by default");
+    let a = Station::new(dir.path());
+    assert_eq!(
+        a.digitise.settings().digitise.keep_safe_hours,
+        0,
+        "at once by default"
+    );
     let s = session(&a, "S1");
     let id = finished(&a, &s, "Cut", 3);
-    a.store()
+    a.store
+        .lock()
         .job_verdict(&id, Some("doc-9"), None, crate::clock::now_ms())
         .unwrap();
     // The power went half way: the bag's payload is gone, the pages are not, and the
     // store never heard of it.
     std::fs::remove_dir_all(bags_dir(dir.path()).join(&id).join("data")).unwrap();
     std::fs::remove_file(master_path(dir.path(), &id, 1)).unwrap();
-    assert!(a.store().job(&id).unwrap().unwrap().cleaned_at.is_none());
+    assert!(a
+        .store
+        .lock()
+        .job(&id)
+        .unwrap()
+        .unwrap()
+        .cleaned_at
+        .is_none());
 
-    let r = recover(&a).unwrap();
+    let r = recover(&a.digitise).unwrap();
     assert_eq!(r.jobs_cleaned, 1, "{r:?}");
     assert_eq!(r.rows_dropped, 0, "a safe job's pages are not dropped");
     assert!(!page_files_there(dir.path(), &id));
-    let row = a.store().job(&id).unwrap().unwrap();
+    let row = a.store.lock().job(&id).unwrap().unwrap();
     assert!(row.cleaned_at.is_some());
     assert_eq!(row.summary.state.name(), "safe");
     assert_eq!(row.summary.pages, 3);
     assert_eq!(
-        recover(&a).unwrap(),
+        recover(&a.digitise).unwrap(),
         recover::Recovered::default(),
         "idempotent"
     );

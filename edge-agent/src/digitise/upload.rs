@@ -15,8 +15,7 @@ use rong_protocol::digitise::{upload_meta, BagFile, BagSubmission, BagVerdict};
 use tokio::sync::watch;
 
 use super::tus::{TusClient, TusError};
-use super::{bags_dir, cleanup};
-use crate::agent::Agent;
+use super::{bags_dir, cleanup, Digitise};
 use crate::store::{StoreError, UploadRow};
 
 /// Why an upload attempt stopped.
@@ -77,10 +76,10 @@ impl Backoff {
 }
 
 async fn blocking<T: Send + 'static>(
-    agent: &Arc<Agent>,
-    f: impl FnOnce(&Agent) -> Result<T, StoreError> + Send + 'static,
+    digitise: &Arc<Digitise>,
+    f: impl FnOnce(&Digitise) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, UploadError> {
-    let a = agent.clone();
+    let a = digitise.clone();
     tokio::task::spawn_blocking(move || f(&a))
         .await
         .map_err(|e| UploadError::Join(e.to_string()))?
@@ -88,27 +87,27 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Runs until `stop`: uploads queued jobs, sleeping when there are none.
-pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
-    let client = match TusClient::new(&agent.config.central.url) {
+pub async fn run(digitise: Arc<Digitise>, mut stop: watch::Receiver<bool>) {
+    let client = match TusClient::new(&digitise.settings.central_url) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "uploader not started");
             return;
         }
     };
-    let poll = Duration::from_secs(agent.config.digitise.poll_secs);
+    let poll = Duration::from_secs(digitise.settings.digitise.poll_secs);
     let mut backoff = Backoff::new(
         Duration::from_millis(500),
-        Duration::from_secs(agent.config.digitise.retry_max_secs),
+        Duration::from_secs(digitise.settings.digitise.retry_max_secs),
     );
     loop {
         if *stop.borrow() {
             return;
         }
-        if let Err(e) = blocking(&agent, |a| cleanup::sweep(a, crate::clock::now_ms())).await {
+        if let Err(e) = blocking(&digitise, |a| cleanup::sweep(a, crate::clock::now_ms())).await {
             tracing::error!(error = %e, "clean-up of safe jobs failed");
         }
-        let wait = match upload_next(&agent, &client).await {
+        let wait = match upload_next(&digitise, &client).await {
             Ok(true) => {
                 backoff.reset();
                 continue;
@@ -120,33 +119,36 @@ pub async fn run(agent: Arc<Agent>, mut stop: watch::Receiver<bool>) {
                 wait
             }
         };
-        agent.digitise.set_uploading(None);
+        digitise.set_uploading(None);
         tokio::select! {
             _ = stop.changed() => return,
-            _ = agent.digitise.wake.notified() => {}
+            _ = digitise.wake.notified() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
 /// Uploads (or resumes) the oldest waiting job and submits it. `Ok(false)` when none waits.
-pub async fn upload_next(agent: &Arc<Agent>, client: &TusClient) -> Result<bool, UploadError> {
-    let Some(job) = blocking(agent, |a| a.store().job_next_upload()).await? else {
+pub async fn upload_next(
+    digitise: &Arc<Digitise>,
+    client: &TusClient,
+) -> Result<bool, UploadError> {
+    let Some(job) = blocking(digitise, |a| a.store.lock().job_next_upload()).await? else {
         return Ok(false);
     };
-    agent.digitise.set_uploading(Some(job.clone()));
+    digitise.set_uploading(Some(job.clone()));
     let j = job.clone();
-    let files = blocking(agent, move |a| a.store().uploads(&j)).await?;
+    let files = blocking(digitise, move |a| a.store.lock().uploads(&j)).await?;
     for f in &files {
-        upload_file(agent, client, &job, f).await?;
+        upload_file(digitise, client, &job, f).await?;
     }
-    submit(agent, client, &job).await?;
-    agent.digitise.set_uploading(None);
+    submit(digitise, client, &job).await?;
+    digitise.set_uploading(None);
     Ok(true)
 }
 
 async fn save(
-    agent: &Arc<Agent>,
+    digitise: &Arc<Digitise>,
     job: &str,
     path: &str,
     url: Option<&Url>,
@@ -157,8 +159,8 @@ async fn save(
         path.to_owned(),
         url.map(|u| u.as_str().to_owned()),
     );
-    blocking(agent, move |a| {
-        a.store().upload_progress(&j, &p, u.as_deref(), offset)
+    blocking(digitise, move |a| {
+        a.store.lock().upload_progress(&j, &p, u.as_deref(), offset)
     })
     .await
 }
@@ -173,13 +175,13 @@ fn read_chunk(path: std::path::PathBuf, offset: u64, len: usize) -> std::io::Res
 
 /// Creates a new upload for one bag file; returns its URL.
 async fn create(
-    agent: &Arc<Agent>,
+    digitise: &Arc<Digitise>,
     client: &TusClient,
     job: &str,
     f: &UploadRow,
 ) -> Result<Url, UploadError> {
-    let device = agent.config.device.as_str().to_owned();
-    let branch = agent.config.branch.as_str().to_owned();
+    let device = digitise.settings.device.as_str().to_owned();
+    let branch = digitise.settings.branch.as_str().to_owned();
     let meta = [
         (upload_meta::JOB, job),
         (upload_meta::PATH, f.path.as_str()),
@@ -188,7 +190,7 @@ async fn create(
         (upload_meta::SHA256, f.sha256.as_str()),
     ];
     let url = client.create(f.size, &meta).await?;
-    save(agent, job, &f.path, Some(&url), 0).await?;
+    save(digitise, job, &f.path, Some(&url), 0).await?;
     Ok(url)
 }
 
@@ -197,7 +199,7 @@ async fn create(
 const MAX_RESTARTS: u32 = 3;
 
 async fn upload_file(
-    agent: &Arc<Agent>,
+    digitise: &Arc<Digitise>,
     client: &TusClient,
     job: &str,
     f: &UploadRow,
@@ -213,21 +215,23 @@ async fn upload_file(
         // Resume: central says how far it got.
         Some(url) => match client.offset(&url).await {
             Ok(o) => {
-                save(agent, job, &f.path, Some(&url), o).await?;
+                save(digitise, job, &f.path, Some(&url), o).await?;
                 (url, o)
             }
             Err(TusError::Gone) => {
                 // Expired or lost at central: this file starts again from zero.
                 tracing::warn!(job, path = %f.path, "upload gone on central; starting it again");
-                save(agent, job, &f.path, None, 0).await?;
-                (create(agent, client, job, f).await?, 0)
+                save(digitise, job, &f.path, None, 0).await?;
+                (create(digitise, client, job, f).await?, 0)
             }
             Err(e) => return Err(e.into()),
         },
-        None => (create(agent, client, job, f).await?, 0),
+        None => (create(digitise, client, job, f).await?, 0),
     };
-    let file = bags_dir(&agent.config.data_dir).join(job).join(&f.path);
-    let chunk = agent.config.digitise.chunk_bytes as usize;
+    let file = bags_dir(&digitise.settings.data_dir)
+        .join(job)
+        .join(&f.path);
+    let chunk = digitise.settings.digitise.chunk_bytes as usize;
     let mut restarts = 0;
     while offset < f.size {
         let (p, o) = (file.clone(), offset);
@@ -246,29 +250,33 @@ async fn upload_file(
             Err(TusError::Gone) if restarts < MAX_RESTARTS => {
                 restarts += 1;
                 tracing::warn!(job, path = %f.path, "upload gone on central mid-file; starting it again");
-                save(agent, job, &f.path, None, 0).await?;
-                url = create(agent, client, job, f).await?;
+                save(digitise, job, &f.path, None, 0).await?;
+                url = create(digitise, client, job, f).await?;
                 offset = 0;
             }
             Err(e) => return Err(e.into()),
         }
-        save(agent, job, &f.path, Some(&url), offset).await?;
+        save(digitise, job, &f.path, Some(&url), offset).await?;
     }
     tracing::debug!(job, path = %f.path, bytes = f.size, "file uploaded");
     Ok(())
 }
 
-async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(), UploadError> {
+async fn submit(
+    digitise: &Arc<Digitise>,
+    client: &TusClient,
+    job: &str,
+) -> Result<(), UploadError> {
     let j = job.to_owned();
-    let files = blocking(agent, move |a| {
-        a.store().job_set_state(&j, "sent")?;
-        a.store().uploads(&j)
+    let files = blocking(digitise, move |a| {
+        a.store.lock().job_set_state(&j, "sent")?;
+        a.store.lock().uploads(&j)
     })
     .await?;
     let submission = BagSubmission {
         job: job.to_owned(),
-        device: agent.config.device.as_str().to_owned(),
-        branch: agent.config.branch.as_str().to_owned(),
+        device: digitise.settings.device.as_str().to_owned(),
+        branch: digitise.settings.branch.as_str().to_owned(),
         files: files
             .iter()
             .map(|f| BagFile {
@@ -284,7 +292,7 @@ async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(),
     };
     let url = format!(
         "{}/api/v1/digitisation/bags",
-        agent.config.central.url.trim_end_matches('/')
+        digitise.settings.central_url.trim_end_matches('/')
     );
     let r = client
         .http()
@@ -305,9 +313,10 @@ async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(),
                 tracing::error!(job, reason = %reason, file = ?file, "central refused the bag");
             }
         }
-        blocking(agent, move |a| match verdict {
+        blocking(digitise, move |a| match verdict {
             BagVerdict::Safe { document } => {
-                a.store()
+                a.store
+                    .lock()
                     .job_verdict(&j, Some(&document), None, crate::clock::now_ms())
             }
             BagVerdict::Refused { reason, file } => {
@@ -315,7 +324,8 @@ async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(),
                     Some(f) => format!("{reason} ({f})"),
                     None => reason,
                 };
-                a.store()
+                a.store
+                    .lock()
                     .job_verdict(&j, None, Some(&reason), crate::clock::now_ms())
             }
         })
@@ -330,13 +340,16 @@ async fn submit(agent: &Arc<Agent>, client: &TusClient, job: &str) -> Result<(),
                 continue;
             };
             match client.offset(&u).await {
-                Ok(o) => save(agent, job, &f.path, Some(&u), o).await?,
-                Err(TusError::Gone) => save(agent, job, &f.path, None, 0).await?,
+                Ok(o) => save(digitise, job, &f.path, Some(&u), o).await?,
+                Err(TusError::Gone) => save(digitise, job, &f.path, None, 0).await?,
                 Err(e) => return Err(e.into()),
             }
         }
         let j = job.to_owned();
-        blocking(agent, move |a| a.store().job_set_state(&j, "queued")).await?;
+        blocking(digitise, move |a| {
+            a.store.lock().job_set_state(&j, "queued")
+        })
+        .await?;
     }
     Err(UploadError::Submission(format!("{status}: {body}")))
 }
