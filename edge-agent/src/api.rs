@@ -1,15 +1,107 @@
-//! The local API: JSON lines over a Unix socket, one task per connection.
+//! The local API: JSON lines over a Unix socket, one task per connection, each request
+//! routed by [`Dispatch`] to the service that owns it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use rong_protocol::api::{ApiError, ErrorCode, Push, Request, RequestOp, Response, MAX_LINE};
+use rong_protocol::api::{
+    ApiError, ErrorCode, Push, Reply, Request, RequestOp, Response, MAX_LINE,
+};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 
-use crate::agent::Agent;
+use crate::circulation::Circulation;
+use crate::digitise::Digitise;
+use crate::hardware::Hardware;
+use crate::status::Status;
+
+/// Routes each request to the service that owns it: circulation, digitisation, the status,
+/// the devices, or the sync loop's wake-up.
+#[derive(Debug)]
+pub struct Dispatch {
+    circulation: Arc<Circulation>,
+    digitise: Arc<Digitise>,
+    status: Arc<Status>,
+    hardware: Arc<Hardware>,
+    /// Subscribers get what the devices read and what the services announce.
+    pushes: broadcast::Sender<Push>,
+    /// Wakes the sync loop for `sync_now`.
+    sync_now: Arc<Notify>,
+}
+
+impl Dispatch {
+    /// A dispatcher over the services.
+    pub fn new(
+        circulation: Arc<Circulation>,
+        digitise: Arc<Digitise>,
+        status: Arc<Status>,
+        hardware: Arc<Hardware>,
+        pushes: broadcast::Sender<Push>,
+        sync_now: Arc<Notify>,
+    ) -> Self {
+        Self {
+            circulation,
+            digitise,
+            status,
+            hardware,
+            pushes,
+            sync_now,
+        }
+    }
+
+    /// Answers one request (all but `subscribe`, which the connection handles). Blocks
+    /// (SQLite, argon2, the scanner): call it from `spawn_blocking`.
+    pub fn handle(&self, op: RequestOp) -> Result<Reply, ApiError> {
+        let c = &self.circulation;
+        let hw = &self.hardware;
+        match op {
+            RequestOp::Identify(who) => c.identify(&who),
+            RequestOp::EndSession { session } => c.end_session(&session),
+            RequestOp::Checkout { who, item } => c.checkout(&who, &item),
+            RequestOp::Checkin { item } => c.checkin(&item),
+            RequestOp::Renew { who, item } => c.renew(&who, &item),
+            RequestOp::Loans(who) => c.loans(&who),
+            RequestOp::Search { q, limit } => c.search(&q, limit),
+            RequestOp::PrintReceipt { session, items } => c.print_receipt(&session, &items),
+            RequestOp::Status => self.status.agent().map(Reply::Status).map_err(|e| {
+                tracing::error!(error = %e, "store failure");
+                ApiError::new(ErrorCode::Internal, "")
+            }),
+            RequestOp::SyncNow => {
+                self.sync_now.notify_one();
+                Ok(Reply::Done)
+            }
+            RequestOp::Subscribe => Ok(Reply::Done),
+            RequestOp::SimScan { code } => hw.sim_scan(&code).map(|()| Reply::Done),
+            RequestOp::SimTap { uid } => hw.sim_tap(&uid).map(|()| Reply::Done),
+            RequestOp::SimRemove => hw.sim_remove().map(|()| Reply::Done),
+            RequestOp::SimPrinter { state } => hw.sim_printer(state).map(|()| Reply::Done),
+            RequestOp::Signal { signal } => {
+                hw.signal(signal);
+                Ok(Reply::Done)
+            }
+            op @ (RequestOp::JobStart { .. }
+            | RequestOp::JobList { .. }
+            | RequestOp::JobGet { .. }
+            | RequestOp::JobScan { .. }
+            | RequestOp::PageRescan { .. }
+            | RequestOp::PageDelete { .. }
+            | RequestOp::PageMove { .. }
+            | RequestOp::PageRotate { .. }
+            | RequestOp::PageImage { .. }
+            | RequestOp::JobFinish { .. }
+            | RequestOp::JobDiscard { .. }
+            | RequestOp::SimDocScanner { .. }) => self.digitise.handle(op),
+        }
+    }
+
+    /// A new subscriber to the pushes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Push> {
+        self.pushes.subscribe()
+    }
+}
 
 /// Binds the socket: removes a stale socket file, refuses when another agent answers on
 /// it, and makes it group-accessible (0660).
@@ -32,13 +124,17 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
 }
 
 /// Accepts connections until `shutdown` turns true.
-pub async fn serve(listener: UnixListener, agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: UnixListener,
+    dispatch: Arc<Dispatch>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         tokio::select! {
             _ = shutdown.changed() => return,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    tokio::spawn(connection(agent.clone(), stream, shutdown.clone()));
+                    tokio::spawn(connection(dispatch.clone(), stream, shutdown.clone()));
                 }
                 Err(e) => tracing::warn!(error = %e, "accept failed"),
             },
@@ -67,7 +163,11 @@ fn salvage_id(raw: &[u8]) -> u64 {
 }
 
 #[tracing::instrument(skip_all)]
-async fn connection(agent: Arc<Agent>, stream: UnixStream, mut shutdown: watch::Receiver<bool>) {
+async fn connection(
+    dispatch: Arc<Dispatch>,
+    stream: UnixStream,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (rd, mut wr) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<String>(64);
     let writer = tokio::spawn(async move {
@@ -124,14 +224,14 @@ async fn connection(agent: Arc<Agent>, stream: UnixStream, mut shutdown: watch::
                 op: RequestOp::Subscribe,
             }) => {
                 if pushes.is_none() {
-                    let sub = agent.pushes.subscribe();
+                    let sub = dispatch.subscribe();
                     pushes = Some(tokio::spawn(forward_pushes(sub, tx.clone())));
                 }
-                line(&Response::ok(id, rong_protocol::api::Reply::Done))
+                line(&Response::ok(id, Reply::Done))
             }
             Ok(Request { id, op }) => {
-                let a = agent.clone();
-                let res = tokio::task::spawn_blocking(move || a.handle(op)).await;
+                let d = dispatch.clone();
+                let res = tokio::task::spawn_blocking(move || d.handle(op)).await;
                 match res {
                     Ok(Ok(reply)) => line(&Response::ok(id, reply)),
                     Ok(Err(e)) => line(&Response::err(id, e)),

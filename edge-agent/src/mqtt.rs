@@ -2,7 +2,6 @@
 //! [`crate::sync`] and carries out what they decide. Circulation never waits on it.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,20 +9,20 @@ use rong_mqtt::{Credentials, MaxPacket};
 use rong_protocol::api::Push;
 use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody};
 use rong_protocol::event::{Ack, EventBatch};
-use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceState};
+use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceState, DeviceStatus};
 use rong_protocol::topic::{device_filters, Topic};
-use rong_protocol::{decode, encode, DecodeError, MAX_PAYLOAD};
+use rong_protocol::{decode, encode, BranchId, DecodeError, MAX_PAYLOAD};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, Incoming, LastWill, MqttOptions, Outgoing, QoS,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio::time::Instant;
 
-use crate::agent::Agent;
 use crate::clock::now_ms;
 use crate::config::Config;
 use crate::snapshot::{self, SnapshotError};
-use crate::status::device_status;
+use crate::status::{Link, Status};
+use crate::store::{SharedStore, StoreError};
 use crate::sync::{AckOutcome, Catchup, DeltaAction, Outbox, OutboxConfig};
 
 /// The largest packet accepted from the broker. Larger than [`MAX_PAYLOAD`] so that an
@@ -46,9 +45,32 @@ enum Net {
     Down(String),
 }
 
-/// The MQTT options: client id = device id, clean session, a retained offline will.
-pub fn options(agent: &Agent) -> Result<MqttOptions, crate::config::ConfigError> {
-    let config = &agent.config;
+/// What the sync loop is handed.
+#[derive(Debug)]
+pub struct SyncParts {
+    /// The whole config: the broker, sync tuning, central's URL, the commands allowed,
+    /// and the file to compare with on `reload_config`.
+    pub config: Config,
+    /// The outbox, acks, reference data and snapshots all live in the store.
+    pub store: SharedStore,
+    /// The device status for the heartbeat and the will.
+    pub status: Arc<Status>,
+    /// Where the loop reports the broker connection and refused payloads.
+    pub link: Arc<Link>,
+    /// For `show_message` commands.
+    pub pushes: broadcast::Sender<Push>,
+    /// Woken after an event is written: send it.
+    pub new_event: Arc<Notify>,
+    /// Woken by the local API's `sync_now`.
+    pub sync_now: Arc<Notify>,
+}
+
+/// The MQTT options: client id = device id, clean session, a retained will that says
+/// `offline`.
+pub fn options(
+    config: &Config,
+    offline: &DeviceStatus,
+) -> Result<MqttOptions, crate::config::ConfigError> {
     let mut opts = rong_mqtt::options(
         &config.mqtt.broker()?,
         config.device.as_str(),
@@ -66,7 +88,7 @@ pub fn options(agent: &Agent) -> Result<MqttOptions, crate::config::ConfigError>
         .set_request_channel_capacity(256)
         .set_last_will(LastWill::new(
             Topic::Status(config.branch.clone(), config.device.clone()).to_topic_string(),
-            encode(&device_status(agent, DeviceState::Offline)),
+            encode(offline),
             QoS::AtLeastOnce,
             true,
         ));
@@ -74,8 +96,9 @@ pub fn options(agent: &Agent) -> Result<MqttOptions, crate::config::ConfigError>
 }
 
 /// Runs the sync loop until `shutdown` turns true; then publishes the offline status.
-pub async fn run(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let opts = options(&agent)?;
+pub async fn run(parts: SyncParts, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let opts = options(&parts.config, &parts.status.device(DeviceState::Offline))?;
+    let (status, link) = (parts.status.clone(), parts.link.clone());
     let (client, mut eventloop) = AsyncClient::new(opts, 256);
     let (net_tx, net_rx) = mpsc::unbounded_channel();
     let network = tokio::spawn(async move {
@@ -102,10 +125,10 @@ pub async fn run(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) -> anyh
             }
         }
     });
-    let mut sync = SyncLoop::new(agent.clone(), client.clone())?;
+    let mut sync = SyncLoop::new(parts, client.clone())?;
     let result = sync.run(net_rx, &mut shutdown).await;
-    agent.online.store(false, Ordering::Relaxed);
-    let offline = encode(&device_status(&agent, DeviceState::Offline));
+    link.set_online(false);
+    let offline = encode(&status.device(DeviceState::Offline));
     if sync.connected {
         let _ = client.try_publish(sync.status_topic.clone(), QoS::AtLeastOnce, true, offline);
         let _ = client.try_disconnect();
@@ -128,7 +151,7 @@ fn describe(e: &ConnectionError) -> String {
 }
 
 struct SyncLoop {
-    agent: Arc<Agent>,
+    parts: SyncParts,
     client: AsyncClient,
     outbox: Outbox,
     catchup: Catchup,
@@ -145,12 +168,12 @@ struct SyncLoop {
 }
 
 impl SyncLoop {
-    fn new(agent: Arc<Agent>, client: AsyncClient) -> anyhow::Result<Self> {
+    fn new(parts: SyncParts, client: AsyncClient) -> anyhow::Result<Self> {
         let (log, acked, last) = {
-            let store = agent.store();
+            let store = parts.store.lock();
             (store.log(), store.acked_through()?, store.last_seq()?)
         };
-        let c = &agent.config;
+        let c = &parts.config;
         let cfg = OutboxConfig::new(
             c.sync.batch_events,
             c.sync.window_events,
@@ -171,7 +194,7 @@ impl SyncLoop {
             reply_topic: Topic::CmdReply(b, d).to_topic_string(),
             http: snapshot::http_client(SNAPSHOT_READ_TIMEOUT)?,
             snap_tx,
-            agent,
+            parts,
             client,
         })
     }
@@ -186,12 +209,12 @@ impl SyncLoop {
         shutdown: &mut watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(TICK);
-        let heartbeat = Duration::from_secs(self.agent.config.sync.heartbeat_secs);
+        let heartbeat = Duration::from_secs(self.parts.config.sync.heartbeat_secs);
         let mut beat = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
         let mut prune = tokio::time::interval(PRUNE_EVERY);
         let (snap_tx, mut snap_rx) = mpsc::channel(1);
         self.snap_tx = snap_tx;
-        let agent = self.agent.clone();
+        let (new_event, sync_now) = (self.parts.new_event.clone(), self.parts.sync_now.clone());
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return Ok(()),
@@ -200,17 +223,15 @@ impl SyncLoop {
                     Some(Net::Down(why)) => self.on_down(&why),
                     None => anyhow::bail!("the MQTT network task stopped"),
                 },
-                _ = agent.new_event.notified() => {
-                    let last = {
-                        let agent = agent.clone();
-                        blocking(move || agent.store().last_seq()).await
-                    };
+                _ = new_event.notified() => {
+                    let store = self.parts.store.clone();
+                    let last = blocking(move || store.lock().last_seq()).await;
                     if let Some(last) = last {
                         self.outbox.on_written(last);
                     }
                     self.pump().await;
                 }
-                _ = agent.sync_now.notified() => self.sync_now().await,
+                _ = sync_now.notified() => self.sync_now().await,
                 Some(res) = snap_rx.recv() => self.on_snapshot(res),
                 _ = tick.tick() => {
                     let now = self.now();
@@ -240,7 +261,7 @@ impl SyncLoop {
             tracing::debug!(error = %why, "broker unreachable; retrying");
         }
         self.connected = false;
-        self.agent.online.store(false, Ordering::Relaxed);
+        self.parts.link.set_online(false);
         self.outbox.on_disconnected();
     }
 
@@ -252,7 +273,7 @@ impl SyncLoop {
                     tracing::debug!(topic = %p.topic, "ignoring a foreign topic");
                     return;
                 };
-                let c = &self.agent.config;
+                let c = &self.parts.config;
                 let mine = |b: &rong_protocol::BranchId, d: &rong_protocol::DeviceId| {
                     *b == c.branch && *d == c.device
                 };
@@ -269,10 +290,10 @@ impl SyncLoop {
     }
 
     async fn on_connected(&mut self) {
-        tracing::info!(device = %self.agent.config.device, "connected to the broker");
+        tracing::info!(device = %self.parts.config.device, "connected to the broker");
         self.connected = true;
-        self.agent.online.store(true, Ordering::Relaxed);
-        let c = &self.agent.config;
+        self.parts.link.set_online(true);
+        let c = &self.parts.config;
         let filters = device_filters(&c.branch, &c.device)
             .into_iter()
             .map(|f| rumqttc::SubscribeFilter::new(f, QoS::AtLeastOnce));
@@ -291,12 +312,12 @@ impl SyncLoop {
     }
 
     async fn version(&self) -> u64 {
-        let agent = self.agent.clone();
-        blocking(move || agent.store().version()).await.unwrap_or(0)
+        let store = self.parts.store.clone();
+        blocking(move || store.lock().version()).await.unwrap_or(0)
     }
 
     fn publish_status(&self, state: DeviceState) {
-        let payload = encode(&device_status(&self.agent, state));
+        let payload = encode(&self.parts.status.device(state));
         if let Err(e) =
             self.client
                 .try_publish(self.status_topic.clone(), QoS::AtLeastOnce, true, payload)
@@ -319,8 +340,8 @@ impl SyncLoop {
     /// Publishes as many batches as the window allows.
     async fn pump(&mut self) {
         while let Some((from, to)) = self.outbox.next_batch() {
-            let agent = self.agent.clone();
-            let Some(events) = blocking(move || agent.store().events_range(from, to)).await else {
+            let store = self.parts.store.clone();
+            let Some(events) = blocking(move || store.lock().events_range(from, to)).await else {
                 return;
             };
             if events.first().map(|e| e.seq) != Some(from) {
@@ -328,7 +349,7 @@ impl SyncLoop {
                 return;
             }
             let last = events.last().map_or(from, |e| e.seq);
-            let batch = EventBatch::new(self.agent.config.device.clone(), self.log, events);
+            let batch = EventBatch::new(self.parts.config.device.clone(), self.log, events);
             let payload = encode(&batch);
             match self.client.try_publish(
                 self.events_topic.clone(),
@@ -349,7 +370,7 @@ impl SyncLoop {
     }
 
     fn reject(&self, what: &str, e: &DecodeError) {
-        self.agent.count_rejected();
+        self.parts.link.count_rejected();
         tracing::warn!(topic = what, reason = e.kind(), error = %e, "payload refused");
     }
 
@@ -364,11 +385,8 @@ impl SyncLoop {
         }
         match self.outbox.on_ack(ack.acked_through, self.now()) {
             AckOutcome::Advanced(n) => {
-                let agent = self.agent.clone();
-                if blocking(move || agent.store().mark_acked(n))
-                    .await
-                    .is_some()
-                {
+                let store = self.parts.store.clone();
+                if blocking(move || store.lock().mark_acked(n)).await.is_some() {
                     tracing::debug!(acked_through = n, "ack applied");
                 }
                 self.pump().await;
@@ -382,7 +400,7 @@ impl SyncLoop {
             }
             AckOutcome::Stale => {}
             AckOutcome::Refused => {
-                self.agent.count_rejected();
+                self.parts.link.count_rejected();
                 tracing::warn!(
                     acked_through = ack.acked_through,
                     last_seq = self.outbox.last_seq(),
@@ -400,8 +418,8 @@ impl SyncLoop {
         match msg.body {
             DownlinkBody::Delta(delta) => {
                 let (from, to) = (delta.from_version, delta.to_version);
-                let agent = self.agent.clone();
-                let Some(res) = blocking(move || agent.store().apply_delta(&delta)).await else {
+                let store = self.parts.store.clone();
+                let Some(res) = blocking(move || store.lock().apply_delta(&delta)).await else {
                     return;
                 };
                 match res.action {
@@ -435,11 +453,16 @@ impl SyncLoop {
                 }
                 self.snapshot_busy = true;
                 tracing::info!(version, %path, "downloading a snapshot");
-                let agent = self.agent.clone();
-                let http = self.http.clone();
+                let fetch = SnapshotFetch {
+                    store: self.parts.store.clone(),
+                    http: self.http.clone(),
+                    central: self.parts.config.central.url.clone(),
+                    tmp: self.parts.config.data_dir.join("snapshot.download"),
+                    branch: self.parts.config.branch.clone(),
+                };
                 let tx = self.snap_tx.clone();
                 tokio::spawn(async move {
-                    let _ = tx.send(fetch_and_load(agent, http, path).await).await;
+                    let _ = tx.send(fetch.run(&path).await).await;
                 });
             }
         }
@@ -458,7 +481,7 @@ impl SyncLoop {
                 }
             }
             Err(e) => {
-                self.agent.count_rejected();
+                self.parts.link.count_rejected();
                 tracing::warn!(error = %e, "snapshot not loaded; will ask again");
                 // Let the catch-up timer ask again, after its retry delay: asking at once
                 // would download a snapshot that keeps failing every tick.
@@ -491,16 +514,16 @@ impl SyncLoop {
                 self.sync_now().await;
                 (true, "sync started".to_owned())
             }
-            CommandKind::ReloadConfig => reload(&self.agent.config),
+            CommandKind::ReloadConfig => reload(&self.parts.config),
             CommandKind::ShowMessage { text, seconds } => {
                 let n = self
-                    .agent
+                    .parts
                     .pushes
                     .send(Push::Message { text, seconds })
                     .unwrap_or(0);
                 (true, format!("shown to {n} subscriber(s)"))
             }
-            CommandKind::Reboot => reboot(&self.agent.config),
+            CommandKind::Reboot => reboot(&self.parts.config),
         };
         let reply = encode(&CommandReply::new(cmd.id, ok, message));
         if let Err(e) =
@@ -512,10 +535,10 @@ impl SyncLoop {
     }
 
     async fn prune(&mut self) {
-        let days = i64::from(self.agent.config.sync.retain_acked_days);
+        let days = i64::from(self.parts.config.sync.retain_acked_days);
         let before = now_ms() - days * 86_400_000;
-        let agent = self.agent.clone();
-        if let Some(n) = blocking(move || agent.store().prune_acked(before)).await {
+        let store = self.parts.store.clone();
+        if let Some(n) = blocking(move || store.lock().prune_acked(before)).await {
             if n > 0 {
                 tracing::info!(pruned = n, "old acked events pruned");
             }
@@ -523,32 +546,45 @@ impl SyncLoop {
     }
 }
 
-async fn fetch_and_load(
-    agent: Arc<Agent>,
+/// A snapshot download and load, run beside the loop.
+struct SnapshotFetch {
+    store: SharedStore,
     http: reqwest::Client,
-    path: String,
-) -> Result<u64, SnapshotError> {
-    let tmp: PathBuf = agent.config.data_dir.join("snapshot.download");
-    let res = async {
-        let bytes = snapshot::download(&http, &agent.config.central.url, &path, &tmp).await?;
-        tracing::info!(bytes, "snapshot downloaded");
-        let file = tmp.clone();
-        let a = agent.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut store = a.store();
-            snapshot::load(&mut store, &file, &a.config.branch)
-        })
-        .await
-        .map_err(|e| SnapshotError::Refused(format!("loader panicked: {e}")))?
+    /// Central's base URL.
+    central: String,
+    /// Where the download lands before it is loaded.
+    tmp: PathBuf,
+    /// The branch whose view of the snapshot is kept.
+    branch: BranchId,
+}
+
+impl SnapshotFetch {
+    /// Downloads the snapshot at `path` and loads it; returns the version now held.
+    async fn run(self, path: &str) -> Result<u64, SnapshotError> {
+        let Self {
+            store,
+            http,
+            central,
+            tmp,
+            branch,
+        } = self;
+        let res = async {
+            let bytes = snapshot::download(&http, &central, path, &tmp).await?;
+            tracing::info!(bytes, "snapshot downloaded");
+            let file = tmp.clone();
+            tokio::task::spawn_blocking(move || snapshot::load(&mut store.lock(), &file, &branch))
+                .await
+                .map_err(|e| SnapshotError::Refused(format!("loader panicked: {e}")))?
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        res
     }
-    .await;
-    let _ = tokio::fs::remove_file(&tmp).await;
-    res
 }
 
 /// Runs a store call off the async threads; logs and swallows failures.
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Option<T> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Some(v),

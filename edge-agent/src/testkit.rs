@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, Notify};
 use crate::circulation::{self, Circulation};
 use crate::config::{ClockSynced, Config};
 use crate::hardware::Hardware;
+use crate::run::Services;
 use crate::store::{SharedStore, Store};
 
 /// The branch every test stands in.
@@ -64,7 +65,7 @@ pub fn config(dir: &Path) -> Config {
 }
 
 /// The store at `{data_dir}/agent.db`, holding `ops` as reference version 1.
-pub fn store(config: &Config, ops: Vec<Op>) -> SharedStore {
+pub fn seeded(config: &Config, ops: Vec<Op>) -> Store {
     let mut store = Store::open(&config.db_path()).unwrap();
     store
         .apply_delta(&Delta {
@@ -73,21 +74,29 @@ pub fn store(config: &Config, ops: Vec<Op>) -> SharedStore {
             ops,
         })
         .unwrap();
-    SharedStore::new(store)
+    store
 }
 
-/// The board's devices as `config` names them, reads going nowhere.
-pub fn hardware(config: &Config) -> Arc<Hardware> {
-    let (tx, _) = broadcast::channel(64);
-    Arc::new(Hardware::start(&config.hardware, tx))
+/// [`seeded`], shared.
+pub fn store(config: &Config, ops: Vec<Op>) -> SharedStore {
+    SharedStore::new(seeded(config, ops))
 }
 
-/// The circulation service over `store`, as `config` sets it.
+/// Every service over a store holding `ops`, wired as `run` wires them, with the devices
+/// `config` names.
+pub fn services(config: &Config, ops: Vec<Op>) -> Services {
+    let (pushes, _) = broadcast::channel(64);
+    let hardware = Hardware::start(&config.hardware, pushes.clone());
+    Services::build(config.clone(), seeded(config, ops), hardware, pushes)
+}
+
+/// The circulation service alone over `store`, as `config` sets it, with no devices.
 pub fn circulation(config: &Config, store: &SharedStore) -> Circulation {
+    let (tx, _) = broadcast::channel(1);
     Circulation::new(
         circulation::Settings::from_config(config),
         store.clone(),
-        hardware(config),
+        Arc::new(Hardware::start(&config.hardware, tx)),
         Arc::new(Notify::new()),
     )
 }

@@ -13,12 +13,12 @@ use std::sync::Arc;
 
 use common::tus::{serve, Tus};
 use common::*;
-use edge_agent::agent::Agent;
 use edge_agent::config::{Config, HardwareConfig};
 use edge_agent::digitise::bags_dir;
 use edge_agent::digitise::tus::TusClient;
 use edge_agent::digitise::upload::upload_next;
 use edge_agent::hardware::Hardware;
+use edge_agent::run::Services;
 use edge_agent::store::Store;
 use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
 use rong_protocol::api::{Reply, RequestOp, Who};
@@ -64,17 +64,17 @@ fn config(dir: &Path, central: &str) -> Config {
 }
 
 /// An in-process agent with the simulated scanner, opened.
-async fn agent(dir: &Path, central: &str) -> Arc<Agent> {
+async fn agent(dir: &Path, central: &str) -> Arc<Services> {
     agent_with(config(dir, central)).await
 }
 
 /// An in-process agent with the given config's scanner, opened.
-async fn agent_with(config: Config) -> Arc<Agent> {
+async fn agent_with(config: Config) -> Arc<Services> {
     seed(&config.db_path());
     let store = Store::open(&config.db_path()).unwrap();
     let (tx, _) = broadcast::channel(64);
     let hw = Hardware::start(&config.hardware, tx.clone());
-    let a = Arc::new(Agent::new(config, store, hw, tx));
+    let a = Arc::new(Services::build(config, store, hw, tx));
     let a2 = a.clone();
     wait_for("the scanner", async || {
         a2.hardware
@@ -91,8 +91,9 @@ async fn agent_with(config: Config) -> Arc<Agent> {
 
 /// Opens a staff session with card `S1` and starts a described job titled `title`;
 /// returns the session and the job id.
-fn start_job(a: &Agent, title: &str) -> (String, String) {
+fn start_job(a: &Services, title: &str) -> (String, String) {
     let Reply::Identified { session, .. } = a
+        .api
         .handle(RequestOp::Identify(Who {
             card: Some("S1".into()),
             ..Who::default()
@@ -102,6 +103,7 @@ fn start_job(a: &Agent, title: &str) -> (String, String) {
         panic!()
     };
     let Reply::Job(v) = a
+        .api
         .handle(RequestOp::JobStart {
             session: session.clone(),
             source: JobSource::Described(DublinCore {
@@ -117,8 +119,9 @@ fn start_job(a: &Agent, title: &str) -> (String, String) {
 }
 
 /// Scans the feeder into `job` as one batch; returns the job's view.
-fn scan_batch(a: &Agent, session: &str, job: &str) -> Box<rong_protocol::digitise::JobView> {
+fn scan_batch(a: &Services, session: &str, job: &str) -> Box<rong_protocol::digitise::JobView> {
     let Reply::Job(v) = a
+        .api
         .handle(RequestOp::JobScan {
             session: session.to_owned(),
             job: job.to_owned(),
@@ -132,21 +135,23 @@ fn scan_batch(a: &Agent, session: &str, job: &str) -> Box<rong_protocol::digitis
 }
 
 /// Starts a job, scans `sheets` from the feeder and finishes it; returns the job id.
-async fn scanned_job(a: &Arc<Agent>, sheets: u32) -> String {
+async fn scanned_job(a: &Arc<Services>, sheets: u32) -> String {
     let a = a.clone();
     tokio::task::spawn_blocking(move || {
         let (session, id) = start_job(&a, "Sử thi");
-        a.handle(RequestOp::SimDocScanner {
-            action: "load".into(),
-            sheets: Some(sheets),
-        })
-        .unwrap();
+        a.api
+            .handle(RequestOp::SimDocScanner {
+                action: "load".into(),
+                sheets: Some(sheets),
+            })
+            .unwrap();
         scan_batch(&a, &session, &id);
-        a.handle(RequestOp::JobFinish {
-            session,
-            job: id.clone(),
-        })
-        .unwrap();
+        a.api
+            .handle(RequestOp::JobFinish {
+                session,
+                job: id.clone(),
+            })
+            .unwrap();
         id
     })
     .await
@@ -190,10 +195,10 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
         }
     }
     assert!(failures > 3, "the server cut chunks: {failures} failures");
-    let row = a.store().job(&id).unwrap().unwrap();
+    let row = a.store.lock().job(&id).unwrap().unwrap();
     assert_eq!(row.summary.state.name(), "safe");
     assert_eq!(row.summary.bytes_sent, row.summary.bytes_total);
-    let files = a.store().uploads(&id).unwrap();
+    let files = a.store.lock().uploads(&id).unwrap();
     assert_eq!(
         t.creates.load(Ordering::SeqCst),
         files.len() as u64,
@@ -212,7 +217,7 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
     assert_eq!(files[0].path, "bagit.txt");
     assert!(files.last().unwrap().path.starts_with("data/master/"));
-    let st = a.status().unwrap().digitise.unwrap();
+    let st = a.status.agent().unwrap().digitise.unwrap();
     assert_eq!((st.jobs_safe, st.jobs_waiting, st.bytes_waiting), (1, 0, 0));
     assert!(
         !upload_next(&a.digitise, &client).await.unwrap(),
@@ -228,7 +233,7 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
     let id = scanned_job(&a, 1).await;
     // Central confirmed 1000 bytes of the master, but the station never saved that.
     let client = TusClient::new(&url).unwrap();
-    let files = a.store().uploads(&id).unwrap();
+    let files = a.store.lock().uploads(&id).unwrap();
     let master = files
         .iter()
         .find(|f| f.path.starts_with("data/master"))
@@ -249,12 +254,20 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
         client.patch(&u, 0, bytes[..1000].to_vec()).await.unwrap(),
         1000
     );
-    a.store()
+    a.store
+        .lock()
         .upload_progress(&id, &master.path, Some(u.as_str()), 0)
         .unwrap();
     assert!(upload_next(&a.digitise, &client).await.unwrap());
     assert_eq!(
-        a.store().job(&id).unwrap().unwrap().summary.state.name(),
+        a.store
+            .lock()
+            .job(&id)
+            .unwrap()
+            .unwrap()
+            .summary
+            .state
+            .name(),
         "safe"
     );
     assert_eq!(
@@ -325,17 +338,17 @@ async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
             action: action.into(),
             sheets,
         };
-        a2.handle(sim("jam", Some(2))).unwrap();
-        let err = a2.handle(scan()).unwrap_err();
+        a2.api.handle(sim("jam", Some(2))).unwrap();
+        let err = a2.api.handle(scan()).unwrap_err();
         assert!(err.message.contains("jammed"), "{err:?}");
-        assert_eq!(a2.store().pages(&job).unwrap().len(), 12);
-        a2.handle(sim("ok", None)).unwrap();
-        let Reply::Job(v) = a2.handle(scan()).unwrap() else {
+        assert_eq!(a2.store.lock().pages(&job).unwrap().len(), 12);
+        a2.api.handle(sim("ok", None)).unwrap();
+        let Reply::Job(v) = a2.api.handle(scan()).unwrap() else {
             panic!()
         };
         assert_eq!(v.pages.len(), 19);
         assert!(
-            a2.handle(sim("load", Some(3))).is_err(),
+            a2.api.handle(sim("load", Some(3))).is_err(),
             "the backend loads itself"
         );
     })

@@ -10,9 +10,9 @@ use std::io::Write;
 use std::path::Path;
 
 use common::*;
-use edge_agent::agent::Agent;
 use edge_agent::config::{DeviceKind, HardwareConfig};
 use edge_agent::hardware::Hardware;
+use edge_agent::run::Services;
 use edge_agent::store::Store;
 use rong_protocol::api::{ErrorCode, Reply, RequestOp, Signal, SimPrinterState, Who};
 use rong_protocol::delta::Delta;
@@ -21,7 +21,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 /// An agent over a store that holds the test library, with simulated devices.
-fn agent(dir: &Path) -> Agent {
+fn agent(dir: &Path) -> Services {
     let mut config = agent_config(dir, free_port(), None);
     config.hardware = HardwareConfig {
         barcode: DeviceKind::Sim,
@@ -40,12 +40,13 @@ fn agent(dir: &Path) -> Agent {
         .unwrap();
     let (tx, _) = broadcast::channel(16);
     let hw = Hardware::start(&config.hardware, tx.clone());
-    Agent::new(config, store, hw, tx)
+    Services::build(config, store, hw, tx)
 }
 
 /// Identifies P0001 and lends two items; returns the session and the due date.
-fn lend_two(a: &Agent) -> (String, chrono::NaiveDate) {
+fn lend_two(a: &Services) -> (String, chrono::NaiveDate) {
     let Reply::Identified { session, .. } = a
+        .api
         .handle(RequestOp::Identify(Who {
             card: Some("P0001".into()),
             ..Who::default()
@@ -57,6 +58,7 @@ fn lend_two(a: &Agent) -> (String, chrono::NaiveDate) {
     let mut due = None;
     for item in ["KT00000001", "KT00000002"] {
         let r = a
+            .api
             .handle(RequestOp::Checkout {
                 who: Who {
                     session: Some(session.clone()),
@@ -73,8 +75,8 @@ fn lend_two(a: &Agent) -> (String, chrono::NaiveDate) {
     (session, due.unwrap())
 }
 
-fn print(a: &Agent, session: &str) -> Result<Reply, rong_protocol::api::ApiError> {
-    a.handle(RequestOp::PrintReceipt {
+fn print(a: &Services, session: &str) -> Result<Reply, rong_protocol::api::ApiError> {
+    a.api.handle(RequestOp::PrintReceipt {
         session: session.into(),
         items: vec!["KT00000001".into(), "KT00000002".into()],
     })
@@ -112,27 +114,29 @@ fn a_jammed_printer_refuses_the_receipt_and_the_status_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let a = agent(dir.path());
     let (session, _) = lend_two(&a);
-    a.handle(RequestOp::SimPrinter {
-        state: SimPrinterState::PaperOut,
-    })
-    .unwrap();
+    a.api
+        .handle(RequestOp::SimPrinter {
+            state: SimPrinterState::PaperOut,
+        })
+        .unwrap();
     let err = print(&a, &session).unwrap_err();
     assert_eq!(err.code, ErrorCode::PrinterUnavailable);
     assert!(err.message.contains("printer"), "{}", err.message);
-    let status = a.status().unwrap();
+    let status = a.status.agent().unwrap();
     let p = &status.hardware["printer"];
     assert_eq!(p.health, Health::Error);
     assert!(p.detail.as_deref().unwrap().contains("paper out"), "{p:?}");
     assert!(a.hardware.sim_printed().is_empty());
     // The loans are kept whatever the printer does.
-    assert_eq!(a.store().loan_count("P0001").unwrap(), 2);
+    assert_eq!(a.store.lock().loan_count("P0001").unwrap(), 2);
 
-    a.handle(RequestOp::SimPrinter {
-        state: SimPrinterState::Offline,
-    })
-    .unwrap();
+    a.api
+        .handle(RequestOp::SimPrinter {
+            state: SimPrinterState::Offline,
+        })
+        .unwrap();
     assert_eq!(
-        a.status().unwrap().hardware["printer"].health,
+        a.status.agent().unwrap().hardware["printer"].health,
         Health::Missing
     );
     assert_eq!(
@@ -140,12 +144,16 @@ fn a_jammed_printer_refuses_the_receipt_and_the_status_says_why() {
         ErrorCode::PrinterUnavailable
     );
 
-    a.handle(RequestOp::SimPrinter {
-        state: SimPrinterState::Ok,
-    })
-    .unwrap();
+    a.api
+        .handle(RequestOp::SimPrinter {
+            state: SimPrinterState::Ok,
+        })
+        .unwrap();
     assert_eq!(print(&a, &session).unwrap(), Reply::Done);
-    assert_eq!(a.status().unwrap().hardware["printer"].health, Health::Ok);
+    assert_eq!(
+        a.status.agent().unwrap().hardware["printer"].health,
+        Health::Ok
+    );
     assert_eq!(a.hardware.sim_printed().len(), 1);
     a.hardware.stop();
 }
@@ -159,7 +167,7 @@ fn signals_go_to_the_lights() {
         .enumerate()
     {
         assert_eq!(
-            a.handle(RequestOp::Signal { signal: s }).unwrap(),
+            a.api.handle(RequestOp::Signal { signal: s }).unwrap(),
             Reply::Done
         );
         // The lights play on their own thread: wait for each before the next, so none is

@@ -534,12 +534,14 @@ impl Digitise {
             "cover_open" => Some("SANE_STATUS_COVER_OPEN"),
             "empty" => Some("SANE_STATUS_NO_DOCS"),
             "ok" => Some("Default"),
-            other => return Err(ApiError::new(
-                ErrorCode::BadRequest,
-                format!(
+            other => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!(
                     "{other:?} is not available on SANE's test backend: jam, cover_open, empty, ok"
                 ),
-            )),
+                ))
+            }
         };
         let Some(opened) = slot.opened.as_mut() else {
             return Err(ApiError::new(ErrorCode::NoSimulator, "document scanner"));

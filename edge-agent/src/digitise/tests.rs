@@ -1,4 +1,4 @@
-//! The job operations through the service, with the simulated document scanner.
+//! The job operations as the local API routes them, with the simulated document scanner.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,19 +10,15 @@ use rong_protocol::digitise::{DigitiseStatus, DublinCore, JobSource, JobView, Pa
 
 use super::recover::recover;
 use super::*;
-use crate::circulation::Circulation;
 use crate::config::{Config, HardwareConfig};
-use crate::hardware::Hardware;
+use crate::run::Services;
 use crate::testkit::{self, adult, branch, patron};
 
 /// A scanning station: a staff card `S1`, a reader's card `P1`, and the simulated scanner.
 struct Station {
-    config: Config,
-    store: SharedStore,
-    hardware: Arc<Hardware>,
-    pushes: broadcast::Sender<Push>,
-    circulation: Arc<Circulation>,
+    services: Services,
     digitise: Arc<Digitise>,
+    store: SharedStore,
 }
 
 impl Station {
@@ -48,7 +44,7 @@ impl Station {
             staff: true,
             ..patron("S1")
         };
-        let store = testkit::store(
+        let services = testkit::services(
             &config,
             vec![
                 branch("kontum", "Kon Tum"),
@@ -57,19 +53,9 @@ impl Station {
                 Op::PutPatron(patron("P1")),
             ],
         );
-        let hardware = testkit::hardware(&config);
-        let circulation = Arc::new(testkit::circulation(&config, &store));
-        let (pushes, _) = broadcast::channel(64);
-        let digitise = Arc::new(Digitise::new(
-            Settings::from_config(&config),
-            store.clone(),
-            hardware.scanner(),
-            pushes.clone(),
-            circulation.clone(),
-        ));
         // The watcher thread opens the scanner; wait for it.
         let t = Instant::now();
-        while hardware.scanner().lock().unwrap().opened.is_none() {
+        while services.hardware.scanner().lock().unwrap().opened.is_none() {
             assert!(
                 t.elapsed() < Duration::from_secs(20),
                 "scanner never opened"
@@ -77,46 +63,43 @@ impl Station {
             std::thread::sleep(Duration::from_millis(10));
         }
         Self {
-            config,
-            store,
-            hardware,
-            pushes,
-            circulation,
-            digitise,
+            digitise: services.digitise.clone(),
+            store: services.store.clone(),
+            services,
         }
     }
 
     /// The same station's digitisation (store, scanner, sessions) under a changed config.
     fn reconfigured(&self, tweak: impl FnOnce(&mut Config)) -> Digitise {
-        let mut config = self.config.clone();
+        let s = &self.services;
+        let mut config = s.config.clone();
         tweak(&mut config);
         Digitise::new(
             Settings::from_config(&config),
-            self.store.clone(),
-            self.hardware.scanner(),
-            self.pushes.clone(),
-            self.circulation.clone(),
+            s.store.clone(),
+            s.hardware.scanner(),
+            s.pushes.clone(),
+            s.circulation.clone(),
         )
     }
 
-    /// A job operation.
+    /// A request, as the local API routes it.
     fn handle(&self, op: RequestOp) -> Result<Reply, ApiError> {
-        self.digitise.handle(op)
+        self.services.api.handle(op)
     }
 
-    /// The digitisation part of the status.
+    /// The digitisation part of the agent's status.
     fn summary(&self) -> DigitiseStatus {
-        self.digitise.summary(&self.store.lock()).unwrap().unwrap()
+        self.services.status.agent().unwrap().digitise.unwrap()
     }
 }
 
 fn session(a: &Station, card: &str) -> String {
     match a
-        .circulation
-        .identify(&Who {
+        .handle(RequestOp::Identify(Who {
             card: Some(card.into()),
             ..Who::default()
-        })
+        }))
         .unwrap()
     {
         Reply::Identified { session, .. } => session,
@@ -178,7 +161,7 @@ fn staff_scan_a_batch_through_a_jam_then_edit_and_finish() {
     assert_eq!(v.summary.state.name(), "open");
 
     // A jam after three sheets keeps those three, pushed as they came.
-    let mut pushes = a.pushes.subscribe();
+    let mut pushes = a.services.pushes.subscribe();
     a.handle(RequestOp::SimDocScanner {
         action: "jam".into(),
         sheets: Some(3),
