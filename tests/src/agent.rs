@@ -7,7 +7,7 @@ use std::time::Duration;
 use rong_agent_client::{code_name, Client, Error};
 use rong_protocol::api::{Outcome, Reply, RequestOp, Response, Who};
 
-use crate::proc::{bin, Proc};
+use crate::proc::{bin, program, Proc};
 
 /// A running (or stopped) edge-agent.
 #[derive(Debug)]
@@ -67,14 +67,7 @@ impl Agent {
     /// Starts `edge-agent run` and waits for its ready line.
     pub fn start(&mut self) {
         assert!(self.proc.is_none(), "agent already running");
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(bin("edge-agent"));
-                c
-            }
-            None => Command::new(bin("edge-agent")),
-        };
+        let mut cmd = program("edge-agent", self.netns.as_deref());
         cmd.args(["run", "--config"]).arg(&self.config);
         self.starts += 1;
         let log = self.dir.join(format!("agent-{}.log", self.starts));

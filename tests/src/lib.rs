@@ -23,11 +23,11 @@ pub mod interop;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod netns;
-pub mod pages;
 pub mod proc;
 pub mod proxy;
 pub mod sane;
 pub mod scenario;
+pub mod staff;
 pub mod stand_in;
 pub mod tus;
 
