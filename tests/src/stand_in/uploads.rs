@@ -33,7 +33,6 @@ pub struct Upload {
 pub struct Tus {
     /// Uploads by id (`u0`, `u1`, … in order of creation).
     pub uploads: Mutex<HashMap<String, Upload>>,
-    next: AtomicU64,
     /// `PATCH` requests received.
     pub patches: AtomicU64,
     /// Uploads created.
@@ -82,8 +81,7 @@ pub(super) async fn create(State(t): State<Arc<Tus>>, h: HeaderMap) -> Response 
     let Some(meta) = decode_metadata(&header(&h, "Upload-Metadata").unwrap_or_default()) else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let id = format!("u{}", t.next.fetch_add(1, Ordering::SeqCst));
-    t.creates.fetch_add(1, Ordering::SeqCst);
+    let id = format!("u{}", t.creates.fetch_add(1, Ordering::SeqCst));
     t.uploads().insert(
         id.clone(),
         Upload {
