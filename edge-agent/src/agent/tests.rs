@@ -1,23 +1,10 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::{Algorithm, Params, Version};
-use chrono::NaiveDate;
-use rong_protocol::delta::{Branch, Category, Delta, Item, ItemStatus, LoanRule, Op, Patron};
-use rong_protocol::BranchId;
+use rong_protocol::delta::{Delta, Item, Op, Patron};
+use rong_tests::fixtures::{adults, branch, date, item_at, loan, patron, pin_hash, rule};
 
 use super::*;
 use crate::config::{ClockSynced, HardwareConfig};
-
-fn hash(pin: &str) -> String {
-    // Cheap parameters: verification reads them from the PHC string.
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(256, 1, 1, None).unwrap(),
-    );
-    a.hash_password(pin.as_bytes(), &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string()
-}
 
 fn agent(dir: &std::path::Path) -> Agent {
     let mut config = Config {
@@ -27,43 +14,16 @@ fn agent(dir: &std::path::Path) -> Agent {
     config.circulation.pin_max_attempts = 3;
     config.clock.synced = ClockSynced::Yes;
     let mut store = Store::open(&dir.join("agent.db")).unwrap();
-    let kontum = BranchId::new("kontum").unwrap();
-    let far = NaiveDate::from_ymd_opt(2099, 1, 1).unwrap();
     let mut ops = vec![
-        Op::PutBranch(Branch {
-            id: kontum.clone(),
-            name: "Thư viện tỉnh Kon Tum".into(),
-            closed_weekdays: vec![],
-            require_pin: false,
-        }),
-        Op::PutBranch(Branch {
-            id: BranchId::new("dakto").unwrap(),
-            name: "Thư viện huyện Đắk Tô".into(),
-            closed_weekdays: vec![],
-            require_pin: false,
-        }),
-        Op::PutCategory(Category {
-            id: "adult".into(),
-            name: "Người lớn".into(),
-            max_loans: 2,
-        }),
-        Op::PutRule(LoanRule {
-            category: "*".into(),
-            item_type: "*".into(),
-            loan_days: 14,
-            max_renewals: 1,
-        }),
+        Op::PutBranch(branch("kontum")),
+        Op::PutBranch(branch("dakto")),
+        Op::PutCategory(adults(2)),
+        Op::PutRule(rule("*", "*", 14, 1)),
         Op::PutPatron(Patron {
-            card: "P1".into(),
-            nfc_uids: vec!["04A22B1A".into()],
             name: "Y Đăng".into(),
-            category: "adult".into(),
-            branch: kontum.clone(),
-            blocked: None,
-            expires: Some(far),
-            pin_hash: Some(hash("1234")),
+            pin_hash: Some(pin_hash("1234")),
             pin_required: true,
-            staff: false,
+            ..patron("P1")
         }),
     ];
     for (code, home) in [
@@ -73,15 +33,8 @@ fn agent(dir: &std::path::Path) -> Agent {
         ("DT1", "dakto"),
     ] {
         ops.push(Op::PutItem(Item {
-            barcode: code.into(),
-            record: "R".into(),
             title: format!("Sách {code}"),
-            author: String::new(),
-            call_number: String::new(),
-            item_type: "book".into(),
-            shelf: String::new(),
-            home_branch: BranchId::new(home).unwrap(),
-            status: ItemStatus::Available,
+            ..item_at(code, home)
         }));
     }
     store
@@ -229,7 +182,7 @@ fn session_flow_checkout_renew_checkin() {
     };
     assert!(!was_on_loan);
     assert_eq!(title.as_deref(), Some("Sách DT1"));
-    assert_eq!(transfer_to_name.as_deref(), Some("Thư viện huyện Đắk Tô"));
+    assert_eq!(transfer_to_name, Some(branch("dakto").name));
     let Reply::CheckedIn { title, .. } =
         a.handle(RequestOp::Checkin { item: "ZZ9".into() }).unwrap()
     else {
@@ -340,23 +293,10 @@ fn a_card_number_central_would_refuse_never_reaches_the_log() {
                 to_version: 2,
                 ops: vec![
                     Op::PutPatron(Patron {
-                        card: bad.into(),
                         nfc_uids: vec!["04B33C2B".into()],
-                        name: "Nguyễn Văn Đức".into(),
-                        category: "adult".into(),
-                        branch: BranchId::new("kontum").unwrap(),
-                        blocked: None,
-                        expires: None,
-                        pin_hash: None,
-                        pin_required: false,
-                        staff: false,
+                        ..patron(bad)
                     }),
-                    Op::PutLoan(rong_protocol::delta::Loan {
-                        item: "KT3".into(),
-                        patron: bad.into(),
-                        due: NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
-                        renewals: 0,
-                    }),
+                    Op::PutLoan(loan("KT3", bad, date(2099, 1, 1))),
                 ],
             })
             .unwrap();

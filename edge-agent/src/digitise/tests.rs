@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
 use rong_protocol::api::{ErrorCode, Push, Reply, RequestOp, Who};
-use rong_protocol::delta::{Branch, Category, Delta, Op, Patron};
+use rong_protocol::delta::{Delta, Op, Patron};
 use rong_protocol::digitise::{DublinCore, JobSource, JobView, PageImageSize};
-use rong_protocol::BranchId;
+use rong_tests::fixtures::{adults, branch, patron, staff};
 use tokio::sync::broadcast;
 
 use super::recover::recover;
@@ -34,37 +34,18 @@ pub(crate) fn agent(dir: &Path, central: &str) -> Agent {
         ..HardwareConfig::default()
     };
     let mut store = Store::open(&dir.join("agent.db")).unwrap();
-    let kontum = BranchId::new("kontum").unwrap();
-    let patron = |card: &str, staff: bool| Patron {
-        card: card.into(),
-        nfc_uids: vec![],
-        name: card.into(),
-        category: "adult".into(),
-        branch: kontum.clone(),
-        blocked: None,
-        expires: None,
-        pin_hash: None,
-        pin_required: false,
-        staff,
-    };
     store
         .apply_delta(&Delta {
             from_version: 0,
             to_version: 1,
             ops: vec![
-                Op::PutBranch(Branch {
-                    id: kontum.clone(),
-                    name: "Kon Tum".into(),
-                    closed_weekdays: vec![],
-                    require_pin: false,
+                Op::PutBranch(branch("kontum")),
+                Op::PutCategory(adults(2)),
+                Op::PutPatron(staff("S1")),
+                Op::PutPatron(Patron {
+                    nfc_uids: vec![],
+                    ..patron("P1")
                 }),
-                Op::PutCategory(Category {
-                    id: "adult".into(),
-                    name: "Người lớn".into(),
-                    max_loans: 2,
-                }),
-                Op::PutPatron(patron("S1", true)),
-                Op::PutPatron(patron("P1", false)),
             ],
         })
         .unwrap();
