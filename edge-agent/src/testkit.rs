@@ -1,11 +1,11 @@
-//! The services' unit tests share this: a small library in a fresh store, and the services
-//! built over it the way `run` builds them.
+//! The services' unit tests share this: a fresh store holding the reference data a test
+//! gives (built with `rong_tests::fixtures`), and the services built over it the way `run`
+//! builds them.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use rong_protocol::delta::{Branch, Category, Delta, Op, Patron};
-use rong_protocol::BranchId;
+use rong_protocol::delta::{Delta, Op};
 use tokio::sync::{broadcast, Notify};
 
 use crate::circulation::{self, Circulation};
@@ -13,46 +13,6 @@ use crate::config::{ClockSynced, Config};
 use crate::hardware::Hardware;
 use crate::run::Services;
 use crate::store::{SharedStore, Store};
-
-/// The branch every test stands in.
-pub fn kontum() -> BranchId {
-    BranchId::new("kontum").unwrap()
-}
-
-/// A branch open every day, with no PIN required.
-pub fn branch(id: &str, name: &str) -> Op {
-    Op::PutBranch(Branch {
-        id: BranchId::new(id).unwrap(),
-        name: name.into(),
-        closed_weekdays: vec![],
-        require_pin: false,
-    })
-}
-
-/// The `adult` category: two loans at most.
-pub fn adult() -> Op {
-    Op::PutCategory(Category {
-        id: "adult".into(),
-        name: "Người lớn".into(),
-        max_loans: 2,
-    })
-}
-
-/// An adult of Kon Tum named after the card, with no PIN, no NFC tag and no expiry.
-pub fn patron(card: &str) -> Patron {
-    Patron {
-        card: card.into(),
-        nfc_uids: vec![],
-        name: card.into(),
-        category: "adult".into(),
-        branch: kontum(),
-        blocked: None,
-        expires: None,
-        pin_hash: None,
-        pin_required: false,
-        staff: false,
-    }
-}
 
 /// A config whose data lives in `dir`, with a trusted clock and the default devices.
 pub fn config(dir: &Path) -> Config {

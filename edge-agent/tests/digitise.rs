@@ -1,4 +1,4 @@
-//! The station's uploader against an in-memory tus server (`common::tus`): chunks cut
+//! The station's uploader against the stand-in central's tus server: chunks cut
 //! mid-way, a crash between central's confirmation and the station's record, and
 //! `kill -9` of the real agent binary mid-upload, then a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -7,11 +7,10 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use common::tus::{serve, Tus};
 use common::*;
 use edge_agent::config::{Config, HardwareConfig};
 use edge_agent::digitise::bags_dir;
@@ -22,8 +21,9 @@ use edge_agent::run::Services;
 use edge_agent::store::Store;
 use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
 use rong_protocol::api::{Reply, RequestOp, Who};
-use rong_protocol::delta::Delta;
+use rong_protocol::delta::Op;
 use rong_protocol::digitise::{DublinCore, JobSource};
+use rong_tests::proc::Proc;
 use serde_json::json;
 use tokio::sync::broadcast;
 
@@ -36,25 +36,12 @@ fn scanner() -> ScannerConfig {
 }
 
 /// The test library with a staff card `S1`.
-fn seed(db: &Path) {
-    let mut store = Store::open(db).unwrap();
-    let mut ops = reference_ops();
-    let mut staff = patron("S1", None);
-    staff.staff = true;
-    staff.nfc_uids = vec![];
-    ops.push(rong_protocol::delta::Op::PutPatron(staff));
-    store
-        .apply_delta(&Delta {
-            from_version: 0,
-            to_version: SNAPSHOT_VERSION,
-            ops,
-        })
-        .unwrap();
+fn seed_station(db: &Path) {
+    seed(db, [Op::PutPatron(staff("S1"))]);
 }
 
 fn config(dir: &Path, central: &str) -> Config {
-    let mut c = agent_config(dir, free_port(), None);
-    c.central.url = central.to_owned();
+    let mut c = agent_config(dir, free_port(), Some(central));
     c.hardware = HardwareConfig {
         scanner: Some(scanner()),
         ..c.hardware
@@ -64,28 +51,26 @@ fn config(dir: &Path, central: &str) -> Config {
 }
 
 /// An in-process agent with the simulated scanner, opened.
-async fn agent(dir: &Path, central: &str) -> Arc<Services> {
-    agent_with(config(dir, central)).await
+fn agent(dir: &Path, central: &str) -> Arc<Services> {
+    agent_with(config(dir, central))
 }
 
 /// An in-process agent with the given config's scanner, opened.
-async fn agent_with(config: Config) -> Arc<Services> {
-    seed(&config.db_path());
+fn agent_with(config: Config) -> Arc<Services> {
+    seed_station(&config.db_path());
     let store = Store::open(&config.db_path()).unwrap();
     let (tx, _) = broadcast::channel(64);
     let hw = Hardware::start(&config.hardware, tx.clone());
     let a = Arc::new(Services::build(config, store, hw, tx));
-    let a2 = a.clone();
-    wait_for("the scanner", async || {
-        a2.hardware
+    wait_some("the scanner", T, || {
+        a.hardware
             .scanner()
             .lock()
             .unwrap()
             .opened
             .is_some()
             .then_some(())
-    })
-    .await;
+    });
     a
 }
 
@@ -174,13 +159,13 @@ fn assert_arrived(t: &Tus, data_dir: &Path, job: &str, files: &[edge_agent::stor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
-    let (url, t) = serve(Tus {
+    let central = upload_server(Tus {
         cut_every: 4,
         ..Tus::default()
-    })
-    .await;
+    });
+    let (url, t) = (central.url(), &central.tus);
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path(), &url).await;
+    let a = agent(dir.path(), &url);
     let id = scanned_job(&a, 3).await;
     let client = TusClient::new(&url).unwrap();
     let mut failures = 0;
@@ -208,7 +193,7 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
     let total: u64 = files.iter().map(|f| f.size).sum();
     let received = t.bytes_received.load(Ordering::SeqCst);
     assert!(received < total + total / 2, "{received} bytes for {total}");
-    assert_arrived(&t, dir.path(), &id, &files);
+    assert_arrived(t, dir.path(), &id, &files);
     // Tag files first, then access, then masters: the upload ids are in that order.
     let ids: Vec<u64> = files
         .iter()
@@ -227,9 +212,10 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
-    let (url, t) = serve(Tus::default()).await;
+    let central = upload_server(Tus::default());
+    let (url, t) = (central.url(), &central.tus);
     let dir = tempfile::tempdir().unwrap();
-    let a = agent(dir.path(), &url).await;
+    let a = agent(dir.path(), &url);
     let id = scanned_job(&a, 1).await;
     // Central confirmed 1000 bytes of the master, but the station never saved that.
     let client = TusClient::new(&url).unwrap();
@@ -279,14 +265,7 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
     let dir = tempfile::tempdir().unwrap();
-    let sane = dir.path().join("sane");
-    std::fs::create_dir_all(&sane).unwrap();
-    std::fs::write(sane.join("dll.conf"), "test\n").unwrap();
-    std::fs::write(
-        sane.join("test.conf"),
-        "number_of_devices 2\ngeometry_min 0.0\ngeometry_max 300.0\ngeometry_quant 1.0\n",
-    )
-    .unwrap();
+    let sane = rong_tests::sane::test_backend_config(dir.path());
     let mut c = config(dir.path(), "http://127.0.0.1:9");
     c.hardware.scanner = Some(ScannerConfig {
         driver: ScannerDriver::Sane,
@@ -296,7 +275,7 @@ async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
         resolution_dpi: Some(50),
         ..ScannerConfig::default()
     });
-    let a = agent_with(c).await;
+    let a = agent_with(c);
     let mut pushes = a.pushes.subscribe();
     let a2 = a.clone();
     let view = tokio::task::spawn_blocking(move || {
@@ -356,35 +335,23 @@ async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
     .unwrap();
 }
 
-fn spawn_agent(config_file: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_edge-agent"))
-        .args(["run", "--config"])
+/// The agent's binary run with `config_file`, once it is ready; `run` names its log.
+fn spawn_agent(config_file: &Path, run: &str) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edge-agent"));
+    cmd.args(["run", "--config"])
         .arg(config_file)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start edge-agent")
+        .env("RUST_LOG", "warn");
+    let log = config_file.with_file_name(format!("agent-{run}.log"));
+    Proc::start_ready("edge-agent", cmd, &log, T).0
 }
 
-/// Waits until the agent's socket accepts connections, then connects the API client.
-async fn connect_when_up(socket: &Path) -> Api {
-    wait_for("the agent's socket", async || {
-        rong_agent_client::Client::connect(socket, None)
-            .ok()
-            .map(|_| ())
-    })
-    .await;
-    Api::connect(socket).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
-    let (url, t) = serve(Tus {
+#[test]
+fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
+    let central = upload_server(Tus {
         patch_delay_ms: 5,
         ..Tus::default()
-    })
-    .await;
+    });
+    let (url, t) = (central.url(), &central.tus);
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path(), &url);
     c.digitise.chunk_bytes = 8 * 1024;
@@ -392,71 +359,52 @@ async fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
     c.digitise.poll_secs = 1;
     // Keep the station's files after `safe`: the end compares them with what arrived.
     c.digitise.keep_safe_hours = 24;
-    seed(&c.db_path());
+    seed_station(&c.db_path());
     let file = dir.path().join("agent.toml");
     std::fs::write(&file, toml::to_string(&c).unwrap()).unwrap();
 
-    let mut child = spawn_agent(&file);
+    let mut child = spawn_agent(&file, "1");
     let socket = c.socket_path();
-    let mut api = connect_when_up(&socket).await;
-    let r = api
-        .call(json!({"id": 1, "op": "identify", "card": "S1"}))
-        .await;
+    let mut api = ApiClient::connect(&socket).unwrap();
+    let r = api.json(json!({"id": 1, "op": "identify", "card": "S1"}));
     let session = r["result"]["session"].as_str().unwrap().to_owned();
-    let r = api
-        .call(json!({"id": 2, "op": "job_start", "session": session,
-                     "source": {"kind": "described", "title": "Địa chí"}}))
-        .await;
+    let r = api.json(json!({"id": 2, "op": "job_start", "session": session,
+                     "source": {"kind": "described", "title": "Địa chí"}}));
     let job = r["result"]["job"].as_str().unwrap().to_owned();
-    wait_for("the scanner", async || {
-        let r = api
-            .call(json!({"id": 3, "op": "sim_doc_scanner", "action": "load", "sheets": 6}))
-            .await;
+    wait_some("the scanner", T, || {
+        let r = api.json(json!({"id": 3, "op": "sim_doc_scanner", "action": "load", "sheets": 6}));
         (r["ok"] == true).then_some(())
-    })
-    .await;
-    let r = api
-        .call(json!({"id": 4, "op": "job_scan", "session": session, "job": job, "batch": true}))
-        .await;
+    });
+    let r =
+        api.json(json!({"id": 4, "op": "job_scan", "session": session, "job": job, "batch": true}));
     assert_eq!(r["result"]["page_list"].as_array().unwrap().len(), 6, "{r}");
-    let r = api
-        .call(json!({"id": 5, "op": "job_finish", "session": session, "job": job}))
-        .await;
+    let r = api.json(json!({"id": 5, "op": "job_finish", "session": session, "job": job}));
     assert_eq!(r["result"]["state"], "queued", "{r}");
     let total = r["result"]["bytes_total"].as_u64().unwrap();
 
     // Mid-upload: some bytes are at central, far from all.
-    let t2 = t.clone();
-    wait_for("part of the upload", async || {
-        (t2.bytes_received.load(Ordering::SeqCst) > total / 3).then_some(())
-    })
-    .await;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    child.wait().unwrap();
+    wait_some("part of the upload", T, || {
+        (t.bytes_received.load(Ordering::SeqCst) > total / 3).then_some(())
+    });
+    child.kill9();
     let at_kill = t.bytes_received.load(Ordering::SeqCst);
     assert!(at_kill < total, "killed mid-upload ({at_kill} of {total})");
     drop(api);
     let _ = std::fs::remove_file(&socket);
 
-    let mut child = spawn_agent(&file);
-    let mut api = connect_when_up(&socket).await;
-    wait_for("the job safe at central", async || {
-        let st = api.status().await;
+    let mut child = spawn_agent(&file, "2");
+    let mut api = ApiClient::connect(&socket).unwrap();
+    wait_some("the job safe at central", T, || {
+        let st = api.status();
         (st["digitise"]["jobs_safe"] == 1).then_some(())
-    })
-    .await;
-    let st = api.status().await;
+    });
+    let st = api.status();
     assert_eq!(st["digitise"]["bytes_waiting"], 0, "{st}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill9();
 
     let store = Store::open(&c.db_path()).unwrap();
     let files = store.uploads(&job).unwrap();
-    assert_arrived(&t, dir.path(), &job, &files);
+    assert_arrived(t, dir.path(), &job, &files);
     assert_eq!(
         t.submissions.lock().unwrap().clone(),
         HashMap::from([(job.clone(), 1)]),

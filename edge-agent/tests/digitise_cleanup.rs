@@ -1,5 +1,5 @@
 //! The station after central's verdict, with the agent's real run loop (start-up recovery
-//! and the uploader) against the in-memory tus server (`common::tus`): a safe job's page
+//! and the uploader) against the stand-in central's tus server: a safe job's page
 //! files leave the station after `[digitise] keep_safe_hours` (also when the setting
 //! changes across a restart), a refused job keeps them, and an upload central has
 //! forgotten (expired) starts again from zero.
@@ -10,13 +10,12 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use common::tus::{serve, Tus};
 use common::*;
 use edge_agent::config::{Config, HardwareConfig};
 use edge_agent::digitise::{bags_dir, job_dir, master_path};
 use edge_agent::store::Store;
 use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
-use rong_protocol::delta::{Delta, Op};
+use rong_protocol::delta::Op;
 use serde_json::{json, Value};
 
 /// An agent config for `dir` with the simulated scanner, uploading to `central`.
@@ -38,31 +37,12 @@ fn station(dir: &Path, central: &str, keep_safe_hours: u64) -> Config {
     c
 }
 
-/// The test library and a staff card `S1`, once per data dir.
-fn seed_once(c: &Config) {
-    let mut store = Store::open(&c.db_path()).unwrap();
-    if store.version().unwrap() > 0 {
-        return;
-    }
-    let mut staff = patron("S1", None);
-    staff.staff = true;
-    let mut ops = reference_ops();
-    ops.push(Op::PutPatron(staff));
-    let delta = Delta {
-        from_version: 0,
-        to_version: SNAPSHOT_VERSION,
-        ops,
-    };
-    store.apply_delta(&delta).unwrap();
-}
-
-async fn start(c: &Config) -> (RunningAgent, Api, String) {
-    seed_once(c);
-    let agent = RunningAgent::start(c.clone()).await;
-    let mut api = Api::connect(&agent.socket).await;
-    let r = ok(api
-        .call(json!({"id": 1, "op": "identify", "card": "S1"}))
-        .await);
+fn start(c: &Config) -> (RunningAgent, ApiClient, String) {
+    // The test library and a staff card `S1`, once per data dir.
+    seed(&c.db_path(), [Op::PutPatron(staff("S1"))]);
+    let agent = RunningAgent::start(c.clone());
+    let mut api = agent.api();
+    let r = ok(api.json(json!({"id": 1, "op": "identify", "card": "S1"})));
     let session = r["session"].as_str().unwrap().to_owned();
     (agent, api, session)
 }
@@ -73,34 +53,26 @@ fn ok(r: Value) -> Value {
 }
 
 /// Starts a job, scans `sheets` from the simulated feeder, finishes it; returns its id.
-async fn scan_and_finish(api: &mut Api, session: &str, sheets: u32) -> String {
-    let r = ok(api
-        .call(json!({"id": 2, "op": "job_start", "session": session,
-                     "source": {"kind": "described", "title": "Ký ức Kon Tum"}}))
-        .await);
+fn scan_and_finish(api: &mut ApiClient, session: &str, sheets: u32) -> String {
+    let r = ok(
+        api.json(json!({"id": 2, "op": "job_start", "session": session,
+                     "source": {"kind": "described", "title": "Ký ức Kon Tum"}})),
+    );
     let job = r["job"].as_str().unwrap().to_owned();
-    wait_for("the scanner loaded", async || {
-        let r = api
-            .call(json!({"id": 3, "op": "sim_doc_scanner", "action": "load", "sheets": sheets}))
-            .await;
+    wait_some("the scanner loaded", T, || {
+        let r =
+            api.json(json!({"id": 3, "op": "sim_doc_scanner", "action": "load", "sheets": sheets}));
         (r["ok"] == true).then_some(())
-    })
-    .await;
-    ok(api
-        .call(json!({"id": 4, "op": "job_scan", "session": session, "job": job, "batch": true}))
-        .await);
-    let r = ok(api
-        .call(json!({"id": 5, "op": "job_finish", "session": session, "job": job}))
-        .await);
+    });
+    ok(api.json(json!({"id": 4, "op": "job_scan", "session": session, "job": job, "batch": true})));
+    let r = ok(api.json(json!({"id": 5, "op": "job_finish", "session": session, "job": job})));
     assert_eq!(r["state"], "queued", "{r}");
     job
 }
 
 /// The job as `job_list` shows it.
-async fn listed(api: &mut Api, session: &str, job: &str) -> Value {
-    let r = ok(api
-        .call(json!({"id": 6, "op": "job_list", "session": session}))
-        .await);
+fn listed(api: &mut ApiClient, session: &str, job: &str) -> Value {
+    let r = ok(api.json(json!({"id": 6, "op": "job_list", "session": session})));
     r["jobs"]
         .as_array()
         .unwrap()
@@ -110,12 +82,11 @@ async fn listed(api: &mut Api, session: &str, job: &str) -> Value {
         .unwrap()
 }
 
-async fn wait_state(api: &mut Api, session: &str, job: &str, state: &str) -> Value {
-    wait_for(&format!("job {job} {state}"), async || {
-        let j = listed(api, session, job).await;
+fn wait_state(api: &mut ApiClient, session: &str, job: &str, state: &str) -> Value {
+    wait_some(&format!("job {job} {state}"), T, || {
+        let j = listed(api, session, job);
         (j["state"] == state).then_some(j)
     })
-    .await
 }
 
 fn files_there(dir: &Path, job: &str) -> bool {
@@ -125,17 +96,18 @@ fn files_there(dir: &Path, job: &str) -> bool {
     page
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn safe_jobs_leave_the_station_after_the_keep_time_and_refused_ones_stay() {
-    let (url, t) = serve(Tus::default()).await;
+#[test]
+fn safe_jobs_leave_the_station_after_the_keep_time_and_refused_ones_stay() {
+    let central = upload_server(Tus::default());
+    let (url, t) = (central.url(), &central.tus);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
 
     // Central unreachable: two jobs are finished and wait.
-    let (agent, mut api, s) = start(&station(d, "http://127.0.0.1:9", 24)).await;
-    let safe = scan_and_finish(&mut api, &s, 2).await;
-    let refused = scan_and_finish(&mut api, &s, 1).await;
-    agent.stop().await;
+    let (agent, mut api, s) = start(&station(d, "http://127.0.0.1:9", 24));
+    let safe = scan_and_finish(&mut api, &s, 2);
+    let refused = scan_and_finish(&mut api, &s, 1);
+    agent.stop();
     // The second job's access copy changes on disk: central will refuse its bag.
     let access = bags_dir(d).join(&refused).join("data/access/0001.jpg");
     let mut bytes = std::fs::read(&access).unwrap();
@@ -144,10 +116,10 @@ async fn safe_jobs_leave_the_station_after_the_keep_time_and_refused_ones_stay()
     std::fs::write(&access, bytes).unwrap();
 
     // Central reachable, files kept a day: one safe, one refused, both keep their files.
-    let (agent, mut api, s) = start(&station(d, &url, 24)).await;
-    let j = wait_state(&mut api, &s, &safe, "safe").await;
+    let (agent, mut api, s) = start(&station(d, &url, 24));
+    let j = wait_state(&mut api, &s, &safe, "safe");
     assert_eq!(j["document"], format!("doc-{safe}"), "{j}");
-    let r = wait_state(&mut api, &s, &refused, "refused").await;
+    let r = wait_state(&mut api, &s, &refused, "refused");
     assert!(
         r["reason"]
             .as_str()
@@ -157,11 +129,11 @@ async fn safe_jobs_leave_the_station_after_the_keep_time_and_refused_ones_stay()
     );
     assert!(files_there(d, &safe), "kept for keep_safe_hours");
     assert!(files_there(d, &refused));
-    agent.stop().await;
+    agent.stop();
 
     // Restarted with keep_safe_hours = 0: the start-up recovery removes the safe job's
     // files before the agent is even ready; the refused job keeps all of its own.
-    let (agent, mut api, s) = start(&station(d, &url, 0)).await;
+    let (agent, mut api, s) = start(&station(d, &url, 0));
     assert!(!files_there(d, &safe));
     assert!(!job_dir(d, &safe).exists());
     for tag in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt"] {
@@ -169,14 +141,14 @@ async fn safe_jobs_leave_the_station_after_the_keep_time_and_refused_ones_stay()
     }
     assert!(files_there(d, &refused));
     assert!(job_dir(d, &refused).join("access/1.jpg").is_file());
-    let j = listed(&mut api, &s, &safe).await;
+    let j = listed(&mut api, &s, &safe);
     assert_eq!(
         (j["state"].as_str(), j["pages"].as_u64()),
         (Some("safe"), Some(2)),
         "{j}"
     );
     assert_eq!(j["document"], format!("doc-{safe}"));
-    let st = api.status().await;
+    let st = api.status();
     assert_eq!(
         (
             &st["digitise"]["jobs_safe"],
@@ -185,49 +157,46 @@ async fn safe_jobs_leave_the_station_after_the_keep_time_and_refused_ones_stay()
         (&json!(1), &json!(1)),
         "{st}"
     );
-    agent.stop().await;
+    agent.stop();
     assert_eq!(t.submissions.lock().unwrap().len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_job_made_safe_while_running_is_cleaned_at_once_by_default() {
-    let (url, _t) = serve(Tus::default()).await;
+#[test]
+fn a_job_made_safe_while_running_is_cleaned_at_once_by_default() {
+    let central = upload_server(Tus::default());
+    let url = central.url();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let c = station(d, &url, 0);
     assert_eq!(Config::default().digitise.keep_safe_hours, 0);
-    let (agent, mut api, s) = start(&c).await;
-    let job = scan_and_finish(&mut api, &s, 2).await;
-    wait_state(&mut api, &s, &job, "safe").await;
-    wait_for("the safe job's files removed", async || {
+    let (agent, mut api, s) = start(&c);
+    let job = scan_and_finish(&mut api, &s, 2);
+    wait_state(&mut api, &s, &job, "safe");
+    wait_some("the safe job's files removed", T, || {
         (!job_dir(d, &job).exists() && !bags_dir(d).join(&job).join("data").exists()).then_some(())
-    })
-    .await;
+    });
     assert!(bags_dir(d).join(&job).join("manifest-sha256.txt").is_file());
-    agent.stop().await;
+    agent.stop();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_upload_central_forgot_starts_again_from_zero() {
-    let (url, t) = serve(Tus {
+#[test]
+fn an_upload_central_forgot_starts_again_from_zero() {
+    let central = upload_server(Tus {
         patch_delay_ms: 5,
         ..Tus::default()
-    })
-    .await;
+    });
+    let (url, t) = (central.url(), &central.tus);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let c = station(d, &url, 24);
-    let (agent, mut api, s) = start(&c).await;
-    let job = scan_and_finish(&mut api, &s, 3).await;
-    let total = listed(&mut api, &s, &job).await["bytes_total"]
-        .as_u64()
-        .unwrap();
+    let (agent, mut api, s) = start(&c);
+    let job = scan_and_finish(&mut api, &s, 3);
+    let total = listed(&mut api, &s, &job)["bytes_total"].as_u64().unwrap();
 
     // Part way, central's reaper expires every upload: HEAD and PATCH now answer 404.
-    wait_for("part of the upload", async || {
+    wait_some("part of the upload", T, || {
         (t.bytes_received.load(Ordering::SeqCst) > total / 3).then_some(())
-    })
-    .await;
+    });
     let forgotten = {
         let mut uploads = t.uploads.lock().unwrap();
         let n = uploads.len();
@@ -235,8 +204,8 @@ async fn an_upload_central_forgot_starts_again_from_zero() {
         n
     };
     assert!(forgotten > 0);
-    wait_state(&mut api, &s, &job, "safe").await;
-    agent.stop().await;
+    wait_state(&mut api, &s, &job, "safe");
+    agent.stop();
 
     // Every file arrived whole in the uploads the station made afterwards.
     let store = Store::open(&c.db_path()).unwrap();

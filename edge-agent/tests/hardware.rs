@@ -15,7 +15,6 @@ use edge_agent::hardware::Hardware;
 use edge_agent::run::Services;
 use edge_agent::store::Store;
 use rong_protocol::api::{ErrorCode, Reply, RequestOp, Signal, SimPrinterState, Who};
-use rong_protocol::delta::Delta;
 use rong_protocol::status::Health;
 use serde_json::json;
 use tokio::sync::broadcast;
@@ -30,14 +29,8 @@ fn agent(dir: &Path) -> Services {
         printer: DeviceKind::Sim,
         scanner: None,
     };
-    let mut store = Store::open(&config.db_path()).unwrap();
-    store
-        .apply_delta(&Delta {
-            from_version: 0,
-            to_version: SNAPSHOT_VERSION,
-            ops: reference_ops(),
-        })
-        .unwrap();
+    seed(&config.db_path(), []);
+    let store = Store::open(&config.db_path()).unwrap();
     let (tx, _) = broadcast::channel(16);
     let hw = Hardware::start(&config.hardware, tx.clone());
     Services::build(config, store, hw, tx)
@@ -215,16 +208,16 @@ impl Scanner {
     }
 }
 
-async fn barcode_health(api: &mut Api) -> String {
-    api.status().await["hardware"]["barcode"]["health"]
+fn barcode_health(api: &mut ApiClient) -> String {
+    api.status()["hardware"]["barcode"]["health"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
 }
 
-async fn next_barcode(sub: &mut Api) -> String {
+fn next_barcode(sub: &mut ApiClient) -> String {
     loop {
-        let line = sub.read_line().await.expect("subscription closed");
+        let line = sub.read_line().expect("subscription closed");
         if line["push"] == "barcode" {
             return line["code"].as_str().unwrap().to_owned();
         }
@@ -232,85 +225,71 @@ async fn next_barcode(sub: &mut Api) -> String {
 }
 
 /// The barcode reader's health in the newest status central got over MQTT.
-fn mqtt_barcode_health(central: &Central) -> Option<Health> {
+fn mqtt_barcode_health(central: &StandIn) -> Option<Health> {
     let last = central.on("status").pop()?;
     let s: rong_protocol::status::DeviceStatus = rong_protocol::decode(&last).ok()?;
     Some(s.hardware.get("barcode")?.health)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back() {
+#[test]
+fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back() {
     let dir = tempfile::tempdir().unwrap();
     // A stable name, as udev's /dev/rong-barcode or /dev/serial/by-id gives.
     let link = dir.path().join("rong-barcode");
     let mut scanner = Scanner::plug_in(&link);
-    let port = start_broker().await;
-    let central = Central::start(port).await;
-    let mut config = agent_config(dir.path(), port, Some(central.http));
+    let central = StandIn::start();
+    let mut config = agent_config(dir.path(), central.broker().port(), Some(&central.url()));
     config.sync.heartbeat_secs = 1;
     let mut serial = rong_hardware::SerialConfig::new(link.to_string_lossy());
     serial.debounce = std::time::Duration::ZERO;
     config.hardware.barcode = DeviceKind::Serial(serial);
-    let agent = RunningAgent::start(config).await;
-    let mut api = Api::connect(&agent.socket).await;
-    let mut sub = Api::connect(&agent.socket).await;
-    let r = sub.call(json!({"id": 1, "op": "subscribe"})).await;
+    let agent = RunningAgent::start(config);
+    let mut api = agent.api();
+    let mut sub = agent.api();
+    let r = sub.json(json!({"id": 1, "op": "subscribe"}));
     assert_eq!(r["ok"], true, "{r}");
 
-    assert_eq!(barcode_health(&mut api).await, "ok");
+    assert_eq!(barcode_health(&mut api), "ok");
     scanner.scan("KT00000001");
-    assert_eq!(next_barcode(&mut sub).await, "KT00000001");
+    assert_eq!(next_barcode(&mut sub), "KT00000001");
 
     // Unplug: both ends of the pty go away. The local API and the MQTT status say so.
     drop(scanner);
-    wait_for("the reader to show missing", async || {
-        (barcode_health(&mut api).await == "missing").then_some(())
-    })
-    .await;
-    let s = api.status().await;
+    wait_some("the reader to show missing", T, || {
+        (barcode_health(&mut api) == "missing").then_some(())
+    });
+    let s = api.status();
     let detail = s["hardware"]["barcode"]["detail"]
         .as_str()
         .unwrap()
         .to_owned();
     assert!(detail.contains("rong-barcode"), "{detail}");
-    wait_for("a heartbeat with the reader missing", async || {
+    wait_some("a heartbeat with the reader missing", T, || {
         (mqtt_barcode_health(&central) == Some(Health::Missing)).then_some(())
-    })
-    .await;
+    });
 
     // Plug back in: a new device behind the same name.
     let mut scanner = Scanner::plug_in(&link);
-    wait_for("the reader to come back", async || {
-        (barcode_health(&mut api).await == "ok").then_some(())
-    })
-    .await;
+    wait_some("the reader to come back", T, || {
+        (barcode_health(&mut api) == "ok").then_some(())
+    });
     scanner.scan("KT00000002");
-    assert_eq!(next_barcode(&mut sub).await, "KT00000002");
-    wait_for("a heartbeat with the reader back", async || {
+    assert_eq!(next_barcode(&mut sub), "KT00000002");
+    wait_some("a heartbeat with the reader back", T, || {
         (mqtt_barcode_health(&central) == Some(Health::Ok)).then_some(())
-    })
-    .await;
-    agent.stop().await;
+    });
+    agent.stop();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctl_prints_a_receipt_and_jams_the_printer() {
+#[test]
+fn ctl_prints_a_receipt_and_jams_the_printer() {
     use edge_agent::ctl::{Action, CtlArgs, PinArg, PrinterArg, WhoArgs};
 
     let dir = tempfile::tempdir().unwrap();
-    {
-        let mut store = Store::open(&dir.path().join("agent.db")).unwrap();
-        store
-            .apply_delta(&Delta {
-                from_version: 0,
-                to_version: SNAPSHOT_VERSION,
-                ops: reference_ops(),
-            })
-            .unwrap();
-    }
+    seed(&dir.path().join("agent.db"), []);
     let mut config = agent_config(dir.path(), free_port(), None);
     config.hardware.printer = DeviceKind::Sim;
-    let agent = RunningAgent::start(config).await;
+    let agent = RunningAgent::start(config);
     let socket = agent.socket.clone();
     let ctl = move |action: Action| {
         let args = CtlArgs {
@@ -330,7 +309,7 @@ async fn ctl_prints_a_receipt_and_jams_the_printer() {
         pin: PinArg { pin: None },
         items: vec!["KT00000003".into()],
     };
-    let codes = tokio::task::spawn_blocking(move || {
+    let codes = {
         let ok = ctl(Action::Status);
         let lent = ctl(Action::Checkout {
             who: patron(),
@@ -343,9 +322,7 @@ async fn ctl_prints_a_receipt_and_jams_the_printer() {
         });
         let refused = ctl(receipt());
         (ok, lent, printed, jammed, refused)
-    })
-    .await
-    .unwrap();
+    };
     let success = format!("{:?}", std::process::ExitCode::SUCCESS);
     let failure = format!("{:?}", std::process::ExitCode::from(1));
     assert_eq!(codes.0, success);
@@ -353,12 +330,12 @@ async fn ctl_prints_a_receipt_and_jams_the_printer() {
     assert_eq!(codes.2, success, "receipt");
     assert_eq!(codes.3, success, "printer cover-open");
     assert_eq!(codes.4, failure, "a receipt on an open printer is refused");
-    let mut api = Api::connect(&agent.socket).await;
-    let s = api.status().await;
+    let mut api = agent.api();
+    let s = api.status();
     assert_eq!(s["hardware"]["printer"]["health"], "error", "{s}");
     let detail = s["hardware"]["printer"]["detail"].as_str().unwrap();
     assert!(detail.contains("cover open"), "{s}");
-    agent.stop().await;
+    agent.stop();
 }
 
 /// Polls the scanner's health until `want`, or fails after 30 s.

@@ -1,9 +1,9 @@
-//! The real agent, in-process, against an embedded broker and a fake central.
+//! The real agent, in-process, against the test kit's stand-in central.
 
 mod common;
 
 use common::*;
-use rong_protocol::delta::{CatchupRequest, Delta, Downlink, Op};
+use rong_protocol::delta::{CatchupRequest, Delta, Downlink, Op, Patron};
 use rong_protocol::event::{Ack, EventBatch, EventBody};
 use rong_protocol::status::{DeviceState, DeviceStatus};
 use rong_protocol::topic::Topic;
@@ -14,103 +14,92 @@ fn checkout(id: u64, item: &str) -> serde_json::Value {
     json!({"id": id, "op": "checkout", "card": "P0001", "item": item})
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn snapshot_checkout_ack_delta_and_refusals() {
+#[test]
+fn snapshot_checkout_ack_delta_and_refusals() {
     let dir = tempfile::tempdir().unwrap();
-    let port = start_broker().await;
-    let central = Central::start(port).await;
-    let agent = RunningAgent::start(agent_config(dir.path(), port, Some(central.http))).await;
-    let mut api = Api::connect(&agent.socket).await;
+    let central = StandIn::start();
+    let agent = RunningAgent::start(agent_config(
+        dir.path(),
+        central.broker().port(),
+        Some(&central.url()),
+    ));
+    let mut api = agent.api();
 
     // A new agent asks catch-up from 0, is told to fetch the snapshot, and loads it.
-    let status = wait_for("the snapshot", async || {
-        let s = api.status().await;
+    let status = wait_some("the snapshot", T, || {
+        let s = api.status();
         (s["catalogue_version"] == SNAPSHOT_VERSION).then_some(s)
-    })
-    .await;
+    });
     assert_eq!(status["online"], true);
     let first: CatchupRequest = decode(&central.on("catchup")[0]).unwrap();
     assert_eq!(first.from_version, 0);
-    wait_for("catch-up after the snapshot", async || {
+    wait_some("catch-up after the snapshot", T, || {
         central
             .on("catchup")
             .iter()
             .any(|p| decode::<CatchupRequest>(p).unwrap().from_version == SNAPSHOT_VERSION)
             .then_some(())
-    })
-    .await;
+    });
 
     // The online status is published (retained) with the sync fields.
     let online: DeviceStatus = decode(central.on("status").last().unwrap()).unwrap();
     assert_eq!(online.state, DeviceState::Online);
-    assert_eq!(online.device, device());
+    assert_eq!(online.device, device_id());
 
     // A checkout through the socket publishes an EventBatch, and the loan shows.
-    let r = api.call(checkout(1, "KT00000001")).await;
+    let r = api.json(checkout(1, "KT00000001"));
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(r["id"], 1);
     assert_eq!(r["result"]["type"], "checked_out");
     assert_eq!(r["result"]["title"], "Địa chí Kon Tum");
-    let batch = wait_for("the event batch", async || {
+    let batch = wait_some("the event batch", T, || {
         central
             .on("events")
             .first()
             .map(|p| decode::<EventBatch>(p).unwrap())
-    })
-    .await;
-    assert_eq!(batch.device, device());
+    });
+    assert_eq!(batch.device, device_id());
     assert_eq!(batch.events[0].seq, 1);
     assert!(matches!(
         &batch.events[0].body,
         EventBody::Checkout { item, patron, .. } if item == "KT00000001" && patron == "P0001"
     ));
-    let loans = api
-        .call(json!({"id": 2, "op": "loans", "card": "P0001"}))
-        .await;
+    let loans = api.json(json!({"id": 2, "op": "loans", "card": "P0001"}));
     assert_eq!(loans["result"]["loans"][0]["item"], "KT00000001", "{loans}");
     assert_eq!(loans["result"]["loans"][0]["overdue"], false);
-    assert_eq!(api.status().await["outbox_depth"], 1);
+    assert_eq!(api.status()["outbox_depth"], 1);
 
     // An ack for another log is ignored; the right one empties the outbox.
-    central
-        .publish(
-            Topic::Ack(branch(), device()),
-            encode(&Ack::new(uuid::Uuid::now_v7(), 1)),
-        )
-        .await;
-    central
-        .publish(
-            Topic::Ack(branch(), device()),
-            encode(&Ack::new(batch.log, 1)),
-        )
-        .await;
-    wait_for("the ack", async || {
-        let s = api.status().await;
+    central.publish(
+        Topic::Ack(branch_id(), device_id()),
+        encode(&Ack::new(uuid::Uuid::now_v7(), 1)),
+    );
+    central.publish(
+        Topic::Ack(branch_id(), device_id()),
+        encode(&Ack::new(batch.log, 1)),
+    );
+    wait_some("the ack", T, || {
+        let s = api.status();
         (s["outbox_depth"] == 0 && s["acked_through"] == 1).then_some(())
-    })
-    .await;
+    });
 
     // A delta that blocks the patron makes the next checkout fail.
     let block = Downlink::delta(Delta {
         from_version: SNAPSHOT_VERSION,
         to_version: SNAPSHOT_VERSION + 1,
-        ops: vec![Op::PutPatron(patron("P0001", Some("lost items")))],
+        ops: vec![Op::PutPatron(Patron {
+            blocked: Some("lost items".into()),
+            ..patron(PATRON)
+        })],
     });
-    central
-        .publish(Topic::BranchDeltas(branch()), encode(&block))
-        .await;
-    wait_for("the delta", async || {
-        (api.status().await["catalogue_version"] == SNAPSHOT_VERSION + 1).then_some(())
-    })
-    .await;
-    let r = api.call(checkout(3, "KT00000002")).await;
+    central.publish(Topic::BranchDeltas(branch_id()), encode(&block));
+    wait_some("the delta", T, || {
+        (api.status()["catalogue_version"] == SNAPSHOT_VERSION + 1).then_some(())
+    });
+    let r = api.json(checkout(3, "KT00000002"));
     assert_eq!(r["ok"], false);
     assert_eq!(r["error"]["code"], "patron_blocked", "{r}");
-    assert_eq!(
-        api.status().await["last_seq"],
-        1,
-        "a refusal writes no event"
-    );
+    assert_eq!(api.status()["last_seq"], 1, "a refusal writes no event");
 
     // A delta with a gap makes the agent ask to catch up from its version.
     let gap = Downlink::delta(Delta {
@@ -118,24 +107,18 @@ async fn snapshot_checkout_ack_delta_and_refusals() {
         to_version: 21,
         ops: vec![],
     });
-    central
-        .publish(Topic::BranchDeltas(branch()), encode(&gap))
-        .await;
-    wait_for("the gap catch-up", async || {
+    central.publish(Topic::BranchDeltas(branch_id()), encode(&gap));
+    wait_some("the gap catch-up", T, || {
         central
             .on("catchup")
             .iter()
             .any(|p| decode::<CatchupRequest>(p).unwrap().from_version == SNAPSHOT_VERSION + 1)
             .then_some(())
-    })
-    .await;
-    assert_eq!(
-        api.status().await["catalogue_version"],
-        SNAPSHOT_VERSION + 1
-    );
+    });
+    assert_eq!(api.status()["catalogue_version"], SNAPSHOT_VERSION + 1);
 
     // Malformed, wrong-version and oversized payloads are counted and change nothing.
-    let before = api.status().await["rejected_messages"].as_u64().unwrap();
+    let before = api.status()["rejected_messages"].as_u64().unwrap();
     let big = format!(
         r#"{{"v":1,"log":"{}","acked_through":1,"pad":"{}"}}"#,
         batch.log,
@@ -143,79 +126,67 @@ async fn snapshot_checkout_ack_delta_and_refusals() {
     );
     let wrong_version_ack = format!(r#"{{"v":9,"log":"{}","acked_through":1}}"#, batch.log);
     let bad: Vec<(Topic, Vec<u8>)> = vec![
-        (Topic::Ack(branch(), device()), b"{not json".to_vec()),
+        (Topic::Ack(branch_id(), device_id()), b"{not json".to_vec()),
         (
-            Topic::Ack(branch(), device()),
+            Topic::Ack(branch_id(), device_id()),
             wrong_version_ack.into_bytes(),
         ),
-        (Topic::Ack(branch(), device()), big.into_bytes()),
-        (Topic::BranchDeltas(branch()), b"[1,2,3]".to_vec()),
+        (Topic::Ack(branch_id(), device_id()), big.into_bytes()),
+        (Topic::BranchDeltas(branch_id()), b"[1,2,3]".to_vec()),
         (
-            Topic::BranchDeltas(branch()),
+            Topic::BranchDeltas(branch_id()),
             br#"{"v":2,"type":"delta","from_version":11,"to_version":12,"ops":[]}"#.to_vec(),
         ),
         (
-            Topic::DeviceDeltas(branch(), device()),
+            Topic::DeviceDeltas(branch_id(), device_id()),
             vec![b' '; MAX_PAYLOAD + 1],
         ),
         // An ack beyond the last seq is refused and counted too.
         (
-            Topic::Ack(branch(), device()),
+            Topic::Ack(branch_id(), device_id()),
             encode(&Ack::new(batch.log, 99)),
         ),
     ];
     let n = bad.len() as u64;
     for (topic, payload) in bad {
-        central.publish(topic, payload).await;
+        central.publish(topic, payload);
     }
-    wait_for("the refusals to be counted", async || {
-        (api.status().await["rejected_messages"].as_u64().unwrap() == before + n).then_some(())
-    })
-    .await;
-    let s = api.status().await;
+    wait_some("the refusals to be counted", T, || {
+        (api.status()["rejected_messages"].as_u64().unwrap() == before + n).then_some(())
+    });
+    let s = api.status();
     assert_eq!(s["catalogue_version"], SNAPSHOT_VERSION + 1);
     assert_eq!(s["acked_through"], 1);
     assert_eq!(s["last_seq"], 1);
 
-    agent.stop().await;
+    agent.stop();
     // A clean stop leaves the offline status.
     let last: DeviceStatus = decode(central.on("status").last().unwrap()).unwrap();
     assert_eq!(last.state, DeviceState::Offline);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn circulation_works_without_a_broker() {
+#[test]
+fn circulation_works_without_a_broker() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        // Reference data loaded earlier, as after a snapshot.
-        let mut store = edge_agent::store::Store::open(&dir.path().join("agent.db")).unwrap();
-        store
-            .apply_delta(&Delta {
-                from_version: 0,
-                to_version: 5,
-                ops: reference_ops(),
-            })
-            .unwrap();
-    }
+    // Reference data loaded earlier, as after a snapshot.
+    seed(&dir.path().join("agent.db"), []);
     let dead_port = free_port();
-    let agent = RunningAgent::start(agent_config(dir.path(), dead_port, None)).await;
-    let mut api = Api::connect(&agent.socket).await;
+    let agent = RunningAgent::start(agent_config(dir.path(), dead_port, None));
+    let mut api = agent.api();
     for (i, item) in ["KT00000001", "KT00000002", "KT00000003"]
         .iter()
         .enumerate()
     {
-        let r = api.call(checkout(i as u64 + 1, item)).await;
+        let r = api.json(checkout(i as u64 + 1, item));
         assert_eq!(r["ok"], true, "{r}");
     }
-    let r = api
-        .call(json!({"id": 9, "op": "checkin", "item": "KT00000003"}))
-        .await;
+    let r = api.json(json!({"id": 9, "op": "checkin", "item": "KT00000003"}));
     assert_eq!(r["result"]["was_on_loan"], true, "{r}");
-    let s = api.status().await;
+    let s = api.status();
     assert_eq!(s["online"], false);
     assert_eq!(s["outbox_depth"], 4);
     assert_eq!(s["last_seq"], 4);
-    agent.stop().await;
+    agent.stop();
 
     // The outbox survives a restart.
     let store = edge_agent::store::Store::open(&dir.path().join("agent.db")).unwrap();
@@ -223,93 +194,85 @@ async fn circulation_works_without_a_broker() {
     assert_eq!(store.acked_through().unwrap(), 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn local_api_lines() {
+#[test]
+fn local_api_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = RunningAgent::start(agent_config(dir.path(), free_port(), None)).await;
-    let mut api = Api::connect(&agent.socket).await;
+    let agent = RunningAgent::start(agent_config(dir.path(), free_port(), None));
+    let mut api = agent.api();
 
     // A malformed line gets bad_request (id 0 when unreadable); the connection lives on.
-    api.send_raw(b"this is not json\n").await;
-    let r = api.read_line().await.unwrap();
+    api.send_raw(b"this is not json\n");
+    let r = api.read_line().unwrap();
     assert_eq!(r["ok"], false);
     assert_eq!(r["id"], 0);
     assert_eq!(r["error"]["code"], "bad_request");
-    api.send_raw(b"{\"id\":7,\"op\":\"fly\"}\n").await;
-    let r = api.read_line().await.unwrap();
+    api.send_raw(b"{\"id\":7,\"op\":\"fly\"}\n");
+    let r = api.read_line().unwrap();
     assert_eq!(
         (r["id"].as_u64(), r["ok"].as_bool()),
         (Some(7), Some(false))
     );
-    assert_eq!(api.status().await["device"], DEVICE);
+    assert_eq!(api.status()["device"], DEVICE);
 
     // Responses come back in order, each with its id.
-    api.send_raw(b"{\"id\":1,\"op\":\"status\"}\n{\"id\":2,\"op\":\"checkin\",\"item\":\"ZZ1\"}\n")
-        .await;
-    assert_eq!(api.read_line().await.unwrap()["id"], 1);
-    let r = api.read_line().await.unwrap();
+    api.send_raw(b"{\"id\":1,\"op\":\"status\"}\n{\"id\":2,\"op\":\"checkin\",\"item\":\"ZZ1\"}\n");
+    assert_eq!(api.read_line().unwrap()["id"], 1);
+    let r = api.read_line().unwrap();
     assert_eq!(r["id"], 2);
     assert_eq!(r["result"]["title"], serde_json::Value::Null);
 
     // Pushes reach subscribers.
-    let mut watcher = Api::connect(&agent.socket).await;
-    let r = watcher.call(json!({"id": 1, "op": "subscribe"})).await;
+    let mut watcher = agent.api();
+    let r = watcher.json(json!({"id": 1, "op": "subscribe"}));
     assert_eq!(r["ok"], true);
-    let r = api
-        .call(json!({"id": 3, "op": "sim_scan", "code": "KT00000001"}))
-        .await;
+    let r = api.json(json!({"id": 3, "op": "sim_scan", "code": "KT00000001"}));
     assert_eq!(r["ok"], true, "{r}");
-    let push = watcher.read_line().await.unwrap();
+    let push = watcher.read_line().unwrap();
     assert_eq!(push, json!({"push": "barcode", "code": "KT00000001"}));
-    let r = api
-        .call(json!({"id": 4, "op": "sim_tap", "uid": "04:a2:2b:1a"}))
-        .await;
+    let r = api.json(json!({"id": 4, "op": "sim_tap", "uid": "04:a2:2b:1a"}));
     assert_eq!(r["ok"], true, "{r}");
     assert_eq!(
-        watcher.read_line().await.unwrap(),
+        watcher.read_line().unwrap(),
         json!({"push": "card_present", "uid": "04A22B1A"})
     );
 
     // An over-long line gets bad_request and the connection is closed.
     let mut long = vec![b'x'; rong_protocol::api::MAX_LINE + 10];
     long.push(b'\n');
-    api.send_raw(&long).await;
-    let r = api.read_line().await.unwrap();
+    api.send_raw(&long);
+    let r = api.read_line().unwrap();
     assert_eq!(r["error"]["code"], "bad_request");
-    assert!(api.read_line().await.is_none(), "connection closed");
+    assert!(api.read_line().is_none(), "connection closed");
 
-    agent.stop().await;
+    agent.stop();
     assert!(!dir.path().join("agent.sock").exists(), "socket removed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn heartbeat_and_commands() {
+#[test]
+fn heartbeat_and_commands() {
     use rong_protocol::status::{Command, CommandKind, CommandReply};
     let dir = tempfile::tempdir().unwrap();
-    let port = start_broker().await;
-    let central = Central::start(port).await;
-    let mut config = agent_config(dir.path(), port, Some(central.http));
+    let central = StandIn::start();
+    let mut config = agent_config(dir.path(), central.broker().port(), Some(&central.url()));
     config.sync.heartbeat_secs = 1;
-    let agent = RunningAgent::start(config).await;
-    let mut api = Api::connect(&agent.socket).await;
-    let mut watcher = Api::connect(&agent.socket).await;
+    let agent = RunningAgent::start(config);
+    let mut api = agent.api();
+    let mut watcher = agent.api();
     assert_eq!(
-        watcher.call(json!({"id": 1, "op": "subscribe"})).await["ok"],
+        watcher.json(json!({"id": 1, "op": "subscribe"}))["ok"],
         true
     );
-    wait_for("online", async || {
-        (api.status().await["online"] == true).then_some(())
-    })
-    .await;
+    wait_some("online", T, || {
+        (api.status()["online"] == true).then_some(())
+    });
 
     // Heartbeats keep coming, with the catalogue version and hardware health.
-    wait_for("a heartbeat with the snapshot version", async || {
+    wait_some("a heartbeat with the snapshot version", T, || {
         central.on("status").iter().rev().find_map(|p| {
             let s: DeviceStatus = decode(p).unwrap();
             (s.catalogue_version == SNAPSHOT_VERSION && s.state == DeviceState::Online).then_some(s)
         })
-    })
-    .await;
+    });
     let s: DeviceStatus = decode(central.on("status").last().unwrap()).unwrap();
     assert!(s.hardware.contains_key("barcode") && s.hardware.contains_key("card"));
     assert!(s.disk_free_bytes.is_some());
@@ -320,37 +283,28 @@ async fn heartbeat_and_commands() {
         id: id.into(),
         kind,
     };
-    let cmd_topic = Topic::Cmd(branch(), device());
-    central
-        .publish(
-            cmd_topic.clone(),
-            encode(&cmd(
-                "c1",
-                CommandKind::ShowMessage {
-                    text: "Thư viện đóng cửa lúc 17:00".into(),
-                    seconds: 30,
-                },
-            )),
-        )
-        .await;
-    central
-        .publish(cmd_topic.clone(), encode(&cmd("c2", CommandKind::Reboot)))
-        .await;
-    central
-        .publish(cmd_topic.clone(), encode(&cmd("c3", CommandKind::SyncNow)))
-        .await;
-    central
-        .publish(cmd_topic, encode(&cmd("c4", CommandKind::ReloadConfig)))
-        .await;
-    let replies = wait_for("four replies", async || {
+    let cmd_topic = Topic::Cmd(branch_id(), device_id());
+    central.publish(
+        cmd_topic.clone(),
+        encode(&cmd(
+            "c1",
+            CommandKind::ShowMessage {
+                text: "Thư viện đóng cửa lúc 17:00".into(),
+                seconds: 30,
+            },
+        )),
+    );
+    central.publish(cmd_topic.clone(), encode(&cmd("c2", CommandKind::Reboot)));
+    central.publish(cmd_topic.clone(), encode(&cmd("c3", CommandKind::SyncNow)));
+    central.publish(cmd_topic, encode(&cmd("c4", CommandKind::ReloadConfig)));
+    let replies = wait_some("four replies", T, || {
         let r: Vec<CommandReply> = central
             .on("cmd-reply")
             .iter()
             .map(|p| decode(p).unwrap())
             .collect();
         (r.len() == 4).then_some(r)
-    })
-    .await;
+    });
     let by_id = |id: &str| replies.iter().find(|r| r.id == id).unwrap().clone();
     assert!(by_id("c1").ok);
     assert!(!by_id("c2").ok, "reboot is not permitted by default");
@@ -358,46 +312,43 @@ async fn heartbeat_and_commands() {
     assert!(by_id("c3").ok);
     assert!(!by_id("c4").ok, "started without a config file");
     assert_eq!(
-        watcher.read_line().await.unwrap(),
+        watcher.read_line().unwrap(),
         json!({"push": "message", "text": "Thư viện đóng cửa lúc 17:00", "seconds": 30})
     );
-    agent.stop().await;
+    agent.stop();
 }
 
 /// A central with an empty change log (version 0) answers every catch-up with "fetch the
 /// snapshot". The agent must load it once, not ask again and download it for ever.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_snapshot_at_version_zero_is_downloaded_once() {
+#[test]
+fn a_snapshot_at_version_zero_is_downloaded_once() {
     let dir = tempfile::tempdir().unwrap();
-    let port = start_broker().await;
-    let central = Central::start_at(port, 0).await;
-    let agent = RunningAgent::start(agent_config(dir.path(), port, Some(central.http))).await;
-    let mut api = Api::connect(&agent.socket).await;
+    let central = StandIn::builder().version(0).start();
+    let agent = RunningAgent::start(agent_config(
+        dir.path(),
+        central.broker().port(),
+        Some(&central.url()),
+    ));
+    let mut api = agent.api();
 
     // The snapshot's patron is known once it is loaded.
-    wait_for("the snapshot", async || {
-        let r = api
-            .call(json!({"id": 1, "op": "loans", "card": "P0001"}))
-            .await;
+    wait_some("the snapshot", T, || {
+        let r = api.json(json!({"id": 1, "op": "loans", "card": "P0001"}));
         (r["ok"] == true).then_some(())
-    })
-    .await;
+    });
     // A live delta moves the agent on from 0; a snapshot loop would keep resetting it.
     let first = Downlink::delta(Delta {
         from_version: 0,
         to_version: 1,
-        ops: vec![Op::PutPatron(patron("P0002", None))],
+        ops: vec![Op::PutPatron(patron("P0002"))],
     });
-    central
-        .publish(Topic::BranchDeltas(branch()), encode(&first))
-        .await;
-    wait_for("the delta", async || {
-        (api.status().await["catalogue_version"] == 1).then_some(())
-    })
-    .await;
+    central.publish(Topic::BranchDeltas(branch_id()), encode(&first));
+    wait_some("the delta", T, || {
+        (api.status()["catalogue_version"] == 1).then_some(())
+    });
     // Sync now asks from 1. The agent publishes in order, so by the time central sees that,
     // it has seen every catch-up the agent sent before.
-    let r = api.call(json!({"id": 2, "op": "sync_now"})).await;
+    let r = api.json(json!({"id": 2, "op": "sync_now"}));
     assert_eq!(r["ok"], true, "{r}");
     let from = |v: u64| {
         central
@@ -406,12 +357,12 @@ async fn a_snapshot_at_version_zero_is_downloaded_once() {
             .filter(|p| decode::<CatchupRequest>(p).unwrap().from_version == v)
             .count()
     };
-    wait_for("the catch-up from 1", async || (from(1) > 0).then_some(())).await;
+    wait_some("the catch-up from 1", T, || (from(1) > 0).then_some(()));
     assert_eq!(from(0), 1, "asked for the snapshot again after loading it");
     assert_eq!(
-        central.downloads.load(std::sync::atomic::Ordering::SeqCst),
+        central.snapshot_downloads(),
         1,
         "the snapshot was downloaded again"
     );
-    agent.stop().await;
+    agent.stop();
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rong_agent_client::{code_name, Client, Error};
 use rong_protocol::api::{Outcome, Reply, RequestOp, Response, Who};
 
-use crate::proc::{bin, Proc};
+use crate::proc::{bin, program, Proc};
 
 /// A running (or stopped) edge-agent.
 #[derive(Debug)]
@@ -67,14 +67,7 @@ impl Agent {
     /// Starts `edge-agent run` and waits for its ready line.
     pub fn start(&mut self) {
         assert!(self.proc.is_none(), "agent already running");
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(bin("edge-agent"));
-                c
-            }
-            None => Command::new(bin("edge-agent")),
-        };
+        let mut cmd = program("edge-agent", self.netns.as_deref());
         cmd.args(["run", "--config"]).arg(&self.config);
         self.starts += 1;
         let log = self.dir.join(format!("agent-{}.log", self.starts));
@@ -141,8 +134,7 @@ impl Agent {
 
     /// The agent's `status`, as JSON.
     pub fn status(&self) -> serde_json::Value {
-        let r = self.client().call(RequestOp::Status);
-        serde_json::to_value(r.outcome).expect("json")["result"].clone()
+        self.client().status()
     }
 
     /// Runs `edge-agent ctl` with `args` against this agent; returns (exit code, stdout).
@@ -181,6 +173,33 @@ impl ApiClient {
     pub fn raw(&mut self, line: &str) -> Result<serde_json::Value, Error> {
         let back = self.0.raw(line)?;
         serde_json::from_str(&back).map_err(|source| Error::Decode { line: back, source })
+    }
+
+    /// Sends a request written as JSON and returns the next non-push line as JSON.
+    pub fn json(&mut self, request: serde_json::Value) -> serde_json::Value {
+        self.raw(&request.to_string())
+            .unwrap_or_else(|e| panic!("no answer from the agent: {e}"))
+    }
+
+    /// The agent's `status` (its `result`), as JSON.
+    pub fn status(&mut self) -> serde_json::Value {
+        let r = self.call(RequestOp::Status);
+        serde_json::to_value(r.outcome).expect("json")["result"].clone()
+    }
+
+    /// Sends bytes as they are: a line, several, or something that is not one.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.0.send_raw(bytes).expect("send to the agent");
+    }
+
+    /// The next line the agent sends (an answer or a push) as JSON, or `None` once it has
+    /// closed the connection.
+    pub fn read_line(&mut self) -> Option<serde_json::Value> {
+        match self.0.read_line() {
+            Ok(line) => Some(serde_json::from_str(&line).expect("a JSON line")),
+            Err(Error::Closed { .. }) => None,
+            Err(e) => panic!("no line from the agent: {e}"),
+        }
     }
 
     /// Sends a request and returns its response.

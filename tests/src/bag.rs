@@ -4,11 +4,10 @@
 
 use std::net::SocketAddr;
 
-use edge_agent::digitise::pages::sha256_hex;
-use edge_agent::digitise::tus::encode_metadata;
 use rong_protocol::digitise::{bag_info, upload_meta, BagFile, BagSubmission, BagVerdict};
 
 use crate::http::request_full;
+use crate::tus::{encode_metadata, sha256_hex};
 
 /// Who sends the bag and what it describes.
 #[derive(Debug, Clone)]

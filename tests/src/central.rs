@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::proc::{bin, Proc};
+use crate::proc::{bin, program, Proc};
 use crate::{free_port, http};
 
 /// Which broker central uses.
@@ -118,14 +118,7 @@ impl Central {
     /// Starts `central serve` and waits for its ready line.
     pub fn start(&mut self) {
         assert!(self.proc.is_none(), "central already running");
-        let mut cmd = match &self.netns {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(bin("central"));
-                c
-            }
-            None => Command::new(bin("central")),
-        };
+        let mut cmd = program("central", self.netns.as_deref());
         cmd.args(["serve", "--config"]).arg(&self.config);
         self.restarts += 1;
         let log = self.dir.join(format!("central-{}.log", self.restarts));

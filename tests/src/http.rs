@@ -71,6 +71,40 @@ impl FullReply {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+
+    /// The value of the cookie `name` that a `Set-Cookie` header sets.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .find_map(|(_, v)| {
+                let (k, val) = v.split(';').next()?.split_once('=')?;
+                (k == name).then(|| val.to_owned())
+            })
+    }
+}
+
+/// `s` with every byte but ASCII letters and digits percent-encoded, for a query string or
+/// a form.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// An `application/x-www-form-urlencoded` body.
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Sends one request with extra headers and an optional `(content type, bytes)` body.

@@ -1,9 +1,17 @@
-//! A harness for end-to-end tests: it runs the real `central`, `edge-agent` and Mosquitto
-//! programs on free ports in temporary directories, and talks to them the way operators
-//! and the kiosk do: HTTP, the agent's Unix socket, and signals.
+//! Rông's test kit, shared by the crates' tests, the end-to-end tests (`tests/tests`) and
+//! the benchmarks (`tests/benches`):
+//! - the real programs (`central`, `edge-agent`, Mosquitto) on free ports in temporary
+//!   directories, started and waited for until ready, and talked to the way operators and
+//!   the kiosk do: HTTP, the agent's Unix socket ([`ApiClient`]), and signals;
+//! - one stand-in central ([`stand_in`]) for tests of a device alone;
+//! - one set of fixtures ([`fixtures`]): the seeded library, and reference data built from
+//!   protocol types;
+//! - a browser, a proxy that can hold or cut a link, network namespaces, MQTT clients that
+//!   play a device or watch the wire.
 //!
-//! The binaries must be built first (`cargo build --workspace --bins`, which the test
-//! script does). Every process is killed when its handle drops.
+//! It links no program's crate (their binaries are run, not linked), so every crate's tests
+//! can use it. The binaries must be built first (`cargo build --workspace --bins`, which the
+//! test script does). Every process is killed when its handle drops.
 
 pub mod agent;
 pub mod bag;
@@ -11,14 +19,17 @@ pub mod browser;
 pub mod central;
 pub mod fixtures;
 pub mod http;
+pub mod interop;
 pub mod mosquitto;
 pub mod mqtt;
 pub mod netns;
-pub mod pages;
 pub mod proc;
 pub mod proxy;
 pub mod sane;
 pub mod scenario;
+pub mod staff;
+pub mod stand_in;
+pub mod tus;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
@@ -27,26 +38,34 @@ pub use agent::{Agent, ApiClient};
 pub use central::Central;
 pub use mosquitto::Mosquitto;
 
-/// Polls `cond` every 20 ms until it holds or `timeout` passes; returns whether it held.
-pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+/// Polls `f` every 20 ms until it returns `Some` or `timeout` passes.
+pub fn poll<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + timeout;
     loop {
-        if cond() {
-            return true;
+        if let Some(v) = f() {
+            return Some(v);
         }
         if Instant::now() > end {
-            return false;
+            return None;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
 
+/// Polls `cond` every 20 ms until it holds or `timeout` passes; returns whether it held.
+pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    poll(timeout, || cond().then_some(())).is_some()
+}
+
 /// Like [`wait_for`], but panics with `what` when the time runs out.
-pub fn wait_until(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
-    assert!(
-        wait_for(timeout, cond),
-        "timed out after {timeout:?} waiting for {what}"
-    );
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    wait_some(what, timeout, || cond().then_some(()));
+}
+
+/// Polls `f` until it returns `Some` and returns that value; panics with `what` when
+/// `timeout` passes first.
+pub fn wait_some<T>(what: &str, timeout: Duration, f: impl FnMut() -> Option<T>) -> T {
+    poll(timeout, f).unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
 }
 
 /// A port that was free a moment ago, for programs that cannot bind port 0 themselves.

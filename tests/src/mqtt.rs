@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rong_mqtt::{BrokerUrl, MaxPacket};
-use rumqttc::{Client, Event, Packet, QoS};
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 
 /// The packet limits of the test kit's clients: central's, so any message central takes
 /// can be sent or watched.
@@ -12,6 +12,9 @@ pub const MAX_PACKET: MaxPacket = MaxPacket::both(2 * 1024 * 1024);
 
 /// Messages seen: (topic, payload).
 type Seen = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// What a [`Spy`] publishes back when a message arrives: (topic, payload) pairs.
+pub type Answer = Box<dyn Fn(&str, &[u8]) -> Vec<(String, Vec<u8>)> + Send>;
 
 /// A connected client that records every message it receives.
 pub struct Spy {
@@ -23,9 +26,13 @@ impl Spy {
     /// Connects to `url` (`mqtt://host:port`) as `id`, subscribing to `filters`, and waits
     /// until the broker has confirmed every subscription.
     pub fn connect(url: &str, id: &str, filters: &[String]) -> Spy {
-        let broker = BrokerUrl::parse(url).expect("broker URL");
-        let opts = rong_mqtt::options(&broker, id, Duration::from_secs(10), None, MAX_PACKET);
-        let (client, mut conn) = Client::new(opts, 64);
+        Self::answering(url, id, filters, Box::new(|_, _| Vec::new()))
+    }
+
+    /// Like [`Spy::connect`], and publishes (QoS 1) what `answer` makes of each message
+    /// received, as a peer that replies would.
+    pub fn answering(url: &str, id: &str, filters: &[String], answer: Answer) -> Spy {
+        let (client, mut conn) = Client::new(options(url, id), 64);
         for f in filters {
             client
                 .subscribe(f.clone(), QoS::AtLeastOnce)
@@ -34,7 +41,7 @@ impl Spy {
         let seen: Seen = Arc::default();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let want = filters.len();
-        let sink = seen.clone();
+        let (sink, replier) = (seen.clone(), client.clone());
         std::thread::spawn(move || {
             let mut acks = 0;
             for ev in conn.iter() {
@@ -48,6 +55,9 @@ impl Spy {
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         if let Ok(mut s) = sink.lock() {
                             s.push((p.topic.clone(), p.payload.to_vec()));
+                        }
+                        for (topic, payload) in answer(&p.topic, &p.payload) {
+                            let _ = replier.try_publish(topic, QoS::AtLeastOnce, false, payload);
                         }
                     }
                     Ok(_) => {}
@@ -83,4 +93,26 @@ impl Spy {
             })
             .unwrap_or_default()
     }
+}
+
+/// The test kit's connection options for a client `id` of the broker at `url`.
+pub fn options(url: &str, id: &str) -> MqttOptions {
+    let broker = BrokerUrl::parse(url).expect("broker URL");
+    rong_mqtt::options(&broker, id, Duration::from_secs(10), None, MAX_PACKET)
+}
+
+/// A client that only publishes, as many devices at once do: `inflight` messages may await
+/// their acknowledgement. Its connection runs on a thread of its own.
+pub fn publisher(url: &str, id: &str, inflight: u16) -> Client {
+    let mut opts = options(url, id);
+    opts.set_inflight(inflight);
+    let (client, mut conn) = Client::new(opts, usize::from(inflight) * 2);
+    std::thread::spawn(move || {
+        for ev in conn.iter() {
+            if ev.is_err() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    });
+    client
 }

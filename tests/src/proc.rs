@@ -33,6 +33,19 @@ pub fn bin(name: &str) -> PathBuf {
     p
 }
 
+/// A command running workspace binary `name`, inside network namespace `netns` when
+/// there is one (`ip netns exec`).
+pub fn program(name: &str, netns: Option<&str>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(bin(name));
+            c
+        }
+        None => Command::new(bin(name)),
+    }
+}
+
 /// Makes `cmd`'s process die with the test process, so that a test killed from outside
 /// (a timeout, the OOM killer) leaves no servers behind. Linux sends the signal when the
 /// *thread* that spawned the child exits, so spawn only from the test's own thread.

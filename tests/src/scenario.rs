@@ -70,12 +70,25 @@ impl Scenario {
 
     /// Prepares an agent without starting it.
     pub fn prepare_agent(&self, device: &str, branch: &str, extra_toml: &str) -> Agent {
+        let http = self.central.http.to_string();
+        self.prepare_agent_via(device, branch, &http, extra_toml)
+    }
+
+    /// Like [`Scenario::prepare_agent`], reaching central's HTTP side at `central_http`
+    /// (such as a [`crate::proxy::Proxy`] in front of it); MQTT goes to central's broker.
+    pub fn prepare_agent_via(
+        &self,
+        device: &str,
+        branch: &str,
+        central_http: &str,
+        extra_toml: &str,
+    ) -> Agent {
         Agent::prepare(
             self.tmp.path(),
             device,
             branch,
             &self.central.mqtt_url,
-            &self.central.http.to_string(),
+            central_http,
             extra_toml,
         )
     }

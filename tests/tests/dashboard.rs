@@ -12,8 +12,9 @@ use rong_protocol::api::RequestOp;
 use rong_tests::agent::card_who;
 use rong_tests::browser::{screens_dir, Browser, BrowserOptions};
 use rong_tests::fixtures::{barcode, card, free_adults, free_books_of};
-use rong_tests::http::{request_full, FullReply};
+use rong_tests::http::{form, request_full};
 use rong_tests::scenario::{wait_drained, wait_synced, BrokerKind, Scenario};
+use rong_tests::staff::{try_login, Session};
 
 const T: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "mật-khẩu-đủ-dài";
@@ -229,110 +230,20 @@ fn dashboard_in_a_browser() {
     shoot(&b, "devices-en");
 }
 
-/// A cookie jar of one: the session cookie from a login.
-struct Client {
-    addr: SocketAddr,
-    cookie: String,
-}
-
-fn set_cookie(r: &FullReply, name: &str) -> Option<String> {
-    r.headers
+/// Logs `user` in; the session cookie is for HTTP only and this site only.
+fn login(addr: SocketAddr, user: &str) -> Session {
+    let r = try_login(addr, user, PASSWORD);
+    let raw = r
+        .headers
         .iter()
-        .filter(|(n, _)| n == "set-cookie")
-        .find_map(|(_, v)| {
-            let first = v.split(';').next()?;
-            let (k, val) = first.split_once('=')?;
-            (k == name).then(|| val.to_owned())
-        })
-}
-
-fn hidden(body: &str, name: &str) -> Option<String> {
-    let at = body.find(&format!("name=\"{name}\" value=\""))?;
-    let rest = &body[at + name.len() + 15..];
-    Some(rest[..rest.find('"')?].to_owned())
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                v.bytes()
-                    .map(|b| if b.is_ascii_alphanumeric() {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    })
-                    .collect::<String>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Tries to log in over HTTP; returns the reply to the POST.
-fn try_login(addr: SocketAddr, user: &str, password: &str) -> FullReply {
-    let page =
-        request_full(addr, "GET", "/admin/login", &[], None).expect("HTTP request to central");
-    let csrf = hidden(&page.text(), "csrf").expect("csrf field");
-    let cookie = set_cookie(&page, "rong_login_csrf").expect("login csrf cookie");
-    let body = form(&[("user", user), ("password", password), ("csrf", &csrf)]);
-    request_full(
-        addr,
-        "POST",
-        "/admin/login",
-        &[("Cookie", &format!("rong_login_csrf={cookie}"))],
-        Some(("application/x-www-form-urlencoded", body.as_bytes())),
-    )
-    .expect("HTTP request to central")
-}
-
-impl Client {
-    fn login(addr: SocketAddr, user: &str) -> Client {
-        let r = try_login(addr, user, PASSWORD);
-        assert_eq!(r.status, 303, "login of {user}: {}", r.text());
-        let raw = r
-            .headers
-            .iter()
-            .find(|(n, v)| n == "set-cookie" && v.starts_with("rong_session="))
-            .map(|(_, v)| v.clone())
-            .expect("session cookie");
-        assert!(
-            raw.contains("HttpOnly") && raw.contains("SameSite=Strict"),
-            "{raw}"
-        );
-        Client {
-            addr,
-            cookie: set_cookie(&r, "rong_session").expect("session"),
-        }
-    }
-
-    fn get(&self, path: &str) -> FullReply {
-        request_full(
-            self.addr,
-            "GET",
-            path,
-            &[("Cookie", &format!("rong_session={}", self.cookie))],
-            None,
-        )
-        .expect("HTTP request to central")
-    }
-
-    fn post(&self, path: &str, body: &str) -> FullReply {
-        request_full(
-            self.addr,
-            "POST",
-            path,
-            &[("Cookie", &format!("rong_session={}", self.cookie))],
-            Some(("application/x-www-form-urlencoded", body.as_bytes())),
-        )
-        .expect("HTTP request to central")
-    }
-
-    fn csrf(&self) -> String {
-        hidden(&self.get("/admin/devices").text(), "csrf").expect("csrf in page")
-    }
+        .find(|(n, v)| n == "set-cookie" && v.starts_with("rong_session="))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("no session cookie for {user}: {}", r.text()));
+    assert!(
+        raw.contains("HttpOnly") && raw.contains("SameSite=Strict"),
+        "{raw}"
+    );
+    Session::from_login(addr, &r)
 }
 
 #[test]
@@ -365,7 +276,7 @@ fn dashboard_security() {
     assert_eq!(r.status, 403);
 
     // A command form without (or with a wrong) CSRF token is refused; with it, it goes.
-    let ana = Client::login(addr, "ana");
+    let ana = login(addr, "ana");
     let path = "/admin/devices/kontum-kiosk-1/commands";
     assert_eq!(ana.post(path, "kind=sync_now").status, 403);
     assert_eq!(ana.post(path, "kind=sync_now&csrf=forged").status, 403);
@@ -379,7 +290,7 @@ fn dashboard_security() {
     );
 
     // Branch staff: their branch only.
-    let bo = Client::login(addr, "bo");
+    let bo = login(addr, "bo");
     let list = bo.get("/admin/devices");
     assert_eq!(list.status, 200);
     assert!(list.text().contains("dev-dakto-kiosk-1"));

@@ -35,11 +35,9 @@ impl Station {
     /// for the catalogue, the scanner and a staff session.
     fn start(scenario: &Scenario, device: &str, central_http: &str) -> Station {
         let sane_dir = sane::test_backend_config(&scenario.tmp.path().join(device));
-        let mut agent = Agent::prepare(
-            scenario.tmp.path(),
+        let mut agent = scenario.prepare_agent_via(
             device,
             "kontum",
-            &scenario.central.mqtt_url,
             central_http,
             &format!("{}{DIGITISE}", sane::scanner_toml(&sane_dir, 75, "Grid")),
         );

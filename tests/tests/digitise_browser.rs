@@ -16,7 +16,7 @@ use rong_tests::browser::{screens_dir, Browser, WdResult, ARROW_LEFT, ARROW_RIGH
 use rong_tests::http::request_full;
 use rong_tests::proxy::Proxy;
 use rong_tests::scenario::{wait_synced, BrokerKind, Scenario};
-use rong_tests::{wait_until, Agent};
+use rong_tests::wait_until;
 use serde_json::{json, Value};
 
 const T: Duration = Duration::from_secs(30);
@@ -148,11 +148,9 @@ fn a_digitised_document_in_the_catalogue_the_viewer_and_the_dashboard() {
 
     // A station whose link to central's HTTP side can be held (MQTT stays up).
     let link = Proxy::start(s.central.http);
-    let mut station = Agent::prepare(
-        s.tmp.path(),
+    let mut station = s.prepare_agent_via(
         "kontum-station-1",
         "kontum",
-        &s.central.mqtt_url,
         &link.addr.to_string(),
         "[sync]\nheartbeat_secs = 1\n\n[hardware.scanner]\ndriver = \"sim\"\nresolution_dpi = 75\n\n\
          [digitise]\nretry_max_secs = 1\npoll_secs = 1\n",

@@ -1,44 +1,24 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
 use argon2::{Algorithm, Params, Version};
-use chrono::NaiveDate;
 use std::path::Path;
 
 use rong_protocol::api::ErrorCode;
-use rong_protocol::delta::{Delta, Item, ItemStatus, LoanRule, Op};
+use rong_protocol::delta::{Delta, Item, Op, Patron};
+use rong_tests::fixtures::{adults, branch, date, item_at, loan, patron, pin_hash, rule};
 
 use super::*;
-use crate::testkit::{self, adult, branch, patron};
+use crate::testkit;
 
-fn hash(pin: &str) -> String {
-    // Cheap parameters: verification reads them from the PHC string.
-    let a = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(256, 1, 1, None).unwrap(),
-    );
-    a.hash_password(pin.as_bytes(), &SaltString::generate(&mut OsRng))
-        .unwrap()
-        .to_string()
-}
-
-/// The test library: Kon Tum and Đắk Tô, items of each, and `P1` with PIN 1234 and an NFC
-/// tag.
+/// The test library: Kon Tum and Đắk Tô, items of each, and `P1` with PIN 1234.
 fn library() -> Vec<Op> {
     let mut ops = vec![
-        branch("kontum", "Thư viện tỉnh Kon Tum"),
-        branch("dakto", "Thư viện huyện Đắk Tô"),
-        adult(),
-        Op::PutRule(LoanRule {
-            category: "*".into(),
-            item_type: "*".into(),
-            loan_days: 14,
-            max_renewals: 1,
-        }),
+        Op::PutBranch(branch("kontum")),
+        Op::PutBranch(branch("dakto")),
+        Op::PutCategory(adults(2)),
+        Op::PutRule(rule("*", "*", 14, 1)),
         Op::PutPatron(Patron {
-            nfc_uids: vec!["04A22B1A".into()],
             name: "Y Đăng".into(),
-            expires: Some(NaiveDate::from_ymd_opt(2099, 1, 1).unwrap()),
-            pin_hash: Some(hash("1234")),
+            pin_hash: Some(pin_hash("1234")),
             pin_required: true,
             ..patron("P1")
         }),
@@ -50,15 +30,8 @@ fn library() -> Vec<Op> {
         ("DT1", "dakto"),
     ] {
         ops.push(Op::PutItem(Item {
-            barcode: code.into(),
-            record: "R".into(),
             title: format!("Sách {code}"),
-            author: String::new(),
-            call_number: String::new(),
-            item_type: "book".into(),
-            shelf: String::new(),
-            home_branch: BranchId::new(home).unwrap(),
-            status: ItemStatus::Available,
+            ..item_at(code, home)
         }));
     }
     ops
@@ -189,7 +162,7 @@ fn session_flow_checkout_renew_checkin() {
     };
     assert!(!was_on_loan);
     assert_eq!(title.as_deref(), Some("Sách DT1"));
-    assert_eq!(transfer_to_name.as_deref(), Some("Thư viện huyện Đắk Tô"));
+    assert_eq!(transfer_to_name, Some(branch("dakto").name));
     let Reply::CheckedIn { title, .. } = c.checkin("ZZ9").unwrap() else {
         panic!("unknown item not accepted")
     };
@@ -295,23 +268,10 @@ fn a_card_number_central_would_refuse_never_reaches_the_log() {
                 to_version: 2,
                 ops: vec![
                     Op::PutPatron(Patron {
-                        card: bad.into(),
                         nfc_uids: vec!["04B33C2B".into()],
-                        name: "Nguyễn Văn Đức".into(),
-                        category: "adult".into(),
-                        branch: BranchId::new("kontum").unwrap(),
-                        blocked: None,
-                        expires: None,
-                        pin_hash: None,
-                        pin_required: false,
-                        staff: false,
+                        ..patron(bad)
                     }),
-                    Op::PutLoan(rong_protocol::delta::Loan {
-                        item: "KT3".into(),
-                        patron: bad.into(),
-                        due: NaiveDate::from_ymd_opt(2099, 1, 1).unwrap(),
-                        renewals: 0,
-                    }),
+                    Op::PutLoan(loan("KT3", bad, date(2099, 1, 1))),
                 ],
             })
             .unwrap();

@@ -7,12 +7,13 @@ use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
 use rong_protocol::api::{ApiError, ErrorCode, Push, Reply, RequestOp, Who};
 use rong_protocol::delta::{Op, Patron};
 use rong_protocol::digitise::{DigitiseStatus, DublinCore, JobSource, JobView, PageImageSize};
+use rong_tests::fixtures::{adults, branch, patron, staff};
 
 use super::recover::recover;
 use super::*;
 use crate::config::{Config, HardwareConfig};
 use crate::run::Services;
-use crate::testkit::{self, adult, branch, patron};
+use crate::testkit;
 
 /// A scanning station: a staff card `S1`, a reader's card `P1`, and the simulated scanner.
 struct Station {
@@ -40,17 +41,16 @@ impl Station {
             ..HardwareConfig::default()
         };
         tweak(&mut config);
-        let staff = Patron {
-            staff: true,
-            ..patron("S1")
-        };
         let services = testkit::services(
             &config,
             vec![
-                branch("kontum", "Kon Tum"),
-                adult(),
-                Op::PutPatron(staff),
-                Op::PutPatron(patron("P1")),
+                Op::PutBranch(branch("kontum")),
+                Op::PutCategory(adults(2)),
+                Op::PutPatron(staff("S1")),
+                Op::PutPatron(Patron {
+                    nfc_uids: vec![],
+                    ..patron("P1")
+                }),
             ],
         );
         // The watcher thread opens the scanner; wait for it.

@@ -1,8 +1,10 @@
+use rong_protocol::delta::Op;
 use rong_protocol::event::EventBody;
+use rong_tests::fixtures::{adults, branch};
 
 use super::*;
 use crate::store::{Commit, LoanChange, NewEvent};
-use crate::testkit::{self, adult, branch};
+use crate::testkit;
 
 fn checkin(at: i64) -> Commit {
     Commit {
@@ -44,7 +46,7 @@ fn the_status_reads_the_store_the_link_and_the_devices() {
     let dir = tempfile::tempdir().unwrap();
     let s = testkit::services(
         &testkit::config(dir.path()),
-        vec![branch("kontum", "Kon Tum"), adult()],
+        vec![Op::PutBranch(branch("kontum")), Op::PutCategory(adults(2))],
     );
     let now = now_ms();
     for _ in 0..3 {

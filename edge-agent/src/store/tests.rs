@@ -1,77 +1,34 @@
-use chrono::NaiveDate;
 use rong_lending::PinState;
-use rong_protocol::delta::{Branch, Category, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron};
+use rong_protocol::delta::{Branch, Delta, Item, Loan, Op, Patron};
 use rong_protocol::event::EventBody;
 use rong_protocol::BranchId;
+use rong_tests::fixtures::{adults, branch, branch_id as kontum, date as d, item, standard_rule};
 
 use super::*;
 use crate::sync::DeltaAction;
 
-fn d(y: i32, m: u32, day: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, day).unwrap()
-}
-
-fn kontum() -> BranchId {
-    BranchId::new("kontum").unwrap()
-}
-
+/// A patron whose card UID comes written as readers print it, valid until the end of 2027.
 fn patron(card: &str) -> Patron {
     Patron {
-        card: card.into(),
         nfc_uids: vec!["04:a2:2b:1a".into()],
-        name: "Y Đăng".into(),
-        category: "adult".into(),
-        branch: kontum(),
-        blocked: None,
         expires: Some(d(2027, 12, 31)),
-        pin_hash: None,
-        pin_required: false,
-        staff: false,
-    }
-}
-
-fn item(barcode: &str) -> Item {
-    Item {
-        barcode: barcode.into(),
-        record: "R1".into(),
-        title: "Địa chí Kon Tum".into(),
-        author: "Nhiều tác giả".into(),
-        call_number: "915.97".into(),
-        item_type: "book".into(),
-        shelf: String::new(),
-        home_branch: kontum(),
-        status: ItemStatus::Available,
+        ..rong_tests::fixtures::patron(card)
     }
 }
 
 fn loan(item: &str, patron: &str) -> Loan {
-    Loan {
-        item: item.into(),
-        patron: patron.into(),
-        due: d(2026, 12, 9),
-        renewals: 0,
-    }
+    rong_tests::fixtures::loan(item, patron, d(2026, 12, 9))
 }
 
+/// Kon Tum closed on Sundays, adults with five loans, the standard rule, `P1`, two items.
 fn base_ops() -> Vec<Op> {
     vec![
         Op::PutBranch(Branch {
-            id: kontum(),
-            name: "Thư viện tỉnh Kon Tum".into(),
             closed_weekdays: vec![7],
-            require_pin: false,
+            ..branch("kontum")
         }),
-        Op::PutCategory(Category {
-            id: "adult".into(),
-            name: "Người lớn".into(),
-            max_loans: 5,
-        }),
-        Op::PutRule(LoanRule {
-            category: "*".into(),
-            item_type: "*".into(),
-            loan_days: 14,
-            max_renewals: 2,
-        }),
+        Op::PutCategory(adults(5)),
+        Op::PutRule(standard_rule()),
         Op::PutPatron(patron("P1")),
         Op::PutItem(item("KT1")),
         Op::PutItem(item("KT2")),
@@ -412,12 +369,7 @@ fn search_ranks_and_counts_copies_here_and_elsewhere() {
     let (_d, mut s) = open_temp();
     let dakto = BranchId::new("dakto").unwrap();
     let mut ops = base_ops();
-    ops.push(Op::PutBranch(Branch {
-        id: dakto.clone(),
-        name: "Thư viện huyện Đăk Tô".into(),
-        closed_weekdays: vec![],
-        require_pin: false,
-    }));
+    ops.push(Op::PutBranch(branch("dakto")));
     ops.push(Op::PutRecord(record(
         "S1",
         "Địa chí Kon Tum",

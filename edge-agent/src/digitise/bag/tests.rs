@@ -1,19 +1,8 @@
-use std::path::PathBuf;
-use std::process::Command;
-
 use rong_protocol::digitise::{DublinCore, PageInfo};
+use rong_tests::interop::python;
 
 use super::*;
 use crate::digitise::pages::{process, write_atomic};
-
-/// The interop venv's Python, through `tests/interop/python`, which finds it the way
-/// every test does (read at run time: CI may run a binary built in another checkout).
-fn python() -> Command {
-    Command::new(
-        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
-            .join("../tests/interop/python"),
-    )
-}
 
 fn bagit_validate(dir: &Path) -> (bool, String) {
     let out = python()

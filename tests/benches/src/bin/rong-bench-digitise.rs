@@ -3,52 +3,26 @@
 //! atomically) in pages per minute, and bag creation beside the Library of Congress
 //! `bagit.py` on the same pages. Prints a Markdown table for the README.
 //!
-//! `cargo build --release -p rong-tests --bin rong-bench-digitise &&
+//! `cargo build --release -p rong-benches --bin rong-bench-digitise &&
 //! target/release/rong-bench-digitise [--pages N]` (needs the venv from
 //! `scripts/setup.sh` for bagit).
 
 #![allow(clippy::print_stdout)] // the table on stdout is this program's output
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use edge_agent::digitise::bag::{self, BagInput};
-use edge_agent::digitise::pages::{process, write_atomic};
+use rong_benches::flags::Flags;
+use rong_benches::measure::{cores, cpu_model};
+use rong_benches::pages::{page, row, H, W};
+use rong_benches::programs::station::{bag, process, write_atomic, BagInput};
 use rong_hardware::scanner::Page;
 use rong_protocol::digitise::DublinCore;
-use rong_tests::pages::{page, row, H, W};
-
-fn python() -> PathBuf {
-    std::env::var_os("RONG_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/rong-venv")
-        })
-        .join("bin/python")
-}
-
-fn cpu() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|s| s.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
-}
+use rong_tests::interop::venv_python;
 
 fn main() {
-    let mut pages = 20usize;
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--pages") {
-        pages = args
-            .get(i + 1)
-            .and_then(|n| n.parse().ok())
-            .expect("--pages N");
-    }
+    let flags = Flags::parse("usage: rong-bench-digitise [--pages N]", &["--pages"]);
+    let pages: usize = flags.get("--pages", 20);
     let dir = tempfile::tempdir().expect("temp dir");
     let job_dir = dir.path().join("jobs/bench");
     std::fs::create_dir_all(job_dir.join("master")).expect("dir");
@@ -99,7 +73,7 @@ fn main() {
             std::fs::copy(e.path(), theirs_dir.join(sub).join(e.file_name())).expect("copy");
         }
     }
-    let py = python();
+    let py = venv_python();
     let theirs = if py.exists() {
         let t = Instant::now();
         let ok = Command::new(&py)
@@ -118,11 +92,7 @@ fn main() {
             .status()
             .is_ok_and(|s| s.success());
 
-    println!(
-        "Machine: {} ({} cores)",
-        cpu(),
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
+    println!("Machine: {} ({} cores)", cpu_model(), cores());
     println!();
     println!("| digitisation benchmark ({pages} pages, 300 dpi A4 grey, {W}x{H}) | value |");
     println!("|---|---|");

@@ -1,20 +1,23 @@
 //! Rông's benchmark: runs the real programs and prints a Markdown table for the README.
 //!
-//! `cargo run --release -p rong-tests --bin rong-bench -- [--items N] [--patrons M]`
-//! (build the workspace's binaries in release first: `cargo build --release --bins`).
-
-#![allow(clippy::print_stdout)] // the table on stdout is this program's output
+//! `cargo build --release --bins && target/release/rong-bench [--items N] [--patrons M]
+//! [--checkouts N] [--offline-events N] [--ingest-events N]`.
 
 use std::time::{Duration, Instant};
 
+use rong_benches::flags::Flags;
+use rong_benches::measure::{db_mb, memory_mb, ms, percentile, write_bytes};
+use rong_benches::setup::{bootstrap_agent, tempdir};
+use rong_benches::table::Table;
 use rong_protocol::api::{Reply, RequestOp};
 use rong_protocol::event::{Event, EventBatch, EventBody};
 use rong_protocol::{encode, DeviceId};
+use rong_tests::agent::{card_who, outcome};
 use rong_tests::central::Central;
 use rong_tests::fixtures::{barcode, card, free_adults, free_books};
 use rong_tests::mqtt::Spy;
-use rong_tests::scenario::{wait_drained, wait_synced};
-use rong_tests::{wait_until, Agent};
+use rong_tests::scenario::wait_drained;
+use rong_tests::wait_until;
 
 struct Args {
     items: usize,
@@ -24,124 +27,63 @@ struct Args {
     ingest_events: usize,
 }
 
-fn args() -> Args {
-    let mut a = Args {
-        items: 300_000,
-        patrons: 50_000,
-        checkouts: 2_000,
-        offline_events: 10_000,
-        ingest_events: 50_000,
-    };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    for pair in argv.chunks(2) {
-        let v = pair.get(1).and_then(|v| v.parse().ok());
-        match (pair[0].as_str(), v) {
-            ("--items", Some(v)) => a.items = v,
-            ("--patrons", Some(v)) => a.patrons = v,
-            ("--checkouts", Some(v)) => a.checkouts = v,
-            ("--offline-events", Some(v)) => a.offline_events = v,
-            ("--ingest-events", Some(v)) => a.ingest_events = v,
-            _ => {
-                eprintln!("usage: rong-bench [--items N] [--patrons M] [--checkouts N] [--offline-events N] [--ingest-events N]");
-                std::process::exit(2);
-            }
-        }
-    }
-    a
-}
-
-/// Resident and peak memory of a process, in MB, from /proc.
-fn memory_mb(pid: u32) -> (f64, f64) {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(f64::NAN)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Bytes a process has caused to be written to storage, from /proc/PID/io.
-fn write_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/io"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("write_bytes: "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// The size of a file plus its SQLite WAL, in MB.
-fn db_mb(path: &std::path::Path) -> f64 {
-    let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let wal = path.with_extension("db-wal");
-    (size(path) + size(&wal)) as f64 / 1e6
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
+const USAGE: &str = "usage: rong-bench [--items N] [--patrons M] [--checkouts N] [--offline-events N] [--ingest-events N]";
 
 fn main() {
-    let a = args();
-    let tmp = tempfile::Builder::new()
-        .prefix("rong-bench-")
-        .tempdir()
-        .expect("tempdir");
-    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let flags = Flags::parse(
+        USAGE,
+        &[
+            "--items",
+            "--patrons",
+            "--checkouts",
+            "--offline-events",
+            "--ingest-events",
+        ],
+    );
+    let a = Args {
+        items: flags.get("--items", 300_000),
+        patrons: flags.get("--patrons", 50_000),
+        checkouts: flags.get("--checkouts", 2_000),
+        offline_events: flags.get("--offline-events", 10_000),
+        ingest_events: flags.get("--ingest-events", 50_000),
+    };
+    let tmp = tempdir("rong-bench-");
+    let mut rows = Table::new();
 
     let mut central = Central::prepare(tmp.path(), None, "");
     let seed_time = central.seed_timed(a.items, a.patrons);
-    rows.push((
+    rows.row(
         format!("`central seed` of {} items, {} patrons", a.items, a.patrons),
         format!("{:.1} s", seed_time.as_secs_f64()),
-        "–".into(),
-    ));
+        "–",
+    );
     central.start();
 
     // The device cache: a new agent bootstraps from the snapshot.
-    let mut agent = Agent::prepare(
-        tmp.path(),
-        "kontum-kiosk-1",
-        "kontum",
-        &central.mqtt_url,
-        &central.http.to_string(),
-        "",
+    let (mut agent, took) = bootstrap_agent(tmp.path(), &central, Duration::from_secs(600));
+    rows.row(
+        "Agent bootstrap from snapshot (download + load)",
+        format!("{:.1} s", took.as_secs_f64()),
+        "–",
     );
-    let t = Instant::now();
-    agent.start();
-    wait_synced(&agent);
-    rows.push((
-        "Agent bootstrap from snapshot (download + load)".into(),
-        format!("{:.1} s", t.elapsed().as_secs_f64()),
-        "–".into(),
-    ));
 
     // Checkout latency at the local API, including the durable commit.
     let patrons = free_adults(1, a.checkouts.div_ceil(4) + 1);
     let items = free_books(1, a.checkouts);
-    rows.push((
-        "Agent database on disk after bootstrap (with WAL)".into(),
+    rows.row(
+        "Agent database on disk after bootstrap (with WAL)",
         format!(
             "{:.1} MB",
             db_mb(&agent.dir().join("data").join("agent.db"))
         ),
-        "–".into(),
-    ));
+        "–",
+    );
     let mut c = agent.client();
     let pid = agent.pid().expect("agent pid");
     let written = write_bytes(pid);
     let mut lat = Vec::with_capacity(a.checkouts);
     for (k, item) in items.iter().enumerate() {
-        let who = rong_tests::agent::card_who(&card(patrons[k / 4]));
+        let who = card_who(&card(patrons[k / 4]));
         let t = Instant::now();
         let r = c.call(RequestOp::Checkout {
             who,
@@ -149,13 +91,13 @@ fn main() {
         });
         lat.push(t.elapsed());
         assert!(
-            matches!(rong_tests::agent::outcome(r), Ok(Reply::CheckedOut { .. })),
+            matches!(outcome(r), Ok(Reply::CheckedOut { .. })),
             "checkout {k} refused"
         );
     }
     let per_checkout = (write_bytes(pid) - written) as f64 / a.checkouts as f64 / 1024.0;
     lat.sort();
-    rows.push((
+    rows.row(
         format!(
             "Checkout at the local API, {} loans (p50 / p99 / max)",
             a.checkouts
@@ -166,20 +108,20 @@ fn main() {
             ms(percentile(&lat, 0.99)),
             ms(lat[lat.len() - 1])
         ),
-        "p99 < 10 ms".into(),
-    ));
-    rows.push((
-        "Storage written per checkout (loan, event, WAL; /proc write_bytes)".into(),
+        "p99 < 10 ms",
+    );
+    rows.row(
+        "Storage written per checkout (loan, event, WAL; /proc write_bytes)",
         format!("{per_checkout:.1} KiB"),
-        "–".into(),
-    ));
+        "–",
+    );
     wait_drained(&agent, Duration::from_secs(120));
     let (rss, hwm) = memory_mb(agent.pid().expect("agent pid"));
-    rows.push((
-        "Agent resident memory after the checkouts (RSS / peak)".into(),
+    rows.row(
+        "Agent resident memory after the checkouts (RSS / peak)",
         format!("{rss:.1} MB / {hwm:.1} MB"),
-        "< 40 MB".into(),
-    ));
+        "< 40 MB",
+    );
     for item in &items {
         c.checkin(&barcode(*item)).expect("checkin");
     }
@@ -199,7 +141,7 @@ fn main() {
             if made >= a.offline_events {
                 break;
             }
-            let who = rong_tests::agent::card_who(&card(patrons[k / 4]));
+            let who = card_who(&card(patrons[k / 4]));
             c.call(RequestOp::Checkout {
                 who,
                 item: barcode(*item),
@@ -225,22 +167,22 @@ fn main() {
     let t = Instant::now();
     wait_drained(&agent, Duration::from_secs(600));
     let catch_up = t.elapsed();
-    rows.push((
+    rows.row(
         format!("Catch-up of {offline_events} offline events to central, from the agent's reconnect until its outbox is empty"),
         format!("{:.2} s", catch_up.as_secs_f64()),
-        "< 10 s".into(),
-    ));
-    rows.push((
-        "… before that: central's restart until the agent reconnected (its back-off)".into(),
+        "< 10 s",
+    );
+    rows.row(
+        "… before that: central's restart until the agent reconnected (its back-off)",
         format!("{:.2} s", reconnect.as_secs_f64()),
-        "–".into(),
-    ));
+        "–",
+    );
     let (rss, hwm) = memory_mb(agent.pid().expect("agent pid"));
-    rows.push((
-        "Agent memory after catch-up (RSS / peak)".into(),
+    rows.row(
+        "Agent memory after catch-up (RSS / peak)",
         format!("{rss:.1} MB / {hwm:.1} MB"),
-        "< 40 MB".into(),
-    ));
+        "< 40 MB",
+    );
     agent.stop();
 
     // Central's ingest rate: a fake device publishes ready-made batches as fast as it can.
@@ -280,23 +222,20 @@ fn main() {
         || central.stat("events_applied") >= want,
     );
     let rate = (seq - 1) as f64 / t.elapsed().as_secs_f64();
-    rows.push((
+    rows.row(
         format!("Central ingest, {} events in batches of 200", seq - 1),
         format!("{rate:.0} events/s"),
-        "≥ 5,000 events/s".into(),
-    ));
+        "≥ 5,000 events/s",
+    );
     if let Some(pid) = central.pid() {
         let (rss, hwm) = memory_mb(pid);
-        rows.push((
-            "Central memory at the end (RSS / peak)".into(),
+        rows.row(
+            "Central memory at the end (RSS / peak)",
             format!("{rss:.1} MB / {hwm:.1} MB"),
-            "–".into(),
-        ));
+            "–",
+        );
     }
     central.stop();
 
-    println!("| measure | result | goal |\n|---|---|---|");
-    for (m, r, g) in rows {
-        println!("| {m} | {r} | {g} |");
-    }
+    rows.print();
 }

@@ -1,9 +1,8 @@
 //! The fleet dashboard's benchmark: many simulated devices heartbeating against one central,
 //! then the devices page's render time and central's CPU use. Prints a Markdown table.
 //!
-//! `cargo run --release -p rong-tests --bin rong-bench-fleet -- [--devices 1000]
-//! [--interval-secs 30] [--measure-secs 60]` (build the binaries in release first:
-//! `cargo build --release --bins`).
+//! `cargo build --release --bins && target/release/rong-bench-fleet [--devices 1000]
+//! [--interval-secs 30] [--measure-secs 60]`.
 //!
 //! A few MQTT connections publish retained statuses for many device ids, one topic per
 //! device, spread evenly over the heartbeat interval.
@@ -13,13 +12,17 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rong_mqtt::BrokerUrl;
+use rong_benches::flags::Flags;
+use rong_benches::measure::{clock_ticks_per_sec, cores, cpu_model, cpu_ticks, percentile};
+use rong_benches::setup::tempdir;
 use rong_protocol::status::{DeviceState, DeviceStatus, HardwareStatus, Health};
 use rong_protocol::topic::Topic;
 use rong_protocol::{encode, BranchId, DeviceId};
 use rong_tests::central::Central;
 use rong_tests::fixtures::BRANCHES;
 use rong_tests::http::request_full;
+use rong_tests::mqtt::publisher;
+use rong_tests::staff::Session;
 use rong_tests::wait_until;
 use rumqttc::{Client, QoS};
 
@@ -30,30 +33,6 @@ struct Args {
     devices: usize,
     interval_secs: u64,
     measure_secs: u64,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        devices: 1000,
-        interval_secs: 30,
-        measure_secs: 60,
-    };
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    for pair in argv.chunks(2) {
-        let v = pair.get(1).and_then(|v| v.parse().ok());
-        match (pair[0].as_str(), v) {
-            ("--devices", Some(v)) => a.devices = v as usize,
-            ("--interval-secs", Some(v)) => a.interval_secs = v,
-            ("--measure-secs", Some(v)) => a.measure_secs = v,
-            _ => {
-                eprintln!(
-                    "usage: rong-bench-fleet [--devices N] [--interval-secs S] [--measure-secs S]"
-                );
-                std::process::exit(2);
-            }
-        }
-    }
-    a
 }
 
 fn device(i: usize) -> (String, String) {
@@ -107,58 +86,17 @@ fn topic(i: usize) -> String {
     .to_topic_string()
 }
 
-/// CPU time (user + system) of a process, in clock ticks, from /proc/PID/stat.
-fn cpu_ticks(pid: u32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let get = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // utime and stime are fields 14 and 15; here 0-based after the state field (3).
-    get(11) + get(12)
-}
-
-fn clock_ticks_per_sec() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-fn connect(url: &str, id: &str) -> Client {
-    let broker = BrokerUrl::parse(url).expect("broker URL");
-    let mut opts = rong_mqtt::options(
-        &broker,
-        id,
-        Duration::from_secs(30),
-        None,
-        rong_tests::mqtt::MAX_PACKET,
-    );
-    opts.set_inflight(500);
-    let (client, mut conn) = Client::new(opts, 1024);
-    std::thread::spawn(move || {
-        for ev in conn.iter() {
-            if ev.is_err() {
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-    });
-    client
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 fn main() {
-    let a = args();
-    let tmp = tempfile::Builder::new()
-        .prefix("rong-bench-fleet-")
-        .tempdir()
-        .expect("tempdir");
+    let flags = Flags::parse(
+        "usage: rong-bench-fleet [--devices N] [--interval-secs S] [--measure-secs S]",
+        &["--devices", "--interval-secs", "--measure-secs"],
+    );
+    let a = Args {
+        devices: flags.get("--devices", 1000),
+        interval_secs: flags.get("--interval-secs", 30),
+        measure_secs: flags.get("--measure-secs", 60),
+    };
+    let tmp = tempdir("rong-bench-fleet-");
     let mut central = Central::prepare(
         tmp.path(),
         None,
@@ -169,7 +107,7 @@ fn main() {
     central.start();
     let pid = central.pid().expect("central pid");
     let clients: Vec<Client> = (0..CONNECTIONS)
-        .map(|k| connect(&central.mqtt_url, &format!("bench-fleet-{k}")))
+        .map(|k| publisher(&central.mqtt_url, &format!("bench-fleet-{k}"), 500))
         .collect();
     let started = chrono::Utc::now().timestamp_millis();
 
@@ -223,40 +161,13 @@ fn main() {
     let statuses_before = a.devices;
 
     // The devices page, logged in, while heartbeats go on.
-    let login = request_full(addr, "GET", "/admin/login", &[], None).expect("login page");
-    let body = login.text();
-    let at = body.find("name=\"csrf\" value=\"").expect("csrf") + 19;
-    let csrf = body[at..at + body[at..].find('"').expect("end")].to_owned();
-    let cookie = login
-        .headers
-        .iter()
-        .find(|(n, v)| n == "set-cookie" && v.starts_with("rong_login_csrf="))
-        .and_then(|(_, v)| v.split(';').next())
-        .expect("csrf cookie")
-        .to_owned();
-    let form = format!("user=bench&password={PASSWORD}&csrf={csrf}");
-    let r = request_full(
-        addr,
-        "POST",
-        "/admin/login",
-        &[("Cookie", &cookie)],
-        Some(("application/x-www-form-urlencoded", form.as_bytes())),
-    )
-    .expect("login");
-    let session = r
-        .headers
-        .iter()
-        .find(|(n, v)| n == "set-cookie" && v.starts_with("rong_session="))
-        .and_then(|(_, v)| v.split(';').next())
-        .expect("session cookie")
-        .to_owned();
+    let session = Session::login(addr, "bench", PASSWORD);
     let mut times = Vec::new();
     let mut size = 0;
     let mut rows = 0;
     for _ in 0..20 {
         let t = Instant::now();
-        let r = request_full(addr, "GET", "/admin/devices", &[("Cookie", &session)], None)
-            .expect("devices page");
+        let r = session.get("/admin/devices");
         times.push(t.elapsed());
         assert_eq!(r.status, 200);
         size = r.body.len();
@@ -274,22 +185,9 @@ fn main() {
         .unwrap_or("")
         .to_owned();
 
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("model name")
-                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
-        })
-        .unwrap_or_default();
     println!("| fleet benchmark | value |");
     println!("|---|---|");
-    println!(
-        "| machine | {cpu_model}, {} cores |",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
-    );
+    println!("| machine | {}, {} cores |", cpu_model(), cores());
     println!("| simulated devices | {} over {CONNECTIONS} MQTT connections, heartbeat every {} s (retained status, QoS 1) |", a.devices, a.interval_secs);
     println!(
         "| statuses published | {} at start + {beats} heartbeats |",

@@ -5,22 +5,23 @@
 //! `cargo build --release --bins && target/release/rong-bench-catalogue [--records N]`
 //! (needs the venv from `scripts/setup.sh` for pymarc).
 
-#![allow(clippy::print_stdout)] // the table on stdout is this program's output
-
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use central::marc::{iso2709, Field, Record};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use rong_protocol::api::{Reply, RequestOp};
+use rong_benches::flags::Flags;
+use rong_benches::measure::{ms, percentile};
+use rong_benches::programs::catalogue::{generate, iso2709, Field, Record};
+use rong_benches::setup::{bootstrap_agent, tempdir};
+use rong_benches::table::Table;
+use rong_protocol::api::{Outcome, Reply, RequestOp};
 use rong_tests::central::Central;
-use rong_tests::http;
+use rong_tests::http::{self, percent_encode};
+use rong_tests::interop::{interop, venv_python};
 use rong_tests::proc::bin;
-use rong_tests::scenario::wait_synced;
-use rong_tests::Agent;
 
 fn data(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
     Field::text(tag, subs)
@@ -31,7 +32,7 @@ fn data(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
 /// so that the device there holds `n` records and `n` items. Returns the titles and authors
 /// for queries.
 fn write_marc(path: &Path, n: usize) -> (Vec<String>, Vec<String>) {
-    let seed = central::seed::generate(n * 3, 0, 7);
+    let seed = generate(n * 3, 0, 7);
     let mut out = BufWriter::new(std::fs::File::create(path).expect("create MARC file"));
     let mut titles = Vec::new();
     let mut authors = Vec::new();
@@ -85,24 +86,6 @@ fn write_marc(path: &Path, n: usize) -> (Vec<String>, Vec<String>) {
     (titles, authors)
 }
 
-fn python() -> PathBuf {
-    let venv = std::env::var_os("RONG_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/rong-venv")
-        });
-    venv.join("bin/python")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
 /// What a reader types: prefixes of titles as they grow, whole titles, authors and
 /// single common words, with and without diacritics.
 fn queries(titles: &[String], authors: &[String], n: usize) -> Vec<String> {
@@ -124,22 +107,10 @@ fn queries(titles: &[String], authors: &[String], n: usize) -> Vec<String> {
 }
 
 fn main() {
-    let mut records = 300_000usize;
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    for pair in argv.chunks(2) {
-        match (pair[0].as_str(), pair.get(1).and_then(|v| v.parse().ok())) {
-            ("--records", Some(v)) => records = v,
-            _ => {
-                eprintln!("usage: rong-bench-catalogue [--records N]");
-                std::process::exit(2);
-            }
-        }
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix("rong-bench-catalogue-")
-        .tempdir()
-        .expect("tempdir");
-    let mut rows: Vec<(String, String, String)> = Vec::new();
+    let flags = Flags::parse("usage: rong-bench-catalogue [--records N]", &["--records"]);
+    let records: usize = flags.get("--records", 300_000);
+    let tmp = tempdir("rong-bench-catalogue-");
+    let mut rows = Table::new();
 
     let marc = tmp.path().join("catalogue.mrc");
     let (titles, authors) = write_marc(&marc, records);
@@ -163,14 +134,8 @@ fn main() {
         "import: {summary}"
     );
     let t = Instant::now();
-    let py = Command::new(python())
-        .arg(
-            Path::new(
-                &std::env::var("CARGO_MANIFEST_DIR")
-                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-            )
-            .join("interop/marc_tool.py"),
-        )
+    let py = Command::new(venv_python())
+        .arg(interop("marc_tool.py"))
         .args(["count", marc.to_str().expect("utf-8 path")])
         .output()
         .expect("run pymarc (scripts/setup.sh makes its venv)");
@@ -185,109 +150,57 @@ fn main() {
     let t = Instant::now();
     let file = std::fs::File::open(&marc).expect("open the MARC file");
     let mut read = 0usize;
-    for record in central::marc::iso2709::Reader::new(file) {
+    for record in iso2709::Reader::new(file) {
         let record = record.expect("our reader reads every generated record");
         read += usize::from(record.control_number().is_some());
     }
     let reader_alone = t.elapsed();
     assert_eq!(read, records, "our reader read {read}");
-    let row = |rows: &mut Vec<(String, String, String)>, r: (String, String, String)| {
-        eprintln!("| {} | {} | {} |", r.0, r.1, r.2);
-        rows.push(r);
-    };
-    row(
-        &mut rows,
-        (
-            format!(
-                "`central import marc`: {records} records with items ({:.0} MB), into SQLite",
-                size as f64 / 1e6
-            ),
-            format!(
-                "{:.1} s ({:.0} records/s)",
-                ours.as_secs_f64(),
-                records as f64 / ours.as_secs_f64()
-            ),
-            "–".into(),
+    rows.row(
+        format!(
+            "`central import marc`: {records} records with items ({:.0} MB), into SQLite",
+            size as f64 / 1e6
         ),
+        format!(
+            "{:.1} s ({:.0} records/s)",
+            ours.as_secs_f64(),
+            records as f64 / ours.as_secs_f64()
+        ),
+        "–",
     );
-    row(
-        &mut rows,
-        (
-            "pymarc 5.4 only reading the same file".into(),
-            format!(
-                "{:.1} s: ours is {:.1}x faster",
-                theirs.as_secs_f64(),
-                theirs.as_secs_f64() / ours.as_secs_f64()
-            ),
-            "≥ 10x".into(),
+    rows.row(
+        "pymarc 5.4 only reading the same file",
+        format!(
+            "{:.1} s: ours is {:.1}x faster",
+            theirs.as_secs_f64(),
+            theirs.as_secs_f64() / ours.as_secs_f64()
         ),
+        "≥ 10x",
     );
-    row(
-        &mut rows,
-        (
-            "Our MARC reader alone on the same file (parse and check, no database)".into(),
-            format!(
-                "{:.2} s: {:.0}x faster than pymarc",
-                reader_alone.as_secs_f64(),
-                theirs.as_secs_f64() / reader_alone.as_secs_f64()
-            ),
-            "–".into(),
+    rows.row(
+        "Our MARC reader alone on the same file (parse and check, no database)",
+        format!(
+            "{:.2} s: {:.0}x faster than pymarc",
+            reader_alone.as_secs_f64(),
+            theirs.as_secs_f64() / reader_alone.as_secs_f64()
         ),
+        "–",
     );
 
     central.start();
     let snap = http::request(central.http, "GET", "/api/v1/snapshot/kontum", None)
         .expect("snapshot")
         .body;
-    row(
-        &mut rows,
-        (
-            format!("Device snapshot, {records} records and their items (gzip)"),
-            format!("{:.1} MB", snap.len() as f64 / 1e6),
-            "< 40 MB".into(),
-        ),
+    rows.row(
+        format!("Device snapshot, {records} records and their items (gzip)"),
+        format!("{:.1} MB", snap.len() as f64 / 1e6),
+        "< 40 MB",
     );
-    let mut agent = Agent::prepare(
-        tmp.path(),
-        "kontum-kiosk-1",
-        "kontum",
-        &central.mqtt_url,
-        &central.http.to_string(),
-        "",
-    );
-    let t = Instant::now();
-    agent.start();
-    // The agent answers nothing while it loads the snapshot: wait on the socket patiently.
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let ready = rong_tests::agent::ApiClient::connect(&agent.socket)
-            .and_then(|mut c| c.try_call(RequestOp::Status))
-            .ok()
-            .and_then(|r| match r.outcome {
-                rong_protocol::api::Outcome::Ok {
-                    result: Reply::Status(s),
-                    ..
-                } => Some(s.online && s.catalogue_version > 0),
-                _ => None,
-            })
-            .unwrap_or(false);
-        if ready {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the agent never loaded the snapshot"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    wait_synced(&agent);
-    row(
-        &mut rows,
-        (
-            "Device bootstrap: snapshot download and load".into(),
-            format!("{:.1} s", t.elapsed().as_secs_f64()),
-            "< 30 s".into(),
-        ),
+    let (mut agent, took) = bootstrap_agent(tmp.path(), &central, Duration::from_secs(600));
+    rows.row(
+        "Device bootstrap: snapshot download and load",
+        format!("{:.1} s", took.as_secs_f64()),
+        "< 30 s",
     );
 
     let qs = queries(&titles, &authors, 600);
@@ -303,7 +216,7 @@ fn main() {
         });
         device.push(t.elapsed());
         slowest.push((t.elapsed(), q.clone()));
-        if let rong_protocol::api::Outcome::Ok {
+        if let Outcome::Ok {
             result: Reply::SearchResults { hits },
             ..
         } = r.outcome
@@ -316,7 +229,7 @@ fn main() {
     for (d, q) in slowest.iter().take(8) {
         eprintln!("slow on the device: {:.2} ms  {q:?}", d.as_secs_f64() * 1e3);
     }
-    row(&mut rows, (
+    rows.row(
         format!(
             "Search on the device over {records} records, local API, {} queries ({found} with hits)",
             qs.len()
@@ -326,44 +239,28 @@ fn main() {
             ms(percentile(&device, 0.5)),
             ms(percentile(&device, 0.99))
         ),
-        "p99 < 10 ms".into(),
-    ));
+        "p99 < 10 ms",
+    );
     let mut web = Vec::with_capacity(qs.len());
     for q in &qs {
-        let path = format!(
-            "/api/v1/search?q={}",
-            q.bytes()
-                .map(|b| if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                })
-                .collect::<String>()
-        );
+        let path = format!("/api/v1/search?q={}", percent_encode(q));
         let t = Instant::now();
         let r = http::request(central.http, "GET", &path, None).expect("search");
         assert_eq!(r.status, 200);
         web.push(t.elapsed());
     }
     web.sort();
-    row(
-        &mut rows,
-        (
-            format!("Search through central's HTTP API over {records} records"),
-            format!(
-                "p50 {}, p99 {}",
-                ms(percentile(&web, 0.5)),
-                ms(percentile(&web, 0.99))
-            ),
-            "p99 < 20 ms".into(),
+    rows.row(
+        format!("Search through central's HTTP API over {records} records"),
+        format!(
+            "p50 {}, p99 {}",
+            ms(percentile(&web, 0.5)),
+            ms(percentile(&web, 0.99))
         ),
+        "p99 < 20 ms",
     );
     agent.stop();
     central.stop();
 
-    println!("| measure | result | goal |");
-    println!("|---|---|---|");
-    for (m, r, g) in rows {
-        println!("| {m} | {r} | {g} |");
-    }
+    rows.print();
 }

@@ -6,7 +6,7 @@
 //! (one tesseract per worker, so per core), the character error rate and the PDF's size
 //! per page, as a Markdown table for the README.
 //!
-//! `cargo build --release -p rong-tests --bin rong-bench-ocr &&
+//! `cargo build --release -p rong-benches --bin rong-bench-ocr &&
 //!  target/release/rong-bench-ocr [--pages N] [--workers 1,2]`
 
 #![allow(clippy::print_stdout)] // the table on stdout is this program's output
@@ -14,8 +14,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use central::digitise::{ocr, pdf, process, testpage};
-use central::store::{digitise as db, Store};
+use rong_benches::flags::Flags;
+use rong_benches::programs::documents::{db, ocr, pdf, process, testpage, Store};
 
 const LINES: [&str; 8] = [
     "Thư viện tỉnh Kon Tum lưu giữ nhiều tài liệu quý về lịch sử,",
@@ -64,19 +64,12 @@ fn make_bag(dir: &Path, pages: &[image::GrayImage]) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let arg = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .cloned()
-    };
-    let pages: usize = arg("--pages").map(|v| v.parse()).transpose()?.unwrap_or(8);
-    let workers: Vec<usize> = arg("--workers")
-        .unwrap_or_else(|| "1,2".into())
-        .split(',')
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
+    let flags = Flags::parse(
+        "usage: rong-bench-ocr [--pages N] [--workers N,N,...]",
+        &["--pages", "--workers"],
+    );
+    let pages: usize = flags.get("--pages", 8);
+    let workers: Vec<usize> = flags.list("--workers", vec![1, 2]);
     let font_bytes = testpage::font_bytes()?;
     let font = testpage::font(&font_bytes)?;
     let texts: Vec<String> = (0..pages).map(page_text).collect();

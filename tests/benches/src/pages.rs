@@ -1,11 +1,11 @@
 //! Synthetic scanned pages for the digitisation benchmarks: 300 dpi A4 greyscale with
 //! paper noise, so their PNG masters are as large as real scans' (several MB each).
 
-use edge_agent::digitise::pages::{sha256_hex, Processed};
-use edge_agent::store::PageRow;
 use rand::{Rng, SeedableRng};
 use rong_hardware::scanner::Page;
 use rong_protocol::digitise::PageInfo;
+
+use crate::programs::station::{sha256_hex, PageRow, Processed};
 
 /// A4 width at 300 dpi, in pixels.
 pub const W: u32 = 2480;

@@ -21,14 +21,17 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use edge_agent::digitise::bag::{self, BagInput};
-use edge_agent::digitise::pages::{process, write_atomic};
-use edge_agent::digitise::{access_path, bags_dir, job_dir, master_path};
-use edge_agent::store::{PageRow, Store};
+use rong_benches::flags::Flags;
+use rong_benches::measure::cores;
+use rong_benches::pages;
+use rong_benches::programs::station::{
+    access_path, bag, bags_dir, job_dir, master_path, process, write_atomic, BagInput, PageRow,
+    Store,
+};
 use rong_protocol::digitise::DublinCore;
 use rong_tests::central::Central;
 use rong_tests::netns::{self, Count, Netns};
-use rong_tests::{free_port, pages, wait_for, Agent};
+use rong_tests::{free_port, wait_for, Agent};
 
 const HELP: &str = "\
 rong-bench-upload: tus upload overhead against raw bytes, on a clean and a lossy link.
@@ -52,38 +55,22 @@ struct Args {
     timeout: Duration,
 }
 
-fn list<T: std::str::FromStr>(v: &str, what: &str) -> anyhow::Result<Vec<T>> {
-    v.split(',')
-        .map(|x| x.trim().parse().ok())
-        .collect::<Option<Vec<T>>>()
-        .with_context(|| format!("{what}: a comma-separated list of numbers"))
-}
-
-fn parse(args: &[String]) -> anyhow::Result<Option<Args>> {
-    let mut a = Args {
-        pages: 20,
-        loss: vec![0, 10],
-        chunks_kib: vec![256],
-        timeout: Duration::from_secs(3600),
+fn parse(args: &[String]) -> anyhow::Result<Args> {
+    let flags = Flags::parse_from(
+        args,
+        HELP,
+        &["--pages", "--loss", "--chunk-kib", "--timeout-secs"],
+    );
+    let a = Args {
+        pages: flags.get("--pages", 20),
+        loss: flags.list("--loss", vec![0, 10]),
+        chunks_kib: flags.list("--chunk-kib", vec![256]),
+        timeout: Duration::from_secs(flags.get("--timeout-secs", 3600)),
     };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--pages" => a.pages = value()?.parse().context("--pages N")?,
-            "--loss" => a.loss = list(value()?, "--loss")?,
-            "--chunk-kib" => a.chunks_kib = list(value()?, "--chunk-kib")?,
-            "--timeout-secs" => {
-                a.timeout = Duration::from_secs(value()?.parse().context("--timeout-secs S")?)
-            }
-            other => bail!("unknown argument {other}; see --help"),
-        }
-    }
     if a.pages == 0 || a.loss.iter().any(|&p| p > 50) || a.chunks_kib.contains(&0) {
         bail!("--pages must be at least 1, --loss at most 50, --chunk-kib at least 1");
     }
-    Ok(Some(a))
+    Ok(a)
 }
 
 /// The finished pages of the job, on disk once, copied into each row's station.
@@ -260,7 +247,7 @@ fn run_row(a: &Args, job: &Job, root: &Path, loss: u8, chunk_kib: u64) -> anyhow
 fn print_table(a: &Args, rows: &[Row]) {
     println!(
         "Machine: {} cores; load average (1, 5, 15 min) at the end: {}",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cores(),
         std::fs::read_to_string("/proc/loadavg")
             .unwrap_or_default()
             .trim()
@@ -315,17 +302,17 @@ fn bench(a: &Args) -> anyhow::Result<()> {
 /// `raw --port P --bytes N`: sends N bytes to a sink on 127.0.0.1:P in this process and
 /// prints the seconds it took.
 fn raw(args: &[String]) -> anyhow::Result<()> {
-    let get = |name: &str| -> anyhow::Result<u64> {
-        let i = args
-            .iter()
-            .position(|a| a == name)
-            .with_context(|| format!("raw needs {name}"))?;
-        args.get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .with_context(|| format!("{name} needs a number"))
-    };
-    let port = u16::try_from(get("--port")?).context("--port")?;
-    let took = netns::raw_transfer(port, get("--bytes")?)?;
+    let flags = Flags::parse_from(
+        args,
+        "usage: rong-bench-upload raw --port P --bytes N",
+        &["--port", "--bytes"],
+    );
+    let port: u16 = flags.get("--port", 0);
+    let bytes: u64 = flags.get("--bytes", 0);
+    if port == 0 {
+        bail!("raw needs --port");
+    }
+    let took = netns::raw_transfer(port, bytes)?;
     println!("{}", took.as_secs_f64());
     Ok(())
 }
@@ -335,14 +322,7 @@ fn main() -> ExitCode {
     let result = if args.first().map(String::as_str) == Some("raw") {
         raw(&args[1..])
     } else {
-        match parse(&args) {
-            Ok(None) => {
-                println!("{HELP}");
-                return ExitCode::SUCCESS;
-            }
-            Ok(Some(a)) => bench(&a),
-            Err(e) => Err(e),
-        }
+        parse(&args).and_then(|a| bench(&a))
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rong_benches::flags::Flags;
+use rong_benches::measure::{process_tree, pss_kb, status_kb};
 use rong_tests::fixtures::barcode;
+use rong_tests::proc::bin;
 use rong_tests::scenario::{BrokerKind, Scenario};
 use rong_tests::{wait_for, ApiClient};
 
@@ -25,22 +28,9 @@ const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 800;
 
 fn main() {
-    let runs: usize = std::env::args()
-        .skip_while(|a| a != "--runs")
-        .nth(1)
-        .map(|v| v.parse().expect("--runs N"))
-        .unwrap_or(5);
-    let bin_dir = std::env::current_exe()
-        .expect("own path")
-        .parent()
-        .expect("bin dir")
-        .to_path_buf();
-    let kiosk_bin = bin_dir.join("kiosk");
-    assert!(
-        kiosk_bin.exists(),
-        "{} missing: cargo build --release --bins",
-        kiosk_bin.display()
-    );
+    let flags = Flags::parse("usage: rong-bench-kiosk [--runs N]", &["--runs"]);
+    let runs: usize = flags.get("--runs", 5);
+    let kiosk_bin = bin("kiosk");
 
     let xvfb = Xvfb::start();
     let scenario = Scenario::start(BrokerKind::Embedded, "");
@@ -209,58 +199,6 @@ impl Drop for Xvfb {
 fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// A field of `/proc/PID/status`, in kB.
-fn status_kb(pid: u32, field: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Proportional set size summed over processes, in kB: shared pages are split between
-/// the processes sharing them, so a multi-process browser is not counted twice.
-fn pss_kb(pids: &[u32]) -> u64 {
-    pids.iter()
-        .map(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-                .unwrap_or_default()
-                .lines()
-                .find_map(|l| l.strip_prefix("Pss:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-                .unwrap_or(0)
-        })
-        .sum()
-}
-
-/// Every descendant of `root`, and `root`.
-fn process_tree(root: u32) -> Vec<u32> {
-    let mut all = vec![root];
-    let mut i = 0;
-    while i < all.len() {
-        let parent = all[i];
-        if let Ok(dir) = std::fs::read_dir("/proc") {
-            for e in dir.flatten() {
-                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                    continue;
-                };
-                let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .ok()
-                    .and_then(|s| {
-                        let after = s.rsplit_once(')')?.1.to_owned();
-                        after.split_whitespace().nth(1)?.parse::<u32>().ok()
-                    });
-                if ppid == Some(parent) && !all.contains(&pid) {
-                    all.push(pid);
-                }
-            }
-        }
-        i += 1;
-    }
-    all
 }
 
 /// A page like the kiosk's start screen: a title, a language switch, four big actions and
