@@ -15,7 +15,7 @@ use argon2::Argon2;
 use rong_lending::{LendingContext, PinGate, PinPolicy, Refusal};
 use rong_protocol::api::{ApiError, ErrorCode, LoanView, PatronView, Reply, Who};
 use rong_protocol::barcode;
-use rong_protocol::delta::{Branch, Patron};
+use rong_protocol::delta::{Branch, ClosedDay, LoanRule, Patron};
 use rong_protocol::event::EventBody;
 use rong_protocol::time::local_date;
 use rong_protocol::BranchId;
@@ -82,6 +82,27 @@ fn check_item_code(item: &str) -> Result<(), ApiError> {
         Err(bad(
             "item barcode must be 1 to 64 printable ASCII characters",
         ))
+    }
+}
+
+/// What a loan or renewal is decided against besides the patron and the item: the time,
+/// this branch, its closed days and the loan rules, as the store holds them now.
+struct Basis {
+    at: i64,
+    today: chrono::NaiveDate,
+    branch: Branch,
+    closed: Vec<ClosedDay>,
+    rules: Vec<LoanRule>,
+}
+
+impl Basis {
+    fn context(&self) -> LendingContext<'_> {
+        LendingContext {
+            today: self.today,
+            branch: &self.branch,
+            closed: &self.closed,
+            rules: &self.rules,
+        }
     }
 }
 
@@ -152,6 +173,21 @@ impl Circulation {
             at,
             local_date(basis, self.settings.circulation.utc_offset_minutes),
         ))
+    }
+
+    /// The basis for lending now.
+    fn basis(&self, store: &Store) -> Result<Basis, ApiError> {
+        let (at, today) = self.clock(store).map_err(internal)?;
+        let branch = self.home(store).map_err(internal)?;
+        let closed = store.closed_days(&branch.id, today).map_err(internal)?;
+        let rules = store.rules().map_err(internal)?;
+        Ok(Basis {
+            at,
+            today,
+            branch,
+            closed,
+            rules,
+        })
     }
 
     /// An event for `body` at `at`, marked with whether the clock is trusted.
@@ -302,20 +338,12 @@ impl Circulation {
         check_item_code(item)?;
         let patron = self.authenticate(who)?;
         let mut store = self.store.lock();
-        let (at, today) = self.clock(&store).map_err(internal)?;
-        let branch = self.home(&store).map_err(internal)?;
-        let closed = store.closed_days(&branch.id, today).map_err(internal)?;
-        let rules = store.rules().map_err(internal)?;
+        let basis = self.basis(&store)?;
         let category = store.category(&patron.category).map_err(internal)?;
         let found = store.item(item).map_err(internal)?;
         let current = store.loan(item).map_err(internal)?;
         let count = store.loan_count(&patron.card).map_err(internal)?;
-        let ctx = LendingContext {
-            today,
-            branch: &branch,
-            closed: &closed,
-            rules: &rules,
-        };
+        let ctx = basis.context();
         let plan = rong_lending::checkout(
             &ctx,
             &patron,
@@ -338,7 +366,7 @@ impl Circulation {
         self.commit(
             &mut store,
             Commit {
-                event: Some(self.event(body, at)),
+                event: Some(self.event(body, basis.at)),
                 loan: LoanChange::Put(plan.loan),
                 pin: None,
             },
@@ -399,18 +427,10 @@ impl Circulation {
         check_item_code(item)?;
         let patron = self.authenticate(who)?;
         let mut store = self.store.lock();
-        let (at, today) = self.clock(&store).map_err(internal)?;
-        let branch = self.home(&store).map_err(internal)?;
-        let closed = store.closed_days(&branch.id, today).map_err(internal)?;
-        let rules = store.rules().map_err(internal)?;
+        let basis = self.basis(&store)?;
         let found = store.item(item).map_err(internal)?;
         let current = store.loan(item).map_err(internal)?;
-        let ctx = LendingContext {
-            today,
-            branch: &branch,
-            closed: &closed,
-            rules: &rules,
-        };
+        let ctx = basis.context();
         let loan = rong_lending::renew(&ctx, &patron, found.as_ref(), current.as_ref())
             .map_err(refused)?;
         let (due, renewals) = (loan.due, loan.renewals);
@@ -423,7 +443,7 @@ impl Circulation {
         self.commit(
             &mut store,
             Commit {
-                event: Some(self.event(body, at)),
+                event: Some(self.event(body, basis.at)),
                 loan: LoanChange::Put(loan),
                 pin: None,
             },

@@ -6,13 +6,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rong_protocol::delta::{Delta, Op};
+use rong_protocol::event::EventBody;
 use tokio::sync::{broadcast, Notify};
 
 use crate::circulation::{self, Circulation};
 use crate::config::{ClockSynced, Config};
 use crate::hardware::Hardware;
 use crate::run::Services;
-use crate::store::{SharedStore, Store};
+use crate::store::{Commit, LoanChange, NewEvent, SharedStore, Store};
 
 /// A config whose data lives in `dir`, with a trusted clock and the default devices.
 pub fn config(dir: &Path) -> Config {
@@ -59,4 +60,21 @@ pub fn circulation(config: &Config, store: &SharedStore) -> Circulation {
         Arc::new(Hardware::start(&config.hardware, tx)),
         Arc::new(Notify::new()),
     )
+}
+
+/// A return of `item` logged at `at` by a board whose clock was not synced, as if another
+/// session had written it: tests put the log's time where they need it.
+pub fn checkin_at(item: &str, at: i64) -> Commit {
+    Commit {
+        event: Some(NewEvent {
+            body: EventBody::Checkin {
+                item: item.into(),
+                patron: None,
+            },
+            at,
+            clock_synced: false,
+        }),
+        loan: LoanChange::None,
+        pin: None,
+    }
 }

@@ -195,18 +195,7 @@ fn clock_never_runs_behind_the_log() {
     let future = now_ms() + 86_400_000;
     store
         .lock()
-        .commit(Commit {
-            event: Some(NewEvent {
-                body: EventBody::Checkin {
-                    item: "KT3".into(),
-                    patron: None,
-                },
-                at: future,
-                clock_synced: false,
-            }),
-            loan: LoanChange::None,
-            pin: None,
-        })
+        .commit(testkit::checkin_at("KT3", future))
         .unwrap();
     c.checkin("KT2").unwrap();
     let ev = store.lock().events_range(2, 2).unwrap();
@@ -223,18 +212,7 @@ fn dates_follow_the_clock_once_synced() {
         let ahead = now_ms() + 400 * 86_400_000;
         store
             .lock()
-            .commit(Commit {
-                event: Some(NewEvent {
-                    body: EventBody::Checkin {
-                        item: "KT3".into(),
-                        patron: None,
-                    },
-                    at: ahead,
-                    clock_synced: false,
-                }),
-                loan: LoanChange::None,
-                pin: None,
-            })
+            .commit(testkit::checkin_at("KT3", ahead))
             .unwrap();
         let who = Who {
             card: Some("P1".into()),

@@ -229,6 +229,15 @@ impl Digitise {
             .ok_or_else(|| unknown(""))
     }
 
+    /// A page of a job.
+    fn page_row(&self, job: &str, page: u32) -> Result<PageRow, ApiError> {
+        self.store
+            .lock()
+            .page(job, page)
+            .map_err(internal)?
+            .ok_or_else(|| unknown("no such page"))
+    }
+
     /// The job, if it is still open to changes.
     fn open_job(&self, job: &str) -> Result<JobRow, ApiError> {
         let row = self.job_row(job)?;
@@ -307,15 +316,7 @@ impl Digitise {
     fn scan(&self, job: &str, batch: bool, rescan: Option<u32>) -> Result<Reply, ApiError> {
         self.open_job(job)?;
         if let Some(page) = rescan {
-            if self
-                .store
-                .lock()
-                .page(job, page)
-                .map_err(internal)?
-                .is_none()
-            {
-                return Err(unknown("no such page"));
-            }
+            self.page_row(job, page)?;
         }
         self.check_disk()?;
         let mut slot = self.scanner.lock().unwrap_or_else(|p| p.into_inner());
@@ -387,12 +388,7 @@ impl Digitise {
 
     fn rotate(&self, job: &str, page: u32, quarter_turns: i8) -> Result<Reply, ApiError> {
         self.open_job(job)?;
-        let row = self
-            .store
-            .lock()
-            .page(job, page)
-            .map_err(internal)?
-            .ok_or_else(|| unknown("no such page"))?;
+        let row = self.page_row(job, page)?;
         let turns = quarter_turns.rem_euclid(4) as u8;
         if turns != 0 {
             let master =
@@ -413,15 +409,7 @@ impl Digitise {
                 "the page files were removed from the station after central kept the job",
             ));
         }
-        if self
-            .store
-            .lock()
-            .page(job, page)
-            .map_err(internal)?
-            .is_none()
-        {
-            return Err(unknown("no such page"));
-        }
+        self.page_row(job, page)?;
         let access =
             std::fs::read(access_path(&self.settings.data_dir, job, page)).map_err(internal)?;
         let (jpeg, width, height) = pages::picture(&access, size).map_err(internal)?;

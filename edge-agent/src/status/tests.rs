@@ -1,25 +1,8 @@
 use rong_protocol::delta::Op;
-use rong_protocol::event::EventBody;
 use rong_tests::fixtures::{adults, branch};
 
 use super::*;
-use crate::store::{Commit, LoanChange, NewEvent};
 use crate::testkit;
-
-fn checkin(at: i64) -> Commit {
-    Commit {
-        event: Some(NewEvent {
-            body: EventBody::Checkin {
-                item: "KT1".into(),
-                patron: None,
-            },
-            at,
-            clock_synced: true,
-        }),
-        loan: LoanChange::None,
-        pin: None,
-    }
-}
 
 #[test]
 fn the_outbox_is_what_was_written_and_not_acked() {
@@ -50,7 +33,10 @@ fn the_status_reads_the_store_the_link_and_the_devices() {
     );
     let now = now_ms();
     for _ in 0..3 {
-        s.store.lock().commit(checkin(now)).unwrap();
+        s.store
+            .lock()
+            .commit(testkit::checkin_at("KT1", now))
+            .unwrap();
     }
     s.store.lock().mark_acked(1).unwrap();
     s.link.set_online(true);
