@@ -182,17 +182,10 @@ fn jam_mid_batch_keeps_the_pages_already_scanned() {
     // The same through the callback API: pages before the jam reach the caller.
     s.set_option("read-return-value", error_value("Default"))
         .unwrap();
-    let mut seen = 0;
-    let err = s
-        .scan_batch(&mut |_| {
-            seen += 1;
-            ControlFlow::Continue(())
-        })
-        .map(|_| ());
+    let (seen, end) = s.scan_all();
     // The backend counts sheets by sane_start: the jammed sheet 4 is used up, so the
     // rest of the feeder (sheets 5 to 10) comes through.
-    assert_eq!(err, Ok(()));
-    assert_eq!(seen, 6);
+    assert_eq!((end, seen.len()), (Ok(()), 6));
 }
 
 #[test]
@@ -200,14 +193,8 @@ fn empty_feeder_and_open_cover_are_clear_errors() {
     let mut s = faulty_feeder("test:3", 50);
     s.set_option("read-return-value", error_value("SANE_STATUS_NO_DOCS"))
         .unwrap();
-    let mut pages = 0;
-    let err = s
-        .scan_batch(&mut |_| {
-            pages += 1;
-            ControlFlow::Continue(())
-        })
-        .unwrap_err();
-    assert_eq!((err, pages), (ScanError::NoDocuments, 0));
+    let (pages, end) = s.scan_all();
+    assert_eq!((end, pages.len()), (Err(ScanError::NoDocuments), 0));
 
     s.set_option("read-return-value", error_value("SANE_STATUS_COVER_OPEN"))
         .unwrap();
