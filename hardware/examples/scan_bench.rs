@@ -4,7 +4,6 @@
 //! `cargo run --release -p rong-hardware --example scan_bench`.
 #![allow(clippy::print_stdout)]
 
-use std::ops::ControlFlow;
 use std::time::Instant;
 
 use rong_hardware::scanner::{
@@ -26,11 +25,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     s.set_option("test-picture", OptionValue::Text("Grid".into()))?;
     for round in 1..=3 {
         let start = Instant::now();
-        let mut pages = Vec::new();
-        let n = s.scan_batch(&mut |p| {
-            pages.push(p);
-            ControlFlow::Continue(())
-        })?;
+        let (pages, end) = s.scan_all();
+        end?;
+        let n = pages.len();
         let scan = start.elapsed();
         let start = Instant::now();
         let png_bytes: usize = pages

@@ -1,12 +1,12 @@
 //! Barcode readers.
 
 use std::collections::VecDeque;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use rong_protocol::barcode;
 
 use crate::framing::Frame;
+use crate::sim::{SimHandle, SimReader};
 use crate::ErrorKind;
 
 /// A barcode reader failure.
@@ -92,43 +92,21 @@ impl BarcodeFilter {
 }
 
 /// A simulated reader, fed through its [`SimBarcodeHandle`].
-#[derive(Debug)]
-pub struct SimBarcode {
-    rx: mpsc::Receiver<String>,
-}
+pub type SimBarcode = SimReader<String>;
 
 /// Feeds a [`SimBarcode`]: each call is one scan.
-#[derive(Debug, Clone)]
-pub struct SimBarcodeHandle {
-    tx: mpsc::Sender<String>,
-}
-
-impl SimBarcode {
-    /// A simulated reader and the handle that scans into it.
-    pub fn new() -> (Self, SimBarcodeHandle) {
-        let (tx, rx) = mpsc::channel();
-        (Self { rx }, SimBarcodeHandle { tx })
-    }
-}
+pub type SimBarcodeHandle = SimHandle<String>;
 
 impl SimBarcodeHandle {
     /// Scans a code. Fails only when the reader was dropped.
     pub fn scan(&self, code: impl Into<String>) -> Result<(), BarcodeError> {
-        self.tx
-            .send(code.into())
-            .map_err(|_| BarcodeError::Disconnected("simulated reader closed".into()))
+        self.send(code.into()).map_err(BarcodeError::Disconnected)
     }
 }
 
 impl BarcodeReader for SimBarcode {
     fn next_code(&mut self, timeout: Duration) -> Result<Option<String>, BarcodeError> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(code) => Ok(Some(code)),
-            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(BarcodeError::Disconnected(
-                "simulator handle dropped".into(),
-            )),
-        }
+        self.next(timeout).map_err(BarcodeError::Disconnected)
     }
 }
 

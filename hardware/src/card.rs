@@ -1,8 +1,8 @@
 //! NFC card readers.
 
-use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::sim::{SimHandle, SimReader};
 use crate::ErrorKind;
 
 /// A card reader failure.
@@ -71,71 +71,37 @@ impl Default for NfcConfig {
 pub use rong_protocol::ids::normalise_uid;
 
 /// A simulated reader, driven through its [`SimCardHandle`].
-#[derive(Debug)]
-pub struct SimCard {
-    rx: mpsc::Receiver<CardEvent>,
-}
+pub type SimCard = SimReader<CardEvent>;
 
 /// Drives a [`SimCard`].
-#[derive(Debug, Clone)]
-pub struct SimCardHandle {
-    tx: mpsc::Sender<CardEvent>,
-}
-
-impl SimCard {
-    /// A simulated reader and the handle that taps cards on it.
-    pub fn new() -> (Self, SimCardHandle) {
-        let (tx, rx) = mpsc::channel();
-        (Self { rx }, SimCardHandle { tx })
-    }
-}
+pub type SimCardHandle = SimHandle<CardEvent>;
 
 impl SimCardHandle {
     /// Puts a card on the reader.
     pub fn tap(&self, uid: &str) -> Result<(), CardError> {
         let uid = normalise_uid(uid).ok_or_else(|| CardError::Garbage(uid.to_owned()))?;
-        self.send(CardEvent::Present(uid))
+        self.event(CardEvent::Present(uid))
     }
 
     /// Takes the card off the reader.
     pub fn remove(&self) -> Result<(), CardError> {
-        self.send(CardEvent::Removed)
+        self.event(CardEvent::Removed)
     }
 
-    fn send(&self, ev: CardEvent) -> Result<(), CardError> {
-        self.tx
-            .send(ev)
-            .map_err(|_| CardError::Disconnected("simulated reader closed".into()))
+    fn event(&self, ev: CardEvent) -> Result<(), CardError> {
+        self.send(ev).map_err(CardError::Disconnected)
     }
 }
 
 impl CardReader for SimCard {
     fn next_event(&mut self, timeout: Duration) -> Result<Option<CardEvent>, CardError> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(ev) => Ok(Some(ev)),
-            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                Err(CardError::Disconnected("simulator handle dropped".into()))
-            }
-        }
+        self.next(timeout).map_err(CardError::Disconnected)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uids() {
-        assert_eq!(normalise_uid("04:a2:2b:1a").as_deref(), Some("04A22B1A"));
-        assert_eq!(
-            normalise_uid("04A22B1A5C6D80").as_deref(),
-            Some("04A22B1A5C6D80")
-        );
-        assert_eq!(normalise_uid("04A"), None);
-        assert_eq!(normalise_uid("zz112233"), None);
-        assert_eq!(normalise_uid(""), None);
-    }
 
     #[test]
     fn nfc_config_from_toml() {

@@ -20,17 +20,21 @@
 
 pub mod barcode;
 pub mod card;
+#[cfg(any(feature = "serial", feature = "wedge", feature = "nfc"))]
+mod device;
 pub mod framing;
 #[cfg(feature = "gpio")]
 pub mod gpio;
 pub mod keymap;
 pub mod lights;
+mod millis;
 #[cfg(feature = "nfc")]
 pub mod nfc;
 pub mod printer;
 pub mod scanner;
 #[cfg(feature = "serial")]
 pub mod serial;
+pub mod sim;
 #[cfg(feature = "wedge")]
 pub mod wedge;
 
@@ -49,6 +53,7 @@ pub use printer::{
 };
 #[cfg(feature = "serial")]
 pub use serial::{SerialBarcode, SerialConfig};
+pub use sim::{SimHandle, SimReader};
 #[cfg(feature = "wedge")]
 pub use wedge::WedgeBarcode;
 

@@ -63,9 +63,7 @@ pub struct NfcReader {
 
 impl std::fmt::Debug for NfcReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NfcReader")
-            .field("config", &self.config)
-            .field("open", &self.device.is_some())
+        crate::device::debug_driver(f, "NfcReader", &self.config, self.device.is_some())
             .field("present", &self.tracker.present())
             .finish()
     }

@@ -23,8 +23,7 @@ pub struct SerialConfig {
     #[serde(
         default = "default_debounce",
         rename = "debounce_ms",
-        deserialize_with = "millis",
-        serialize_with = "crate::printer::config::ser_millis"
+        with = "crate::millis"
     )]
     pub debounce: Duration,
 }
@@ -35,10 +34,6 @@ fn default_baud() -> u32 {
 
 fn default_debounce() -> Duration {
     Duration::from_secs(1)
-}
-
-fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    <u64 as serde::Deserialize>::deserialize(d).map(Duration::from_millis)
 }
 
 impl SerialConfig {
@@ -69,10 +64,7 @@ pub struct SerialBarcode {
 
 impl std::fmt::Debug for SerialBarcode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SerialBarcode")
-            .field("config", &self.config)
-            .field("open", &self.port.is_some())
-            .finish()
+        crate::device::debug_driver(f, "SerialBarcode", &self.config, self.port.is_some()).finish()
     }
 }
 
@@ -171,11 +163,7 @@ fn is_gone(e: &io::Error) -> bool {
     matches!(
         e.kind(),
         io::ErrorKind::BrokenPipe | io::ErrorKind::NotFound | io::ErrorKind::UnexpectedEof
-    ) || matches!(
-        e.raw_os_error(),
-        // EIO (pty master closed, USB unplugged), ENXIO, ENODEV
-        Some(5) | Some(6) | Some(19)
-    )
+    ) || crate::device::errno_gone(e)
 }
 
 fn open_error(path: &str, e: serialport::Error) -> BarcodeError {

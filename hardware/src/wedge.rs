@@ -30,10 +30,7 @@ pub struct WedgeBarcode {
 
 impl std::fmt::Debug for WedgeBarcode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WedgeBarcode")
-            .field("config", &self.config)
-            .field("open", &self.device.is_some())
-            .finish()
+        crate::device::debug_driver(f, "WedgeBarcode", &self.config, self.device.is_some()).finish()
     }
 }
 
@@ -132,8 +129,7 @@ impl BarcodeReader for WedgeBarcode {
 
 /// Whether an error means the device went away.
 fn is_gone(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound
-        || matches!(e.raw_os_error(), Some(libc_errno) if [5, 6, 19].contains(&libc_errno))
+    e.kind() == io::ErrorKind::NotFound || crate::device::errno_gone(e)
 }
 
 fn io_error(path: &str, what: &str, e: io::Error) -> BarcodeError {

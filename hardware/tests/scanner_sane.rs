@@ -39,6 +39,44 @@ fn error_value(status: &str) -> OptionValue {
     OptionValue::Text(status.into())
 }
 
+/// `device` set to [`a4_feeder`] at `dpi`, with the backend's fault injection on.
+fn faulty_feeder(device: &str, dpi: u32) -> SaneScanner {
+    let mut s = open(device);
+    s.configure(&ScanSettings {
+        resolution_dpi: Some(dpi),
+        ..a4_feeder()
+    })
+    .expect("configure");
+    s.set_option("enable-test-options", OptionValue::Bool(true))
+        .expect("test options");
+    s
+}
+
+/// `device` scanning the backend's colour pattern from the flatbed at `dpi`, over the area
+/// `(left, top, width, height)` in millimetres.
+fn colour_flatbed(
+    device: &str,
+    dpi: u32,
+    (left, top, width, height): (f64, f64, f64, f64),
+) -> SaneScanner {
+    let mut s = open(device);
+    s.configure(&ScanSettings {
+        mode: Some(Mode::Color),
+        resolution_dpi: Some(dpi),
+        source: Some(Source::Flatbed),
+        area: Some(Area {
+            left_mm: left,
+            top_mm: top,
+            width_mm: width,
+            height_mm: height,
+        }),
+    })
+    .expect("configure");
+    s.set_option("test-picture", OptionValue::Text("Color pattern".into()))
+        .expect("test picture");
+    s
+}
+
 /// Gray, 300 dpi, the feeder, an A4 sheet.
 fn a4_feeder() -> ScanSettings {
     ScanSettings {
@@ -96,15 +134,8 @@ fn feeder_batch_gives_ten_a4_pages_then_runs_out() {
     s.configure(&a4_feeder()).unwrap();
     s.set_option("test-picture", OptionValue::Text("Grid".into()))
         .unwrap();
-    let mut pages = Vec::new();
-    let n = s
-        .scan_batch(&mut |p| {
-            pages.push(p);
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-    assert_eq!(n, 10);
-    assert_eq!(pages.len(), 10);
+    let (pages, end) = s.scan_all();
+    assert_eq!((end, pages.len()), (Ok(()), 10));
     for p in &pages {
         // 210 × 297 mm at 300 dpi is 2480.3 × 3507.9 pixels; the backend rounds down.
         assert_eq!((p.width, p.height), (2480, 3507), "{p:?}");
@@ -126,14 +157,7 @@ fn feeder_batch_gives_ten_a4_pages_then_runs_out() {
 
 #[test]
 fn jam_mid_batch_keeps_the_pages_already_scanned() {
-    let mut s = open("test:2");
-    s.configure(&ScanSettings {
-        resolution_dpi: Some(75),
-        ..a4_feeder()
-    })
-    .unwrap();
-    s.set_option("enable-test-options", OptionValue::Bool(true))
-        .unwrap();
+    let mut s = faulty_feeder("test:2", 75);
     let mut kept = Vec::new();
     let mut batch = s.batch();
     for _ in 0..3 {
@@ -158,39 +182,19 @@ fn jam_mid_batch_keeps_the_pages_already_scanned() {
     // The same through the callback API: pages before the jam reach the caller.
     s.set_option("read-return-value", error_value("Default"))
         .unwrap();
-    let mut seen = 0;
-    let err = s
-        .scan_batch(&mut |_| {
-            seen += 1;
-            ControlFlow::Continue(())
-        })
-        .map(|_| ());
+    let (seen, end) = s.scan_all();
     // The backend counts sheets by sane_start: the jammed sheet 4 is used up, so the
     // rest of the feeder (sheets 5 to 10) comes through.
-    assert_eq!(err, Ok(()));
-    assert_eq!(seen, 6);
+    assert_eq!((end, seen.len()), (Ok(()), 6));
 }
 
 #[test]
 fn empty_feeder_and_open_cover_are_clear_errors() {
-    let mut s = open("test:3");
-    s.configure(&ScanSettings {
-        resolution_dpi: Some(50),
-        ..a4_feeder()
-    })
-    .unwrap();
-    s.set_option("enable-test-options", OptionValue::Bool(true))
-        .unwrap();
+    let mut s = faulty_feeder("test:3", 50);
     s.set_option("read-return-value", error_value("SANE_STATUS_NO_DOCS"))
         .unwrap();
-    let mut pages = 0;
-    let err = s
-        .scan_batch(&mut |_| {
-            pages += 1;
-            ControlFlow::Continue(())
-        })
-        .unwrap_err();
-    assert_eq!((err, pages), (ScanError::NoDocuments, 0));
+    let (pages, end) = s.scan_all();
+    assert_eq!((end, pages.len()), (Err(ScanError::NoDocuments), 0));
 
     s.set_option("read-return-value", error_value("SANE_STATUS_COVER_OPEN"))
         .unwrap();
@@ -206,21 +210,7 @@ fn empty_feeder_and_open_cover_are_clear_errors() {
 
 #[test]
 fn flatbed_gives_one_page_that_encodes_to_png() {
-    let mut s = open("test:4");
-    s.configure(&ScanSettings {
-        mode: Some(Mode::Color),
-        resolution_dpi: Some(100),
-        source: Some(Source::Flatbed),
-        area: Some(Area {
-            left_mm: 10.0,
-            top_mm: 10.0,
-            width_mm: 50.0,
-            height_mm: 25.0,
-        }),
-    })
-    .unwrap();
-    s.set_option("test-picture", OptionValue::Text("Color pattern".into()))
-        .unwrap();
+    let mut s = colour_flatbed("test:4", 100, (10.0, 10.0, 50.0, 25.0));
     let page = s.scan_page().unwrap();
     // 50 × 25 mm at 100 dpi: 196.9 × 98.4 pixels, rounded down.
     assert_eq!(
@@ -267,21 +257,7 @@ async fn async_handle_streams_a_feeder_batch_off_the_runtime() {
 
 #[test]
 fn odd_frame_shapes_give_the_same_pixels() {
-    let mut s = open("test:6");
-    s.configure(&ScanSettings {
-        mode: Some(Mode::Color),
-        resolution_dpi: Some(72),
-        source: Some(Source::Flatbed),
-        area: Some(Area {
-            left_mm: 0.0,
-            top_mm: 0.0,
-            width_mm: 60.0,
-            height_mm: 40.0,
-        }),
-    })
-    .unwrap();
-    s.set_option("test-picture", OptionValue::Text("Color pattern".into()))
-        .unwrap();
+    let mut s = colour_flatbed("test:6", 72, (0.0, 0.0, 60.0, 40.0));
     let single = s.scan_page().unwrap();
 
     // A three-pass scanner sends red, green and blue as three frames.

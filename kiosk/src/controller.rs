@@ -267,19 +267,14 @@ impl Controller {
         a.set_vietnamese(view.lang == Lang::Vi);
         a.set_patron_name(view.patron_name.as_str().into());
         if old.as_ref().map(|o| &o.rows) != Some(&view.rows) {
-            let rows: Vec<RowData> = view
-                .rows
-                .iter()
-                .map(|r| RowData {
-                    item: r.item.as_str().into(),
-                    title: r.title.as_str().into(),
-                    state: r.state,
-                    text: r.text.as_str().into(),
-                    due: r.due.as_str().into(),
-                    overdue: r.overdue,
-                })
-                .collect();
-            a.set_rows(ModelRc::new(VecModel::from(rows)));
+            a.set_rows(model(&view.rows, |r| RowData {
+                item: r.item.as_str().into(),
+                title: r.title.as_str().into(),
+                state: r.state,
+                text: r.text.as_str().into(),
+                due: r.due.as_str().into(),
+                overdue: r.overdue,
+            }));
         }
         a.set_busy(view.busy);
         a.set_loading(view.loading);
@@ -294,21 +289,16 @@ impl Controller {
         a.set_query(view.query.as_str().into());
         a.set_searched(view.searched);
         if old.as_ref().map(|o| &o.hits) != Some(&view.hits) {
-            let hits: Vec<HitData> = view
-                .hits
-                .iter()
-                .map(|h| HitData {
-                    record: h.record.as_str().into(),
-                    title: h.title.as_str().into(),
-                    author: h.author.as_str().into(),
-                    call_number: h.call_number.as_str().into(),
-                    shelf: h.shelf.as_str().into(),
-                    available_here: h.available_here,
-                    total_here: h.total_here,
-                    elsewhere: h.elsewhere.as_str().into(),
-                })
-                .collect();
-            a.set_hits(ModelRc::new(VecModel::from(hits)));
+            a.set_hits(model(&view.hits, |h| HitData {
+                record: h.record.as_str().into(),
+                title: h.title.as_str().into(),
+                author: h.author.as_str().into(),
+                call_number: h.call_number.as_str().into(),
+                shelf: h.shelf.as_str().into(),
+                available_here: h.available_here,
+                total_here: h.total_here,
+                elsewhere: h.elsewhere.as_str().into(),
+            }));
         }
         a.set_print_state(view.print_state);
         a.set_print_text(view.print_text.as_str().into());
@@ -319,16 +309,11 @@ impl Controller {
             a.set_status_online(s.online);
             a.set_status_outbox(s.outbox);
             a.set_status_catalogue(s.catalogue.as_str().into());
-            let hw: Vec<HardwareData> = s
-                .hardware
-                .iter()
-                .map(|(n, st, ok)| HardwareData {
-                    name: SharedString::from(n.as_str()),
-                    state: SharedString::from(st.as_str()),
-                    ok: *ok,
-                })
-                .collect();
-            a.set_hardware(ModelRc::new(VecModel::from(hw)));
+            a.set_hardware(model(&s.hardware, |(n, st, ok)| HardwareData {
+                name: SharedString::from(n.as_str()),
+                state: SharedString::from(st.as_str()),
+                ok: *ok,
+            }));
         }
         if old.as_ref().map(|o| &o.desk) != Some(&view.desk) {
             self.render_desk(&a, &view.desk);
@@ -338,20 +323,15 @@ impl Controller {
 
     fn render_desk(&mut self, a: &Adapter<'_>, d: &DeskView) {
         a.set_desk_jobs_loaded(d.jobs_loaded);
-        let jobs: Vec<JobData> = d
-            .jobs
-            .iter()
-            .map(|j| JobData {
-                job: j.job.as_str().into(),
-                title: j.title.as_str().into(),
-                state: j.state,
-                pages: j.pages,
-                progress: j.progress.as_str().into(),
-                permille: j.permille,
-                detail: j.detail.as_str().into(),
-            })
-            .collect();
-        a.set_desk_jobs(ModelRc::new(VecModel::from(jobs)));
+        a.set_desk_jobs(model(&d.jobs, |j| JobData {
+            job: j.job.as_str().into(),
+            title: j.title.as_str().into(),
+            state: j.state,
+            pages: j.pages,
+            progress: j.progress.as_str().into(),
+            permille: j.permille,
+            detail: j.detail.as_str().into(),
+        }));
         a.set_desk_job_title(d.job_title.as_str().into());
         self.thumbs
             .retain(|p, _| d.pages.iter().any(|v| v.page == *p));
@@ -376,8 +356,7 @@ impl Controller {
         a.set_desk_has_selection(d.has_selection);
         a.set_desk_problem_code(d.problem_code.as_str().into());
         a.set_desk_problem_text(d.problem_text.as_str().into());
-        let form: Vec<SharedString> = d.form.iter().map(|f| f.as_str().into()).collect();
-        a.set_desk_form(ModelRc::new(VecModel::from(form)));
+        a.set_desk_form(model(&d.form, |f| f.as_str().into()));
         a.set_desk_field(d.field.as_str().into());
         a.set_desk_shift(d.shift);
         a.set_desk_title_missing(d.title_missing);
@@ -406,6 +385,11 @@ impl Controller {
         self.thumbs.insert(page, (rev, img.clone()));
         Some(img)
     }
+}
+
+/// A list for the window: each of `items` turned into its row by `row`.
+fn model<T, R: Clone + 'static>(items: &[T], row: impl FnMut(&T) -> R) -> ModelRc<R> {
+    ModelRc::new(VecModel::from(items.iter().map(row).collect::<Vec<_>>()))
 }
 
 /// Decodes a JPEG into a Slint image.

@@ -46,20 +46,10 @@ fn is_slow(op: &RequestOp) -> bool {
 }
 
 impl SocketLink {
-    /// Starts the two threads. They live as long as the process.
+    /// Starts the three threads. They live as long as the process.
     pub fn spawn(socket: &Path, sink: Sink) -> std::io::Result<SocketLink> {
-        let (tx, rx) = mpsc::channel();
-        let path = socket.to_owned();
-        let s = sink.clone();
-        std::thread::Builder::new()
-            .name("kiosk-requests".into())
-            .spawn(move || requests(&path, rx, &s, Lane::Quick))?;
-        let (slow, slow_rx) = mpsc::channel();
-        let path = socket.to_owned();
-        let s = sink.clone();
-        std::thread::Builder::new()
-            .name("kiosk-scans".into())
-            .spawn(move || requests(&path, slow_rx, &s, Lane::Slow))?;
+        let tx = Lane::Quick.spawn(socket, &sink)?;
+        let slow = Lane::Slow.spawn(socket, &sink)?;
         let path = socket.to_owned();
         std::thread::Builder::new()
             .name("kiosk-pushes".into())
@@ -84,6 +74,22 @@ enum Lane {
     Quick,
     /// Scans and packaging, which may take minutes.
     Slow,
+}
+
+impl Lane {
+    /// Starts the thread that carries this lane's requests; send them down the result.
+    fn spawn(self, socket: &Path, sink: &Sink) -> std::io::Result<Sender<(u64, RequestOp)>> {
+        let (tx, rx) = mpsc::channel();
+        let (path, sink) = (socket.to_owned(), sink.clone());
+        let name = match self {
+            Lane::Quick => "kiosk-requests",
+            Lane::Slow => "kiosk-scans",
+        };
+        std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || requests(&path, rx, &sink, self))?;
+        Ok(tx)
+    }
 }
 
 fn requests(path: &Path, rx: Receiver<(u64, RequestOp)>, sink: &Sink, lane: Lane) {

@@ -1,7 +1,7 @@
 //! What the screen shows, computed from the state machine as plain data so it can be
 //! compared (only changes reach Slint) and tested without a window.
 
-use rong_protocol::api::SearchHit;
+use rong_protocol::api::{ApiError, SearchHit};
 use rong_protocol::digitise::{JobState, JobSummary, PageCheck, PageInfo};
 use rong_protocol::status::{HardwareStatus, Health};
 
@@ -271,17 +271,8 @@ impl DeskView {
             },
             can_edit: d.can_edit(),
             has_selection: d.selected.is_some(),
-            problem_code: d
-                .problem
-                .as_ref()
-                .and_then(|e| serde_json::to_value(e.code).ok())
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            problem_text: d
-                .problem
-                .as_ref()
-                .map(|e| error_text(e, lang).to_owned())
-                .unwrap_or_default(),
+            problem_code: code_name(d.problem.as_ref()),
+            problem_text: text_of(d.problem.as_ref(), lang),
             form: [
                 f.title.clone(),
                 f.creator.clone(),
@@ -301,6 +292,19 @@ impl DeskView {
 /// Dates as Vietnamese readers write them, in both languages.
 pub fn date(d: chrono::NaiveDate) -> String {
     d.format("%d/%m/%Y").to_string()
+}
+
+/// The wire name of an agent error's code (`not_for_loan`), for the screens to match on.
+fn code_name(e: Option<&ApiError>) -> String {
+    e.and_then(|e| serde_json::to_value(e.code).ok())
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// An agent error's words in `lang`.
+fn text_of(e: Option<&ApiError>, lang: Lang) -> String {
+    e.map(|e| error_text(e, lang).to_owned())
+        .unwrap_or_default()
 }
 
 fn clamp(n: impl TryInto<i32>) -> i32 {
@@ -378,22 +382,9 @@ impl View {
             loading: k.loading,
             identifying: k.identifying,
             pin_length: clamp(k.pin.len()),
-            pin_error: k
-                .pin_error
-                .as_ref()
-                .map(|e| error_text(e, lang).to_owned())
-                .unwrap_or_default(),
-            refusal_code: k
-                .refusal
-                .as_ref()
-                .and_then(|e| serde_json::to_value(e.code).ok())
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            refusal_text: k
-                .refusal
-                .as_ref()
-                .map(|e| error_text(e, lang).to_owned())
-                .unwrap_or_default(),
+            pin_error: text_of(k.pin_error.as_ref(), lang),
+            refusal_code: code_name(k.refusal.as_ref()),
+            refusal_text: text_of(k.refusal.as_ref(), lang),
             notice_kind,
             notice_text,
             warning: k.warning.map(clamp).unwrap_or(0),

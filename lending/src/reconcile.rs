@@ -457,14 +457,19 @@ mod tests {
         date(DUE.0, DUE.1, DUE.2)
     }
 
+    /// Decides `event` now, in Kon Tum's time zone.
+    fn decide_now(event: &Event, state: &State) -> Decision {
+        decide(event, state, now(), TZ)
+    }
+
+    /// A checkout of the free item KT1, made now, by a patron in the state `p`.
+    fn checkout_by(p: Option<PatronState>) -> Decision {
+        decide_now(&checkout_ev(now(), due()), &known(None, p))
+    }
+
     #[test]
     fn plain_checkout_opens_a_loan() {
-        let d = decide(
-            &checkout_ev(now(), due()),
-            &known(None, patron(false, 0)),
-            now(),
-            TZ,
-        );
+        let d = checkout_by(patron(false, 0));
         assert_eq!(d.outcome, "applied");
         assert!(d.notices.is_empty());
         assert_eq!(
@@ -480,7 +485,7 @@ mod tests {
     #[test]
     fn checkout_of_item_on_loan_to_another_closes_it() {
         let state = known(Some(("P9", date(2026, 12, 1))), patron(false, 0));
-        let d = decide(&checkout_ev(now() - 5000, due()), &state, now(), TZ);
+        let d = decide_now(&checkout_ev(now() - 5000, due()), &state);
         assert_eq!(kinds(&d), vec!["missed_return"]);
         assert_eq!(d.notices[0].patron.as_deref(), Some("P9"));
         assert_eq!(
@@ -495,31 +500,16 @@ mod tests {
 
     #[test]
     fn checkout_over_limit_is_accepted_with_notice() {
-        let d = decide(
-            &checkout_ev(now(), due()),
-            &known(None, patron(false, 5)),
-            now(),
-            TZ,
-        );
+        let d = checkout_by(patron(false, 5));
         assert_eq!(kinds(&d), vec!["over_limit"]);
         assert!(matches!(d.actions[0], Action::OpenLoan { .. }));
-        let under = decide(
-            &checkout_ev(now(), due()),
-            &known(None, patron(false, 4)),
-            now(),
-            TZ,
-        );
+        let under = checkout_by(patron(false, 4));
         assert!(under.notices.is_empty());
     }
 
     #[test]
     fn checkout_by_blocked_patron_is_accepted_with_notice() {
-        let d = decide(
-            &checkout_ev(now(), due()),
-            &known(None, patron(true, 0)),
-            now(),
-            TZ,
-        );
+        let d = checkout_by(patron(true, 0));
         assert_eq!(kinds(&d), vec!["blocked_patron_loan"]);
         assert!(matches!(d.actions[0], Action::OpenLoan { .. }));
     }
@@ -528,7 +518,7 @@ mod tests {
     fn checkout_of_item_on_loan_to_same_patron_keeps_newer_due() {
         let later = date(2026, 12, 20);
         let state = known(Some(("P1", due())), patron(false, 1));
-        let d = decide(&checkout_ev(now(), later), &state, now(), TZ);
+        let d = decide_now(&checkout_ev(now(), later), &state);
         assert!(d.notices.is_empty());
         assert_eq!(
             d.actions,
@@ -538,7 +528,7 @@ mod tests {
             }]
         );
         let state = known(Some(("P1", later)), patron(false, 1));
-        let d = decide(&checkout_ev(now(), due()), &state, now(), TZ);
+        let d = decide_now(&checkout_ev(now(), due()), &state);
         assert!(d.actions.is_empty(), "older due date changes nothing");
         assert_eq!(d.outcome, "applied");
     }
@@ -547,10 +537,10 @@ mod tests {
     fn checkout_of_unknown_item_or_patron_records_only() {
         let mut state = known(None, patron(false, 0));
         state.item_known = false;
-        let d = decide(&checkout_ev(now(), due()), &state, now(), TZ);
+        let d = decide_now(&checkout_ev(now(), due()), &state);
         assert_eq!(kinds(&d), vec!["unknown_item"]);
         assert!(d.actions.is_empty());
-        let d = decide(&checkout_ev(now(), due()), &known(None, None), now(), TZ);
+        let d = decide_now(&checkout_ev(now(), due()), &known(None, None));
         assert_eq!(kinds(&d), vec!["unknown_patron"]);
         assert_eq!(d.outcome, "unknown_patron");
         assert!(d.actions.is_empty());
@@ -560,7 +550,7 @@ mod tests {
     fn checkout_with_implausible_clock_is_corrected() {
         let state = known(None, patron(false, 0));
         // Clock an hour ahead.
-        let d = decide(&checkout_ev(now() + 3_600_000, due()), &state, now(), TZ);
+        let d = decide_now(&checkout_ev(now() + 3_600_000, due()), &state);
         assert_eq!(kinds(&d), vec!["clock_corrected"]);
         assert_eq!(
             d.actions,
@@ -571,18 +561,18 @@ mod tests {
             }]
         );
         // Clock back in 1970 (no battery): at is implausible, due recomputed.
-        let d = decide(&checkout_ev(0, date(1970, 1, 15)), &state, now(), TZ);
+        let d = decide_now(&checkout_ev(0, date(1970, 1, 15)), &state);
         assert_eq!(kinds(&d), vec!["clock_corrected"]);
         assert!(
             matches!(&d.actions[0], Action::OpenLoan { at, due, .. } if *at == now() && *due == date(2026, 12, 9))
         );
         // Due before the event's day, or more than a year on.
         for bad in [date(2026, 11, 1), date(2028, 1, 1)] {
-            let d = decide(&checkout_ev(now(), bad), &state, now(), TZ);
+            let d = decide_now(&checkout_ev(now(), bad), &state);
             assert_eq!(kinds(&d), vec!["clock_corrected"], "{bad}");
         }
         // Five minutes ahead is fine.
-        let d = decide(&checkout_ev(now() + 300_000, due()), &state, now(), TZ);
+        let d = decide_now(&checkout_ev(now() + 300_000, due()), &state);
         assert!(d.notices.is_empty());
     }
 
@@ -592,12 +582,7 @@ mod tests {
             item: "KT1".into(),
             patron: None,
         };
-        let d = decide(
-            &ev(now(), body.clone()),
-            &known(Some(("P1", due())), None),
-            now(),
-            TZ,
-        );
+        let d = decide_now(&ev(now(), body.clone()), &known(Some(("P1", due())), None));
         assert_eq!(
             d.actions,
             vec![Action::CloseLoan {
@@ -606,11 +591,11 @@ mod tests {
             }]
         );
         // Not on loan: recorded, no error, no notice.
-        let d = decide(&ev(now(), body.clone()), &known(None, None), now(), TZ);
+        let d = decide_now(&ev(now(), body.clone()), &known(None, None));
         assert!(d.actions.is_empty() && d.notices.is_empty());
         assert_eq!(d.outcome, "not_on_loan");
         // Unknown item: recorded with a notice.
-        let d = decide(&ev(now(), body), &State::default(), now(), TZ);
+        let d = decide_now(&ev(now(), body), &State::default());
         assert_eq!(kinds(&d), vec!["unknown_item"]);
         assert!(d.actions.is_empty());
     }
@@ -624,7 +609,7 @@ mod tests {
             renewals: 1,
         };
         let state = known(Some(("P1", due())), patron(false, 1));
-        let d = decide(&ev(now(), body("P1")), &state, now(), TZ);
+        let d = decide_now(&ev(now(), body("P1")), &state);
         assert_eq!(
             d.actions,
             vec![Action::UpdateLoan {
@@ -632,40 +617,26 @@ mod tests {
                 renewals: 1
             }]
         );
-        let d = decide(&ev(now(), body("P2")), &state, now(), TZ);
+        let d = decide_now(&ev(now(), body("P2")), &state);
         assert_eq!(kinds(&d), vec!["renew_without_loan"]);
         assert!(d.actions.is_empty());
-        let d = decide(&ev(now(), body("P1")), &known(None, None), now(), TZ);
+        let d = decide_now(&ev(now(), body("P1")), &known(None, None));
         assert_eq!(kinds(&d), vec!["renew_without_loan"]);
     }
 
     #[test]
     fn identify_and_pin_lock_are_recorded() {
-        let d = decide(
-            &ev(
-                now(),
-                EventBody::Identify {
-                    patron: "P1".into(),
-                },
-            ),
-            &State::default(),
-            now(),
-            TZ,
-        );
-        assert!(d.actions.is_empty() && d.notices.is_empty());
-        let d = decide(
-            &ev(
-                now(),
-                EventBody::PinLocked {
-                    patron: "P1".into(),
-                },
-            ),
-            &State::default(),
-            now(),
-            TZ,
-        );
-        assert_eq!(kinds(&d), vec!["pin_locked"]);
+        let p1 = || String::from("P1");
+        for (body, expected) in [
+            (EventBody::Identify { patron: p1() }, vec![]),
+            (EventBody::PinLocked { patron: p1() }, vec!["pin_locked"]),
+        ] {
+            let d = decide_now(&ev(now(), body), &State::default());
+            assert!(d.actions.is_empty());
+            assert_eq!(kinds(&d), expected);
+        }
     }
+
     #[test]
     fn central_due_counts_like_a_device() {
         let b = crate::fixtures::branch("kontum");

@@ -133,5 +133,6 @@ mod tests {
         assert!(normalise_uid("04A1B2").is_none());
         assert!(normalise_uid("04A1B2C").is_none());
         assert!(normalise_uid("ZZA1B2C3").is_none());
+        assert!(normalise_uid("").is_none());
     }
 }

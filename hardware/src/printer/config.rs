@@ -16,19 +16,13 @@ pub struct PrinterConfig {
     #[serde(default)]
     pub baud: Option<u32>,
     /// Paper roll width.
-    #[serde(
-        default = "default_paper",
-        rename = "paper_mm",
-        deserialize_with = "paper_mm",
-        serialize_with = "ser_paper_mm"
-    )]
+    #[serde(default = "default_paper", rename = "paper_mm")]
     pub paper: PaperWidth,
     /// How long to wait for each status answer before calling the printer offline.
     #[serde(
         default = "default_status_timeout",
         rename = "status_timeout_ms",
-        deserialize_with = "millis",
-        serialize_with = "ser_millis"
+        with = "crate::millis"
     )]
     pub status_timeout: Duration,
 }
@@ -39,28 +33,6 @@ fn default_paper() -> PaperWidth {
 
 fn default_status_timeout() -> Duration {
     Duration::from_millis(500)
-}
-
-fn paper_mm<'de, D: serde::Deserializer<'de>>(d: D) -> Result<PaperWidth, D::Error> {
-    let mm = <u32 as serde::Deserialize>::deserialize(d)?;
-    PaperWidth::from_mm(mm)
-        .ok_or_else(|| serde::de::Error::custom(format!("paper_mm must be 58 or 80, not {mm}")))
-}
-
-fn ser_paper_mm<S: serde::Serializer>(p: &PaperWidth, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u32(match p {
-        PaperWidth::Mm58 => 58,
-        PaperWidth::Mm80 => 80,
-    })
-}
-
-/// Writes a duration as whole milliseconds (the `*_ms` config keys).
-pub(crate) fn ser_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    <u64 as serde::Deserialize>::deserialize(d).map(Duration::from_millis)
 }
 
 impl PrinterConfig {

@@ -16,8 +16,9 @@ pub use config::PrinterConfig;
 pub use escpos::{decode_raster, EscPos};
 pub use render::render;
 
-/// Paper roll width.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Paper roll width. In config files, its millimetres: `58` or `80`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "u32", into = "u32")]
 pub enum PaperWidth {
     /// 58 mm paper: 384 dots at 203 dpi.
     Mm58,
@@ -36,11 +37,31 @@ impl PaperWidth {
 
     /// Parses `58` or `80` (millimetres), as written in config files.
     pub fn from_mm(mm: u32) -> Option<Self> {
-        match mm {
-            58 => Some(PaperWidth::Mm58),
-            80 => Some(PaperWidth::Mm80),
-            _ => None,
+        [PaperWidth::Mm58, PaperWidth::Mm80]
+            .into_iter()
+            .find(|p| p.mm() == mm)
+    }
+
+    /// The width in millimetres, as written in config files.
+    pub fn mm(self) -> u32 {
+        match self {
+            PaperWidth::Mm58 => 58,
+            PaperWidth::Mm80 => 80,
         }
+    }
+}
+
+impl TryFrom<u32> for PaperWidth {
+    type Error = String;
+
+    fn try_from(mm: u32) -> Result<Self, Self::Error> {
+        PaperWidth::from_mm(mm).ok_or_else(|| format!("paper_mm must be 58 or 80, not {mm}"))
+    }
+}
+
+impl From<PaperWidth> for u32 {
+    fn from(p: PaperWidth) -> u32 {
+        p.mm()
     }
 }
 

@@ -102,77 +102,64 @@ impl ScanError {
             | ScanError::Io(d) => d.as_str(),
             _ => "",
         };
-        let text = match (self, lang) {
-            (ScanError::Jammed, Language::En) => {
+        let (en, vi) = match self {
+            ScanError::Jammed => (
                 "Paper is jammed in the document feeder. Open the feeder, remove the stuck \
-                 sheet, then scan the remaining pages again. Pages already scanned are kept."
-            }
-            (ScanError::Jammed, Language::Vi) => {
+                 sheet, then scan the remaining pages again. Pages already scanned are kept.",
                 "Giấy bị kẹt trong khay nạp tài liệu. Mở khay, gỡ tờ giấy bị kẹt, rồi quét \
-                 lại các trang còn lại. Các trang đã quét vẫn được giữ."
-            }
-            (ScanError::NoDocuments, Language::En) => {
-                "The document feeder is empty. Load the pages and try again."
-            }
-            (ScanError::NoDocuments, Language::Vi) => {
-                "Khay nạp không có tài liệu. Đặt các trang vào khay rồi thử lại."
-            }
-            (ScanError::CoverOpen, Language::En) => {
-                "The scanner cover is open. Close it and try again."
-            }
-            (ScanError::CoverOpen, Language::Vi) => "Nắp máy quét đang mở. Đóng nắp rồi thử lại.",
-            (ScanError::Busy, Language::En) => {
+                 lại các trang còn lại. Các trang đã quét vẫn được giữ.",
+            ),
+            ScanError::NoDocuments => (
+                "The document feeder is empty. Load the pages and try again.",
+                "Khay nạp không có tài liệu. Đặt các trang vào khay rồi thử lại.",
+            ),
+            ScanError::CoverOpen => (
+                "The scanner cover is open. Close it and try again.",
+                "Nắp máy quét đang mở. Đóng nắp rồi thử lại.",
+            ),
+            ScanError::Busy => (
                 "The scanner is busy (another program may be using it). Wait a moment and \
-                 try again."
-            }
-            (ScanError::Busy, Language::Vi) => {
+                 try again.",
                 "Máy quét đang bận (có thể chương trình khác đang dùng). Đợi một lát rồi \
-                 thử lại."
-            }
-            (ScanError::WarmingUp, Language::En) => {
-                "The scanner lamp is warming up. Wait a moment and try again."
-            }
-            (ScanError::WarmingUp, Language::Vi) => {
-                "Đèn máy quét đang khởi động. Đợi một lát rồi thử lại."
-            }
-            (ScanError::Locked, Language::En) => {
-                "The scanner's transport lock is on. Unlock it and try again."
-            }
-            (ScanError::Locked, Language::Vi) => {
-                "Máy quét đang khoá vận chuyển. Mở khoá rồi thử lại."
-            }
-            (ScanError::InvalidOption(_), Language::En) => {
-                "This scanner does not accept that setting. Choose another value."
-            }
-            (ScanError::InvalidOption(_), Language::Vi) => {
-                "Máy quét không chấp nhận thiết lập này. Hãy chọn giá trị khác."
-            }
-            (ScanError::DeviceGone(_), Language::En) => {
-                "The scanner is not connected. Check its USB cable and power, then try again."
-            }
-            (ScanError::DeviceGone(_), Language::Vi) => {
-                "Không tìm thấy máy quét. Kiểm tra cáp USB và nguồn điện, rồi thử lại."
-            }
-            (ScanError::AccessDenied, Language::En) => {
+                 thử lại.",
+            ),
+            ScanError::WarmingUp => (
+                "The scanner lamp is warming up. Wait a moment and try again.",
+                "Đèn máy quét đang khởi động. Đợi một lát rồi thử lại.",
+            ),
+            ScanError::Locked => (
+                "The scanner's transport lock is on. Unlock it and try again.",
+                "Máy quét đang khoá vận chuyển. Mở khoá rồi thử lại.",
+            ),
+            ScanError::InvalidOption(_) => (
+                "This scanner does not accept that setting. Choose another value.",
+                "Máy quét không chấp nhận thiết lập này. Hãy chọn giá trị khác.",
+            ),
+            ScanError::DeviceGone(_) => (
+                "The scanner is not connected. Check its USB cable and power, then try again.",
+                "Không tìm thấy máy quét. Kiểm tra cáp USB và nguồn điện, rồi thử lại.",
+            ),
+            ScanError::AccessDenied => (
                 "The computer may not use the scanner (permissions). Ask the technician to \
-                 check the udev rules."
-            }
-            (ScanError::AccessDenied, Language::Vi) => {
+                 check the udev rules.",
                 "Máy tính không có quyền dùng máy quét. Nhờ kỹ thuật viên kiểm tra quyền \
-                 truy cập (udev)."
-            }
-            (ScanError::Cancelled, Language::En) => "The scan was cancelled.",
-            (ScanError::Cancelled, Language::Vi) => "Lượt quét đã bị huỷ.",
-            (ScanError::Unsupported(_), Language::En) => "The scanner cannot do this.",
-            (ScanError::Unsupported(_), Language::Vi) => "Máy quét không hỗ trợ thao tác này.",
-            (ScanError::Io(_), Language::En) => {
+                 truy cập (udev).",
+            ),
+            ScanError::Cancelled => ("The scan was cancelled.", "Lượt quét đã bị huỷ."),
+            ScanError::Unsupported(_) => (
+                "The scanner cannot do this.",
+                "Máy quét không hỗ trợ thao tác này.",
+            ),
+            ScanError::Io(_) => (
                 "The scanner stopped responding (I/O error). Check its cable and power, \
-                 then try again."
-            }
-            (ScanError::Io(_), Language::Vi) => {
+                 then try again.",
                 "Máy quét không phản hồi (lỗi vào/ra). Kiểm tra cáp và nguồn điện, rồi \
-                 thử lại."
-            }
+                 thử lại.",
+            ),
+        };
+        let text = match lang {
+            Language::En => en,
+            Language::Vi => vi,
         };
         if detail.is_empty() {
             text.to_owned()

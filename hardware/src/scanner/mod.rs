@@ -127,6 +127,20 @@ pub trait DocumentScanner: Send {
         }
         Ok(batch.pages())
     }
+
+    /// Scans a whole batch into memory: every page read, and how the batch ended. After
+    /// a jam the pages before it are still there, beside the error.
+    fn scan_all(&mut self) -> (Vec<Page>, Result<(), ScanError>)
+    where
+        Self: Sized,
+    {
+        let mut pages = Vec::new();
+        let end = self.scan_batch(&mut |p| {
+            pages.push(p);
+            ControlFlow::Continue(())
+        });
+        (pages, end.map(|_| ()))
+    }
 }
 
 impl<S: DocumentScanner + ?Sized> DocumentScanner for Box<S> {

@@ -433,10 +433,6 @@ pub(crate) mod tests {
         }
     }
 
-    fn strs(v: &[&str]) -> Constraint {
-        Constraint::Strings(v.iter().map(|s| s.to_string()).collect())
-    }
-
     fn sample() -> Vec<ScanOption> {
         let mm = |name: &str, max: f64, v: f64| {
             opt(
@@ -451,13 +447,20 @@ pub(crate) mod tests {
                 OptionValue::Fixed(v),
             )
         };
-        vec![
+        let text = |name: &str, choices: &[&str], v: &str| {
             opt(
-                "mode",
+                name,
                 ValueKind::Text,
                 Unit::None,
-                strs(&["Lineart", "Grayscale", "24bit Color"]),
-                OptionValue::Text("Grayscale".into()),
+                Constraint::Strings(choices.iter().map(|s| s.to_string()).collect()),
+                OptionValue::Text(v.into()),
+            )
+        };
+        vec![
+            text(
+                "mode",
+                &["Lineart", "Grayscale", "24bit Color"],
+                "Grayscale",
             ),
             opt(
                 "resolution",
@@ -466,13 +469,7 @@ pub(crate) mod tests {
                 Constraint::Numbers(vec![150.0, 300.0, 600.0]),
                 OptionValue::Int(150),
             ),
-            opt(
-                "source",
-                ValueKind::Text,
-                Unit::None,
-                strs(&["Flatbed", "ADF Duplex", "ADF Front"]),
-                OptionValue::Text("Flatbed".into()),
-            ),
+            text("source", &["Flatbed", "ADF Duplex", "ADF Front"], "Flatbed"),
             mm("tl-x", 215.9, 0.0),
             mm("tl-y", 297.0, 0.0),
             mm("br-x", 215.9, 215.9),

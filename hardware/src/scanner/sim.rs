@@ -373,29 +373,16 @@ mod tests {
         // The margin is blank.
         assert_eq!(p.sample(5, 5, 0), 235);
         // A batch on the flatbed is one page.
-        let mut n = 0;
-        assert_eq!(
-            s.scan_batch(&mut |_| {
-                n += 1;
-                ControlFlow::Continue(())
-            }),
-            Ok(1)
-        );
-        assert_eq!(n, 1);
+        let (pages, end) = s.scan_all();
+        assert_eq!((pages.len(), end), (1, Ok(())));
     }
 
     #[test]
     fn feeder_batch_delivers_every_sheet_then_stops() {
         let (mut s, h) = opened();
         feeder(&mut s);
-        let mut pages = Vec::new();
-        let n = s
-            .scan_batch(&mut |p| {
-                pages.push(p);
-                ControlFlow::Continue(())
-            })
-            .unwrap();
-        assert_eq!((n, pages.len(), h.sheets()), (10, 10, 0));
+        let (pages, end) = s.scan_all();
+        assert_eq!((end, pages.len(), h.sheets()), (Ok(()), 10, 0));
         assert_ne!(pages[0].data, pages[1].data);
         assert_eq!(
             s.scan_batch(&mut |_| ControlFlow::Continue(())),
@@ -408,13 +395,8 @@ mod tests {
         let (mut s, h) = opened();
         feeder(&mut s);
         h.jam_after(3);
-        let mut kept = Vec::new();
-        let err = s
-            .scan_batch(&mut |p| {
-                kept.push(p);
-                ControlFlow::Continue(())
-            })
-            .unwrap_err();
+        let (kept, end) = s.scan_all();
+        let err = end.unwrap_err();
         assert_eq!(err, ScanError::Jammed);
         assert_eq!(err.kind(), ErrorKind::NotReady);
         assert_eq!(kept.len(), 3);

@@ -344,7 +344,12 @@ impl Desk {
         self.selected = (self.selected != Some(page)).then_some(page);
     }
 
-    fn selected_page(&self) -> Option<(String, &PageInfo, usize)> {
+    /// The selected page, when the job may be edited now: its job, the page, and how many
+    /// pages the job has.
+    fn editable_page(&self) -> Option<(String, &PageInfo, usize)> {
+        if !self.can_edit() {
+            return None;
+        }
         let job = self.open_job()?;
         let p = self.selected?;
         let page = job.pages.iter().find(|x| x.page == p)?;
@@ -353,10 +358,7 @@ impl Desk {
 
     /// Scans the selected page again.
     pub fn rescan(&mut self, session: &str, out: &mut Out) {
-        if !self.can_edit() {
-            return;
-        }
-        let Some((job, page, _)) = self.selected_page() else {
+        let Some((job, page, _)) = self.editable_page() else {
             return;
         };
         let page = page.page;
@@ -375,10 +377,7 @@ impl Desk {
 
     /// Deletes the selected page.
     pub fn delete(&mut self, session: &str, out: &mut Out) {
-        if !self.can_edit() {
-            return;
-        }
-        let Some((job, page, _)) = self.selected_page() else {
+        let Some((job, page, _)) = self.editable_page() else {
             return;
         };
         let page = page.page;
@@ -395,10 +394,7 @@ impl Desk {
 
     /// Moves the selected page one place left (`-1`) or right (`1`).
     pub fn shift_page(&mut self, session: &str, by: i64, out: &mut Out) {
-        if !self.can_edit() {
-            return;
-        }
-        let Some((job, page, len)) = self.selected_page() else {
+        let Some((job, page, len)) = self.editable_page() else {
             return;
         };
         let to = i64::from(page.position) + by;
@@ -419,10 +415,7 @@ impl Desk {
 
     /// Rotates the selected page by quarter turns clockwise.
     pub fn rotate(&mut self, session: &str, quarter_turns: i8, out: &mut Out) {
-        if !self.can_edit() {
-            return;
-        }
-        let Some((job, page, _)) = self.selected_page() else {
+        let Some((job, page, _)) = self.editable_page() else {
             return;
         };
         let page = page.page;

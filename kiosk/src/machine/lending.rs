@@ -212,16 +212,14 @@ impl Kiosk {
         fx: &mut Vec<Effect>,
     ) {
         let ok = result.is_ok();
-        if let Some(r) = self.rows.iter_mut().find(|r| r.item == item) {
-            match result {
-                Ok(Reply::CheckedOut { title, due, .. }) => {
-                    r.title = title;
-                    r.state = RowState::Lent(due);
-                }
-                Ok(_) => r.state = RowState::Unconfirmed,
-                Err(e) => r.state = RowState::Refused(e),
-            }
-        }
+        self.settle(&item, result, |r, reply| {
+            let Reply::CheckedOut { title, due, .. } = reply else {
+                return false;
+            };
+            r.title = title;
+            r.state = RowState::Lent(due);
+            true
+        });
         self.signal(if ok { Signal::Success } else { Signal::Error }, fx);
     }
 
@@ -232,31 +230,29 @@ impl Kiosk {
         result: Result<Reply, ApiError>,
         fx: &mut Vec<Effect>,
     ) {
-        let mut sig = Signal::Error;
-        if let Some(r) = self.rows.iter_mut().find(|r| r.item == item) {
-            match result {
-                Ok(Reply::CheckedIn {
-                    title,
-                    transfer_to,
-                    transfer_to_name,
-                    ..
-                }) => {
-                    r.title = title.unwrap_or_default();
-                    r.state = match (transfer_to_name, transfer_to) {
-                        (Some(name), _) => RowState::Transfer(name),
-                        (None, Some(b)) => RowState::Transfer(b.to_string()),
-                        (None, None) => RowState::Returned,
-                    };
-                    sig = if r.state == RowState::Returned {
-                        Signal::Success
-                    } else {
-                        Signal::Attention
-                    };
-                }
-                Ok(_) => r.state = RowState::Unconfirmed,
-                Err(e) => r.state = RowState::Refused(e),
-            }
-        }
+        self.settle(&item, result, |r, reply| {
+            let Reply::CheckedIn {
+                title,
+                transfer_to,
+                transfer_to_name,
+                ..
+            } = reply
+            else {
+                return false;
+            };
+            r.title = title.unwrap_or_default();
+            r.state = match (transfer_to_name, transfer_to) {
+                (Some(name), _) => RowState::Transfer(name),
+                (None, Some(b)) => RowState::Transfer(b.to_string()),
+                (None, None) => RowState::Returned,
+            };
+            true
+        });
+        let sig = match self.rows.iter().find(|r| r.item == item).map(|r| &r.state) {
+            Some(RowState::Returned) => Signal::Success,
+            Some(RowState::Transfer(_)) => Signal::Attention,
+            _ => Signal::Error,
+        };
         self.signal(sig, fx);
     }
 
@@ -268,18 +264,38 @@ impl Kiosk {
         fx: &mut Vec<Effect>,
     ) {
         let ok = result.is_ok();
-        if let Some(r) = self.rows.iter_mut().find(|r| r.item == item) {
-            match result {
-                Ok(Reply::Renewed { due, .. }) => {
-                    r.due = Some(due);
-                    r.overdue = false;
-                    r.state = RowState::Renewed(due);
-                }
-                Ok(_) => r.state = RowState::Unconfirmed,
-                Err(e) => r.state = RowState::Refused(e),
-            }
-        }
+        self.settle(&item, result, |r, reply| {
+            let Reply::Renewed { due, .. } = reply else {
+                return false;
+            };
+            r.due = Some(due);
+            r.overdue = false;
+            r.state = RowState::Renewed(due);
+            true
+        });
         self.signal(if ok { Signal::Success } else { Signal::Error }, fx);
+    }
+
+    /// Writes the agent's answer about `item` into its row. `fill` takes a reply and says
+    /// whether it was the kind the request expects; any other kind leaves the row
+    /// unconfirmed, and a refusal shows why.
+    fn settle(
+        &mut self,
+        item: &str,
+        result: Result<Reply, ApiError>,
+        fill: impl FnOnce(&mut Row, Reply) -> bool,
+    ) {
+        let Some(r) = self.rows.iter_mut().find(|r| r.item == item) else {
+            return;
+        };
+        match result {
+            Ok(reply) => {
+                if !fill(r, reply) {
+                    r.state = RowState::Unconfirmed;
+                }
+            }
+            Err(e) => r.state = RowState::Refused(e),
+        }
     }
 
     /// The reader's loans, for the account screen.

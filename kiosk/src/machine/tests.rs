@@ -76,15 +76,27 @@ impl T {
         assert_eq!(r.len(), 1, "{r:?}");
         r.remove(0)
     }
+    /// Acts, then takes the one request that made.
+    pub(super) fn act_one(&mut self, a: Action) -> (u64, RequestOp) {
+        self.act(a);
+        self.only()
+    }
+    /// Feeds an input, then takes the one request that made.
+    pub(super) fn input_one(&mut self, i: Input) -> (u64, RequestOp) {
+        self.input(i);
+        self.only()
+    }
+    /// Types `text` on the on-screen keyboard, a key at a time.
+    pub(super) fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.act(Action::SearchKey(c));
+        }
+    }
     pub(super) fn reply(&mut self, tag: u64, result: Result<Reply, ApiError>) {
         self.input(Input::Reply { tag, result });
     }
-    pub(super) fn login(&mut self, purpose: Action, staff: bool) {
-        self.act(purpose);
-        assert_eq!(self.k.screen, Screen::Identify);
-        self.input(Input::CardPresent("04AA".into()));
-        let (tag, op) = self.only();
-        assert!(matches!(op, RequestOp::Identify(ref w) if w.uid.as_deref() == Some("04AA")));
+    /// Answers an identify: the reader is known, in session `s1`.
+    pub(super) fn identified(&mut self, tag: u64, staff: bool) {
         self.reply(
             tag,
             Ok(Reply::Identified {
@@ -92,6 +104,13 @@ impl T {
                 patron: patron(staff),
             }),
         );
+    }
+    pub(super) fn login(&mut self, purpose: Action, staff: bool) {
+        self.act(purpose);
+        assert_eq!(self.k.screen, Screen::Identify);
+        let (tag, op) = self.input_one(Input::CardPresent("04AA".into()));
+        assert!(matches!(op, RequestOp::Identify(ref w) if w.uid.as_deref() == Some("04AA")));
+        self.identified(tag, staff);
     }
 }
 
@@ -142,8 +161,7 @@ fn still_here_cancels_the_warning() {
 fn late_replies_do_not_reach_the_next_reader() {
     let mut t = T::new();
     t.login(Action::Borrow, false);
-    t.input(Input::Barcode("KT9".into()));
-    let (tag, _) = t.only();
+    let (tag, _) = t.input_one(Input::Barcode("KT9".into()));
     t.act(Action::Home);
     t.requests();
     t.reply(
@@ -161,8 +179,7 @@ fn late_replies_do_not_reach_the_next_reader() {
 fn lost_connection_leaves_items_unconfirmed_and_a_session_the_agent_forgot_ends() {
     let mut t = T::new();
     t.login(Action::Borrow, false);
-    t.input(Input::Barcode("KT1".into()));
-    let (tag, _) = t.only();
+    let (tag, _) = t.input_one(Input::Barcode("KT1".into()));
     t.input(Input::Disconnected);
     assert!(t.k.out_of_service());
     t.input(Input::Lost { tag });
@@ -170,8 +187,7 @@ fn lost_connection_leaves_items_unconfirmed_and_a_session_the_agent_forgot_ends(
     t.input(Input::Connected);
     assert!(!t.k.out_of_service());
     t.answer_all_status();
-    t.input(Input::Barcode("KT1".into()));
-    let (tag, _) = t.only();
+    let (tag, _) = t.input_one(Input::Barcode("KT1".into()));
     t.reply(tag, Err(err(ErrorCode::NoSession)));
     assert_eq!(t.k.screen, Screen::Refused);
     assert!(t.k.session.is_none() && t.k.rows.is_empty());
@@ -181,18 +197,11 @@ fn lost_connection_leaves_items_unconfirmed_and_a_session_the_agent_forgot_ends(
 fn cards_mid_session_and_garbage_scans_are_explained() {
     let mut t = T::new();
     t.act(Action::Borrow);
-    t.input(Input::CardPresent("04AA".into()));
-    let (tag, _) = t.only();
+    let (tag, _) = t.input_one(Input::CardPresent("04AA".into()));
     t.input(Input::CardPresent("04BB".into()));
     assert!(t.requests().is_empty(), "one card at a time");
     assert_eq!(t.k.notice.as_ref().map(|n| &n.0), Some(&Notice::OtherCard));
-    t.reply(
-        tag,
-        Ok(Reply::Identified {
-            session: "s1".into(),
-            patron: patron(false),
-        }),
-    );
+    t.identified(tag, false);
     t.input(Input::CardPresent("04CC".into()));
     assert_eq!(t.k.screen, Screen::Borrow);
     assert!(t.requests().is_empty());

@@ -12,8 +12,7 @@ fn borrow_three_then_receipt_and_summary() {
     t.login(Action::Borrow, false);
     assert_eq!(t.k.screen, Screen::Borrow);
     for (i, code) in ["KT1", "KT2", "KT3"].iter().enumerate() {
-        t.input(Input::Barcode((*code).into()));
-        let (tag, op) = t.only();
+        let (tag, op) = t.input_one(Input::Barcode((*code).into()));
         assert!(
             matches!(op, RequestOp::Checkout { ref who, .. } if who.session.as_deref() == Some("s1"))
         );
@@ -37,8 +36,7 @@ fn borrow_three_then_receipt_and_summary() {
     );
     t.act(Action::Finish);
     assert_eq!(t.k.screen, Screen::Receipt);
-    t.act(Action::Print);
-    let (tag, op) = t.only();
+    let (tag, op) = t.act_one(Action::Print);
     assert_eq!(
         op,
         RequestOp::PrintReceipt {
@@ -65,8 +63,7 @@ fn borrow_three_then_receipt_and_summary() {
 fn pin_then_wrong_pin_then_refusal() {
     let mut t = T::new();
     t.act(Action::Borrow);
-    t.input(Input::Barcode("P000005".into()));
-    let (tag, _) = t.only();
+    let (tag, _) = t.input_one(Input::Barcode("P000005".into()));
     t.reply(tag, Err(err(ErrorCode::PinRequired)));
     assert_eq!(t.k.screen, Screen::Pin);
     for d in [1, 2, 3, 4] {
@@ -74,8 +71,7 @@ fn pin_then_wrong_pin_then_refusal() {
     }
     t.act(Action::PinBack);
     t.act(Action::PinDigit(9));
-    t.act(Action::PinOk);
-    let (tag, op) = t.only();
+    let (tag, op) = t.act_one(Action::PinOk);
     assert_eq!(
         op,
         RequestOp::Identify(Who {
@@ -88,8 +84,7 @@ fn pin_then_wrong_pin_then_refusal() {
     assert_eq!(t.k.screen, Screen::Pin);
     assert!(t.k.pin.is_empty() && t.k.pin_error.is_some());
     t.act(Action::PinDigit(0));
-    t.act(Action::PinOk);
-    let (tag, _) = t.only();
+    let (tag, _) = t.act_one(Action::PinOk);
     t.reply(tag, Err(err(ErrorCode::PinLocked)));
     assert_eq!(t.k.screen, Screen::Refused);
     assert_eq!(
@@ -102,8 +97,7 @@ fn pin_then_wrong_pin_then_refusal() {
 fn blocked_card_is_refused_and_timeout_clears_it() {
     let mut t = T::new();
     t.act(Action::Account);
-    t.input(Input::CardPresent("04BB".into()));
-    let (tag, _) = t.only();
+    let (tag, _) = t.input_one(Input::CardPresent("04BB".into()));
     t.reply(tag, Err(err(ErrorCode::PatronBlocked)));
     assert_eq!(t.k.screen, Screen::Refused);
     t.now += Duration::from_secs(11);
@@ -119,8 +113,7 @@ fn blocked_card_is_refused_and_timeout_clears_it() {
 fn return_other_branch_account_renew_search_and_staff() {
     let mut t = T::new();
     t.act(Action::Return);
-    t.input(Input::Barcode("KT7".into()));
-    let (tag, op) = t.only();
+    let (tag, op) = t.input_one(Input::Barcode("KT7".into()));
     assert_eq!(op, RequestOp::Checkin { item: "KT7".into() });
     t.reply(
         tag,
@@ -171,11 +164,8 @@ fn return_other_branch_account_renew_search_and_staff() {
     t.requests();
 
     t.act(Action::Search);
-    for c in "dia chi".chars() {
-        t.act(Action::SearchKey(c));
-    }
-    t.act(Action::SearchGo);
-    let (tag, op) = t.only();
+    t.type_text("dia chi");
+    let (tag, op) = t.act_one(Action::SearchGo);
     assert_eq!(
         op,
         RequestOp::Search {
@@ -198,15 +188,13 @@ fn return_other_branch_account_renew_search_and_staff() {
     assert_eq!(t.k.screen, Screen::Scanning);
     let (_, op) = t.only();
     assert!(matches!(op, RequestOp::JobList { .. }));
-    t.act(Action::StaffMenu);
-    let (_, op) = t.only();
+    let (_, op) = t.act_one(Action::StaffMenu);
     assert_eq!(
         op,
         RequestOp::Status,
         "the staff menu asks for fresh status"
     );
-    t.act(Action::SyncNow);
-    let (tag, op) = t.only();
+    let (tag, op) = t.act_one(Action::SyncNow);
     assert_eq!(op, RequestOp::SyncNow);
     t.reply(tag, Ok(Reply::Done));
     assert_eq!(t.k.notice.as_ref().map(|n| &n.0), Some(&Notice::Synced));

@@ -57,6 +57,13 @@ impl T {
         self.reply(tag, Ok(reply));
     }
 
+    /// A staff member at job J1, which the agent answers as `job(state, pages)`.
+    fn at_job(&mut self, state: &str, pages: u32) {
+        self.desk(serde_json::json!([]));
+        let (tag, _) = self.act_one(Action::OpenJob("J1".into()));
+        self.reply(tag, Ok(job(state, pages)));
+    }
+
     /// Answers every thumbnail request with a tiny picture; returns how many there were.
     fn answer_thumbs(&mut self) -> usize {
         let mut n = 0;
@@ -89,25 +96,18 @@ fn staff_describe_a_document_with_vietnamese_marks_then_start_it() {
     t.act(Action::StartJob);
     assert!(t.requests().is_empty());
     assert!(t.k.desk.title_missing);
-    for c in "SU THI".chars() {
-        t.act(Action::SearchKey(c));
-    }
+    t.type_text("SU THI");
     assert_eq!(t.k.desk.form.title, "Su thi");
     for _ in 0..4 {
         t.act(Action::SearchBack);
     }
     t.act(Action::FormMark(Mark::Horn));
     t.act(Action::FormMark(Mark::Hook));
-    for c in " THI".chars() {
-        t.act(Action::SearchKey(c));
-    }
+    t.type_text(" THI");
     assert_eq!(t.k.desk.form.title, "Sử thi");
     t.act(Action::FormField(Field::Date));
-    for c in "1985".chars() {
-        t.act(Action::SearchKey(c));
-    }
-    t.act(Action::StartJob);
-    let (tag, op) = t.only();
+    t.type_text("1985");
+    let (tag, op) = t.act_one(Action::StartJob);
     match op {
         RequestOp::JobStart {
             session,
@@ -130,14 +130,10 @@ fn staff_pick_a_catalogue_record_for_a_job() {
     let mut t = T::new();
     t.desk(serde_json::json!([]));
     t.act(Action::NewJob);
-    for c in "DIA".chars() {
-        t.act(Action::SearchKey(c));
-    }
-    t.act(Action::SearchGo);
-    let (_, op) = t.only();
+    t.type_text("DIA");
+    let (_, op) = t.act_one(Action::SearchGo);
     assert!(matches!(op, RequestOp::Search { ref q, .. } if q == "DIA"));
-    t.act(Action::PickRecord("KT-1".into()));
-    let (tag, op) = t.only();
+    let (tag, op) = t.act_one(Action::PickRecord("KT-1".into()));
     assert!(
         matches!(op, RequestOp::JobStart { source: rong_protocol::digitise::JobSource::Record { ref record }, .. } if record == "KT-1")
     );
@@ -148,13 +144,9 @@ fn staff_pick_a_catalogue_record_for_a_job() {
 #[test]
 fn a_batch_shows_pages_as_they_arrive_and_a_jam_keeps_them() {
     let mut t = T::new();
-    t.desk(serde_json::json!([]));
-    t.act(Action::OpenJob("J1".into()));
-    let (tag, _) = t.only();
-    t.reply(tag, Ok(job("open", 0)));
+    t.at_job("open", 0);
     assert_eq!(t.k.screen, Screen::JobPages);
-    t.act(Action::ScanBatch);
-    let (scan, op) = t.only();
+    let (scan, op) = t.act_one(Action::ScanBatch);
     assert!(matches!(op, RequestOp::JobScan { batch: true, .. }));
     assert!(!t.k.desk.can_edit(), "no edits while the feeder runs");
     for p in 1..=2 {
@@ -196,10 +188,7 @@ fn a_batch_shows_pages_as_they_arrive_and_a_jam_keeps_them() {
 #[test]
 fn thumbnails_the_station_removed_are_not_asked_for_again() {
     let mut t = T::new();
-    t.desk(serde_json::json!([]));
-    t.act(Action::OpenJob("J1".into()));
-    let (tag, _) = t.only();
-    t.reply(tag, Ok(job("safe", 2)));
+    t.at_job("safe", 2);
     let asked = t.requests();
     assert_eq!(asked.len(), 2);
     // Page 1's files are gone (the job is safe at central); page 2's answer was lost.
@@ -233,10 +222,7 @@ fn thumbnails_the_station_removed_are_not_asked_for_again() {
 #[test]
 fn page_edits_act_on_the_selected_page_then_finish_uploads() {
     let mut t = T::new();
-    t.desk(serde_json::json!([]));
-    t.act(Action::OpenJob("J1".into()));
-    let (tag, _) = t.only();
-    t.reply(tag, Ok(job("open", 3)));
+    t.at_job("open", 3);
     assert_eq!(t.answer_thumbs(), 3);
     // Nothing selected: the buttons do nothing.
     t.act(Action::RotateRight);
@@ -247,8 +233,7 @@ fn page_edits_act_on_the_selected_page_then_finish_uploads() {
         t.requests().is_empty(),
         "the first page cannot go further left"
     );
-    t.act(Action::PageRight);
-    let (tag, op) = t.only();
+    let (tag, op) = t.act_one(Action::PageRight);
     assert_eq!(
         op,
         RequestOp::PageMove {
@@ -259,8 +244,7 @@ fn page_edits_act_on_the_selected_page_then_finish_uploads() {
         }
     );
     t.reply(tag, Ok(job("open", 3)));
-    t.act(Action::RotateLeft);
-    let (tag, op) = t.only();
+    let (tag, op) = t.act_one(Action::RotateLeft);
     assert!(matches!(
         op,
         RequestOp::PageRotate {
@@ -271,8 +255,7 @@ fn page_edits_act_on_the_selected_page_then_finish_uploads() {
     ));
     t.reply(tag, Ok(job("open", 3)));
     assert_eq!(t.answer_thumbs(), 1, "the turned page's thumbnail again");
-    t.act(Action::PageDelete);
-    let (tag, op) = t.only();
+    let (tag, op) = t.act_one(Action::PageDelete);
     assert!(matches!(op, RequestOp::PageDelete { page: 1, .. }));
     t.reply(tag, Ok(job("open", 2)));
     assert_eq!(t.k.desk.selected, None);
@@ -281,8 +264,7 @@ fn page_edits_act_on_the_selected_page_then_finish_uploads() {
     t.act(Action::KeepScanning);
     assert_eq!(t.k.screen, Screen::JobPages);
     t.act(Action::FinishJob);
-    t.act(Action::ConfirmFinish);
-    let (tag, op) = t.only();
+    let (tag, op) = t.act_one(Action::ConfirmFinish);
     assert!(matches!(op, RequestOp::JobFinish { .. }));
     t.reply(tag, Ok(job("queued", 2)));
     assert_eq!(t.k.screen, Screen::Scanning);
