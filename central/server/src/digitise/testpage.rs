@@ -25,13 +25,19 @@ pub struct Layout {
     pub top: f32,
 }
 
-/// The Noto Sans font the kiosk ships, found from `CARGO_MANIFEST_DIR` read at run time (a
-/// test or benchmark crate one level below the workspace root), else from where central
+/// The Noto Sans font the kiosk ships, found above `CARGO_MANIFEST_DIR` read at run time (a
+/// test or benchmark crate somewhere below the workspace root), else above where central
 /// was built (a benchmark binary run by hand).
 pub fn font_path() -> PathBuf {
+    const FONT: &str = "kiosk/fonts/NotoSans-Regular.ttf";
     let manifest = std::env::var("CARGO_MANIFEST_DIR")
         .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
-    PathBuf::from(manifest).join("../kiosk/fonts/NotoSans-Regular.ttf")
+    let manifest = PathBuf::from(manifest);
+    manifest
+        .ancestors()
+        .map(|dir| dir.join(FONT))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| manifest.join("..").join(FONT))
 }
 
 /// Reads the font at [`font_path`].

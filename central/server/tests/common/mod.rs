@@ -74,9 +74,19 @@ impl Running {
 /// `tests/interop/{name}` in the repository (read at run time: CI may run a binary
 /// built in another checkout).
 pub fn interop(name: &str) -> PathBuf {
-    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../tests/interop")
-        .join(name)
+    repo_root().join("tests/interop").join(name)
+}
+
+/// The repository's root: the nearest folder above this crate that holds `Cargo.lock`
+/// (read at run time, like [`interop`]).
+pub fn repo_root() -> PathBuf {
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .map(PathBuf::from)
+        .unwrap_or(manifest)
 }
 
 /// The interop venv's Python (`tests/interop/python` finds it and says how to make it).

@@ -229,11 +229,7 @@ fn a_rendered_vietnamese_page_is_read_with_under_5_percent_cer_then_indexed_and_
     assert_eq!(m["items"][0]["width"], 2480);
     let mpath = tmp.path().join("manifest.json");
     std::fs::write(&mpath, serde_json::to_vec(&m).expect("json")).expect("manifest written");
-    let script = Path::new(
-        &std::env::var("CARGO_MANIFEST_DIR")
-            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned()),
-    )
-    .join("../tests/interop/iiif_manifest.py");
+    let script = common::interop("iiif_manifest.py");
     let out = std::process::Command::new(venv_python())
         .arg(&script)
         .arg(&mpath)
