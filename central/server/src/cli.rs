@@ -288,7 +288,7 @@ fn import_cmd(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
 
 fn import_patrons_cmd(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
     use crate::patrons::{hash_pins, read_rows, BadRow, Known};
-    use crate::store::PatronUpsert;
+    use central_store::PatronUpsert;
     let started = std::time::Instant::now();
     let mut store = open_store(config)?;
     let (categories, branches) = store.category_and_branch_ids()?;
@@ -370,7 +370,7 @@ fn admin_create(
     role: &str,
     branch: Option<&str>,
 ) -> anyhow::Result<()> {
-    use crate::store::admin::Role;
+    use central_store::admin::Role;
     let role = Role::parse(role).context("--role must be admin or staff")?;
     let branch = match (role, branch) {
         (Role::Admin, _) => None,
@@ -426,7 +426,7 @@ fn seed_cmd(config: &Config, items: usize, patrons: usize, seed: u64) -> anyhow:
         );
     }
     let t = std::time::Instant::now();
-    let data = crate::seed::generate(items, patrons, seed);
+    let data = central_seed::generate(items, patrons, seed);
     let generated = t.elapsed();
     let counts = store.write_seed(&data, config.utc_offset_minutes)?;
     tracing::info!(

@@ -17,8 +17,8 @@ use rong_protocol::ids::BranchId;
 
 use crate::config::{HoldingsCodes, ImportConfig};
 use crate::marc::{self, iso2709, marcxml, Format, Record, RecordError};
-use crate::store::catalogue::{Announce, CatalogueEntry, Prepared, Upsert};
-use crate::store::{Store, StoreError};
+use central_store::catalogue::{Announce, CatalogueEntry, Prepared, Upsert};
+use central_store::{Store, StoreError};
 
 /// Records per transaction.
 const BATCH: usize = 20_000;

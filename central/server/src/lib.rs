@@ -17,9 +17,7 @@ pub mod metrics;
 pub mod mqtt;
 pub mod opac;
 pub mod patrons;
-pub mod seed;
 pub mod server;
-pub mod store;
 pub mod web;
 pub mod writer;
 

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use crate::store::StatsRow;
+use central_store::StatsRow;
 
 /// Why an incoming MQTT message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,8 +15,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::deltas::{encode_chunks, plan_catchup, CatchupPlan};
 use crate::metrics::{Metrics, Reject};
-use crate::store::{self, ReadPool, StoreError};
 use crate::writer::{Job, Outbound};
+use central_store::{self, ReadPool, StoreError};
 
 /// The largest packet central's client accepts: above the protocol limit, so oversized
 /// messages arrive and are refused and counted rather than breaking the connection.
@@ -213,8 +213,8 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
 /// then catches up.
 pub fn announce(ctx: &MqttCtx) -> Result<(), StoreError> {
     let conn = ctx.reads.get()?;
-    let version = store::current_version(&conn)?;
-    let branches = store::snapshot::branch_ids(&conn)?;
+    let version = central_store::current_version(&conn)?;
+    let branches = central_store::snapshot::branch_ids(&conn)?;
     let payload = rong_protocol::encode(&Downlink::delta(rong_protocol::delta::Delta {
         from_version: version,
         to_version: version,
@@ -239,9 +239,9 @@ pub fn catchup(
     from_version: u64,
 ) -> Result<(), StoreError> {
     let conn = ctx.reads.get()?;
-    let current = store::current_version(&conn)?;
+    let current = central_store::current_version(&conn)?;
     let topic = Topic::DeviceDeltas(branch.clone(), device.clone()).to_topic_string();
-    let floor = store::snapshot_floor(&conn)?;
+    let floor = central_store::snapshot_floor(&conn)?;
     let plan = plan_catchup(from_version, current, ctx.max_catchup_ops, floor);
     tracing::info!(device = %device, from_version, current, floor, plan = ?plan, "catch-up");
     let payloads = match plan {
@@ -253,7 +253,7 @@ pub fn catchup(
             },
         })],
         CatchupPlan::Deltas { from, to } => {
-            let ops = store::ops_between(&conn, from, to)?;
+            let ops = central_store::ops_between(&conn, from, to)?;
             let mut chunks = encode_chunks(from, &ops, branch);
             if chunks.is_empty() {
                 chunks.push(rong_protocol::encode(&Downlink::delta(

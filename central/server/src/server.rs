@@ -14,8 +14,8 @@ use crate::config::Config;
 use crate::http::{router, AppState};
 use crate::metrics::Metrics;
 use crate::mqtt::{self, MqttCtx};
-use crate::store::{ReadPool, Store};
 use crate::writer::{self, WriterCtx};
+use central_store::{ReadPool, Store};
 
 /// Where a running central can be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]

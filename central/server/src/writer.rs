@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::deltas::encode_chunks;
 use crate::metrics::{Metrics, Reject};
-use crate::store::{Applied, Registration, Store, StoreError};
+use central_store::{Applied, Registration, Store, StoreError};
 
 /// A message for the MQTT publisher.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +113,7 @@ pub fn spawn(
 struct Writer {
     store: Store,
     ctx: WriterCtx,
-    cache: crate::store::RefCache,
+    cache: central_store::RefCache,
 }
 
 fn run(store: Store, mut rx: mpsc::Receiver<Job>, ctx: WriterCtx) {

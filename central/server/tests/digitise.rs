@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use central::digitise::{iiif, ocr, pdf, process, testpage};
-use central::store::{digitise as db, Store};
+use central_store::{digitise as db, Store};
 use common::Running;
 
 const TEXT: &str = "Địa chí Kon Tum\n\

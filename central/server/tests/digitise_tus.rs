@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use central::store::documents;
+use central_store::documents;
 use rong_protocol::digitise::{BagFile, BagSubmission, BagVerdict};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;

@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use central::store::Store;
+use central_store::Store;
 use rong_protocol::delta::{Branch, Op};
 use rong_protocol::ids::BranchId;
 use serde_json::Value;

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use central::store::Store;
+use central_store::Store;
 use rong_protocol::delta::{Branch, Category, Op};
 use rong_protocol::ids::BranchId;
 

@@ -10,8 +10,8 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use central::seed::{generate_with_pin_params, SeedData};
-use central::store::Store;
+use central_seed::{generate_with_pin_params, SeedData};
+use central_store::Store;
 use chrono::NaiveDate;
 use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody, Op, SnapshotHeader};
 use rong_protocol::event::{Ack, Event, EventBatch, EventBody};

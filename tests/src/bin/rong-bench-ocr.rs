@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use central::digitise::{ocr, pdf, process, testpage};
-use central::store::{digitise as db, Store};
+use central_store::{digitise as db, Store};
 
 const LINES: [&str; 8] = [
     "Thư viện tỉnh Kon Tum lưu giữ nhiều tài liệu quý về lịch sử,",

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::store::digitise::{Document, Page};
+use central_store::digitise::{Document, Page};
 
 /// Widths made besides the full size: viewer, thumbnail strip and small thumbnail.
 pub const WIDTHS: [u32; 3] = [1000, 400, 150];

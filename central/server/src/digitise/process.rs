@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use crate::store::digitise::{self as db, Claimed, NewPage};
-use crate::store::StoreError;
+use central_store::digitise::{self as db, Claimed, NewPage};
+use central_store::StoreError;
 
 use super::{iiif, ocr};
 
@@ -269,7 +269,7 @@ pub struct WorkerPool {
 
 impl WorkerPool {
     /// Queues again tasks left running, then starts `workers` threads (at least one) on the
-    /// database at `db_path` (already opened and migrated by [`crate::store::Store::open`]).
+    /// database at `db_path` (already opened and migrated by [`central_store::Store::open`]).
     pub fn start(
         db_path: &Path,
         workers: usize,

@@ -14,7 +14,7 @@ use rong_protocol::digitise::{bag_info, upload_meta, BagSubmission, BagVerdict};
 
 use super::bag::{self, BagProblem, CheckedBag};
 use super::tus::{check_bag_path, check_id, TusError, Uploads};
-use crate::store::documents::{BagRefusal, NewDocument};
+use central_store::documents::{BagRefusal, NewDocument};
 
 /// Why a submission could not be judged at all (as opposed to a refused bag).
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::store::{digitise as db, ReadPool, StoreError};
+use central_store::{digitise as db, ReadPool, StoreError};
 
 use super::public_url::PublicBase;
 use super::{iiif, viewer};

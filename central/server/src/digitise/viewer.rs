@@ -4,8 +4,8 @@
 
 use rong_protocol::fold::fold;
 
-use crate::store::digitise::{Document, TextHit};
 use crate::web::html::esc;
+use central_store::digitise::{Document, TextHit};
 
 const SCRIPT: &str = r#"
 (function(){

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::{read, ApiError, AppState};
-use crate::store::{queries, LoanFilter, NoticeFilter};
 use crate::writer::Job;
+use central_store::{queries, LoanFilter, NoticeFilter};
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
@@ -23,7 +23,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 /// `GET /healthz`.
 #[tracing::instrument(skip_all)]
 pub async fn healthz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let version = read(&st, |c| crate::store::current_version(c)).await?;
+    let version = read(&st, |c| central_store::current_version(c)).await?;
     Ok(Json(
         json!({"ok": true, "change_version": version, "writer": !st.jobs.is_closed()}),
     ))
@@ -105,7 +105,7 @@ pub async fn search(
         return Ok(Json(json!({"query": text, "hits": []})));
     };
     let hits = read(&st, move |c| {
-        crate::store::search::search(c, &parsed, limit)
+        central_store::search::search(c, &parsed, limit)
     })
     .await?;
     Ok(Json(json!({"query": text, "hits": hits})))

@@ -22,9 +22,9 @@ use crate::digitise::receive::{verdict, Outcome, ReceiveError};
 use crate::digitise::tus::{
     Checksum, TusError, UploadInfo, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
 };
-use crate::store::documents;
-use crate::store::{Store, StoreError};
 use crate::writer::{AdminWrite, Job};
+use central_store::documents;
+use central_store::{Store, StoreError};
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
@@ -332,7 +332,7 @@ pub async fn submit_bag(
             let queued = tokio::task::spawn_blocking(move || -> Result<usize, String> {
                 let dir = dir.ok_or("the bag has no document directory")?;
                 // TODO(issue 13): through the writer
-                let mut c = crate::store::digitise::open_worker(&db).map_err(|e| e.to_string())?;
+                let mut c = central_store::digitise::open_worker(&db).map_err(|e| e.to_string())?;
                 crate::digitise::process::register(&mut c, &dir, &id2, &title)
                     .map_err(|e| e.to_string())
             })

@@ -16,8 +16,8 @@ use rusqlite::Connection;
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
-use crate::store::{ReadPool, StoreError};
 use crate::writer::Job;
+use central_store::{ReadPool, StoreError};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use rong_protocol::ids::BranchId;
 use tokio::sync::mpsc;
 
 use super::{read, ApiError, AppState};
-use crate::store::snapshot::{branch_exists, write_snapshot};
+use central_store::snapshot::{branch_exists, write_snapshot};
 
 /// Sends what is written in 64 KiB pieces down a channel, blocking when the client is slow.
 struct ChannelWriter {

@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use crate::store::{search, ReadPool, StoreError};
+use central_store::{search, ReadPool, StoreError};
 pub use text::Lang;
 
 /// Results per page.
@@ -127,7 +127,7 @@ async fn search_page(
     let documents = match parsed.clone() {
         Some(parsed) => {
             match read(&st, move |c| {
-                crate::store::digitise::search_text(c, &parsed, DOCUMENT_HITS)
+                central_store::digitise::search_text(c, &parsed, DOCUMENT_HITS)
             })
             .await
             {

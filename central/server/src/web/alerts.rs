@@ -19,9 +19,9 @@ use super::i18n::Lang;
 use super::{html_response, now_ms, read, session, write, CsrfForm, WebError, WebState};
 use crate::config::{AlertsConfig, DashboardConfig};
 use crate::metrics::{Fleet, Metrics};
-use crate::store::admin::{self, AlertCandidate, FleetRow};
-use crate::store::ReadPool;
 use crate::writer::Job;
+use central_store::admin::{self, AlertCandidate, FleetRow};
+use central_store::ReadPool;
 
 const MIB: u64 = 1024 * 1024;
 

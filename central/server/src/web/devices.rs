@@ -23,9 +23,9 @@ use super::i18n::Lang;
 use super::{
     html_response, now_ms, read, session, session_hash, still_valid, Session, WebError, WebState,
 };
-use crate::store::admin::{self, FleetRow};
-use crate::store::queries;
 use crate::writer::Job;
+use central_store::admin::{self, FleetRow};
+use central_store::queries;
 
 /// A device's state as the dashboard shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +107,8 @@ async fn list_data(st: &WebState, branch: Option<String>) -> Result<ListData, We
     read(st, move |c| {
         Ok(ListData {
             rows: admin::fleet(c, branch.as_deref())?,
-            version: crate::store::current_version(c)?,
-            branches: crate::store::snapshot::branch_ids(c)?
+            version: central_store::current_version(c)?,
+            branches: central_store::snapshot::branch_ids(c)?
                 .into_iter()
                 .map(|b| b.to_string())
                 .collect(),
@@ -377,7 +377,7 @@ async fn device_for(
     read(st, move |c| {
         Ok((
             queries::device_detail(c, &id)?,
-            crate::store::current_version(c)?,
+            central_store::current_version(c)?,
         ))
     })
     .await

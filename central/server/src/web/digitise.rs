@@ -12,8 +12,8 @@ use serde::Deserialize;
 
 use super::html::{bytes, esc, page};
 use super::{html_response, read, session, WebError, WebState};
-use crate::store::admin::{self, FleetRow, Role};
-use crate::store::digitise::{self as db, OcrCounts};
+use central_store::admin::{self, FleetRow, Role};
+use central_store::digitise::{self as db, OcrCounts};
 
 /// Query of the page.
 #[derive(Debug, Default, Deserialize)]

@@ -31,9 +31,9 @@ use tokio::sync::oneshot;
 
 use crate::config::{AlertsConfig, DashboardConfig};
 use crate::http::AppState;
-use crate::store::admin::{self, Role};
-use crate::store::{Store, StoreError};
 use crate::writer::{AdminWrite, Job};
+use central_store::admin::{self, Role};
+use central_store::{Store, StoreError};
 
 pub use alerts::run_evaluator;
 pub use auth::{hash_password, token_hash};

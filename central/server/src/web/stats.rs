@@ -15,7 +15,7 @@ use super::html::{esc, page, url_enc};
 use super::i18n::Lang;
 use super::svg::{bars, Series};
 use super::{html_response, read, session, WebError, WebState};
-use crate::store::admin::{self, DayCount};
+use central_store::admin::{self, DayCount};
 
 /// The four counted kinds, in column order.
 const KINDS: [(&str, &str, &str); 4] = [
@@ -159,7 +159,7 @@ pub async fn page_route(
     let (top, branches) = read(&st, move |c| {
         Ok((
             admin::top_titles(c, from, to, br.as_deref(), 10)?,
-            crate::store::snapshot::branch_ids(c)?
+            central_store::snapshot::branch_ids(c)?
                 .into_iter()
                 .map(|b| b.to_string())
                 .collect::<Vec<_>>(),

@@ -1,6 +1,6 @@
 //! Central's SQLite store: the only module that holds SQL.
 //!
-//! One writer connection (owned by the ingest worker thread, see [`crate::writer`]) makes
+//! One writer connection (owned by the ingest worker thread, see `central::writer`) makes
 //! every change; HTTP handlers and the catch-up path read through [`ReadPool`]. The file
 //! runs in WAL mode with `synchronous=FULL`, so a committed batch survives power loss;
 //! `rong_sqlite` opens it, refuses what it does not recognise, and migrates it.

@@ -480,7 +480,7 @@ mod tests {
     #[test]
     fn loan_lookups_use_an_index() {
         let dir = tempfile::tempdir().unwrap();
-        let s = crate::store::Store::open(&dir.path().join("c.db")).unwrap();
+        let s = crate::Store::open(&dir.path().join("c.db")).unwrap();
         let c = s.reader();
         for f in [
             LoanFilter {
