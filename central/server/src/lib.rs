@@ -12,6 +12,7 @@ pub mod deltas;
 pub mod digitise;
 pub mod http;
 pub mod import;
+pub mod ingest;
 pub mod marc;
 pub mod metrics;
 pub mod mqtt;
@@ -19,7 +20,6 @@ pub mod opac;
 pub mod patrons;
 pub mod server;
 pub mod web;
-pub mod writer;
 
 pub use config::Config;
 pub use server::{serve, Ready};

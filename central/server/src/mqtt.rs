@@ -14,9 +14,9 @@ use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::deltas::{encode_chunks, plan_catchup, CatchupPlan};
+use crate::ingest::{Ingest, Outbound};
 use crate::metrics::{Metrics, Reject};
-use crate::writer::{Job, Outbound};
-use central_store::{self, ReadPool, StoreError};
+use central_store::{self, Conn, Reads, StoreError};
 
 /// The largest packet central's client accepts: above the protocol limit, so oversized
 /// messages arrive and are refused and counted rather than breaking the connection.
@@ -25,12 +25,12 @@ const CLIENT_MAX_PACKET: usize = 2 * 1024 * 1024;
 /// What the MQTT task needs.
 #[derive(Debug, Clone)]
 pub struct MqttCtx {
-    /// To the writer.
-    pub jobs: mpsc::Sender<Job>,
+    /// The writer's ingest jobs.
+    pub ingest: Ingest,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Read connections, for catch-up.
-    pub reads: Arc<ReadPool>,
+    pub reads: Reads,
     /// To the publisher.
     pub out: mpsc::UnboundedSender<Outbound>,
     /// Catch-up limit.
@@ -145,7 +145,7 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
         tracing::debug!(topic, "ignoring message on a foreign topic");
         return;
     };
-    let job = match parsed {
+    let sent = match parsed {
         Topic::Events(branch, device) => match decode::<EventBatch>(payload) {
             Err(e) => return reject(ctx, Reject::from_decode(&e), topic, &e),
             Ok(batch) if batch.device != device => {
@@ -156,7 +156,7 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
                     &format!("batch from {}", batch.device),
                 )
             }
-            Ok(batch) => Job::Events { branch, batch },
+            Ok(batch) => ctx.ingest.events(branch, batch).await,
         },
         Topic::Status(branch, device) => {
             if payload.is_empty() {
@@ -172,16 +172,12 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
                         &format!("status of {}/{}", s.branch, s.device),
                     )
                 }
-                Ok(status) => Job::Status { branch, status },
+                Ok(status) => ctx.ingest.status(branch, status).await,
             }
         }
         Topic::CmdReply(branch, device) => match decode::<CommandReply>(payload) {
             Err(e) => return reject(ctx, Reject::from_decode(&e), topic, &e),
-            Ok(reply) => Job::Reply {
-                branch,
-                device,
-                reply,
-            },
+            Ok(reply) => ctx.ingest.reply(branch, device, reply).await,
         },
         Topic::Catchup(branch, device) => {
             match decode::<CatchupRequest>(payload) {
@@ -201,7 +197,7 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
             return
         }
     };
-    if ctx.jobs.send(job).await.is_err() {
+    if sent.is_err() {
         tracing::warn!(topic, "writer is gone; dropping message");
     }
 }
@@ -212,9 +208,12 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
 /// costs nothing to a device that is current and shows a gap to one that is behind, which
 /// then catches up.
 pub fn announce(ctx: &MqttCtx) -> Result<(), StoreError> {
-    let conn = ctx.reads.get()?;
-    let version = central_store::current_version(&conn)?;
-    let branches = central_store::snapshot::branch_ids(&conn)?;
+    let (version, branches) = ctx.reads.blocking(|c| {
+        Ok::<_, StoreError>((
+            central_store::current_version(c)?,
+            central_store::snapshot::branch_ids(c)?,
+        ))
+    })?;
     let payload = rong_protocol::encode(&Downlink::delta(rong_protocol::delta::Delta {
         from_version: version,
         to_version: version,
@@ -238,10 +237,20 @@ pub fn catchup(
     device: &rong_protocol::DeviceId,
     from_version: u64,
 ) -> Result<(), StoreError> {
-    let conn = ctx.reads.get()?;
-    let current = central_store::current_version(&conn)?;
+    ctx.reads
+        .blocking(|c| catchup_on(ctx, c, branch, device, from_version))
+}
+
+fn catchup_on(
+    ctx: &MqttCtx,
+    conn: &mut Conn<'_>,
+    branch: &rong_protocol::BranchId,
+    device: &rong_protocol::DeviceId,
+    from_version: u64,
+) -> Result<(), StoreError> {
+    let current = central_store::current_version(conn)?;
     let topic = Topic::DeviceDeltas(branch.clone(), device.clone()).to_topic_string();
-    let floor = central_store::snapshot_floor(&conn)?;
+    let floor = central_store::snapshot_floor(conn)?;
     let plan = plan_catchup(from_version, current, ctx.max_catchup_ops, floor);
     tracing::info!(device = %device, from_version, current, floor, plan = ?plan, "catch-up");
     let payloads = match plan {
@@ -253,7 +262,7 @@ pub fn catchup(
             },
         })],
         CatchupPlan::Deltas { from, to } => {
-            let ops = central_store::ops_between(&conn, from, to)?;
+            let ops = central_store::ops_between(conn, from, to)?;
             let mut chunks = encode_chunks(from, &ops, branch);
             if chunks.is_empty() {
                 chunks.push(rong_protocol::encode(&Downlink::delta(

@@ -12,10 +12,10 @@ use rong_mqtt::{BrokerUrl, Credentials};
 
 use crate::config::Config;
 use crate::http::{router, AppState};
+use crate::ingest::{Ingest, IngestCtx};
 use crate::metrics::Metrics;
 use crate::mqtt::{self, MqttCtx};
-use crate::writer::{self, WriterCtx};
-use central_store::{ReadPool, Store};
+use central_store::{Reads, Store};
 
 /// Where a running central can be reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub async fn serve(
     ready: Option<oneshot::Sender<Ready>>,
 ) -> anyhow::Result<()> {
     let store = open_store(&config)?;
-    let reads = Arc::new(ReadPool::new(store.path()));
+    let reads = Reads::new(store.path());
     let ocr_pool = crate::digitise::process::WorkerPool::start(
         store.path(),
         config.digitise.ocr_workers,
@@ -75,9 +75,9 @@ pub async fn serve(
     };
 
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let (jobs, writer_thread) = writer::spawn(
+    let (ingest, writer_thread) = Ingest::start(
         store,
-        WriterCtx {
+        IngestCtx {
             metrics: metrics.clone(),
             out: out_tx.clone(),
             auto_register: config.ingest.auto_register_devices,
@@ -101,7 +101,7 @@ pub async fn serve(
             ),
         ),
         MqttCtx {
-            jobs: jobs.clone(),
+            ingest: ingest.clone(),
             metrics: metrics.clone(),
             reads: reads.clone(),
             out: out_tx,
@@ -118,7 +118,8 @@ pub async fn serve(
     let http_addr = listener.local_addr()?;
     let state = AppState {
         reads: reads.clone(),
-        jobs: jobs.clone(),
+        writer: ingest.writer().clone(),
+        ingest: ingest.clone(),
         metrics: metrics.clone(),
         intake: Arc::new(
             crate::digitise::receive::Intake::open(
@@ -158,12 +159,15 @@ pub async fn serve(
         ));
     let alerts_task = tokio::spawn(crate::web::run_evaluator(
         reads,
-        jobs,
+        ingest.writer().clone(),
         metrics,
         config.alerts.clone(),
         config.dashboard.clone(),
         stop_rx.clone(),
     ));
+    // The writer ends once every handle is gone: the last ones are the router's and the
+    // MQTT task's, dropped when those stop.
+    drop(ingest);
     let mut http_stop = stop_rx.clone();
     let http_task = tokio::spawn(async move {
         axum::serve(
@@ -204,7 +208,7 @@ pub async fn serve(
     tokio::task::spawn_blocking(move || ocr_pool.stop())
         .await
         .ok();
-    // The writer ends once every job sender is gone; it finishes the job in hand first.
+    // The writer finishes the change in hand, then ends: every handle is gone by now.
     tokio::task::spawn_blocking(move || writer_thread.join())
         .await
         .ok();

@@ -133,6 +133,19 @@ pub fn register(
     Ok(true)
 }
 
+impl super::Store {
+    /// [`register`] on the writer's connection: how a submitted bag queues its pages.
+    pub fn register_document(
+        &mut self,
+        document: &str,
+        title: &str,
+        dir: &Path,
+        pages: &[NewPage],
+    ) -> Result<bool, StoreError> {
+        register(&mut self.conn, document, title, dir, pages)
+    }
+}
+
 /// Puts tasks left `running` by a stopped central back in the queue; returns how many.
 pub fn requeue_running(c: &Connection) -> Result<usize, StoreError> {
     let n = c.execute(

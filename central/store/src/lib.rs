@@ -11,6 +11,7 @@ mod changes;
 mod devices;
 pub mod digitise;
 pub mod documents;
+mod handles;
 mod ingest;
 mod patrons;
 pub mod queries;
@@ -26,11 +27,11 @@ use rong_sqlite::{Migration, OpenError, Options};
 use rusqlite::Connection;
 
 pub use changes::{current_version, ops_between, snapshot_floor, Applied};
+pub use handles::{Conn, Reads, Writer};
 pub use ingest::{BatchOutcome, Registration};
 pub use patrons::PatronUpsert;
 pub use queries::{LoanFilter, NoticeFilter, StatsRow};
 pub use reference::RefCache;
-pub use rong_sqlite::{PooledConn, ReadPool};
 pub use seed::SeedCounts;
 
 /// Migrations, in order; the schema version is the number of migrations applied.
@@ -69,6 +70,12 @@ pub enum StoreError {
     /// A stored JSON column did not parse.
     #[error("stored JSON is invalid: {0}")]
     Json(#[from] serde_json::Error),
+    /// The blocking task running a read failed (it panicked or was cancelled).
+    #[error("read task failed: {0}")]
+    Task(String),
+    /// The writer thread is gone: central is shutting down.
+    #[error("the writer is gone")]
+    WriterGone,
 }
 
 /// The writer's connection, with the migrations applied.

@@ -11,13 +11,13 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use central_store::{digitise as db, ReadPool, StoreError};
+use central_store::{digitise as db, Reads};
 
 use super::public_url::PublicBase;
 use super::{iiif, viewer};
 
 /// The routes, over the read pool; IIIF ids are built on `base`.
-pub fn router(reads: Arc<ReadPool>, base: PublicBase) -> Router {
+pub fn router(reads: Reads, base: PublicBase) -> Router {
     Router::new()
         .route("/iiif/{doc}/manifest.json", get(manifest))
         .route("/iiif/{doc}/{page}/info.json", get(info))
@@ -46,34 +46,23 @@ fn internal(e: impl std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
 
-async fn read<T: Send + 'static>(
-    reads: Arc<ReadPool>,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, Response> {
-    tokio::task::spawn_blocking(move || {
-        let c = reads.get()?;
-        f(&c)
-    })
-    .await
-    .map_err(internal)?
-    .map_err(internal)
-}
-
 type DocPages = Option<(db::Document, Vec<db::Page>)>;
 
-async fn load(reads: Arc<ReadPool>, doc: String) -> Result<DocPages, Response> {
-    read(reads, move |c| {
-        let Some(d) = db::document(c, &doc)? else {
-            return Ok(None);
-        };
-        let pages = db::pages(c, &doc)?;
-        Ok(Some((d, pages)))
-    })
-    .await
+async fn load(reads: Reads, doc: String) -> Result<DocPages, Response> {
+    reads
+        .run(move |c| {
+            let Some(d) = db::document(c, &doc)? else {
+                return Ok(None);
+            };
+            let pages = db::pages(c, &doc)?;
+            Ok(Some((d, pages)))
+        })
+        .await
+        .map_err(internal)
 }
 
 async fn manifest(
-    State(reads): State<Arc<ReadPool>>,
+    State(reads): State<Reads>,
     Extension(base): Extension<Arc<PublicBase>>,
     Path(doc): Path<String>,
     headers: HeaderMap,
@@ -103,7 +92,7 @@ async fn manifest(
 }
 
 async fn page_of(
-    reads: Arc<ReadPool>,
+    reads: Reads,
     doc: &str,
     page: &str,
 ) -> Result<(db::Document, db::Page), Response> {
@@ -120,7 +109,7 @@ async fn page_of(
 }
 
 async fn info(
-    State(reads): State<Arc<ReadPool>>,
+    State(reads): State<Reads>,
     Extension(base): Extension<Arc<PublicBase>>,
     Path((doc, page)): Path<(String, String)>,
     headers: HeaderMap,
@@ -156,7 +145,7 @@ async fn file(path: PathBuf, content_type: &'static str) -> Response {
 }
 
 async fn image(
-    State(reads): State<Arc<ReadPool>>,
+    State(reads): State<Reads>,
     Path((doc, page, size)): Path<(String, String, String)>,
 ) -> Response {
     // Level 0: only the sizes listed in info.json exist, as `{w},` or `max`.
@@ -180,7 +169,7 @@ async fn image(
     }
 }
 
-async fn pdf(State(reads): State<Arc<ReadPool>>, Path(file_name): Path<String>) -> Response {
+async fn pdf(State(reads): State<Reads>, Path(file_name): Path<String>) -> Response {
     let Some(doc) = file_name.strip_suffix(".pdf").filter(|d| safe(d)) else {
         return not_found();
     };
@@ -191,10 +180,7 @@ async fn pdf(State(reads): State<Arc<ReadPool>>, Path(file_name): Path<String>) 
     }
 }
 
-async fn text(
-    State(reads): State<Arc<ReadPool>>,
-    Path((doc, page)): Path<(String, String)>,
-) -> Response {
+async fn text(State(reads): State<Reads>, Path((doc, page)): Path<(String, String)>) -> Response {
     match page_of(reads, &doc, &page).await {
         Ok((_, p)) => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -212,7 +198,7 @@ struct LangParam {
 }
 
 async fn viewer_page(
-    State(reads): State<Arc<ReadPool>>,
+    State(reads): State<Reads>,
     Path(doc): Path<String>,
     Query(q): Query<LangParam>,
 ) -> Response {

@@ -9,10 +9,8 @@ use rong_protocol::ids::DeviceId;
 use rong_protocol::status::CommandKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-use super::{read, ApiError, AppState};
-use crate::writer::Job;
+use super::{ApiError, AppState};
 use central_store::{queries, LoanFilter, NoticeFilter};
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -23,16 +21,16 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 /// `GET /healthz`.
 #[tracing::instrument(skip_all)]
 pub async fn healthz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let version = read(&st, |c| central_store::current_version(c)).await?;
+    let version = st.reads.run(|c| central_store::current_version(c)).await?;
     Ok(Json(
-        json!({"ok": true, "change_version": version, "writer": !st.jobs.is_closed()}),
+        json!({"ok": true, "change_version": version, "writer": !st.writer.is_closed()}),
     ))
 }
 
 /// `GET /metrics`.
 #[tracing::instrument(skip_all)]
 pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
-    let stats = read(&st, |c| queries::stats(c)).await?;
+    let stats = st.reads.run(|c| queries::stats(c)).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         st.metrics.render(&stats),
@@ -42,7 +40,7 @@ pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, Ap
 /// `GET /api/v1/stats`.
 #[tracing::instrument(skip_all)]
 pub async fn stats(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let s = read(&st, |c| queries::stats(c)).await?;
+    let s = st.reads.run(|c| queries::stats(c)).await?;
     let c = st.metrics.counts();
     Ok(Json(json!({
         "events_applied": s.events_recorded,
@@ -80,7 +78,7 @@ pub async fn loans(
         active: q.active.unwrap_or(true),
         limit: q.limit.unwrap_or(10_000).min(100_000),
     };
-    let rows = read(&st, move |c| queries::loans(c, &f)).await?;
+    let rows = st.reads.run(move |c| queries::loans(c, &f)).await?;
     Ok(Json(json!(rows)))
 }
 
@@ -104,10 +102,10 @@ pub async fn search(
     let Some(parsed) = rong_protocol::search::Query::parse(&text) else {
         return Ok(Json(json!({"query": text, "hits": []})));
     };
-    let hits = read(&st, move |c| {
-        central_store::search::search(c, &parsed, limit)
-    })
-    .await?;
+    let hits = st
+        .reads
+        .run(move |c| central_store::search::search(c, &parsed, limit))
+        .await?;
     Ok(Json(json!({"query": text, "hits": hits})))
 }
 
@@ -117,7 +115,10 @@ pub async fn patron(
     State(st): State<AppState>,
     Path(card): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let p = read(&st, move |c| queries::patron_detail(c, &card)).await?;
+    let p = st
+        .reads
+        .run(move |c| queries::patron_detail(c, &card))
+        .await?;
     Ok(Json(json!(p)))
 }
 
@@ -132,16 +133,7 @@ async fn set_block(
     card: String,
     reason: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (done, wait) = oneshot::channel();
-    st.jobs
-        .send(Job::Block {
-            card: card.clone(),
-            reason,
-            done,
-        })
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    wait.await.map_err(|_| ApiError::Unavailable)??;
+    st.ingest.block(card.clone(), reason).await?;
     patron(State(st), Path(card)).await
 }
 
@@ -175,14 +167,17 @@ pub async fn item(
     State(st): State<AppState>,
     Path(barcode): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let i = read(&st, move |c| queries::item_detail(c, &barcode)).await?;
+    let i = st
+        .reads
+        .run(move |c| queries::item_detail(c, &barcode))
+        .await?;
     Ok(Json(json!(i)))
 }
 
 /// `GET /api/v1/devices`.
 #[tracing::instrument(skip_all)]
 pub async fn devices(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let d = read(&st, |c| queries::devices(c)).await?;
+    let d = st.reads.run(|c| queries::devices(c)).await?;
     Ok(Json(json!(d)))
 }
 
@@ -192,7 +187,10 @@ pub async fn device(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let d = read(&st, move |c| queries::device_detail(c, &id)).await?;
+    let d = st
+        .reads
+        .run(move |c| queries::device_detail(c, &id))
+        .await?;
     Ok(Json(json!(d)))
 }
 
@@ -205,12 +203,7 @@ pub async fn command(
 ) -> Result<Json<Value>, ApiError> {
     let device = DeviceId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let Json(kind) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let (done, wait) = oneshot::channel();
-    st.jobs
-        .send(Job::Command { device, kind, done })
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    let id = wait.await.map_err(|_| ApiError::Unavailable)??;
+    let id = st.ingest.command(device, kind).await?;
     Ok(Json(json!({ "id": id })))
 }
 
@@ -232,7 +225,7 @@ pub async fn notices(
         kind: q.kind,
         open: q.open,
     };
-    let rows = read(&st, move |c| queries::notices(c, &f)).await?;
+    let rows = st.reads.run(move |c| queries::notices(c, &f)).await?;
     Ok(Json(json!(rows)))
 }
 
@@ -249,6 +242,6 @@ pub async fn events(
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;
-    let rows = read(&st, move |c| queries::events(c, &q.device)).await?;
+    let rows = st.reads.run(move |c| queries::events(c, &q.device)).await?;
     Ok(Json(json!(rows)))
 }

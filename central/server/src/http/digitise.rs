@@ -15,16 +15,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{head, post};
 use axum::{Json, Router};
 use rong_protocol::digitise::{BagSubmission, BagVerdict};
-use tokio::sync::oneshot;
 
-use super::{read, ApiError, AppState};
+use super::{ApiError, AppState};
 use crate::digitise::receive::{verdict, Outcome, ReceiveError};
 use crate::digitise::tus::{
     Checksum, TusError, UploadInfo, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
 };
-use crate::writer::{AdminWrite, Job};
 use central_store::documents;
-use central_store::{Store, StoreError};
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
@@ -272,23 +269,6 @@ impl From<ReceiveError> for ApiError {
     }
 }
 
-async fn write<T, F>(st: &AppState, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-{
-    let (tx, rx) = oneshot::channel();
-    st.jobs
-        .send(Job::Admin(AdminWrite(Box::new(move |s| {
-            let _ = tx.send(f(s));
-        }))))
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
-    rx.await
-        .map_err(|_| ApiError::Unavailable)?
-        .map_err(ApiError::from)
-}
-
 /// `POST /api/v1/digitisation/bags`: assemble, check and keep (or quarantine) a bag.
 #[tracing::instrument(skip_all)]
 pub async fn submit_bag(
@@ -299,7 +279,11 @@ pub async fn submit_bag(
     let intake = st.intake.clone();
     let _one_at_a_time = intake.lock.lock().await;
     let job = sub.job.clone();
-    if let Some(document) = read(&st, move |c| documents::document_for_job(c, &job)).await? {
+    if let Some(document) = st
+        .reads
+        .run(move |c| documents::document_for_job(c, &job))
+        .await?
+    {
         tracing::info!(job = %sub.job, document = %document, "bag submitted again; already kept");
         let sub2 = sub.clone();
         let i2 = intake.clone();
@@ -317,42 +301,51 @@ pub async fn submit_bag(
     let document = match &outcome {
         Outcome::Kept(d) => {
             let doc = d.clone();
-            let id = write(&st, move |s| s.insert_document(&doc)).await?;
+            let id = st.writer.run(move |s| s.insert_document(&doc)).await?;
             // Queue its pages for OCR; an idle worker finds them within seconds. Registering
             // again (a resubmission) adds nothing.
-            let (db, dir, title, id2) = (
-                st.reads.path().to_path_buf(),
-                intake
-                    .bag_dir(&id)
-                    .parent()
-                    .map(std::path::Path::to_path_buf),
-                d.title.clone(),
-                id.clone(),
-            );
-            let queued = tokio::task::spawn_blocking(move || -> Result<usize, String> {
-                let dir = dir.ok_or("the bag has no document directory")?;
-                // TODO(issue 13): through the writer
-                let mut c = central_store::digitise::open_worker(&db).map_err(|e| e.to_string())?;
-                crate::digitise::process::register(&mut c, &dir, &id2, &title)
-                    .map_err(|e| e.to_string())
-            })
-            .await;
-            match queued {
-                Ok(Ok(n)) => tracing::info!(document = %id, pages = n, "queued for OCR"),
-                Ok(Err(e)) => tracing::error!(document = %id, error = %e, "cannot queue for OCR"),
-                Err(e) => tracing::error!(document = %id, error = %e, "OCR queue task failed"),
+            let dir = intake
+                .bag_dir(&id)
+                .parent()
+                .map(std::path::Path::to_path_buf);
+            match queue_for_ocr(&st, dir, &id, &d.title).await {
+                Ok(n) => tracing::info!(document = %id, pages = n, "queued for OCR"),
+                Err(e) => tracing::error!(document = %id, error = %e, "cannot queue for OCR"),
             }
             Some(id)
         }
         Outcome::Refused(r) => {
             let r = r.clone();
-            write(&st, move |s| s.insert_bag_refusal(&r)).await?;
+            st.writer.run(move |s| s.insert_bag_refusal(&r)).await?;
             None
         }
     };
     let (i2, sub2) = (intake.clone(), sub.clone());
     let _ = tokio::task::spawn_blocking(move || i2.forget_uploads(&sub2)).await;
     Ok(Json(verdict(&outcome, document)))
+}
+
+/// Reads a kept bag's pages (off the async threads), then registers them through the
+/// writer. Returns how many pages were queued (none when the document was already).
+async fn queue_for_ocr(
+    st: &AppState,
+    dir: Option<std::path::PathBuf>,
+    id: &str,
+    title: &str,
+) -> Result<usize, String> {
+    let dir = dir.ok_or("the bag has no document directory")?;
+    let d2 = dir.clone();
+    let pages = tokio::task::spawn_blocking(move || crate::digitise::process::read_bag(&d2))
+        .await
+        .map_err(|e| format!("OCR queue task failed: {e}"))?
+        .map_err(|e| e.to_string())?;
+    let (id, title, n) = (id.to_owned(), title.to_owned(), pages.len());
+    let added = st
+        .writer
+        .run(move |s| s.register_document(&id, &title, &dir, &pages))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(if added { n } else { 0 })
 }
 
 /// After a repeated submission: deletes the named uploads that were made for this job.

@@ -12,20 +12,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rusqlite::Connection;
-use tokio::sync::mpsc;
 
+use crate::ingest::Ingest;
 use crate::metrics::Metrics;
-use crate::writer::Job;
-use central_store::{ReadPool, StoreError};
+use central_store::{Reads, StoreError, Writer};
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// Read connections.
-    pub reads: Arc<ReadPool>,
-    /// To the writer.
-    pub jobs: mpsc::Sender<Job>,
+    pub reads: Reads,
+    /// The single writer.
+    pub writer: Writer,
+    /// The writer's ingest jobs (commands, blocks).
+    pub ingest: Ingest,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Digitisation: tus uploads and bag directories under the data dir.
@@ -52,6 +52,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(why) => ApiError::Conflict(why),
+            StoreError::WriterGone => ApiError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in HTTP handler");
                 ApiError::Internal(other.to_string())
@@ -74,22 +75,6 @@ impl IntoResponse for ApiError {
         };
         (status, Json(serde_json::json!({ "error": msg }))).into_response()
     }
-}
-
-/// Runs a read on a pooled connection off the async threads.
-async fn read<T, F>(st: &AppState, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-{
-    let reads = st.reads.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut c = reads.get()?;
-        f(&mut c)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("read task failed: {e}")))?
-    .map_err(ApiError::from)
 }
 
 /// The router.

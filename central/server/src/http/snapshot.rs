@@ -11,7 +11,7 @@ use flate2::Compression;
 use rong_protocol::ids::BranchId;
 use tokio::sync::mpsc;
 
-use super::{read, ApiError, AppState};
+use super::{ApiError, AppState};
 use central_store::snapshot::{branch_exists, write_snapshot};
 
 /// Sends what is written in 64 KiB pieces down a channel, blocking when the client is slow.
@@ -56,7 +56,7 @@ pub async fn snapshot(
 ) -> Result<impl IntoResponse, ApiError> {
     let branch = BranchId::new(branch).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let b = branch.clone();
-    if !read(&st, move |c| branch_exists(c, &b)).await? {
+    if !st.reads.run(move |c| branch_exists(c, &b)).await? {
         return Err(ApiError::NotFound(format!("branch {branch} not found")));
     }
     let (tx, mut rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(8);
@@ -64,22 +64,23 @@ pub async fn snapshot(
     let metrics = st.metrics.clone();
     tokio::task::spawn_blocking(move || {
         let err_tx = tx.clone();
-        let result = (|| -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
-            let mut conn = reads.get()?;
-            let gz = GzEncoder::new(
-                ChannelWriter {
-                    tx,
-                    buf: Vec::with_capacity(PIECE),
-                },
-                Compression::fast(),
-            );
-            let mut out = std::io::BufWriter::with_capacity(PIECE, gz);
-            let version = write_snapshot(&mut conn, &branch, &mut out)?;
-            let gz = out.into_inner().map_err(|e| e.into_error())?;
-            let mut w = gz.finish()?;
-            w.flush()?;
-            Ok(version)
-        })();
+        let result = reads.blocking(
+            |conn| -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+                let gz = GzEncoder::new(
+                    ChannelWriter {
+                        tx,
+                        buf: Vec::with_capacity(PIECE),
+                    },
+                    Compression::fast(),
+                );
+                let mut out = std::io::BufWriter::with_capacity(PIECE, gz);
+                let version = write_snapshot(conn, &branch, &mut out)?;
+                let gz = out.into_inner().map_err(|e| e.into_error())?;
+                let mut w = gz.finish()?;
+                w.flush()?;
+                Ok(version)
+            },
+        );
         match result {
             Ok(version) => {
                 metrics.snapshot_served();

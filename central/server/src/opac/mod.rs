@@ -15,7 +15,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use central_store::{search, ReadPool, StoreError};
+use central_store::{search, Reads, StoreError};
 pub use text::Lang;
 
 /// Results per page.
@@ -27,7 +27,7 @@ const DOCUMENT_HITS: usize = 10;
 #[derive(Debug, Clone)]
 pub struct OpacState {
     /// Read connections.
-    pub reads: Arc<ReadPool>,
+    pub reads: Reads,
     /// The library's name, for the heading.
     pub library_name: Arc<str>,
 }
@@ -90,19 +90,6 @@ fn page(status: StatusCode, body: String, cookie: Option<HeaderValue>) -> Respon
     r
 }
 
-async fn read<T: Send + 'static>(
-    st: &OpacState,
-    f: impl FnOnce(&rusqlite::Connection) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let reads = st.reads.clone();
-    tokio::task::spawn_blocking(move || {
-        let c = reads.get()?;
-        f(&c)
-    })
-    .await
-    .map_err(|e| StoreError::Conflict(format!("read task failed: {e}")))?
-}
-
 fn failure(lang: Lang, st: &OpacState, e: StoreError) -> Response {
     tracing::error!(error = %e, "public catalogue read failed");
     page(
@@ -126,10 +113,10 @@ async fn search_page(
     let parsed = rong_protocol::search::Query::parse(&q);
     let documents = match parsed.clone() {
         Some(parsed) => {
-            match read(&st, move |c| {
-                central_store::digitise::search_text(c, &parsed, DOCUMENT_HITS)
-            })
-            .await
+            match st
+                .reads
+                .run(move |c| central_store::digitise::search_text(c, &parsed, DOCUMENT_HITS))
+                .await
             {
                 Ok(h) => crate::digitise::viewer::hits_html(lang == Lang::En, &q, &h),
                 Err(e) => return failure(lang, &st, e),
@@ -140,7 +127,11 @@ async fn search_page(
     let hits = match parsed {
         Some(parsed) => {
             let limit = rong_protocol::search::clamp_limit(Some(page_no * PER_PAGE + 1));
-            match read(&st, move |c| search::search(c, &parsed, limit)).await {
+            match st
+                .reads
+                .run(move |c| search::search(c, &parsed, limit))
+                .await
+            {
                 Ok(h) => Some(h),
                 Err(e) => return failure(lang, &st, e),
             }
@@ -169,7 +160,7 @@ async fn record_page(
     let params = params.map(|Query(p)| p).unwrap_or_default();
     let (lang, cookie) = language(params.lang.as_deref(), &headers);
     let key = id.clone();
-    match read(&st, move |c| search::record_detail(c, &key)).await {
+    match st.reads.run(move |c| search::record_detail(c, &key)).await {
         Ok(Some((rec, copies))) => page(
             StatusCode::OK,
             html::record_page(lang, &st.library_name, &rec, &copies),

@@ -11,17 +11,16 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use rong_protocol::status::Health;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use super::devices::{fleet_state, FleetState};
 use super::html::{datetime, esc, page as layout, url_enc};
 use super::i18n::Lang;
-use super::{html_response, now_ms, read, session, write, CsrfForm, WebError, WebState};
+use super::{html_response, now_ms, session, CsrfForm, WebError, WebState};
 use crate::config::{AlertsConfig, DashboardConfig};
 use crate::metrics::{Fleet, Metrics};
-use crate::writer::Job;
 use central_store::admin::{self, AlertCandidate, FleetRow};
-use central_store::ReadPool;
+use central_store::{Reads, StoreError, Writer};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -101,8 +100,8 @@ pub fn evaluate(
 
 /// Re-evaluates alerts every `check_secs` until `stop` turns true.
 pub async fn run_evaluator(
-    reads: Arc<ReadPool>,
-    jobs: mpsc::Sender<Job>,
+    reads: Reads,
+    writer: Writer,
     metrics: Arc<Metrics>,
     alerts: AlertsConfig,
     dashboard: DashboardConfig,
@@ -115,32 +114,22 @@ pub async fn run_evaluator(
             _ = tick.tick() => {}
             _ = stop.wait_for(|s| *s) => break,
         }
-        let r = reads.clone();
-        let rows = tokio::task::spawn_blocking(move || {
-            let c = r.get()?;
-            admin::fleet(&c, None)
-        })
-        .await;
-        let rows = match rows {
-            Ok(Ok(rows)) => rows,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "cannot read the fleet for alerts");
-                continue;
-            }
+        let rows = match reads.run(|c| admin::fleet(c, None)).await {
+            Ok(rows) => rows,
             Err(e) => {
-                tracing::error!(error = %e, "alert read task failed");
+                tracing::error!(error = %e, "cannot read the fleet for alerts");
                 continue;
             }
         };
         let now = now_ms();
         let (holding, fleet) = evaluate(&rows, now, &alerts, dashboard.heartbeat_secs);
         metrics.set_fleet(fleet);
-        match write(&jobs, move |s| s.sync_alerts(&holding, now)).await {
+        match writer.run(move |s| s.sync_alerts(&holding, now)).await {
             Ok((raised, cleared)) if raised + cleared > 0 => {
                 tracing::info!(raised, cleared, "fleet alerts changed")
             }
             Ok(_) => {}
-            Err(WebError::Unavailable) => break,
+            Err(StoreError::WriterGone) => break,
             Err(e) => tracing::error!(error = ?e, "cannot record alerts"),
         }
     }
@@ -167,13 +156,16 @@ pub async fn page(
     let lang = s.lang;
     let off = st.ctx.utc_offset_min;
     let branch = s.scope(None)?;
-    let (alerts, notices) = read(&st, move |c| {
-        Ok((
-            admin::alerts(c, branch.as_deref(), false, 200)?,
-            admin::branch_notices(c, branch.as_deref(), false, 200)?,
-        ))
-    })
-    .await?;
+    let (alerts, notices) = st
+        .app
+        .reads
+        .run(move |c| {
+            Ok((
+                admin::alerts(c, branch.as_deref(), false, 200)?,
+                admin::branch_notices(c, branch.as_deref(), false, 200)?,
+            ))
+        })
+        .await?;
     let mut b = format!("<h1>{}</h1>", lang.t("alerts"));
     let open: Vec<_> = alerts
         .iter()
@@ -348,14 +340,23 @@ pub async fn ack_alert(
 ) -> Result<Response, WebError> {
     let s = session(&st, &headers, &uri).await?;
     s.check_csrf(f.csrf.as_deref())?;
-    let branch = read(&st, move |c| admin::alert_branch(c, id)).await?;
+    let branch = st
+        .app
+        .reads
+        .run(move |c| admin::alert_branch(c, id))
+        .await?;
     let Some(branch) = branch else {
         return Err(WebError::NotFound(s.lang));
     };
     s.may_see(Some(&branch))?;
     let user = s.user.clone();
     let now = now_ms();
-    if write(&st.app.jobs, move |w| w.ack_alert(id, &user, now)).await? {
+    if st
+        .app
+        .writer
+        .run(move |w| w.ack_alert(id, &user, now))
+        .await?
+    {
         tracing::info!(user = %s.user, alert = id, "alert acknowledged");
     }
     Ok(Redirect::to("/admin/alerts").into_response())
@@ -372,14 +373,23 @@ pub async fn ack_notice(
 ) -> Result<Response, WebError> {
     let s = session(&st, &headers, &uri).await?;
     s.check_csrf(f.csrf.as_deref())?;
-    let branch = read(&st, move |c| admin::notice_branch(c, id)).await?;
+    let branch = st
+        .app
+        .reads
+        .run(move |c| admin::notice_branch(c, id))
+        .await?;
     let Some(branch) = branch else {
         return Err(WebError::NotFound(s.lang));
     };
     s.may_see(branch.as_deref())?;
     let user = s.user.clone();
     let now = now_ms();
-    if write(&st.app.jobs, move |w| w.ack_notice(id, &user, now)).await? {
+    if st
+        .app
+        .writer
+        .run(move |w| w.ack_notice(id, &user, now))
+        .await?
+    {
         tracing::info!(user = %s.user, notice = id, "notice acknowledged");
     }
     Ok(Redirect::to("/admin/alerts").into_response())

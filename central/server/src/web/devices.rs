@@ -16,14 +16,12 @@ use futures_util::Stream;
 use rong_protocol::ids::DeviceId;
 use rong_protocol::status::{CommandKind, Health};
 use serde::Deserialize;
-use tokio::sync::oneshot;
 
 use super::html::{age, bytes, datetime, esc, page, url_enc};
 use super::i18n::Lang;
 use super::{
-    html_response, now_ms, read, session, session_hash, still_valid, Session, WebError, WebState,
+    html_response, now_ms, session, session_hash, still_valid, Session, WebError, WebState,
 };
-use crate::writer::Job;
 use central_store::admin::{self, FleetRow};
 use central_store::queries;
 
@@ -104,17 +102,20 @@ struct ListData {
 }
 
 async fn list_data(st: &WebState, branch: Option<String>) -> Result<ListData, WebError> {
-    read(st, move |c| {
-        Ok(ListData {
-            rows: admin::fleet(c, branch.as_deref())?,
-            version: central_store::current_version(c)?,
-            branches: central_store::snapshot::branch_ids(c)?
-                .into_iter()
-                .map(|b| b.to_string())
-                .collect(),
+    st.app
+        .reads
+        .run(move |c| {
+            Ok(ListData {
+                rows: admin::fleet(c, branch.as_deref())?,
+                version: central_store::current_version(c)?,
+                branches: central_store::snapshot::branch_ids(c)?
+                    .into_iter()
+                    .map(|b| b.to_string())
+                    .collect(),
+            })
         })
-    })
-    .await
+        .await
+        .map_err(WebError::from)
 }
 
 /// Renders the live part of the devices page: the counts and the table.
@@ -368,19 +369,26 @@ async fn device_for(
     id: &str,
 ) -> Result<(queries::DeviceDetail, u64), WebError> {
     let id2 = id.to_owned();
-    let branch = read(st, move |c| admin::device_branch(c, &id2)).await?;
+    let branch = st
+        .app
+        .reads
+        .run(move |c| admin::device_branch(c, &id2))
+        .await?;
     let Some(branch) = branch else {
         return Err(WebError::NotFound(s.lang));
     };
     s.may_see(Some(&branch))?;
     let id = id.to_owned();
-    read(st, move |c| {
-        Ok((
-            queries::device_detail(c, &id)?,
-            central_store::current_version(c)?,
-        ))
-    })
-    .await
+    st.app
+        .reads
+        .run(move |c| {
+            Ok((
+                queries::device_detail(c, &id)?,
+                central_store::current_version(c)?,
+            ))
+        })
+        .await
+        .map_err(WebError::from)
 }
 
 fn command_label(lang: Lang, cmd: Option<&serde_json::Value>) -> String {
@@ -656,13 +664,7 @@ pub async fn command(
         other => return Err(WebError::BadRequest(format!("unknown command {other}"))),
     };
     let device = DeviceId::new(id.clone()).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    let (done, wait) = oneshot::channel();
-    st.app
-        .jobs
-        .send(Job::Command { device, kind, done })
-        .await
-        .map_err(|_| WebError::Unavailable)?;
-    let cmd_id = wait.await.map_err(|_| WebError::Unavailable)??;
+    let cmd_id = st.app.ingest.command(device, kind).await?;
     tracing::info!(user = %s.user, device = %id, command = %f.kind, id = %cmd_id, "command sent from the dashboard");
     Ok(Redirect::to(&format!(
         "/admin/devices/{}?sent={}",

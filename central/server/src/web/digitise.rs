@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::html::{bytes, esc, page};
-use super::{html_response, read, session, WebError, WebState};
+use super::{html_response, session, WebError, WebState};
 use central_store::admin::{self, FleetRow, Role};
 use central_store::digitise::{self as db, OcrCounts};
 
@@ -89,16 +89,19 @@ pub async fn page_route(
     let lang = s.lang;
     let branch = s.scope(q.branch.as_deref())?;
     let admin_view = s.role == Role::Admin;
-    let (rows, counts): (Vec<FleetRow>, Option<OcrCounts>) = read(&st, move |c| {
-        let rows = admin::fleet(c, branch.as_deref())?;
-        let counts = if admin_view {
-            Some(db::counts(c)?)
-        } else {
-            None
-        };
-        Ok((rows, counts))
-    })
-    .await?;
+    let (rows, counts): (Vec<FleetRow>, Option<OcrCounts>) = st
+        .app
+        .reads
+        .run(move |c| {
+            let rows = admin::fleet(c, branch.as_deref())?;
+            let counts = if admin_view {
+                Some(db::counts(c)?)
+            } else {
+                None
+            };
+            Ok((rows, counts))
+        })
+        .await?;
     let en = lang.code() == "en";
     let l = |vi: &'static str, e: &'static str| if en { e } else { vi };
     let mut b = format!("<h1>{}</h1>", l("Số hoá", "Digitisation"));

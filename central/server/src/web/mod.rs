@@ -25,15 +25,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use rusqlite::Connection;
 use serde::Deserialize;
-use tokio::sync::oneshot;
 
 use crate::config::{AlertsConfig, DashboardConfig};
 use crate::http::AppState;
-use crate::writer::{AdminWrite, Job};
 use central_store::admin::{self, Role};
-use central_store::{Store, StoreError};
+use central_store::StoreError;
 
 pub use alerts::run_evaluator;
 pub use auth::{hash_password, token_hash};
@@ -149,6 +146,7 @@ impl From<StoreError> for WebError {
         match e {
             StoreError::NotFound(_) => WebError::NotFound(Lang::Vi),
             StoreError::Conflict(m) => WebError::BadRequest(m),
+            StoreError::WriterGone => WebError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in dashboard handler");
                 WebError::Internal(other.to_string())
@@ -210,39 +208,6 @@ impl IntoResponse for WebError {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// Runs a read on a pooled connection off the async threads.
-async fn read<T, F>(st: &WebState, f: F) -> Result<T, WebError>
-where
-    T: Send + 'static,
-    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-{
-    let reads = st.app.reads.clone();
-    tokio::task::spawn_blocking(move || {
-        let c = reads.get()?;
-        f(&c)
-    })
-    .await
-    .map_err(|e| WebError::Internal(format!("read task failed: {e}")))?
-    .map_err(WebError::from)
-}
-
-/// Runs a write on the writer's connection and waits for its result.
-async fn write<T, F>(jobs: &tokio::sync::mpsc::Sender<Job>, f: F) -> Result<T, WebError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-{
-    let (tx, rx) = oneshot::channel();
-    jobs.send(Job::Admin(AdminWrite(Box::new(move |s| {
-        let _ = tx.send(f(s));
-    }))))
-    .await
-    .map_err(|_| WebError::Unavailable)?;
-    rx.await
-        .map_err(|_| WebError::Unavailable)?
-        .map_err(WebError::from)
 }
 
 /// The language of a request: `?lang=` first, then the cookie, then Vietnamese.
@@ -332,7 +297,11 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
         });
     };
     let hash = auth::token_hash(token);
-    let row = read(st, move |c| admin::session(c, &hash, now_ms())).await?;
+    let row = st
+        .app
+        .reads
+        .run(move |c| admin::session(c, &hash, now_ms()))
+        .await?;
     match row {
         Some(s) => Ok(Session {
             user: s.user,
@@ -352,7 +321,12 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
 /// so a logout or an expiry ends them.
 async fn still_valid(st: &WebState, token_hash: &str) -> Result<(), WebError> {
     let hash = token_hash.to_owned();
-    match read(st, move |c| admin::session(c, &hash, now_ms())).await? {
+    match st
+        .app
+        .reads
+        .run(move |c| admin::session(c, &hash, now_ms()))
+        .await?
+    {
         Some(_) => Ok(()),
         None => Err(WebError::Login {
             next: String::new(),
@@ -515,7 +489,7 @@ async fn login(
         ));
     }
     let name = f.user.clone();
-    let user = read(&st, move |c| admin::user(c, &name)).await?;
+    let user = st.app.reads.run(move |c| admin::user(c, &name)).await?;
     let password = f.password;
     let ctx = st.ctx.clone();
     let ok_user = tokio::task::spawn_blocking(move || {
@@ -546,10 +520,10 @@ async fn login(
     let now = now_ms();
     let ttl = st.ctx.dashboard.session_secs as i64 * 1000;
     let name = user.name.clone();
-    write(&st.app.jobs, move |s| {
-        s.create_session(&hash, &name, &csrf, now, now + ttl)
-    })
-    .await?;
+    st.app
+        .writer
+        .run(move |s| s.create_session(&hash, &name, &csrf, now, now + ttl))
+        .await?;
     tracing::info!(user = %user.name, role = user.role.as_str(), "logged in");
     let mut r = Redirect::to(&next).into_response();
     let cookie = format!(
@@ -584,7 +558,7 @@ async fn logout(
     s.check_csrf(f.csrf.as_deref())?;
     if let Some(token) = cookie_of(&headers, auth::SESSION_COOKIE) {
         let hash = auth::token_hash(token);
-        write(&st.app.jobs, move |s| s.delete_session(&hash)).await?;
+        st.app.writer.run(move |s| s.delete_session(&hash)).await?;
     }
     let mut r = Redirect::to("/admin/login").into_response();
     r.headers_mut().append(

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::html::{esc, page, url_enc};
 use super::i18n::Lang;
 use super::svg::{bars, Series};
-use super::{html_response, read, session, WebError, WebState};
+use super::{html_response, session, WebError, WebState};
 use central_store::admin::{self, DayCount};
 
 /// The four counted kinds, in column order.
@@ -122,10 +122,11 @@ async fn counts(st: &WebState, p: &Period) -> Result<Vec<DayCount>, WebError> {
     let from = local_midnight_ms(p.from, off);
     let to = local_midnight_ms(p.to + Days::days(1), off);
     let branch = p.branch.clone();
-    read(st, move |c| {
-        admin::day_counts(c, from, to, off, branch.as_deref())
-    })
-    .await
+    st.app
+        .reads
+        .run(move |c| admin::day_counts(c, from, to, off, branch.as_deref()))
+        .await
+        .map_err(WebError::from)
 }
 
 fn query_string(p: &Period) -> String {
@@ -156,16 +157,19 @@ pub async fn page_route(
         local_midnight_ms(p.to + Days::days(1), off),
     );
     let br = p.branch.clone();
-    let (top, branches) = read(&st, move |c| {
-        Ok((
-            admin::top_titles(c, from, to, br.as_deref(), 10)?,
-            central_store::snapshot::branch_ids(c)?
-                .into_iter()
-                .map(|b| b.to_string())
-                .collect::<Vec<_>>(),
-        ))
-    })
-    .await?;
+    let (top, branches) = st
+        .app
+        .reads
+        .run(move |c| {
+            Ok((
+                admin::top_titles(c, from, to, br.as_deref(), 10)?,
+                central_store::snapshot::branch_ids(c)?
+                    .into_iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>(),
+            ))
+        })
+        .await?;
     let table = aggregate(&rows, p.by_month);
     // Chart: totals per period across the branches shown.
     let mut per_period: BTreeMap<String, Counts> = BTreeMap::new();
