@@ -121,7 +121,7 @@ pub enum ExportCmd {
         config: Option<PathBuf>,
         /// Output format.
         #[arg(long, value_enum)]
-        format: crate::import::ExportFormat,
+        format: central_catalogue::import::ExportFormat,
         /// Output file (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -254,10 +254,11 @@ fn import_cmd(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
     let mut store = open_store(config)?;
     let mut progress = Progress::new();
     let mut done = 0;
-    let report = crate::import::import_files(&mut store, &config.import, files, &mut |n| {
-        done = n;
-        progress.update(n);
-    })?;
+    let report =
+        central_catalogue::import::import_files(&mut store, &config.import, files, &mut |n| {
+            done = n;
+            progress.update(n);
+        })?;
     progress.finish(done);
     println!(
         "imported {}, updated {}, skipped {}",
@@ -344,7 +345,7 @@ fn import_patrons_cmd(config: &Config, file: &std::path::Path) -> anyhow::Result
 
 fn export_cmd(
     config: &Config,
-    format: crate::import::ExportFormat,
+    format: central_catalogue::import::ExportFormat,
     out: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let store = open_store(config)?;
@@ -352,9 +353,9 @@ fn export_cmd(
         Some(path) => {
             let file = std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
-            crate::import::export(&store, format, std::io::BufWriter::new(file))?
+            central_catalogue::import::export(&store, format, std::io::BufWriter::new(file))?
         }
-        None => crate::import::export(
+        None => central_catalogue::import::export(
             &store,
             format,
             std::io::BufWriter::new(std::io::stdout().lock()),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use central::marc::{iso2709, marcxml, Field, Record, Subfield};
+use central_catalogue::marc::{iso2709, marcxml, Field, Record, Subfield};
 use central_store::Store;
 use rong_protocol::delta::{Branch, Op};
 use rong_protocol::ids::BranchId;

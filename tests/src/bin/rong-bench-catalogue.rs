@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use central::marc::{iso2709, Field, Record};
+use central_catalogue::marc::{iso2709, Field, Record};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rong_protocol::api::{Reply, RequestOp};
@@ -185,7 +185,7 @@ fn main() {
     let t = Instant::now();
     let file = std::fs::File::open(&marc).expect("open the MARC file");
     let mut read = 0usize;
-    for record in central::marc::iso2709::Reader::new(file) {
+    for record in central_catalogue::marc::iso2709::Reader::new(file) {
         let record = record.expect("our reader reads every generated record");
         read += usize::from(record.control_number().is_some());
     }
