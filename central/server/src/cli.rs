@@ -398,7 +398,7 @@ fn admin_create(
     if password.chars().count() < 8 {
         anyhow::bail!("the password must have at least 8 characters");
     }
-    let hash = crate::web::hash_password(&password)
+    let hash = central_web::hash_password(&password)
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
     let mut store = open_store(config)?;
     store.create_user(

@@ -256,3 +256,13 @@ impl IngestState {
         Ok(cmd.id)
     }
 }
+
+impl central_web::Commands for Ingest {
+    fn send(
+        &self,
+        device: DeviceId,
+        kind: CommandKind,
+    ) -> central_web::BoxFuture<'_, Result<String, StoreError>> {
+        Box::pin(self.command(device, kind))
+    }
+}

@@ -5,19 +5,18 @@
 //! down ([`deltas`]), serves snapshots over HTTP, records device status, and has a JSON
 //! API. See `docs/SYNC.md` for the contract it implements.
 
+pub mod alerting;
 pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod deltas;
-pub mod digitise;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod mqtt;
-pub mod opac;
 pub mod patrons;
+pub mod routes;
 pub mod server;
-pub mod web;
 
 pub use config::Config;
 pub use server::{serve, Ready};

@@ -3,9 +3,15 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 
 use central_store::StatsRow;
+pub use central_web::rules::Fleet;
 
 /// Why an incoming MQTT message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,19 +76,6 @@ pub struct Metrics {
     deltas_published: AtomicU64,
     fleet: Mutex<Option<Fleet>>,
     http: Mutex<BTreeMap<String, Histogram>>,
-}
-
-/// Device counts by state and the ingest lag, as the alert evaluator last saw them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Fleet {
-    /// Online and heartbeating.
-    pub online: u64,
-    /// Online by its last status, but silent for two heartbeats.
-    pub stale: u64,
-    /// Offline, or never heard.
-    pub offline: u64,
-    /// The oldest unsynced event any online device reports, in seconds.
-    pub ingest_lag_s: u64,
 }
 
 /// Upper bounds (seconds) of the HTTP latency histogram's buckets.
@@ -282,6 +275,23 @@ impl Metrics {
             let _ = writeln!(s, "{name}_count{{route=\"{route}\"}} {}", e.count);
         }
     }
+}
+
+/// Middleware: times every request into the HTTP latency histogram, by route pattern.
+pub async fn track_latency(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let t = Instant::now();
+    let resp = next.run(req).await;
+    metrics.http_request(&route, t.elapsed().as_secs_f64());
+    resp
 }
 
 #[cfg(test)]

@@ -8,13 +8,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::sync::{mpsc, oneshot, watch};
 
+use central_digitise::documents::Documents;
+use central_digitise::http::IntakeState;
+use central_web::opac::OpacState;
+use central_web::{WebCtx, WebState};
 use rong_mqtt::{BrokerUrl, Credentials};
 
 use crate::config::Config;
-use crate::http::{router, AppState};
+use crate::http::ApiState;
 use crate::ingest::{Ingest, IngestCtx};
 use crate::metrics::Metrics;
 use crate::mqtt::{self, MqttCtx};
+use crate::routes::{self, AppState};
 use central_store::{Reads, Store};
 
 /// Where a running central can be reached.
@@ -50,10 +55,10 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let store = open_store(&config)?;
     let reads = Reads::new(store.path());
-    let ocr_pool = crate::digitise::process::WorkerPool::start(
+    let ocr_pool = central_digitise::process::WorkerPool::start(
         store.path(),
         config.digitise.ocr_workers,
-        crate::digitise::process::OcrOptions {
+        central_digitise::process::OcrOptions {
             lang: config.digitise.ocr_lang.clone(),
             max_attempts: config.digitise.ocr_max_attempts,
         },
@@ -116,48 +121,13 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let state = AppState {
-        reads: reads.clone(),
-        writer: ingest.writer().clone(),
-        ingest: ingest.clone(),
-        metrics: metrics.clone(),
-        intake: Arc::new(
-            crate::digitise::receive::Intake::open(
-                &config.data_dir,
-                config.uploads.max_file_bytes,
-                config.uploads.max_chunk_bytes,
-            )
-            .context("cannot open the digitisation directories")?
-            .with_upload_expiry(config.uploads.expire_after()),
-        ),
-    };
-    let reaper_task = tokio::spawn(crate::digitise::receive::run_reaper(
-        state.intake.clone(),
+    let state = app_state(&config, &reads, &ingest, &metrics)?;
+    let reaper_task = tokio::spawn(central_digitise::receive::run_reaper(
+        state.intake.intake.clone(),
         stop_rx.clone(),
     ));
-    let public_base = crate::digitise::public_url::PublicBase::new(
-        config.digitise.public_url.as_deref(),
-        config.digitise.trust_forwarded,
-    )
-    .map_err(|e| anyhow::anyhow!(e))?;
-    let web_ctx = Arc::new(crate::web::WebCtx::new(
-        config.dashboard.clone(),
-        config.alerts.clone(),
-        config.utc_offset_minutes,
-    ));
-    let opac = crate::opac::router(crate::opac::OpacState {
-        reads: reads.clone(),
-        library_name: config.library_name.as_str().into(),
-    });
-    let app = router(state.clone())
-        .merge(crate::web::router(state, web_ctx))
-        .merge(opac)
-        .merge(crate::digitise::routes::router(reads.clone(), public_base))
-        .layer(axum::middleware::from_fn_with_state(
-            metrics.clone(),
-            crate::web::track_latency,
-        ));
-    let alerts_task = tokio::spawn(crate::web::run_evaluator(
+    let app = routes::router(state, metrics.clone());
+    let alerts_task = tokio::spawn(crate::alerting::run_evaluator(
         reads,
         ingest.writer().clone(),
         metrics,
@@ -214,4 +184,57 @@ pub async fn serve(
         .ok();
     tracing::info!("central stopped");
     Ok(())
+}
+
+/// What the HTTP handlers share, each crate's part built from the configuration.
+fn app_state(
+    config: &Config,
+    reads: &Reads,
+    ingest: &Ingest,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<AppState> {
+    let writer = ingest.writer().clone();
+    let intake = central_digitise::receive::Intake::open(
+        &config.data_dir,
+        config.uploads.max_file_bytes,
+        config.uploads.max_chunk_bytes,
+    )
+    .context("cannot open the digitisation directories")?
+    .with_upload_expiry(config.uploads.expire_after());
+    let public_base = central_digitise::public_url::PublicBase::new(
+        config.digitise.public_url.as_deref(),
+        config.digitise.trust_forwarded,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(AppState {
+        api: ApiState {
+            reads: reads.clone(),
+            writer: writer.clone(),
+            ingest: ingest.clone(),
+            metrics: metrics.clone(),
+        },
+        web: WebState::new(
+            reads.clone(),
+            writer.clone(),
+            Arc::new(ingest.clone()),
+            WebCtx::new(
+                config.dashboard.clone(),
+                config.alerts.clone(),
+                config.utc_offset_minutes,
+            ),
+        ),
+        opac: OpacState {
+            reads: reads.clone(),
+            library_name: config.library_name.as_str().into(),
+        },
+        intake: IntakeState {
+            reads: reads.clone(),
+            writer,
+            intake: Arc::new(intake),
+        },
+        documents: Documents {
+            reads: reads.clone(),
+            base: Arc::new(public_base),
+        },
+    })
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use central::digitise::{iiif, ocr, pdf, process, testpage};
+use central_digitise::{iiif, layout, ocr, pdf, process, testpage};
 use central_store::{digitise as db, Store};
 use common::Running;
 
@@ -55,7 +55,7 @@ fn make_bag(dir: &Path, title: &str, pages: &[image::GrayImage]) {
         let path = data.join(format!("{:04}.png", i + 1));
         img.save(&path).expect("master written");
         if i == 0 {
-            let jpeg = std::fs::File::create(process::access_path(dir, 1)).expect("access");
+            let jpeg = std::fs::File::create(layout::access_path(dir, 1)).expect("access");
             img.write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(jpeg, 85))
                 .expect("access written");
         }
@@ -166,7 +166,7 @@ fn a_rendered_vietnamese_page_is_read_with_under_5_percent_cer_then_indexed_and_
     assert!(rate < 0.05, "CER {rate} too high; read:\n{got}");
 
     // hOCR and text kept; IIIF sizes made; the PDF written once every page was read.
-    assert!(process::ocr_base(&doc_dir, 1)
+    assert!(layout::ocr_base(&doc_dir, 1)
         .with_extension("hocr")
         .is_file());
     for (w, _) in iiif::sizes(2480, 1200) {
@@ -180,12 +180,12 @@ fn a_rendered_vietnamese_page_is_read_with_under_5_percent_cer_then_indexed_and_
     // One tesseract run per page left its text, hOCR and one-page PDF; page 1 was read
     // from its access JPEG (embedded as it is), page 2 from its master.
     assert_eq!(
-        process::ocr_image(&doc_dir, 1),
-        process::access_path(&doc_dir, 1)
+        layout::ocr_image(&doc_dir, 1),
+        layout::access_path(&doc_dir, 1)
     );
     assert_eq!(
-        process::ocr_image(&doc_dir, 2),
-        process::master_path(&doc_dir, 2)
+        layout::ocr_image(&doc_dir, 2),
+        layout::master_path(&doc_dir, 2)
     );
     for p in 1..=2 {
         assert!(pdf::page_pdf(&doc_dir, p).is_file(), "page {p}'s PDF");
@@ -288,7 +288,7 @@ fn a_page_that_cannot_be_read_is_retried_then_marked_failed_with_the_error() {
     let mut c = db::open_worker(&db_path).expect("connection");
     process::register(&mut c, &doc_dir, "doc-3", "Hỏng").expect("registered");
     // The master is damaged after registration.
-    std::fs::write(process::master_path(&doc_dir, 1), b"not a png").expect("damaged");
+    std::fs::write(layout::master_path(&doc_dir, 1), b"not a png").expect("damaged");
     let opts = process::OcrOptions {
         lang: "vie".into(),
         max_attempts: 3,

@@ -86,6 +86,26 @@ pub struct TextHit {
     pub text: String,
 }
 
+/// A document with its pages, in order.
+pub type DocumentPages = (Document, Vec<Page>);
+
+/// A document id or page number is safe to use in a path: ASCII letters, digits, `-`, `_`.
+pub fn safe_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A document and its pages, if it is registered.
+pub fn document_with_pages(c: &Connection, id: &str) -> Result<Option<DocumentPages>, StoreError> {
+    let Some(d) = document(c, id)? else {
+        return Ok(None);
+    };
+    let pages = pages(c, id)?;
+    Ok(Some((d, pages)))
+}
+
 /// Opens a read-write connection for a worker thread, on a database that
 /// [`super::Store::open`] has already checked and migrated.
 pub fn open_worker(path: &Path) -> Result<Connection, StoreError> {

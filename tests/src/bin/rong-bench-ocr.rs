@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use central::digitise::{ocr, pdf, process, testpage};
+use central_digitise::{ocr, pdf, process, testpage};
 use central_store::{digitise as db, Store};
 
 const LINES: [&str; 8] = [

@@ -10,7 +10,7 @@ use rong_protocol::status::CommandKind;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ApiError, AppState};
+use super::{ApiError, ApiState};
 use central_store::{queries, LoanFilter, NoticeFilter};
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -20,7 +20,7 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 
 /// `GET /healthz`.
 #[tracing::instrument(skip_all)]
-pub async fn healthz(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn healthz(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let version = st.reads.run(|c| central_store::current_version(c)).await?;
     Ok(Json(
         json!({"ok": true, "change_version": version, "writer": !st.writer.is_closed()}),
@@ -29,7 +29,7 @@ pub async fn healthz(State(st): State<AppState>) -> Result<Json<Value>, ApiError
 
 /// `GET /metrics`.
 #[tracing::instrument(skip_all)]
-pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+pub async fn metrics(State(st): State<ApiState>) -> Result<impl IntoResponse, ApiError> {
     let stats = st.reads.run(|c| queries::stats(c)).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -39,7 +39,7 @@ pub async fn metrics(State(st): State<AppState>) -> Result<impl IntoResponse, Ap
 
 /// `GET /api/v1/stats`.
 #[tracing::instrument(skip_all)]
-pub async fn stats(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn stats(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let s = st.reads.run(|c| queries::stats(c)).await?;
     let c = st.metrics.counts();
     Ok(Json(json!({
@@ -68,7 +68,7 @@ pub struct LoansQuery {
 /// `GET /api/v1/loans?patron=&item=&active=`.
 #[tracing::instrument(skip_all)]
 pub async fn loans(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     q: Result<Query<LoansQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;
@@ -93,7 +93,7 @@ pub struct SearchQuery {
 /// author, subject, then ISBN and call number, each with copies per branch.
 #[tracing::instrument(skip_all)]
 pub async fn search(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     q: Result<Query<SearchQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;
@@ -112,7 +112,7 @@ pub async fn search(
 /// `GET /api/v1/patrons/{card}`.
 #[tracing::instrument(skip_all)]
 pub async fn patron(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     Path(card): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let p = st
@@ -129,7 +129,7 @@ pub struct BlockBody {
 }
 
 async fn set_block(
-    st: AppState,
+    st: ApiState,
     card: String,
     reason: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -140,7 +140,7 @@ async fn set_block(
 /// `POST /api/v1/patrons/{card}/block` with `{"reason": "..."}`.
 #[tracing::instrument(skip_all, fields(card = %card))]
 pub async fn block(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     Path(card): Path<String>,
     body: Result<Json<BlockBody>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -155,7 +155,7 @@ pub async fn block(
 /// `DELETE /api/v1/patrons/{card}/block`.
 #[tracing::instrument(skip_all, fields(card = %card))]
 pub async fn unblock(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     Path(card): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     set_block(st, card, None).await
@@ -164,7 +164,7 @@ pub async fn unblock(
 /// `GET /api/v1/items/{barcode}`.
 #[tracing::instrument(skip_all)]
 pub async fn item(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     Path(barcode): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let i = st
@@ -176,7 +176,7 @@ pub async fn item(
 
 /// `GET /api/v1/devices`.
 #[tracing::instrument(skip_all)]
-pub async fn devices(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub async fn devices(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
     let d = st.reads.run(|c| queries::devices(c)).await?;
     Ok(Json(json!(d)))
 }
@@ -184,7 +184,7 @@ pub async fn devices(State(st): State<AppState>) -> Result<Json<Value>, ApiError
 /// `GET /api/v1/devices/{id}`.
 #[tracing::instrument(skip_all)]
 pub async fn device(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let d = st
@@ -197,7 +197,7 @@ pub async fn device(
 /// `POST /api/v1/devices/{id}/commands` with a `CommandKind` body.
 #[tracing::instrument(skip_all, fields(device = %id))]
 pub async fn command(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     Path(id): Path<String>,
     body: Result<Json<CommandKind>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -217,7 +217,7 @@ pub struct NoticesQuery {
 /// `GET /api/v1/notices?kind=&open=`.
 #[tracing::instrument(skip_all)]
 pub async fn notices(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     q: Result<Query<NoticesQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;
@@ -238,7 +238,7 @@ pub struct EventsQuery {
 /// `GET /api/v1/events?device=ID`.
 #[tracing::instrument(skip_all)]
 pub async fn events(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let q = query(q)?;

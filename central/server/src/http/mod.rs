@@ -1,25 +1,24 @@
-//! The HTTP server: JSON API, snapshots, `/metrics` and `/healthz`. HTTP status codes are
-//! chosen here and nowhere else.
+//! Central's JSON API handlers: the API under `/api/v1`, snapshots, `/metrics` and
+//! `/healthz` (the routes are listed in [`crate::routes`]). Their status codes are chosen
+//! here.
 
-mod api;
-mod digitise;
-mod openapi;
-mod snapshot;
+pub mod api;
+pub mod openapi;
+pub mod snapshot;
 
 use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use central_store::{Reads, StoreError, Writer};
 
-/// What every handler shares.
+/// What the JSON API's handlers share.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct ApiState {
     /// Read connections.
     pub reads: Reads,
     /// The single writer.
@@ -28,8 +27,6 @@ pub struct AppState {
     pub ingest: Ingest,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// Digitisation: tus uploads and bag directories under the data dir.
-    pub intake: Arc<crate::digitise::receive::Intake>,
 }
 
 /// An API error, rendered as `{"error": "..."}`.
@@ -75,31 +72,4 @@ impl IntoResponse for ApiError {
         };
         (status, Json(serde_json::json!({ "error": msg }))).into_response()
     }
-}
-
-/// The router.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
-        .route("/api/v1/openapi.json", get(openapi::openapi))
-        .route("/api/v1/stats", get(api::stats))
-        .route("/api/v1/loans", get(api::loans))
-        .route("/api/v1/patrons/{card}", get(api::patron))
-        .route(
-            "/api/v1/patrons/{card}/block",
-            post(api::block).delete(api::unblock),
-        )
-        .route("/api/v1/items/{barcode}", get(api::item))
-        .route("/api/v1/search", get(api::search))
-        .route("/api/v1/devices", get(api::devices))
-        .route("/api/v1/devices/{id}", get(api::device))
-        .route("/api/v1/devices/{id}/commands", post(api::command))
-        .route("/api/v1/notices", get(api::notices))
-        .route("/api/v1/events", get(api::events))
-        .route("/api/v1/snapshot/{branch}", get(snapshot::snapshot))
-        .route("/api/v1/digitisation/bags", post(digitise::submit_bag))
-        .merge(digitise::tus_router(state.intake.uploads.max_chunk()))
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
-        .with_state(state)
 }

@@ -11,7 +11,7 @@ use flate2::Compression;
 use rong_protocol::ids::BranchId;
 use tokio::sync::mpsc;
 
-use super::{ApiError, AppState};
+use super::{ApiError, ApiState};
 use central_store::snapshot::{branch_exists, write_snapshot};
 
 /// Sends what is written in 64 KiB pieces down a channel, blocking when the client is slow.
@@ -51,7 +51,7 @@ impl Write for ChannelWriter {
 /// The handler.
 #[tracing::instrument(skip_all, fields(branch = %branch))]
 pub async fn snapshot(
-    State(st): State<AppState>,
+    State(st): State<ApiState>,
     Path(branch): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let branch = BranchId::new(branch).map_err(|e| ApiError::BadRequest(e.to_string()))?;

@@ -22,45 +22,9 @@ use super::i18n::Lang;
 use super::{
     html_response, now_ms, session, session_hash, still_valid, Session, WebError, WebState,
 };
+use crate::rules::fleet_state;
 use central_store::admin::{self, FleetRow};
 use central_store::queries;
-
-/// A device's state as the dashboard shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FleetState {
-    /// Online and heartbeating.
-    Online,
-    /// Online by its last status, but silent for two heartbeat intervals.
-    Stale,
-    /// Offline (its will, or a clean stop).
-    Offline,
-    /// Never heard from.
-    Unknown,
-}
-
-impl FleetState {
-    /// The key used in URLs, CSS classes and translations.
-    pub fn key(self) -> &'static str {
-        match self {
-            FleetState::Online => "online",
-            FleetState::Stale => "stale",
-            FleetState::Offline => "offline",
-            FleetState::Unknown => "unknown",
-        }
-    }
-}
-
-/// Classifies a device at `now_ms`: stale when central has heard nothing for two heartbeats.
-pub fn fleet_state(row: &FleetRow, now_ms: i64, heartbeat_secs: u64) -> FleetState {
-    match (row.state.as_deref(), row.last_seen) {
-        (Some("online"), Some(seen)) if now_ms - seen > 2 * heartbeat_secs as i64 * 1000 => {
-            FleetState::Stale
-        }
-        (Some("online"), _) => FleetState::Online,
-        (Some(_), _) => FleetState::Offline,
-        (None, _) => FleetState::Unknown,
-    }
-}
 
 fn badge(lang: Lang, key: &str) -> String {
     format!("<span class=\"badge b-{key}\">{}</span>", lang.t(key))
@@ -102,8 +66,7 @@ struct ListData {
 }
 
 async fn list_data(st: &WebState, branch: Option<String>) -> Result<ListData, WebError> {
-    st.app
-        .reads
+    st.reads
         .run(move |c| {
             Ok(ListData {
                 rows: admin::fleet(c, branch.as_deref())?,
@@ -369,18 +332,13 @@ async fn device_for(
     id: &str,
 ) -> Result<(queries::DeviceDetail, u64), WebError> {
     let id2 = id.to_owned();
-    let branch = st
-        .app
-        .reads
-        .run(move |c| admin::device_branch(c, &id2))
-        .await?;
+    let branch = st.reads.run(move |c| admin::device_branch(c, &id2)).await?;
     let Some(branch) = branch else {
         return Err(WebError::NotFound(s.lang));
     };
     s.may_see(Some(&branch))?;
     let id = id.to_owned();
-    st.app
-        .reads
+    st.reads
         .run(move |c| {
             Ok((
                 queries::device_detail(c, &id)?,
@@ -664,7 +622,7 @@ pub async fn command(
         other => return Err(WebError::BadRequest(format!("unknown command {other}"))),
     };
     let device = DeviceId::new(id.clone()).map_err(|e| WebError::BadRequest(e.to_string()))?;
-    let cmd_id = st.app.ingest.command(device, kind).await?;
+    let cmd_id = st.commands.send(device, kind).await?;
     tracing::info!(user = %s.user, device = %id, command = %f.kind, id = %cmd_id, "command sent from the dashboard");
     Ok(Redirect::to(&format!(
         "/admin/devices/{}?sent={}",
@@ -677,6 +635,7 @@ pub async fn command(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::FleetState;
 
     fn row(state: Option<&str>, seen: Option<i64>) -> FleetRow {
         FleetRow {

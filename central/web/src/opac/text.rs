@@ -1,7 +1,7 @@
 //! The catalogue's words, in Vietnamese and English (the language itself is the
 //! dashboard's [`Lang`]).
 
-pub use crate::web::i18n::Lang;
+pub use crate::i18n::Lang;
 
 /// Every fixed text on the catalogue's pages.
 #[derive(Debug)]

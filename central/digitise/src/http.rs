@@ -1,27 +1,82 @@
 //! Digitisation over HTTP: the tus 1.0 upload endpoint (`/files/`, core protocol with the
 //! creation and checksum extensions) and the bag submission
 //! (`POST /api/v1/digitisation/bags`). With the expiration extension, creation, `HEAD`
-//! and `PATCH` answers carry `Upload-Expires`; an expired upload answers `410`. The storage and the checks are in
-//! [`crate::digitise`]; this module only chooses the status codes and headers.
+//! and `PATCH` answers carry `Upload-Expires`; an expired upload answers `410`. The storage
+//! and the checks are in [`crate::tus`] and [`crate::receive`]; this module only chooses the
+//! status codes and headers.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{head, post};
-use axum::{Json, Router};
+use axum::Json;
 use rong_protocol::digitise::{BagSubmission, BagVerdict};
 
-use super::{ApiError, AppState};
-use crate::digitise::receive::{verdict, Outcome, ReceiveError};
-use crate::digitise::tus::{
+use crate::receive::{verdict, Intake, Outcome, ReceiveError};
+use crate::tus::{
     Checksum, TusError, UploadInfo, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
 };
-use central_store::documents;
+use central_store::{documents, Reads, StoreError, Writer};
+
+/// What the upload and bag handlers share.
+#[derive(Debug, Clone)]
+pub struct IntakeState {
+    /// Read connections.
+    pub reads: Reads,
+    /// The single writer.
+    pub writer: Writer,
+    /// Uploads and bag directories under the data dir.
+    pub intake: Arc<Intake>,
+}
+
+/// A bag submission's error, rendered as `{"error": "..."}` like the rest of the JSON API.
+#[derive(Debug)]
+pub enum BagError {
+    /// 400.
+    BadRequest(String),
+    /// 404.
+    NotFound(String),
+    /// 409.
+    Conflict(String),
+    /// 503: the writer is gone (shutting down).
+    Unavailable,
+    /// 500.
+    Internal(String),
+}
+
+impl From<StoreError> for BagError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => BagError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(why) => BagError::Conflict(why),
+            StoreError::WriterGone => BagError::Unavailable,
+            other => {
+                tracing::error!(error = %other, "store error in HTTP handler");
+                BagError::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for BagError {
+    fn into_response(self) -> Response {
+        let (status, msg) = match self {
+            BagError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            BagError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            BagError::Conflict(m) => (StatusCode::CONFLICT, m),
+            BagError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "central is shutting down".to_owned(),
+            ),
+            BagError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
+        };
+        (status, Json(serde_json::json!({ "error": msg }))).into_response()
+    }
+}
 
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
@@ -37,7 +92,7 @@ pub fn http_date(ms: i64) -> String {
 }
 
 /// `Upload-Expires` for an upload, when uploads expire.
-fn expires(st: &AppState, info: &UploadInfo, h: &mut HeaderMap) {
+fn expires(st: &IntakeState, info: &UploadInfo, h: &mut HeaderMap) {
     if let Some(at) = st.intake.uploads.expires_at(info) {
         if let Ok(v) = HeaderValue::from_str(&http_date(at)) {
             h.insert(UPLOAD_EXPIRES, v);
@@ -47,20 +102,6 @@ fn expires(st: &AppState, info: &UploadInfo, h: &mut HeaderMap) {
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
-}
-
-/// The tus routes, with the per-route body limit on `PATCH`.
-pub fn tus_router(max_chunk: usize) -> Router<AppState> {
-    Router::new()
-        .route("/files", post(create).options(options))
-        .route("/files/", post(create).options(options))
-        .route(
-            "/files/{id}",
-            head(offset)
-                .patch(append)
-                .layer(DefaultBodyLimit::max(max_chunk)),
-        )
-        .layer(axum::middleware::from_fn(tus_resumable))
 }
 
 fn tus_status(e: TusError) -> Response {
@@ -105,7 +146,7 @@ fn num(n: u64) -> HeaderValue {
 
 /// Every tus response carries `Tus-Resumable`; every request but `OPTIONS` must carry
 /// the version central speaks, or gets `412`.
-async fn tus_resumable(req: Request, next: Next) -> Response {
+pub async fn tus_resumable(req: Request, next: Next) -> Response {
     let ok = req.method() == Method::OPTIONS
         || req
             .headers()
@@ -127,7 +168,7 @@ async fn tus_resumable(req: Request, next: Next) -> Response {
 }
 
 /// `OPTIONS /files/`: what this server supports.
-async fn options(State(st): State<AppState>) -> Response {
+pub async fn tus_options(State(st): State<IntakeState>) -> Response {
     (
         StatusCode::NO_CONTENT,
         [
@@ -141,7 +182,7 @@ async fn options(State(st): State<AppState>) -> Response {
 }
 
 /// `POST /files/`: creates an upload.
-async fn create(State(st): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn tus_create(State(st): State<IntakeState>, headers: HeaderMap) -> Response {
     let result = (|| {
         if headers.contains_key("upload-defer-length") {
             return Err(TusError::BadRequest(
@@ -181,7 +222,7 @@ async fn create(State(st): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// `HEAD /files/{id}`: the confirmed offset.
-async fn offset(State(st): State<AppState>, Path(id): Path<String>) -> Response {
+pub async fn tus_offset(State(st): State<IntakeState>, Path(id): Path<String>) -> Response {
     let intake = st.intake.clone();
     let now = now_ms();
     match tokio::task::spawn_blocking(move || intake.uploads.live_info(&id, now)).await {
@@ -202,8 +243,8 @@ async fn offset(State(st): State<AppState>, Path(id): Path<String>) -> Response 
 }
 
 /// `PATCH /files/{id}`: appends a chunk at `Upload-Offset`.
-async fn append(
-    State(st): State<AppState>,
+pub async fn tus_append(
+    State(st): State<IntakeState>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -256,14 +297,14 @@ async fn append(
     }
 }
 
-impl From<ReceiveError> for ApiError {
+impl From<ReceiveError> for BagError {
     fn from(e: ReceiveError) -> Self {
         match e {
-            ReceiveError::BadSubmission(m) => ApiError::BadRequest(m),
-            ReceiveError::Uploads(m) => ApiError::Conflict(m),
+            ReceiveError::BadSubmission(m) => BagError::BadRequest(m),
+            ReceiveError::Uploads(m) => BagError::Conflict(m),
             other => {
                 tracing::error!(error = %other, "bag intake failed");
-                ApiError::Internal(other.to_string())
+                BagError::Internal(other.to_string())
             }
         }
     }
@@ -272,10 +313,10 @@ impl From<ReceiveError> for ApiError {
 /// `POST /api/v1/digitisation/bags`: assemble, check and keep (or quarantine) a bag.
 #[tracing::instrument(skip_all)]
 pub async fn submit_bag(
-    State(st): State<AppState>,
+    State(st): State<IntakeState>,
     body: Result<Json<BagSubmission>, JsonRejection>,
-) -> Result<Json<BagVerdict>, ApiError> {
-    let Json(sub) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+) -> Result<Json<BagVerdict>, BagError> {
+    let Json(sub) = body.map_err(|e| BagError::BadRequest(e.body_text()))?;
     let intake = st.intake.clone();
     let _one_at_a_time = intake.lock.lock().await;
     let job = sub.job.clone();
@@ -297,7 +338,7 @@ pub async fn submit_bag(
         i2.judge(&sub2, now)
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("bag task failed: {e}")))??;
+    .map_err(|e| BagError::Internal(format!("bag task failed: {e}")))??;
     let document = match &outcome {
         Outcome::Kept(d) => {
             let doc = d.clone();
@@ -328,14 +369,14 @@ pub async fn submit_bag(
 /// Reads a kept bag's pages (off the async threads), then registers them through the
 /// writer. Returns how many pages were queued (none when the document was already).
 async fn queue_for_ocr(
-    st: &AppState,
+    st: &IntakeState,
     dir: Option<std::path::PathBuf>,
     id: &str,
     title: &str,
 ) -> Result<usize, String> {
     let dir = dir.ok_or("the bag has no document directory")?;
     let d2 = dir.clone();
-    let pages = tokio::task::spawn_blocking(move || crate::digitise::process::read_bag(&d2))
+    let pages = tokio::task::spawn_blocking(move || crate::process::read_bag(&d2))
         .await
         .map_err(|e| format!("OCR queue task failed: {e}"))?
         .map_err(|e| e.to_string())?;
@@ -349,7 +390,7 @@ async fn queue_for_ocr(
 }
 
 /// After a repeated submission: deletes the named uploads that were made for this job.
-fn forget_own_uploads(intake: &Arc<crate::digitise::receive::Intake>, sub: &BagSubmission) {
+fn forget_own_uploads(intake: &Arc<Intake>, sub: &BagSubmission) {
     for f in &sub.files {
         let mine = intake.uploads.info(&f.upload).is_ok_and(|i| {
             i.meta(rong_protocol::digitise::upload_meta::JOB) == Some(sub.job.as_str())

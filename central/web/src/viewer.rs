@@ -4,7 +4,7 @@
 
 use rong_protocol::fold::fold;
 
-use crate::web::html::esc;
+use crate::html::esc;
 use central_store::digitise::{Document, TextHit};
 
 const SCRIPT: &str = r#"

@@ -14,7 +14,8 @@ use rusqlite::Connection;
 use central_store::digitise::{self as db, Claimed, NewPage};
 use central_store::StoreError;
 
-use super::{iiif, ocr};
+use crate::layout::{master_path, ocr_base, ocr_image};
+use crate::{iiif, ocr};
 
 /// How long an idle worker sleeps before looking at the queue again (a registration
 /// through [`WorkerPool::wake`] wakes it sooner).
@@ -63,47 +64,6 @@ impl Default for OcrOptions {
             max_attempts: 3,
         }
     }
-}
-
-/// The master of page `position` in a document directory.
-pub fn master_path(document_dir: &Path, position: u32) -> PathBuf {
-    document_dir
-        .join("bag")
-        .join("data")
-        .join("master")
-        .join(format!("{position:04}.png"))
-}
-
-/// The access copy of page `position`, when the bag has one.
-pub fn access_path(document_dir: &Path, position: u32) -> PathBuf {
-    document_dir
-        .join("bag")
-        .join("data")
-        .join("access")
-        .join(format!("{position:04}.jpg"))
-}
-
-/// The image a page is read from: its access JPEG when the bag has one of the master's
-/// size (so the PDF embeds that JPEG as it is, and hOCR coordinates are the master's),
-/// else the lossless master (the PDF then holds it losslessly, larger).
-pub fn ocr_image(document_dir: &Path, position: u32) -> PathBuf {
-    let master = master_path(document_dir, position);
-    let access = access_path(document_dir, position);
-    match (
-        image::image_dimensions(&access),
-        image::image_dimensions(&master),
-    ) {
-        (Ok(a), Ok(m)) if a == m => access,
-        _ => master,
-    }
-}
-
-/// Where a page's OCR goes (`.txt`, `.hocr` and `.pdf` are added).
-pub fn ocr_base(document_dir: &Path, position: u32) -> PathBuf {
-    document_dir
-        .join("derived")
-        .join("ocr")
-        .join(format!("{position:04}"))
 }
 
 /// The pages of a stored bag (`{document_dir}/bag/`): masters `data/master/NNNN.png`
@@ -233,7 +193,7 @@ pub fn run_one(c: &mut Connection, opts: &OcrOptions) -> Result<bool, StoreError
 }
 
 fn join_pdf(document: &db::Document, pages: u32) {
-    match super::pdf::build(&document.dir, pages) {
+    match crate::pdf::build(&document.dir, pages) {
         Ok(path) => {
             tracing::info!(document = %document.id, path = %path.display(), "searchable PDF written")
         }
@@ -246,7 +206,7 @@ fn join_pdf(document: &db::Document, pages: u32) {
 pub fn join_missing_pdfs(c: &Connection) -> Result<usize, StoreError> {
     let mut joined = 0;
     for (document, pages) in db::documents_read(c)? {
-        if !super::pdf::pdf_path(&document.dir).exists() {
+        if !crate::pdf::pdf_path(&document.dir).exists() {
             join_pdf(&document, pages);
             joined += 1;
         }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::ocr::OcrError;
-use super::process::ocr_base;
+use crate::layout::ocr_base;
 
 /// Where a document's PDF is kept.
 pub fn pdf_path(document_dir: &Path) -> PathBuf {

@@ -1,4 +1,8 @@
-//! The fleet dashboard under `/admin`: server-side HTML (escaped by hand), one embedded
+//! Central's web pages: the fleet dashboard under `/admin`, the public catalogue under
+//! `/opac` with the document viewer, and apart from the pages the alert rules
+//! ([`rules`]). Every page is rendered through [`html`].
+//!
+//! The dashboard: server-side HTML (escaped by hand), one embedded
 //! stylesheet and one small script for live updates (server-sent events), charts drawn as
 //! SVG on the server. Vietnamese first, English by `?lang=en` or the language switch.
 //!
@@ -6,33 +10,35 @@
 //! cookie holds a random token, the database its hash). Every form POST carries a CSRF
 //! token. Branch staff see only their own branch: anything else answers 403.
 
-mod alerts;
+pub mod alerts;
 mod auth;
-mod devices;
-mod digitise;
-pub(crate) mod html;
-pub(crate) mod i18n;
-mod stats;
+pub mod config;
+pub mod devices;
+pub mod digitise;
+pub mod html;
+pub mod i18n;
+pub mod opac;
+pub mod rules;
+pub mod stats;
 mod svg;
+pub mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, MatchedPath, Query, Request, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 
 use crate::config::{AlertsConfig, DashboardConfig};
-use crate::http::AppState;
 use central_store::admin::{self, Role};
-use central_store::StoreError;
+use central_store::{Reads, StoreError, Writer};
+use rong_protocol::ids::DeviceId;
+use rong_protocol::status::CommandKind;
 
-pub use alerts::run_evaluator;
 pub use auth::{hash_password, token_hash};
 use html::Viewer;
 use i18n::Lang;
@@ -68,55 +74,44 @@ impl WebCtx {
     }
 }
 
+/// Sends a command to a device: central records it and publishes it over MQTT (the
+/// server's writer job, which this crate does not know).
+pub trait Commands: std::fmt::Debug + Send + Sync {
+    /// Records and sends `kind` to `device`; returns the command's correlation id.
+    fn send(
+        &self,
+        device: DeviceId,
+        kind: CommandKind,
+    ) -> BoxFuture<'_, Result<String, StoreError>>;
+}
+
+/// A boxed future, as [`Commands::send`] returns it.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// State of the dashboard's handlers.
 #[derive(Debug, Clone)]
 pub struct WebState {
-    app: AppState,
+    reads: Reads,
+    writer: Writer,
+    commands: Arc<dyn Commands>,
     ctx: Arc<WebCtx>,
 }
 
-/// The dashboard's routes (no fallback: they merge into the API router).
-pub fn router(app: AppState, ctx: Arc<WebCtx>) -> Router {
-    let st = WebState { app, ctx };
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/admin/devices") }))
-        .route("/admin", get(|| async { Redirect::to("/admin/devices") }))
-        .route("/admin/", get(|| async { Redirect::to("/admin/devices") }))
-        .route("/admin/static/app.css", get(css))
-        .route("/admin/static/app.js", get(js))
-        .route("/admin/lang", get(set_lang))
-        .route("/admin/login", get(login_page).post(login))
-        .route("/admin/logout", post(logout))
-        .route("/admin/devices", get(devices::list))
-        .route("/admin/devices/live", get(devices::list_live))
-        .route("/admin/devices/{id}", get(devices::detail))
-        .route("/admin/devices/{id}/live", get(devices::detail_live))
-        .route("/admin/devices/{id}/commands", post(devices::command))
-        .route("/admin/digitise", get(digitise::page_route))
-        .route("/admin/alerts", get(alerts::page))
-        .route("/admin/alerts/{id}/ack", post(alerts::ack_alert))
-        .route("/admin/notices/{id}/ack", post(alerts::ack_notice))
-        .route("/admin/stats", get(stats::page_route))
-        .route("/admin/stats.csv", get(stats::csv))
-        .route("/admin/report", get(stats::report))
-        .with_state(st)
+impl WebState {
+    /// The dashboard over the store's handles, sending device commands through `commands`.
+    pub fn new(reads: Reads, writer: Writer, commands: Arc<dyn Commands>, ctx: WebCtx) -> WebState {
+        WebState {
+            reads,
+            writer,
+            commands,
+            ctx: Arc::new(ctx),
+        }
+    }
 }
 
-/// Middleware: times every request into the HTTP latency histogram, by route pattern.
-pub async fn track_latency(
-    State(metrics): State<Arc<crate::metrics::Metrics>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let t = Instant::now();
-    let resp = next.run(req).await;
-    metrics.http_request(&route, t.elapsed().as_secs_f64());
-    resp
+/// `GET /`, `/admin` and `/admin/`: to the devices page.
+pub async fn to_devices() -> Redirect {
+    Redirect::to("/admin/devices")
 }
 
 /// Why a dashboard request failed; rendered as a page or a redirect.
@@ -298,7 +293,6 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
     };
     let hash = auth::token_hash(token);
     let row = st
-        .app
         .reads
         .run(move |c| admin::session(c, &hash, now_ms()))
         .await?;
@@ -322,7 +316,6 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
 async fn still_valid(st: &WebState, token_hash: &str) -> Result<(), WebError> {
     let hash = token_hash.to_owned();
     match st
-        .app
         .reads
         .run(move |c| admin::session(c, &hash, now_ms()))
         .await?
@@ -342,7 +335,8 @@ fn session_hash(headers: &HeaderMap) -> String {
         .unwrap_or_default()
 }
 
-async fn css() -> impl IntoResponse {
+/// `GET /admin/static/app.css`: the dashboard's stylesheet.
+pub async fn css() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -352,7 +346,8 @@ async fn css() -> impl IntoResponse {
     )
 }
 
-async fn js() -> impl IntoResponse {
+/// `GET /admin/static/app.js`: the dashboard's script (live updates).
+pub async fn js() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
@@ -375,12 +370,12 @@ fn html_response(body: String) -> Response {
 
 /// Query of `/admin/lang`.
 #[derive(Debug, Deserialize)]
-struct LangQuery {
+pub struct LangQuery {
     to: String,
 }
 
 /// Switches the language (a cookie) and goes back to the page it came from.
-async fn set_lang(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+pub async fn set_lang(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::from_code(&q.to);
     // Only a same-site path may be the way back.
     let back = headers
@@ -402,7 +397,7 @@ async fn set_lang(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
 
 /// Query of the login page.
 #[derive(Debug, Deserialize)]
-struct LoginQuery {
+pub struct LoginQuery {
     next: Option<String>,
     expired: Option<String>,
 }
@@ -445,7 +440,8 @@ fn login_response(status: StatusCode, lang: Lang, next: &str, msg: Option<&str>)
     r
 }
 
-async fn login_page(headers: HeaderMap, uri: Uri, Query(q): Query<LoginQuery>) -> Response {
+/// `GET /admin/login`: the login form.
+pub async fn login_page(headers: HeaderMap, uri: Uri, Query(q): Query<LoginQuery>) -> Response {
     let lang = lang_of(&headers, &uri);
     let msg = q.expired.is_some().then(|| lang.t("expired"));
     login_response(StatusCode::OK, lang, &safe_next(q.next.as_deref()), msg)
@@ -453,14 +449,15 @@ async fn login_page(headers: HeaderMap, uri: Uri, Query(q): Query<LoginQuery>) -
 
 /// The login form.
 #[derive(Debug, Deserialize)]
-struct LoginForm {
+pub struct LoginForm {
     user: String,
     password: String,
     csrf: Option<String>,
     next: Option<String>,
 }
 
-async fn login(
+/// `POST /admin/login`: checks the password, rate limited, and starts a session.
+pub async fn login(
     State(st): State<WebState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -489,7 +486,7 @@ async fn login(
         ));
     }
     let name = f.user.clone();
-    let user = st.app.reads.run(move |c| admin::user(c, &name)).await?;
+    let user = st.reads.run(move |c| admin::user(c, &name)).await?;
     let password = f.password;
     let ctx = st.ctx.clone();
     let ok_user = tokio::task::spawn_blocking(move || {
@@ -520,8 +517,7 @@ async fn login(
     let now = now_ms();
     let ttl = st.ctx.dashboard.session_secs as i64 * 1000;
     let name = user.name.clone();
-    st.app
-        .writer
+    st.writer
         .run(move |s| s.create_session(&hash, &name, &csrf, now, now + ttl))
         .await?;
     tracing::info!(user = %user.name, role = user.role.as_str(), "logged in");
@@ -544,11 +540,12 @@ async fn login(
 
 /// A form with only its CSRF token.
 #[derive(Debug, Deserialize)]
-struct CsrfForm {
+pub struct CsrfForm {
     csrf: Option<String>,
 }
 
-async fn logout(
+/// `POST /admin/logout`: ends the session.
+pub async fn logout(
     State(st): State<WebState>,
     headers: HeaderMap,
     uri: Uri,
@@ -558,7 +555,7 @@ async fn logout(
     s.check_csrf(f.csrf.as_deref())?;
     if let Some(token) = cookie_of(&headers, auth::SESSION_COOKIE) {
         let hash = auth::token_hash(token);
-        st.app.writer.run(move |s| s.delete_session(&hash)).await?;
+        st.writer.run(move |s| s.delete_session(&hash)).await?;
     }
     let mut r = Redirect::to("/admin/login").into_response();
     r.headers_mut().append(

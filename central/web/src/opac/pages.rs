@@ -5,7 +5,7 @@ use std::fmt::Write;
 use rong_protocol::delta::Record;
 
 use super::text::{texts, Lang};
-use crate::web::html::{esc, url_enc as url};
+use crate::html::{esc, url_enc as url};
 use central_store::search::{CatalogueHit, Copy};
 
 /// The style sheet: large type, high contrast, one column on a phone.

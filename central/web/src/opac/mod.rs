@@ -2,7 +2,7 @@
 //! Vietnamese first with an English switch. No login, no JavaScript, no CDN: server-side
 //! HTML with one embedded style sheet, readable on a phone.
 
-mod html;
+mod pages;
 mod text;
 
 use std::sync::Arc;
@@ -11,11 +11,9 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
-use central_store::{search, Reads, StoreError};
+use central_store::{digitise as db, search, Reads, StoreError};
 pub use text::Lang;
 
 /// Results per page.
@@ -32,19 +30,9 @@ pub struct OpacState {
     pub library_name: Arc<str>,
 }
 
-/// The catalogue's routes.
-pub fn router(state: OpacState) -> Router {
-    Router::new()
-        .route("/opac", get(search_page))
-        .route("/opac/", get(search_page))
-        .route("/opac/record/{id}", get(record_page))
-        .route("/opac/style.css", get(style))
-        .with_state(state)
-}
-
 /// Query of the search page.
 #[derive(Debug, Default, Deserialize)]
-struct SearchParams {
+pub struct SearchParams {
     q: Option<String>,
     page: Option<usize>,
     lang: Option<String>,
@@ -52,7 +40,7 @@ struct SearchParams {
 
 /// Query of the record page.
 #[derive(Debug, Default, Deserialize)]
-struct LangParam {
+pub struct LangParam {
     lang: Option<String>,
 }
 
@@ -94,13 +82,14 @@ fn failure(lang: Lang, st: &OpacState, e: StoreError) -> Response {
     tracing::error!(error = %e, "public catalogue read failed");
     page(
         StatusCode::INTERNAL_SERVER_ERROR,
-        html::error_page(lang, &st.library_name, text::texts(lang).unavailable),
+        pages::error_page(lang, &st.library_name, text::texts(lang).unavailable),
         None,
     )
 }
 
 #[tracing::instrument(skip_all)]
-async fn search_page(
+/// `GET /opac`: the search page (and its results).
+pub async fn search_page(
     State(st): State<OpacState>,
     headers: HeaderMap,
     params: Result<Query<SearchParams>, QueryRejection>,
@@ -118,7 +107,7 @@ async fn search_page(
                 .run(move |c| central_store::digitise::search_text(c, &parsed, DOCUMENT_HITS))
                 .await
             {
-                Ok(h) => crate::digitise::viewer::hits_html(lang == Lang::En, &q, &h),
+                Ok(h) => crate::viewer::hits_html(lang == Lang::En, &q, &h),
                 Err(e) => return failure(lang, &st, e),
             }
         }
@@ -138,7 +127,7 @@ async fn search_page(
         }
         None => None,
     };
-    let body = html::search_page(
+    let body = pages::search_page(
         lang,
         &st.library_name,
         &q,
@@ -151,7 +140,8 @@ async fn search_page(
 }
 
 #[tracing::instrument(skip_all, fields(record = %id))]
-async fn record_page(
+/// `GET /opac/record/{id}`: one record and its copies.
+pub async fn record_page(
     State(st): State<OpacState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -163,24 +153,52 @@ async fn record_page(
     match st.reads.run(move |c| search::record_detail(c, &key)).await {
         Ok(Some((rec, copies))) => page(
             StatusCode::OK,
-            html::record_page(lang, &st.library_name, &rec, &copies),
+            pages::record_page(lang, &st.library_name, &rec, &copies),
             cookie,
         ),
         Ok(None) => page(
             StatusCode::NOT_FOUND,
-            html::error_page(lang, &st.library_name, text::texts(lang).no_record),
+            pages::error_page(lang, &st.library_name, text::texts(lang).no_record),
             cookie,
         ),
         Err(e) => failure(lang, &st, e),
     }
 }
 
-async fn style() -> impl IntoResponse {
+/// `GET /opac/style.css`: the public pages' stylesheet.
+pub async fn style() -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        html::STYLE,
+        pages::STYLE,
     )
+}
+
+/// `GET /opac/documents/{doc}`: the document viewer (`?lang=en` for English).
+pub async fn viewer_page(
+    State(st): State<OpacState>,
+    Path(doc): Path<String>,
+    Query(q): Query<LangParam>,
+) -> Response {
+    let not_found = || (StatusCode::NOT_FOUND, "not found").into_response();
+    if !db::safe_id(&doc) {
+        return not_found();
+    }
+    let english = q.lang.as_deref() == Some("en");
+    match st
+        .reads
+        .run(move |c| db::document_with_pages(c, &doc))
+        .await
+    {
+        Ok(Some((d, pages))) => {
+            axum::response::Html(crate::viewer::page(&d, pages.len(), english)).into_response()
+        }
+        Ok(None) => not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "digitised document route failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
 }

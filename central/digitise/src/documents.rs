@@ -1,40 +1,27 @@
-//! HTTP routes of digitised documents: the IIIF manifest and static images, page text, the
-//! PDF, and the viewer.
+//! The public HTTP handlers of digitised documents: the IIIF manifest and static images,
+//! page text and the PDF. (The viewer page is `central-web`'s.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 
 use central_store::{digitise as db, Reads};
 
-use super::public_url::PublicBase;
-use super::{iiif, viewer};
+use crate::iiif;
+use crate::public_url::PublicBase;
 
-/// The routes, over the read pool; IIIF ids are built on `base`.
-pub fn router(reads: Reads, base: PublicBase) -> Router {
-    Router::new()
-        .route("/iiif/{doc}/manifest.json", get(manifest))
-        .route("/iiif/{doc}/{page}/info.json", get(info))
-        .route("/iiif/{doc}/{page}/full/{size}/0/default.jpg", get(image))
-        .route("/documents/{file}", get(pdf))
-        .route("/documents/{doc}/text/{page}", get(text))
-        .route("/opac/documents/{doc}", get(viewer_page))
-        .with_state(reads)
-        .layer(Extension(Arc::new(base)))
-}
-
-/// A document id or page number is safe to use in a path: ASCII letters, digits, `-`, `_`.
-fn safe(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+/// What the public document handlers share: the read pool and the rule for the public
+/// URL that IIIF ids are built on.
+#[derive(Debug, Clone)]
+pub struct Documents {
+    /// Read connections.
+    pub reads: Reads,
+    /// The public URL rules.
+    pub base: Arc<PublicBase>,
 }
 
 fn not_found() -> Response {
@@ -46,28 +33,20 @@ fn internal(e: impl std::fmt::Display) -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
 
-type DocPages = Option<(db::Document, Vec<db::Page>)>;
-
-async fn load(reads: Reads, doc: String) -> Result<DocPages, Response> {
+async fn load(reads: Reads, doc: String) -> Result<Option<db::DocumentPages>, Response> {
     reads
-        .run(move |c| {
-            let Some(d) = db::document(c, &doc)? else {
-                return Ok(None);
-            };
-            let pages = db::pages(c, &doc)?;
-            Ok(Some((d, pages)))
-        })
+        .run(move |c| db::document_with_pages(c, &doc))
         .await
         .map_err(internal)
 }
 
-async fn manifest(
-    State(reads): State<Reads>,
-    Extension(base): Extension<Arc<PublicBase>>,
+/// `GET /iiif/{doc}/manifest.json`: the document's IIIF manifest.
+pub async fn manifest(
+    State(Documents { reads, base }): State<Documents>,
     Path(doc): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if !safe(&doc) {
+    if !db::safe_id(&doc) {
         return not_found();
     }
     match load(reads, doc).await {
@@ -97,7 +76,7 @@ async fn page_of(
     page: &str,
 ) -> Result<(db::Document, db::Page), Response> {
     let position: u32 = page.parse().map_err(|_| not_found())?;
-    if !safe(doc) {
+    if !db::safe_id(doc) {
         return Err(not_found());
     }
     let (d, pages) = load(reads, doc.to_owned()).await?.ok_or_else(not_found)?;
@@ -108,9 +87,9 @@ async fn page_of(
     Ok((d, p))
 }
 
-async fn info(
-    State(reads): State<Reads>,
-    Extension(base): Extension<Arc<PublicBase>>,
+/// `GET /iiif/{doc}/{page}/info.json`: a page's IIIF image information.
+pub async fn info(
+    State(Documents { reads, base }): State<Documents>,
     Path((doc, page)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
@@ -144,8 +123,9 @@ async fn file(path: PathBuf, content_type: &'static str) -> Response {
     }
 }
 
-async fn image(
-    State(reads): State<Reads>,
+/// `GET /iiif/{doc}/{page}/full/{size}/0/default.jpg`: a page's level 0 image.
+pub async fn image(
+    State(Documents { reads, .. }): State<Documents>,
     Path((doc, page, size)): Path<(String, String, String)>,
 ) -> Response {
     // Level 0: only the sizes listed in info.json exist, as `{w},` or `max`.
@@ -169,46 +149,32 @@ async fn image(
     }
 }
 
-async fn pdf(State(reads): State<Reads>, Path(file_name): Path<String>) -> Response {
-    let Some(doc) = file_name.strip_suffix(".pdf").filter(|d| safe(d)) else {
+/// `GET /documents/{doc}.pdf`: the searchable PDF.
+pub async fn pdf(
+    State(Documents { reads, .. }): State<Documents>,
+    Path(file_name): Path<String>,
+) -> Response {
+    let Some(doc) = file_name.strip_suffix(".pdf").filter(|d| db::safe_id(d)) else {
         return not_found();
     };
     match load(reads, doc.to_owned()).await {
-        Ok(Some((d, _))) => file(super::pdf::pdf_path(&d.dir), "application/pdf").await,
+        Ok(Some((d, _))) => file(crate::pdf::pdf_path(&d.dir), "application/pdf").await,
         Ok(None) => not_found(),
         Err(r) => r,
     }
 }
 
-async fn text(State(reads): State<Reads>, Path((doc, page)): Path<(String, String)>) -> Response {
+/// `GET /documents/{doc}/text/{page}`: a page's OCR text.
+pub async fn text(
+    State(Documents { reads, .. }): State<Documents>,
+    Path((doc, page)): Path<(String, String)>,
+) -> Response {
     match page_of(reads, &doc, &page).await {
         Ok((_, p)) => (
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             p.text.unwrap_or_default(),
         )
             .into_response(),
-        Err(r) => r,
-    }
-}
-
-/// `?lang=` of the viewer.
-#[derive(Debug, Default, Deserialize)]
-struct LangParam {
-    lang: Option<String>,
-}
-
-async fn viewer_page(
-    State(reads): State<Reads>,
-    Path(doc): Path<String>,
-    Query(q): Query<LangParam>,
-) -> Response {
-    if !safe(&doc) {
-        return not_found();
-    }
-    let english = q.lang.as_deref() == Some("en");
-    match load(reads, doc).await {
-        Ok(Some((d, pages))) => Html(viewer::page(&d, pages.len(), english)).into_response(),
-        Ok(None) => not_found(),
         Err(r) => r,
     }
 }

@@ -90,7 +90,6 @@ pub async fn page_route(
     let branch = s.scope(q.branch.as_deref())?;
     let admin_view = s.role == Role::Admin;
     let (rows, counts): (Vec<FleetRow>, Option<OcrCounts>) = st
-        .app
         .reads
         .run(move |c| {
             let rows = admin::fleet(c, branch.as_deref())?;

@@ -4,14 +4,15 @@
 //! catalogue. See `docs/DIGITISATION.md`.
 
 pub mod bag;
+pub mod documents;
+pub mod http;
 pub mod iiif;
+pub mod layout;
 pub mod ocr;
 pub mod pdf;
 pub mod process;
 pub mod public_url;
 pub mod receive;
-pub mod routes;
 #[cfg(feature = "test-page")]
 pub mod testpage;
 pub mod tus;
-pub mod viewer;

@@ -122,8 +122,7 @@ async fn counts(st: &WebState, p: &Period) -> Result<Vec<DayCount>, WebError> {
     let from = local_midnight_ms(p.from, off);
     let to = local_midnight_ms(p.to + Days::days(1), off);
     let branch = p.branch.clone();
-    st.app
-        .reads
+    st.reads
         .run(move |c| admin::day_counts(c, from, to, off, branch.as_deref()))
         .await
         .map_err(WebError::from)
@@ -158,7 +157,6 @@ pub async fn page_route(
     );
     let br = p.branch.clone();
     let (top, branches) = st
-        .app
         .reads
         .run(move |c| {
             Ok((
