@@ -9,9 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::Connection;
-
-use central_store::digitise::{self as db, Claimed, NewPage};
+use central_store::digitise::{self as db, Claimed, NewPage, WorkerConn};
 use central_store::StoreError;
 
 use crate::layout::{master_path, ocr_base, ocr_image};
@@ -125,7 +123,7 @@ pub fn read_bag(document_dir: &Path) -> Result<Vec<NewPage>, ProcessError> {
 /// Queues a stored, checked bag for processing: one OCR task per page. Registering a
 /// document twice does nothing the second time. Returns the number of pages queued.
 pub fn register(
-    c: &mut Connection,
+    c: &mut WorkerConn,
     document_dir: &Path,
     document_id: &str,
     title: &str,
@@ -156,7 +154,7 @@ pub fn process_page(task: &Claimed, opts: &OcrOptions) -> Result<String, String>
 }
 
 /// Runs one queued task, if any. Returns whether there was one.
-pub fn run_one(c: &mut Connection, opts: &OcrOptions) -> Result<bool, StoreError> {
+pub fn run_one(c: &mut WorkerConn, opts: &OcrOptions) -> Result<bool, StoreError> {
     let Some(task) = db::claim(c)? else {
         return Ok(false);
     };
@@ -203,7 +201,7 @@ fn join_pdf(document: &db::Document, pages: u32) {
 
 /// Joins the PDF of every document read in full that has none (central stopped between
 /// its last page and the join, or the join failed). Returns how many were joined.
-pub fn join_missing_pdfs(c: &Connection) -> Result<usize, StoreError> {
+pub fn join_missing_pdfs(c: &WorkerConn) -> Result<usize, StoreError> {
     let mut joined = 0;
     for (document, pages) in db::documents_read(c)? {
         if !crate::pdf::pdf_path(&document.dir).exists() {
@@ -285,7 +283,7 @@ impl WorkerPool {
     }
 }
 
-fn worker(mut c: Connection, signal: &(Mutex<Signal>, Condvar), opts: &OcrOptions) {
+fn worker(mut c: WorkerConn, signal: &(Mutex<Signal>, Condvar), opts: &OcrOptions) {
     let (lock, cv) = signal;
     loop {
         let seen = match lock.lock() {

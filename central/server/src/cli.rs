@@ -427,7 +427,7 @@ fn seed_cmd(config: &Config, items: usize, patrons: usize, seed: u64) -> anyhow:
         );
     }
     let t = std::time::Instant::now();
-    let data = central_seed::generate(items, patrons, seed);
+    let data = central_store::synthetic::generate(items, patrons, seed);
     let generated = t.elapsed();
     let counts = store.write_seed(&data, config.utc_offset_minutes)?;
     tracing::info!(

@@ -10,7 +10,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use central_seed::{generate_with_pin_params, SeedData};
+use central_store::synthetic::{generate_with_pin_params, SeedData};
 use central_store::Store;
 use chrono::NaiveDate;
 use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody, Op, SnapshotHeader};

@@ -106,13 +106,32 @@ pub fn document_with_pages(c: &Connection, id: &str) -> Result<Option<DocumentPa
     Ok(Some((d, pages)))
 }
 
+/// An OCR worker's own read-write connection: the workers claim and finish pages in short
+/// immediate transactions beside the writer, so a page is never handed out twice.
+#[derive(Debug)]
+pub struct WorkerConn(Connection);
+
+impl std::ops::Deref for WorkerConn {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WorkerConn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.0
+    }
+}
+
 /// Opens a read-write connection for a worker thread, on a database that
 /// [`super::Store::open`] has already checked and migrated.
-pub fn open_worker(path: &Path) -> Result<Connection, StoreError> {
-    Ok(rong_sqlite::open_write(
+pub fn open_worker(path: &Path) -> Result<WorkerConn, StoreError> {
+    Ok(WorkerConn(rong_sqlite::open_write(
         path,
         std::time::Duration::from_secs(30),
-    )?)
+    )?))
 }
 
 fn now() -> String {

@@ -19,6 +19,7 @@ mod reference;
 pub mod search;
 mod seed;
 pub mod snapshot;
+pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -8,7 +8,7 @@ use rusqlite::params;
 use super::changes::{append, Applied};
 use super::reference::{put_branch, put_category, put_closed_day, put_item, put_patron, put_rule};
 use super::{Store, StoreError};
-use central_seed::SeedData;
+use crate::synthetic::SeedData;
 
 /// What a seed wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

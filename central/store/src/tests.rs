@@ -76,7 +76,7 @@ fn binding_a_uid_to_another_card_withdraws_it_from_the_first() {
 
 mod ingest {
     use super::*;
-    use central_seed::{generate_with_pin_params, SeedData};
+    use crate::synthetic::{generate_with_pin_params, SeedData};
     use rong_protocol::event::{Event, EventBatch, EventBody};
     use rong_protocol::ids::{BranchId, DeviceId};
     use std::collections::HashSet;

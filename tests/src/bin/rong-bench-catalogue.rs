@@ -31,7 +31,7 @@ fn data(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
 /// so that the device there holds `n` records and `n` items. Returns the titles and authors
 /// for queries.
 fn write_marc(path: &Path, n: usize) -> (Vec<String>, Vec<String>) {
-    let seed = central_seed::generate(n * 3, 0, 7);
+    let seed = central_store::synthetic::generate(n * 3, 0, 7);
     let mut out = BufWriter::new(std::fs::File::create(path).expect("create MARC file"));
     let mut titles = Vec::new();
     let mut authors = Vec::new();
