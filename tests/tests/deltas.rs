@@ -123,7 +123,7 @@ fn a_device_far_behind_bootstraps_from_a_snapshot() {
 
 /// A MARC file of `n` records, each with one item at Kon Tum, ids `{prefix}1..`.
 fn marc_file(path: &std::path::Path, prefix: &str, n: usize) {
-    use central::marc::{iso2709, Field, Record};
+    use central_catalogue::marc::{iso2709, Field, Record};
     let mut bytes = Vec::new();
     for i in 1..=n {
         let mut r = Record::new();

@@ -2,14 +2,14 @@
 
 /// Central's catalogue: the MARC codec and the seed's generated library.
 pub mod catalogue {
-    pub use central::marc::{iso2709, Field, Record};
-    pub use central::seed::generate;
+    pub use central_catalogue::marc::{iso2709, Field, Record};
+    pub use central_store::synthetic::generate;
 }
 
 /// Central's digitisation: the OCR worker pool, PDFs, rendered test pages, its store.
 pub mod documents {
-    pub use central::digitise::{ocr, pdf, process, testpage};
-    pub use central::store::{digitise as db, Store};
+    pub use central_digitise::{ocr, pdf, process, testpage};
+    pub use central_store::{digitise as db, Store};
 }
 
 /// The station's digitisation: page processing, the bag writer, where files go, its store.

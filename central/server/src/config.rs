@@ -1,0 +1,379 @@
+//! Configuration: defaults, then a TOML file, then `RONG_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use central_catalogue::config::{HoldingsCodes, HoldingsConfig, ImportConfig};
+pub use central_web::config::{AlertsConfig, DashboardConfig};
+use rong_runtime::config::{self, Env, Layered};
+pub use rong_runtime::{ConfigError, Secret};
+use serde::{Deserialize, Serialize};
+
+/// Central's configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory of the database (`central.db`).
+    pub data_dir: PathBuf,
+    /// HTTP server.
+    pub http: HttpConfig,
+    /// MQTT broker.
+    pub broker: BrokerConfig,
+    /// Event ingest.
+    pub ingest: IngestConfig,
+    /// The library's offset from UTC in minutes (Việt Nam: 420).
+    pub utc_offset_minutes: i32,
+    /// `central import marc`.
+    pub import: ImportConfig,
+    /// The library's name, shown at the top of the public catalogue.
+    pub library_name: String,
+    /// The fleet dashboard (`/admin`).
+    pub dashboard: DashboardConfig,
+    /// Fleet alert thresholds.
+    pub alerts: AlertsConfig,
+    /// Digitisation uploads (tus) from the scanning stations.
+    pub uploads: UploadsConfig,
+    /// Processing of digitised documents (OCR, IIIF).
+    pub digitise: DigitiseConfig,
+}
+
+/// Limits of the tus upload endpoint (`/files/`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    /// The largest file a station may upload, bytes (`Tus-Max-Size`).
+    pub max_file_bytes: u64,
+    /// The largest `PATCH` body, bytes; a bigger chunk gets `413`.
+    pub max_chunk_bytes: usize,
+    /// An upload that receives no chunk for this many hours expires (`410`, then deleted
+    /// with its bytes; the station starts that file again). 0: uploads never expire.
+    pub expire_hours: u64,
+}
+
+impl UploadsConfig {
+    /// How long an untouched upload lives (`None`: for ever).
+    pub fn expire_after(&self) -> Option<std::time::Duration> {
+        (self.expire_hours > 0)
+            .then(|| std::time::Duration::from_secs(self.expire_hours.saturating_mul(3600)))
+    }
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        UploadsConfig {
+            max_file_bytes: 2 * 1024 * 1024 * 1024,
+            max_chunk_bytes: 4 * 1024 * 1024,
+            expire_hours: 72,
+        }
+    }
+}
+
+/// `[digitise]`: processing of digitised documents at central.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DigitiseConfig {
+    /// OCR worker threads (each runs one tesseract at a time).
+    pub ocr_workers: usize,
+    /// Tesseract language(s).
+    pub ocr_lang: String,
+    /// Attempts per page before it is marked failed.
+    pub ocr_max_attempts: u32,
+    /// Central's public base URL for IIIF ids (e.g. `https://thuvien.kontum.gov.vn`);
+    /// unset: built from each request's `Host`.
+    pub public_url: Option<String>,
+    /// Central is behind a reverse proxy that sets `X-Forwarded-Proto`/`-Host`: trust
+    /// them when `public_url` is unset (never otherwise).
+    pub trust_forwarded: bool,
+}
+
+impl Default for DigitiseConfig {
+    fn default() -> Self {
+        DigitiseConfig {
+            ocr_workers: 1,
+            ocr_lang: "vie".into(),
+            ocr_max_attempts: 3,
+            public_url: None,
+            trust_forwarded: false,
+        }
+    }
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address; port 0 picks a free port. The API has no login yet: keep it local.
+    pub listen: SocketAddr,
+}
+
+/// Broker settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerConfig {
+    /// Where the embedded broker listens; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// An external broker such as `mqtt://127.0.0.1:1883`; when set, none is embedded.
+    pub external_url: Option<String>,
+    /// User name for the external broker.
+    pub username: Option<String>,
+    /// Password for the external broker.
+    pub password: Option<Secret>,
+}
+
+/// Ingest settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Register unknown devices on first contact (when their branch exists).
+    pub auto_register_devices: bool,
+    /// A catch-up missing more changes than this gets `snapshot_required`.
+    pub max_catchup_ops: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            http: HttpConfig::default(),
+            broker: BrokerConfig::default(),
+            ingest: IngestConfig::default(),
+            utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
+            import: ImportConfig::default(),
+            library_name: "Thư viện tỉnh Kon Tum".into(),
+            dashboard: DashboardConfig::default(),
+            alerts: AlertsConfig::default(),
+            uploads: UploadsConfig::default(),
+            digitise: DigitiseConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 1883)),
+            external_url: None,
+            username: None,
+            password: None,
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            auto_register_devices: true,
+            max_catchup_ops: 20_000,
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        config::load(file, &Env::process())
+    }
+
+    /// Like [`Config::load`] with an injectable environment.
+    pub fn load_with(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        config::load(file, &Env::from_fn(env))
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("central.db")
+    }
+}
+
+/// An empty value clears an optional setting.
+fn unless_empty(v: String) -> Option<String> {
+    (!v.is_empty()).then_some(v)
+}
+
+impl Layered for Config {
+    /// Every `RONG_*` variable central reads.
+    fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
+        let Config {
+            data_dir,
+            http,
+            broker,
+            ingest,
+            utc_offset_minutes,
+            import,
+            library_name,
+            dashboard,
+            alerts,
+            uploads,
+            digitise,
+        } = self;
+        env.set("RONG_DATA_DIR", data_dir, PathBuf::from);
+        env.parse("RONG_UPLOADS_MAX_FILE_BYTES", &mut uploads.max_file_bytes)?;
+        env.parse("RONG_UPLOADS_MAX_CHUNK_BYTES", &mut uploads.max_chunk_bytes)?;
+        env.set("RONG_DIGITISE_PUBLIC_URL", &mut digitise.public_url, Some);
+        env.parse("RONG_UPLOADS_EXPIRE_HOURS", &mut uploads.expire_hours)?;
+        env.parse("RONG_HTTP_LISTEN", &mut http.listen)?;
+        env.parse("RONG_MQTT_LISTEN", &mut broker.listen)?;
+        env.set("RONG_MQTT_URL", &mut broker.external_url, unless_empty);
+        env.set("RONG_MQTT_USERNAME", &mut broker.username, Some);
+        env.set("RONG_MQTT_PASSWORD", &mut broker.password, |v| {
+            Some(Secret(v))
+        });
+        env.parse("RONG_MAX_CATCHUP_OPS", &mut ingest.max_catchup_ops)?;
+        let auto_register = &mut ingest.auto_register_devices;
+        env.parse("RONG_AUTO_REGISTER_DEVICES", auto_register)?;
+        env.parse("RONG_OCR_WORKERS", &mut digitise.ocr_workers)?;
+        env.set("RONG_LIBRARY_NAME", library_name, |v| v);
+        env.parse("RONG_UTC_OFFSET_MINUTES", utc_offset_minutes)?;
+        let default_branch = &mut import.default_branch;
+        env.set("RONG_IMPORT_DEFAULT_BRANCH", default_branch, unless_empty);
+        env.parse("RONG_DASHBOARD_SECURE_COOKIE", &mut dashboard.secure_cookie)?;
+        env.parse("RONG_ALERTS_OFFLINE_MINUTES", &mut alerts.offline_minutes)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.dashboard.heartbeat_secs == 0
+            || self.alerts.check_secs == 0
+            || self.dashboard.session_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "dashboard.heartbeat_secs, dashboard.session_secs and alerts.check_secs \
+                 must be at least 1"
+                    .into(),
+            ));
+        }
+        if let Some(url) = &self.broker.external_url {
+            rong_mqtt::BrokerUrl::parse(url).map_err(|reason| {
+                ConfigError::Invalid(format!(
+                    "broker.external_url / RONG_MQTT_URL {url:?}: {reason}"
+                ))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn layering_defaults_file_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/srv/rong\"\n[http]\nlisten = \"127.0.0.1:9000\"\n[ingest]\nmax_catchup_ops = 5\n",
+        )
+        .unwrap();
+        let none = |_: &str| None;
+        let c = Config::load_with(Some(&path), none).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/rong"));
+        assert_eq!(c.http.listen.port(), 9000);
+        assert_eq!(c.ingest.max_catchup_ops, 5);
+        assert!(c.ingest.auto_register_devices, "default kept");
+        assert_eq!(c.broker.listen.port(), 1883, "default kept");
+        assert_eq!(c.utc_offset_minutes, 420);
+
+        let env: HashMap<&str, &str> = [
+            ("RONG_DATA_DIR", "/tmp/x"),
+            ("RONG_HTTP_LISTEN", "127.0.0.1:0"),
+            ("RONG_MQTT_URL", "mqtt://10.0.0.1:1884"),
+            ("RONG_MAX_CATCHUP_OPS", "77"),
+            ("RONG_MQTT_PASSWORD", "hunter2"),
+        ]
+        .into_iter()
+        .collect();
+        let c = Config::load_with(Some(&path), |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.http.listen.port(), 0);
+        assert_eq!(
+            c.broker.external_url.as_deref(),
+            Some("mqtt://10.0.0.1:1884")
+        );
+        assert_eq!(c.ingest.max_catchup_ops, 77);
+        assert!(!format!("{c:?}").contains("hunter2"), "password redacted");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let bad = |k: &str| (k == "RONG_HTTP_LISTEN").then(|| "nope".to_string());
+        assert!(Config::load_with(None, bad).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "no_such_key = 1\n").unwrap();
+        let err = Config::load_with(Some(&path), |_| None).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}:1:1: unknown field", path.display())),
+            "{err}"
+        );
+        assert!(Config::load_with(None, |k| (k == "RONG_MQTT_URL")
+            .then(|| "mqtts://x:1".into()))
+        .is_err());
+    }
+
+    #[test]
+    fn the_external_broker_url_is_checked() {
+        let with = |url: &'static str| {
+            Config::load_with(None, move |k| (k == "RONG_MQTT_URL").then(|| url.into()))
+        };
+        for good in ["mqtt://10.0.0.1:1884", "tcp://broker", "localhost:1"] {
+            assert!(with(good).is_ok(), "{good}");
+        }
+        let err = with("mqtt://:1").unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid(_)), "{err:?}");
+        assert!(
+            with("").unwrap().broker.external_url.is_none(),
+            "empty: embedded"
+        );
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../central.example.toml");
+        let c: Config = toml::from_str(text).unwrap();
+        assert_eq!(c.http.listen, Config::default().http.listen);
+        assert_eq!(c.import, Config::default().import);
+        assert_eq!(c.uploads, Config::default().uploads);
+        assert_eq!(c.digitise, Config::default().digitise);
+    }
+
+    #[test]
+    fn holdings_mapping_defaults_and_overrides() {
+        let koha = HoldingsConfig::default().codes().unwrap();
+        assert_eq!(
+            (
+                koha.tag,
+                koha.barcode,
+                koha.home_branch,
+                koha.item_type,
+                koha.call_number
+            ),
+            (*b"952", b'p', b'a', Some(b'y'), b'o')
+        );
+        let c: Config =
+            toml::from_str("[import.holdings]\ntag = \"852\"\nbarcode = \"x\"\n").unwrap();
+        let h = c.import.holdings.codes().unwrap();
+        assert_eq!(
+            (h.tag, h.barcode, h.home_branch, h.item_type, h.call_number),
+            (*b"852", b'x', b'b', None, b'h')
+        );
+        let bad = HoldingsConfig {
+            tag: "999".into(),
+            ..HoldingsConfig::default()
+        };
+        assert!(bad.codes().is_err());
+    }
+}

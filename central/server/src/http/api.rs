@@ -1,0 +1,247 @@
+//! JSON API handlers.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use rong_protocol::ids::DeviceId;
+use rong_protocol::status::CommandKind;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{ApiError, ApiState};
+use central_store::{queries, LoanFilter, NoticeFilter};
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// `GET /healthz`.
+#[tracing::instrument(skip_all)]
+pub async fn healthz(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let version = st.reads.run(|c| central_store::current_version(c)).await?;
+    Ok(Json(
+        json!({"ok": true, "change_version": version, "writer": !st.writer.is_closed()}),
+    ))
+}
+
+/// `GET /metrics`.
+#[tracing::instrument(skip_all)]
+pub async fn metrics(State(st): State<ApiState>) -> Result<impl IntoResponse, ApiError> {
+    let stats = st.reads.run(|c| queries::stats(c)).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        st.metrics.render(&stats),
+    ))
+}
+
+/// `GET /api/v1/stats`.
+#[tracing::instrument(skip_all)]
+pub async fn stats(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let s = st.reads.run(|c| queries::stats(c)).await?;
+    let c = st.metrics.counts();
+    Ok(Json(json!({
+        "events_applied": s.events_recorded,
+        "events_replayed": c.events_replayed,
+        "rejected_messages": c.rejected.iter().sum::<u64>(),
+        "change_version": s.change_version,
+        "loans_active": s.loans_active,
+        "notices_open": s.notices_open,
+        "devices_online": s.devices_online,
+        "snapshots_served": c.snapshots_served,
+        "batches": c.batches,
+        "deltas_published": c.deltas_published,
+    })))
+}
+
+/// Query of `GET /api/v1/loans`.
+#[derive(Debug, Deserialize)]
+pub struct LoansQuery {
+    patron: Option<String>,
+    item: Option<String>,
+    active: Option<bool>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/loans?patron=&item=&active=`.
+#[tracing::instrument(skip_all)]
+pub async fn loans(
+    State(st): State<ApiState>,
+    q: Result<Query<LoansQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let f = LoanFilter {
+        patron: q.patron,
+        item: q.item,
+        active: q.active.unwrap_or(true),
+        limit: q.limit.unwrap_or(10_000).min(100_000),
+    };
+    let rows = st.reads.run(move |c| queries::loans(c, &f)).await?;
+    Ok(Json(json!(rows)))
+}
+
+/// Query of `GET /api/v1/search`.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/v1/search?q=&limit=`: records ranked exact title, title prefix, title words,
+/// author, subject, then ISBN and call number, each with copies per branch.
+#[tracing::instrument(skip_all)]
+pub async fn search(
+    State(st): State<ApiState>,
+    q: Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let text = q.q.unwrap_or_default();
+    let limit = rong_protocol::search::clamp_limit(q.limit);
+    let Some(parsed) = rong_protocol::search::Query::parse(&text) else {
+        return Ok(Json(json!({"query": text, "hits": []})));
+    };
+    let hits = st
+        .reads
+        .run(move |c| central_store::search::search(c, &parsed, limit))
+        .await?;
+    Ok(Json(json!({"query": text, "hits": hits})))
+}
+
+/// `GET /api/v1/patrons/{card}`.
+#[tracing::instrument(skip_all)]
+pub async fn patron(
+    State(st): State<ApiState>,
+    Path(card): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let p = st
+        .reads
+        .run(move |c| queries::patron_detail(c, &card))
+        .await?;
+    Ok(Json(json!(p)))
+}
+
+/// Body of `POST /api/v1/patrons/{card}/block`.
+#[derive(Debug, Deserialize)]
+pub struct BlockBody {
+    reason: String,
+}
+
+async fn set_block(
+    st: ApiState,
+    card: String,
+    reason: Option<String>,
+) -> Result<Json<Value>, ApiError> {
+    st.ingest.block(card.clone(), reason).await?;
+    patron(State(st), Path(card)).await
+}
+
+/// `POST /api/v1/patrons/{card}/block` with `{"reason": "..."}`.
+#[tracing::instrument(skip_all, fields(card = %card))]
+pub async fn block(
+    State(st): State<ApiState>,
+    Path(card): Path<String>,
+    body: Result<Json<BlockBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let reason = body.reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err(ApiError::BadRequest("reason must not be empty".into()));
+    }
+    set_block(st, card, Some(rong_protocol::fold::nfc(&reason))).await
+}
+
+/// `DELETE /api/v1/patrons/{card}/block`.
+#[tracing::instrument(skip_all, fields(card = %card))]
+pub async fn unblock(
+    State(st): State<ApiState>,
+    Path(card): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_block(st, card, None).await
+}
+
+/// `GET /api/v1/items/{barcode}`.
+#[tracing::instrument(skip_all)]
+pub async fn item(
+    State(st): State<ApiState>,
+    Path(barcode): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let i = st
+        .reads
+        .run(move |c| queries::item_detail(c, &barcode))
+        .await?;
+    Ok(Json(json!(i)))
+}
+
+/// `GET /api/v1/devices`.
+#[tracing::instrument(skip_all)]
+pub async fn devices(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
+    let d = st.reads.run(|c| queries::devices(c)).await?;
+    Ok(Json(json!(d)))
+}
+
+/// `GET /api/v1/devices/{id}`.
+#[tracing::instrument(skip_all)]
+pub async fn device(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let d = st
+        .reads
+        .run(move |c| queries::device_detail(c, &id))
+        .await?;
+    Ok(Json(json!(d)))
+}
+
+/// `POST /api/v1/devices/{id}/commands` with a `CommandKind` body.
+#[tracing::instrument(skip_all, fields(device = %id))]
+pub async fn command(
+    State(st): State<ApiState>,
+    Path(id): Path<String>,
+    body: Result<Json<CommandKind>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let device = DeviceId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let Json(kind) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let id = st.ingest.command(device, kind).await?;
+    Ok(Json(json!({ "id": id })))
+}
+
+/// Query of `GET /api/v1/notices`.
+#[derive(Debug, Deserialize)]
+pub struct NoticesQuery {
+    kind: Option<String>,
+    open: Option<bool>,
+}
+
+/// `GET /api/v1/notices?kind=&open=`.
+#[tracing::instrument(skip_all)]
+pub async fn notices(
+    State(st): State<ApiState>,
+    q: Result<Query<NoticesQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let f = NoticeFilter {
+        kind: q.kind,
+        open: q.open,
+    };
+    let rows = st.reads.run(move |c| queries::notices(c, &f)).await?;
+    Ok(Json(json!(rows)))
+}
+
+/// Query of `GET /api/v1/events`.
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    device: String,
+}
+
+/// `GET /api/v1/events?device=ID`.
+#[tracing::instrument(skip_all)]
+pub async fn events(
+    State(st): State<ApiState>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let q = query(q)?;
+    let rows = st.reads.run(move |c| queries::events(c, &q.device)).await?;
+    Ok(Json(json!(rows)))
+}

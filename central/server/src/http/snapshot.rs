@@ -1,0 +1,103 @@
+//! `GET /api/v1/snapshot/{branch}`: gzip JSON lines, streamed as they are read.
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use rong_protocol::ids::BranchId;
+use tokio::sync::mpsc;
+
+use super::{ApiError, ApiState};
+use central_store::snapshot::{branch_exists, write_snapshot};
+
+/// Sends what is written in 64 KiB pieces down a channel, blocking when the client is slow.
+struct ChannelWriter {
+    tx: mpsc::Sender<std::io::Result<Vec<u8>>>,
+    buf: Vec<u8>,
+}
+
+const PIECE: usize = 64 * 1024;
+
+impl ChannelWriter {
+    fn ship(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.buf, Vec::with_capacity(PIECE));
+        self.tx
+            .blocking_send(Ok(piece))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.ship()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.ship()
+    }
+}
+
+/// The handler.
+#[tracing::instrument(skip_all, fields(branch = %branch))]
+pub async fn snapshot(
+    State(st): State<ApiState>,
+    Path(branch): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let branch = BranchId::new(branch).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let b = branch.clone();
+    if !st.reads.run(move |c| branch_exists(c, &b)).await? {
+        return Err(ApiError::NotFound(format!("branch {branch} not found")));
+    }
+    let (tx, mut rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(8);
+    let reads = st.reads.clone();
+    let metrics = st.metrics.clone();
+    tokio::task::spawn_blocking(move || {
+        let err_tx = tx.clone();
+        let result = reads.blocking(
+            |conn| -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
+                let gz = GzEncoder::new(
+                    ChannelWriter {
+                        tx,
+                        buf: Vec::with_capacity(PIECE),
+                    },
+                    Compression::fast(),
+                );
+                let mut out = std::io::BufWriter::with_capacity(PIECE, gz);
+                let version = write_snapshot(conn, &branch, &mut out)?;
+                let gz = out.into_inner().map_err(|e| e.into_error())?;
+                let mut w = gz.finish()?;
+                w.flush()?;
+                Ok(version)
+            },
+        );
+        match result {
+            Ok(version) => {
+                metrics.snapshot_served();
+                tracing::info!(branch = %branch, version, "snapshot served");
+            }
+            Err(e) => {
+                tracing::warn!(branch = %branch, error = %e, "snapshot aborted");
+                let _ = err_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        Body::from_stream(stream),
+    ))
+}

@@ -1,0 +1,268 @@
+//! The writer's ingest jobs: what devices send up (event batches, statuses, command
+//! replies) and what staff send down (commands, blocks), each built here as a closure and
+//! run on the store's one writer, which then queues acks and deltas for the MQTT
+//! publisher.
+
+use std::sync::{Arc, Mutex};
+
+use rong_protocol::delta::Op;
+use rong_protocol::event::{Ack, EventBatch};
+use rong_protocol::ids::{BranchId, DeviceId};
+use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceStatus};
+use rong_protocol::topic::Topic;
+use rong_protocol::SCHEMA_VERSION;
+use tokio::sync::mpsc;
+
+use crate::deltas::encode_chunks;
+use crate::metrics::{Metrics, Reject};
+use central_store::{Applied, RefCache, Registration, Store, StoreError, Writer};
+
+/// A message for the MQTT publisher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outbound {
+    /// Topic.
+    pub topic: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// What the writer needs besides its store.
+#[derive(Debug, Clone)]
+pub struct IngestCtx {
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// To the MQTT publisher.
+    pub out: mpsc::UnboundedSender<Outbound>,
+    /// Register unknown devices on first contact.
+    pub auto_register: bool,
+    /// Local offset in minutes.
+    pub utc_offset_min: i32,
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The ingest jobs, sent to the writer as closures. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    writer: Writer,
+    state: Arc<IngestState>,
+}
+
+/// What every ingest job shares.
+#[derive(Debug)]
+struct IngestState {
+    ctx: IngestCtx,
+    /// Branches, categories, rules and closed days, reloaded when a change touches them.
+    /// Only the writer thread locks it (every job runs there), so it never waits.
+    cache: Mutex<RefCache>,
+}
+
+impl Ingest {
+    /// Loads the reference data from `store`, then starts the writer on it.
+    pub fn start(
+        store: Store,
+        ctx: IngestCtx,
+    ) -> anyhow::Result<(Ingest, std::thread::JoinHandle<()>)> {
+        let cache = store.ref_cache()?;
+        let (writer, thread) = Writer::spawn(store)?;
+        let state = Arc::new(IngestState {
+            ctx,
+            cache: Mutex::new(cache),
+        });
+        Ok((Ingest { writer, state }, thread))
+    }
+
+    /// The writer the jobs go through, for the other writes (dashboard, digitisation).
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Applies an event batch from `.../events`, already decoded and checked against its
+    /// topic; acks it and publishes what changed.
+    pub async fn events(&self, branch: BranchId, batch: EventBatch) -> Result<(), StoreError> {
+        let st = self.state.clone();
+        self.writer.send(move |s| st.events(s, branch, batch)).await
+    }
+
+    /// Records a status from `.../status`.
+    pub async fn status(&self, branch: BranchId, status: DeviceStatus) -> Result<(), StoreError> {
+        let st = self.state.clone();
+        self.writer
+            .send(move |s| st.status(s, branch, status))
+            .await
+    }
+
+    /// Records a command reply from `.../cmd-reply`.
+    pub async fn reply(
+        &self,
+        branch: BranchId,
+        device: DeviceId,
+        reply: CommandReply,
+    ) -> Result<(), StoreError> {
+        let st = self.state.clone();
+        self.writer
+            .send(move |s| st.reply(s, branch, device, reply))
+            .await
+    }
+
+    /// Records a command and sends it to the device; returns its correlation id.
+    pub async fn command(&self, device: DeviceId, kind: CommandKind) -> Result<String, StoreError> {
+        let st = self.state.clone();
+        self.writer.run(move |s| st.command(s, device, kind)).await
+    }
+
+    /// Blocks (`Some(reason)`) or unblocks (`None`) a patron and publishes the change.
+    pub async fn block(&self, card: String, reason: Option<String>) -> Result<(), StoreError> {
+        let st = self.state.clone();
+        self.writer
+            .run(move |s| {
+                let (_, applied) = s.set_block(&card, reason.as_deref())?;
+                st.publish_changes(s, &applied);
+                Ok(())
+            })
+            .await
+    }
+}
+
+impl IngestState {
+    fn send(&self, topic: Topic, payload: Vec<u8>) {
+        let _ = self.ctx.out.send(Outbound {
+            topic: topic.to_topic_string(),
+            payload,
+        });
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, RefCache> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn publish_changes(&self, store: &Store, applied: &Applied) {
+        if applied.is_empty() {
+            return;
+        }
+        if applied.ops.iter().any(|op| {
+            matches!(
+                op,
+                Op::PutBranch(_)
+                    | Op::PutCategory(_)
+                    | Op::PutRule(_)
+                    | Op::PutClosedDay(_)
+                    | Op::DelClosedDay { .. }
+            )
+        }) {
+            match store.ref_cache() {
+                Ok(c) => *self.cache() = c,
+                Err(e) => tracing::error!(error = %e, "cannot reload reference data"),
+            }
+        }
+        let mut n = 0u64;
+        let branches: Vec<BranchId> = self.cache().branches.iter().map(|b| b.id.clone()).collect();
+        for b in branches {
+            for c in encode_chunks(applied.from_version, &applied.ops, &b) {
+                self.send(Topic::BranchDeltas(b.clone()), c);
+                n += 1;
+            }
+        }
+        self.ctx.metrics.deltas(n);
+        tracing::debug!(
+            from = applied.from_version,
+            to = applied.to_version(),
+            "published delta"
+        );
+    }
+
+    fn admit(&self, store: &mut Store, branch: &BranchId, device: &DeviceId, what: &str) -> bool {
+        match store.check_device(branch, device, self.ctx.auto_register, now_ms()) {
+            Ok(r) if r.allowed() => true,
+            Ok(r) => {
+                let why = match r {
+                    Registration::UnknownBranch => Reject::UnknownBranch,
+                    _ => Reject::WrongDevice,
+                };
+                self.ctx.metrics.reject(why);
+                tracing::warn!(reason = why.as_str(), branch = %branch, device = %device, registration = ?r, what, "rejected message");
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, device = %device, "cannot check device registration");
+                false
+            }
+        }
+    }
+
+    fn events(&self, store: &mut Store, branch: BranchId, batch: EventBatch) {
+        if !self.admit(store, &branch, &batch.device, "events") {
+            return;
+        }
+        let result = {
+            let cache = self.cache();
+            store.apply_batch(&cache, &branch, &batch, now_ms(), self.ctx.utc_offset_min)
+        };
+        match result {
+            Ok(out) => {
+                self.ctx.metrics.batch(out.applied, out.replayed);
+                tracing::debug!(device = %batch.device, acked_through = out.acked_through, applied = out.applied, replayed = out.replayed, gap = out.gap, "batch");
+                if out.gap {
+                    tracing::info!(device = %batch.device, acked_through = out.acked_through, first = batch.events.first().map(|e| e.seq), "gap in events; acking below it");
+                }
+                self.send(
+                    Topic::Ack(branch, batch.device.clone()),
+                    rong_protocol::encode(&Ack::new(batch.log, out.acked_through)),
+                );
+                self.publish_changes(store, &out.changes);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, device = %batch.device, "could not apply batch")
+            }
+        }
+    }
+
+    fn status(&self, store: &mut Store, branch: BranchId, status: DeviceStatus) {
+        if !self.admit(store, &branch, &status.device, "status") {
+            return;
+        }
+        if let Err(e) = store.record_status(&status, now_ms()) {
+            tracing::error!(error = %e, device = %status.device, "could not record status");
+        }
+    }
+
+    fn reply(&self, store: &mut Store, branch: BranchId, device: DeviceId, reply: CommandReply) {
+        if !self.admit(store, &branch, &device, "cmd-reply") {
+            return;
+        }
+        if let Err(e) = store.record_reply(&device, &reply, now_ms()) {
+            tracing::error!(error = %e, device = %device, "could not record command reply");
+        }
+    }
+
+    fn command(
+        &self,
+        store: &mut Store,
+        device: DeviceId,
+        kind: CommandKind,
+    ) -> Result<String, StoreError> {
+        let cmd = Command {
+            v: SCHEMA_VERSION,
+            id: uuid::Uuid::now_v7().to_string(),
+            kind,
+        };
+        let json = serde_json::to_string(&cmd.kind).unwrap_or_default();
+        let branch = store.record_command(&device, &cmd.id, &json, now_ms())?;
+        self.send(Topic::Cmd(branch, device), rong_protocol::encode(&cmd));
+        Ok(cmd.id)
+    }
+}
+
+impl central_web::Commands for Ingest {
+    fn send(
+        &self,
+        device: DeviceId,
+        kind: CommandKind,
+    ) -> central_web::BoxFuture<'_, Result<String, StoreError>> {
+        Box::pin(self.command(device, kind))
+    }
+}

@@ -1,0 +1,22 @@
+//! Rông central: the authority on circulation.
+//!
+//! Devices work offline and send events; central applies each exactly once with the
+//! offline conflict rules (`rong_lending::reconcile`), keeps a change log and sends versioned deltas
+//! down ([`deltas`]), serves snapshots over HTTP, records device status, and has a JSON
+//! API. See `docs/SYNC.md` for the contract it implements.
+
+pub mod alerting;
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod deltas;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod mqtt;
+pub mod patrons;
+pub mod routes;
+pub mod server;
+
+pub use config::Config;
+pub use server::{serve, Ready};

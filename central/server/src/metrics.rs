@@ -1,0 +1,339 @@
+//! Process counters, rendered with the store's durable counts as Prometheus text.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use central_store::StatsRow;
+pub use central_web::rules::Fleet;
+
+/// Why an incoming MQTT message was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reject {
+    /// Not JSON, or not the expected shape.
+    Malformed,
+    /// Larger than the protocol's limit.
+    Oversized,
+    /// A schema version this build does not speak.
+    WrongVersion,
+    /// Well-formed but breaks a rule.
+    Invalid,
+    /// The message's device does not match its topic, or the device is not registered
+    /// in the topic's branch.
+    WrongDevice,
+    /// The topic names a branch central does not know.
+    UnknownBranch,
+}
+
+impl Reject {
+    /// Every reason, in metric order.
+    pub const ALL: [Reject; 6] = [
+        Reject::Malformed,
+        Reject::Oversized,
+        Reject::WrongVersion,
+        Reject::Invalid,
+        Reject::WrongDevice,
+        Reject::UnknownBranch,
+    ];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reject::Malformed => "malformed",
+            Reject::Oversized => "oversized",
+            Reject::WrongVersion => "wrong_version",
+            Reject::Invalid => "invalid",
+            Reject::WrongDevice => "wrong_device",
+            Reject::UnknownBranch => "unknown_branch",
+        }
+    }
+
+    /// The reason for a decode error.
+    pub fn from_decode(e: &rong_protocol::DecodeError) -> Reject {
+        match e {
+            rong_protocol::DecodeError::Oversized(_) => Reject::Oversized,
+            rong_protocol::DecodeError::Malformed(_) => Reject::Malformed,
+            rong_protocol::DecodeError::WrongVersion(_) => Reject::WrongVersion,
+            rong_protocol::DecodeError::Invalid(_) => Reject::Invalid,
+        }
+    }
+}
+
+/// Counters shared by the ingest worker, the MQTT task and the HTTP server.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    events_applied: AtomicU64,
+    events_replayed: AtomicU64,
+    rejected: [AtomicU64; 6],
+    snapshots_served: AtomicU64,
+    batches: AtomicU64,
+    deltas_published: AtomicU64,
+    fleet: Mutex<Option<Fleet>>,
+    http: Mutex<BTreeMap<String, Histogram>>,
+}
+
+/// Upper bounds (seconds) of the HTTP latency histogram's buckets.
+const HTTP_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; HTTP_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// A copy of the counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Events applied since start.
+    pub events_applied: u64,
+    /// Replayed events skipped since start.
+    pub events_replayed: u64,
+    /// Rejected messages, by reason (see [`Reject::ALL`]).
+    pub rejected: [u64; 6],
+    /// Snapshots served.
+    pub snapshots_served: u64,
+    /// Event batches handled.
+    pub batches: u64,
+    /// Delta messages published.
+    pub deltas_published: u64,
+}
+
+impl Metrics {
+    /// Counts applied and replayed events of one batch.
+    pub fn batch(&self, applied: u64, replayed: u64) {
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.events_applied.fetch_add(applied, Ordering::Relaxed);
+        self.events_replayed.fetch_add(replayed, Ordering::Relaxed);
+    }
+
+    /// Counts a rejected message.
+    pub fn reject(&self, why: Reject) {
+        let i = Reject::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.rejected[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a served snapshot.
+    pub fn snapshot_served(&self) {
+        self.snapshots_served.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts published delta messages.
+    pub fn deltas(&self, n: u64) {
+        self.deltas_published.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Records the fleet's state (from the alert evaluator).
+    pub fn set_fleet(&self, fleet: Fleet) {
+        if let Ok(mut f) = self.fleet.lock() {
+            *f = Some(fleet);
+        }
+    }
+
+    /// Records one HTTP request's latency under its route pattern.
+    pub fn http_request(&self, route: &str, seconds: f64) {
+        if let Ok(mut h) = self.http.lock() {
+            let e = h.entry(route.to_owned()).or_default();
+            e.count += 1;
+            e.sum += seconds;
+            for (b, le) in e.buckets.iter_mut().zip(HTTP_BUCKETS) {
+                if seconds <= le {
+                    *b += 1;
+                }
+            }
+        }
+    }
+
+    /// Reads the counters.
+    pub fn counts(&self) -> Counts {
+        let mut rejected = [0; 6];
+        for (out, c) in rejected.iter_mut().zip(&self.rejected) {
+            *out = c.load(Ordering::Relaxed);
+        }
+        Counts {
+            events_applied: self.events_applied.load(Ordering::Relaxed),
+            events_replayed: self.events_replayed.load(Ordering::Relaxed),
+            rejected,
+            snapshots_served: self.snapshots_served.load(Ordering::Relaxed),
+            batches: self.batches.load(Ordering::Relaxed),
+            deltas_published: self.deltas_published.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self, stats: &StatsRow) -> String {
+        let c = self.counts();
+        let mut s = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, u64)]| {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in lines {
+                let _ = writeln!(s, "{name}{labels} {v}");
+            }
+        };
+        metric(
+            "rong_events_applied_total",
+            "counter",
+            "Events recorded exactly once (durable count).",
+            &[(String::new(), stats.events_recorded)],
+        );
+        metric(
+            "rong_events_replayed_total",
+            "counter",
+            "Replayed events skipped since start.",
+            &[(String::new(), c.events_replayed)],
+        );
+        let rejected: Vec<(String, u64)> = Reject::ALL
+            .iter()
+            .zip(c.rejected)
+            .map(|(r, v)| (format!("{{reason=\"{}\"}}", r.as_str()), v))
+            .collect();
+        metric(
+            "rong_rejected_messages_total",
+            "counter",
+            "MQTT messages refused since start, by reason.",
+            &rejected,
+        );
+        let fleet = self.fleet.lock().ok().and_then(|f| *f);
+        // Online and offline are read from the store at every scrape; which online
+        // devices have gone silent ("stale") comes from the alert evaluator's last pass.
+        let stale = fleet.map_or(0, |f| f.stale).min(stats.devices_online);
+        let (online, offline) = (stats.devices_online - stale, stats.devices_offline);
+        metric(
+            "rong_devices",
+            "gauge",
+            "Registered devices by state (stale: online but silent for two heartbeats).",
+            &[
+                ("{state=\"online\"}".into(), online),
+                ("{state=\"stale\"}".into(), stale),
+                ("{state=\"offline\"}".into(), offline),
+            ],
+        );
+        metric(
+            "rong_ingest_lag_seconds",
+            "gauge",
+            "Age of the oldest event an online device has not yet synced.",
+            &[(String::new(), fleet.map(|f| f.ingest_lag_s).unwrap_or(0))],
+        );
+        metric(
+            "rong_change_version",
+            "gauge",
+            "Current change-log version.",
+            &[(String::new(), stats.change_version)],
+        );
+        metric(
+            "rong_notices_open",
+            "gauge",
+            "Notices not yet acknowledged.",
+            &[(String::new(), stats.notices_open)],
+        );
+        metric(
+            "rong_loans_active",
+            "gauge",
+            "Active loans.",
+            &[(String::new(), stats.loans_active)],
+        );
+        metric(
+            "rong_snapshots_served_total",
+            "counter",
+            "Snapshots served since start.",
+            &[(String::new(), c.snapshots_served)],
+        );
+        metric(
+            "rong_deltas_published_total",
+            "counter",
+            "Delta messages published since start.",
+            &[(String::new(), c.deltas_published)],
+        );
+        self.render_http(&mut s);
+        s
+    }
+
+    fn render_http(&self, s: &mut String) {
+        let Ok(h) = self.http.lock() else { return };
+        let name = "rong_http_request_duration_seconds";
+        let _ = writeln!(
+            s,
+            "# HELP {name} HTTP request latency by route.\n# TYPE {name} histogram"
+        );
+        for (route, e) in h.iter() {
+            let route = route.replace('\\', "\\\\").replace('"', "\\\"");
+            for (b, le) in e.buckets.iter().zip(HTTP_BUCKETS) {
+                let _ = writeln!(s, "{name}_bucket{{route=\"{route}\",le=\"{le}\"}} {b}");
+            }
+            let _ = writeln!(
+                s,
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                e.count
+            );
+            let _ = writeln!(s, "{name}_sum{{route=\"{route}\"}} {}", e.sum);
+            let _ = writeln!(s, "{name}_count{{route=\"{route}\"}} {}", e.count);
+        }
+    }
+}
+
+/// Middleware: times every request into the HTTP latency histogram, by route pattern.
+pub async fn track_latency(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let t = Instant::now();
+    let resp = next.run(req).await;
+    metrics.http_request(&route, t.elapsed().as_secs_f64());
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_reason() {
+        let m = Metrics::default();
+        m.reject(Reject::Oversized);
+        m.reject(Reject::Oversized);
+        m.batch(3, 1);
+        let text = m.render(&StatsRow::default());
+        assert!(
+            text.contains("rong_rejected_messages_total{reason=\"oversized\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("rong_rejected_messages_total{reason=\"unknown_branch\"} 0"));
+        assert!(text.contains("rong_events_replayed_total 1"));
+        assert!(text.contains("rong_devices{state=\"online\"} 0"));
+        assert_eq!(m.counts().rejected.iter().sum::<u64>(), 2);
+        m.http_request("/admin/devices", 0.02);
+        m.set_fleet(Fleet {
+            online: 3,
+            stale: 1,
+            offline: 2,
+            ingest_lag_s: 7,
+        });
+        let text = m.render(&StatsRow {
+            devices_online: 4,
+            devices_offline: 2,
+            ..StatsRow::default()
+        });
+        assert!(text.contains("rong_devices{state=\"online\"} 3"), "{text}");
+        assert!(text.contains("rong_devices{state=\"stale\"} 1"), "{text}");
+        assert!(text.contains("rong_devices{state=\"offline\"} 2"), "{text}");
+        assert!(text.contains("rong_ingest_lag_seconds 7"));
+        assert!(text.contains(
+            "rong_http_request_duration_seconds_bucket{route=\"/admin/devices\",le=\"0.025\"} 1"
+        ));
+        assert!(text.contains(
+            "rong_http_request_duration_seconds_bucket{route=\"/admin/devices\",le=\"0.01\"} 0"
+        ));
+    }
+}

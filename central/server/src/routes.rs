@@ -1,0 +1,268 @@
+//! Central's one front door: every HTTP route, listed under the caller allowed to use it.
+//!
+//! Each caller's routes form their own [`Router`], merged at the end, so that each group
+//! can be given its own `route_layer` (issue 14, "Trust", adds authentication group by
+//! group). The handlers live in the crates that own them: the pages in `central-web`,
+//! uploads, bags and IIIF in `central-digitise`, the JSON API in [`crate::http`]. Each takes
+//! only the part of [`AppState`] it needs, through `FromRef`.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::routing::{get, head, post, MethodRouter};
+use axum::Router;
+
+use central_digitise::documents::{self, Documents};
+use central_digitise::http::{self as intake, IntakeState};
+use central_web::opac::{self, OpacState};
+use central_web::{alerts, devices, digitise as digitise_page, stats, WebState};
+
+use crate::http::{api, openapi, snapshot, ApiError, ApiState};
+use crate::metrics::{track_latency, Metrics};
+
+/// Everything the handlers share; each handler extracts only its own part.
+#[derive(Debug, Clone, FromRef)]
+pub struct AppState {
+    /// The JSON API's.
+    pub api: ApiState,
+    /// The dashboard's.
+    pub web: WebState,
+    /// The public catalogue's.
+    pub opac: OpacState,
+    /// Uploads' and bag submissions'.
+    pub intake: IntakeState,
+    /// Public documents' (IIIF, PDF, text).
+    pub documents: Documents,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Caller {
+    /// Anyone: the catalogue, public documents, the health check.
+    Public,
+    /// The kiosks' and stations' agents.
+    Device,
+    /// Library staff: the dashboard and the JSON API.
+    Staff,
+    /// Whoever runs central: its metrics and the API's description.
+    Operator,
+}
+
+/// One route: its caller, its path and its handlers by method.
+struct Route {
+    caller: Caller,
+    path: &'static str,
+    methods: MethodRouter<AppState>,
+}
+
+fn route(caller: Caller, path: &'static str, methods: MethodRouter<AppState>) -> Route {
+    Route {
+        caller,
+        path,
+        methods,
+    }
+}
+
+/// Every route of central. `max_chunk` limits the body of a tus `PATCH`.
+fn table(max_chunk: usize) -> Vec<Route> {
+    use Caller::{Device, Operator, Public, Staff};
+    // Every tus response carries `Tus-Resumable`, and every request but `OPTIONS` must.
+    let tus = |m: MethodRouter<AppState>| m.layer(axum::middleware::from_fn(intake::tus_resumable));
+    vec![
+        // The public catalogue and the document viewer.
+        route(Public, "/opac", get(opac::search_page)),
+        route(Public, "/opac/", get(opac::search_page)),
+        route(Public, "/opac/record/{id}", get(opac::record_page)),
+        route(Public, "/opac/style.css", get(opac::style)),
+        route(Public, "/opac/documents/{doc}", get(opac::viewer_page)),
+        // Digitised documents: IIIF, the PDF and page text.
+        route(
+            Public,
+            "/iiif/{doc}/manifest.json",
+            get(documents::manifest),
+        ),
+        route(Public, "/iiif/{doc}/{page}/info.json", get(documents::info)),
+        route(
+            Public,
+            "/iiif/{doc}/{page}/full/{size}/0/default.jpg",
+            get(documents::image),
+        ),
+        route(Public, "/documents/{file}", get(documents::pdf)),
+        route(Public, "/documents/{doc}/text/{page}", get(documents::text)),
+        route(Public, "/healthz", get(api::healthz)),
+        // Snapshots for agents that fell too far behind.
+        route(Device, "/api/v1/snapshot/{branch}", get(snapshot::snapshot)),
+        // tus uploads of scanned pages, then the bag that names them.
+        route(
+            Device,
+            "/files",
+            tus(post(intake::tus_create).options(intake::tus_options)),
+        ),
+        route(
+            Device,
+            "/files/",
+            tus(post(intake::tus_create).options(intake::tus_options)),
+        ),
+        route(
+            Device,
+            "/files/{id}",
+            tus(head(intake::tus_offset)
+                .patch(intake::tus_append)
+                .layer(DefaultBodyLimit::max(max_chunk))),
+        ),
+        route(
+            Device,
+            "/api/v1/digitisation/bags",
+            post(intake::submit_bag),
+        ),
+        // The dashboard: its login, static files and language switch are open; every
+        // other page checks the session itself.
+        route(Staff, "/", get(central_web::to_devices)),
+        route(Staff, "/admin", get(central_web::to_devices)),
+        route(Staff, "/admin/", get(central_web::to_devices)),
+        route(Staff, "/admin/static/app.css", get(central_web::css)),
+        route(Staff, "/admin/static/app.js", get(central_web::js)),
+        route(Staff, "/admin/lang", get(central_web::set_lang)),
+        route(
+            Staff,
+            "/admin/login",
+            get(central_web::login_page).post(central_web::login),
+        ),
+        route(Staff, "/admin/logout", post(central_web::logout)),
+        route(Staff, "/admin/devices", get(devices::list)),
+        route(Staff, "/admin/devices/live", get(devices::list_live)),
+        route(Staff, "/admin/devices/{id}", get(devices::detail)),
+        route(Staff, "/admin/devices/{id}/live", get(devices::detail_live)),
+        route(
+            Staff,
+            "/admin/devices/{id}/commands",
+            post(devices::command),
+        ),
+        route(Staff, "/admin/digitise", get(digitise_page::page_route)),
+        route(Staff, "/admin/alerts", get(alerts::page)),
+        route(Staff, "/admin/alerts/{id}/ack", post(alerts::ack_alert)),
+        route(Staff, "/admin/notices/{id}/ack", post(alerts::ack_notice)),
+        route(Staff, "/admin/stats", get(stats::page_route)),
+        route(Staff, "/admin/stats.csv", get(stats::csv)),
+        route(Staff, "/admin/report", get(stats::report)),
+        // The JSON API.
+        route(Staff, "/api/v1/stats", get(api::stats)),
+        route(Staff, "/api/v1/loans", get(api::loans)),
+        route(Staff, "/api/v1/patrons/{card}", get(api::patron)),
+        route(
+            Staff,
+            "/api/v1/patrons/{card}/block",
+            post(api::block).delete(api::unblock),
+        ),
+        route(Staff, "/api/v1/items/{barcode}", get(api::item)),
+        route(Staff, "/api/v1/search", get(api::search)),
+        route(Staff, "/api/v1/devices", get(api::devices)),
+        route(Staff, "/api/v1/devices/{id}", get(api::device)),
+        route(Staff, "/api/v1/devices/{id}/commands", post(api::command)),
+        route(Staff, "/api/v1/notices", get(api::notices)),
+        route(Staff, "/api/v1/events", get(api::events)),
+        route(Operator, "/metrics", get(api::metrics)),
+        route(Operator, "/api/v1/openapi.json", get(openapi::openapi)),
+    ]
+}
+
+/// The routes of one caller, as their own router.
+fn group(routes: &[Route], caller: Caller) -> Router<AppState> {
+    routes
+        .iter()
+        .filter(|r| r.caller == caller)
+        .fold(Router::new(), |g, r| g.route(r.path, r.methods.clone()))
+}
+
+/// Central's whole HTTP side: the four groups merged, a JSON 404 for anything else, and
+/// every request timed into the latency histogram.
+pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
+    let routes = table(state.intake.intake.uploads.max_chunk());
+    // Authentication: none (they are public).
+    let public = group(&routes, Caller::Public);
+    // Authentication: none yet (issue 14); the network is trusted.
+    let device = group(&routes, Caller::Device);
+    // Authentication: the dashboard's pages check a session cookie (and CSRF on forms) in
+    // their handlers; the JSON API has none yet (issue 14).
+    let staff = group(&routes, Caller::Staff);
+    // Authentication: none yet (issue 14).
+    let operator = group(&routes, Caller::Operator);
+    Router::new()
+        .merge(public)
+        .merge(device)
+        .merge(staff)
+        .merge(operator)
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(metrics, track_latency))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// The routes each caller is given, as the table must list them.
+    const EXPECTED: &[(Caller, &[&str])] = &[
+        (
+            Caller::Public,
+            &[
+                "/opac",
+                "/opac/",
+                "/opac/record/{id}",
+                "/opac/style.css",
+                "/opac/documents/{doc}",
+                "/iiif/{doc}/manifest.json",
+                "/iiif/{doc}/{page}/info.json",
+                "/iiif/{doc}/{page}/full/{size}/0/default.jpg",
+                "/documents/{file}",
+                "/documents/{doc}/text/{page}",
+                "/healthz",
+            ],
+        ),
+        (
+            Caller::Device,
+            &[
+                "/api/v1/snapshot/{branch}",
+                "/files",
+                "/files/",
+                "/files/{id}",
+                "/api/v1/digitisation/bags",
+            ],
+        ),
+        (Caller::Operator, &["/metrics", "/api/v1/openapi.json"]),
+    ];
+
+    #[test]
+    fn every_route_is_in_exactly_one_group() {
+        let routes = table(1024);
+        let mut seen: BTreeMap<&str, Vec<Caller>> = BTreeMap::new();
+        for r in &routes {
+            seen.entry(r.path).or_default().push(r.caller);
+        }
+        for (path, callers) in &seen {
+            assert_eq!(callers.len(), 1, "{path} is listed for {callers:?}");
+        }
+        for (caller, paths) in EXPECTED {
+            let mut got: Vec<&str> = routes
+                .iter()
+                .filter(|r| r.caller == *caller)
+                .map(|r| r.path)
+                .collect();
+            let mut want = paths.to_vec();
+            got.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(got, want, "routes of {caller:?}");
+        }
+        // Everything else is staff's: the dashboard and the JSON API.
+        for r in routes.iter().filter(|r| r.caller == Caller::Staff) {
+            assert!(
+                r.path == "/" || r.path.starts_with("/admin") || r.path.starts_with("/api/v1/"),
+                "{} is not a staff path",
+                r.path
+            );
+        }
+        assert!(routes.iter().any(|r| r.caller == Caller::Staff));
+    }
+}

@@ -1,0 +1,240 @@
+//! `central serve`: the store, the writer, the broker, the MQTT client and HTTP, wired
+//! together, with an injectable shutdown and a readiness report.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use central_digitise::documents::Documents;
+use central_digitise::http::IntakeState;
+use central_web::opac::OpacState;
+use central_web::{WebCtx, WebState};
+use rong_mqtt::{BrokerUrl, Credentials};
+
+use crate::config::Config;
+use crate::http::ApiState;
+use crate::ingest::{Ingest, IngestCtx};
+use crate::metrics::Metrics;
+use crate::mqtt::{self, MqttCtx};
+use crate::routes::{self, AppState};
+use central_store::{Reads, Store};
+
+/// Where a running central can be reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready {
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// MQTT broker as `host:port`.
+    pub mqtt: String,
+}
+
+impl Ready {
+    /// The one readiness line printed on stdout.
+    pub fn line(&self) -> String {
+        serde_json::json!({"ready": true, "http": self.http.to_string(), "mqtt": self.mqtt})
+            .to_string()
+    }
+}
+
+/// Opens the store (refusing a corrupt or newer database), creating the data dir.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    Ok(Store::open(&config.db_path())?)
+}
+
+/// Runs central until `shutdown` completes. `ready` gets the bound addresses once HTTP
+/// listens and central's MQTT client is subscribed.
+pub async fn serve(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    ready: Option<oneshot::Sender<Ready>>,
+) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let reads = Reads::new(store.path());
+    let ocr_pool = central_digitise::process::WorkerPool::start(
+        store.path(),
+        config.digitise.ocr_workers,
+        central_digitise::process::OcrOptions {
+            lang: config.digitise.ocr_lang.clone(),
+            max_attempts: config.digitise.ocr_max_attempts,
+        },
+    )?;
+    let metrics = Arc::new(Metrics::default());
+
+    let (broker, mqtt_display) = match &config.broker.external_url {
+        Some(url) => {
+            let broker =
+                BrokerUrl::parse(url).map_err(|e| anyhow::anyhow!("broker.external_url: {e}"))?;
+            let shown = format!("{}:{}", broker.host(), broker.port());
+            (broker, shown)
+        }
+        None => {
+            let addr = crate::broker::start(config.broker.listen).await?;
+            tracing::info!(addr = %addr, "embedded MQTT broker listening");
+            (BrokerUrl::from(addr), addr.to_string())
+        }
+    };
+
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (ingest, writer_thread) = Ingest::start(
+        store,
+        IngestCtx {
+            metrics: metrics.clone(),
+            out: out_tx.clone(),
+            auto_register: config.ingest.auto_register_devices,
+            utc_offset_min: config.utc_offset_minutes,
+        },
+    )?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+
+    let (sub_tx, sub_rx) = oneshot::channel();
+    let mqtt_task = tokio::spawn(mqtt::run(
+        mqtt::options(
+            &broker,
+            Credentials::from_config(
+                config.broker.username.as_deref(),
+                config.broker.password.as_ref(),
+            ),
+        ),
+        MqttCtx {
+            ingest: ingest.clone(),
+            metrics: metrics.clone(),
+            reads: reads.clone(),
+            out: out_tx,
+            max_catchup_ops: config.ingest.max_catchup_ops,
+        },
+        out_rx,
+        sub_tx,
+        stop_rx.clone(),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
+    let http_addr = listener.local_addr()?;
+    let state = app_state(&config, &reads, &ingest, &metrics)?;
+    let reaper_task = tokio::spawn(central_digitise::receive::run_reaper(
+        state.intake.intake.clone(),
+        stop_rx.clone(),
+    ));
+    let app = routes::router(state, metrics.clone());
+    let alerts_task = tokio::spawn(crate::alerting::run_evaluator(
+        reads,
+        ingest.writer().clone(),
+        metrics,
+        config.alerts.clone(),
+        config.dashboard.clone(),
+        stop_rx.clone(),
+    ));
+    // The writer ends once every handle is gone: the last ones are the router's and the
+    // MQTT task's, dropped when those stop.
+    drop(ingest);
+    let mut http_stop = stop_rx.clone();
+    let http_task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = http_stop.wait_for(|s| *s).await;
+        })
+        .await
+    });
+    tracing::info!(http = %http_addr, "HTTP listening");
+
+    let mut wait_stop = stop_rx.clone();
+    tokio::select! {
+        r = sub_rx => {
+            if r.is_ok() {
+                tracing::info!(http = %http_addr, mqtt = %mqtt_display, "central ready");
+                if let Some(tx) = ready {
+                    let _ = tx.send(Ready { http: http_addr, mqtt: mqtt_display });
+                }
+            }
+        }
+        _ = wait_stop.wait_for(|s| *s) => {}
+    }
+
+    let mut wait_stop = stop_rx;
+    let _ = wait_stop.wait_for(|s| *s).await;
+    tracing::info!("shutting down");
+    match http_task.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server error"),
+        Err(e) => tracing::warn!(error = %e, "HTTP task failed"),
+        Ok(Ok(())) => {}
+    }
+    let _ = mqtt_task.await;
+    let _ = alerts_task.await;
+    let _ = reaper_task.await;
+    tokio::task::spawn_blocking(move || ocr_pool.stop())
+        .await
+        .ok();
+    // The writer finishes the change in hand, then ends: every handle is gone by now.
+    tokio::task::spawn_blocking(move || writer_thread.join())
+        .await
+        .ok();
+    tracing::info!("central stopped");
+    Ok(())
+}
+
+/// What the HTTP handlers share, each crate's part built from the configuration.
+fn app_state(
+    config: &Config,
+    reads: &Reads,
+    ingest: &Ingest,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<AppState> {
+    let writer = ingest.writer().clone();
+    let intake = central_digitise::receive::Intake::open(
+        &config.data_dir,
+        config.uploads.max_file_bytes,
+        config.uploads.max_chunk_bytes,
+    )
+    .context("cannot open the digitisation directories")?
+    .with_upload_expiry(config.uploads.expire_after());
+    let public_base = central_digitise::public_url::PublicBase::new(
+        config.digitise.public_url.as_deref(),
+        config.digitise.trust_forwarded,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    Ok(AppState {
+        api: ApiState {
+            reads: reads.clone(),
+            writer: writer.clone(),
+            ingest: ingest.clone(),
+            metrics: metrics.clone(),
+        },
+        web: WebState::new(
+            reads.clone(),
+            writer.clone(),
+            Arc::new(ingest.clone()),
+            WebCtx::new(
+                config.dashboard.clone(),
+                config.alerts.clone(),
+                config.utc_offset_minutes,
+            ),
+        ),
+        opac: OpacState {
+            reads: reads.clone(),
+            library_name: config.library_name.as_str().into(),
+        },
+        intake: IntakeState {
+            reads: reads.clone(),
+            writer,
+            intake: Arc::new(intake),
+        },
+        documents: Documents {
+            reads: reads.clone(),
+            base: Arc::new(public_base),
+        },
+    })
+}

@@ -1,0 +1,95 @@
+//! What central's integration tests share: central run in-process on port 0, and the
+//! interop tools under `tests/interop/` (with the venv's Python that runs them).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use central::{Config, Ready};
+use tokio::sync::oneshot;
+
+/// How long central may take to start or stop.
+const T: Duration = Duration::from_secs(20);
+
+/// A config for a central keeping its data under `data_dir`.
+pub fn config(data_dir: &Path) -> Config {
+    Config {
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    }
+}
+
+/// Central serving in-process until [`Running::stop`].
+pub struct Running {
+    /// Where it listens.
+    pub ready: Ready,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts central with `config` (HTTP and the embedded broker on port 0; the data
+/// directory is created) and waits until it is ready.
+pub async fn start(mut config: Config) -> Running {
+    config.http.listen = "127.0.0.1:0".parse().unwrap();
+    config.broker.listen = "127.0.0.1:0".parse().unwrap();
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let task = tokio::spawn(central::serve(
+        config,
+        async move {
+            let _ = stop_rx.await;
+        },
+        Some(ready_tx),
+    ));
+    let ready = tokio::time::timeout(T, ready_rx)
+        .await
+        .expect("central ready in time")
+        .expect("ready sent");
+    Running {
+        ready,
+        stop: Some(stop_tx),
+        task: Some(task),
+    }
+}
+
+impl Running {
+    /// The URL of `path` on central's HTTP side.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.ready.http, path)
+    }
+
+    /// Stops central and waits until it has stopped cleanly.
+    pub async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(T, self.task.take().unwrap())
+            .await
+            .expect("central stops in time")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// `tests/interop/{name}` in the repository (read at run time: CI may run a binary
+/// built in another checkout).
+pub fn interop(name: &str) -> PathBuf {
+    repo_root().join("tests/interop").join(name)
+}
+
+/// The repository's root: the nearest folder above this crate that holds `Cargo.lock`
+/// (read at run time, like [`interop`]).
+pub fn repo_root() -> PathBuf {
+    let manifest =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .map(PathBuf::from)
+        .unwrap_or(manifest)
+}
+
+/// The interop venv's Python (`tests/interop/python` finds it and says how to make it).
+pub fn python() -> Command {
+    Command::new(interop("python"))
+}

@@ -1,0 +1,527 @@
+//! Reads for the JSON API. Each takes a (read-only) connection.
+
+use chrono::NaiveDate;
+use rong_protocol::delta::Item;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde::Serialize;
+
+use super::reference::{item_row, patron, ITEM_COLS};
+use super::StoreError;
+
+/// A loan, active or returned. Times are ms since the Unix epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LoanRow {
+    /// Item barcode.
+    pub item: String,
+    /// Card.
+    pub patron: String,
+    /// Branch that lent it.
+    pub branch: String,
+    /// Device that lent it.
+    pub device: Option<String>,
+    /// When it was lent.
+    pub loaned_at: i64,
+    /// Due date.
+    pub due: NaiveDate,
+    /// Renewals.
+    pub renewals: u32,
+    /// When it came back, if it did.
+    pub returned_at: Option<i64>,
+    /// Device that took it back.
+    pub return_device: Option<String>,
+    /// Closed because someone else borrowed it.
+    pub missed_return: bool,
+}
+
+const LOAN_COLS: &str =
+    "item, patron, branch, device, loaned_at, due, renewals, returned_at, return_device, missed_return";
+
+fn loan_row(r: &Row<'_>) -> rusqlite::Result<LoanRow> {
+    let due: String = r.get(5)?;
+    Ok(LoanRow {
+        item: r.get(0)?,
+        patron: r.get(1)?,
+        branch: r.get(2)?,
+        device: r.get(3)?,
+        loaned_at: r.get(4)?,
+        due: due.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        renewals: r.get(6)?,
+        returned_at: r.get(7)?,
+        return_device: r.get(8)?,
+        missed_return: r.get(9)?,
+    })
+}
+
+/// Which loans to list.
+#[derive(Debug, Clone, Default)]
+pub struct LoanFilter {
+    /// One patron.
+    pub patron: Option<String>,
+    /// One item.
+    pub item: Option<String>,
+    /// Active only (else all, history included).
+    pub active: bool,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The statement for a filter. Only the conditions in use appear: SQLite cannot use an
+/// index for `(?1 IS NULL OR patron = ?1)`, which would scan the whole loan history.
+/// Parameters stay `?1` patron, `?2` item, `?3` limit, whichever appear.
+fn loans_sql(f: &LoanFilter) -> String {
+    let mut conds = Vec::new();
+    if f.patron.is_some() {
+        conds.push("patron = ?1");
+    }
+    if f.item.is_some() {
+        conds.push("item = ?2");
+    }
+    if f.active {
+        conds.push("returned_at IS NULL");
+    }
+    let conds = if conds.is_empty() {
+        "1".to_owned()
+    } else {
+        conds.join(" AND ")
+    };
+    format!("SELECT {LOAN_COLS} FROM loans WHERE {conds} ORDER BY id DESC LIMIT ?3")
+}
+
+/// Lists loans, newest first.
+pub fn loans(c: &Connection, f: &LoanFilter) -> Result<Vec<LoanRow>, StoreError> {
+    let mut stmt = c.prepare_cached(&loans_sql(f))?;
+    let rows = stmt.query_map(params![f.patron, f.item, f.limit], loan_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A patron for the API: no PIN hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatronDetail {
+    /// Card.
+    pub card: String,
+    /// NFC UIDs.
+    pub nfc_uids: Vec<String>,
+    /// Name.
+    pub name: String,
+    /// Category.
+    pub category: String,
+    /// Home branch.
+    pub branch: String,
+    /// Block reason.
+    pub blocked: Option<String>,
+    /// Expiry.
+    pub expires: Option<NaiveDate>,
+    /// Whether a PIN is set.
+    pub has_pin: bool,
+    /// Whether the PIN is always required.
+    pub pin_required: bool,
+    /// Staff card.
+    pub staff: bool,
+    /// Active loans.
+    pub active_loans: Vec<LoanRow>,
+}
+
+/// One patron with active loans.
+pub fn patron_detail(c: &Connection, card: &str) -> Result<PatronDetail, StoreError> {
+    let p = patron(c, card)?.ok_or_else(|| StoreError::NotFound(format!("patron {card}")))?;
+    let active_loans = loans(
+        c,
+        &LoanFilter {
+            patron: Some(card.to_owned()),
+            item: None,
+            active: true,
+            limit: 10_000,
+        },
+    )?;
+    Ok(PatronDetail {
+        card: p.card,
+        nfc_uids: p.nfc_uids,
+        name: p.name,
+        category: p.category,
+        branch: p.branch.to_string(),
+        blocked: p.blocked,
+        expires: p.expires,
+        has_pin: p.pin_hash.is_some(),
+        pin_required: p.pin_required,
+        staff: p.staff,
+        active_loans,
+    })
+}
+
+/// An item with its loan.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemDetail {
+    /// The item.
+    #[serde(flatten)]
+    pub item: Item,
+    /// Its active loan, if any.
+    pub loan: Option<LoanRow>,
+}
+
+/// One item.
+pub fn item_detail(c: &Connection, barcode: &str) -> Result<ItemDetail, StoreError> {
+    let item = c
+        .prepare_cached(&format!("SELECT {ITEM_COLS} FROM items WHERE barcode = ?1"))?
+        .query_row(params![barcode], item_row)
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("item {barcode}")))?;
+    let loan = c
+        .prepare_cached(&format!(
+            "SELECT {LOAN_COLS} FROM loans WHERE item = ?1 AND returned_at IS NULL"
+        ))?
+        .query_row(params![barcode], loan_row)
+        .optional()?;
+    Ok(ItemDetail { item, loan })
+}
+
+/// A device in the list.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRow {
+    /// Id.
+    pub id: String,
+    /// Branch.
+    pub branch: String,
+    /// `online`, `offline`, or null before its first status.
+    pub state: Option<String>,
+    /// When central last heard its status (ms).
+    pub last_seen: Option<i64>,
+    /// When it was registered (ms).
+    pub registered_at: i64,
+}
+
+const DEVICE_COLS: &str = "id, branch, state, last_seen, registered_at";
+
+fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRow> {
+    Ok(DeviceRow {
+        id: r.get(0)?,
+        branch: r.get(1)?,
+        state: r.get(2)?,
+        last_seen: r.get(3)?,
+        registered_at: r.get(4)?,
+    })
+}
+
+/// All devices.
+pub fn devices(c: &Connection) -> Result<Vec<DeviceRow>, StoreError> {
+    let mut stmt = c.prepare_cached(&format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"))?;
+    let rows = stmt.query_map([], device_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One entry of a device's status timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    /// When central got it (ms).
+    pub received_at: i64,
+    /// State.
+    pub state: String,
+    /// The status message.
+    pub status: serde_json::Value,
+}
+
+/// A command and its reply.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandRow {
+    /// Correlation id.
+    pub id: String,
+    /// The command sent.
+    pub command: Option<serde_json::Value>,
+    /// When it was sent (ms).
+    pub sent_at: Option<i64>,
+    /// The reply's verdict.
+    pub ok: Option<bool>,
+    /// The reply's message.
+    pub message: Option<String>,
+    /// When the reply came (ms).
+    pub replied_at: Option<i64>,
+}
+
+/// One event log of a device.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogRow {
+    /// Log id.
+    pub log: String,
+    /// Highest contiguous seq applied.
+    pub acked_through: u64,
+}
+
+/// A device with its status, logs, timeline and commands.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceDetail {
+    /// The device.
+    #[serde(flatten)]
+    pub device: DeviceRow,
+    /// Latest status message.
+    pub status: Option<serde_json::Value>,
+    /// Event logs and how far each is applied.
+    pub logs: Vec<LogRow>,
+    /// Recent statuses, newest first.
+    pub timeline: Vec<StatusRow>,
+    /// Recent commands, newest first.
+    pub commands: Vec<CommandRow>,
+}
+
+fn json_col(s: Option<String>) -> Option<serde_json::Value> {
+    s.and_then(|s| serde_json::from_str(&s).ok())
+}
+
+/// One device in detail.
+pub fn device_detail(c: &Connection, id: &str) -> Result<DeviceDetail, StoreError> {
+    let (device, status) = c
+        .prepare_cached(&format!(
+            "SELECT {DEVICE_COLS}, status FROM devices WHERE id = ?1"
+        ))?
+        .query_row(params![id], |r| {
+            Ok((device_row(r)?, r.get::<_, Option<String>>(5)?))
+        })
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("device {id}")))?;
+    let mut stmt = c.prepare_cached(
+        "SELECT log, acked_through FROM event_logs WHERE device = ?1 ORDER BY log",
+    )?;
+    let logs = stmt
+        .query_map(params![id], |r| {
+            Ok(LogRow {
+                log: r.get(0)?,
+                acked_through: r.get::<_, i64>(1)? as u64,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT received_at, state, status FROM device_status_log WHERE device = ?1 ORDER BY id DESC LIMIT 50",
+    )?;
+    let timeline = stmt
+        .query_map(params![id], |r| {
+            Ok(StatusRow {
+                received_at: r.get(0)?,
+                state: r.get(1)?,
+                status: json_col(r.get(2)?).unwrap_or(serde_json::Value::Null),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT id, command, sent_at, ok, message, replied_at FROM commands WHERE device = ?1 \
+         ORDER BY COALESCE(sent_at, replied_at) DESC LIMIT 50",
+    )?;
+    let commands = stmt
+        .query_map(params![id], |r| {
+            Ok(CommandRow {
+                id: r.get(0)?,
+                command: json_col(r.get(1)?),
+                sent_at: r.get(2)?,
+                ok: r.get(3)?,
+                message: r.get(4)?,
+                replied_at: r.get(5)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(DeviceDetail {
+        device,
+        status: json_col(status),
+        logs,
+        timeline,
+        commands,
+    })
+}
+
+/// A notice.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoticeRow {
+    /// Id.
+    pub id: i64,
+    /// Kind, such as `missed_return`.
+    pub kind: String,
+    /// Device whose event raised it.
+    pub device: Option<String>,
+    /// That event's seq.
+    pub seq: Option<i64>,
+    /// Item barcode.
+    pub item: Option<String>,
+    /// Card.
+    pub patron: Option<String>,
+    /// Detail for staff.
+    pub detail: String,
+    /// When (ms).
+    pub created_at: i64,
+    /// Who acknowledged it.
+    pub acknowledged_by: Option<String>,
+    /// When it was acknowledged (ms).
+    pub acknowledged_at: Option<i64>,
+}
+
+/// Which notices to list.
+#[derive(Debug, Clone, Default)]
+pub struct NoticeFilter {
+    /// One kind.
+    pub kind: Option<String>,
+    /// Only open (unacknowledged) ones, when set.
+    pub open: Option<bool>,
+}
+
+/// Lists notices, oldest first.
+pub fn notices(c: &Connection, f: &NoticeFilter) -> Result<Vec<NoticeRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, kind, device, seq, item, patron, detail, created_at, acknowledged_by, acknowledged_at \
+         FROM notices WHERE (?1 IS NULL OR kind = ?1) \
+         AND (?2 IS NULL OR (?2 = 1 AND acknowledged_at IS NULL) OR (?2 = 0 AND acknowledged_at IS NOT NULL)) \
+         ORDER BY id LIMIT 10000",
+    )?;
+    let rows = stmt.query_map(params![f.kind, f.open], notice_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// A notice from its first ten columns: id, kind, device, seq, item, patron, detail,
+/// created_at, acknowledged_by, acknowledged_at.
+pub(super) fn notice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoticeRow> {
+    Ok(NoticeRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        device: r.get(2)?,
+        seq: r.get(3)?,
+        item: r.get(4)?,
+        patron: r.get(5)?,
+        detail: r.get(6)?,
+        created_at: r.get(7)?,
+        acknowledged_by: r.get(8)?,
+        acknowledged_at: r.get(9)?,
+    })
+}
+
+/// An event central applied (or recorded).
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    /// Device.
+    pub device: String,
+    /// Event log id.
+    pub log: String,
+    /// Seq in that log.
+    pub seq: u64,
+    /// Event UUID.
+    pub event_id: String,
+    /// Kind.
+    pub kind: String,
+    /// What central did.
+    pub outcome: String,
+    /// Device clock (ms).
+    pub device_at: i64,
+    /// Central clock on receipt (ms).
+    pub received_at: i64,
+    /// Item barcode, if any.
+    pub item: Option<String>,
+    /// Card, if any.
+    pub patron: Option<String>,
+}
+
+/// A device's events, by log then seq (logs in the order central first saw them).
+pub fn events(c: &Connection, device: &str) -> Result<Vec<EventRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT device, log, seq, event_id, kind, outcome, device_at, received_at, \
+         json_extract(body, '$.item'), json_extract(body, '$.patron') \
+         FROM applied_events WHERE device = ?1 ORDER BY log, seq",
+    )?;
+    let rows = stmt.query_map(params![device], |r| {
+        Ok(EventRow {
+            device: r.get(0)?,
+            log: r.get(1)?,
+            seq: r.get::<_, i64>(2)? as u64,
+            event_id: r.get(3)?,
+            kind: r.get(4)?,
+            outcome: r.get(5)?,
+            device_at: r.get(6)?,
+            received_at: r.get(7)?,
+            item: r.get(8)?,
+            patron: r.get(9)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Durable counts for `/api/v1/stats` and `/metrics`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatsRow {
+    /// Events recorded, ever.
+    pub events_recorded: u64,
+    /// Change-log version.
+    pub change_version: u64,
+    /// Active loans.
+    pub loans_active: u64,
+    /// Open notices.
+    pub notices_open: u64,
+    /// Devices online.
+    pub devices_online: u64,
+    /// Devices offline (or never heard).
+    pub devices_offline: u64,
+}
+
+/// Reads the durable counts.
+pub fn stats(c: &Connection) -> Result<StatsRow, StoreError> {
+    let count = |sql: &str| -> Result<u64, StoreError> {
+        Ok(c.prepare_cached(sql)?
+            .query_row([], |r| r.get::<_, i64>(0))? as u64)
+    };
+    Ok(StatsRow {
+        events_recorded: count("SELECT count(*) FROM applied_events")?,
+        change_version: super::changes::current_version(c)?,
+        loans_active: count("SELECT count(*) FROM loans WHERE returned_at IS NULL")?,
+        notices_open: count("SELECT count(*) FROM notices WHERE acknowledged_at IS NULL")?,
+        devices_online: count("SELECT count(*) FROM devices WHERE state = 'online'")?,
+        devices_offline: count("SELECT count(*) FROM devices WHERE state IS NOT 'online'")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Looking up one patron's or one item's loans must use an index, not read the whole
+    /// loan history.
+    #[test]
+    fn loan_lookups_use_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = crate::Store::open(&dir.path().join("c.db")).unwrap();
+        let c = s.reader();
+        for f in [
+            LoanFilter {
+                patron: Some("P1".into()),
+                active: true,
+                ..Default::default()
+            },
+            LoanFilter {
+                patron: Some("P1".into()),
+                ..Default::default()
+            },
+            LoanFilter {
+                item: Some("KT1".into()),
+                ..Default::default()
+            },
+            LoanFilter {
+                item: Some("KT1".into()),
+                active: true,
+                ..Default::default()
+            },
+        ] {
+            let sql = format!("EXPLAIN QUERY PLAN {}", loans_sql(&f));
+            let mut stmt = c.prepare(&sql).unwrap();
+            let plan: Vec<String> = stmt
+                .query_map(params![f.patron, f.item, 10], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|p| p.contains("INDEX")) && !plan.iter().any(|p| p == "SCAN loans"),
+                "{f:?}: {plan:?}"
+            );
+            loans(c, &f).unwrap();
+        }
+        loans(
+            c,
+            &LoanFilter {
+                limit: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,459 @@
+//! Store tests: migrations, refusals, ingest bookkeeping.
+
+use super::*;
+
+#[test]
+fn fresh_then_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    let mode: String = s
+        .reader()
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = s
+        .reader()
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sync, 2, "synchronous=FULL");
+}
+
+#[test]
+fn refuses_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    drop(Store::open(&path).unwrap());
+    {
+        let c = Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Open(OpenError::NewerSchema { .. })),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn binding_a_uid_to_another_card_withdraws_it_from_the_first() {
+    use rong_protocol::delta::{Op, Patron};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("c.db")).unwrap();
+    let patron = |card: &str, uids: &[&str]| Patron {
+        card: card.into(),
+        nfc_uids: uids.iter().map(|u| (*u).to_owned()).collect(),
+        name: "Y Nhi".into(),
+        category: "adult".into(),
+        branch: rong_protocol::BranchId::new("kontum").unwrap(),
+        blocked: None,
+        expires: None,
+        pin_hash: None,
+        pin_required: false,
+        staff: false,
+    };
+    s.put_ops(&[Op::PutPatron(patron("P1", &["04AA", "04BB"]))])
+        .unwrap();
+    let applied = s
+        .put_ops(&[Op::PutPatron(patron("P2", &["04BB"]))])
+        .unwrap();
+    assert_eq!(
+        applied.ops,
+        vec![
+            Op::PutPatron(patron("P2", &["04BB"])),
+            Op::PutPatron(patron("P1", &["04AA"])),
+        ],
+        "devices learn that P1 lost the card"
+    );
+}
+
+mod ingest {
+    use super::*;
+    use crate::synthetic::{generate_with_pin_params, SeedData};
+    use rong_protocol::event::{Event, EventBatch, EventBody};
+    use rong_protocol::ids::{BranchId, DeviceId};
+    use std::collections::HashSet;
+    use uuid::Uuid;
+
+    fn library() -> (tempfile::TempDir, Store, SeedData) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("c.db")).unwrap();
+        let params = argon2::Params::new(8, 1, 1, None).unwrap();
+        let data = generate_with_pin_params(3000, 300, 7, params);
+        s.write_seed(&data, 420).unwrap();
+        assert!(s.has_library().unwrap());
+        assert!(s.write_seed(&data, 420).is_err(), "refuses a second seed");
+        (dir, s, data)
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+
+    fn ev(seq: u64, body: EventBody) -> Event {
+        Event {
+            seq,
+            id: Uuid::now_v7(),
+            at: now(),
+            clock_synced: true,
+            body,
+        }
+    }
+
+    fn out(item: &str, patron: &str) -> EventBody {
+        EventBody::Checkout {
+            item: item.into(),
+            patron: patron.into(),
+            due: chrono::Utc::now().date_naive() + chrono::Duration::days(14),
+        }
+    }
+
+    fn free(data: &SeedData) -> (Vec<String>, Vec<String>) {
+        let lent: HashSet<&str> = data.loans.iter().map(|l| l.loan.item.as_str()).collect();
+        let busy: HashSet<&str> = data.loans.iter().map(|l| l.loan.patron.as_str()).collect();
+        let items = data
+            .items
+            .iter()
+            .filter(|i| {
+                i.status == rong_protocol::delta::ItemStatus::Available
+                    && !lent.contains(i.barcode.as_str())
+            })
+            .map(|i| i.barcode.clone())
+            .collect();
+        let patrons = data
+            .patrons
+            .iter()
+            .map(|p| &p.patron)
+            .filter(|p| {
+                p.blocked.is_none()
+                    && !p.staff
+                    && p.category == "adult"
+                    && !busy.contains(p.card.as_str())
+            })
+            .map(|p| p.card.clone())
+            .collect();
+        (items, patrons)
+    }
+
+    #[test]
+    fn missed_return_and_unknown_item_through_the_store() {
+        let (_dir, mut s, data) = library();
+        let cache = s.ref_cache().unwrap();
+        let (items, patrons) = free(&data);
+        let kontum = BranchId::new("kontum").unwrap();
+        let d1 = DeviceId::new("kontum-kiosk-1").unwrap();
+        let d2 = DeviceId::new("kontum-kiosk-2").unwrap();
+        for d in [&d1, &d2] {
+            assert_eq!(
+                s.check_device(&kontum, d, true, now()).unwrap(),
+                Registration::Registered
+            );
+        }
+        assert_eq!(
+            s.check_device(&BranchId::new("dakto").unwrap(), &d1, true, now())
+                .unwrap(),
+            Registration::OtherBranch(kontum.clone())
+        );
+        let v0 = current_version(s.reader()).unwrap();
+        let (l1, l2) = (Uuid::now_v7(), Uuid::now_v7());
+        let b1 = EventBatch::new(d1.clone(), l1, vec![ev(1, out(&items[0], &patrons[0]))]);
+        let o = s.apply_batch(&cache, &kontum, &b1, now(), 420).unwrap();
+        assert_eq!((o.acked_through, o.applied), (1, 1));
+        assert_eq!(o.changes.from_version, v0);
+        assert_eq!(o.changes.ops.len(), 1);
+        let b2 = EventBatch::new(
+            d2.clone(),
+            l2,
+            vec![
+                ev(1, out(&items[0], &patrons[1])),
+                ev(
+                    2,
+                    EventBody::Checkin {
+                        item: "KT77777777".into(),
+                        patron: None,
+                    },
+                ),
+            ],
+        );
+        let o = s.apply_batch(&cache, &kontum, &b2, now(), 420).unwrap();
+        assert_eq!((o.acked_through, o.applied), (2, 2));
+        assert_eq!(current_version(s.reader()).unwrap(), v0 + 2);
+
+        let c = s.reader();
+        let all = queries::loans(
+            c,
+            &LoanFilter {
+                item: Some(items[0].clone()),
+                active: false,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(all.len(), 2);
+        let old = all.iter().find(|l| l.patron == patrons[0]).unwrap();
+        assert!(old.missed_return && old.returned_at.is_some());
+        assert_eq!(old.return_device.as_deref(), Some("kontum-kiosk-2"));
+        let new = all.iter().find(|l| l.patron == patrons[1]).unwrap();
+        assert!(new.returned_at.is_none());
+        let kinds: Vec<String> = queries::notices(c, &NoticeFilter::default())
+            .unwrap()
+            .into_iter()
+            .map(|n| n.kind)
+            .collect();
+        assert_eq!(kinds, vec!["missed_return", "unknown_item"]);
+        let evs = queries::events(c, "kontum-kiosk-2").unwrap();
+        assert_eq!(evs[1].outcome, "unknown_item");
+        assert_eq!(evs[1].item.as_deref(), Some("KT77777777"));
+        // The same run replayed changes nothing.
+        let o = s.apply_batch(&cache, &kontum, &b2, now(), 420).unwrap();
+        assert_eq!((o.acked_through, o.applied, o.replayed), (2, 0, 2));
+        assert!(o.changes.is_empty());
+    }
+
+    fn active_due(s: &Store, item: &str) -> chrono::NaiveDate {
+        let l = queries::loans(
+            s.reader(),
+            &LoanFilter {
+                item: Some(item.to_owned()),
+                active: true,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(l.len(), 1, "one active loan of {item}");
+        l[0].due
+    }
+
+    /// A renewal from an implausible clock is corrected from the current due date when that
+    /// is later than today, as a renewal at central would be: never shortened.
+    #[test]
+    fn corrected_renewal_never_shortens_the_loan() {
+        let (_dir, mut s, data) = library();
+        let cache = s.ref_cache().unwrap();
+        let (items, patrons) = free(&data);
+        let kontum = BranchId::new("kontum").unwrap();
+        let dev = DeviceId::new("kontum-kiosk-1").unwrap();
+        s.check_device(&kontum, &dev, true, now()).unwrap();
+        let log = Uuid::now_v7();
+        let long_due = chrono::Utc::now().date_naive() + chrono::Duration::days(120);
+        let b = EventBatch::new(
+            dev.clone(),
+            log,
+            vec![ev(
+                1,
+                EventBody::Checkout {
+                    item: items[0].clone(),
+                    patron: patrons[0].clone(),
+                    due: long_due,
+                },
+            )],
+        );
+        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        assert_eq!(active_due(&s, &items[0]), long_due);
+        // The board rebooted without network: its clock says 1970.
+        let mut renew = ev(
+            2,
+            EventBody::Renew {
+                item: items[0].clone(),
+                patron: patrons[0].clone(),
+                due: chrono::NaiveDate::from_ymd_opt(1970, 1, 29).unwrap(),
+                renewals: 1,
+            },
+        );
+        renew.at = 86_400_000;
+        let b = EventBatch::new(dev.clone(), log, vec![renew]);
+        let o = s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        assert_eq!(o.acked_through, 2);
+        let due = active_due(&s, &items[0]);
+        assert!(due > long_due, "renewal moved the due date back to {due}");
+    }
+
+    /// A return made offline before someone else borrowed the item elsewhere must not
+    /// close the newer loan when it reaches central late.
+    #[test]
+    fn late_return_of_an_earlier_loan_keeps_the_newer_loan() {
+        let (_dir, mut s, data) = library();
+        let cache = s.ref_cache().unwrap();
+        let (items, patrons) = free(&data);
+        let kontum = BranchId::new("kontum").unwrap();
+        let online = DeviceId::new("kontum-kiosk-1").unwrap();
+        let offline = DeviceId::new("kontum-kiosk-2").unwrap();
+        for d in [&online, &offline] {
+            s.check_device(&kontum, d, true, now()).unwrap();
+        }
+        let (l1, l2) = (Uuid::now_v7(), Uuid::now_v7());
+        let t0 = now() - 3 * 3_600_000;
+        let mut first = ev(1, out(&items[0], &patrons[0]));
+        first.at = t0;
+        let b = EventBatch::new(online.clone(), l1, vec![first]);
+        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        // Patron 0 returns it at the offline kiosk; an hour later patron 1 borrows it at
+        // the online one.
+        let mut back = ev(
+            1,
+            EventBody::Checkin {
+                item: items[0].clone(),
+                patron: Some(patrons[0].clone()),
+            },
+        );
+        back.at = t0 + 3_600_000;
+        let mut second = ev(2, out(&items[0], &patrons[1]));
+        second.at = t0 + 2 * 3_600_000;
+        let b = EventBatch::new(online.clone(), l1, vec![second]);
+        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        // The offline kiosk comes back.
+        let b = EventBatch::new(offline.clone(), l2, vec![back]);
+        let o = s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        assert_eq!(o.acked_through, 1);
+        let active = queries::loans(
+            s.reader(),
+            &LoanFilter {
+                item: Some(items[0].clone()),
+                active: true,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(active.len(), 1, "patron 1 still has the item");
+        assert_eq!(active[0].patron, patrons[1]);
+        assert!(
+            o.changes.is_empty(),
+            "no DelLoan goes down: {:?}",
+            o.changes
+        );
+        // A return at a kiosk that has not heard of the newer loan, made after it, closes it.
+        let mut later = ev(
+            2,
+            EventBody::Checkin {
+                item: items[0].clone(),
+                patron: Some(patrons[0].clone()),
+            },
+        );
+        later.at = now();
+        let b = EventBatch::new(offline.clone(), l2, vec![later]);
+        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        let active = queries::loans(
+            s.reader(),
+            &LoanFilter {
+                item: Some(items[0].clone()),
+                active: true,
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(active.is_empty(), "{active:?}");
+    }
+
+    /// Applies 20,000 events in batches of 200 and reports the rate (run with `--release`
+    /// for a meaningful number).
+    #[test]
+    fn ingest_rate() {
+        let (_dir, mut s, data) = library();
+        let cache = s.ref_cache().unwrap();
+        let (items, patrons) = free(&data);
+        let kontum = BranchId::new("kontum").unwrap();
+        let dev = DeviceId::new("kontum-kiosk-1").unwrap();
+        s.check_device(&kontum, &dev, true, now()).unwrap();
+        let log = Uuid::now_v7();
+        let mut seq = 0u64;
+        let mut bodies = Vec::new();
+        for round in 0..(20_000 / (2 * items.len().min(1000))).max(1) {
+            for (i, item) in items.iter().take(1000).enumerate() {
+                let p = &patrons[(i + round) % patrons.len()];
+                bodies.push(out(item, p));
+            }
+            for item in items.iter().take(1000) {
+                bodies.push(EventBody::Checkin {
+                    item: item.clone(),
+                    patron: None,
+                });
+            }
+        }
+        let events: Vec<Event> = bodies
+            .into_iter()
+            .map(|b| {
+                seq += 1;
+                ev(seq, b)
+            })
+            .collect();
+        let total = events.len() as u64;
+        let t = std::time::Instant::now();
+        for chunk in events.chunks(200) {
+            let batch = EventBatch::new(dev.clone(), log, chunk.to_vec());
+            let o = s.apply_batch(&cache, &kontum, &batch, now(), 420).unwrap();
+            assert_eq!(o.acked_through, chunk.last().unwrap().seq);
+        }
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!(
+            "ingest: {total} events in {secs:.2} s = {:.0} events/s",
+            total as f64 / secs
+        );
+        assert_eq!(queries::stats(s.reader()).unwrap().events_recorded, total);
+    }
+}
+
+/// A retained status is delivered again whenever central (re)subscribes; it is not news,
+/// and must not make a long-gone device look freshly seen.
+#[test]
+fn a_redelivered_status_is_not_recorded_again() {
+    use rong_protocol::ids::{BranchId, DeviceId};
+    use rong_protocol::status::{DeviceState, DeviceStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&dir.path().join("c.db")).unwrap();
+    let branch = BranchId::new("kontum").unwrap();
+    let device = DeviceId::new("kontum-kiosk-1").unwrap();
+    s.put_ops(&[rong_protocol::delta::Op::PutBranch(
+        rong_protocol::delta::Branch {
+            id: branch.clone(),
+            name: "Kon Tum".into(),
+            closed_weekdays: vec![],
+            require_pin: false,
+        },
+    )])
+    .unwrap();
+    s.check_device(&branch, &device, true, 1).unwrap();
+    let status = DeviceStatus {
+        v: rong_protocol::SCHEMA_VERSION,
+        device: device.clone(),
+        branch,
+        state: DeviceState::Offline,
+        version: "0.1.0".into(),
+        boot_id: "b1".into(),
+        started_at: 1,
+        at: 2,
+        time_synced: true,
+        outbox_depth: 0,
+        oldest_unsynced_age_s: None,
+        catalogue_version: 5,
+        disk_free_bytes: Some(1 << 30),
+        temperature_c: Some(48.5),
+        hardware: Default::default(),
+        digitise: None,
+    };
+    s.record_status(&status, 1_000).unwrap();
+    s.record_status(&status, 9_000).unwrap();
+    let d = queries::device_detail(s.reader(), "kontum-kiosk-1").unwrap();
+    assert_eq!(d.device.last_seen, Some(1_000));
+    assert_eq!(d.timeline.len(), 1);
+    // A heartbeat is news.
+    let beat = DeviceStatus {
+        state: DeviceState::Online,
+        at: 3,
+        ..status
+    };
+    s.record_status(&beat, 12_000).unwrap();
+    let d = queries::device_detail(s.reader(), "kontum-kiosk-1").unwrap();
+    assert_eq!(d.device.last_seen, Some(12_000));
+    assert_eq!(d.timeline.len(), 2);
+}

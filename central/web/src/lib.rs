@@ -1,0 +1,610 @@
+//! Central's web pages: the fleet dashboard under `/admin`, the public catalogue under
+//! `/opac` with the document viewer, and apart from the pages the alert rules
+//! ([`rules`]). Every page is rendered through [`html`].
+//!
+//! The dashboard: server-side HTML (escaped by hand), one embedded
+//! stylesheet and one small script for live updates (server-sent events), charts drawn as
+//! SVG on the server. Vietnamese first, English by `?lang=en` or the language switch.
+//!
+//! Login uses argon2id password hashes and server-side sessions stored in SQLite (the
+//! cookie holds a random token, the database its hash). Every form POST carries a CSRF
+//! token. Branch staff see only their own branch: anything else answers 403.
+
+pub mod alerts;
+mod auth;
+pub mod config;
+pub mod devices;
+pub mod digitise;
+pub mod html;
+pub mod i18n;
+pub mod opac;
+pub mod rules;
+pub mod stats;
+mod svg;
+pub mod viewer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+
+use crate::config::{AlertsConfig, DashboardConfig};
+use central_store::admin::{self, Role};
+use central_store::{Reads, StoreError, Writer};
+use rong_protocol::ids::DeviceId;
+use rong_protocol::status::CommandKind;
+
+pub use auth::{hash_password, token_hash};
+use html::Viewer;
+use i18n::Lang;
+
+/// What the dashboard needs besides the app state.
+#[derive(Debug)]
+pub struct WebCtx {
+    /// Dashboard settings.
+    pub dashboard: DashboardConfig,
+    /// Alert thresholds.
+    pub alerts: AlertsConfig,
+    /// The library's offset from UTC, in minutes.
+    pub utc_offset_min: i32,
+    limiter: auth::Limiter,
+    /// Checked when the user does not exist, so that costs as much as a wrong password.
+    dummy_hash: String,
+}
+
+impl WebCtx {
+    /// A context from the configuration.
+    pub fn new(dashboard: DashboardConfig, alerts: AlertsConfig, utc_offset_min: i32) -> WebCtx {
+        let limiter = auth::Limiter::new(
+            dashboard.login_max_failures,
+            Duration::from_secs(dashboard.login_window_secs),
+        );
+        WebCtx {
+            dashboard,
+            alerts,
+            utc_offset_min,
+            limiter,
+            dummy_hash: auth::hash_password(&auth::random_token()).unwrap_or_default(),
+        }
+    }
+}
+
+/// Sends a command to a device: central records it and publishes it over MQTT (the
+/// server's writer job, which this crate does not know).
+pub trait Commands: std::fmt::Debug + Send + Sync {
+    /// Records and sends `kind` to `device`; returns the command's correlation id.
+    fn send(
+        &self,
+        device: DeviceId,
+        kind: CommandKind,
+    ) -> BoxFuture<'_, Result<String, StoreError>>;
+}
+
+/// A boxed future, as [`Commands::send`] returns it.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// State of the dashboard's handlers.
+#[derive(Debug, Clone)]
+pub struct WebState {
+    reads: Reads,
+    writer: Writer,
+    commands: Arc<dyn Commands>,
+    ctx: Arc<WebCtx>,
+}
+
+impl WebState {
+    /// The dashboard over the store's handles, sending device commands through `commands`.
+    pub fn new(reads: Reads, writer: Writer, commands: Arc<dyn Commands>, ctx: WebCtx) -> WebState {
+        WebState {
+            reads,
+            writer,
+            commands,
+            ctx: Arc::new(ctx),
+        }
+    }
+}
+
+/// `GET /`, `/admin` and `/admin/`: to the devices page.
+pub async fn to_devices() -> Redirect {
+    Redirect::to("/admin/devices")
+}
+
+/// Why a dashboard request failed; rendered as a page or a redirect.
+#[derive(Debug)]
+pub enum WebError {
+    /// No valid session: to the login page.
+    Login {
+        /// Where to come back to.
+        next: String,
+        /// Whether a session cookie was sent but is no longer valid.
+        expired: bool,
+    },
+    /// 403: CSRF failure, or another branch's data.
+    Forbidden(Lang),
+    /// 404.
+    NotFound(Lang),
+    /// 400.
+    BadRequest(String),
+    /// 503: central is shutting down.
+    Unavailable,
+    /// 500.
+    Internal(String),
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => WebError::NotFound(Lang::Vi),
+            StoreError::Conflict(m) => WebError::BadRequest(m),
+            StoreError::WriterGone => WebError::Unavailable,
+            other => {
+                tracing::error!(error = %other, "store error in dashboard handler");
+                WebError::Internal(other.to_string())
+            }
+        }
+    }
+}
+
+fn error_page(status: StatusCode, lang: Lang, msg: &str) -> Response {
+    let body = format!(
+        "<h1>{}</h1><p class=\"err\" id=\"error\">{}</p><p><a href=\"/admin/devices\">{}</a></p>",
+        status.as_u16(),
+        html::esc(msg),
+        lang.t("back")
+    );
+    (
+        status,
+        axum::response::Html(html::page(lang, lang.t("error"), "", None, &body)),
+    )
+        .into_response()
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::Login { next, expired } => {
+                let to = format!(
+                    "/admin/login?next={}{}",
+                    html::url_enc(&next),
+                    if expired { "&expired=1" } else { "" }
+                );
+                let mut r = Redirect::to(&to).into_response();
+                if expired {
+                    r.headers_mut().append(
+                        header::SET_COOKIE,
+                        HeaderValue::from_static(
+                            "rong_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                        ),
+                    );
+                }
+                r
+            }
+            WebError::Forbidden(lang) => {
+                error_page(StatusCode::FORBIDDEN, lang, lang.t("forbidden"))
+            }
+            WebError::NotFound(lang) => {
+                error_page(StatusCode::NOT_FOUND, lang, lang.t("not_found"))
+            }
+            WebError::BadRequest(m) => error_page(StatusCode::BAD_REQUEST, Lang::Vi, &m),
+            WebError::Unavailable => error_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Lang::Vi,
+                "central is shutting down",
+            ),
+            WebError::Internal(m) => error_page(StatusCode::INTERNAL_SERVER_ERROR, Lang::Vi, &m),
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// The language of a request: `?lang=` first, then the cookie, then Vietnamese.
+fn lang_of(headers: &HeaderMap, uri: &Uri) -> Lang {
+    if let Some(q) = uri.query() {
+        for kv in q.split('&') {
+            if let Some(v) = kv.strip_prefix("lang=") {
+                return Lang::from_code(v);
+            }
+        }
+    }
+    cookie_of(headers, auth::LANG_COOKIE)
+        .map(Lang::from_code)
+        .unwrap_or(Lang::Vi)
+}
+
+fn cookie_of<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| auth::cookie(h, name))
+}
+
+/// A logged-in user, for one request.
+#[derive(Debug, Clone)]
+struct Session {
+    user: String,
+    role: Role,
+    branch: Option<String>,
+    csrf: String,
+    lang: Lang,
+}
+
+impl Session {
+    fn viewer(&self) -> Viewer {
+        Viewer {
+            user: self.user.clone(),
+            csrf: self.csrf.clone(),
+            branch: self.branch.clone(),
+        }
+    }
+
+    /// The branch filter this user may use: staff always their own (another one is 403).
+    fn scope(&self, asked: Option<&str>) -> Result<Option<String>, WebError> {
+        let asked = asked.filter(|b| !b.is_empty());
+        match self.role {
+            Role::Admin => Ok(asked.map(str::to_owned)),
+            Role::Staff => match (asked, &self.branch) {
+                (Some(a), Some(mine)) if a != mine => Err(WebError::Forbidden(self.lang)),
+                (_, mine) => Ok(mine.clone()),
+            },
+        }
+    }
+
+    /// Whether this user may see data of `branch`.
+    fn may_see(&self, branch: Option<&str>) -> Result<(), WebError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Staff if branch.is_some() && branch == self.branch.as_deref() => Ok(()),
+            Role::Staff => Err(WebError::Forbidden(self.lang)),
+        }
+    }
+
+    /// Checks a form's CSRF token.
+    fn check_csrf(&self, token: Option<&str>) -> Result<(), WebError> {
+        if token.is_some_and(|t| auth::same_token(t, &self.csrf)) {
+            Ok(())
+        } else {
+            tracing::warn!(user = %self.user, "form without a valid CSRF token refused");
+            Err(WebError::Forbidden(self.lang))
+        }
+    }
+}
+
+/// The session of a request, or a redirect to the login page.
+async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Session, WebError> {
+    let lang = lang_of(headers, uri);
+    let next = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/admin/devices".into());
+    let Some(token) = cookie_of(headers, auth::SESSION_COOKIE).filter(|t| !t.is_empty()) else {
+        return Err(WebError::Login {
+            next,
+            expired: false,
+        });
+    };
+    let hash = auth::token_hash(token);
+    let row = st
+        .reads
+        .run(move |c| admin::session(c, &hash, now_ms()))
+        .await?;
+    match row {
+        Some(s) => Ok(Session {
+            user: s.user,
+            role: s.role,
+            branch: s.branch,
+            csrf: s.csrf,
+            lang,
+        }),
+        None => Err(WebError::Login {
+            next,
+            expired: true,
+        }),
+    }
+}
+
+/// Whether the request's session is still valid: live streams check it on every update,
+/// so a logout or an expiry ends them.
+async fn still_valid(st: &WebState, token_hash: &str) -> Result<(), WebError> {
+    let hash = token_hash.to_owned();
+    match st
+        .reads
+        .run(move |c| admin::session(c, &hash, now_ms()))
+        .await?
+    {
+        Some(_) => Ok(()),
+        None => Err(WebError::Login {
+            next: String::new(),
+            expired: true,
+        }),
+    }
+}
+
+/// The hash of the request's session token (empty without one).
+fn session_hash(headers: &HeaderMap) -> String {
+    cookie_of(headers, auth::SESSION_COOKIE)
+        .map(auth::token_hash)
+        .unwrap_or_default()
+}
+
+/// `GET /admin/static/app.css`: the dashboard's stylesheet.
+pub async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        html::CSS,
+    )
+}
+
+/// `GET /admin/static/app.js`: the dashboard's script (live updates).
+pub async fn js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        html::JS,
+    )
+}
+
+fn html_response(body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Query of `/admin/lang`.
+#[derive(Debug, Deserialize)]
+pub struct LangQuery {
+    to: String,
+}
+
+/// Switches the language (a cookie) and goes back to the page it came from.
+pub async fn set_lang(headers: HeaderMap, Query(q): Query<LangQuery>) -> Response {
+    let lang = Lang::from_code(&q.to);
+    // Only a same-site path may be the way back.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("/admin").map(|i| r[i..].to_owned()))
+        .filter(|p| !p.contains("lang="))
+        .unwrap_or_else(|| "/admin/devices".into());
+    let mut r = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{}={}; Path=/; SameSite=Strict; Max-Age=31536000",
+        auth::LANG_COOKIE,
+        lang.code()
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Query of the login page.
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+    expired: Option<String>,
+}
+
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| n.starts_with("/admin") && !n.starts_with("//"))
+        .unwrap_or("/admin/devices")
+        .to_owned()
+}
+
+fn login_html(lang: Lang, csrf: &str, next: &str, msg: Option<&str>) -> String {
+    let body = format!(
+        "<div class=\"card login\"><h1>{}</h1>{}\
+         <form method=\"post\" action=\"/admin/login\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
+         <label>{}<br><input name=\"user\" id=\"user\" autocomplete=\"username\" required></label>\
+         <label>{}<br><input type=\"password\" name=\"password\" id=\"password\" autocomplete=\"current-password\" required></label>\
+         <button id=\"login\">{}</button></form></div>",
+        lang.t("login"),
+        msg.map(|m| format!("<p class=\"err\" id=\"login-error\">{}</p>", html::esc(m)))
+            .unwrap_or_default(),
+        html::esc(csrf),
+        html::esc(next),
+        lang.t("user"),
+        lang.t("password"),
+        lang.t("login"),
+    );
+    html::page(lang, lang.t("login"), "", None, &body)
+}
+
+fn login_response(status: StatusCode, lang: Lang, next: &str, msg: Option<&str>) -> Response {
+    let csrf = auth::random_token();
+    let mut r = (status, html_response(login_html(lang, &csrf, next, msg))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{}={csrf}; Path=/admin/login; HttpOnly; SameSite=Strict",
+        auth::LOGIN_CSRF_COOKIE
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `GET /admin/login`: the login form.
+pub async fn login_page(headers: HeaderMap, uri: Uri, Query(q): Query<LoginQuery>) -> Response {
+    let lang = lang_of(&headers, &uri);
+    let msg = q.expired.is_some().then(|| lang.t("expired"));
+    login_response(StatusCode::OK, lang, &safe_next(q.next.as_deref()), msg)
+}
+
+/// The login form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    user: String,
+    password: String,
+    csrf: Option<String>,
+    next: Option<String>,
+}
+
+/// `POST /admin/login`: checks the password, rate limited, and starts a session.
+pub async fn login(
+    State(st): State<WebState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let lang = lang_of(&headers, &uri);
+    let next = safe_next(f.next.as_deref());
+    let cookie_csrf = cookie_of(&headers, auth::LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if !f
+        .csrf
+        .as_deref()
+        .is_some_and(|t| auth::same_token(t, cookie_csrf))
+    {
+        tracing::warn!(peer = %peer, "login form without a valid CSRF token refused");
+        return Err(WebError::Forbidden(lang));
+    }
+    let keys = [format!("user:{}", f.user), format!("ip:{}", peer.ip())];
+    if st.ctx.limiter.blocked(&keys, Instant::now()) {
+        tracing::warn!(user = %f.user, peer = %peer, "login rate limited");
+        return Ok(login_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            lang,
+            &next,
+            Some(lang.t("too_many")),
+        ));
+    }
+    let name = f.user.clone();
+    let user = st.reads.run(move |c| admin::user(c, &name)).await?;
+    let password = f.password;
+    let ctx = st.ctx.clone();
+    let ok_user = tokio::task::spawn_blocking(move || {
+        // Verify against a dummy hash when the user does not exist, so both cost the same.
+        let phc = user
+            .as_ref()
+            .map(|u| u.password_hash.as_str())
+            .unwrap_or(&ctx.dummy_hash);
+        let ok = auth::verify_password(&password, phc);
+        user.filter(|_| ok)
+    })
+    .await
+    .map_err(|e| WebError::Internal(e.to_string()))?;
+    let Some(user) = ok_user else {
+        st.ctx.limiter.fail(&keys, Instant::now());
+        tracing::warn!(user = %f.user, peer = %peer, "failed login");
+        return Ok(login_response(
+            StatusCode::UNAUTHORIZED,
+            lang,
+            &next,
+            Some(lang.t("bad_login")),
+        ));
+    };
+    st.ctx.limiter.clear(&keys[0]);
+    let token = auth::random_token();
+    let csrf = auth::random_token();
+    let hash = auth::token_hash(&token);
+    let now = now_ms();
+    let ttl = st.ctx.dashboard.session_secs as i64 * 1000;
+    let name = user.name.clone();
+    st.writer
+        .run(move |s| s.create_session(&hash, &name, &csrf, now, now + ttl))
+        .await?;
+    tracing::info!(user = %user.name, role = user.role.as_str(), "logged in");
+    let mut r = Redirect::to(&next).into_response();
+    let cookie = format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        auth::SESSION_COOKIE,
+        st.ctx.dashboard.session_secs,
+        if st.ctx.dashboard.secure_cookie {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+/// A form with only its CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    csrf: Option<String>,
+}
+
+/// `POST /admin/logout`: ends the session.
+pub async fn logout(
+    State(st): State<WebState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<CsrfForm>,
+) -> Result<Response, WebError> {
+    let s = session(&st, &headers, &uri).await?;
+    s.check_csrf(f.csrf.as_deref())?;
+    if let Some(token) = cookie_of(&headers, auth::SESSION_COOKIE) {
+        let hash = auth::token_hash(token);
+        st.writer.run(move |s| s.delete_session(&hash)).await?;
+    }
+    let mut r = Redirect::to("/admin/login").into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("rong_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0"),
+    );
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_the_dashboard() {
+        assert_eq!(safe_next(Some("/admin/alerts")), "/admin/alerts");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/admin/devices");
+        assert_eq!(safe_next(Some("//evil.example/admin")), "/admin/devices");
+        assert_eq!(safe_next(None), "/admin/devices");
+    }
+
+    #[test]
+    fn staff_are_kept_to_their_branch() {
+        let s = Session {
+            user: "bo".into(),
+            role: Role::Staff,
+            branch: Some("dakto".into()),
+            csrf: "c".into(),
+            lang: Lang::Vi,
+        };
+        assert_eq!(s.scope(None).unwrap().as_deref(), Some("dakto"));
+        assert_eq!(s.scope(Some("dakto")).unwrap().as_deref(), Some("dakto"));
+        assert!(matches!(
+            s.scope(Some("kontum")),
+            Err(WebError::Forbidden(_))
+        ));
+        assert!(s.may_see(Some("dakto")).is_ok());
+        assert!(s.may_see(Some("kontum")).is_err());
+        assert!(s.may_see(None).is_err());
+        assert!(s.check_csrf(Some("c")).is_ok());
+        assert!(s.check_csrf(Some("d")).is_err());
+        assert!(s.check_csrf(None).is_err());
+        let a = Session {
+            role: Role::Admin,
+            branch: None,
+            ..s
+        };
+        assert_eq!(a.scope(Some("kontum")).unwrap().as_deref(), Some("kontum"));
+        assert_eq!(a.scope(Some("")).unwrap(), None);
+        assert!(a.may_see(None).is_ok());
+    }
+}
