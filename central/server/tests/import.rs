@@ -1,8 +1,10 @@
 //! `central import marc` and `central export marc`, run as the real binary on files built
 //! with the codec's writer, with every kind of bad record from the catalogue issue mixed in.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use central_catalogue::marc::{iso2709, marcxml, Field, Record, Subfield};
 use central_store::Store;
@@ -107,10 +109,8 @@ impl Env {
     }
 
     fn central(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_central"))
+        common::central_cli(self.dir.path())
             .args(args)
-            .env("RONG_DATA_DIR", self.dir.path())
-            .env("RUST_LOG", "warn")
             .output()
             .expect("run central")
     }
