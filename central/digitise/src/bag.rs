@@ -403,6 +403,13 @@ mod tests {
         );
     }
 
+    /// Replaces `from` with `to` in the file at `p`; returns the new text.
+    fn edit(p: &Path, from: &str, to: &str) -> String {
+        let t = std::fs::read_to_string(p).unwrap().replace(from, to);
+        std::fs::write(p, &t).unwrap();
+        t
+    }
+
     #[test]
     fn each_kind_of_damage_names_the_file() {
         type Damage = fn(&Path);
@@ -413,32 +420,13 @@ mod tests {
                 "mismatch",
             ),
             (
-                |r| std::fs::remove_file(r.join("data/access/0001.jpg")).unwrap(),
-                "data/access/0001.jpg",
-                "missing",
-            ),
-            (
                 |r| std::fs::write(r.join("data/extra.txt"), b"x").unwrap(),
                 "data/extra.txt",
                 "not in manifest",
             ),
             (
-                |r| std::fs::remove_file(r.join("bagit.txt")).unwrap(),
-                "bagit.txt",
-                "missing",
-            ),
-            (
-                |r| std::fs::remove_file(r.join("manifest-sha256.txt")).unwrap(),
-                "manifest-sha256.txt",
-                "missing",
-            ),
-            (
                 |r| {
-                    let p = r.join("bag-info.txt");
-                    let t = std::fs::read_to_string(&p)
-                        .unwrap()
-                        .replace("Sử thi", "Sử thi!");
-                    std::fs::write(p, t).unwrap();
+                    edit(&r.join("bag-info.txt"), "Sử thi", "Sử thi!");
                 },
                 "bag-info.txt",
                 "mismatch",
@@ -446,11 +434,8 @@ mod tests {
             (
                 |r| {
                     // Consistent tag manifest, wrong Oxum.
-                    let p = r.join("bag-info.txt");
-                    let t = std::fs::read_to_string(&p)
-                        .unwrap()
-                        .replace("Payload-Oxum: 16.2", "Payload-Oxum: 17.2");
-                    std::fs::write(&p, &t).unwrap();
+                    let info = r.join("bag-info.txt");
+                    let t = edit(&info, "Payload-Oxum: 16.2", "Payload-Oxum: 17.2");
                     let tm = r.join("tagmanifest-sha256.txt");
                     let old = std::fs::read_to_string(&tm).unwrap();
                     let fixed: String = old
@@ -469,13 +454,21 @@ mod tests {
                 "Payload-Oxum",
             ),
         ];
-        for (damage, file, words) in cases {
+        let check_damage = |damage: &dyn Fn(&Path), file: &str, words: &str| {
             let d = tempfile::tempdir().unwrap();
             good_bag(d.path());
             damage(d.path());
             let p = check(d.path()).unwrap_err();
-            assert_eq!(p.file.as_deref(), Some(*file), "{p:?}");
+            assert_eq!(p.file.as_deref(), Some(file), "{p:?}");
             assert!(p.reason.contains(words), "{p:?} should say {words}");
+        };
+        for (damage, file, words) in cases {
+            check_damage(damage, file, words);
+        }
+        // A removed payload file or tag file is missing.
+        for file in ["data/access/0001.jpg", "bagit.txt", "manifest-sha256.txt"] {
+            let remove = |r: &Path| std::fs::remove_file(r.join(file)).unwrap();
+            check_damage(&remove, file, "missing");
         }
     }
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -18,7 +18,7 @@ use rong_protocol::digitise::{BagSubmission, BagVerdict};
 
 use crate::receive::{verdict, Intake, Outcome, ReceiveError};
 use crate::tus::{
-    Checksum, TusError, UploadInfo, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
+    Checksum, TusError, UploadInfo, Uploads, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
 };
 use central_store::{documents, Reads, StoreError, Writer};
 
@@ -33,9 +33,10 @@ pub struct IntakeState {
     pub intake: Arc<Intake>,
 }
 
-/// A bag submission's error, rendered as `{"error": "..."}` like the rest of the JSON API.
+/// An error of a JSON endpoint, rendered as `{"error": "..."}`: the bag submission's, and
+/// the JSON API's (the server names it `ApiError`), so both answer alike.
 #[derive(Debug)]
-pub enum BagError {
+pub enum JsonError {
     /// 400.
     BadRequest(String),
     /// 404.
@@ -48,33 +49,45 @@ pub enum BagError {
     Internal(String),
 }
 
-impl From<StoreError> for BagError {
+impl From<StoreError> for JsonError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound(what) => BagError::NotFound(format!("{what} not found")),
-            StoreError::Conflict(why) => BagError::Conflict(why),
-            StoreError::WriterGone => BagError::Unavailable,
+            StoreError::NotFound(what) => JsonError::NotFound(format!("{what} not found")),
+            StoreError::Conflict(why) => JsonError::Conflict(why),
+            StoreError::WriterGone => JsonError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in HTTP handler");
-                BagError::Internal(other.to_string())
+                JsonError::Internal(other.to_string())
             }
         }
     }
 }
 
-impl IntoResponse for BagError {
+impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let (status, msg) = match self {
-            BagError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            BagError::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            BagError::Conflict(m) => (StatusCode::CONFLICT, m),
-            BagError::Unavailable => (
+            JsonError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            JsonError::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            JsonError::Conflict(m) => (StatusCode::CONFLICT, m),
+            JsonError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "central is shutting down".to_owned(),
             ),
-            BagError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
+            JsonError::Internal(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
         };
         (status, Json(serde_json::json!({ "error": msg }))).into_response()
+    }
+}
+
+impl From<JsonRejection> for JsonError {
+    fn from(e: JsonRejection) -> Self {
+        JsonError::BadRequest(e.body_text())
+    }
+}
+
+impl From<QueryRejection> for JsonError {
+    fn from(e: QueryRejection) -> Self {
+        JsonError::BadRequest(e.body_text())
     }
 }
 
@@ -181,65 +194,60 @@ pub async fn tus_options(State(st): State<IntakeState>) -> Response {
         .into_response()
 }
 
-/// `POST /files/`: creates an upload.
-pub async fn tus_create(State(st): State<IntakeState>, headers: HeaderMap) -> Response {
-    let result = (|| {
-        if headers.contains_key("upload-defer-length") {
-            return Err(TusError::BadRequest(
-                "Upload-Defer-Length is not supported: send Upload-Length".into(),
-            ));
-        }
-        let length = header_u64(&headers, &UPLOAD_LENGTH)?
-            .ok_or_else(|| TusError::BadRequest("Upload-Length is required".into()))?;
-        let meta = headers
-            .get("upload-metadata")
-            .map(|v| v.to_str().map(str::to_owned))
-            .transpose()
-            .map_err(|_| TusError::BadRequest("Upload-Metadata is not ASCII".into()))?
-            .unwrap_or_default();
-        Ok((length, meta))
-    })();
-    let (length, meta) = match result {
-        Ok(x) => x,
-        Err(e) => return tus_status(e),
-    };
+/// Runs `f` on the uploads off the async threads, at the current time.
+async fn on_uploads<T, F>(st: &IntakeState, f: F) -> Result<T, TusError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Uploads, i64) -> Result<T, TusError> + Send + 'static,
+{
     let intake = st.intake.clone();
     let now = now_ms();
-    match tokio::task::spawn_blocking(move || intake.uploads.create(length, &meta, now)).await {
-        Ok(Ok(info)) => {
-            let mut h = HeaderMap::new();
-            expires(&st, &info, &mut h);
-            (
-                StatusCode::CREATED,
-                h,
-                [(axum::http::header::LOCATION, format!("/files/{}", info.id))],
-            )
-                .into_response()
-        }
-        Ok(Err(e)) => tus_status(e),
-        Err(e) => tus_status(TusError::Io(std::io::Error::other(e.to_string()))),
+    tokio::task::spawn_blocking(move || f(&intake.uploads, now))
+        .await
+        .map_err(|e| TusError::Io(std::io::Error::other(e.to_string())))?
+}
+
+/// `POST /files/`: creates an upload.
+pub async fn tus_create(State(st): State<IntakeState>, headers: HeaderMap) -> Response {
+    create(&st, &headers).await.unwrap_or_else(tus_status)
+}
+
+async fn create(st: &IntakeState, headers: &HeaderMap) -> Result<Response, TusError> {
+    if headers.contains_key("upload-defer-length") {
+        return Err(TusError::BadRequest(
+            "Upload-Defer-Length is not supported: send Upload-Length".into(),
+        ));
     }
+    let length = header_u64(headers, &UPLOAD_LENGTH)?
+        .ok_or_else(|| TusError::BadRequest("Upload-Length is required".into()))?;
+    let meta = headers
+        .get("upload-metadata")
+        .map(|v| v.to_str().map(str::to_owned))
+        .transpose()
+        .map_err(|_| TusError::BadRequest("Upload-Metadata is not ASCII".into()))?
+        .unwrap_or_default();
+    let info = on_uploads(st, move |u, now| u.create(length, &meta, now)).await?;
+    let mut h = HeaderMap::new();
+    expires(st, &info, &mut h);
+    let location = [(axum::http::header::LOCATION, format!("/files/{}", info.id))];
+    Ok((StatusCode::CREATED, h, location).into_response())
 }
 
 /// `HEAD /files/{id}`: the confirmed offset.
 pub async fn tus_offset(State(st): State<IntakeState>, Path(id): Path<String>) -> Response {
-    let intake = st.intake.clone();
-    let now = now_ms();
-    match tokio::task::spawn_blocking(move || intake.uploads.live_info(&id, now)).await {
-        Ok(Ok(info)) => {
-            let mut h = HeaderMap::new();
-            expires(&st, &info, &mut h);
-            h.insert(UPLOAD_OFFSET, num(info.offset));
-            h.insert(UPLOAD_LENGTH, num(info.length));
-            h.insert(
-                axum::http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            );
-            (StatusCode::OK, h).into_response()
-        }
-        Ok(Err(e)) => tus_status(e),
-        Err(e) => tus_status(TusError::Io(std::io::Error::other(e.to_string()))),
-    }
+    let info = match on_uploads(&st, move |u, now| u.live_info(&id, now)).await {
+        Ok(info) => info,
+        Err(e) => return tus_status(e),
+    };
+    let mut h = HeaderMap::new();
+    expires(&st, &info, &mut h);
+    h.insert(UPLOAD_OFFSET, num(info.offset));
+    h.insert(UPLOAD_LENGTH, num(info.length));
+    h.insert(
+        axum::http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    (StatusCode::OK, h).into_response()
 }
 
 /// `PATCH /files/{id}`: appends a chunk at `Upload-Offset`.
@@ -260,51 +268,45 @@ pub async fn tus_append(
         )
             .into_response();
     }
-    let parsed = (|| {
-        let offset = header_u64(&headers, &UPLOAD_OFFSET)?
-            .ok_or_else(|| TusError::BadRequest("Upload-Offset is required".into()))?;
-        let checksum = headers
-            .get("upload-checksum")
-            .map(|v| {
-                v.to_str()
-                    .map_err(|_| TusError::BadRequest("Upload-Checksum is not ASCII".into()))
-                    .and_then(Checksum::parse)
-            })
-            .transpose()?;
-        Ok((offset, checksum))
-    })();
-    let (offset, checksum) = match parsed {
-        Ok(x) => x,
-        Err(e) => return tus_status(e),
-    };
-    let intake = st.intake.clone();
-    let now = now_ms();
-    let r = tokio::task::spawn_blocking(move || {
-        intake
-            .uploads
-            .append(&id, offset, checksum.as_ref(), &body, now)
-    })
-    .await;
-    match r {
-        Ok(Ok(info)) => {
-            let mut h = HeaderMap::new();
-            h.insert(UPLOAD_OFFSET, num(info.offset));
-            expires(&st, &info, &mut h);
-            (StatusCode::NO_CONTENT, h).into_response()
-        }
-        Ok(Err(e)) => tus_status(e),
-        Err(e) => tus_status(TusError::Io(std::io::Error::other(e.to_string()))),
-    }
+    append(&st, id, &headers, body)
+        .await
+        .unwrap_or_else(tus_status)
 }
 
-impl From<ReceiveError> for BagError {
+async fn append(
+    st: &IntakeState,
+    id: String,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, TusError> {
+    let offset = header_u64(headers, &UPLOAD_OFFSET)?
+        .ok_or_else(|| TusError::BadRequest("Upload-Offset is required".into()))?;
+    let checksum = headers
+        .get("upload-checksum")
+        .map(|v| {
+            v.to_str()
+                .map_err(|_| TusError::BadRequest("Upload-Checksum is not ASCII".into()))
+                .and_then(Checksum::parse)
+        })
+        .transpose()?;
+    let info = on_uploads(st, move |u, now| {
+        u.append(&id, offset, checksum.as_ref(), &body, now)
+    })
+    .await?;
+    let mut h = HeaderMap::new();
+    h.insert(UPLOAD_OFFSET, num(info.offset));
+    expires(st, &info, &mut h);
+    Ok((StatusCode::NO_CONTENT, h).into_response())
+}
+
+impl From<ReceiveError> for JsonError {
     fn from(e: ReceiveError) -> Self {
         match e {
-            ReceiveError::BadSubmission(m) => BagError::BadRequest(m),
-            ReceiveError::Uploads(m) => BagError::Conflict(m),
+            ReceiveError::BadSubmission(m) => JsonError::BadRequest(m),
+            ReceiveError::Uploads(m) => JsonError::Conflict(m),
             other => {
                 tracing::error!(error = %other, "bag intake failed");
-                BagError::Internal(other.to_string())
+                JsonError::Internal(other.to_string())
             }
         }
     }
@@ -315,8 +317,8 @@ impl From<ReceiveError> for BagError {
 pub async fn submit_bag(
     State(st): State<IntakeState>,
     body: Result<Json<BagSubmission>, JsonRejection>,
-) -> Result<Json<BagVerdict>, BagError> {
-    let Json(sub) = body.map_err(|e| BagError::BadRequest(e.body_text()))?;
+) -> Result<Json<BagVerdict>, JsonError> {
+    let Json(sub) = body?;
     let intake = st.intake.clone();
     let _one_at_a_time = intake.lock.lock().await;
     let job = sub.job.clone();
@@ -338,7 +340,7 @@ pub async fn submit_bag(
         i2.judge(&sub2, now)
     })
     .await
-    .map_err(|e| BagError::Internal(format!("bag task failed: {e}")))??;
+    .map_err(|e| JsonError::Internal(format!("bag task failed: {e}")))??;
     let document = match &outcome {
         Outcome::Kept(d) => {
             let doc = d.clone();

@@ -534,14 +534,19 @@ mod tests {
         base64::engine::general_purpose::STANDARD.encode(s)
     }
 
+    /// `Upload-Metadata` for a kiosk of `kt-01` sending `path` of `job`.
     fn meta(job: &str, path: &str) -> String {
-        format!(
-            "job {},path {},device {},branch {}",
-            b64(job.as_bytes()),
-            b64(path.as_bytes()),
-            b64(b"kt-01-kiosk"),
-            b64(b"kt-01")
-        )
+        let pairs = [
+            ("job", job),
+            ("path", path),
+            ("device", "kt-01-kiosk"),
+            ("branch", "kt-01"),
+        ];
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{k} {}", b64(v.as_bytes())))
+            .collect();
+        encoded.join(",")
     }
 
     #[test]

@@ -206,46 +206,27 @@ mod tests {
 
     #[test]
     fn catchup_plans() {
-        assert_eq!(
-            plan_catchup(0, 10, 100, 0),
-            CatchupPlan::Snapshot { version: 10 }
-        );
-        assert_eq!(
-            plan_catchup(3, 10, 100, 0),
-            CatchupPlan::Deltas { from: 3, to: 10 }
-        );
-        assert_eq!(
-            plan_catchup(10, 10, 100, 0),
-            CatchupPlan::Deltas { from: 10, to: 10 }
-        );
-        assert_eq!(
-            plan_catchup(11, 10, 100, 0),
-            CatchupPlan::Snapshot { version: 10 }
-        );
-        assert_eq!(
-            plan_catchup(5, 200, 100, 0),
-            CatchupPlan::Snapshot { version: 200 }
-        );
-        assert_eq!(
-            plan_catchup(100, 200, 100, 0),
-            CatchupPlan::Deltas { from: 100, to: 200 }
-        );
-    }
-
-    #[test]
-    fn a_snapshot_marker_sends_devices_below_it_to_the_snapshot() {
-        assert_eq!(
-            plan_catchup(149, 200, 100, 150),
-            CatchupPlan::Snapshot { version: 200 }
-        );
-        assert_eq!(
-            plan_catchup(150, 200, 100, 150),
-            CatchupPlan::Deltas { from: 150, to: 200 },
-            "a device at the marker (it took the snapshot) goes on with deltas"
-        );
-        assert_eq!(
-            plan_catchup(199, 200, 100, 150),
-            CatchupPlan::Deltas { from: 199, to: 200 }
-        );
+        use CatchupPlan::{Deltas, Snapshot};
+        // (device's version, current version, most ops, snapshot floor) → plan.
+        let cases = [
+            ((0, 10, 100, 0), Snapshot { version: 10 }),
+            ((3, 10, 100, 0), Deltas { from: 3, to: 10 }),
+            ((10, 10, 100, 0), Deltas { from: 10, to: 10 }),
+            ((11, 10, 100, 0), Snapshot { version: 10 }),
+            ((5, 200, 100, 0), Snapshot { version: 200 }),
+            ((100, 200, 100, 0), Deltas { from: 100, to: 200 }),
+            // A snapshot marker sends devices below it to the snapshot; a device at the
+            // marker (it took the snapshot) goes on with deltas.
+            ((149, 200, 100, 150), Snapshot { version: 200 }),
+            ((150, 200, 100, 150), Deltas { from: 150, to: 200 }),
+            ((199, 200, 100, 150), Deltas { from: 199, to: 200 }),
+        ];
+        for ((have, current, max_ops, floor), want) in cases {
+            assert_eq!(
+                plan_catchup(have, current, max_ops, floor),
+                want,
+                "plan_catchup({have}, {current}, {max_ops}, {floor})"
+            );
+        }
     }
 }

@@ -169,87 +169,42 @@ impl Metrics {
     /// Prometheus text exposition.
     pub fn render(&self, stats: &StatsRow) -> String {
         let c = self.counts();
-        let mut s = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, lines: &[(String, u64)]| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
-            for (labels, v) in lines {
-                let _ = writeln!(s, "{name}{labels} {v}");
-            }
-        };
-        metric(
-            "rong_events_applied_total",
-            "counter",
-            "Events recorded exactly once (durable count).",
-            &[(String::new(), stats.events_recorded)],
-        );
-        metric(
-            "rong_events_replayed_total",
-            "counter",
-            "Replayed events skipped since start.",
-            &[(String::new(), c.events_replayed)],
-        );
+        let one = |v: u64| vec![(String::new(), v)];
         let rejected: Vec<(String, u64)> = Reject::ALL
             .iter()
             .zip(c.rejected)
             .map(|(r, v)| (format!("{{reason=\"{}\"}}", r.as_str()), v))
             .collect();
-        metric(
-            "rong_rejected_messages_total",
-            "counter",
-            "MQTT messages refused since start, by reason.",
-            &rejected,
-        );
         let fleet = self.fleet.lock().ok().and_then(|f| *f);
         // Online and offline are read from the store at every scrape; which online
         // devices have gone silent ("stale") comes from the alert evaluator's last pass.
         let stale = fleet.map_or(0, |f| f.stale).min(stats.devices_online);
         let (online, offline) = (stats.devices_online - stale, stats.devices_offline);
-        metric(
-            "rong_devices",
-            "gauge",
-            "Registered devices by state (stale: online but silent for two heartbeats).",
-            &[
-                ("{state=\"online\"}".into(), online),
-                ("{state=\"stale\"}".into(), stale),
-                ("{state=\"offline\"}".into(), offline),
-            ],
-        );
-        metric(
-            "rong_ingest_lag_seconds",
-            "gauge",
-            "Age of the oldest event an online device has not yet synced.",
-            &[(String::new(), fleet.map(|f| f.ingest_lag_s).unwrap_or(0))],
-        );
-        metric(
-            "rong_change_version",
-            "gauge",
-            "Current change-log version.",
-            &[(String::new(), stats.change_version)],
-        );
-        metric(
-            "rong_notices_open",
-            "gauge",
-            "Notices not yet acknowledged.",
-            &[(String::new(), stats.notices_open)],
-        );
-        metric(
-            "rong_loans_active",
-            "gauge",
-            "Active loans.",
-            &[(String::new(), stats.loans_active)],
-        );
-        metric(
-            "rong_snapshots_served_total",
-            "counter",
-            "Snapshots served since start.",
-            &[(String::new(), c.snapshots_served)],
-        );
-        metric(
-            "rong_deltas_published_total",
-            "counter",
-            "Delta messages published since start.",
-            &[(String::new(), c.deltas_published)],
-        );
+        let devices = vec![
+            ("{state=\"online\"}".into(), online),
+            ("{state=\"stale\"}".into(), stale),
+            ("{state=\"offline\"}".into(), offline),
+        ];
+        // In the order of `METRICS`.
+        let values = [
+            one(stats.events_recorded),
+            one(c.events_replayed),
+            rejected,
+            devices,
+            one(fleet.map(|f| f.ingest_lag_s).unwrap_or(0)),
+            one(stats.change_version),
+            one(stats.notices_open),
+            one(stats.loans_active),
+            one(c.snapshots_served),
+            one(c.deltas_published),
+        ];
+        let mut s = String::new();
+        for ((name, kind, help), lines) in METRICS.iter().zip(values) {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for (labels, v) in lines {
+                let _ = writeln!(s, "{name}{labels} {v}");
+            }
+        }
         self.render_http(&mut s);
         s
     }
@@ -276,6 +231,57 @@ impl Metrics {
         }
     }
 }
+
+/// Central's metrics besides the HTTP histogram: name, type and help, in the order
+/// [`Metrics::render`] writes them.
+const METRICS: [(&str, &str, &str); 10] = [
+    (
+        "rong_events_applied_total",
+        "counter",
+        "Events recorded exactly once (durable count).",
+    ),
+    (
+        "rong_events_replayed_total",
+        "counter",
+        "Replayed events skipped since start.",
+    ),
+    (
+        "rong_rejected_messages_total",
+        "counter",
+        "MQTT messages refused since start, by reason.",
+    ),
+    (
+        "rong_devices",
+        "gauge",
+        "Registered devices by state (stale: online but silent for two heartbeats).",
+    ),
+    (
+        "rong_ingest_lag_seconds",
+        "gauge",
+        "Age of the oldest event an online device has not yet synced.",
+    ),
+    (
+        "rong_change_version",
+        "gauge",
+        "Current change-log version.",
+    ),
+    (
+        "rong_notices_open",
+        "gauge",
+        "Notices not yet acknowledged.",
+    ),
+    ("rong_loans_active", "gauge", "Active loans."),
+    (
+        "rong_snapshots_served_total",
+        "counter",
+        "Snapshots served since start.",
+    ),
+    (
+        "rong_deltas_published_total",
+        "counter",
+        "Delta messages published since start.",
+    ),
+];
 
 /// Middleware: times every request into the HTTP latency histogram, by route pattern.
 pub async fn track_latency(

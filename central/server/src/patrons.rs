@@ -209,6 +209,20 @@ pub fn read_rows(
     Ok((good, bad))
 }
 
+/// `raw`, trimmed and lower-cased, when it is one of `known`; else an error naming them all.
+fn one_of(raw: &str, what: &str, known: &HashSet<String>) -> Result<String, String> {
+    let v = raw.trim().to_lowercase();
+    if known.contains(&v) {
+        return Ok(v);
+    }
+    let mut all: Vec<_> = known.iter().cloned().collect();
+    all.sort();
+    Err(format!(
+        "{what} {v:?} is not known (known: {})",
+        all.join(", ")
+    ))
+}
+
 fn check_row<'a>(
     get: &dyn Fn(&str) -> &'a str,
     known: &Known,
@@ -218,24 +232,8 @@ fn check_row<'a>(
     if name.is_empty() {
         return Err("name is empty".into());
     }
-    let category = get("category").trim().to_lowercase();
-    if !known.categories.contains(&category) {
-        let mut all: Vec<_> = known.categories.iter().cloned().collect();
-        all.sort();
-        return Err(format!(
-            "category {category:?} is not known (known: {})",
-            all.join(", ")
-        ));
-    }
-    let branch = get("branch").trim().to_lowercase();
-    if !known.branches.contains(&branch) {
-        let mut all: Vec<_> = known.branches.iter().cloned().collect();
-        all.sort();
-        return Err(format!(
-            "branch {branch:?} is not known (known: {})",
-            all.join(", ")
-        ));
-    }
+    let category = one_of(get("category"), "category", &known.categories)?;
+    let branch = one_of(get("branch"), "branch", &known.branches)?;
     let branch = BranchId::new(branch).map_err(|e| e.to_string())?;
     let expires = parse_date(get("expires"))?;
     let mut nfc_uids = Vec::new();

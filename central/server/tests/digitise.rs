@@ -33,15 +33,12 @@ fn render(text: &str) -> image::GrayImage {
 }
 
 fn sha256(path: &Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum runs");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .expect("a digest")
-        .to_owned()
+    use sha2::Digest;
+    let bytes = std::fs::read(path).expect("a page to hash");
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes a stored bag at `{dir}/bag/` with these page images as masters; the first page
@@ -78,6 +75,24 @@ fn make_bag(dir: &Path, title: &str, pages: &[image::GrayImage]) {
     .expect("bag-info");
 }
 
+/// A store under `root` holding document `doc`, a bag of these pages, registered for
+/// OCR: the database's path, the document's folder, a worker connection and how many
+/// pages were queued.
+fn registered(
+    root: &Path,
+    doc: &str,
+    title: &str,
+    pages: &[image::GrayImage],
+) -> (PathBuf, PathBuf, db::WorkerConn, usize) {
+    let store = Store::open(&root.join("central.db")).expect("store");
+    let db_path = store.path().to_owned();
+    let doc_dir = root.join("documents").join(doc);
+    make_bag(&doc_dir, title, pages);
+    let mut c = db::open_worker(&db_path).expect("connection");
+    let queued = process::register(&mut c, &doc_dir, doc, title).expect("registered");
+    (db_path, doc_dir, c, queued)
+}
+
 /// Polls until every OCR task of `doc` has left the queue, or panics after `limit`.
 fn wait_done(db_path: &Path, doc: &str, pages: u32, limit: Duration) {
     let c = db::open_worker(db_path).expect("connection");
@@ -101,17 +116,10 @@ fn wait_done(db_path: &Path, doc: &str, pages: u32, limit: Duration) {
 
 /// The page count of a PDF, by `qpdf --show-npages`.
 fn pdf_pages(path: &Path) -> u32 {
-    let out = std::process::Command::new("qpdf")
-        .arg("--show-npages")
-        .arg(path)
-        .output()
-        .expect("qpdf runs (scripts/setup.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
+    let mut qpdf = std::process::Command::new("qpdf");
+    qpdf.arg("--show-npages").arg(path);
+    let out = common::stdout_of(&mut qpdf, "qpdf (scripts/setup.sh installs it)");
+    String::from_utf8_lossy(&out)
         .trim()
         .parse()
         .expect("a page count")
@@ -129,18 +137,9 @@ fn venv_python() -> PathBuf {
 #[test]
 fn a_rendered_vietnamese_page_is_read_with_under_5_percent_cer_then_indexed_and_served_as_iiif() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&tmp.path().join("central.db")).expect("store");
-    let db_path = store.path().to_owned();
-    let doc_dir = tmp.path().join("documents/doc-1");
-    make_bag(
-        &doc_dir,
-        "Địa chí Kon Tum",
-        &[render(TEXT), render("Trang hai: Kon Tum")],
-    );
-
-    let mut c = db::open_worker(&db_path).expect("connection");
-    let queued =
-        process::register(&mut c, &doc_dir, "doc-1", "Địa chí Kon Tum").expect("registered");
+    let pages = [render(TEXT), render("Trang hai: Kon Tum")];
+    let (db_path, doc_dir, mut c, queued) =
+        registered(tmp.path(), "doc-1", "Địa chí Kon Tum", &pages);
     assert_eq!(queued, 2);
     assert_eq!(
         process::register(&mut c, &doc_dir, "doc-1", "Địa chí Kon Tum").expect("again"),
@@ -230,29 +229,17 @@ fn a_rendered_vietnamese_page_is_read_with_under_5_percent_cer_then_indexed_and_
     let mpath = tmp.path().join("manifest.json");
     std::fs::write(&mpath, serde_json::to_vec(&m).expect("json")).expect("manifest written");
     let script = common::interop("iiif_manifest.py");
-    let out = std::process::Command::new(venv_python())
-        .arg(&script)
-        .arg(&mpath)
-        .output()
-        .expect("the venv's python (scripts/setup.sh makes it)");
-    assert!(
-        out.status.success(),
-        "iiif-prezi3 refused the manifest: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary = String::from_utf8_lossy(&out.stdout);
+    let mut check = std::process::Command::new(venv_python());
+    check.arg(&script).arg(&mpath);
+    let out = common::stdout_of(&mut check, "iiif-prezi3's check of the manifest");
+    let summary = String::from_utf8_lossy(&out);
     assert!(summary.contains("\"canvases\": 2"), "{summary}");
 }
 
 #[test]
 fn a_task_left_running_by_a_stopped_central_is_redone_at_start() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&tmp.path().join("central.db")).expect("store");
-    let db_path = store.path().to_owned();
-    let doc_dir = tmp.path().join("documents/doc-2");
-    make_bag(&doc_dir, "Kon Tum", &[render("Kon Tum")]);
-    let mut c = db::open_worker(&db_path).expect("connection");
-    process::register(&mut c, &doc_dir, "doc-2", "Kon Tum").expect("registered");
+    let (db_path, _, mut c, _) = registered(tmp.path(), "doc-2", "Kon Tum", &[render("Kon Tum")]);
     // A worker claims the page, then central stops before it is read.
     let claimed = db::claim(&mut c).expect("claim").expect("a task");
     assert_eq!(claimed.position, 1);
@@ -281,12 +268,7 @@ fn a_task_left_running_by_a_stopped_central_is_redone_at_start() {
 #[test]
 fn a_page_that_cannot_be_read_is_retried_then_marked_failed_with_the_error() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&tmp.path().join("central.db")).expect("store");
-    let db_path = store.path().to_owned();
-    let doc_dir = tmp.path().join("documents/doc-3");
-    make_bag(&doc_dir, "Hỏng", &[render("x")]);
-    let mut c = db::open_worker(&db_path).expect("connection");
-    process::register(&mut c, &doc_dir, "doc-3", "Hỏng").expect("registered");
+    let (_, doc_dir, mut c, _) = registered(tmp.path(), "doc-3", "Hỏng", &[render("x")]);
     // The master is damaged after registration.
     std::fs::write(layout::master_path(&doc_dir, 1), b"not a png").expect("damaged");
     let opts = process::OcrOptions {
@@ -327,17 +309,30 @@ async fn poll(
     }
 }
 
+/// The status `GET url` answers.
+async fn status(http: &reqwest::Client, url: &str) -> u16 {
+    let r = http.get(url).send().await.expect("request");
+    r.status().as_u16()
+}
+
+/// The body at `url` once it answers 200, or a panic after `limit`.
+async fn ready(http: &reqwest::Client, url: &str, limit: Duration) -> Vec<u8> {
+    poll(http, url, limit, |s, _| s == 200).await
+}
+
+/// The text of the page at `url` once it answers 200, or a panic after `limit`.
+async fn page_text(http: &reqwest::Client, url: &str, limit: Duration) -> String {
+    let body = ready(http, url, limit).await;
+    String::from_utf8_lossy(&body).into_owned()
+}
+
 /// A config for central under `dir` whose store holds one registered document `doc`: one
 /// page showing `text`, titled with its first line.
 fn with_document(dir: &Path, doc: &str, text: &str) -> central::Config {
     let config = common::config(&dir.join("data"));
     std::fs::create_dir_all(&config.data_dir).expect("data dir");
-    let store = Store::open(&config.db_path()).expect("store");
-    let doc_dir = config.data_dir.join("documents").join(doc);
     let title = text.lines().next().unwrap_or_default();
-    make_bag(&doc_dir, title, &[render(text)]);
-    let mut c = db::open_worker(store.path()).expect("connection");
-    process::register(&mut c, &doc_dir, doc, title).expect("registered");
+    registered(&config.data_dir, doc, title, &[render(text)]);
     config
 }
 
@@ -363,13 +358,7 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
     assert!(opac.contains("<mark>"), "{opac}");
 
     let m: serde_json::Value = serde_json::from_slice(
-        &poll(
-            &http,
-            &format!("{base}/iiif/doc-h/manifest.json"),
-            limit,
-            |s, _| s == 200,
-        )
-        .await,
+        &ready(&http, &format!("{base}/iiif/doc-h/manifest.json"), limit).await,
     )
     .expect("manifest JSON");
     assert_eq!(m["type"], "Manifest");
@@ -380,85 +369,43 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
         .to_owned();
     assert_eq!(service, format!("{base}/iiif/doc-h/1"));
 
-    let info: serde_json::Value = serde_json::from_slice(
-        &poll(&http, &format!("{service}/info.json"), limit, |s, _| {
-            s == 200
-        })
-        .await,
-    )
-    .expect("info JSON");
+    let info: serde_json::Value =
+        serde_json::from_slice(&ready(&http, &format!("{service}/info.json"), limit).await)
+            .expect("info JSON");
     assert_eq!(info["profile"], "level0");
     for size in info["sizes"].as_array().expect("sizes") {
         let w = size["width"].as_u64().expect("width");
-        let jpg = poll(
-            &http,
-            &format!("{service}/full/{w},/0/default.jpg"),
-            limit,
-            |s, _| s == 200,
-        )
-        .await;
+        let jpg = ready(&http, &format!("{service}/full/{w},/0/default.jpg"), limit).await;
         let dims = image::load_from_memory(&jpg).expect("a JPEG");
         assert_eq!(u64::from(dims.width()), w);
     }
-    let resp = http
-        .get(format!("{service}/full/123,/0/default.jpg"))
-        .send()
-        .await
-        .expect("request");
     assert_eq!(
-        resp.status().as_u16(),
+        status(&http, &format!("{service}/full/123,/0/default.jpg")).await,
         404,
         "level 0 serves only the listed sizes"
     );
-    let resp = http
-        .get(format!("{base}/iiif/..%2F..%2Fetc/manifest.json"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status().as_u16(), 404);
+    assert_eq!(
+        status(&http, &format!("{base}/iiif/..%2F..%2Fetc/manifest.json")).await,
+        404
+    );
 
-    let pdf = poll(
-        &http,
-        &format!("{base}/documents/doc-h.pdf"),
-        limit,
-        |s, _| s == 200,
-    )
-    .await;
+    let pdf = ready(&http, &format!("{base}/documents/doc-h.pdf"), limit).await;
     assert!(pdf.starts_with(b"%PDF"));
-    let text = poll(
-        &http,
-        &format!("{base}/documents/doc-h/text/1"),
-        limit,
-        |s, _| s == 200,
-    )
-    .await;
+    let text = ready(&http, &format!("{base}/documents/doc-h/text/1"), limit).await;
     assert!(String::from_utf8_lossy(&text).contains("Kon Tum"));
 
-    let viewer = String::from_utf8_lossy(
-        &poll(
-            &http,
-            &format!("{base}/opac/documents/doc-h"),
-            limit,
-            |s, _| s == 200,
-        )
-        .await,
-    )
-    .into_owned();
+    let viewer = page_text(&http, &format!("{base}/opac/documents/doc-h"), limit).await;
     assert!(
         viewer.contains("lang=\"vi\"") && viewer.contains("Trang sau"),
         "{viewer}"
     );
     assert!(viewer.contains("/manifest.json") && viewer.contains("/documents/doc-h.pdf"));
-    let en = String::from_utf8_lossy(
-        &poll(
-            &http,
-            &format!("{base}/opac/documents/doc-h?lang=en"),
-            limit,
-            |s, _| s == 200,
-        )
-        .await,
+    let en = page_text(
+        &http,
+        &format!("{base}/opac/documents/doc-h?lang=en"),
+        limit,
     )
-    .into_owned();
+    .await;
     assert!(en.contains("Next"), "{en}");
 
     central.stop().await;

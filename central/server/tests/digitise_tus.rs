@@ -119,24 +119,37 @@ impl Central {
         rq.body(chunk.to_vec()).send().await.unwrap()
     }
 
+    /// `PATCH loc` with exactly these headers, as it answers.
+    async fn raw_patch(
+        &self,
+        loc: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> reqwest::Response {
+        let mut req = self.http.patch(self.url(loc)).body(body.to_vec());
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        req.send().await.unwrap()
+    }
+
     /// Uploads a whole file in chunks of 40 KiB; answers the upload id.
     async fn upload(&self, job: &str, path: &str, bytes: &[u8]) -> String {
         let loc = self.create(job, path, bytes.len()).await;
-        let mut at = 0;
+        self.send_rest(&loc, bytes, 0, 40 * 1024).await;
+        loc.rsplit('/').next().unwrap().to_owned()
+    }
+
+    /// Sends `bytes` from `at` to the end in checksummed chunks of `chunk` bytes, each of
+    /// which must be taken.
+    async fn send_rest(&self, loc: &str, bytes: &[u8], mut at: usize, chunk: usize) {
         while at < bytes.len() {
-            let end = (at + 40 * 1024).min(bytes.len());
-            let r = self
-                .patch(
-                    &loc,
-                    at,
-                    &bytes[at..end],
-                    Some(sha256_header(&bytes[at..end])),
-                )
-                .await;
-            assert_eq!(r.status(), 204, "PATCH {path} at {at}");
+            let end = (at + chunk).min(bytes.len());
+            let part = &bytes[at..end];
+            let r = self.patch(loc, at, part, Some(sha256_header(part))).await;
+            assert_eq!(r.status(), 204, "PATCH {loc} at {at}");
             at = end;
         }
-        loc.rsplit('/').next().unwrap().to_owned()
     }
 
     async fn submit(&self, sub: &BagSubmission) -> reqwest::Response {
@@ -255,15 +268,9 @@ async fn upload_bag(c: &Central, job: &str, files: &[(String, Vec<u8>)]) -> BagS
 /// standard output, or panics with its errors when `what` failed.
 async fn python<S: Into<OsString>>(what: &'static str, args: Vec<S>) -> Vec<u8> {
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-    let out = tokio::task::spawn_blocking(move || common::python().args(&args).output().unwrap())
+    tokio::task::spawn_blocking(move || common::stdout_of(common::python().args(&args), what))
         .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+        .unwrap()
 }
 
 /// Runs tuspy (`tests/interop/tus_upload.py`); answers its JSON line.
@@ -312,37 +319,23 @@ async fn tus_protocol_step_by_step_and_across_a_restart() {
     assert_eq!(r.status(), 412);
     assert_eq!(r.headers()["tus-version"], "1.0.0");
     assert_eq!(r.headers()["tus-resumable"], "1.0.0");
-    assert_eq!(
-        post("", Some("10"), meta("job-a", "bagit.txt"))
-            .await
-            .unwrap()
-            .status(),
-        412
-    );
-    assert_eq!(
-        post("1.0.0", None, meta("job-a", "bagit.txt"))
-            .await
-            .unwrap()
-            .status(),
-        400
-    );
+    // (Tus-Resumable, Upload-Length, Upload-Metadata) → status.
+    let no_device = format!("job {},path {}", b64(b"job-a"), b64(b"bagit.txt"));
+    let refused = [
+        ("", Some("10"), meta("job-a", "bagit.txt"), 412),
+        ("1.0.0", None, meta("job-a", "bagit.txt"), 400),
+        ("1.0.0", Some("10"), no_device, 400),
+        ("1.0.0", Some("999999999"), meta("job-a", "bagit.txt"), 413),
+    ];
+    for (version, len, metadata, status) in refused {
+        let r = post(version, len, metadata.clone()).await.unwrap();
+        assert_eq!(r.status(), status, "{version:?} {len:?} {metadata}");
+    }
     for bad in ["../escape.txt", "/etc/passwd", "data/../../x"] {
         let r = post("1.0.0", Some("10"), meta("job-a", bad)).await.unwrap();
         assert_eq!(r.status(), 400, "{bad}");
         assert_eq!(r.headers()["tus-resumable"], "1.0.0");
     }
-    let no_device = format!("job {},path {}", b64(b"job-a"), b64(b"bagit.txt"));
-    assert_eq!(
-        post("1.0.0", Some("10"), no_device).await.unwrap().status(),
-        400
-    );
-    assert_eq!(
-        post("1.0.0", Some("999999999"), meta("job-a", "bagit.txt"))
-            .await
-            .unwrap()
-            .status(),
-        413
-    );
 
     let file = noise(150_000, 7);
     let loc = c.create("job-a", "data/master/0001.png", file.len()).await;
@@ -399,27 +392,18 @@ async fn tus_protocol_step_by_step_and_across_a_restart() {
         .await;
     assert_eq!(r.status(), 413);
     assert_eq!(r.headers()["tus-resumable"], "1.0.0");
-    let r = c
-        .http
-        .patch(c.url(&loc))
-        .header("Tus-Resumable", "1.0.0")
-        .header("Content-Type", "application/octet-stream")
-        .header("Upload-Offset", "60000")
-        .body(file[60_000..60_010].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 415);
-    let r = c
-        .http
-        .patch(c.url(&loc))
-        .header("Content-Type", "application/offset+octet-stream")
-        .header("Upload-Offset", "60000")
-        .body(file[60_000..60_010].to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 412);
+    let chunk = &file[60_000..60_010];
+    let wrong_type = [
+        ("Tus-Resumable", "1.0.0"),
+        ("Content-Type", "application/octet-stream"),
+        ("Upload-Offset", "60000"),
+    ];
+    assert_eq!(c.raw_patch(&loc, &wrong_type, chunk).await.status(), 415);
+    let no_version = [
+        ("Content-Type", "application/offset+octet-stream"),
+        ("Upload-Offset", "60000"),
+    ];
+    assert_eq!(c.raw_patch(&loc, &no_version, chunk).await.status(), 412);
     assert_eq!(c.offset(&loc).await, 60_000);
 
     // The connection drops in the middle of a chunk: the offset does not move.
@@ -450,22 +434,9 @@ async fn tus_protocol_step_by_step_and_across_a_restart() {
     c.stop().await;
     let c = Central::start(&data_dir).await;
     assert_eq!(c.offset(&loc).await, 60_000);
-    let mut at = 60_000;
-    while at < file.len() {
-        let end = (at + 45_000).min(file.len());
-        let r = c
-            .patch(
-                &loc,
-                at,
-                &file[at..end],
-                Some(sha256_header(&file[at..end])),
-            )
-            .await;
-        assert_eq!(r.status(), 204);
-        at = end;
-    }
+    c.send_rest(&loc, &file, 60_000, 45_000).await;
     // No byte past the length.
-    assert_eq!(c.patch(&loc, at, b"x", None).await.status(), 400);
+    assert_eq!(c.patch(&loc, file.len(), b"x", None).await.status(), 400);
     let r = c.head(&loc).await;
     assert_eq!(r.headers()["upload-offset"], "150000");
     assert_eq!(c.stored(&loc), file);

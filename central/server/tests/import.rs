@@ -1,8 +1,10 @@
 //! `central import marc` and `central export marc`, run as the real binary on files built
 //! with the codec's writer, with every kind of bad record from the catalogue issue mixed in.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use central_catalogue::marc::{iso2709, marcxml, Field, Record, Subfield};
 use central_store::Store;
@@ -13,29 +15,43 @@ fn data(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
     Field::text(tag, subs)
 }
 
+fn control(tag: &[u8; 3], value: impl Into<Vec<u8>>) -> Field {
+    Field::Control {
+        tag: *tag,
+        value: value.into(),
+    }
+}
+
+/// A field whose one subfield holds these bytes, which need not be UTF-8.
+fn raw(tag: &[u8; 3], code: u8, value: &[u8]) -> Field {
+    let subfields = vec![Subfield {
+        code,
+        value: value.to_vec(),
+    }];
+    Field::Data {
+        tag: *tag,
+        ind1: b' ',
+        ind2: b' ',
+        subfields,
+    }
+}
+
 /// A good record `KTR{n}` with one 952 per barcode at `branch`.
 fn good_at(n: u32, branch: &str, barcodes: &[&str]) -> Record {
+    let title = format!("Sách số {n} :");
     let mut r = Record::new();
-    r.fields.push(Field::Control {
-        tag: *b"001",
-        value: format!("KTR{n}").into_bytes(),
-    });
-    r.fields.push(Field::Control {
-        tag: *b"005",
-        value: b"20240101120000.0".to_vec(),
-    });
-    r.fields
-        .push(data(b"020", &[(b'a', "9786041234567 (pbk.) :")]));
-    r.fields.push(data(b"100", &[(b'a', "Nguyễn Nhật Ánh,")]));
-    r.fields.push(data(
-        b"245",
-        &[(b'a', &format!("Sách số {n} :")), (b'b', "tiểu thuyết /")],
-    ));
-    r.fields.push(data(
-        b"260",
-        &[(b'a', "Hà Nội :"), (b'b', "Kim Đồng,"), (b'c', "2019.")],
-    ));
-    r.fields.push(data(b"650", &[(b'a', "Văn học Việt Nam")]));
+    r.fields.extend([
+        control(b"001", format!("KTR{n}")),
+        control(b"005", "20240101120000.0"),
+        data(b"020", &[(b'a', "9786041234567 (pbk.) :")]),
+        data(b"100", &[(b'a', "Nguyễn Nhật Ánh,")]),
+        data(b"245", &[(b'a', &title), (b'b', "tiểu thuyết /")]),
+        data(
+            b"260",
+            &[(b'a', "Hà Nội :"), (b'b', "Kim Đồng,"), (b'c', "2019.")],
+        ),
+        data(b"650", &[(b'a', "Văn học Việt Nam")]),
+    ]);
     for b in barcodes {
         r.fields.push(data(
             b"952",
@@ -107,10 +123,8 @@ impl Env {
     }
 
     fn central(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_central"))
+        common::central_cli(self.dir.path())
             .args(args)
-            .env("RONG_DATA_DIR", self.dir.path())
-            .env("RUST_LOG", "warn")
             .output()
             .expect("run central")
     }
@@ -184,15 +198,7 @@ fn mixed() -> Mixed {
     broken_dir[24 + 24..24 + 36].copy_from_slice(b"1000x200041 ");
     push_bad(&mut m, &broken_dir, "broken directory", &mut position);
     let mut bad_utf8 = good(84, &["KT0084"]);
-    bad_utf8.fields.push(Field::Data {
-        tag: *b"500",
-        ind1: b' ',
-        ind2: b' ',
-        subfields: vec![Subfield {
-            code: b'a',
-            value: b"Ghi ch\xFA".to_vec(),
-        }],
-    });
+    bad_utf8.fields.push(raw(b"500", b'a', b"Ghi ch\xFA"));
     push_bad(
         &mut m,
         &bytes(&bad_utf8),

@@ -14,17 +14,9 @@ use rong_protocol::ids::BranchId;
 use serde_json::Value;
 
 fn pymarc(args: &[&str]) -> String {
-    let out = common::python()
-        .arg(common::interop("marc_tool.py"))
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "pymarc {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    let mut py = common::python();
+    py.arg(common::interop("marc_tool.py")).args(args);
+    String::from_utf8(common::stdout_of(&mut py, &format!("pymarc {args:?}"))).expect("utf-8")
 }
 
 fn dump(args: &[&str]) -> Value {
@@ -32,18 +24,13 @@ fn dump(args: &[&str]) -> Value {
 }
 
 fn central(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_central"))
-        .args(args)
-        .env("RONG_DATA_DIR", dir)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run central");
-    assert!(
-        out.status.success(),
-        "central {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    let mut central = common::central_cli(dir);
+    central.args(args);
+    String::from_utf8(common::stdout_of(
+        &mut central,
+        &format!("central {args:?}"),
+    ))
+    .expect("utf-8")
 }
 
 /// The fields of every record, leaving out the leader (whose length and base address a

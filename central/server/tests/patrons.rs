@@ -6,6 +6,13 @@ use central_store::Store;
 use rong_protocol::delta::{Branch, Category, Op};
 use rong_protocol::ids::BranchId;
 
+/// The one text value `sql` selects from the database at `db`.
+fn select(db: &std::path::Path, sql: &str) -> String {
+    let store = Store::open(db).expect("the store");
+    let value = store.reader().query_row(sql, [], |r| r.get(0)).expect(sql);
+    value
+}
+
 fn run(dir: &std::path::Path, file: &std::path::Path) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_central"))
         .args(["import", "patrons", file.to_str().expect("utf-8 path")])
@@ -61,22 +68,10 @@ fn good_rows_go_in_bad_rows_are_listed_and_pins_are_hashed() {
         out.contains("line 4: card P3: card P3 must type a PIN"),
         "{out}"
     );
-    let store = Store::open(&db).unwrap();
-    let hash: String = store
-        .reader()
-        .query_row("SELECT pin_hash FROM patrons WHERE card = 'P1'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let hash = select(&db, "SELECT pin_hash FROM patrons WHERE card = 'P1'");
     assert!(hash.starts_with("$argon2id$") && !hash.contains("4711"));
-    let uid: String = store
-        .reader()
-        .query_row("SELECT uid FROM patron_uids WHERE card = 'P1'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let uid = select(&db, "SELECT uid FROM patron_uids WHERE card = 'P1'");
     assert_eq!(uid, "04A1B2C3");
-    drop(store);
 
     // Again, with P1's PIN left empty: an update that keeps the PIN.
     std::fs::write(
@@ -87,15 +82,8 @@ fn good_rows_go_in_bad_rows_are_listed_and_pins_are_hashed() {
     let (code, out) = run(dir.path(), &csv);
     assert_eq!(code, 0);
     assert!(out.starts_with("imported 0, updated 1, skipped 0"), "{out}");
-    let store = Store::open(&db).unwrap();
-    let again: String = store
-        .reader()
-        .query_row("SELECT pin_hash FROM patrons WHERE card = 'P1'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let again = select(&db, "SELECT pin_hash FROM patrons WHERE card = 'P1'");
     assert_eq!(again, hash);
-    drop(store);
 
     // A file that is not a patron list at all: exit 1, nothing written.
     std::fs::write(&csv, "title,author\nX,Y\n").unwrap();

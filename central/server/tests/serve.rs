@@ -10,10 +10,10 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use central_store::synthetic::{generate_with_pin_params, SeedData};
+use central_store::synthetic::{generate_with_pin_params, SeedData, SeedLoan};
 use central_store::Store;
 use chrono::NaiveDate;
-use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody, Op, SnapshotHeader};
+use rong_protocol::delta::{CatchupRequest, Delta, Downlink, DownlinkBody, Op, SnapshotHeader};
 use rong_protocol::event::{Ack, Event, EventBatch, EventBody};
 use rong_protocol::ids::{BranchId, DeviceId};
 use rong_protocol::topic::{device_filters, Topic};
@@ -59,8 +59,33 @@ impl Central {
         self.run.url(path)
     }
 
+    /// `GET path`, as it answers.
+    async fn fetch(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// `POST path` with a JSON body, as it answers.
+    async fn post_json(&self, path: &str, body: Value) -> reqwest::Response {
+        let req = self.http.post(self.url(path)).json(&body);
+        req.send().await.unwrap()
+    }
+
+    /// `DELETE path`, as it answers.
+    async fn delete(&self, path: &str) -> reqwest::Response {
+        self.http.delete(self.url(path)).send().await.unwrap()
+    }
+
+    /// Central with a Kon Tum kiosk `id` connected, a free patron and `n` free items.
+    async fn with_kiosk(id: &str, n: usize) -> (Central, String, Vec<String>, Device) {
+        let c = Central::start().await;
+        let patron = c.free_patron();
+        let items = c.free_items(n);
+        let d = Device::connect(&c.run.ready.mqtt, "kontum", id).await;
+        (c, patron, items, d)
+    }
+
     async fn get(&self, path: &str) -> Value {
-        let r = self.http.get(self.url(path)).send().await.unwrap();
+        let r = self.fetch(path).await;
         assert!(r.status().is_success(), "GET {path}: {}", r.status());
         r.json().await.unwrap()
     }
@@ -69,14 +94,14 @@ impl Central {
         self.get("/api/v1/stats").await[key].as_u64().unwrap()
     }
 
+    /// What the seeded loans hold, as `key` names it: their patrons or their items.
+    fn on_loan<'a>(&'a self, key: impl Fn(&'a SeedLoan) -> &'a String) -> HashSet<&'a str> {
+        self.data.loans.iter().map(|l| key(l).as_str()).collect()
+    }
+
     /// A patron who is neither blocked, staff nor expired, and has no seeded loans.
     fn free_patron(&self) -> String {
-        let busy: HashSet<&str> = self
-            .data
-            .loans
-            .iter()
-            .map(|l| l.loan.patron.as_str())
-            .collect();
+        let busy = self.on_loan(|l| &l.loan.patron);
         self.data
             .patrons
             .iter()
@@ -96,12 +121,7 @@ impl Central {
 
     /// Lendable items of kontum not on loan.
     fn free_items(&self, n: usize) -> Vec<String> {
-        let lent: HashSet<&str> = self
-            .data
-            .loans
-            .iter()
-            .map(|l| l.loan.item.as_str())
-            .collect();
+        let lent = self.on_loan(|l| &l.loan.item);
         let v: Vec<String> = self
             .data
             .items
@@ -203,6 +223,17 @@ impl Device {
             .await;
     }
 
+    /// Waits for the next delta on `topic`.
+    async fn next_delta(&mut self, topic: &str) -> Delta {
+        self.next(topic, |b| {
+            match rong_protocol::decode::<Downlink>(b).unwrap().body {
+                DownlinkBody::Delta(d) => Some(d),
+                _ => None,
+            }
+        })
+        .await
+    }
+
     /// Waits for the next message on `topic` that `pick` accepts.
     async fn next<T>(&mut self, topic: &str, mut pick: impl FnMut(&[u8]) -> Option<T>) -> T {
         tokio::time::timeout(T, async {
@@ -257,10 +288,7 @@ async fn wait_for(what: &str, mut cond: impl AsyncFnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_applied_once_and_acked() {
-    let c = Central::start().await;
-    let patron = c.free_patron();
-    let items = c.free_items(3);
-    let mut d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-1").await;
+    let (c, patron, items, mut d) = Central::with_kiosk("kontum-kiosk-1", 3).await;
 
     let batch = EventBatch::new(d.id.clone(), d.log, vec![checkout(1, &items[0], &patron)]);
     d.send(&batch).await;
@@ -310,10 +338,7 @@ async fn events_are_applied_once_and_acked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_payloads_are_rejected_and_counted() {
-    let c = Central::start().await;
-    let patron = c.free_patron();
-    let items = c.free_items(1);
-    let d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-9").await;
+    let (c, patron, items, d) = Central::with_kiosk("kontum-kiosk-9", 1).await;
     let topic = d.topic(Topic::Events);
     let good = EventBatch::new(d.id.clone(), d.log, vec![checkout(1, &items[0], &patron)]);
 
@@ -342,7 +367,7 @@ async fn bad_payloads_are_rejected_and_counted() {
     })
     .await;
     assert_eq!(c.stat("events_applied").await, 0);
-    let r = c.http.get(c.url("/metrics")).send().await.unwrap();
+    let r = c.fetch("/metrics").await;
     let text = r.text().await.unwrap();
     for reason in [
         "malformed",
@@ -372,12 +397,11 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
     let v0 = c.stat("change_version").await;
 
     let r = c
-        .http
-        .post(c.url(&format!("/api/v1/patrons/{patron}/block")))
-        .json(&serde_json::json!({"reason": "Thẻ bị mất"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            &format!("/api/v1/patrons/{patron}/block"),
+            serde_json::json!({"reason": "Thẻ bị mất"}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["blocked"], "Thẻ bị mất");
@@ -400,12 +424,7 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
     assert_eq!((delta.from_version, delta.to_version), (v0, v0 + 1));
 
     // Unblock: one more version.
-    let r = c
-        .http
-        .delete(c.url(&format!("/api/v1/patrons/{patron}/block")))
-        .send()
-        .await
-        .unwrap();
+    let r = c.delete(&format!("/api/v1/patrons/{patron}/block")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(c.stat("change_version").await, v0 + 2);
 
@@ -418,14 +437,7 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
     .await;
     let mut at = v0 - 3;
     while at < v0 + 2 {
-        let delta = d
-            .next(&own, |b| {
-                match rong_protocol::decode::<Downlink>(b).unwrap().body {
-                    DownlinkBody::Delta(d) => Some(d),
-                    _ => None,
-                }
-            })
-            .await;
+        let delta = d.next_delta(&own).await;
         assert_eq!(delta.from_version, at);
         assert_eq!(
             delta.ops.len() as u64,
@@ -455,12 +467,7 @@ async fn blocks_go_down_as_deltas_and_catchup_works() {
     }
 
     // Unknown patron: JSON 404.
-    let r = c
-        .http
-        .get(c.url("/api/v1/patrons/NOPE"))
-        .send()
-        .await
-        .unwrap();
+    let r = c.fetch("/api/v1/patrons/NOPE").await;
     assert_eq!(r.status(), 404);
     let e: Value = r.json().await.unwrap();
     assert!(e["error"].as_str().unwrap().contains("NOPE"));
@@ -501,22 +508,12 @@ async fn search_and_the_public_catalogue() {
     assert_eq!(r["hits"].as_array().unwrap().len(), 0);
 
     // The public catalogue: Vietnamese by default, English on request (and remembered).
-    let page = c
-        .http
-        .get(c.url("/opac?q=dia+chi+kon+tum"))
-        .send()
-        .await
-        .unwrap();
+    let page = c.fetch("/opac?q=dia+chi+kon+tum").await;
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("<html lang=\"vi\">"));
     assert!(html.contains(&format!("/opac/record/{record}")));
-    let page = c
-        .http
-        .get(c.url(&format!("/opac/record/{record}?lang=en")))
-        .send()
-        .await
-        .unwrap();
+    let page = c.fetch(&format!("/opac/record/{record}?lang=en")).await;
     assert_eq!(page.status(), 200);
     let cookie = page.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("lang=en"), "{cookie}");
@@ -538,12 +535,7 @@ async fn search_and_the_public_catalogue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_is_gzip_jsonl_matching_the_version() {
     let c = Central::start().await;
-    let r = c
-        .http
-        .get(c.url("/api/v1/snapshot/kontum"))
-        .send()
-        .await
-        .unwrap();
+    let r = c.fetch("/api/v1/snapshot/kontum").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/gzip");
     let gz = r.bytes().await.unwrap();
@@ -601,12 +593,7 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
         c.data.closed_days.len()
     );
     assert_eq!(c.stat("snapshots_served").await, 1);
-    let r = c
-        .http
-        .get(c.url("/api/v1/snapshot/nowhere"))
-        .send()
-        .await
-        .unwrap();
+    let r = c.fetch("/api/v1/snapshot/nowhere").await;
     assert_eq!(r.status(), 404);
 
     // The other documents exist.
@@ -650,12 +637,11 @@ async fn status_and_commands_reach_the_device_record() {
 
     // A command goes out on .../cmd with a fresh correlation id.
     let r = c
-        .http
-        .post(c.url("/api/v1/devices/dakto-kiosk-1/commands"))
-        .json(&serde_json::json!({"command": "show_message", "text": "Xin chào", "seconds": 5}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            "/api/v1/devices/dakto-kiosk-1/commands",
+            serde_json::json!({"command": "show_message", "text": "Xin chào", "seconds": 5}),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let id = r.json::<Value>().await.unwrap()["id"]
         .as_str()
@@ -687,27 +673,25 @@ async fn status_and_commands_reach_the_device_record() {
     let dev = c.get("/api/v1/devices/dakto-kiosk-1").await;
     assert_eq!(dev["timeline"].as_array().unwrap().len(), 2);
     assert_eq!(dev["status"]["catalogue_version"], 5);
-    let metrics = c.http.get(c.url("/metrics")).send().await.unwrap();
+    let metrics = c.fetch("/metrics").await;
     let text = metrics.text().await.unwrap();
     assert!(text.contains("rong_devices{state=\"offline\"} 1"), "{text}");
 
     // Commands to unknown or invalid devices.
-    let r = c
-        .http
-        .post(c.url("/api/v1/devices/nobody/commands"))
-        .json(&serde_json::json!({"command": "sync_now"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 404);
-    let r = c
-        .http
-        .post(c.url("/api/v1/devices/dakto-kiosk-1/commands"))
-        .json(&serde_json::json!({"command": "dance"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    let refused = [
+        ("nobody", serde_json::json!({"command": "sync_now"}), 404),
+        (
+            "dakto-kiosk-1",
+            serde_json::json!({"command": "dance"}),
+            400,
+        ),
+    ];
+    for (device, command, status) in refused {
+        let r = c
+            .post_json(&format!("/api/v1/devices/{device}/commands"), command)
+            .await;
+        assert_eq!(r.status(), status, "{device}");
+    }
     c.stop().await;
 }
 
@@ -724,14 +708,7 @@ async fn central_announces_its_version_to_every_branch_on_connect() {
     let c = Central::start_with(Some(format!("mqtt://{broker}"))).await;
     let version = c.stat("change_version").await;
     let topic = Topic::BranchDeltas(d.branch.clone()).to_topic_string();
-    let delta = d
-        .next(&topic, |b| {
-            match rong_protocol::decode::<Downlink>(b).unwrap().body {
-                DownlinkBody::Delta(d) => Some(d),
-                _ => None,
-            }
-        })
-        .await;
+    let delta = d.next_delta(&topic).await;
     assert_eq!((delta.from_version, delta.to_version), (version, version));
     assert!(delta.ops.is_empty());
     c.stop().await;
@@ -741,10 +718,7 @@ async fn central_announces_its_version_to_every_branch_on_connect() {
 /// down with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_with_overflowing_seqs_is_refused_and_ingest_goes_on() {
-    let c = Central::start().await;
-    let patron = c.free_patron();
-    let items = c.free_items(1);
-    let mut d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-5").await;
+    let (c, patron, items, mut d) = Central::with_kiosk("kontum-kiosk-5", 1).await;
     let mut a = checkout(1, &items[0], &patron);
     a.seq = u64::MAX;
     let mut b = checkout(1, &items[0], &patron);

@@ -4,13 +4,12 @@
 use std::fmt::Write;
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 
-use super::html::{datetime, esc, page as layout, url_enc};
+use super::html::{datetime, esc, none_row, url_enc};
 use super::i18n::Lang;
-use super::{html_response, now_ms, session, CsrfForm, WebError, WebState};
+use super::{now_ms, CsrfForm, Page, Session, WebError, WebState};
 use central_store::admin;
 
 fn ack_form(lang: Lang, action: &str, csrf: &str, id: &str) -> String {
@@ -24,12 +23,7 @@ fn ack_form(lang: Lang, action: &str, csrf: &str, id: &str) -> String {
 
 /// `GET /admin/alerts`: open alerts, open notices, then what was handled recently.
 #[tracing::instrument(skip_all)]
-pub async fn page(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+pub async fn page(State(st): State<WebState>, s: Session) -> Page {
     let lang = s.lang;
     let off = st.ctx.utc_offset_min;
     let branch = s.scope(None)?;
@@ -82,11 +76,7 @@ pub async fn page(
         );
     }
     if open.is_empty() {
-        let _ = write!(
-            b,
-            "<tr><td colspan=\"6\" class=\"muted\">{}</td></tr>",
-            lang.t("none")
-        );
+        b.push_str(&none_row(lang, 6));
     }
     b.push_str("</tbody></table>");
     let open_n: Vec<_> = notices
@@ -129,51 +119,38 @@ pub async fn page(
         );
     }
     if open_n.is_empty() {
-        let _ = write!(
-            b,
-            "<tr><td colspan=\"7\" class=\"muted\">{}</td></tr>",
-            lang.t("none")
-        );
+        b.push_str(&none_row(lang, 7));
     }
     b.push_str("</tbody></table>");
     // Recently acknowledged, alerts and notices together, newest first.
+    let handled = |id: String, kind: &str, device: &str, by: Option<&str>, at: i64| {
+        let row = format!(
+            "<tr id=\"{id}\"><td data-label=\"{}\">{kind}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"acked-by\">{}</td><td data-label=\"{}\">{}</td></tr>",
+            lang.t("kind"),
+            lang.t("device"),
+            esc(device),
+            lang.t("acked_by"),
+            esc(by.unwrap_or("")),
+            lang.t("when"),
+            datetime(at, off)
+        );
+        (at, row)
+    };
     let mut done: Vec<(i64, String)> = alerts
         .iter()
         .filter_map(|a| {
-            Some((
-                a.acknowledged_at?,
-                format!(
-                    "<tr id=\"acked-alert-{}\"><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"acked-by\">{}</td><td data-label=\"{}\">{}</td></tr>",
-                    a.id,
-                    lang.t("kind"),
-                    lang.t(&format!("alert_{}", a.kind)),
-                    lang.t("device"),
-                    esc(&a.device),
-                    lang.t("acked_by"),
-                    esc(a.acknowledged_by.as_deref().unwrap_or("")),
-                    lang.t("when"),
-                    datetime(a.acknowledged_at?, off)
-                ),
-            ))
+            let kind = lang.t(&format!("alert_{}", a.kind));
+            let by = a.acknowledged_by.as_deref();
+            let id = format!("acked-alert-{}", a.id);
+            Some(handled(id, kind, &a.device, by, a.acknowledged_at?))
         })
         .collect();
     done.extend(notices.iter().filter_map(|n| {
         let x = &n.notice;
-        Some((
-            x.acknowledged_at?,
-            format!(
-                "<tr id=\"acked-notice-{}\"><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\" class=\"acked-by\">{}</td><td data-label=\"{}\">{}</td></tr>",
-                x.id,
-                lang.t("kind"),
-                lang.t(&x.kind),
-                lang.t("device"),
-                esc(x.device.as_deref().unwrap_or("")),
-                lang.t("acked_by"),
-                esc(x.acknowledged_by.as_deref().unwrap_or("")),
-                lang.t("when"),
-                datetime(x.acknowledged_at?, off)
-            ),
-        ))
+        let device = x.device.as_deref().unwrap_or("");
+        let by = x.acknowledged_by.as_deref();
+        let id = format!("acked-notice-{}", x.id);
+        Some(handled(id, lang.t(&x.kind), device, by, x.acknowledged_at?))
     }));
     done.sort_by_key(|d| std::cmp::Reverse(d.0));
     let _ = write!(
@@ -189,66 +166,59 @@ pub async fn page(
         b.push_str(row);
     }
     if done.is_empty() {
-        let _ = write!(
-            b,
-            "<tr><td colspan=\"4\" class=\"muted\">{}</td></tr>",
-            lang.t("none")
-        );
+        b.push_str(&none_row(lang, 4));
     }
     b.push_str("</tbody></table>");
-    Ok(html_response(layout(
-        lang,
-        lang.t("alerts"),
-        "alerts",
-        Some(&s.viewer()),
-        &b,
-    )))
+    Ok(s.page(lang.t("alerts"), "alerts", &b))
 }
 
-/// `POST /admin/alerts/{id}/ack`.
-#[tracing::instrument(skip_all, fields(alert = id))]
-pub async fn ack_alert(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
-    s.check_csrf(f.csrf.as_deref())?;
-    let branch = st.reads.run(move |c| admin::alert_branch(c, id)).await?;
-    let Some(branch) = branch else {
-        return Err(WebError::NotFound(s.lang));
-    };
-    s.may_see(Some(&branch))?;
-    let user = s.user.clone();
-    let now = now_ms();
-    if st.writer.run(move |w| w.ack_alert(id, &user, now)).await? {
-        tracing::info!(user = %s.user, alert = id, "alert acknowledged");
-    }
-    Ok(Redirect::to("/admin/alerts").into_response())
+/// What staff can acknowledge on the alerts page.
+#[derive(Debug, Clone, Copy)]
+enum Ack {
+    Alert,
+    Notice,
 }
 
-/// `POST /admin/notices/{id}/ack`.
-#[tracing::instrument(skip_all, fields(notice = id))]
-pub async fn ack_notice(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+/// Acknowledges alert or notice `id` for the session's user, once the form's token is
+/// checked and the user may see the branch it belongs to; then back to the alerts page.
+async fn acknowledge(st: WebState, s: Session, f: CsrfForm, what: Ack, id: i64) -> Page {
     s.check_csrf(f.csrf.as_deref())?;
-    let branch = st.reads.run(move |c| admin::notice_branch(c, id)).await?;
+    let branch = st
+        .reads
+        .run(move |c| match what {
+            Ack::Alert => Ok(admin::alert_branch(c, id)?.map(Some)),
+            Ack::Notice => admin::notice_branch(c, id),
+        })
+        .await?;
     let Some(branch) = branch else {
         return Err(WebError::NotFound(s.lang));
     };
     s.may_see(branch.as_deref())?;
-    let user = s.user.clone();
-    let now = now_ms();
-    if st.writer.run(move |w| w.ack_notice(id, &user, now)).await? {
-        tracing::info!(user = %s.user, notice = id, "notice acknowledged");
+    let (user, now) = (s.user.clone(), now_ms());
+    let done = st
+        .writer
+        .run(move |w| match what {
+            Ack::Alert => w.ack_alert(id, &user, now),
+            Ack::Notice => w.ack_notice(id, &user, now),
+        })
+        .await?;
+    if done {
+        tracing::info!(user = %s.user, id, what = ?what, "acknowledged");
     }
     Ok(Redirect::to("/admin/alerts").into_response())
+}
+
+/// The acknowledge buttons' form: only its CSRF token.
+type AckForm = Form<CsrfForm>;
+
+/// `POST /admin/alerts/{id}/ack`.
+#[tracing::instrument(skip_all, fields(alert = id.0))]
+pub async fn ack_alert(st: State<WebState>, s: Session, id: Path<i64>, f: AckForm) -> Page {
+    acknowledge(st.0, s, f.0, Ack::Alert, id.0).await
+}
+
+/// `POST /admin/notices/{id}/ack`.
+#[tracing::instrument(skip_all, fields(notice = id.0))]
+pub async fn ack_notice(st: State<WebState>, s: Session, id: Path<i64>, f: AckForm) -> Page {
+    acknowledge(st.0, s, f.0, Ack::Notice, id.0).await
 }

@@ -8,20 +8,16 @@ use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use futures_util::Stream;
 use rong_protocol::ids::DeviceId;
 use rong_protocol::status::{CommandKind, Health};
 use serde::Deserialize;
 
-use super::html::{age, bytes, datetime, esc, page, url_enc};
+use super::html::{age, bytes, datetime, esc, none_row, url_enc};
 use super::i18n::Lang;
-use super::{
-    html_response, now_ms, session, session_hash, still_valid, Session, WebError, WebState,
-};
+use super::{now_ms, still_valid, Page, Session, WebError, WebState};
 use crate::rules::fleet_state;
 use central_store::admin::{self, FleetRow};
 use central_store::queries;
@@ -184,13 +180,7 @@ fn fleet_html(
 
 /// `GET /admin/devices?branch=&state=`.
 #[tracing::instrument(skip_all)]
-pub async fn list(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+pub async fn list(State(st): State<WebState>, s: Session, Query(q): Query<ListQuery>) -> Page {
     let lang = s.lang;
     let branch = s.scope(q.branch.as_deref())?;
     let data = list_data(&st, branch.clone()).await?;
@@ -205,25 +195,7 @@ pub async fn list(
         "<label>{}<select name=\"branch\" id=\"f-branch\">",
         lang.t("branch")
     );
-    if s.branch.is_none() {
-        let _ = write!(b, "<option value=\"\">{}</option>", lang.t("all"));
-    }
-    for br in data
-        .branches
-        .iter()
-        .filter(|br| s.branch.is_none() || s.branch.as_ref() == Some(br))
-    {
-        let _ = write!(
-            b,
-            "<option{}>{}</option>",
-            if branch.as_ref() == Some(br) {
-                " selected"
-            } else {
-                ""
-            },
-            esc(br)
-        );
-    }
+    b.push_str(&s.branch_options(&data.branches, branch.as_ref()));
     let _ = write!(
         b,
         "</select></label><label>{}<select name=\"state\" id=\"f-state\"><option value=\"\">{}</option>",
@@ -260,70 +232,59 @@ pub async fn list(
             st.ctx.utc_offset_min
         )
     );
-    Ok(html_response(page(
-        lang,
-        lang.t("devices"),
-        "devices",
-        Some(&s.viewer()),
-        &b,
-    )))
+    Ok(s.page(lang.t("devices"), "devices", &b))
 }
 
-/// A stream that sends `render()`'s HTML whenever it changes, checking every second.
-fn live<F, Fut>(render: F) -> Sse<impl Stream<Item = Result<Event, Infallible>>>
+/// Server-sent events: `render`'s HTML whenever it changes, checking every second, for as
+/// long as the session `s` stays valid (a logout or an expiry ends the stream).
+fn live<F, Fut>(st: WebState, s: &Session, render: F) -> Response
 where
-    F: Fn() -> Fut + Send + 'static,
+    F: Fn(WebState) -> Fut + Send + 'static,
     Fut: Future<Output = Result<String, WebError>> + Send,
 {
-    let stream =
-        futures_util::stream::unfold((render, None::<u64>), |(render, mut last)| async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                let html = render().await.ok()?;
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                html.hash(&mut h);
-                let h = h.finish();
-                if last != Some(h) {
-                    last = Some(h);
-                    return Some((Ok(Event::default().data(html)), (render, last)));
-                }
+    let seed = (st, s.token_hash.clone(), render, None::<u64>);
+    let stream = futures_util::stream::unfold(seed, |(st, hash, render, mut last)| async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            still_valid(&st, &hash).await.ok()?;
+            let html = render(st.clone()).await.ok()?;
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            html.hash(&mut h);
+            let h = h.finish();
+            if last != Some(h) {
+                last = Some(h);
+                let event: Result<Event, Infallible> = Ok(Event::default().data(html));
+                return Some((event, (st, hash, render, last)));
             }
-        });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// `GET /admin/devices/live?branch=&state=`: the fleet table as server-sent events.
 #[tracing::instrument(skip_all)]
-pub async fn list_live(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+pub async fn list_live(State(st): State<WebState>, s: Session, Query(q): Query<ListQuery>) -> Page {
     let branch = s.scope(q.branch.as_deref())?;
     let state = q.state.filter(|v| !v.is_empty());
     let lang = s.lang;
-    let hash = session_hash(&headers);
-    Ok(live(move || {
-        let st = st.clone();
-        let branch = branch.clone();
-        let state = state.clone();
-        let hash = hash.clone();
+    Ok(live(st, &s, move |st| {
+        let (branch, state) = (branch.clone(), state.clone());
         async move {
-            still_valid(&st, &hash).await?;
             let data = list_data(&st, branch).await?;
+            let hb = st.ctx.dashboard.heartbeat_secs;
+            let now = now_ms();
             Ok(fleet_html(
                 lang,
                 &data,
                 state.as_deref(),
-                now_ms(),
-                st.ctx.dashboard.heartbeat_secs,
+                now,
+                hb,
                 st.ctx.utc_offset_min,
             ))
         }
-    })
-    .into_response())
+    }))
 }
 
 async fn device_for(
@@ -450,11 +411,7 @@ fn detail_html(lang: Lang, d: &queries::DeviceDetail, version: u64, hb: u64, off
         );
     }
     if d.commands.is_empty() {
-        let _ = write!(
-            s,
-            "<tr><td colspan=\"3\" class=\"muted\">{}</td></tr>",
-            lang.t("none")
-        );
+        s.push_str(&none_row(lang, 3));
     }
     s.push_str("</tbody></table></div></div>");
     // Timeline: a strip of states over the span shown, then the entries.
@@ -495,13 +452,7 @@ fn detail_html(lang: Lang, d: &queries::DeviceDetail, version: u64, hb: u64, off
 
 /// `GET /admin/devices/{id}`.
 #[tracing::instrument(skip_all, fields(device = %id))]
-pub async fn detail(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+pub async fn detail(State(st): State<WebState>, s: Session, Path(id): Path<String>) -> Page {
     let lang = s.lang;
     let (d, version) = device_for(&st, &s, &id).await?;
     let idu = url_enc(&id);
@@ -542,45 +493,22 @@ pub async fn detail(
             st.ctx.utc_offset_min
         )
     );
-    Ok(html_response(page(
-        lang,
-        &id,
-        "devices",
-        Some(&s.viewer()),
-        &b,
-    )))
+    Ok(s.page(&id, "devices", &b))
 }
 
 /// `GET /admin/devices/{id}/live`: the detail's status, commands and timeline as events.
 #[tracing::instrument(skip_all, fields(device = %id))]
-pub async fn detail_live(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+pub async fn detail_live(State(st): State<WebState>, s: Session, Path(id): Path<String>) -> Page {
     device_for(&st, &s, &id).await?;
-    let lang = s.lang;
-    let hash = session_hash(&headers);
-    Ok(live(move || {
-        let st = st.clone();
-        let s = s.clone();
-        let id = id.clone();
-        let hash = hash.clone();
+    let who = s.clone();
+    Ok(live(st, &s, move |st| {
+        let (s, id) = (who.clone(), id.clone());
         async move {
-            still_valid(&st, &hash).await?;
             let (d, version) = device_for(&st, &s, &id).await?;
-            Ok(detail_html(
-                lang,
-                &d,
-                version,
-                st.ctx.dashboard.heartbeat_secs,
-                st.ctx.utc_offset_min,
-            ))
+            let hb = st.ctx.dashboard.heartbeat_secs;
+            Ok(detail_html(s.lang, &d, version, hb, st.ctx.utc_offset_min))
         }
-    })
-    .into_response())
+    }))
 }
 
 /// The command form.
@@ -596,12 +524,10 @@ pub struct CommandForm {
 #[tracing::instrument(skip_all, fields(device = %id))]
 pub async fn command(
     State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
+    s: Session,
     Path(id): Path<String>,
     Form(f): Form<CommandForm>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+) -> Page {
     s.check_csrf(f.csrf.as_deref())?;
     device_for(&st, &s, &id).await?;
     let kind = match f.kind.as_str() {

@@ -6,12 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
-use axum::response::Response;
 use serde::Deserialize;
 
-use super::html::{bytes, esc, page};
-use super::{html_response, session, WebError, WebState};
+use super::html::{bytes, esc};
+use super::{Page, Session, WebState};
 use central_store::admin::{self, FleetRow, Role};
 use central_store::digitise::{self as db, OcrCounts};
 
@@ -81,12 +79,9 @@ fn table(
 /// `GET /admin/digitise`.
 pub async fn page_route(
     State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
+    s: Session,
     Query(q): Query<DigitiseQuery>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
-    let lang = s.lang;
+) -> Page {
     let branch = s.scope(q.branch.as_deref())?;
     let admin_view = s.role == Role::Admin;
     let (rows, counts): (Vec<FleetRow>, Option<OcrCounts>) = st
@@ -101,7 +96,7 @@ pub async fn page_route(
             Ok((rows, counts))
         })
         .await?;
-    let en = lang.code() == "en";
+    let en = s.lang.code() == "en";
     let l = |vi: &'static str, e: &'static str| if en { e } else { vi };
     let mut b = format!("<h1>{}</h1>", l("Số hoá", "Digitisation"));
     if let Some(c) = counts {
@@ -192,22 +187,13 @@ pub async fn page_route(
         })
         .collect();
     table(&mut b, "stations", &heads, 2, &body, none);
-    Ok(html_response(page(
-        lang,
-        l("Số hoá", "Digitisation"),
-        "digitise",
-        Some(&s.viewer()),
-        &b,
-    )))
+    Ok(s.page(l("Số hoá", "Digitisation"), "digitise", &b))
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use rong_protocol::digitise::DigitiseStatus;
-    use rong_protocol::ids::{BranchId, DeviceId};
-    use rong_protocol::status::{DeviceState, DeviceStatus};
+    use rong_protocol::status::DeviceStatus;
 
     use super::*;
 
@@ -218,22 +204,8 @@ mod tests {
             state: Some("online".into()),
             last_seen: Some(0),
             status: Some(DeviceStatus {
-                v: 1,
-                device: DeviceId::new(id.to_owned()).expect("id"),
-                branch: BranchId::new(branch.to_owned()).expect("branch"),
-                state: DeviceState::Online,
-                version: "0.1.0".into(),
-                boot_id: "b".into(),
-                started_at: 0,
-                at: 0,
-                time_synced: true,
-                outbox_depth: 0,
-                oldest_unsynced_age_s: None,
-                catalogue_version: 1,
-                disk_free_bytes: None,
-                temperature_c: None,
-                hardware: BTreeMap::new(),
                 digitise,
+                ..crate::testkit::status(id, branch)
             }),
         }
     }

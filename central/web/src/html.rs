@@ -110,6 +110,14 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
     s
 }
 
+/// The one row of an empty table, spanning its `cols` columns.
+pub fn none_row(lang: Lang, cols: usize) -> String {
+    format!(
+        "<tr><td colspan=\"{cols}\" class=\"muted\">{}</td></tr>",
+        lang.t("none")
+    )
+}
+
 /// A date and time in the library's zone, `yyyy-mm-dd hh:mm:ss`.
 pub fn datetime(ms: i64, utc_offset_min: i32) -> String {
     chrono::DateTime::from_timestamp_millis(ms + i64::from(utc_offset_min) * 60_000)

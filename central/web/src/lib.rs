@@ -21,13 +21,16 @@ pub mod opac;
 pub mod rules;
 pub mod stats;
 mod svg;
+#[cfg(test)]
+mod testkit;
 pub mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -227,14 +230,32 @@ fn cookie_of<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .find_map(|h| auth::cookie(h, name))
 }
 
-/// A logged-in user, for one request.
+/// What a dashboard page handler answers.
+type Page = Result<Response, WebError>;
+
+/// A logged-in user, for one request; as an extractor, a request without a valid session
+/// is sent to the login page.
 #[derive(Debug, Clone)]
-struct Session {
+pub struct Session {
     user: String,
     role: Role,
     branch: Option<String>,
     csrf: String,
     lang: Lang,
+    /// The hash of the session's token, for live streams to check it again.
+    token_hash: String,
+}
+
+impl<S> FromRequestParts<S> for Session
+where
+    WebState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Session, WebError> {
+        session(&WebState::from_ref(state), &parts.headers, &parts.uri).await
+    }
 }
 
 impl Session {
@@ -244,6 +265,32 @@ impl Session {
             csrf: self.csrf.clone(),
             branch: self.branch.clone(),
         }
+    }
+
+    /// A dashboard page for this user: `body` in the layout, `nav` marked in the menu.
+    fn page(&self, title: &str, nav: &str, body: &str) -> Response {
+        html_response(html::page(
+            self.lang,
+            title,
+            nav,
+            Some(&self.viewer()),
+            body,
+        ))
+    }
+
+    /// The `<option>`s of a branch filter: "all" for those who may see every branch, then
+    /// the branches this user may see, `chosen` selected.
+    fn branch_options(&self, branches: &[String], chosen: Option<&String>) -> String {
+        let mut out = String::new();
+        if self.branch.is_none() {
+            out = format!("<option value=\"\">{}</option>", self.lang.t("all"));
+        }
+        let mine = |br: &&String| self.branch.is_none() || self.branch.as_ref() == Some(*br);
+        for br in branches.iter().filter(mine) {
+            let selected = if chosen == Some(br) { " selected" } else { "" };
+            out.push_str(&format!("<option{selected}>{}</option>", html::esc(br)));
+        }
+        out
     }
 
     /// The branch filter this user may use: staff always their own (another one is 403).
@@ -291,7 +338,8 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
             expired: false,
         });
     };
-    let hash = auth::token_hash(token);
+    let token_hash = auth::token_hash(token);
+    let hash = token_hash.clone();
     let row = st
         .reads
         .run(move |c| admin::session(c, &hash, now_ms()))
@@ -303,6 +351,7 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
             branch: s.branch,
             csrf: s.csrf,
             lang,
+            token_hash,
         }),
         None => Err(WebError::Login {
             next,
@@ -326,13 +375,6 @@ async fn still_valid(st: &WebState, token_hash: &str) -> Result<(), WebError> {
             expired: true,
         }),
     }
-}
-
-/// The hash of the request's session token (empty without one).
-fn session_hash(headers: &HeaderMap) -> String {
-    cookie_of(headers, auth::SESSION_COOKIE)
-        .map(auth::token_hash)
-        .unwrap_or_default()
 }
 
 /// `GET /admin/static/app.css`: the dashboard's stylesheet.
@@ -476,14 +518,10 @@ pub async fn login(
         return Err(WebError::Forbidden(lang));
     }
     let keys = [format!("user:{}", f.user), format!("ip:{}", peer.ip())];
+    let refuse = |status, why| Ok(login_response(status, lang, &next, Some(lang.t(why))));
     if st.ctx.limiter.blocked(&keys, Instant::now()) {
         tracing::warn!(user = %f.user, peer = %peer, "login rate limited");
-        return Ok(login_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            lang,
-            &next,
-            Some(lang.t("too_many")),
-        ));
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "too_many");
     }
     let name = f.user.clone();
     let user = st.reads.run(move |c| admin::user(c, &name)).await?;
@@ -503,12 +541,7 @@ pub async fn login(
     let Some(user) = ok_user else {
         st.ctx.limiter.fail(&keys, Instant::now());
         tracing::warn!(user = %f.user, peer = %peer, "failed login");
-        return Ok(login_response(
-            StatusCode::UNAUTHORIZED,
-            lang,
-            &next,
-            Some(lang.t("bad_login")),
-        ));
+        return refuse(StatusCode::UNAUTHORIZED, "bad_login");
     };
     st.ctx.limiter.clear(&keys[0]);
     let token = auth::random_token();
@@ -548,10 +581,9 @@ pub struct CsrfForm {
 pub async fn logout(
     State(st): State<WebState>,
     headers: HeaderMap,
-    uri: Uri,
+    s: Session,
     Form(f): Form<CsrfForm>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+) -> Page {
     s.check_csrf(f.csrf.as_deref())?;
     if let Some(token) = cookie_of(&headers, auth::SESSION_COOKIE) {
         let hash = auth::token_hash(token);
@@ -585,6 +617,7 @@ mod tests {
             branch: Some("dakto".into()),
             csrf: "c".into(),
             lang: Lang::Vi,
+            token_hash: "h".into(),
         };
         assert_eq!(s.scope(None).unwrap().as_deref(), Some("dakto"));
         assert_eq!(s.scope(Some("dakto")).unwrap().as_deref(), Some("dakto"));

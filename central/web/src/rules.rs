@@ -137,7 +137,7 @@ pub fn evaluate(
 mod tests {
     use std::collections::BTreeMap;
 
-    use rong_protocol::status::{DeviceState, DeviceStatus, HardwareStatus};
+    use rong_protocol::status::{DeviceStatus, HardwareStatus};
 
     use super::*;
 
@@ -151,22 +151,11 @@ mod tests {
             },
         );
         DeviceStatus {
-            v: 1,
-            device: rong_protocol::ids::DeviceId::new("k1".to_owned()).unwrap(),
-            branch: rong_protocol::ids::BranchId::new("kontum".to_owned()).unwrap(),
-            state: DeviceState::Online,
-            version: "0.1.0".into(),
-            boot_id: "b".into(),
-            started_at: 0,
-            at: 0,
-            time_synced: true,
             outbox_depth: 3,
             oldest_unsynced_age_s: outbox_age,
-            catalogue_version: 1,
             disk_free_bytes: Some(disk_mb * MIB),
-            temperature_c: None,
             hardware,
-            digitise: None,
+            ..crate::testkit::status("k1", "kontum")
         }
     }
 

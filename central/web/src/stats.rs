@@ -6,15 +6,15 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::header;
+use axum::response::IntoResponse;
 use chrono::{Datelike, Duration as Days, NaiveDate};
 use serde::Deserialize;
 
-use super::html::{esc, page, url_enc};
+use super::html::{esc, none_row, url_enc};
 use super::i18n::Lang;
 use super::svg::{bars, Series};
-use super::{html_response, session, WebError, WebState};
+use super::{Page, Session, WebError, WebState};
 use central_store::admin::{self, DayCount};
 
 /// The four counted kinds, in column order.
@@ -142,11 +142,9 @@ fn query_string(p: &Period) -> String {
 #[tracing::instrument(skip_all)]
 pub async fn page_route(
     State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
+    s: Session,
     Query(q): Query<StatsQuery>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+) -> Page {
     let lang = s.lang;
     let p = period(&q, s.scope(q.branch.as_deref())?, st.ctx.utc_offset_min)?;
     let rows = counts(&st, &p).await?;
@@ -216,24 +214,7 @@ pub async fn page_route(
         p.to,
         lang.t("branch"),
     );
-    if s.branch.is_none() {
-        let _ = write!(b, "<option value=\"\">{}</option>", lang.t("all"));
-    }
-    for br in branches
-        .iter()
-        .filter(|br| s.branch.is_none() || s.branch.as_ref() == Some(br))
-    {
-        let _ = write!(
-            b,
-            "<option{}>{}</option>",
-            if p.branch.as_ref() == Some(br) {
-                " selected"
-            } else {
-                ""
-            },
-            esc(br)
-        );
-    }
+    b.push_str(&s.branch_options(&branches, p.branch.as_ref()));
     let _ = write!(
         b,
         "</select></label><label>{}<select name=\"by\"><option value=\"day\"{}>{}</option><option value=\"month\"{}>{}</option></select></label>\
@@ -296,11 +277,7 @@ pub async fn page_route(
         b.push_str("</tr>");
     }
     if table.is_empty() {
-        let _ = write!(
-            b,
-            "<tr><td colspan=\"6\" class=\"muted\">{}</td></tr>",
-            lang.t("none")
-        );
+        b.push_str(&none_row(lang, 6));
     }
     let _ = write!(
         b,
@@ -320,32 +297,16 @@ pub async fn page_route(
         );
     }
     if top.is_empty() {
-        let _ = write!(
-            b,
-            "<tr><td colspan=\"2\" class=\"muted\">{}</td></tr>",
-            lang.t("none")
-        );
+        b.push_str(&none_row(lang, 2));
     }
     b.push_str("</tbody></table></div></div>");
-    Ok(html_response(page(
-        lang,
-        lang.t("stats"),
-        "stats",
-        Some(&s.viewer()),
-        &b,
-    )))
+    Ok(s.page(lang.t("stats"), "stats", &b))
 }
 
 /// `GET /admin/stats.csv?…`: `period,branch,loans,returns,renewals,visits`, one row per
 /// period and branch.
 #[tracing::instrument(skip_all)]
-pub async fn csv(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<StatsQuery>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+pub async fn csv(State(st): State<WebState>, s: Session, Query(q): Query<StatsQuery>) -> Page {
     let p = period(&q, s.scope(q.branch.as_deref())?, st.ctx.utc_offset_min)?;
     let rows = counts(&st, &p).await?;
     let mut out = String::from("period,branch,loans,returns,renewals,visits\n");
@@ -385,13 +346,7 @@ fn pct(lang: Lang, before: u64, now: u64) -> String {
 
 /// `GET /admin/report?year=`: visits and circulation per branch against the year before.
 #[tracing::instrument(skip_all)]
-pub async fn report(
-    State(st): State<WebState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(q): Query<ReportQuery>,
-) -> Result<Response, WebError> {
-    let s = session(&st, &headers, &uri).await?;
+pub async fn report(State(st): State<WebState>, s: Session, Query(q): Query<ReportQuery>) -> Page {
     let lang = s.lang;
     let off = st.ctx.utc_offset_min;
     let year = q.year.unwrap_or_else(|| today(off).year());
@@ -503,13 +458,7 @@ pub async fn report(
         "report-total",
     );
     b.push_str("</tbody></table></div>");
-    Ok(html_response(page(
-        lang,
-        lang.t("report"),
-        "report",
-        Some(&s.viewer()),
-        &b,
-    )))
+    Ok(s.page(lang.t("report"), "report", &b))
 }
 
 #[cfg(test)]

@@ -1,26 +1,52 @@
 //! JSON API handlers.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header;
+use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::Json;
 use rong_protocol::ids::DeviceId;
 use rong_protocol::status::CommandKind;
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{ApiError, ApiState};
-use central_store::{queries, LoanFilter, NoticeFilter};
+use central_store::{queries, Conn, LoanFilter, NoticeFilter, StoreError};
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
+/// What every JSON handler answers.
+type Reply = Result<Json<Value>, ApiError>;
+
+/// A JSON body, or why it was refused (answered as the API's JSON error by `?`).
+type Body<T> = Result<Json<T>, JsonRejection>;
+
+/// A query string whose rejection answers as the API's JSON error (axum's own `Query`
+/// answers in plain text).
+pub struct ApiQuery<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(q) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiQuery(q))
+    }
+}
+
+/// Runs one read through the pool and answers its result as JSON.
+async fn read_json<T, F>(st: &ApiState, f: F) -> Reply
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&mut Conn<'_>) -> Result<T, StoreError> + Send + 'static,
+{
+    let v = st.reads.run(f).await?;
+    Ok(Json(json!(v)))
 }
 
 /// `GET /healthz`.
 #[tracing::instrument(skip_all)]
-pub async fn healthz(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
+pub async fn healthz(State(st): State<ApiState>) -> Reply {
     let version = st.reads.run(|c| central_store::current_version(c)).await?;
     Ok(Json(
         json!({"ok": true, "change_version": version, "writer": !st.writer.is_closed()}),
@@ -39,7 +65,7 @@ pub async fn metrics(State(st): State<ApiState>) -> Result<impl IntoResponse, Ap
 
 /// `GET /api/v1/stats`.
 #[tracing::instrument(skip_all)]
-pub async fn stats(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
+pub async fn stats(State(st): State<ApiState>) -> Reply {
     let s = st.reads.run(|c| queries::stats(c)).await?;
     let c = st.metrics.counts();
     Ok(Json(json!({
@@ -67,19 +93,14 @@ pub struct LoansQuery {
 
 /// `GET /api/v1/loans?patron=&item=&active=`.
 #[tracing::instrument(skip_all)]
-pub async fn loans(
-    State(st): State<ApiState>,
-    q: Result<Query<LoansQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let q = query(q)?;
+pub async fn loans(State(st): State<ApiState>, ApiQuery(q): ApiQuery<LoansQuery>) -> Reply {
     let f = LoanFilter {
         patron: q.patron,
         item: q.item,
         active: q.active.unwrap_or(true),
         limit: q.limit.unwrap_or(10_000).min(100_000),
     };
-    let rows = st.reads.run(move |c| queries::loans(c, &f)).await?;
-    Ok(Json(json!(rows)))
+    read_json(&st, move |c| queries::loans(c, &f)).await
 }
 
 /// Query of `GET /api/v1/search`.
@@ -92,11 +113,7 @@ pub struct SearchQuery {
 /// `GET /api/v1/search?q=&limit=`: records ranked exact title, title prefix, title words,
 /// author, subject, then ISBN and call number, each with copies per branch.
 #[tracing::instrument(skip_all)]
-pub async fn search(
-    State(st): State<ApiState>,
-    q: Result<Query<SearchQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let q = query(q)?;
+pub async fn search(State(st): State<ApiState>, ApiQuery(q): ApiQuery<SearchQuery>) -> Reply {
     let text = q.q.unwrap_or_default();
     let limit = rong_protocol::search::clamp_limit(q.limit);
     let Some(parsed) = rong_protocol::search::Query::parse(&text) else {
@@ -111,15 +128,8 @@ pub async fn search(
 
 /// `GET /api/v1/patrons/{card}`.
 #[tracing::instrument(skip_all)]
-pub async fn patron(
-    State(st): State<ApiState>,
-    Path(card): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let p = st
-        .reads
-        .run(move |c| queries::patron_detail(c, &card))
-        .await?;
-    Ok(Json(json!(p)))
+pub async fn patron(State(st): State<ApiState>, Path(card): Path<String>) -> Reply {
+    read_json(&st, move |c| queries::patron_detail(c, &card)).await
 }
 
 /// Body of `POST /api/v1/patrons/{card}/block`.
@@ -128,81 +138,51 @@ pub struct BlockBody {
     reason: String,
 }
 
-async fn set_block(
-    st: ApiState,
-    card: String,
-    reason: Option<String>,
-) -> Result<Json<Value>, ApiError> {
+async fn set_block(st: ApiState, card: String, reason: Option<String>) -> Reply {
     st.ingest.block(card.clone(), reason).await?;
     patron(State(st), Path(card)).await
 }
 
 /// `POST /api/v1/patrons/{card}/block` with `{"reason": "..."}`.
-#[tracing::instrument(skip_all, fields(card = %card))]
-pub async fn block(
-    State(st): State<ApiState>,
-    Path(card): Path<String>,
-    body: Result<Json<BlockBody>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+#[tracing::instrument(skip_all, fields(card = %card.0))]
+pub async fn block(st: State<ApiState>, card: Path<String>, body: Body<BlockBody>) -> Reply {
+    let Json(body) = body?;
     let reason = body.reason.trim().to_owned();
     if reason.is_empty() {
         return Err(ApiError::BadRequest("reason must not be empty".into()));
     }
-    set_block(st, card, Some(rong_protocol::fold::nfc(&reason))).await
+    set_block(st.0, card.0, Some(rong_protocol::fold::nfc(&reason))).await
 }
 
 /// `DELETE /api/v1/patrons/{card}/block`.
 #[tracing::instrument(skip_all, fields(card = %card))]
-pub async fn unblock(
-    State(st): State<ApiState>,
-    Path(card): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn unblock(State(st): State<ApiState>, Path(card): Path<String>) -> Reply {
     set_block(st, card, None).await
 }
 
 /// `GET /api/v1/items/{barcode}`.
 #[tracing::instrument(skip_all)]
-pub async fn item(
-    State(st): State<ApiState>,
-    Path(barcode): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let i = st
-        .reads
-        .run(move |c| queries::item_detail(c, &barcode))
-        .await?;
-    Ok(Json(json!(i)))
+pub async fn item(State(st): State<ApiState>, Path(barcode): Path<String>) -> Reply {
+    read_json(&st, move |c| queries::item_detail(c, &barcode)).await
 }
 
 /// `GET /api/v1/devices`.
 #[tracing::instrument(skip_all)]
-pub async fn devices(State(st): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let d = st.reads.run(|c| queries::devices(c)).await?;
-    Ok(Json(json!(d)))
+pub async fn devices(State(st): State<ApiState>) -> Reply {
+    read_json(&st, |c| queries::devices(c)).await
 }
 
 /// `GET /api/v1/devices/{id}`.
 #[tracing::instrument(skip_all)]
-pub async fn device(
-    State(st): State<ApiState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let d = st
-        .reads
-        .run(move |c| queries::device_detail(c, &id))
-        .await?;
-    Ok(Json(json!(d)))
+pub async fn device(State(st): State<ApiState>, Path(id): Path<String>) -> Reply {
+    read_json(&st, move |c| queries::device_detail(c, &id)).await
 }
 
 /// `POST /api/v1/devices/{id}/commands` with a `CommandKind` body.
-#[tracing::instrument(skip_all, fields(device = %id))]
-pub async fn command(
-    State(st): State<ApiState>,
-    Path(id): Path<String>,
-    body: Result<Json<CommandKind>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let device = DeviceId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let Json(kind) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+#[tracing::instrument(skip_all, fields(device = %id.0))]
+pub async fn command(st: State<ApiState>, id: Path<String>, body: Body<CommandKind>) -> Reply {
+    let device = DeviceId::new(id.0).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let Json(kind) = body?;
     let id = st.ingest.command(device, kind).await?;
     Ok(Json(json!({ "id": id })))
 }
@@ -216,17 +196,12 @@ pub struct NoticesQuery {
 
 /// `GET /api/v1/notices?kind=&open=`.
 #[tracing::instrument(skip_all)]
-pub async fn notices(
-    State(st): State<ApiState>,
-    q: Result<Query<NoticesQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let q = query(q)?;
+pub async fn notices(State(st): State<ApiState>, ApiQuery(q): ApiQuery<NoticesQuery>) -> Reply {
     let f = NoticeFilter {
         kind: q.kind,
         open: q.open,
     };
-    let rows = st.reads.run(move |c| queries::notices(c, &f)).await?;
-    Ok(Json(json!(rows)))
+    read_json(&st, move |c| queries::notices(c, &f)).await
 }
 
 /// Query of `GET /api/v1/events`.
@@ -237,11 +212,6 @@ pub struct EventsQuery {
 
 /// `GET /api/v1/events?device=ID`.
 #[tracing::instrument(skip_all)]
-pub async fn events(
-    State(st): State<ApiState>,
-    q: Result<Query<EventsQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let q = query(q)?;
-    let rows = st.reads.run(move |c| queries::events(c, &q.device)).await?;
-    Ok(Json(json!(rows)))
+pub async fn events(State(st): State<ApiState>, ApiQuery(q): ApiQuery<EventsQuery>) -> Reply {
+    read_json(&st, move |c| queries::events(c, &q.device)).await
 }

@@ -93,3 +93,25 @@ pub fn repo_root() -> PathBuf {
 pub fn python() -> Command {
     Command::new(interop("python"))
 }
+
+/// Runs `cmd` to its end and answers its standard output; panics with its errors when
+/// it cannot start or fails (`what` names it in the message).
+pub fn stdout_of(cmd: &mut Command, what: &str) -> Vec<u8> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what} does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The `central` program of this build, keeping its data under `data_dir`, logging only
+/// warnings.
+pub fn central_cli(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_central"));
+    cmd.env("RONG_DATA_DIR", data_dir).env("RUST_LOG", "warn");
+    cmd
+}
