@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::proc::{bin, program, Proc};
+use crate::proc::{bin, program, run_ok, Proc};
 use crate::{free_port, http};
 
 /// Which broker central uses.
@@ -71,23 +71,19 @@ impl Central {
 
     /// Runs `central seed`.
     pub fn seed(&self, items: usize, patrons: usize) {
-        let out = Command::new(bin("central"))
-            .args(["seed", "--config"])
-            .arg(&self.config)
-            .args([
-                "--items",
-                &items.to_string(),
-                "--patrons",
-                &patrons.to_string(),
-                "--seed",
-                "1",
-            ])
-            .output()
-            .expect("run central seed");
-        assert!(
-            out.status.success(),
-            "central seed failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(bin("central"))
+                .args(["seed", "--config"])
+                .arg(&self.config)
+                .args([
+                    "--items",
+                    &items.to_string(),
+                    "--patrons",
+                    &patrons.to_string(),
+                    "--seed",
+                    "1",
+                ]),
+            "central seed",
         );
     }
 
@@ -102,12 +98,7 @@ impl Central {
             Some(b) => cmd.args(["--role", "staff", "--branch", b]),
             None => cmd.args(["--role", "admin"]),
         };
-        let out = cmd.output().expect("run central admin create");
-        assert!(
-            out.status.success(),
-            "central admin create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(&mut cmd, "central admin create");
     }
 
     /// Central's database file.

@@ -46,6 +46,18 @@ pub fn program(name: &str, netns: Option<&str>) -> Command {
     }
 }
 
+/// Runs `cmd` to the end and returns its stdout; panics, with its stderr, when it fails.
+/// `what` names it in the message (`central seed`).
+pub fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Makes `cmd`'s process die with the test process, so that a test killed from outside
 /// (a timeout, the OOM killer) leaves no servers behind. Linux sends the signal when the
 /// *thread* that spawned the child exits, so spawn only from the test's own thread.

@@ -105,10 +105,30 @@ fn refuses_to_start(program: &str, args: &[&str], db: &std::path::Path) {
     );
 }
 
+/// Puts `garbage` where `program`'s database `db` should be, then a real SQLite file with
+/// somebody else's tables (made by `foreign`): `program` must refuse both and leave them be.
+fn refuses_bad_databases(
+    program: &str,
+    args: &[&str],
+    db: &std::path::Path,
+    garbage: &[u8],
+    foreign: &str,
+) {
+    std::fs::write(db, garbage).expect("garbage");
+    refuses_to_start(program, args, db);
+    // A real SQLite file with somebody else's tables is not ours either.
+    std::fs::remove_file(db).expect("rm");
+    rusqlite::Connection::open(db)
+        .expect("open")
+        .execute_batch(foreign)
+        .expect("foreign schema");
+    refuses_to_start(program, args, db);
+}
+
 #[test]
 fn corrupt_or_foreign_databases_are_refused_and_left_alone() {
     let tmp = tempfile::tempdir().expect("tmp");
-    // Central, with a file of garbage where its database should be.
+    // Central, with a file of garbage where its database should be, then a foreign one.
     let central_dir = tmp.path().join("central");
     std::fs::create_dir_all(&central_dir).expect("mkdir");
     let cfg = central_dir.join("central.toml");
@@ -120,29 +140,12 @@ fn corrupt_or_foreign_databases_are_refused_and_left_alone() {
         ),
     )
     .expect("cfg");
-    let db = central_dir.join("central.db");
-    std::fs::write(
-        &db,
-        b"SQLite format 3\0this is not really a database".repeat(100),
-    )
-    .expect("garbage");
-    refuses_to_start(
+    refuses_bad_databases(
         "central",
         &["serve", "--config", cfg.to_str().expect("utf8")],
-        &db,
-    );
-
-    // A real SQLite file with somebody else's tables is not ours either.
-    std::fs::remove_file(&db).expect("rm");
-    {
-        let c = rusqlite::Connection::open(&db).expect("open");
-        c.execute_batch("CREATE TABLE accounts(id INTEGER); INSERT INTO accounts VALUES (1); PRAGMA user_version = 4242;")
-            .expect("foreign schema");
-    }
-    refuses_to_start(
-        "central",
-        &["serve", "--config", cfg.to_str().expect("utf8")],
-        &db,
+        &central_dir.join("central.db"),
+        &b"SQLite format 3\0this is not really a database".repeat(100),
+        "CREATE TABLE accounts(id INTEGER); INSERT INTO accounts VALUES (1); PRAGMA user_version = 4242;",
     );
 
     // The agent, likewise.
@@ -157,22 +160,11 @@ fn corrupt_or_foreign_databases_are_refused_and_left_alone() {
         ),
     )
     .expect("cfg");
-    let adb = agent_dir.join("agent.db");
-    std::fs::write(&adb, vec![0xA5u8; 8192]).expect("garbage");
-    refuses_to_start(
+    refuses_bad_databases(
         "edge-agent",
         &["run", "--config", acfg.to_str().expect("utf8")],
-        &adb,
-    );
-    std::fs::remove_file(&adb).expect("rm");
-    {
-        let c = rusqlite::Connection::open(&adb).expect("open");
-        c.execute_batch("CREATE TABLE accounts(id INTEGER); PRAGMA user_version = 4242;")
-            .expect("foreign schema");
-    }
-    refuses_to_start(
-        "edge-agent",
-        &["run", "--config", acfg.to_str().expect("utf8")],
-        &adb,
+        &agent_dir.join("agent.db"),
+        &[0xA5u8; 8192],
+        "CREATE TABLE accounts(id INTEGER); PRAGMA user_version = 4242;",
     );
 }
