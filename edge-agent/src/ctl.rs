@@ -55,6 +55,29 @@ pub struct PinArg {
     pub pin: Option<String>,
 }
 
+/// The patron a request is for, with their PIN when they need one.
+#[derive(Debug, Clone, Args)]
+pub struct PatronArgs {
+    /// The patron.
+    #[command(flatten)]
+    pub who: WhoArgs,
+    /// The PIN.
+    #[command(flatten)]
+    pub pin: PinArg,
+}
+
+impl PatronArgs {
+    /// The request's `who`.
+    fn who(&self) -> Who {
+        Who {
+            session: None,
+            card: self.who.card.clone(),
+            uid: self.who.uid.clone(),
+            pin: self.pin.pin.clone(),
+        }
+    }
+}
+
 /// What to ask the agent.
 #[derive(Debug, Subcommand)]
 pub enum Action {
@@ -62,10 +85,7 @@ pub enum Action {
     Checkout {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
         /// Item barcodes.
         #[arg(required = true)]
         items: Vec<String>,
@@ -80,10 +100,7 @@ pub enum Action {
     Renew {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
         /// Renew every loan.
         #[arg(long, conflicts_with = "items")]
         all: bool,
@@ -95,19 +112,13 @@ pub enum Action {
     Loans {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
     },
     /// Identify a patron (opens a kiosk session).
     Identify {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
     },
     /// Search the catalogue held on this device (as the kiosk's "find a book" does).
     Search {
@@ -138,10 +149,7 @@ pub enum Action {
     Receipt {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
         /// Item barcodes (the patron's loans).
         #[arg(required = true)]
         items: Vec<String>,
@@ -235,15 +243,6 @@ pub struct CtlError(String);
 impl From<rong_agent_client::Error> for CtlError {
     fn from(e: rong_agent_client::Error) -> Self {
         CtlError(e.to_string())
-    }
-}
-
-fn who(w: &WhoArgs, p: &PinArg) -> Who {
-    Who {
-        session: None,
-        card: w.card.clone(),
-        uid: w.uid.clone(),
-        pin: p.pin.clone(),
     }
 }
 
@@ -462,11 +461,11 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         Ok(show(None, &c.request(op)?, json))
     };
     match &args.action {
-        Action::Checkout { who: w, pin, items } => {
+        Action::Checkout { patron, items } => {
             let mut all_ok = true;
             for item in items {
                 let answer = c.request(RequestOp::Checkout {
-                    who: who(w, pin),
+                    who: patron.who(),
                     item: item.clone(),
                 })?;
                 all_ok &= show(Some(item), &answer, json);
@@ -481,14 +480,9 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             }
             Ok(all_ok)
         }
-        Action::Renew {
-            who: w,
-            pin,
-            all,
-            items,
-        } => {
+        Action::Renew { patron, all, items } => {
             let items = if *all {
-                let answer = c.request(RequestOp::Loans(who(w, pin)))?;
+                let answer = c.request(RequestOp::Loans(patron.who()))?;
                 match &answer.response.outcome {
                     Outcome::Ok {
                         result: Reply::Loans { loans },
@@ -502,7 +496,7 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             let mut all_ok = true;
             for item in &items {
                 let answer = c.request(RequestOp::Renew {
-                    who: who(w, pin),
+                    who: patron.who(),
                     item: item.clone(),
                 })?;
                 all_ok &= show(Some(item), &answer, json);
@@ -512,8 +506,8 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             }
             Ok(all_ok)
         }
-        Action::Loans { who: w, pin } => one(&mut c, RequestOp::Loans(who(w, pin))),
-        Action::Identify { who: w, pin } => one(&mut c, RequestOp::Identify(who(w, pin))),
+        Action::Loans { patron } => one(&mut c, RequestOp::Loans(patron.who())),
+        Action::Identify { patron } => one(&mut c, RequestOp::Identify(patron.who())),
         Action::Search { words, limit } => one(
             &mut c,
             RequestOp::Search {
@@ -526,8 +520,8 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         Action::Scan { code } => one(&mut c, RequestOp::SimScan { code: code.clone() }),
         Action::Tap { uid } => one(&mut c, RequestOp::SimTap { uid: uid.clone() }),
         Action::Remove => one(&mut c, RequestOp::SimRemove),
-        Action::Receipt { who: w, pin, items } => {
-            let answer = c.request(RequestOp::Identify(who(w, pin)))?;
+        Action::Receipt { patron, items } => {
+            let answer = c.request(RequestOp::Identify(patron.who()))?;
             let session = match &answer.response.outcome {
                 Outcome::Ok {
                     result: Reply::Identified { session, .. },
