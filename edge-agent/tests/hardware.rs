@@ -38,16 +38,7 @@ fn agent(dir: &Path) -> Services {
 
 /// Identifies P0001 and lends two items; returns the session and the due date.
 fn lend_two(a: &Services) -> (String, chrono::NaiveDate) {
-    let Reply::Identified { session, .. } = a
-        .api
-        .handle(RequestOp::Identify(Who {
-            card: Some("P0001".into()),
-            ..Who::default()
-        }))
-        .unwrap()
-    else {
-        panic!("not identified")
-    };
+    let session = identify(a, "P0001");
     let mut due = None;
     for item in ["KT00000001", "KT00000002"] {
         let r = a

@@ -91,6 +91,13 @@ impl Kiosk {
         Kiosk::start_with(device, "", cfg)
     }
 
+    /// A kiosk on its defaults, started and switched to English.
+    fn in_english(device: &str) -> Kiosk {
+        let k = Kiosk::start(device, |_| {});
+        k.english();
+        k
+    }
+
     /// Like [`Kiosk::start`], with `extra` TOML in the agent's config.
     fn start_with(device: &str, extra: &'static str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
         let k = Kiosk::open_with(device, extra, cfg);
@@ -233,8 +240,7 @@ fn kontum_patron(nth: usize) -> usize {
 
 #[test]
 fn borrow_three_items_from_a_tap_pushes_and_the_wedge() {
-    let k = Kiosk::start("kontum-kiosk-borrow", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-borrow");
     let books = free_books_of("kontum", 1, 3);
     k.click("Borrow");
     assert_eq!(k.screen(), Screen::Identify);
@@ -298,8 +304,7 @@ fn a_blocked_patron_is_told_why_in_vietnamese() {
 
 #[test]
 fn a_wrong_pin_is_explained_and_the_right_one_opens_the_session() {
-    let k = Kiosk::start("kontum-kiosk-pin", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-pin");
     // P000030: a kontum patron with PIN 0030 (i % 5 == 0).
     k.click("My account");
     k.wedge(&card(30));
@@ -323,8 +328,7 @@ fn a_wrong_pin_is_explained_and_the_right_one_opens_the_session() {
 
 #[test]
 fn a_return_from_another_branch_goes_to_its_tray() {
-    let k = Kiosk::start("kontum-kiosk-return", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-return");
     // A dakto book lent at dakto, returned here at kontum.
     let book = barcode(free_books_of("dakto", 1, 1)[0]);
     let p = rong_tests::fixtures::free_adults(1, 300)
@@ -358,8 +362,7 @@ fn a_return_from_another_branch_goes_to_its_tray() {
 
 #[test]
 fn renew_one_and_all_with_a_result_for_each() {
-    let k = Kiosk::start("kontum-kiosk-renew", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-renew");
     let p = kontum_patron(2);
     let books = free_books_of("kontum", 40, 2);
     let mut api = k.api();
@@ -394,8 +397,7 @@ fn renew_one_and_all_with_a_result_for_each() {
 
 #[test]
 fn search_shows_call_number_and_availability() {
-    let k = Kiosk::start("kontum-kiosk-search", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-search");
     // A word of a seeded kontum title, typed on the on-screen keyboard without diacritics.
     let api_title = {
         let mut api = k.api();
@@ -469,8 +471,7 @@ fn inactivity_warns_then_logs_out_and_forgets_the_reader() {
 
 #[test]
 fn the_staff_card_opens_the_staff_menu() {
-    let k = Kiosk::start("kontum-kiosk-staff", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-staff");
     k.click("Borrow");
     k.wedge("S0001");
     k.wait("the PIN pad", |k| k.screen() == Screen::Pin);

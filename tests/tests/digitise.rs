@@ -126,18 +126,6 @@ fn files_named(root: &Path, name: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn sha256_hex(path: &Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Checks that central's copy of the document's bag has every file of the station's
 /// manifest (masters and access files), byte for byte; returns how many masters.
 fn assert_bag_matches(scenario: &Scenario, device: &str, document: &str) -> usize {
@@ -160,7 +148,8 @@ fn assert_bag_matches(scenario: &Scenario, device: &str, document: &str) -> usiz
         .map(|(sum, path)| (sum, path.trim()))
         .collect();
     for (sum, path) in &files {
-        assert_eq!(&sha256_hex(&central_bag.join(path)), sum, "{path}");
+        let bytes = std::fs::read(central_bag.join(path)).unwrap_or_default();
+        assert_eq!(&rong_tests::tus::sha256_hex(&bytes), sum, "{path}");
     }
     files
         .iter()
