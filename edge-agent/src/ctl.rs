@@ -595,29 +595,44 @@ mod tests {
         try_parse(&[&["--socket", "/x"], args].concat()).unwrap()
     }
 
+    /// Checks that `command word` reads, through `read`, as each case's value.
+    fn words_read_as<T: PartialEq + std::fmt::Debug>(
+        command: &str,
+        cases: &[(&str, T)],
+        read: impl Fn(Action) -> Option<T>,
+    ) {
+        for (word, want) in cases {
+            assert_eq!(read(parse(&[command, word])).as_ref(), Some(want), "{word}");
+        }
+    }
+
     #[test]
     fn printer_and_signal_words() {
-        for (word, state) in [
-            ("ok", SimPrinterState::Ok),
-            ("paper-out", SimPrinterState::PaperOut),
-            ("cover-open", SimPrinterState::CoverOpen),
-            ("offline", SimPrinterState::Offline),
-        ] {
-            let Action::Printer { state: got } = parse(&["printer", word]) else {
-                panic!("{word}")
-            };
-            assert_eq!(SimPrinterState::from(got), state, "{word}");
-        }
-        for (word, signal) in [
-            ("success", Signal::Success),
-            ("error", Signal::Error),
-            ("attention", Signal::Attention),
-        ] {
-            let Action::Signal { signal: got } = parse(&["signal", word]) else {
-                panic!("{word}")
-            };
-            assert_eq!(Signal::from(got), signal, "{word}");
-        }
+        words_read_as(
+            "printer",
+            &[
+                ("ok", SimPrinterState::Ok),
+                ("paper-out", SimPrinterState::PaperOut),
+                ("cover-open", SimPrinterState::CoverOpen),
+                ("offline", SimPrinterState::Offline),
+            ],
+            |a| match a {
+                Action::Printer { state } => Some(state.into()),
+                _ => None,
+            },
+        );
+        words_read_as(
+            "signal",
+            &[
+                ("success", Signal::Success),
+                ("error", Signal::Error),
+                ("attention", Signal::Attention),
+            ],
+            |a| match a {
+                Action::Signal { signal } => Some(signal.into()),
+                _ => None,
+            },
+        );
         assert!(try_parse(&["printer", "jammed"]).is_err());
     }
 

@@ -230,31 +230,22 @@ impl Hardware {
 
     /// Scans a code on the simulated barcode reader.
     pub fn sim_scan(&self, code: &str) -> Result<(), ApiError> {
-        let h = self
-            .barcode
-            .as_ref()
-            .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, "barcode"))?;
-        h.scan(code)
+        simulator(&self.barcode, "barcode")?
+            .scan(code)
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
     }
 
     /// Taps a card on the simulated NFC reader.
     pub fn sim_tap(&self, uid: &str) -> Result<(), ApiError> {
-        let h = self
-            .card
-            .as_ref()
-            .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, "card"))?;
-        h.tap(uid)
+        simulator(&self.card, "card")?
+            .tap(uid)
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))
     }
 
     /// Lifts the card off the simulated NFC reader.
     pub fn sim_remove(&self) -> Result<(), ApiError> {
-        let h = self
-            .card
-            .as_ref()
-            .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, "card"))?;
-        h.remove()
+        simulator(&self.card, "card")?
+            .remove()
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
     }
 
@@ -303,6 +294,13 @@ impl Drop for Hardware {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
     }
+}
+
+/// The handle of device `name`'s simulator; `no_simulator` when it is not simulated.
+fn simulator<'a, H>(handle: &'a Option<H>, name: &str) -> Result<&'a H, ApiError> {
+    handle
+        .as_ref()
+        .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, name))
 }
 
 /// Marks a device that is not configured, or configured with another device's driver

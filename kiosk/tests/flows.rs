@@ -213,6 +213,22 @@ impl Kiosk {
         ApiClient::connect(&self.socket).expect("api")
     }
 
+    /// Taps the digits of `pin` on the PIN pad.
+    fn type_pin(&self, pin: &str) {
+        for d in pin.chars() {
+            self.click(&d.to_string());
+        }
+    }
+
+    /// Logs in with the seeded staff card `S0001` (PIN 2468) from the start screen.
+    fn staff_login(&self) {
+        self.click("Borrow");
+        self.wedge("S0001");
+        self.wait("the PIN pad", |k| k.screen() == Screen::Pin);
+        self.type_pin("2468");
+        self.click("OK");
+    }
+
     fn english(&self) {
         self.click("English");
         assert!(self.shows("Borrow"), "English labels: {:?}", self.labels());
@@ -309,17 +325,13 @@ fn a_wrong_pin_is_explained_and_the_right_one_opens_the_session() {
     k.click("My account");
     k.wedge(&card(30));
     k.wait("the PIN pad", |k| k.screen() == Screen::Pin);
-    for d in ["1", "1", "1", "1"] {
-        k.click(d);
-    }
+    k.type_pin("1111");
     assert!(k.shows("4 digits entered"), "{:?}", k.labels());
     k.click("OK");
     k.wait("the wrong PIN message", |k| k.shows("Wrong PIN"));
     assert_eq!(k.screen(), Screen::Pin);
     assert!(k.shows("0 digits entered"));
-    for d in ["0", "0", "3", "0"] {
-        k.click(d);
-    }
+    k.type_pin("0030");
     k.click("OK");
     k.wait("the account", |k| {
         k.screen() == Screen::Account && !k.kiosk(|s| s.loading)
@@ -472,13 +484,7 @@ fn inactivity_warns_then_logs_out_and_forgets_the_reader() {
 #[test]
 fn the_staff_card_opens_the_staff_menu() {
     let k = Kiosk::in_english("kontum-kiosk-staff");
-    k.click("Borrow");
-    k.wedge("S0001");
-    k.wait("the PIN pad", |k| k.screen() == Screen::Pin);
-    for d in ["2", "4", "6", "8"] {
-        k.click(d);
-    }
-    k.click("OK");
+    k.staff_login();
     k.wait("the staff status", |k| {
         k.screen() == Screen::Staff && k.shows("Catalogue version")
     });
@@ -519,13 +525,7 @@ const SCANNER_TOML: &str = "\n[hardware.scanner]\ndriver = \"sim\"\nresolution_d
 fn staff_scan_a_batch_turn_a_page_and_finish_against_the_real_agent() {
     let k = Kiosk::start_with("kontum-kiosk-scan", SCANNER_TOML, |_| {});
     k.english();
-    k.click("Borrow");
-    k.wedge("S0001");
-    k.wait("the PIN pad", |k| k.screen() == Screen::Pin);
-    for d in ["2", "4", "6", "8"] {
-        k.click(d);
-    }
-    k.click("OK");
+    k.staff_login();
     k.wait("the staff menu", |k| k.screen() == Screen::Staff);
     k.click("Scanning station");
     k.wait("the job list", |k| k.shows("No scanning jobs yet"));

@@ -1,5 +1,6 @@
 //! Bad input at every boundary: rejected, logged, counted, and nothing changes.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -89,7 +90,7 @@ fn the_agent_rejects_and_counts_bad_payloads() {
     assert_eq!(after["acked_through"], before["acked_through"]);
 }
 
-fn refuses_to_start(program: &str, args: &[&str], db: &std::path::Path) {
+fn refuses_to_start(program: &str, args: &[&str], db: &Path) {
     let before = std::fs::read(db).expect("read db");
     let out = Command::new(bin(program)).args(args).output().expect("run");
     assert!(!out.status.success(), "{program} started on a bad database");
@@ -105,15 +106,19 @@ fn refuses_to_start(program: &str, args: &[&str], db: &std::path::Path) {
     );
 }
 
+/// Makes `root/name` and writes `toml`, its `{dir}` replaced by that directory, to
+/// `name.toml` there; returns the directory and the config file.
+fn configured(root: &Path, name: &str, toml: &str) -> (PathBuf, PathBuf) {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(&config, toml.replace("{dir}", &dir.display().to_string())).expect("cfg");
+    (dir, config)
+}
+
 /// Puts `garbage` where `program`'s database `db` should be, then a real SQLite file with
 /// somebody else's tables (made by `foreign`): `program` must refuse both and leave them be.
-fn refuses_bad_databases(
-    program: &str,
-    args: &[&str],
-    db: &std::path::Path,
-    garbage: &[u8],
-    foreign: &str,
-) {
+fn refuses_bad_databases(program: &str, args: &[&str], db: &Path, garbage: &[u8], foreign: &str) {
     std::fs::write(db, garbage).expect("garbage");
     refuses_to_start(program, args, db);
     // A real SQLite file with somebody else's tables is not ours either.
@@ -129,17 +134,11 @@ fn refuses_bad_databases(
 fn corrupt_or_foreign_databases_are_refused_and_left_alone() {
     let tmp = tempfile::tempdir().expect("tmp");
     // Central, with a file of garbage where its database should be, then a foreign one.
-    let central_dir = tmp.path().join("central");
-    std::fs::create_dir_all(&central_dir).expect("mkdir");
-    let cfg = central_dir.join("central.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[broker]\nlisten = \"127.0.0.1:0\"\n",
-            central_dir.display()
-        ),
-    )
-    .expect("cfg");
+    let (central_dir, cfg) = configured(
+        tmp.path(),
+        "central",
+        "data_dir = \"{dir}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[broker]\nlisten = \"127.0.0.1:0\"\n",
+    );
     refuses_bad_databases(
         "central",
         &["serve", "--config", cfg.to_str().expect("utf8")],
@@ -149,17 +148,11 @@ fn corrupt_or_foreign_databases_are_refused_and_left_alone() {
     );
 
     // The agent, likewise.
-    let agent_dir = tmp.path().join("agent");
-    std::fs::create_dir_all(&agent_dir).expect("mkdir");
-    let acfg = agent_dir.join("agent.toml");
-    std::fs::write(
-        &acfg,
-        format!(
-            "device = \"kontum-kiosk-1\"\nbranch = \"kontum\"\ndata_dir = \"{}\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n",
-            agent_dir.display()
-        ),
-    )
-    .expect("cfg");
+    let (agent_dir, acfg) = configured(
+        tmp.path(),
+        "agent",
+        "device = \"kontum-kiosk-1\"\nbranch = \"kontum\"\ndata_dir = \"{dir}\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n",
+    );
     refuses_bad_databases(
         "edge-agent",
         &["run", "--config", acfg.to_str().expect("utf8")],
