@@ -595,44 +595,32 @@ mod tests {
         try_parse(&[&["--socket", "/x"], args].concat()).unwrap()
     }
 
-    /// Checks that `command word` reads, through `read`, as each case's value.
-    fn words_read_as<T: PartialEq + std::fmt::Debug>(
-        command: &str,
-        cases: &[(&str, T)],
-        read: impl Fn(Action) -> Option<T>,
-    ) {
-        for (word, want) in cases {
-            assert_eq!(read(parse(&[command, word])).as_ref(), Some(want), "{word}");
-        }
+    /// What a `printer` or `signal` word means to the agent.
+    #[derive(Debug, PartialEq)]
+    enum Meant {
+        Printer(SimPrinterState),
+        Signal(Signal),
     }
 
     #[test]
     fn printer_and_signal_words() {
-        words_read_as(
-            "printer",
-            &[
-                ("ok", SimPrinterState::Ok),
-                ("paper-out", SimPrinterState::PaperOut),
-                ("cover-open", SimPrinterState::CoverOpen),
-                ("offline", SimPrinterState::Offline),
-            ],
-            |a| match a {
-                Action::Printer { state } => Some(state.into()),
-                _ => None,
-            },
-        );
-        words_read_as(
-            "signal",
-            &[
-                ("success", Signal::Success),
-                ("error", Signal::Error),
-                ("attention", Signal::Attention),
-            ],
-            |a| match a {
-                Action::Signal { signal } => Some(signal.into()),
-                _ => None,
-            },
-        );
+        use SimPrinterState as Sim;
+        for (command, word, meant) in [
+            ("printer", "ok", Meant::Printer(Sim::Ok)),
+            ("printer", "paper-out", Meant::Printer(Sim::PaperOut)),
+            ("printer", "cover-open", Meant::Printer(Sim::CoverOpen)),
+            ("printer", "offline", Meant::Printer(Sim::Offline)),
+            ("signal", "success", Meant::Signal(Signal::Success)),
+            ("signal", "error", Meant::Signal(Signal::Error)),
+            ("signal", "attention", Meant::Signal(Signal::Attention)),
+        ] {
+            let got = match parse(&[command, word]) {
+                Action::Printer { state } => Meant::Printer(state.into()),
+                Action::Signal { signal } => Meant::Signal(signal.into()),
+                other => panic!("{word}: {other:?}"),
+            };
+            assert_eq!(got, meant, "{command} {word}");
+        }
         assert!(try_parse(&["printer", "jammed"]).is_err());
     }
 
