@@ -271,6 +271,15 @@ fn show(label: Option<&str>, answer: &Answer, json: bool) -> bool {
     }
 }
 
+/// One line per item, or just `none` when there are no items.
+fn lines<T>(items: &[T], none: &str, line: impl Fn(&T) -> String) -> Vec<String> {
+    if items.is_empty() {
+        vec![none.to_owned()]
+    } else {
+        items.iter().map(line).collect()
+    }
+}
+
 /// One line per thing, in English.
 fn describe(reply: &Reply) -> Vec<String> {
     match reply {
@@ -304,21 +313,17 @@ fn describe(reply: &Reply) -> Vec<String> {
             }));
             v
         }
-        Reply::Jobs { jobs } if jobs.is_empty() => vec!["no jobs".into()],
-        Reply::Jobs { jobs } => jobs
-            .iter()
-            .map(|j| {
-                format!(
-                    "{}  {}  {}  {} pages  {}/{} bytes",
-                    j.job,
-                    j.title,
-                    j.state.name(),
-                    j.pages,
-                    j.bytes_sent,
-                    j.bytes_total
-                )
-            })
-            .collect(),
+        Reply::Jobs { jobs } => lines(jobs, "no jobs", |j| {
+            format!(
+                "{}  {}  {}  {} pages  {}/{} bytes",
+                j.job,
+                j.title,
+                j.state.name(),
+                j.pages,
+                j.bytes_sent,
+                j.bytes_total
+            )
+        }),
         Reply::PageImage { width, height, .. } => vec![format!("page image {width}x{height}")],
         Reply::CheckedIn {
             item,
@@ -348,19 +353,15 @@ fn describe(reply: &Reply) -> Vec<String> {
             due,
             renewals,
         } => vec![format!("{item}  {title}  due {due}  (renewal {renewals})")],
-        Reply::Loans { loans } if loans.is_empty() => vec!["no loans".into()],
-        Reply::Loans { loans } => loans
-            .iter()
-            .map(|l| {
-                format!(
-                    "{}  {}  due {}{}",
-                    l.item,
-                    l.title,
-                    l.due,
-                    if l.overdue { "  OVERDUE" } else { "" }
-                )
-            })
-            .collect(),
+        Reply::Loans { loans } => lines(loans, "no loans", |l| {
+            format!(
+                "{}  {}  due {}{}",
+                l.item,
+                l.title,
+                l.due,
+                if l.overdue { "  OVERDUE" } else { "" }
+            )
+        }),
         Reply::Status(s) => vec![
             format!("device             {} ({})", s.device, s.branch),
             format!("online             {}", s.online),
@@ -402,32 +403,28 @@ fn describe(reply: &Reply) -> Vec<String> {
             )
         }))
         .collect(),
-        Reply::SearchResults { hits } if hits.is_empty() => vec!["nothing found".into()],
-        Reply::SearchResults { hits } => hits
-            .iter()
-            .map(|h| {
-                let elsewhere = h
-                    .elsewhere
-                    .iter()
-                    .map(|b| format!("{} {}/{}", b.branch, b.available, b.total))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                format!(
-                    "{}  {}  {}  {}  here {}/{}{}",
-                    h.record,
-                    h.title,
-                    h.author,
-                    h.call_number,
-                    h.available_here,
-                    h.total_here,
-                    if elsewhere.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  elsewhere {elsewhere}")
-                    }
-                )
-            })
-            .collect(),
+        Reply::SearchResults { hits } => lines(hits, "nothing found", |h| {
+            let elsewhere = h
+                .elsewhere
+                .iter()
+                .map(|b| format!("{} {}/{}", b.branch, b.available, b.total))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "{}  {}  {}  {}  here {}/{}{}",
+                h.record,
+                h.title,
+                h.author,
+                h.call_number,
+                h.available_here,
+                h.total_here,
+                if elsewhere.is_empty() {
+                    String::new()
+                } else {
+                    format!("  elsewhere {elsewhere}")
+                }
+            )
+        }),
         Reply::Done => vec!["ok".into()],
     }
 }

@@ -176,6 +176,14 @@ impl Kiosk {
         )
     }
 
+    /// How many list lines contain any of `texts`.
+    fn lines_saying(&self, texts: &[&str]) -> usize {
+        self.lines()
+            .iter()
+            .filter(|l| texts.iter().any(|t| l.contains(t)))
+            .count()
+    }
+
     /// Whether some element's label contains `text`.
     fn shows(&self, text: &str) -> bool {
         self.labels().iter().any(|l| l.contains(text))
@@ -271,13 +279,7 @@ fn borrow_three_items_from_a_tap_pushes_and_the_wedge() {
         code: barcode(books[1]),
     });
     k.wedge(&barcode(books[2]));
-    k.wait("three loans", |k| {
-        k.lines()
-            .iter()
-            .filter(|l| l.contains("Borrowed: due"))
-            .count()
-            == 3
-    });
+    k.wait("three loans", |k| k.lines_saying(&["Borrowed: due"]) == 3);
     k.click("Finish");
     assert_eq!(k.screen(), Screen::Receipt);
     k.click("Print a receipt");
@@ -383,26 +385,15 @@ fn renew_one_and_all_with_a_result_for_each() {
     }
     k.click("My account");
     k.wedge(&card(p));
-    k.wait("two loans", |k| {
-        k.lines().iter().filter(|l| l.contains(": Due ")).count() == 2
-    });
+    k.wait("two loans", |k| k.lines_saying(&[": Due "]) == 2);
     let title = k.kiosk(|s| s.rows[0].title.clone());
     k.click(&format!("Renew {title}"));
     k.wait("one renewal", |k| {
-        k.lines()
-            .iter()
-            .filter(|l| l.contains("Renewed: now due"))
-            .count()
-            == 1
+        k.lines_saying(&["Renewed: now due"]) == 1
     });
     k.click("Renew all");
     k.wait("a result for each loan", |k| {
-        k.kiosk(|s| !s.busy())
-            && k.lines()
-                .iter()
-                .filter(|l| l.contains("Renewed: now due") || l.contains("cannot be renewed"))
-                .count()
-                == 2
+        k.kiosk(|s| !s.busy()) && k.lines_saying(&["Renewed: now due", "cannot be renewed"]) == 2
     });
     k.click("Done");
 }

@@ -1,6 +1,6 @@
 //! Bad input at every boundary: rejected, logged, counted, and nothing changes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -106,16 +106,6 @@ fn refuses_to_start(program: &str, args: &[&str], db: &Path) {
     );
 }
 
-/// Makes `root/name` and writes `toml`, its `{dir}` replaced by that directory, to
-/// `name.toml` there; returns the directory and the config file.
-fn configured(root: &Path, name: &str, toml: &str) -> (PathBuf, PathBuf) {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let config = dir.join(format!("{name}.toml"));
-    std::fs::write(&config, toml.replace("{dir}", &dir.display().to_string())).expect("cfg");
-    (dir, config)
-}
-
 /// Puts `garbage` where `program`'s database `db` should be, then a real SQLite file with
 /// somebody else's tables (made by `foreign`): `program` must refuse both and leave them be.
 fn refuses_bad_databases(program: &str, args: &[&str], db: &Path, garbage: &[u8], foreign: &str) {
@@ -133,31 +123,36 @@ fn refuses_bad_databases(program: &str, args: &[&str], db: &Path, garbage: &[u8]
 #[test]
 fn corrupt_or_foreign_databases_are_refused_and_left_alone() {
     let tmp = tempfile::tempdir().expect("tmp");
-    // Central, with a file of garbage where its database should be, then a foreign one.
-    let (central_dir, cfg) = configured(
-        tmp.path(),
-        "central",
-        "data_dir = \"{dir}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[broker]\nlisten = \"127.0.0.1:0\"\n",
-    );
-    refuses_bad_databases(
-        "central",
-        &["serve", "--config", cfg.to_str().expect("utf8")],
-        &central_dir.join("central.db"),
-        &b"SQLite format 3\0this is not really a database".repeat(100),
-        "CREATE TABLE accounts(id INTEGER); INSERT INTO accounts VALUES (1); PRAGMA user_version = 4242;",
-    );
-
-    // The agent, likewise.
-    let (agent_dir, acfg) = configured(
-        tmp.path(),
-        "agent",
-        "device = \"kontum-kiosk-1\"\nbranch = \"kontum\"\ndata_dir = \"{dir}\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n",
-    );
-    refuses_bad_databases(
-        "edge-agent",
-        &["run", "--config", acfg.to_str().expect("utf8")],
-        &agent_dir.join("agent.db"),
-        &[0xA5u8; 8192],
-        "CREATE TABLE accounts(id INTEGER); PRAGMA user_version = 4242;",
-    );
+    // Central, then the agent: a file of garbage where the database should be, then a
+    // foreign one.
+    for (program, command, name, toml, garbage, foreign) in [
+        (
+            "central",
+            "serve",
+            "central",
+            "data_dir = \"{dir}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[broker]\nlisten = \"127.0.0.1:0\"\n",
+            b"SQLite format 3\0this is not really a database".repeat(100),
+            "CREATE TABLE accounts(id INTEGER); INSERT INTO accounts VALUES (1); PRAGMA user_version = 4242;",
+        ),
+        (
+            "edge-agent",
+            "run",
+            "agent",
+            "device = \"kontum-kiosk-1\"\nbranch = \"kontum\"\ndata_dir = \"{dir}\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n",
+            vec![0xA5u8; 8192],
+            "CREATE TABLE accounts(id INTEGER); PRAGMA user_version = 4242;",
+        ),
+    ] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, toml.replace("{dir}", &dir.display().to_string())).expect("cfg");
+        refuses_bad_databases(
+            program,
+            &[command, "--config", config.to_str().expect("utf8")],
+            &dir.join(format!("{name}.db")),
+            &garbage,
+            foreign,
+        );
+    }
 }
