@@ -21,36 +21,18 @@ use crate::status::Status;
 /// the devices, or the sync loop's wake-up.
 #[derive(Debug)]
 pub struct Dispatch {
-    circulation: Arc<Circulation>,
-    digitise: Arc<Digitise>,
-    status: Arc<Status>,
-    hardware: Arc<Hardware>,
+    // Built only by `Services::build`, which hands each service over as it wires them.
+    pub(crate) circulation: Arc<Circulation>,
+    pub(crate) digitise: Arc<Digitise>,
+    pub(crate) status: Arc<Status>,
+    pub(crate) hardware: Arc<Hardware>,
     /// Subscribers get what the devices read and what the services announce.
-    pushes: broadcast::Sender<Push>,
+    pub(crate) pushes: broadcast::Sender<Push>,
     /// Wakes the sync loop for `sync_now`.
-    sync_now: Arc<Notify>,
+    pub(crate) sync_now: Arc<Notify>,
 }
 
 impl Dispatch {
-    /// A dispatcher over the services.
-    pub fn new(
-        circulation: Arc<Circulation>,
-        digitise: Arc<Digitise>,
-        status: Arc<Status>,
-        hardware: Arc<Hardware>,
-        pushes: broadcast::Sender<Push>,
-        sync_now: Arc<Notify>,
-    ) -> Self {
-        Self {
-            circulation,
-            digitise,
-            status,
-            hardware,
-            pushes,
-            sync_now,
-        }
-    }
-
     /// Answers one request (all but `subscribe`, which the connection handles). Blocks
     /// (SQLite, argon2, the scanner): call it from `spawn_blocking`.
     pub fn handle(&self, op: RequestOp) -> Result<Reply, ApiError> {

@@ -55,6 +55,29 @@ pub struct PinArg {
     pub pin: Option<String>,
 }
 
+/// The patron a request is for, with their PIN when they need one.
+#[derive(Debug, Clone, Args)]
+pub struct PatronArgs {
+    /// The patron.
+    #[command(flatten)]
+    pub who: WhoArgs,
+    /// The PIN.
+    #[command(flatten)]
+    pub pin: PinArg,
+}
+
+impl PatronArgs {
+    /// The request's `who`.
+    fn who(&self) -> Who {
+        Who {
+            session: None,
+            card: self.who.card.clone(),
+            uid: self.who.uid.clone(),
+            pin: self.pin.pin.clone(),
+        }
+    }
+}
+
 /// What to ask the agent.
 #[derive(Debug, Subcommand)]
 pub enum Action {
@@ -62,10 +85,7 @@ pub enum Action {
     Checkout {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
         /// Item barcodes.
         #[arg(required = true)]
         items: Vec<String>,
@@ -80,10 +100,7 @@ pub enum Action {
     Renew {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
         /// Renew every loan.
         #[arg(long, conflicts_with = "items")]
         all: bool,
@@ -95,19 +112,13 @@ pub enum Action {
     Loans {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
     },
     /// Identify a patron (opens a kiosk session).
     Identify {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
     },
     /// Search the catalogue held on this device (as the kiosk's "find a book" does).
     Search {
@@ -138,10 +149,7 @@ pub enum Action {
     Receipt {
         /// The patron.
         #[command(flatten)]
-        who: WhoArgs,
-        /// The PIN.
-        #[command(flatten)]
-        pin: PinArg,
+        patron: PatronArgs,
         /// Item barcodes (the patron's loans).
         #[arg(required = true)]
         items: Vec<String>,
@@ -238,15 +246,6 @@ impl From<rong_agent_client::Error> for CtlError {
     }
 }
 
-fn who(w: &WhoArgs, p: &PinArg) -> Who {
-    Who {
-        session: None,
-        card: w.card.clone(),
-        uid: w.uid.clone(),
-        pin: p.pin.clone(),
-    }
-}
-
 /// Prints a response; returns whether it succeeded.
 fn show(label: Option<&str>, answer: &Answer, json: bool) -> bool {
     if json {
@@ -269,6 +268,15 @@ fn show(label: Option<&str>, answer: &Answer, json: bool) -> bool {
             }
             true
         }
+    }
+}
+
+/// One line per item, or just `none` when there are no items.
+fn lines<T>(items: &[T], none: &str, line: impl Fn(&T) -> String) -> Vec<String> {
+    if items.is_empty() {
+        vec![none.to_owned()]
+    } else {
+        items.iter().map(line).collect()
     }
 }
 
@@ -305,21 +313,17 @@ fn describe(reply: &Reply) -> Vec<String> {
             }));
             v
         }
-        Reply::Jobs { jobs } if jobs.is_empty() => vec!["no jobs".into()],
-        Reply::Jobs { jobs } => jobs
-            .iter()
-            .map(|j| {
-                format!(
-                    "{}  {}  {}  {} pages  {}/{} bytes",
-                    j.job,
-                    j.title,
-                    j.state.name(),
-                    j.pages,
-                    j.bytes_sent,
-                    j.bytes_total
-                )
-            })
-            .collect(),
+        Reply::Jobs { jobs } => lines(jobs, "no jobs", |j| {
+            format!(
+                "{}  {}  {}  {} pages  {}/{} bytes",
+                j.job,
+                j.title,
+                j.state.name(),
+                j.pages,
+                j.bytes_sent,
+                j.bytes_total
+            )
+        }),
         Reply::PageImage { width, height, .. } => vec![format!("page image {width}x{height}")],
         Reply::CheckedIn {
             item,
@@ -349,19 +353,15 @@ fn describe(reply: &Reply) -> Vec<String> {
             due,
             renewals,
         } => vec![format!("{item}  {title}  due {due}  (renewal {renewals})")],
-        Reply::Loans { loans } if loans.is_empty() => vec!["no loans".into()],
-        Reply::Loans { loans } => loans
-            .iter()
-            .map(|l| {
-                format!(
-                    "{}  {}  due {}{}",
-                    l.item,
-                    l.title,
-                    l.due,
-                    if l.overdue { "  OVERDUE" } else { "" }
-                )
-            })
-            .collect(),
+        Reply::Loans { loans } => lines(loans, "no loans", |l| {
+            format!(
+                "{}  {}  due {}{}",
+                l.item,
+                l.title,
+                l.due,
+                if l.overdue { "  OVERDUE" } else { "" }
+            )
+        }),
         Reply::Status(s) => vec![
             format!("device             {} ({})", s.device, s.branch),
             format!("online             {}", s.online),
@@ -403,32 +403,28 @@ fn describe(reply: &Reply) -> Vec<String> {
             )
         }))
         .collect(),
-        Reply::SearchResults { hits } if hits.is_empty() => vec!["nothing found".into()],
-        Reply::SearchResults { hits } => hits
-            .iter()
-            .map(|h| {
-                let elsewhere = h
-                    .elsewhere
-                    .iter()
-                    .map(|b| format!("{} {}/{}", b.branch, b.available, b.total))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                format!(
-                    "{}  {}  {}  {}  here {}/{}{}",
-                    h.record,
-                    h.title,
-                    h.author,
-                    h.call_number,
-                    h.available_here,
-                    h.total_here,
-                    if elsewhere.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  elsewhere {elsewhere}")
-                    }
-                )
-            })
-            .collect(),
+        Reply::SearchResults { hits } => lines(hits, "nothing found", |h| {
+            let elsewhere = h
+                .elsewhere
+                .iter()
+                .map(|b| format!("{} {}/{}", b.branch, b.available, b.total))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "{}  {}  {}  {}  here {}/{}{}",
+                h.record,
+                h.title,
+                h.author,
+                h.call_number,
+                h.available_here,
+                h.total_here,
+                if elsewhere.is_empty() {
+                    String::new()
+                } else {
+                    format!("  elsewhere {elsewhere}")
+                }
+            )
+        }),
         Reply::Done => vec!["ok".into()],
     }
 }
@@ -462,11 +458,11 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         Ok(show(None, &c.request(op)?, json))
     };
     match &args.action {
-        Action::Checkout { who: w, pin, items } => {
+        Action::Checkout { patron, items } => {
             let mut all_ok = true;
             for item in items {
                 let answer = c.request(RequestOp::Checkout {
-                    who: who(w, pin),
+                    who: patron.who(),
                     item: item.clone(),
                 })?;
                 all_ok &= show(Some(item), &answer, json);
@@ -481,14 +477,9 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             }
             Ok(all_ok)
         }
-        Action::Renew {
-            who: w,
-            pin,
-            all,
-            items,
-        } => {
+        Action::Renew { patron, all, items } => {
             let items = if *all {
-                let answer = c.request(RequestOp::Loans(who(w, pin)))?;
+                let answer = c.request(RequestOp::Loans(patron.who()))?;
                 match &answer.response.outcome {
                     Outcome::Ok {
                         result: Reply::Loans { loans },
@@ -502,7 +493,7 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             let mut all_ok = true;
             for item in &items {
                 let answer = c.request(RequestOp::Renew {
-                    who: who(w, pin),
+                    who: patron.who(),
                     item: item.clone(),
                 })?;
                 all_ok &= show(Some(item), &answer, json);
@@ -512,8 +503,8 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             }
             Ok(all_ok)
         }
-        Action::Loans { who: w, pin } => one(&mut c, RequestOp::Loans(who(w, pin))),
-        Action::Identify { who: w, pin } => one(&mut c, RequestOp::Identify(who(w, pin))),
+        Action::Loans { patron } => one(&mut c, RequestOp::Loans(patron.who())),
+        Action::Identify { patron } => one(&mut c, RequestOp::Identify(patron.who())),
         Action::Search { words, limit } => one(
             &mut c,
             RequestOp::Search {
@@ -526,8 +517,8 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         Action::Scan { code } => one(&mut c, RequestOp::SimScan { code: code.clone() }),
         Action::Tap { uid } => one(&mut c, RequestOp::SimTap { uid: uid.clone() }),
         Action::Remove => one(&mut c, RequestOp::SimRemove),
-        Action::Receipt { who: w, pin, items } => {
-            let answer = c.request(RequestOp::Identify(who(w, pin)))?;
+        Action::Receipt { patron, items } => {
+            let answer = c.request(RequestOp::Identify(patron.who()))?;
             let session = match &answer.response.outcome {
                 Outcome::Ok {
                     result: Reply::Identified { session, .. },
@@ -601,28 +592,31 @@ mod tests {
         try_parse(&[&["--socket", "/x"], args].concat()).unwrap()
     }
 
+    /// What a `printer` or `signal` word means to the agent.
+    #[derive(Debug, PartialEq)]
+    enum Meant {
+        Printer(SimPrinterState),
+        Signal(Signal),
+    }
+
     #[test]
     fn printer_and_signal_words() {
-        for (word, state) in [
-            ("ok", SimPrinterState::Ok),
-            ("paper-out", SimPrinterState::PaperOut),
-            ("cover-open", SimPrinterState::CoverOpen),
-            ("offline", SimPrinterState::Offline),
+        use SimPrinterState as Sim;
+        for (command, word, meant) in [
+            ("printer", "ok", Meant::Printer(Sim::Ok)),
+            ("printer", "paper-out", Meant::Printer(Sim::PaperOut)),
+            ("printer", "cover-open", Meant::Printer(Sim::CoverOpen)),
+            ("printer", "offline", Meant::Printer(Sim::Offline)),
+            ("signal", "success", Meant::Signal(Signal::Success)),
+            ("signal", "error", Meant::Signal(Signal::Error)),
+            ("signal", "attention", Meant::Signal(Signal::Attention)),
         ] {
-            let Action::Printer { state: got } = parse(&["printer", word]) else {
-                panic!("{word}")
+            let got = match parse(&[command, word]) {
+                Action::Printer { state } => Meant::Printer(state.into()),
+                Action::Signal { signal } => Meant::Signal(signal.into()),
+                other => panic!("{word}: {other:?}"),
             };
-            assert_eq!(SimPrinterState::from(got), state, "{word}");
-        }
-        for (word, signal) in [
-            ("success", Signal::Success),
-            ("error", Signal::Error),
-            ("attention", Signal::Attention),
-        ] {
-            let Action::Signal { signal: got } = parse(&["signal", word]) else {
-                panic!("{word}")
-            };
-            assert_eq!(Signal::from(got), signal, "{word}");
+            assert_eq!(got, meant, "{command} {word}");
         }
         assert!(try_parse(&["printer", "jammed"]).is_err());
     }

@@ -112,13 +112,56 @@ impl Watch {
 /// What starting one reader gave: its thread's reader and whether it is working yet.
 type Started<R> = Option<(R, bool)>;
 
+/// What each device starts with: the health map it reports to, the stop flag its threads
+/// watch, and the threads [`Hardware::stop`] joins.
+struct Starter {
+    health: HealthMap,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Starter {
+    /// Runs `f` on a thread of its own, handed the stop flag.
+    fn spawn(&mut self, f: impl FnOnce(Arc<AtomicBool>) + Send + 'static) {
+        let stop = self.stop.clone();
+        self.threads.push(std::thread::spawn(move || f(stop)));
+    }
+
+    /// Runs reader `name`'s loop, `read`, on its own thread when the reader started at all.
+    fn read<R: Send + 'static>(
+        &mut self,
+        name: &'static str,
+        started: Started<R>,
+        read: impl FnOnce(R, Watch, Arc<AtomicBool>) + Send + 'static,
+    ) {
+        if let Some((reader, ok)) = started {
+            let watch = Watch::new(name, self.health.clone(), !ok);
+            self.spawn(move |stop| read(reader, watch, stop));
+        }
+    }
+
+    /// A simulated reader: always there.
+    fn simulated<R>(&self, name: &str, reader: R) -> Started<R> {
+        set_health(&self.health, name, Health::Ok, Some("simulated".into()));
+        Some((reader, true))
+    }
+
+    /// No reader: `kind` does not drive one (see [`not_configured`]).
+    fn unconfigured<R>(&self, name: &str, kind: &DeviceKind) -> Started<R> {
+        not_configured(&self.health, name, kind);
+        None
+    }
+}
+
 impl Hardware {
     /// Starts the configured devices; reads go to `pushes`. A device that cannot start is
     /// marked `missing` or `error` in [`Hardware::health`]; the agent works on without it.
     pub fn start(config: &HardwareConfig, pushes: broadcast::Sender<Push>) -> Self {
-        let health: HealthMap = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
+        let mut st = Starter {
+            health: Arc::default(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+        };
         let mut barcode = None;
         let mut card = None;
 
@@ -126,8 +169,7 @@ impl Hardware {
             DeviceKind::Sim => {
                 let (reader, handle) = SimBarcode::new();
                 barcode = Some(handle);
-                set_health(&health, "barcode", Health::Ok, Some("simulated".into()));
-                Some((Box::new(reader), true))
+                st.simulated("barcode", Box::new(reader))
             }
             DeviceKind::Serial(c) => {
                 use rong_hardware::SerialBarcode;
@@ -135,49 +177,33 @@ impl Hardware {
                     .map(|r| Box::new(r) as Box<dyn BarcodeReader>)
                     .map_err(|e| (e.kind(), e.to_string()));
                 let detail = format!("serial {}", c.path);
-                Some(started(&health, "barcode", detail, opened, || {
+                Some(started(&st.health, "barcode", detail, opened, || {
                     Box::new(SerialBarcode::closed(c.clone()))
                 }))
             }
-            DeviceKind::Wedge(c) => wedge(&health, c),
-            other => {
-                not_configured(&health, "barcode", other);
-                None
-            }
+            DeviceKind::Wedge(c) => wedge(&st.health, c),
+            other => st.unconfigured("barcode", other),
         };
-        if let Some((reader, ok)) = reader {
-            let watch = Watch::new("barcode", health.clone(), !ok);
-            let (s, p) = (stop.clone(), pushes.clone());
-            threads.push(std::thread::spawn(move || {
-                barcode_loop(reader, watch, s, p)
-            }));
-        }
+        let p = pushes.clone();
+        st.read("barcode", reader, move |r, w, s| barcode_loop(r, w, s, p));
 
         let reader: Started<Box<dyn CardReader>> = match &config.card {
             DeviceKind::Sim => {
                 let (reader, handle) = SimCard::new();
                 card = Some(handle);
-                set_health(&health, "card", Health::Ok, Some("simulated".into()));
-                Some((Box::new(reader), true))
+                st.simulated("card", Box::new(reader))
             }
-            DeviceKind::Nfc(c) => nfc(&health, c),
-            other => {
-                not_configured(&health, "card", other);
-                None
-            }
+            DeviceKind::Nfc(c) => nfc(&st.health, c),
+            other => st.unconfigured("card", other),
         };
-        if let Some((reader, ok)) = reader {
-            let watch = Watch::new("card", health.clone(), !ok);
-            let (s, p) = (stop.clone(), pushes);
-            threads.push(std::thread::spawn(move || card_loop(reader, watch, s, p)));
-        }
+        st.read("card", reader, move |r, w, s| card_loop(r, w, s, pushes));
 
-        let lights = Lights::start(&config.lights, &health, &stop, &mut threads);
-        let printer = Printer::start(&config.printer, &health, &stop, &mut threads);
+        let lights = Lights::start(&config.lights, &mut st);
+        let printer = Printer::start(&config.printer, &mut st);
         let scanner = scanner::SharedScanner::default();
         if let Some(c) = &config.scanner {
-            let (c, slot, h, s) = (c.clone(), scanner.clone(), health.clone(), stop.clone());
-            threads.push(std::thread::spawn(move || scanner::watch(c, slot, h, s)));
+            let (c, slot, h) = (c.clone(), scanner.clone(), st.health.clone());
+            st.spawn(move |s| scanner::watch(c, slot, h, s));
         }
         Self {
             barcode,
@@ -185,9 +211,9 @@ impl Hardware {
             lights,
             printer,
             scanner,
-            health,
-            stop,
-            threads: Mutex::new(threads),
+            health: st.health,
+            stop: st.stop,
+            threads: Mutex::new(st.threads),
         }
     }
 
@@ -204,31 +230,22 @@ impl Hardware {
 
     /// Scans a code on the simulated barcode reader.
     pub fn sim_scan(&self, code: &str) -> Result<(), ApiError> {
-        let h = self
-            .barcode
-            .as_ref()
-            .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, "barcode"))?;
-        h.scan(code)
+        simulator(&self.barcode, "barcode")?
+            .scan(code)
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
     }
 
     /// Taps a card on the simulated NFC reader.
     pub fn sim_tap(&self, uid: &str) -> Result<(), ApiError> {
-        let h = self
-            .card
-            .as_ref()
-            .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, "card"))?;
-        h.tap(uid)
+        simulator(&self.card, "card")?
+            .tap(uid)
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))
     }
 
     /// Lifts the card off the simulated NFC reader.
     pub fn sim_remove(&self) -> Result<(), ApiError> {
-        let h = self
-            .card
-            .as_ref()
-            .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, "card"))?;
-        h.remove()
+        simulator(&self.card, "card")?
+            .remove()
             .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))
     }
 
@@ -277,6 +294,13 @@ impl Drop for Hardware {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
     }
+}
+
+/// The handle of device `name`'s simulator; `no_simulator` when it is not simulated.
+fn simulator<'a, H>(handle: &'a Option<H>, name: &str) -> Result<&'a H, ApiError> {
+    handle
+        .as_ref()
+        .ok_or_else(|| ApiError::new(ErrorCode::NoSimulator, name))
 }
 
 /// Marks a device that is not configured, or configured with another device's driver

@@ -81,14 +81,14 @@ impl Services {
             hardware.clone(),
             digitise.clone(),
         ));
-        let api = Arc::new(Dispatch::new(
-            circulation.clone(),
-            digitise.clone(),
-            status.clone(),
-            hardware.clone(),
-            pushes.clone(),
-            sync_now.clone(),
-        ));
+        let api = Arc::new(Dispatch {
+            circulation: circulation.clone(),
+            digitise: digitise.clone(),
+            status: status.clone(),
+            hardware: hardware.clone(),
+            pushes: pushes.clone(),
+            sync_now: sync_now.clone(),
+        });
         Self {
             config,
             store,

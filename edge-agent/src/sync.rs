@@ -263,6 +263,13 @@ mod tests {
         OutboxConfig::new(200, 1000, 10)
     }
 
+    /// An outbox holding events 1 to `last_seq`, connected at time 0.
+    fn connected(last_seq: u64) -> Outbox {
+        let mut o = Outbox::new(cfg(), 0, last_seq);
+        o.on_connected(0);
+        o
+    }
+
     #[test]
     fn sends_nothing_offline_then_batches_in_a_window() {
         let mut o = Outbox::new(cfg(), 0, 1500);
@@ -297,8 +304,7 @@ mod tests {
 
     #[test]
     fn acks() {
-        let mut o = Outbox::new(cfg(), 0, 10);
-        o.on_connected(0);
+        let mut o = connected(10);
         o.on_sent(10, 0);
         assert_eq!(o.on_ack(11, 1), AckOutcome::Refused, "beyond last seq");
         assert_eq!(o.acked_through(), 0);
@@ -311,8 +317,7 @@ mod tests {
 
     #[test]
     fn non_advancing_ack_rewinds_at_most_every_two_seconds() {
-        let mut o = Outbox::new(cfg(), 0, 10);
-        o.on_connected(0);
+        let mut o = connected(10);
         o.on_sent(10, 0);
         assert_eq!(o.on_ack(3, 100), AckOutcome::Advanced(3));
         // Central saw a gap after 3: it acks 3 again.
@@ -326,8 +331,7 @@ mod tests {
 
     #[test]
     fn ack_timeout_rewinds() {
-        let mut o = Outbox::new(cfg(), 0, 3);
-        o.on_connected(0);
+        let mut o = connected(3);
         assert!(!o.tick(50_000), "nothing in flight");
         o.on_sent(3, 60_000);
         assert!(!o.tick(69_999));
@@ -344,8 +348,7 @@ mod tests {
 
     #[test]
     fn reconnect_rewinds_to_after_the_ack() {
-        let mut o = Outbox::new(cfg(), 0, 50);
-        o.on_connected(0);
+        let mut o = connected(50);
         o.on_sent(50, 0);
         o.on_ack(20, 1);
         o.on_disconnected();

@@ -20,7 +20,7 @@ use edge_agent::hardware::Hardware;
 use edge_agent::run::Services;
 use edge_agent::store::Store;
 use rong_hardware::scanner::{ScannerConfig, ScannerDriver};
-use rong_protocol::api::{Reply, RequestOp, Who};
+use rong_protocol::api::{Reply, RequestOp};
 use rong_protocol::delta::Op;
 use rong_protocol::digitise::{DublinCore, JobSource};
 use rong_tests::proc::Proc;
@@ -77,16 +77,7 @@ fn agent_with(config: Config) -> Arc<Services> {
 /// Opens a staff session with card `S1` and starts a described job titled `title`;
 /// returns the session and the job id.
 fn start_job(a: &Services, title: &str) -> (String, String) {
-    let Reply::Identified { session, .. } = a
-        .api
-        .handle(RequestOp::Identify(Who {
-            card: Some("S1".into()),
-            ..Who::default()
-        }))
-        .unwrap()
-    else {
-        panic!()
-    };
+    let session = identify(a, "S1");
     let Reply::Job(v) = a
         .api
         .handle(RequestOp::JobStart {
@@ -347,10 +338,7 @@ fn spawn_agent(config_file: &Path, run: &str) -> Proc {
 
 #[test]
 fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
-    let central = upload_server(Tus {
-        patch_delay_ms: 5,
-        ..Tus::default()
-    });
+    let central = slow_upload_server();
     let (url, t) = (central.url(), &central.tus);
     let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path(), &url);

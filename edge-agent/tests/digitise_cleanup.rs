@@ -181,10 +181,7 @@ fn a_job_made_safe_while_running_is_cleaned_at_once_by_default() {
 
 #[test]
 fn an_upload_central_forgot_starts_again_from_zero() {
-    let central = upload_server(Tus {
-        patch_delay_ms: 5,
-        ..Tus::default()
-    });
+    let central = slow_upload_server();
     let (url, t) = (central.url(), &central.tus);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -38,16 +38,7 @@ fn agent(dir: &Path) -> Services {
 
 /// Identifies P0001 and lends two items; returns the session and the due date.
 fn lend_two(a: &Services) -> (String, chrono::NaiveDate) {
-    let Reply::Identified { session, .. } = a
-        .api
-        .handle(RequestOp::Identify(Who {
-            card: Some("P0001".into()),
-            ..Who::default()
-        }))
-        .unwrap()
-    else {
-        panic!("not identified")
-    };
+    let session = identify(a, "P0001");
     let mut due = None;
     for item in ["KT00000001", "KT00000002"] {
         let r = a
@@ -283,7 +274,7 @@ fn a_serial_reader_unplugged_shows_missing_and_resumes_when_plugged_back() {
 
 #[test]
 fn ctl_prints_a_receipt_and_jams_the_printer() {
-    use edge_agent::ctl::{Action, CtlArgs, PinArg, PrinterArg, WhoArgs};
+    use edge_agent::ctl::{Action, CtlArgs, PatronArgs, PinArg, PrinterArg, WhoArgs};
 
     let dir = tempfile::tempdir().unwrap();
     seed(&dir.path().join("agent.db"), []);
@@ -300,20 +291,21 @@ fn ctl_prints_a_receipt_and_jams_the_printer() {
         };
         format!("{:?}", edge_agent::ctl::main(args))
     };
-    let patron = || WhoArgs {
-        card: Some("P0001".into()),
-        uid: None,
+    let patron = || PatronArgs {
+        who: WhoArgs {
+            card: Some("P0001".into()),
+            uid: None,
+        },
+        pin: PinArg { pin: None },
     };
     let receipt = move || Action::Receipt {
-        who: patron(),
-        pin: PinArg { pin: None },
+        patron: patron(),
         items: vec!["KT00000003".into()],
     };
     let codes = {
         let ok = ctl(Action::Status);
         let lent = ctl(Action::Checkout {
-            who: patron(),
-            pin: PinArg { pin: None },
+            patron: patron(),
             items: vec!["KT00000003".into()],
         });
         let printed = ctl(receipt());

@@ -48,6 +48,14 @@ fn title_of(item: &str) -> String {
     TITLES[n % TITLES.len()].to_owned()
 }
 
+/// The refusal `rules` give for `item`'s last digit, if any.
+fn refuse_by_last_digit(item: &str, rules: &[(char, ErrorCode)]) -> Result<(), ApiError> {
+    match rules.iter().find(|(last, _)| item.ends_with(*last)) {
+        Some((_, code)) => Err(ApiError::new(*code, "")),
+        None => Ok(()),
+    }
+}
+
 /// A plausible answer to `op`. Codes ending in `9` are refused, `P...5` cards need a
 /// PIN (`1234`), `B...` cards are blocked, UID `STAFF` is a staff card.
 pub fn answer(op: &RequestOp) -> Result<Reply, ApiError> {
@@ -85,24 +93,24 @@ pub fn answer(op: &RequestOp) -> Result<Reply, ApiError> {
                 },
             })
         }
-        RequestOp::Checkout { item, .. } if item.ends_with('9') => {
-            Err(ApiError::new(ErrorCode::NotForLoan, ""))
+        RequestOp::Checkout { item, .. } => {
+            refuse_by_last_digit(item, &[('9', ErrorCode::NotForLoan)])?;
+            Ok(Reply::CheckedOut {
+                item: item.clone(),
+                title: title_of(item),
+                due: day(12, 16),
+            })
         }
-        RequestOp::Checkout { item, .. } => Ok(Reply::CheckedOut {
-            item: item.clone(),
-            title: title_of(item),
-            due: day(12, 16),
-        }),
-        RequestOp::Checkin { item } if item.ends_with('9') => {
-            Err(ApiError::new(ErrorCode::UnknownItem, ""))
+        RequestOp::Checkin { item } => {
+            refuse_by_last_digit(item, &[('9', ErrorCode::UnknownItem)])?;
+            Ok(Reply::CheckedIn {
+                item: item.clone(),
+                title: Some(title_of(item)),
+                was_on_loan: true,
+                transfer_to: item.ends_with('2').then(|| "dakto".parse().ok()).flatten(),
+                transfer_to_name: item.ends_with('2').then(|| "Thư viện huyện Đắk Tô".into()),
+            })
         }
-        RequestOp::Checkin { item } => Ok(Reply::CheckedIn {
-            item: item.clone(),
-            title: Some(title_of(item)),
-            was_on_loan: true,
-            transfer_to: item.ends_with('2').then(|| "dakto".parse().ok()).flatten(),
-            transfer_to_name: item.ends_with('2').then(|| "Thư viện huyện Đắk Tô".into()),
-        }),
         RequestOp::Loans(_) => Ok(Reply::Loans {
             loans: vec![
                 LoanView {
@@ -128,18 +136,18 @@ pub fn answer(op: &RequestOp) -> Result<Reply, ApiError> {
                 },
             ],
         }),
-        RequestOp::Renew { item, .. } if item.ends_with('1') => {
-            Err(ApiError::new(ErrorCode::Overdue, ""))
+        RequestOp::Renew { item, .. } => {
+            refuse_by_last_digit(
+                item,
+                &[('1', ErrorCode::Overdue), ('2', ErrorCode::RenewLimit)],
+            )?;
+            Ok(Reply::Renewed {
+                item: item.clone(),
+                title: title_of(item),
+                due: day(12, 23),
+                renewals: 1,
+            })
         }
-        RequestOp::Renew { item, .. } if item.ends_with('2') => {
-            Err(ApiError::new(ErrorCode::RenewLimit, ""))
-        }
-        RequestOp::Renew { item, .. } => Ok(Reply::Renewed {
-            item: item.clone(),
-            title: title_of(item),
-            due: day(12, 23),
-            renewals: 1,
-        }),
         RequestOp::Search { .. } => Ok(Reply::SearchResults {
             hits: vec![
                 SearchHit {

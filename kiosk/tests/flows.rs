@@ -91,6 +91,13 @@ impl Kiosk {
         Kiosk::start_with(device, "", cfg)
     }
 
+    /// A kiosk on its defaults, started and switched to English.
+    fn in_english(device: &str) -> Kiosk {
+        let k = Kiosk::start(device, |_| {});
+        k.english();
+        k
+    }
+
     /// Like [`Kiosk::start`], with `extra` TOML in the agent's config.
     fn start_with(device: &str, extra: &'static str, cfg: impl FnOnce(&mut Config)) -> Kiosk {
         let k = Kiosk::open_with(device, extra, cfg);
@@ -169,6 +176,14 @@ impl Kiosk {
         )
     }
 
+    /// How many list lines contain any of `texts`.
+    fn lines_saying(&self, texts: &[&str]) -> usize {
+        self.lines()
+            .iter()
+            .filter(|l| texts.iter().any(|t| l.contains(t)))
+            .count()
+    }
+
     /// Whether some element's label contains `text`.
     fn shows(&self, text: &str) -> bool {
         self.labels().iter().any(|l| l.contains(text))
@@ -206,6 +221,22 @@ impl Kiosk {
         ApiClient::connect(&self.socket).expect("api")
     }
 
+    /// Taps the digits of `pin` on the PIN pad.
+    fn type_pin(&self, pin: &str) {
+        for d in pin.chars() {
+            self.click(&d.to_string());
+        }
+    }
+
+    /// Logs in with the seeded staff card `S0001` (PIN 2468) from the start screen.
+    fn staff_login(&self) {
+        self.click("Borrow");
+        self.wedge("S0001");
+        self.wait("the PIN pad", |k| k.screen() == Screen::Pin);
+        self.type_pin("2468");
+        self.click("OK");
+    }
+
     fn english(&self) {
         self.click("English");
         assert!(self.shows("Borrow"), "English labels: {:?}", self.labels());
@@ -233,8 +264,7 @@ fn kontum_patron(nth: usize) -> usize {
 
 #[test]
 fn borrow_three_items_from_a_tap_pushes_and_the_wedge() {
-    let k = Kiosk::start("kontum-kiosk-borrow", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-borrow");
     let books = free_books_of("kontum", 1, 3);
     k.click("Borrow");
     assert_eq!(k.screen(), Screen::Identify);
@@ -249,13 +279,7 @@ fn borrow_three_items_from_a_tap_pushes_and_the_wedge() {
         code: barcode(books[1]),
     });
     k.wedge(&barcode(books[2]));
-    k.wait("three loans", |k| {
-        k.lines()
-            .iter()
-            .filter(|l| l.contains("Borrowed: due"))
-            .count()
-            == 3
-    });
+    k.wait("three loans", |k| k.lines_saying(&["Borrowed: due"]) == 3);
     k.click("Finish");
     assert_eq!(k.screen(), Screen::Receipt);
     k.click("Print a receipt");
@@ -298,23 +322,18 @@ fn a_blocked_patron_is_told_why_in_vietnamese() {
 
 #[test]
 fn a_wrong_pin_is_explained_and_the_right_one_opens_the_session() {
-    let k = Kiosk::start("kontum-kiosk-pin", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-pin");
     // P000030: a kontum patron with PIN 0030 (i % 5 == 0).
     k.click("My account");
     k.wedge(&card(30));
     k.wait("the PIN pad", |k| k.screen() == Screen::Pin);
-    for d in ["1", "1", "1", "1"] {
-        k.click(d);
-    }
+    k.type_pin("1111");
     assert!(k.shows("4 digits entered"), "{:?}", k.labels());
     k.click("OK");
     k.wait("the wrong PIN message", |k| k.shows("Wrong PIN"));
     assert_eq!(k.screen(), Screen::Pin);
     assert!(k.shows("0 digits entered"));
-    for d in ["0", "0", "3", "0"] {
-        k.click(d);
-    }
+    k.type_pin("0030");
     k.click("OK");
     k.wait("the account", |k| {
         k.screen() == Screen::Account && !k.kiosk(|s| s.loading)
@@ -323,8 +342,7 @@ fn a_wrong_pin_is_explained_and_the_right_one_opens_the_session() {
 
 #[test]
 fn a_return_from_another_branch_goes_to_its_tray() {
-    let k = Kiosk::start("kontum-kiosk-return", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-return");
     // A dakto book lent at dakto, returned here at kontum.
     let book = barcode(free_books_of("dakto", 1, 1)[0]);
     let p = rong_tests::fixtures::free_adults(1, 300)
@@ -358,8 +376,7 @@ fn a_return_from_another_branch_goes_to_its_tray() {
 
 #[test]
 fn renew_one_and_all_with_a_result_for_each() {
-    let k = Kiosk::start("kontum-kiosk-renew", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-renew");
     let p = kontum_patron(2);
     let books = free_books_of("kontum", 40, 2);
     let mut api = k.api();
@@ -368,34 +385,22 @@ fn renew_one_and_all_with_a_result_for_each() {
     }
     k.click("My account");
     k.wedge(&card(p));
-    k.wait("two loans", |k| {
-        k.lines().iter().filter(|l| l.contains(": Due ")).count() == 2
-    });
+    k.wait("two loans", |k| k.lines_saying(&[": Due "]) == 2);
     let title = k.kiosk(|s| s.rows[0].title.clone());
     k.click(&format!("Renew {title}"));
     k.wait("one renewal", |k| {
-        k.lines()
-            .iter()
-            .filter(|l| l.contains("Renewed: now due"))
-            .count()
-            == 1
+        k.lines_saying(&["Renewed: now due"]) == 1
     });
     k.click("Renew all");
     k.wait("a result for each loan", |k| {
-        k.kiosk(|s| !s.busy())
-            && k.lines()
-                .iter()
-                .filter(|l| l.contains("Renewed: now due") || l.contains("cannot be renewed"))
-                .count()
-                == 2
+        k.kiosk(|s| !s.busy()) && k.lines_saying(&["Renewed: now due", "cannot be renewed"]) == 2
     });
     k.click("Done");
 }
 
 #[test]
 fn search_shows_call_number_and_availability() {
-    let k = Kiosk::start("kontum-kiosk-search", |_| {});
-    k.english();
+    let k = Kiosk::in_english("kontum-kiosk-search");
     // A word of a seeded kontum title, typed on the on-screen keyboard without diacritics.
     let api_title = {
         let mut api = k.api();
@@ -469,15 +474,8 @@ fn inactivity_warns_then_logs_out_and_forgets_the_reader() {
 
 #[test]
 fn the_staff_card_opens_the_staff_menu() {
-    let k = Kiosk::start("kontum-kiosk-staff", |_| {});
-    k.english();
-    k.click("Borrow");
-    k.wedge("S0001");
-    k.wait("the PIN pad", |k| k.screen() == Screen::Pin);
-    for d in ["2", "4", "6", "8"] {
-        k.click(d);
-    }
-    k.click("OK");
+    let k = Kiosk::in_english("kontum-kiosk-staff");
+    k.staff_login();
     k.wait("the staff status", |k| {
         k.screen() == Screen::Staff && k.shows("Catalogue version")
     });
@@ -518,13 +516,7 @@ const SCANNER_TOML: &str = "\n[hardware.scanner]\ndriver = \"sim\"\nresolution_d
 fn staff_scan_a_batch_turn_a_page_and_finish_against_the_real_agent() {
     let k = Kiosk::start_with("kontum-kiosk-scan", SCANNER_TOML, |_| {});
     k.english();
-    k.click("Borrow");
-    k.wedge("S0001");
-    k.wait("the PIN pad", |k| k.screen() == Screen::Pin);
-    for d in ["2", "4", "6", "8"] {
-        k.click(d);
-    }
-    k.click("OK");
+    k.staff_login();
     k.wait("the staff menu", |k| k.screen() == Screen::Staff);
     k.click("Scanning station");
     k.wait("the job list", |k| k.shows("No scanning jobs yet"));

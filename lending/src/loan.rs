@@ -153,21 +153,42 @@ mod tests {
         }
     }
 
+    /// Kontum's rules on 25 November 2026, with no closed days: patron P0001 and
+    /// Kontum's available book KT1.
+    struct Kontum {
+        branch: Branch,
+        rules: Vec<LoanRule>,
+        patron: Patron,
+        item: Item,
+    }
+
+    impl Kontum {
+        fn new() -> Self {
+            Self {
+                branch: branch("kontum"),
+                rules: rules(),
+                patron: patron(),
+                item: item("KT1", "kontum"),
+            }
+        }
+
+        fn ctx(&self) -> LendingContext<'_> {
+            ctx(&self.branch, &[], &self.rules)
+        }
+    }
+
     #[test]
     fn checkout_rules() {
-        let b = branch("kontum");
-        let r = rules();
-        let c = ctx(&b, &[], &r);
-        let p = patron();
-        let it = item("KT1", "kontum");
-        let plan = checkout(&c, &p, Some(&cat(5)), Some(&it), None, 0).unwrap();
+        let k = Kontum::new();
+        let (c, p, it) = (k.ctx(), &k.patron, &k.item);
+        let plan = checkout(&c, p, Some(&cat(5)), Some(it), None, 0).unwrap();
         assert_eq!(plan.loan.due, d(2026, 12, 9));
         assert_eq!(plan.loan.renewals, 0);
         assert_eq!(plan.previous_patron, None);
 
         let code = |res: Result<CheckoutPlan, Refusal>| res.unwrap_err().code;
         assert_eq!(
-            code(checkout(&c, &p, Some(&cat(5)), None, None, 0)),
+            code(checkout(&c, p, Some(&cat(5)), None, None, 0)),
             ErrorCode::UnknownItem
         );
         for status in [
@@ -180,7 +201,7 @@ mod tests {
                 ..item("KT1", "kontum")
             };
             assert_eq!(
-                code(checkout(&c, &p, Some(&cat(5)), Some(&it), None, 0)),
+                code(checkout(&c, p, Some(&cat(5)), Some(&it), None, 0)),
                 ErrorCode::NotForLoan
             );
         }
@@ -189,16 +210,16 @@ mod tests {
             ..item("KT1", "kontum")
         };
         assert_eq!(
-            code(checkout(&c, &p, Some(&cat(5)), Some(&reference), None, 0)),
+            code(checkout(&c, p, Some(&cat(5)), Some(&reference), None, 0)),
             ErrorCode::NotForLoan,
             "loan_days 0"
         );
         assert_eq!(
             code(checkout(
-                &ctx(&b, &[], &[]),
-                &p,
+                &ctx(&k.branch, &[], &[]),
+                p,
                 Some(&cat(5)),
-                Some(&it),
+                Some(it),
                 None,
                 0
             )),
@@ -207,21 +228,21 @@ mod tests {
         );
         let mine = loan("P0001", d(2026, 12, 1), 0);
         assert_eq!(
-            code(checkout(&c, &p, Some(&cat(5)), Some(&it), Some(&mine), 1)),
+            code(checkout(&c, p, Some(&cat(5)), Some(it), Some(&mine), 1)),
             ErrorCode::AlreadyOnLoan
         );
         assert_eq!(
-            code(checkout(&c, &p, Some(&cat(5)), Some(&it), None, 5)),
+            code(checkout(&c, p, Some(&cat(5)), Some(it), None, 5)),
             ErrorCode::LoanLimit
         );
         assert_eq!(
-            code(checkout(&c, &p, None, Some(&it), None, 0)),
+            code(checkout(&c, p, None, Some(it), None, 0)),
             ErrorCode::LoanLimit,
             "unknown category lends nothing"
         );
         // On loan to someone else: allowed, the old loan is closed.
         let theirs = loan("P0002", d(2026, 12, 1), 0);
-        let plan = checkout(&c, &p, Some(&cat(5)), Some(&it), Some(&theirs), 4).unwrap();
+        let plan = checkout(&c, p, Some(&cat(5)), Some(it), Some(&theirs), 4).unwrap();
         assert_eq!(plan.previous_patron.as_deref(), Some("P0002"));
         assert_eq!(plan.loan.patron, "P0001");
     }
@@ -282,13 +303,10 @@ mod tests {
 
     #[test]
     fn renew_rules() {
-        let b = branch("kontum");
-        let r = rules();
-        let c = ctx(&b, &[], &r);
-        let p = patron();
-        let it = item("KT1", "kontum");
+        let k = Kontum::new();
+        let (c, p, it) = (k.ctx(), &k.patron, &k.item);
         let mine = loan("P0001", d(2026, 11, 30), 0);
-        let renewed = renew(&c, &p, Some(&it), Some(&mine)).unwrap();
+        let renewed = renew(&c, p, Some(it), Some(&mine)).unwrap();
         assert_eq!(
             renewed.due,
             d(2026, 12, 14),
@@ -297,29 +315,29 @@ mod tests {
         assert_eq!(renewed.renewals, 1);
         let due_today = loan("P0001", d(2026, 11, 25), 1);
         assert!(
-            renew(&c, &p, Some(&it), Some(&due_today)).is_ok(),
+            renew(&c, p, Some(it), Some(&due_today)).is_ok(),
             "due today is not overdue"
         );
 
         let code = |res: Result<Loan, Refusal>| res.unwrap_err().code;
-        assert_eq!(code(renew(&c, &p, Some(&it), None)), ErrorCode::NotOnLoan);
+        assert_eq!(code(renew(&c, p, Some(it), None)), ErrorCode::NotOnLoan);
         let theirs = loan("P0002", d(2026, 11, 30), 0);
         assert_eq!(
-            code(renew(&c, &p, Some(&it), Some(&theirs))),
+            code(renew(&c, p, Some(it), Some(&theirs))),
             ErrorCode::NotOnLoan
         );
         let overdue = loan("P0001", d(2026, 11, 24), 0);
         assert_eq!(
-            code(renew(&c, &p, Some(&it), Some(&overdue))),
+            code(renew(&c, p, Some(it), Some(&overdue))),
             ErrorCode::Overdue
         );
         let spent = loan("P0001", d(2026, 11, 30), 2);
         assert_eq!(
-            code(renew(&c, &p, Some(&it), Some(&spent))),
+            code(renew(&c, p, Some(it), Some(&spent))),
             ErrorCode::RenewLimit
         );
         assert_eq!(
-            code(renew(&c, &p, None, Some(&mine))),
+            code(renew(&c, p, None, Some(&mine))),
             ErrorCode::UnknownItem
         );
         let lost = Item {
@@ -327,7 +345,7 @@ mod tests {
             ..item("KT1", "kontum")
         };
         assert_eq!(
-            code(renew(&c, &p, Some(&lost), Some(&mine))),
+            code(renew(&c, p, Some(&lost), Some(&mine))),
             ErrorCode::NotForLoan
         );
     }

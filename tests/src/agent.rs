@@ -7,7 +7,7 @@ use std::time::Duration;
 use rong_agent_client::{code_name, Client, Error};
 use rong_protocol::api::{Outcome, Reply, RequestOp, Response, Who};
 
-use crate::proc::{bin, program, Proc};
+use crate::proc::{bin, Daemon};
 
 /// A running (or stopped) edge-agent.
 #[derive(Debug)]
@@ -16,13 +16,9 @@ pub struct Agent {
     pub device: String,
     /// Branch id.
     pub branch: String,
-    dir: PathBuf,
-    config: PathBuf,
     /// The local API socket.
     pub socket: PathBuf,
-    proc: Option<Proc>,
-    starts: u32,
-    netns: Option<String>,
+    daemon: Daemon,
 }
 
 impl Agent {
@@ -49,55 +45,40 @@ impl Agent {
         Agent {
             device: device.to_owned(),
             branch: branch.to_owned(),
-            dir,
-            config,
             socket,
-            proc: None,
-            starts: 0,
-            netns: None,
+            daemon: Daemon::new("edge-agent", "run", "agent", dir, config),
         }
     }
 
     /// Runs the agent inside network namespace `name` from its next start (see
     /// [`crate::netns::Netns`]); its local API socket is a file, reachable from outside.
     pub fn set_netns(&mut self, name: &str) {
-        self.netns = Some(name.to_owned());
+        self.daemon.set_netns(name);
     }
 
     /// Starts `edge-agent run` and waits for its ready line.
     pub fn start(&mut self) {
-        assert!(self.proc.is_none(), "agent already running");
-        let mut cmd = program("edge-agent", self.netns.as_deref());
-        cmd.args(["run", "--config"]).arg(&self.config);
-        self.starts += 1;
-        let log = self.dir.join(format!("agent-{}.log", self.starts));
-        let (proc, _) = Proc::start_ready(&self.device, cmd, &log, Duration::from_secs(30));
-        self.proc = Some(proc);
+        self.daemon.start(&self.device, Duration::from_secs(30));
     }
 
     /// The process id, while running.
     pub fn pid(&self) -> Option<u32> {
-        self.proc.as_ref().and_then(|p| p.pid())
+        self.daemon.pid()
     }
 
     /// Kills the agent with SIGKILL: no chance to clean up.
     pub fn kill9(&mut self) {
-        if let Some(mut p) = self.proc.take() {
-            p.kill9();
-        }
+        self.daemon.kill9();
     }
 
     /// Stops the agent with SIGTERM.
     pub fn stop(&mut self) -> bool {
-        self.proc
-            .take()
-            .map(|mut p| p.stop(Duration::from_secs(10)))
-            .unwrap_or(true)
+        self.daemon.stop()
     }
 
     /// Points the agent at another broker from its next start (a dead port takes it offline).
     pub fn set_mqtt_url(&self, url: &str) {
-        let text = std::fs::read_to_string(&self.config).expect("read agent config");
+        let text = std::fs::read_to_string(&self.daemon.config).expect("read agent config");
         let mut out = String::new();
         for line in text.lines() {
             if line.starts_with("url = \"mqtt://") {
@@ -107,12 +88,12 @@ impl Agent {
             }
             out.push('\n');
         }
-        std::fs::write(&self.config, out).expect("write agent config");
+        std::fs::write(&self.daemon.config, out).expect("write agent config");
     }
 
     /// Restarts the agent offline: its broker URL points at a port where nothing listens.
     pub fn restart_offline(&mut self) -> String {
-        let old = std::fs::read_to_string(&self.config)
+        let old = std::fs::read_to_string(&self.daemon.config)
             .expect("read agent config")
             .lines()
             .find_map(|l| {
@@ -154,7 +135,7 @@ impl Agent {
 
     /// Where the agent keeps its files.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.daemon.dir
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::proc::{bin, program, Proc};
+use crate::proc::{bin, run_ok, Daemon};
 use crate::{free_port, http};
 
 /// Which broker central uses.
@@ -20,15 +20,11 @@ pub enum Broker {
 /// A running (or stopped) central with fixed ports, so it can be restarted in place.
 #[derive(Debug)]
 pub struct Central {
-    dir: PathBuf,
-    config: PathBuf,
-    proc: Option<Proc>,
     /// The HTTP address.
     pub http: SocketAddr,
     /// The broker URL devices use.
     pub mqtt_url: String,
-    restarts: u32,
-    netns: Option<String>,
+    daemon: Daemon,
 }
 
 impl Central {
@@ -53,41 +49,33 @@ impl Central {
         );
         std::fs::write(&config, toml).expect("write central config");
         Central {
-            dir,
-            config,
-            proc: None,
             http: SocketAddr::from(([127, 0, 0, 1], http_port)),
             mqtt_url,
-            restarts: 0,
-            netns: None,
+            daemon: Daemon::new("central", "serve", "central", dir, config),
         }
     }
 
     /// Runs central inside network namespace `name` from its next start (see
     /// [`crate::netns::Netns`]); its addresses are then the namespace's.
     pub fn set_netns(&mut self, name: &str) {
-        self.netns = Some(name.to_owned());
+        self.daemon.set_netns(name);
     }
 
     /// Runs `central seed`.
     pub fn seed(&self, items: usize, patrons: usize) {
-        let out = Command::new(bin("central"))
-            .args(["seed", "--config"])
-            .arg(&self.config)
-            .args([
-                "--items",
-                &items.to_string(),
-                "--patrons",
-                &patrons.to_string(),
-                "--seed",
-                "1",
-            ])
-            .output()
-            .expect("run central seed");
-        assert!(
-            out.status.success(),
-            "central seed failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(bin("central"))
+                .args(["seed", "--config"])
+                .arg(&self.daemon.config)
+                .args([
+                    "--items",
+                    &items.to_string(),
+                    "--patrons",
+                    &patrons.to_string(),
+                    "--seed",
+                    "1",
+                ]),
+            "central seed",
         );
     }
 
@@ -95,45 +83,34 @@ impl Central {
     pub fn admin_create(&self, name: &str, password: &str, branch: Option<&str>) {
         let mut cmd = Command::new(bin("central"));
         cmd.args(["admin", "create", "--config"])
-            .arg(&self.config)
+            .arg(&self.daemon.config)
             .args(["--name", name])
             .env("RONG_ADMIN_PASSWORD", password);
         match branch {
             Some(b) => cmd.args(["--role", "staff", "--branch", b]),
             None => cmd.args(["--role", "admin"]),
         };
-        let out = cmd.output().expect("run central admin create");
-        assert!(
-            out.status.success(),
-            "central admin create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_ok(&mut cmd, "central admin create");
     }
 
     /// Central's database file.
     pub fn db_path(&self) -> PathBuf {
-        self.dir.join("data").join("central.db")
+        self.daemon.dir.join("data").join("central.db")
     }
 
     /// Starts `central serve` and waits for its ready line.
     pub fn start(&mut self) {
-        assert!(self.proc.is_none(), "central already running");
-        let mut cmd = program("central", self.netns.as_deref());
-        cmd.args(["serve", "--config"]).arg(&self.config);
-        self.restarts += 1;
-        let log = self.dir.join(format!("central-{}.log", self.restarts));
-        let (proc, ready) = Proc::start_ready("central", cmd, &log, Duration::from_secs(60));
+        let ready = self.daemon.start("central", Duration::from_secs(60));
         assert_eq!(
             ready["http"],
             self.http.to_string(),
             "central bound another port: {ready}"
         );
-        self.proc = Some(proc);
     }
 
     /// The process id, while running.
     pub fn pid(&self) -> Option<u32> {
-        self.proc.as_ref().and_then(|p| p.pid())
+        self.daemon.pid()
     }
 
     /// Runs `central seed` with any counts, returning how long it took.
@@ -145,21 +122,17 @@ impl Central {
 
     /// Kills central with SIGKILL.
     pub fn kill9(&mut self) {
-        if let Some(mut p) = self.proc.take() {
-            p.kill9();
-        }
+        self.daemon.kill9();
     }
 
     /// Stops central with SIGTERM.
     pub fn stop(&mut self) {
-        if let Some(mut p) = self.proc.take() {
-            p.stop(Duration::from_secs(10));
-        }
+        self.daemon.stop();
     }
 
     /// The central data directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.daemon.dir
     }
 
     /// GET a JSON path.

@@ -80,3 +80,17 @@ pub fn free_port() -> u16 {
 pub fn accepts(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
+
+/// Declares one `#[test]` per broker, each running the same `scenario(BrokerKind)`
+/// function: `broker_tests!(scenario: name_embedded => Embedded, name_mosquitto => Mosquitto)`.
+#[macro_export]
+macro_rules! broker_tests {
+    ($scenario:ident: $($name:ident => $kind:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $scenario($crate::scenario::BrokerKind::$kind);
+            }
+        )+
+    };
+}

@@ -46,6 +46,18 @@ pub fn program(name: &str, netns: Option<&str>) -> Command {
     }
 }
 
+/// Runs `cmd` to the end and returns its stdout; panics, with its stderr, when it fails.
+/// `what` names it in the message (`central seed`).
+pub fn run_ok(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Makes `cmd`'s process die with the test process, so that a test killed from outside
 /// (a timeout, the OOM killer) leaves no servers behind. Linux sends the signal when the
 /// *thread* that spawned the child exits, so spawn only from the test's own thread.
@@ -160,5 +172,82 @@ fn tracing_free_warn(name: &str) {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill9();
+    }
+}
+
+/// A workspace server that tests start, kill and restart in place: `<program> <command>
+/// --config <config>`, inside a network namespace when one is set, each run's stderr in
+/// its own numbered log (`<dir>/<log>-1.log`, `-2`, ...).
+#[derive(Debug)]
+pub(crate) struct Daemon {
+    program: &'static str,
+    command: &'static str,
+    log: &'static str,
+    /// Its directory: config, data and logs.
+    pub(crate) dir: PathBuf,
+    /// Its config file.
+    pub(crate) config: PathBuf,
+    netns: Option<String>,
+    runs: u32,
+    proc: Option<Proc>,
+}
+
+impl Daemon {
+    /// A stopped daemon.
+    pub(crate) fn new(
+        program: &'static str,
+        command: &'static str,
+        log: &'static str,
+        dir: PathBuf,
+        config: PathBuf,
+    ) -> Self {
+        Self {
+            program,
+            command,
+            log,
+            dir,
+            config,
+            netns: None,
+            runs: 0,
+            proc: None,
+        }
+    }
+
+    /// Runs it inside network namespace `name` from its next start.
+    pub(crate) fn set_netns(&mut self, name: &str) {
+        self.netns = Some(name.to_owned());
+    }
+
+    /// Starts it and waits up to `timeout` for its ready line, which it returns; `name`
+    /// labels it in messages.
+    pub(crate) fn start(&mut self, name: &str, timeout: Duration) -> serde_json::Value {
+        assert!(self.proc.is_none(), "{} already running", self.log);
+        let mut cmd = program(self.program, self.netns.as_deref());
+        cmd.args([self.command, "--config"]).arg(&self.config);
+        self.runs += 1;
+        let log = self.dir.join(format!("{}-{}.log", self.log, self.runs));
+        let (proc, ready) = Proc::start_ready(name, cmd, &log, timeout);
+        self.proc = Some(proc);
+        ready
+    }
+
+    /// The process id, while running.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.proc.as_ref().and_then(|p| p.pid())
+    }
+
+    /// Kills it with SIGKILL: no chance to clean up.
+    pub(crate) fn kill9(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill9();
+        }
+    }
+
+    /// Stops it with SIGTERM; returns whether it exited by itself (or was not running).
+    pub(crate) fn stop(&mut self) -> bool {
+        self.proc
+            .take()
+            .map(|mut p| p.stop(Duration::from_secs(10)))
+            .unwrap_or(true)
     }
 }

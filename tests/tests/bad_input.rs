@@ -1,5 +1,6 @@
 //! Bad input at every boundary: rejected, logged, counted, and nothing changes.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -89,7 +90,7 @@ fn the_agent_rejects_and_counts_bad_payloads() {
     assert_eq!(after["acked_through"], before["acked_through"]);
 }
 
-fn refuses_to_start(program: &str, args: &[&str], db: &std::path::Path) {
+fn refuses_to_start(program: &str, args: &[&str], db: &Path) {
     let before = std::fs::read(db).expect("read db");
     let out = Command::new(bin(program)).args(args).output().expect("run");
     assert!(!out.status.success(), "{program} started on a bad database");
@@ -105,74 +106,53 @@ fn refuses_to_start(program: &str, args: &[&str], db: &std::path::Path) {
     );
 }
 
+/// Puts `garbage` where `program`'s database `db` should be, then a real SQLite file with
+/// somebody else's tables (made by `foreign`): `program` must refuse both and leave them be.
+fn refuses_bad_databases(program: &str, args: &[&str], db: &Path, garbage: &[u8], foreign: &str) {
+    std::fs::write(db, garbage).expect("garbage");
+    refuses_to_start(program, args, db);
+    // A real SQLite file with somebody else's tables is not ours either.
+    std::fs::remove_file(db).expect("rm");
+    rusqlite::Connection::open(db)
+        .expect("open")
+        .execute_batch(foreign)
+        .expect("foreign schema");
+    refuses_to_start(program, args, db);
+}
+
 #[test]
 fn corrupt_or_foreign_databases_are_refused_and_left_alone() {
     let tmp = tempfile::tempdir().expect("tmp");
-    // Central, with a file of garbage where its database should be.
-    let central_dir = tmp.path().join("central");
-    std::fs::create_dir_all(&central_dir).expect("mkdir");
-    let cfg = central_dir.join("central.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "data_dir = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[broker]\nlisten = \"127.0.0.1:0\"\n",
-            central_dir.display()
+    // Central, then the agent: a file of garbage where the database should be, then a
+    // foreign one.
+    for (program, command, name, toml, garbage, foreign) in [
+        (
+            "central",
+            "serve",
+            "central",
+            "data_dir = \"{dir}\"\n[http]\nlisten = \"127.0.0.1:0\"\n[broker]\nlisten = \"127.0.0.1:0\"\n",
+            b"SQLite format 3\0this is not really a database".repeat(100),
+            "CREATE TABLE accounts(id INTEGER); INSERT INTO accounts VALUES (1); PRAGMA user_version = 4242;",
         ),
-    )
-    .expect("cfg");
-    let db = central_dir.join("central.db");
-    std::fs::write(
-        &db,
-        b"SQLite format 3\0this is not really a database".repeat(100),
-    )
-    .expect("garbage");
-    refuses_to_start(
-        "central",
-        &["serve", "--config", cfg.to_str().expect("utf8")],
-        &db,
-    );
-
-    // A real SQLite file with somebody else's tables is not ours either.
-    std::fs::remove_file(&db).expect("rm");
-    {
-        let c = rusqlite::Connection::open(&db).expect("open");
-        c.execute_batch("CREATE TABLE accounts(id INTEGER); INSERT INTO accounts VALUES (1); PRAGMA user_version = 4242;")
-            .expect("foreign schema");
-    }
-    refuses_to_start(
-        "central",
-        &["serve", "--config", cfg.to_str().expect("utf8")],
-        &db,
-    );
-
-    // The agent, likewise.
-    let agent_dir = tmp.path().join("agent");
-    std::fs::create_dir_all(&agent_dir).expect("mkdir");
-    let acfg = agent_dir.join("agent.toml");
-    std::fs::write(
-        &acfg,
-        format!(
-            "device = \"kontum-kiosk-1\"\nbranch = \"kontum\"\ndata_dir = \"{}\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n",
-            agent_dir.display()
+        (
+            "edge-agent",
+            "run",
+            "agent",
+            "device = \"kontum-kiosk-1\"\nbranch = \"kontum\"\ndata_dir = \"{dir}\"\n[mqtt]\nurl = \"mqtt://127.0.0.1:1\"\n",
+            vec![0xA5u8; 8192],
+            "CREATE TABLE accounts(id INTEGER); PRAGMA user_version = 4242;",
         ),
-    )
-    .expect("cfg");
-    let adb = agent_dir.join("agent.db");
-    std::fs::write(&adb, vec![0xA5u8; 8192]).expect("garbage");
-    refuses_to_start(
-        "edge-agent",
-        &["run", "--config", acfg.to_str().expect("utf8")],
-        &adb,
-    );
-    std::fs::remove_file(&adb).expect("rm");
-    {
-        let c = rusqlite::Connection::open(&adb).expect("open");
-        c.execute_batch("CREATE TABLE accounts(id INTEGER); PRAGMA user_version = 4242;")
-            .expect("foreign schema");
+    ] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let config = dir.join(format!("{name}.toml"));
+        std::fs::write(&config, toml.replace("{dir}", &dir.display().to_string())).expect("cfg");
+        refuses_bad_databases(
+            program,
+            &[command, "--config", config.to_str().expect("utf8")],
+            &dir.join(format!("{name}.db")),
+            &garbage,
+            foreign,
+        );
     }
-    refuses_to_start(
-        "edge-agent",
-        &["run", "--config", acfg.to_str().expect("utf8")],
-        &adb,
-    );
 }

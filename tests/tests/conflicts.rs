@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rong_tests::fixtures::{barcode, card, free_adults, free_books_of};
+use rong_tests::fixtures::{card, free_adults, free_barcodes_of};
 use rong_tests::scenario::{wait_drained, wait_synced, BrokerKind, Scenario};
 use rong_tests::wait_until;
 
@@ -27,10 +27,7 @@ fn offline_conflicts_are_reconciled_with_notices() {
     let adults = free_adults(1, 3);
     let (p1, p2, p_blocked) = (card(adults[0]), card(adults[1]), card(adults[2]));
     let child = card(9); // children may hold 2 loans
-    let books: Vec<String> = free_books_of("kontum", 1, 6)
-        .into_iter()
-        .map(barcode)
-        .collect();
+    let books = free_barcodes_of("kontum", 1, 6);
 
     // A lends book 0 to p1 and books 1–2 to the child while B is offline.
     let mut ca = a.client();

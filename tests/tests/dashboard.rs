@@ -11,7 +11,7 @@ use std::time::Duration;
 use rong_protocol::api::RequestOp;
 use rong_tests::agent::card_who;
 use rong_tests::browser::{screens_dir, Browser, BrowserOptions};
-use rong_tests::fixtures::{barcode, card, free_adults, free_books_of};
+use rong_tests::fixtures::{card, free_adults, free_barcodes_of};
 use rong_tests::http::{form, request_full};
 use rong_tests::scenario::{wait_drained, wait_synced, BrokerKind, Scenario};
 use rong_tests::staff::{try_login, Session};
@@ -20,6 +20,13 @@ const T: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "mật-khẩu-đủ-dài";
 
 /// Saves desktop and phone screenshots of the current page (see [`screens_dir`]).
+/// A scenario whose central config adds `central_toml`, with the dashboard admin `ana`.
+fn with_admin_ana(central_toml: &str) -> Scenario {
+    let s = Scenario::start(BrokerKind::Embedded, central_toml);
+    s.central.admin_create("ana", PASSWORD, None);
+    s
+}
+
 fn shoot(b: &Browser, name: &str) {
     b.shoot(&screens_dir("dashboard"), name)
         .expect("screenshots");
@@ -35,21 +42,16 @@ fn row_state(b: &Browser, device: &str) -> rong_tests::browser::WdResult<Option<
 
 #[test]
 fn dashboard_in_a_browser() {
-    let s = Scenario::start(
-        BrokerKind::Embedded,
+    let s = with_admin_ana(
         "[dashboard]\nheartbeat_secs = 2\n[alerts]\noffline_minutes = 0\ncheck_secs = 1\n",
     );
-    s.central.admin_create("ana", PASSWORD, None);
     let mut agent = s.prepare_agent("kontum-kiosk-1", "kontum", "[sync]\nheartbeat_secs = 1\n");
     agent.start();
     wait_synced(&agent);
 
     // Circulation to count: 3 loans, 1 renewal, 2 returns, 2 visits.
     let patron = card(free_adults(1, 1)[0]);
-    let items: Vec<String> = free_books_of("kontum", 1, 3)
-        .into_iter()
-        .map(barcode)
-        .collect();
+    let items = free_barcodes_of("kontum", 1, 3);
     let mut c = agent.client();
     c.call(RequestOp::Identify(card_who(&patron)));
     c.call(RequestOp::Identify(card_who(&patron)));
@@ -248,11 +250,7 @@ fn login(addr: SocketAddr, user: &str) -> Session {
 
 #[test]
 fn dashboard_security() {
-    let s = Scenario::start(
-        BrokerKind::Embedded,
-        "[dashboard]\nlogin_max_failures = 3\nlogin_window_secs = 600\n",
-    );
-    s.central.admin_create("ana", PASSWORD, None);
+    let s = with_admin_ana("[dashboard]\nlogin_max_failures = 3\nlogin_window_secs = 600\n");
     s.central.admin_create("bo", PASSWORD, Some("dakto"));
     let _k = s.agent("kontum-kiosk-1", "kontum");
     let _d = s.agent("dakto-kiosk-1", "dakto");

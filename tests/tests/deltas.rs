@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rong_protocol::delta::{Delta, Downlink, Op};
 use rong_protocol::{decode, encode};
-use rong_tests::fixtures::{barcode, card, free_adults, free_books_of};
+use rong_tests::fixtures::{barcode, card, free_adults, free_barcodes_of, free_books_of};
 use rong_tests::mqtt::Spy;
 use rong_tests::scenario::{wait_synced, BrokerKind, Scenario};
 use rong_tests::wait_until;
@@ -37,10 +37,7 @@ fn a_block_at_central_reaches_the_device() {
     let s = Scenario::start(BrokerKind::Embedded, "");
     let a = s.agent("sathay-kiosk-1", "sathay");
     let p = card(free_adults(1, 1)[0]);
-    let books: Vec<String> = free_books_of("sathay", 1, 2)
-        .into_iter()
-        .map(barcode)
-        .collect();
+    let books = free_barcodes_of("sathay", 1, 2);
     a.client()
         .checkout(&p, &books[0])
         .expect("allowed before the block");
@@ -153,14 +150,13 @@ fn marc_file(path: &std::path::Path, prefix: &str, n: usize) {
 }
 
 fn import(s: &Scenario, file: &std::path::Path) -> String {
-    let out = std::process::Command::new(rong_tests::proc::bin("central"))
-        .args(["import", "marc"])
-        .arg(file)
-        .env("RONG_DATA_DIR", s.central.dir().join("data"))
-        .output()
-        .expect("run central import");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    rong_tests::proc::run_ok(
+        std::process::Command::new(rong_tests::proc::bin("central"))
+            .args(["import", "marc"])
+            .arg(file)
+            .env("RONG_DATA_DIR", s.central.dir().join("data")),
+        "central import",
+    )
 }
 
 /// How many of the device's records have ids starting with `prefix`.

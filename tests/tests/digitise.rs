@@ -126,18 +126,6 @@ fn files_named(root: &Path, name: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn sha256_hex(path: &Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Checks that central's copy of the document's bag has every file of the station's
 /// manifest (masters and access files), byte for byte; returns how many masters.
 fn assert_bag_matches(scenario: &Scenario, device: &str, document: &str) -> usize {
@@ -160,7 +148,8 @@ fn assert_bag_matches(scenario: &Scenario, device: &str, document: &str) -> usiz
         .map(|(sum, path)| (sum, path.trim()))
         .collect();
     for (sum, path) in &files {
-        assert_eq!(&sha256_hex(&central_bag.join(path)), sum, "{path}");
+        let bytes = std::fs::read(central_bag.join(path)).unwrap_or_default();
+        assert_eq!(&rong_tests::tus::sha256_hex(&bytes), sum, "{path}");
     }
     files
         .iter()
@@ -228,16 +217,27 @@ fn page_ids(view: &Value) -> Vec<u64> {
         .collect()
 }
 
-#[test]
-fn a_sane_feeder_batch_travels_over_a_cut_link_to_ocr_and_iiif() {
+/// A fresh scenario and a station `device` whose link to central runs through a proxy,
+/// with one job, `title`, holding SANE's test feeder batch (ten sheets); also the job id
+/// and the scan's answer.
+fn ten_pages_behind_a_proxy(
+    device: &str,
+    title: &str,
+) -> (Scenario, Proxy, Station, String, serde_json::Value) {
     let scenario = Scenario::start(BrokerKind::Embedded, "");
     let proxy = Proxy::start(scenario.central.http);
-    let station = Station::start(&scenario, "kontum-station-1", &proxy.addr.to_string());
-
-    let job = station.start_job("Địa chí Kon Tum (bản quét thử)");
+    let station = Station::start(&scenario, device, &proxy.addr.to_string());
+    let job = station.start_job(title);
     let scanned = station.call(json!({"op": "job_scan", "job": job, "batch": true}));
     // SANE's test backend: ten sheets in the feeder, then "no more documents".
     assert_eq!(scanned["pages"], 10, "{scanned}");
+    (scenario, proxy, station, job, scanned)
+}
+
+#[test]
+fn a_sane_feeder_batch_travels_over_a_cut_link_to_ocr_and_iiif() {
+    let (scenario, proxy, station, job, scanned) =
+        ten_pages_behind_a_proxy("kontum-station-1", "Địa chí Kon Tum (bản quét thử)");
     let pages = scanned["page_list"].as_array().expect("page list");
     assert!(pages.iter().all(|p| p["dpi"] == 75), "{scanned}");
     // The configured backend option took: a grid, not the backend's default solid black.
@@ -332,12 +332,8 @@ fn a_jam_mid_batch_keeps_the_sheets_so_far_and_the_job_goes_on() {
 
 #[test]
 fn kill_9_mid_upload_against_real_central_leaves_one_document() {
-    let scenario = Scenario::start(BrokerKind::Embedded, "");
-    let proxy = Proxy::start(scenario.central.http);
-    let mut station = Station::start(&scenario, "kontum-station-3", &proxy.addr.to_string());
-    let job = station.start_job("Địa chí Đắk Tô");
-    let view = station.call(json!({"op": "job_scan", "job": job, "batch": true}));
-    assert_eq!(view["pages"], 10, "{view}");
+    let (scenario, proxy, mut station, job, view) =
+        ten_pages_behind_a_proxy("kontum-station-3", "Địa chí Đắk Tô");
 
     // The link stalls once about half the pages' bytes have gone through.
     let bytes: u64 = view["page_list"]
@@ -391,12 +387,8 @@ fn kill_9_mid_upload_against_real_central_leaves_one_document() {
 
 #[test]
 fn kill_9_after_central_kept_the_bag_unheard_leaves_one_document() {
-    let scenario = Scenario::start(BrokerKind::Embedded, "");
-    let proxy = Proxy::start(scenario.central.http);
-    let mut station = Station::start(&scenario, "kontum-station-4", &proxy.addr.to_string());
-    let job = station.start_job("Địa chí Sa Thầy");
-    let view = station.call(json!({"op": "job_scan", "job": job, "batch": true}));
-    assert_eq!(view["pages"], 10, "{view}");
+    let (scenario, proxy, mut station, job, _) =
+        ten_pages_behind_a_proxy("kontum-station-4", "Địa chí Sa Thầy");
 
     // Every file arrives; the bag is submitted and kept, but the answer is held.
     proxy.hold_replies_to("POST /api/v1/digitisation/bags");

@@ -137,12 +137,7 @@ fn scenario(broker: BrokerKind) {
     );
 }
 
-#[test]
-fn kill9_rounds_embedded_broker() {
-    scenario(BrokerKind::Embedded);
-}
-
-#[test]
-fn kill9_rounds_mosquitto() {
-    scenario(BrokerKind::Mosquitto);
-}
+rong_tests::broker_tests!(scenario:
+    kill9_rounds_embedded_broker => Embedded,
+    kill9_rounds_mosquitto => Mosquitto,
+);

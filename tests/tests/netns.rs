@@ -6,24 +6,18 @@
 use std::process::Command;
 
 use rong_tests::netns::{self, Netns};
-use rong_tests::proc::bin;
+use rong_tests::proc::{bin, run_ok};
 
 fn raw(ns: &Netns, port: u16, bytes: u64) {
-    let out = ns
-        .command(bin("rong-bench-upload"))
-        .args([
+    run_ok(
+        ns.command(bin("rong-bench-upload")).args([
             "raw",
             "--port",
             &port.to_string(),
             "--bytes",
             &bytes.to_string(),
-        ])
-        .output()
-        .expect("run the raw transfer");
-    assert!(
-        out.status.success(),
-        "raw transfer failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+        ]),
+        "the raw transfer",
     );
 }
 

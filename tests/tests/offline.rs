@@ -63,12 +63,7 @@ fn scenario(broker: BrokerKind) {
     }
 }
 
-#[test]
-fn offline_200_events_embedded_broker() {
-    scenario(BrokerKind::Embedded);
-}
-
-#[test]
-fn offline_200_events_mosquitto() {
-    scenario(BrokerKind::Mosquitto);
-}
+rong_tests::broker_tests!(scenario:
+    offline_200_events_embedded_broker => Embedded,
+    offline_200_events_mosquitto => Mosquitto,
+);

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use rong_protocol::api::{Reply, RequestOp, Who};
-use rong_tests::fixtures::{barcode, card, free_adults, free_books_of, uid};
+use rong_tests::fixtures::{barcode, card, free_adults, free_barcodes_of, free_books_of, uid};
 use rong_tests::scenario::{wait_drained, BrokerKind, Scenario};
 use rong_tests::wait_until;
 
@@ -15,10 +15,7 @@ fn loan_return_and_renewal_reach_central() {
     let s = Scenario::start(BrokerKind::Embedded, "");
     let agent = s.agent("kontum-kiosk-1", "kontum");
     let patron = card(free_adults(1, 1)[0]);
-    let items: Vec<String> = free_books_of("kontum", 1, 2)
-        .into_iter()
-        .map(barcode)
-        .collect();
+    let items = free_barcodes_of("kontum", 1, 2);
     let mut c = agent.client();
 
     let due = match c.checkout(&patron, &items[0]).expect("checkout") {
@@ -113,10 +110,7 @@ fn refusals_are_clear_and_change_nothing() {
     let agent = s.agent("kontum-kiosk-2", "kontum");
     let mut c = agent.client();
     let adult = card(free_adults(60, 1)[0]);
-    let books: Vec<String> = free_books_of("kontum", 200, 7)
-        .into_iter()
-        .map(barcode)
-        .collect();
+    let books = free_barcodes_of("kontum", 200, 7);
     let depth = |a: &rong_tests::Agent| a.status()["last_seq"].as_u64().unwrap_or(0);
 
     // Unknown patron, unknown item.

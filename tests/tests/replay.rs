@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{Duration as Days, Utc};
 use rong_protocol::event::{Ack, Event, EventBatch, EventBody};
 use rong_protocol::{decode, encode, DeviceId};
-use rong_tests::fixtures::{barcode, card, free_adults, free_books_of};
+use rong_tests::fixtures::{barcode, card, free_adults, free_barcodes_of, free_books_of};
 use rong_tests::mqtt::Spy;
 use rong_tests::scenario::{BrokerKind, Scenario};
 use rong_tests::wait_until;
@@ -42,27 +42,30 @@ fn acks(spy: &Spy) -> Vec<u64> {
         .collect()
 }
 
-#[test]
-fn replayed_events_are_applied_once() {
+/// A fresh scenario and a spy that speaks for `device` of `branch` and hears its acks;
+/// also the device's id and its events topic.
+fn posing_as(branch: &str, device: &str) -> (Scenario, Spy, DeviceId, String) {
     let s = Scenario::start(BrokerKind::Embedded, "");
-    let device = "dakto-kiosk-7";
     let spy = Spy::connect(
         &s.central.mqtt_url,
         device,
-        &[format!("rong/v1/dakto/{device}/ack")],
+        &[format!("rong/v1/{branch}/{device}/ack")],
     );
+    let dev = DeviceId::new(device).expect("id");
+    (s, spy, dev, format!("rong/v1/{branch}/{device}/events"))
+}
+
+#[test]
+fn replayed_events_are_applied_once() {
+    let device = "dakto-kiosk-7";
+    let (s, spy, dev, topic) = posing_as("dakto", device);
     let patrons = free_adults(1, 3);
-    let items: Vec<String> = free_books_of("dakto", 1, 3)
-        .into_iter()
-        .map(barcode)
-        .collect();
+    let items = free_barcodes_of("dakto", 1, 3);
     let log = uuid::Uuid::now_v7();
     let now = Utc::now();
     let events: Vec<Event> = (0..3)
         .map(|k| checkout(k as u64 + 1, now, true, &items[k], &card(patrons[k]), 21))
         .collect();
-    let dev = DeviceId::new(device).expect("id");
-    let topic = format!("rong/v1/dakto/{device}/events");
 
     spy.publish(
         &topic,
@@ -94,21 +97,14 @@ fn replayed_events_are_applied_once() {
 
 #[test]
 fn an_implausible_clock_gets_its_due_date_corrected() {
-    let s = Scenario::start(BrokerKind::Embedded, "");
-    let device = "sathay-kiosk-7";
-    let spy = Spy::connect(
-        &s.central.mqtt_url,
-        device,
-        &[format!("rong/v1/sathay/{device}/ack")],
-    );
+    let (s, spy, dev, topic) = posing_as("sathay", "sathay-kiosk-7");
     let patron = card(free_adults(1, 1)[0]);
     let item = barcode(free_books_of("sathay", 1, 1)[0]);
     // A board that booted with no network and a clock four years fast.
     let wrong = Utc::now() + Days::days(4 * 365);
     let ev = checkout(1, wrong, false, &item, &patron, 21);
-    let dev = DeviceId::new(device).expect("id");
     spy.publish(
-        &format!("rong/v1/sathay/{device}/events"),
+        &topic,
         encode(&EventBatch::new(dev, uuid::Uuid::now_v7(), vec![ev])),
     );
     wait_until("the ack", T, || acks(&spy).contains(&1));

@@ -77,39 +77,55 @@ fn read_status(status: &str) -> OptionValue {
     OptionValue::Text(status.to_owned())
 }
 
+/// The staff session a digitisation operation carries; `None` for anything else, so an
+/// operation missing from this list is refused rather than let through unchecked.
+fn staff_session(op: &RequestOp) -> Option<&str> {
+    match op {
+        RequestOp::JobStart { session, .. }
+        | RequestOp::JobList { session }
+        | RequestOp::JobGet { session, .. }
+        | RequestOp::JobScan { session, .. }
+        | RequestOp::PageRescan { session, .. }
+        | RequestOp::PageDelete { session, .. }
+        | RequestOp::PageMove { session, .. }
+        | RequestOp::PageRotate { session, .. }
+        | RequestOp::PageImage { session, .. }
+        | RequestOp::JobFinish { session, .. }
+        | RequestOp::JobDiscard { session, .. } => Some(session),
+        _ => None,
+    }
+}
+
+fn not_ours() -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, "not a digitisation operation")
+}
+
 impl Digitise {
-    /// Answers a digitisation operation.
+    /// Answers a digitisation operation. All but the simulator's need a staff session,
+    /// checked here once.
     pub fn handle(&self, op: RequestOp) -> Result<Reply, ApiError> {
+        if let RequestOp::SimDocScanner { action, sheets } = &op {
+            return self.sim(action, *sheets);
+        }
+        let session = staff_session(&op).ok_or_else(not_ours)?;
+        self.staff.require_staff(session)?;
+        self.staff_op(op)
+    }
+
+    /// Answers a staff operation whose session [`staff_session`] has checked.
+    fn staff_op(&self, op: RequestOp) -> Result<Reply, ApiError> {
         match op {
-            RequestOp::JobStart { session, source } => {
-                self.staff.require_staff(&session)?;
-                self.job_start(source)
-            }
-            RequestOp::JobList { session } => {
-                self.staff.require_staff(&session)?;
+            RequestOp::JobStart { source, .. } => self.job_start(source),
+            RequestOp::JobList { .. } => {
                 let jobs = self.store.lock().jobs().map_err(internal)?;
                 Ok(Reply::Jobs {
                     jobs: jobs.into_iter().map(|j| j.summary).collect(),
                 })
             }
-            RequestOp::JobGet { session, job } => {
-                self.staff.require_staff(&session)?;
-                self.view(&job)
-            }
-            RequestOp::JobScan {
-                session,
-                job,
-                batch,
-            } => {
-                self.staff.require_staff(&session)?;
-                self.scan(&job, batch, None)
-            }
-            RequestOp::PageRescan { session, job, page } => {
-                self.staff.require_staff(&session)?;
-                self.scan(&job, false, Some(page))
-            }
-            RequestOp::PageDelete { session, job, page } => {
-                self.staff.require_staff(&session)?;
+            RequestOp::JobGet { job, .. } => self.view(&job),
+            RequestOp::JobScan { job, batch, .. } => self.scan(&job, batch, None),
+            RequestOp::PageRescan { job, page, .. } => self.scan(&job, false, Some(page)),
+            RequestOp::PageDelete { job, page, .. } => {
                 self.open_job(&job)?;
                 if !self
                     .store
@@ -129,13 +145,7 @@ impl Digitise {
                 }
                 self.view(&job)
             }
-            RequestOp::PageMove {
-                session,
-                job,
-                page,
-                to,
-            } => {
-                self.staff.require_staff(&session)?;
+            RequestOp::PageMove { job, page, to, .. } => {
                 self.open_job(&job)?;
                 if !self
                     .store
@@ -148,31 +158,20 @@ impl Digitise {
                 self.view(&job)
             }
             RequestOp::PageRotate {
-                session,
                 job,
                 page,
                 quarter_turns,
-            } => {
-                self.staff.require_staff(&session)?;
-                self.rotate(&job, page, quarter_turns)
-            }
+                ..
+            } => self.rotate(&job, page, quarter_turns),
             RequestOp::PageImage {
-                session,
-                job,
-                page,
-                size,
-            } => {
-                self.staff.require_staff(&session)?;
-                self.picture(&job, page, size)
-            }
-            RequestOp::JobFinish { session, job } => {
-                self.staff.require_staff(&session)?;
+                job, page, size, ..
+            } => self.picture(&job, page, size),
+            RequestOp::JobFinish { job, .. } => {
                 self.open_job(&job)?;
                 self.finish(&job)?;
                 self.view(&job)
             }
-            RequestOp::JobDiscard { session, job } => {
-                self.staff.require_staff(&session)?;
+            RequestOp::JobDiscard { job, .. } => {
                 self.open_job(&job)?;
                 self.store.lock().job_delete(&job).map_err(internal)?;
                 let dir = job_dir(&self.settings.data_dir, &job);
@@ -182,11 +181,7 @@ impl Digitise {
                 tracing::info!(job, "job discarded");
                 Ok(Reply::Done)
             }
-            RequestOp::SimDocScanner { action, sheets } => self.sim(&action, sheets),
-            _ => Err(ApiError::new(
-                ErrorCode::BadRequest,
-                "not a digitisation operation",
-            )),
+            _ => Err(not_ours()),
         }
     }
 

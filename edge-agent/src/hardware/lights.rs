@@ -4,13 +4,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use rong_hardware::{Indicator, SimLights, SimLightsHandle};
 use rong_protocol::api::Signal;
 use rong_protocol::status::Health;
 
-use super::{health_of, set_health, HealthMap, POLL};
+use super::{health_of, set_health, HealthMap, Starter, POLL};
 use crate::config::DeviceKind;
 
 /// Signals waiting to play; more than this while one plays are dropped (a reader mashing
@@ -43,12 +42,8 @@ fn name(signal: Signal) -> &'static str {
 
 impl Lights {
     /// Starts the configured lights; a failure to start is shown in `health`.
-    pub(super) fn start(
-        kind: &DeviceKind,
-        health: &HealthMap,
-        stop: &Arc<AtomicBool>,
-        threads: &mut Vec<JoinHandle<()>>,
-    ) -> Self {
+    pub(super) fn start(kind: &DeviceKind, st: &mut Starter) -> Self {
+        let health = &st.health;
         let (indicator, sim, detail): (Box<dyn Indicator>, _, _) = match kind {
             DeviceKind::Sim => {
                 let (l, h) = SimLights::new();
@@ -82,10 +77,8 @@ impl Lights {
         };
         set_health(health, NAME, Health::Ok, Some(detail.clone()));
         let (tx, rx) = mpsc::sync_channel(QUEUE);
-        let (h, s) = (health.clone(), stop.clone());
-        threads.push(std::thread::spawn(move || {
-            lights_loop(indicator, rx, h, s, detail)
-        }));
+        let h = health.clone();
+        st.spawn(move |s| lights_loop(indicator, rx, h, s, detail));
         Self { tx: Some(tx), sim }
     }
 

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rong_hardware::{
@@ -13,7 +12,7 @@ use rong_hardware::{
 use rong_protocol::api::{ApiError, ErrorCode, SimPrinterState};
 use rong_protocol::status::Health;
 
-use super::{health_of, set_health, HealthMap, POLL};
+use super::{health_of, set_health, HealthMap, Starter, POLL};
 use crate::config::DeviceKind;
 
 const NAME: &str = "printer";
@@ -74,12 +73,8 @@ fn unavailable(e: &PrinterError) -> ApiError {
 impl Printer {
     /// Starts the configured printer; a missing ESC/POS printer is looked for every few
     /// seconds on a thread of its own.
-    pub(super) fn start(
-        kind: &DeviceKind,
-        health: &HealthMap,
-        stop: &Arc<AtomicBool>,
-        threads: &mut Vec<JoinHandle<()>>,
-    ) -> Self {
+    pub(super) fn start(kind: &DeviceKind, st: &mut Starter) -> Self {
+        let health = &st.health;
         match kind {
             DeviceKind::Sim => {
                 let (p, h) = SimPrinter::new();
@@ -93,8 +88,8 @@ impl Printer {
             DeviceKind::Escpos(c) => {
                 let slot: Slot = Arc::default();
                 open_into(&slot, c, health);
-                let (s, c2, h, st) = (slot.clone(), c.clone(), health.clone(), stop.clone());
-                threads.push(std::thread::spawn(move || reopen_loop(s, c2, h, st)));
+                let (s, c2, h) = (slot.clone(), c.clone(), health.clone());
+                st.spawn(move |stop| reopen_loop(s, c2, h, stop));
                 Self {
                     slot: Some(slot),
                     config: Some(c.clone()),

@@ -3,6 +3,19 @@
 
 use super::*;
 
+/// Starts `config`'s devices with nobody listening to their pushes.
+fn unheard(config: &HardwareConfig) -> Hardware {
+    let (tx, _) = broadcast::channel(4);
+    Hardware::start(config, tx)
+}
+
+/// Asserts device `name`'s health, and that its detail says `says`.
+fn assert_health(hw: &Hardware, name: &str, health: Health, says: &str) {
+    let h = &hw.health()[name];
+    assert_eq!(h.health, health, "{name}: {h:?}");
+    assert!(h.detail.as_deref().unwrap().contains(says), "{h:?}");
+}
+
 #[test]
 fn simulators_push_debounced_reads() {
     let (tx, mut rx) = broadcast::channel(16);
@@ -50,8 +63,7 @@ fn simulators_push_debounced_reads() {
 
 #[test]
 fn no_simulator_when_not_configured() {
-    let (tx, _rx) = broadcast::channel(4);
-    let hw = Hardware::start(&HardwareConfig::default(), tx);
+    let hw = unheard(&HardwareConfig::default());
     assert_eq!(hw.sim_scan("KT1").unwrap_err().code, ErrorCode::NoSimulator);
     assert_eq!(
         hw.sim_tap("04A22B1A").unwrap_err().code,
@@ -94,8 +106,7 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn signals_reach_the_simulated_lights_in_order() {
-    let (tx, _rx) = broadcast::channel(4);
-    let hw = Hardware::start(&sims(), tx);
+    let hw = unheard(&sims());
     assert_eq!(hw.health()["lights"].detail.as_deref(), Some("simulated"));
     hw.signal(Signal::Success);
     wait_until("the first signal", || hw.sim_lights_shown().len() == 1);
@@ -113,8 +124,7 @@ fn signals_reach_the_simulated_lights_in_order() {
 
 #[test]
 fn the_simulated_printer_prints_jams_and_recovers() {
-    let (tx, _rx) = broadcast::channel(4);
-    let hw = Hardware::start(&sims(), tx);
+    let hw = unheard(&sims());
     let r = rong_hardware::Receipt::sample();
     hw.print(&r).unwrap();
     assert_eq!(hw.sim_printed(), vec![r.clone()]);
@@ -124,9 +134,7 @@ fn the_simulated_printer_prints_jams_and_recovers() {
         (SimPrinterState::Offline, Health::Missing, "offline"),
     ] {
         hw.sim_printer(state).unwrap();
-        let h = &hw.health()["printer"];
-        assert_eq!(h.health, health, "{state:?}");
-        assert!(h.detail.as_deref().unwrap().contains(detail), "{h:?}");
+        assert_health(&hw, "printer", health, detail);
         let err = hw.print(&r).unwrap_err();
         assert_eq!(err.code, ErrorCode::PrinterUnavailable, "{state:?}");
     }
@@ -146,8 +154,7 @@ fn an_escpos_printer_on_a_device_file_prints_and_a_missing_one_is_missing() {
         printer: DeviceKind::Escpos(rong_hardware::PrinterConfig::new(lp.to_string_lossy())),
         ..HardwareConfig::default()
     };
-    let (tx, _rx) = broadcast::channel(4);
-    let hw = Hardware::start(&config, tx);
+    let hw = unheard(&config);
     assert_eq!(hw.health()["printer"].health, Health::Ok);
     hw.print(&rong_hardware::Receipt::sample()).unwrap();
     let bytes = std::fs::read(&lp).unwrap();
@@ -156,8 +163,7 @@ fn an_escpos_printer_on_a_device_file_prints_and_a_missing_one_is_missing() {
 
     let gone = dir.path().join("lp9");
     config.printer = DeviceKind::Escpos(rong_hardware::PrinterConfig::new(gone.to_string_lossy()));
-    let (tx, _rx) = broadcast::channel(4);
-    let hw = Hardware::start(&config, tx);
+    let hw = unheard(&config);
     assert_eq!(hw.health()["printer"].health, Health::Missing);
     let err = hw.print(&rong_hardware::Receipt::sample()).unwrap_err();
     assert_eq!(err.code, ErrorCode::PrinterUnavailable);
@@ -175,14 +181,8 @@ fn a_driver_left_out_of_the_build_is_an_error_not_a_crash() {
         card: DeviceKind::Nfc(rong_hardware::NfcConfig::default()),
         ..HardwareConfig::default()
     };
-    let (tx, _rx) = broadcast::channel(4);
-    let hw = Hardware::start(&config, tx);
-    let h = &hw.health()["card"];
-    assert_eq!(h.health, Health::Error);
-    assert!(
-        h.detail.as_deref().unwrap().contains("`nfc` feature"),
-        "{h:?}"
-    );
+    let hw = unheard(&config);
+    assert_health(&hw, "card", Health::Error, "`nfc` feature");
     hw.stop();
 }
 
@@ -197,14 +197,8 @@ fn gpio_lights_off_a_pi_are_missing_and_signals_still_work() {
         lights: DeviceKind::Gpio(rong_hardware::GpioConfig::default()),
         ..HardwareConfig::default()
     };
-    let (tx, _rx) = broadcast::channel(4);
-    let hw = Hardware::start(&config, tx);
-    let h = &hw.health()["lights"];
-    assert_eq!(h.health, Health::Missing);
-    assert!(
-        h.detail.as_deref().unwrap().contains("not a Raspberry Pi"),
-        "{h:?}"
-    );
+    let hw = unheard(&config);
+    assert_health(&hw, "lights", Health::Missing, "not a Raspberry Pi");
     hw.signal(Signal::Attention);
     hw.stop();
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use edge_agent::config::{ClockSynced, Config, DeviceKind};
 use edge_agent::store::Store;
+use rong_protocol::api::{Reply, RequestOp, Who};
 use rong_protocol::delta::{Delta, Op};
 use tokio::sync::oneshot;
 
@@ -43,6 +44,29 @@ pub fn agent_config(dir: &Path, mqtt_port: u16, central: Option<&str>) -> Config
 /// A stand-in central with only its HTTP side, taking uploads with `tus`'s options.
 pub fn upload_server(tus: Tus) -> StandIn {
     StandIn::builder().without_mqtt().tus(tus).start()
+}
+
+/// [`upload_server`] whose patches take 5 ms each, so that a kill lands mid-upload.
+pub fn slow_upload_server() -> StandIn {
+    upload_server(Tus {
+        patch_delay_ms: 5,
+        ..Tus::default()
+    })
+}
+
+/// Identifies card `card` through the agent's dispatch; returns the session.
+pub fn identify(a: &edge_agent::run::Services, card: &str) -> String {
+    let reply = a
+        .api
+        .handle(RequestOp::Identify(Who {
+            card: Some(card.into()),
+            ..Who::default()
+        }))
+        .unwrap();
+    let Reply::Identified { session, .. } = reply else {
+        panic!("{card} not identified: {reply:?}")
+    };
+    session
 }
 
 /// Loads the kit's [`library`] and `more` into the store at `db`, as a snapshot at

@@ -204,25 +204,6 @@ impl Kiosk {
         self.identified(result, now, fx);
     }
 
-    /// The agent lent an item, or refused.
-    pub(super) fn checked_out(
-        &mut self,
-        item: String,
-        result: Result<Reply, ApiError>,
-        fx: &mut Vec<Effect>,
-    ) {
-        let ok = result.is_ok();
-        self.settle(&item, result, |r, reply| {
-            let Reply::CheckedOut { title, due, .. } = reply else {
-                return false;
-            };
-            r.title = title;
-            r.state = RowState::Lent(due);
-            true
-        });
-        self.signal(if ok { Signal::Success } else { Signal::Error }, fx);
-    }
-
     /// The agent took an item back, or refused.
     pub(super) fn checked_in(
         &mut self,
@@ -256,24 +237,23 @@ impl Kiosk {
         self.signal(sig, fx);
     }
 
-    /// The agent renewed a loan, or refused.
-    pub(super) fn renewed(
+    /// Writes the agent's answer about `item` into its row (see [`Self::settle`]); the
+    /// lights say whether the agent agreed. For checkouts ([`lent`]) and renewals
+    /// ([`renewed`]).
+    pub(super) fn settle_signalled(
         &mut self,
-        item: String,
+        item: &str,
         result: Result<Reply, ApiError>,
+        fill: fn(&mut Row, Reply) -> bool,
         fx: &mut Vec<Effect>,
     ) {
-        let ok = result.is_ok();
-        self.settle(&item, result, |r, reply| {
-            let Reply::Renewed { due, .. } = reply else {
-                return false;
-            };
-            r.due = Some(due);
-            r.overdue = false;
-            r.state = RowState::Renewed(due);
-            true
-        });
-        self.signal(if ok { Signal::Success } else { Signal::Error }, fx);
+        let signal = if result.is_ok() {
+            Signal::Success
+        } else {
+            Signal::Error
+        };
+        self.settle(item, result, fill);
+        self.signal(signal, fx);
     }
 
     /// Writes the agent's answer about `item` into its row. `fill` takes a reply and says
@@ -377,6 +357,27 @@ fn loan_row(l: LoanView) -> Row {
         overdue: l.overdue,
         state: RowState::Loan,
     }
+}
+
+/// Fills a row from the agent's checkout reply; `false` for any other reply.
+pub(super) fn lent(r: &mut Row, reply: Reply) -> bool {
+    let Reply::CheckedOut { title, due, .. } = reply else {
+        return false;
+    };
+    r.title = title;
+    r.state = RowState::Lent(due);
+    true
+}
+
+/// Fills a row from the agent's renewal reply; `false` for any other reply.
+pub(super) fn renewed(r: &mut Row, reply: Reply) -> bool {
+    let Reply::Renewed { due, .. } = reply else {
+        return false;
+    };
+    r.due = Some(due);
+    r.overdue = false;
+    r.state = RowState::Renewed(due);
+    true
 }
 
 #[cfg(test)]

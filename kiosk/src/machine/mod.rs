@@ -412,9 +412,13 @@ impl Kiosk {
             }
             (Pending::SyncNow, Err(e)) => self.notify(Notice::Agent(e), now),
             (Pending::Identify(_), result) => self.identify_reply(result, now, fx),
-            (Pending::Checkout(item), result) => self.checked_out(item, result, fx),
+            (Pending::Checkout(item), result) => {
+                self.settle_signalled(&item, result, lending::lent, fx)
+            }
             (Pending::Checkin(item), result) => self.checked_in(item, result, fx),
-            (Pending::Renew(item), result) => self.renewed(item, result, fx),
+            (Pending::Renew(item), result) => {
+                self.settle_signalled(&item, result, lending::renewed, fx)
+            }
             (Pending::Loans, result) => self.loans_reply(result, now),
             (Pending::Search, result) => self.search_reply(result, now),
             (Pending::Print, result) => self.printed(result),

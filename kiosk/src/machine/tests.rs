@@ -105,6 +105,13 @@ impl T {
             }),
         );
     }
+    /// A kiosk where a reader has logged in for `purpose` (see [`T::login`]).
+    pub(super) fn logged_in(purpose: Action, staff: bool) -> T {
+        let mut t = T::new();
+        t.login(purpose, staff);
+        t
+    }
+    /// Taps card `04AA` for `purpose`; the agent knows it, in session `s1`.
     pub(super) fn login(&mut self, purpose: Action, staff: bool) {
         self.act(purpose);
         assert_eq!(self.k.screen, Screen::Identify);
@@ -133,8 +140,7 @@ pub(super) fn date(d: u32) -> NaiveDate {
 
 #[test]
 fn still_here_cancels_the_warning() {
-    let mut t = T::new();
-    t.login(Action::Borrow, false);
+    let mut t = T::logged_in(Action::Borrow, false);
     t.act(Action::LargerText);
     t.act(Action::Language(Lang::En));
     t.now += Duration::from_secs(12);
@@ -159,8 +165,7 @@ fn still_here_cancels_the_warning() {
 
 #[test]
 fn late_replies_do_not_reach_the_next_reader() {
-    let mut t = T::new();
-    t.login(Action::Borrow, false);
+    let mut t = T::logged_in(Action::Borrow, false);
     let (tag, _) = t.input_one(Input::Barcode("KT9".into()));
     t.act(Action::Home);
     t.requests();
@@ -177,8 +182,7 @@ fn late_replies_do_not_reach_the_next_reader() {
 
 #[test]
 fn lost_connection_leaves_items_unconfirmed_and_a_session_the_agent_forgot_ends() {
-    let mut t = T::new();
-    t.login(Action::Borrow, false);
+    let mut t = T::logged_in(Action::Borrow, false);
     let (tag, _) = t.input_one(Input::Barcode("KT1".into()));
     t.input(Input::Disconnected);
     assert!(t.k.out_of_service());

@@ -8,8 +8,7 @@ use rong_protocol::api::LoanView;
 
 #[test]
 fn borrow_three_then_receipt_and_summary() {
-    let mut t = T::new();
-    t.login(Action::Borrow, false);
+    let mut t = T::logged_in(Action::Borrow, false);
     assert_eq!(t.k.screen, Screen::Borrow);
     for (i, code) in ["KT1", "KT2", "KT3"].iter().enumerate() {
         let (tag, op) = t.input_one(Input::Barcode((*code).into()));
