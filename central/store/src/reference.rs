@@ -3,6 +3,7 @@
 
 use rong_protocol::delta::{Branch, Category, ClosedDay, Item, ItemStatus, LoanRule, Op, Patron};
 use rong_protocol::ids::BranchId;
+use rong_sqlite::{from_row, query_list};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::changes::{append, Applied};
@@ -105,45 +106,39 @@ pub(super) fn patron_row(r: &Row<'_>) -> rusqlite::Result<Patron> {
 
 /// Loads the cached reference tables.
 pub(super) fn load_cache(conn: &Connection) -> Result<RefCache, StoreError> {
-    let mut cache = RefCache::default();
-    let mut stmt =
-        conn.prepare("SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id")?;
-    cache.branches = stmt.query_map([], branch_row)?.collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare("SELECT id, name, max_loans FROM categories ORDER BY id")?;
-    cache.categories = stmt
-        .query_map([], |r| {
-            Ok(Category {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                max_loans: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT category, item_type, loan_days, max_renewals FROM loan_rules ORDER BY category, item_type",
-    )?;
-    cache.rules = stmt
-        .query_map([], |r| {
-            Ok(LoanRule {
-                category: r.get(0)?,
-                item_type: r.get(1)?,
-                loan_days: r.get(2)?,
-                max_renewals: r.get(3)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt =
-        conn.prepare("SELECT branch, date, reason FROM closed_days ORDER BY branch, date")?;
-    cache.closed_days = stmt
-        .query_map([], |r| {
-            Ok(ClosedDay {
-                branch: branch_id(r.get(0)?, 0)?,
-                date: date(r.get(1)?, 1)?,
-                reason: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(cache)
+    Ok(RefCache {
+        branches: query_list(
+            conn,
+            "SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id",
+            [],
+            branch_row,
+        )?,
+        categories: query_list(
+            conn,
+            "SELECT id, name, max_loans FROM categories ORDER BY id",
+            [],
+            from_row!(Category => id, name, max_loans),
+        )?,
+        rules: query_list(
+            conn,
+            "SELECT category, item_type, loan_days, max_renewals FROM loan_rules \
+             ORDER BY category, item_type",
+            [],
+            from_row!(LoanRule => category, item_type, loan_days, max_renewals),
+        )?,
+        closed_days: query_list(
+            conn,
+            "SELECT branch, date, reason FROM closed_days ORDER BY branch, date",
+            [],
+            |r| {
+                Ok(ClosedDay {
+                    branch: branch_id(r.get(0)?, 0)?,
+                    date: date(r.get(1)?, 1)?,
+                    reason: r.get(2)?,
+                })
+            },
+        )?,
+    })
 }
 
 pub(super) fn put_branch(
