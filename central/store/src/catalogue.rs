@@ -9,7 +9,7 @@ use rong_protocol::delta::{Item, Op};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::changes::{append, mark_snapshot, Applied};
-use super::reference::{put_item, write_item};
+use super::reference::{put, write_item};
 use super::{Store, StoreError};
 
 /// One bibliographic record ready to store, with the items from its holdings fields.
@@ -179,7 +179,7 @@ fn upsert_one(
     match announce {
         Announce::EachRow => {
             for item in &e.items {
-                put_item(c, item, applied)?;
+                put(c, Op::PutItem(item.clone()), applied)?;
             }
             // After the items, so the record names every branch that now holds a copy.
             if let Some(rec) = super::search::record_op(c, &e.id)? {

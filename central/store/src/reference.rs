@@ -3,6 +3,7 @@
 
 use rong_protocol::delta::{Branch, Category, ClosedDay, Item, ItemStatus, LoanRule, Op, Patron};
 use rong_protocol::ids::BranchId;
+use rong_sqlite::reference::{self, item_status_parse};
 use rong_sqlite::{from_row, query_list};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -22,22 +23,9 @@ pub struct RefCache {
     pub closed_days: Vec<ClosedDay>,
 }
 
-pub(super) fn status_str(s: ItemStatus) -> &'static str {
-    match s {
-        ItemStatus::Available => "available",
-        ItemStatus::NotForLoan => "not_for_loan",
-        ItemStatus::Lost => "lost",
-        ItemStatus::Withdrawn => "withdrawn",
-    }
-}
-
+/// An item's stored status; text no status has reads as available.
 fn status_from(s: &str) -> ItemStatus {
-    match s {
-        "not_for_loan" => ItemStatus::NotForLoan,
-        "lost" => ItemStatus::Lost,
-        "withdrawn" => ItemStatus::Withdrawn,
-        _ => ItemStatus::Available,
-    }
+    item_status_parse(s).unwrap_or(ItemStatus::Available)
 }
 
 fn branch_id(s: String, idx: usize) -> rusqlite::Result<BranchId> {
@@ -141,55 +129,23 @@ pub(super) fn load_cache(conn: &Connection) -> Result<RefCache, StoreError> {
     })
 }
 
-pub(super) fn put_branch(
-    c: &Connection,
-    b: &Branch,
-    applied: &mut Applied,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO branches (id, name, closed_weekdays, require_pin) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![b.id.as_str(), b.name, serde_json::to_string(&b.closed_weekdays)?, b.require_pin])?;
-    append(c, Op::PutBranch(b.clone()), applied)?;
-    Ok(())
-}
-
-pub(super) fn put_category(
-    c: &Connection,
-    k: &Category,
-    applied: &mut Applied,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO categories (id, name, max_loans) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![k.id, k.name, k.max_loans])?;
-    append(c, Op::PutCategory(k.clone()), applied)?;
-    Ok(())
-}
-
-pub(super) fn put_rule(
-    c: &Connection,
-    r: &LoanRule,
-    applied: &mut Applied,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO loan_rules (category, item_type, loan_days, max_renewals) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![r.category, r.item_type, r.loan_days, r.max_renewals])?;
-    append(c, Op::PutRule(r.clone()), applied)?;
-    Ok(())
-}
-
-pub(super) fn put_closed_day(
-    c: &Connection,
-    d: &ClosedDay,
-    applied: &mut Applied,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO closed_days (branch, date, reason) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![d.branch.as_str(), d.date.to_string(), d.reason])?;
-    append(c, Op::PutClosedDay(d.clone()), applied)?;
+/// Writes a reference put and appends its op to the change log; anything but a put of
+/// reference data is a conflict.
+pub(super) fn put(c: &Connection, op: Op, applied: &mut Applied) -> Result<(), StoreError> {
+    match &op {
+        Op::PutBranch(b) => reference::put_branch(c, b)?,
+        Op::PutCategory(k) => reference::put_category(c, k)?,
+        Op::PutRule(r) => reference::put_rule(c, r)?,
+        Op::PutClosedDay(d) => reference::put_closed_day(c, d)?,
+        Op::PutItem(i) => write_item(c, i)?,
+        Op::PutPatron(p) => return put_patron(c, p, applied),
+        other => {
+            return Err(StoreError::Conflict(format!(
+                "put_ops takes reference puts only, not {other:?}"
+            )))
+        }
+    }
+    append(c, op, applied)?;
     Ok(())
 }
 
@@ -198,24 +154,7 @@ pub(super) fn put_patron(
     p: &Patron,
     applied: &mut Applied,
 ) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT INTO patrons (card, name, category, branch, blocked, expires, pin_hash, pin_required, staff) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-         ON CONFLICT(card) DO UPDATE SET name = excluded.name, category = excluded.category, \
-         branch = excluded.branch, blocked = excluded.blocked, expires = excluded.expires, \
-         pin_hash = excluded.pin_hash, pin_required = excluded.pin_required, staff = excluded.staff",
-    )?
-    .execute(params![
-        p.card,
-        p.name,
-        p.category,
-        p.branch.as_str(),
-        p.blocked,
-        p.expires.map(|d| d.to_string()),
-        p.pin_hash,
-        p.pin_required,
-        p.staff
-    ])?;
+    reference::put_patron(c, p)?;
     c.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
         .execute(params![p.card])?;
     // A UID is one physical card: binding it here takes it away from any other patron,
@@ -240,31 +179,10 @@ pub(super) fn put_patron(
     Ok(())
 }
 
-pub(super) fn put_item(c: &Connection, i: &Item, applied: &mut Applied) -> Result<(), StoreError> {
-    write_item(c, i)?;
-    append(c, Op::PutItem(i.clone()), applied)?;
-    Ok(())
-}
-
 /// Writes an item's row without a change-log entry (a bulk import announces itself with
 /// one snapshot marker instead).
 pub(super) fn write_item(c: &Connection, i: &Item) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO items (barcode, record, title, author, call_number, item_type, home_branch, status, shelf) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        i.barcode,
-        i.record,
-        i.title,
-        i.author,
-        i.call_number,
-        i.item_type,
-        i.home_branch.as_str(),
-        status_str(i.status),
-        i.shelf
-    ])?;
-    Ok(())
+    Ok(reference::put_item(c, i)?)
 }
 
 /// Reads a patron by card.
@@ -304,19 +222,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut applied = Applied::default();
         for op in ops {
-            match op {
-                Op::PutBranch(b) => put_branch(&tx, b, &mut applied)?,
-                Op::PutCategory(k) => put_category(&tx, k, &mut applied)?,
-                Op::PutRule(r) => put_rule(&tx, r, &mut applied)?,
-                Op::PutClosedDay(d) => put_closed_day(&tx, d, &mut applied)?,
-                Op::PutPatron(p) => put_patron(&tx, p, &mut applied)?,
-                Op::PutItem(i) => put_item(&tx, i, &mut applied)?,
-                other => {
-                    return Err(StoreError::Conflict(format!(
-                        "put_ops takes reference puts only, not {other:?}"
-                    )))
-                }
-            }
+            put(&tx, op.clone(), &mut applied)?;
         }
         tx.commit()?;
         Ok(applied)

@@ -3,33 +3,13 @@
 use chrono::NaiveDate;
 use rong_hardware::card::normalise_uid;
 use rong_protocol::api::{BranchAvailability, SearchHit};
-use rong_protocol::delta::{
-    Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron,
-};
+use rong_protocol::delta::{Branch, Category, ClosedDay, Delta, Item, Loan, LoanRule, Op, Patron};
 use rong_protocol::BranchId;
+use rong_sqlite::reference::{self, item_status_parse};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{col_date, col_opt_date, conversion, meta_u64, set_meta, Store, StoreError};
 use crate::sync::{classify_delta, DeltaAction};
-
-fn status_text(s: ItemStatus) -> &'static str {
-    match s {
-        ItemStatus::Available => "available",
-        ItemStatus::NotForLoan => "not_for_loan",
-        ItemStatus::Lost => "lost",
-        ItemStatus::Withdrawn => "withdrawn",
-    }
-}
-
-fn status_parse(s: &str) -> Option<ItemStatus> {
-    Some(match s {
-        "available" => ItemStatus::Available,
-        "not_for_loan" => ItemStatus::NotForLoan,
-        "lost" => ItemStatus::Lost,
-        "withdrawn" => ItemStatus::Withdrawn,
-        _ => return None,
-    })
-}
 
 fn branch_id(row: &Row<'_>, i: usize) -> rusqlite::Result<BranchId> {
     let s: String = row.get(i)?;
@@ -46,7 +26,7 @@ fn item_row(row: &Row<'_>) -> rusqlite::Result<Item> {
         call_number: row.get(4)?,
         item_type: row.get(5)?,
         home_branch: branch_id(row, 6)?,
-        status: status_parse(&status)
+        status: item_status_parse(&status)
             .ok_or_else(|| conversion(7, format!("item status {status:?}")))?,
         shelf: row.get(8)?,
     })
@@ -169,50 +149,11 @@ fn index_loaded_records(conn: &Connection) -> Result<u64, StoreError> {
 /// send the loan again once it has applied them. Returns false when skipped.
 fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
     match op {
-        Op::PutBranch(b) => {
-            let days = serde_json::to_string(&b.closed_weekdays)
-                .map_err(|e| StoreError::Refused(e.to_string()))?;
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO branches (id, name, closed_weekdays, require_pin)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![b.id.as_str(), b.name, days, b.require_pin])?;
-        }
-        Op::PutCategory(c) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO categories (id, name, max_loans) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![c.id, c.name, c.max_loans])?;
-        }
-        Op::PutRule(r) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO loan_rules (category, item_type, loan_days, max_renewals)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                r.category,
-                r.item_type,
-                r.loan_days,
-                r.max_renewals
-            ])?;
-        }
+        Op::PutBranch(b) => reference::put_branch(conn, b)?,
+        Op::PutCategory(c) => reference::put_category(conn, c)?,
+        Op::PutRule(r) => reference::put_rule(conn, r)?,
         Op::PutPatron(p) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO patrons
-                 (card, name, category, branch, blocked, expires, pin_hash, pin_required, staff)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                p.card,
-                p.name,
-                p.category,
-                p.branch.as_str(),
-                p.blocked,
-                p.expires.map(|d| d.to_string()),
-                p.pin_hash,
-                p.pin_required,
-                p.staff
-            ])?;
+            reference::put_patron(conn, p)?;
             conn.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
                 .execute([&p.card])?;
             for raw in &p.nfc_uids {
@@ -283,25 +224,7 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
                     .execute([rowid])?;
             }
         }
-        Op::PutItem(i) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO items
-                 (barcode, record, title, author, call_number, item_type, home_branch, status,
-                  shelf)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                i.barcode,
-                i.record,
-                i.title,
-                i.author,
-                i.call_number,
-                i.item_type,
-                i.home_branch.as_str(),
-                status_text(i.status),
-                i.shelf
-            ])?;
-        }
+        Op::PutItem(i) => reference::put_item(conn, i)?,
         Op::DelItem { barcode } => {
             conn.prepare_cached("DELETE FROM items WHERE barcode = ?1")?
                 .execute([barcode])?;
@@ -318,12 +241,7 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
             }
             del_loan(conn, item)?;
         }
-        Op::PutClosedDay(c) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO closed_days (branch, date, reason) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![c.branch.as_str(), c.date.to_string(), c.reason])?;
-        }
+        Op::PutClosedDay(c) => reference::put_closed_day(conn, c)?,
         Op::DelClosedDay { branch, date } => {
             conn.prepare_cached("DELETE FROM closed_days WHERE branch = ?1 AND date = ?2")?
                 .execute([branch.as_str(), &date.to_string()])?;

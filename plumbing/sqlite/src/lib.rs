@@ -6,10 +6,12 @@
 //! page cache), then applies the numbered [`Migration`]s it has not seen. [`ReadPool`] lends
 //! read-only connections beside that one writer; [`open_write`] gives worker threads a
 //! further writer. [`search`] holds the catalogue search index both stores keep;
-//! [`query_list`], [`query_opt`] and [`from_row!`] read rows into values.
+//! [`reference`] writes the reference tables both keep; [`query_list`], [`query_opt`] and
+//! [`from_row!`] read rows into values.
 
 mod open;
 mod pool;
+pub mod reference;
 mod rows;
 pub mod search;
 
