@@ -57,10 +57,15 @@ pub fn trim_isbd(text: &str) -> &str {
 impl Field {
     /// A data field with blank indicators and these text subfields, in order.
     pub fn text(tag: &[u8; 3], subfields: &[(u8, &str)]) -> Field {
+        Field::text_with(tag, [b' ', b' '], subfields)
+    }
+
+    /// A data field with these indicators and text subfields, in order.
+    pub fn text_with(tag: &[u8; 3], [ind1, ind2]: [u8; 2], subfields: &[(u8, &str)]) -> Field {
         Field::Data {
             tag: *tag,
-            ind1: b' ',
-            ind2: b' ',
+            ind1,
+            ind2,
             subfields: subfields
                 .iter()
                 .map(|(code, value)| Subfield {
@@ -216,18 +221,7 @@ mod tests {
             tag: *b"001",
             value: b" KT000123 ".to_vec(),
         });
-        let data = |tag: &[u8; 3], subs: &[(u8, &str)]| Field::Data {
-            tag: *tag,
-            ind1: b'1',
-            ind2: b'0',
-            subfields: subs
-                .iter()
-                .map(|(c, v)| Subfield {
-                    code: *c,
-                    value: v.as_bytes().to_vec(),
-                })
-                .collect(),
-        };
+        let data = |tag: &[u8; 3], subs: &[(u8, &str)]| Field::text_with(tag, [b'1', b'0'], subs);
         r.fields
             .push(data(b"020", &[(b'a', "9786041234567 :"), (b'c', "50000đ")]));
         r.fields.push(data(b"100", &[(b'a', "Nguyễn Nhật Ánh,")]));

@@ -8,18 +8,7 @@ use super::record::is_control_tag;
 use super::*;
 
 fn text_field(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
-    Field::Data {
-        tag: *tag,
-        ind1: b'1',
-        ind2: b'0',
-        subfields: subs
-            .iter()
-            .map(|(code, v)| Subfield {
-                code: *code,
-                value: v.as_bytes().to_vec(),
-            })
-            .collect(),
-    }
+    Field::text_with(tag, [b'1', b'0'], subs)
 }
 
 /// A good Unicode record numbered `n`.
