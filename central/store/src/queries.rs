@@ -2,11 +2,11 @@
 
 use chrono::NaiveDate;
 use rong_protocol::delta::Item;
-use rong_sqlite::{from_row, query_list};
+use rong_sqlite::{from_row, query_list, query_opt};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::reference::{item_row, patron, ITEM_COLS};
+use super::reference::{date_at, item_row, patron, ITEM_COLS};
 use super::StoreError;
 
 /// A loan, active or returned. Times are ms since the Unix epoch.
@@ -38,21 +38,8 @@ const LOAN_COLS: &str =
     "item, patron, branch, device, loaned_at, due, renewals, returned_at, return_device, missed_return";
 
 fn loan_row(r: &Row<'_>) -> rusqlite::Result<LoanRow> {
-    let due: String = r.get(5)?;
-    Ok(LoanRow {
-        item: r.get(0)?,
-        patron: r.get(1)?,
-        branch: r.get(2)?,
-        device: r.get(3)?,
-        loaned_at: r.get(4)?,
-        due: due.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
-        })?,
-        renewals: r.get(6)?,
-        returned_at: r.get(7)?,
-        return_device: r.get(8)?,
-        missed_return: r.get(9)?,
-    })
+    from_row!(LoanRow => item, patron, branch, device, loaned_at, due: date_at, renewals,
+        returned_at, return_device, missed_return)(r)
 }
 
 /// Which loans to list.
@@ -167,17 +154,11 @@ pub struct ItemDetail {
 
 /// One item.
 pub fn item_detail(c: &Connection, barcode: &str) -> Result<ItemDetail, StoreError> {
-    let item = c
-        .prepare_cached(&format!("SELECT {ITEM_COLS} FROM items WHERE barcode = ?1"))?
-        .query_row(params![barcode], item_row)
-        .optional()?
+    let sql = format!("SELECT {ITEM_COLS} FROM items WHERE barcode = ?1");
+    let item = query_opt(c, &sql, params![barcode], item_row)?
         .ok_or_else(|| StoreError::NotFound(format!("item {barcode}")))?;
-    let loan = c
-        .prepare_cached(&format!(
-            "SELECT {LOAN_COLS} FROM loans WHERE item = ?1 AND returned_at IS NULL"
-        ))?
-        .query_row(params![barcode], loan_row)
-        .optional()?;
+    let sql = format!("SELECT {LOAN_COLS} FROM loans WHERE item = ?1 AND returned_at IS NULL");
+    let loan = query_opt(c, &sql, params![barcode], loan_row)?;
     Ok(ItemDetail { item, loan })
 }
 

@@ -23,9 +23,9 @@ pub struct RefCache {
     pub closed_days: Vec<ClosedDay>,
 }
 
-/// An item's stored status; text no status has reads as available.
-fn status_from(s: &str) -> ItemStatus {
-    item_status_parse(s).unwrap_or(ItemStatus::Available)
+/// The item status in column `i`; text no status has reads as available.
+fn status_at(r: &Row<'_>, i: usize) -> rusqlite::Result<ItemStatus> {
+    Ok(item_status_parse(&r.get::<_, String>(i)?).unwrap_or(ItemStatus::Available))
 }
 
 fn branch_id(s: String, idx: usize) -> rusqlite::Result<BranchId> {
@@ -38,6 +38,23 @@ fn date(s: String, idx: usize) -> rusqlite::Result<chrono::NaiveDate> {
     s.parse().map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+/// The branch id in column `i`.
+fn branch_at(r: &Row<'_>, i: usize) -> rusqlite::Result<BranchId> {
+    branch_id(r.get(i)?, i)
+}
+
+/// The ISO date in column `i`.
+pub(super) fn date_at(r: &Row<'_>, i: usize) -> rusqlite::Result<chrono::NaiveDate> {
+    date(r.get(i)?, i)
+}
+
+/// The ISO date, if any, in column `i`.
+fn opt_date_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<chrono::NaiveDate>> {
+    r.get::<_, Option<String>>(i)?
+        .map(|s| date(s, i))
+        .transpose()
 }
 
 pub(super) fn branch_row(r: &Row<'_>) -> rusqlite::Result<Branch> {
@@ -54,17 +71,8 @@ pub(super) const ITEM_COLS: &str =
     "barcode, record, title, author, call_number, item_type, home_branch, status, shelf";
 
 pub(super) fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
-    Ok(Item {
-        barcode: r.get(0)?,
-        record: r.get(1)?,
-        title: r.get(2)?,
-        author: r.get(3)?,
-        call_number: r.get(4)?,
-        item_type: r.get(5)?,
-        home_branch: branch_id(r.get(6)?, 6)?,
-        status: status_from(&r.get::<_, String>(7)?),
-        shelf: r.get(8)?,
-    })
+    from_row!(Item => barcode, record, title, author, call_number, item_type,
+        home_branch: branch_at, status: status_at, shelf)(r)
 }
 
 pub(super) const PATRON_COLS: &str =
@@ -72,24 +80,16 @@ pub(super) const PATRON_COLS: &str =
      (SELECT json_group_array(uid) FROM patron_uids u WHERE u.card = patrons.card)";
 
 pub(super) fn patron_row(r: &Row<'_>) -> rusqlite::Result<Patron> {
-    let uids: String = r.get(9)?;
+    from_row!(Patron => card, name, category, branch: branch_at, blocked, expires: opt_date_at,
+        pin_hash, pin_required, staff, nfc_uids: uids_at)(r)
+}
+
+/// The JSON array of NFC UIDs in column `i`, sorted; unreadable JSON reads as none.
+fn uids_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Vec<String>> {
+    let uids: String = r.get(i)?;
     let mut nfc_uids: Vec<String> = serde_json::from_str(&uids).unwrap_or_default();
     nfc_uids.sort();
-    Ok(Patron {
-        card: r.get(0)?,
-        nfc_uids,
-        name: r.get(1)?,
-        category: r.get(2)?,
-        branch: branch_id(r.get(3)?, 3)?,
-        blocked: r.get(4)?,
-        expires: r
-            .get::<_, Option<String>>(5)?
-            .map(|s| date(s, 5))
-            .transpose()?,
-        pin_hash: r.get(6)?,
-        pin_required: r.get(7)?,
-        staff: r.get(8)?,
-    })
+    Ok(nfc_uids)
 }
 
 /// Loads the cached reference tables.
@@ -118,13 +118,7 @@ pub(super) fn load_cache(conn: &Connection) -> Result<RefCache, StoreError> {
             conn,
             "SELECT branch, date, reason FROM closed_days ORDER BY branch, date",
             [],
-            |r| {
-                Ok(ClosedDay {
-                    branch: branch_id(r.get(0)?, 0)?,
-                    date: date(r.get(1)?, 1)?,
-                    reason: r.get(2)?,
-                })
-            },
+            from_row!(ClosedDay => branch: branch_at, date: date_at, reason),
         )?,
     })
 }

@@ -8,7 +8,7 @@ use rong_protocol::delta::Record;
 use rong_protocol::ids::BranchId;
 use rong_protocol::search::Query;
 use rong_sqlite::search::ranked_rowids;
-use rong_sqlite::{from_row, query_list};
+use rong_sqlite::{from_row, query_list, query_opt};
 
 pub(super) use rong_sqlite::search::index_record;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -119,12 +119,8 @@ pub fn search(c: &Connection, q: &Query, limit: usize) -> Result<Vec<CatalogueHi
     };
     let mut out = Vec::with_capacity(ids.len());
     for rowid in ids {
-        let rec = c
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLS} FROM records WHERE rowid = ?1"
-            ))?
-            .query_row(params![rowid], record_row)
-            .optional()?;
+        let sql = format!("SELECT {RECORD_COLS} FROM records WHERE rowid = ?1");
+        let rec = query_opt(c, &sql, params![rowid], record_row)?;
         let Some(rec) = rec else { continue };
         let branches = availability(c, &rec.id, &names)?;
         out.push(CatalogueHit {
@@ -204,10 +200,8 @@ pub struct Copy {
 
 /// A record and its copies (lost and withdrawn ones left out), by branch then barcode.
 pub fn record_detail(c: &Connection, id: &str) -> Result<Option<(Record, Vec<Copy>)>, StoreError> {
-    let rec = c
-        .prepare_cached(&format!("SELECT {RECORD_COLS} FROM records WHERE id = ?1"))?
-        .query_row(params![id], record_row)
-        .optional()?;
+    let sql = format!("SELECT {RECORD_COLS} FROM records WHERE id = ?1");
+    let rec = query_opt(c, &sql, params![id], record_row)?;
     let Some(rec) = rec else { return Ok(None) };
     let copies = query_list(
         c,

@@ -31,26 +31,31 @@ where
 
 /// A row mapper that fills a struct's fields from the row's columns, in the order named:
 /// `from_row!(Page => position, width)` reads column 0 into `position` and column 1 into
-/// `width`, so the field list reads like the `SELECT` list it must match. `count as i64`
-/// reads the column as an `i64` and casts it to the field's type (SQLite stores no
-/// unsigned integers). Fields that need more than that want a hand-written mapper.
+/// `width`, so the field list reads like the `SELECT` list it must match.
+///
+/// `count as i64` reads the column as an `i64` and casts it to the field's type (SQLite
+/// stores no unsigned integers); `due: date_at` reads it with `date_at(row, index)`, a
+/// conversion such as a parse. Fields that need more want a hand-written mapper.
 #[macro_export]
 macro_rules! from_row {
-    ($ty:ident => $($field:ident $(as $sql:ty)?),+ $(,)?) => {
+    ($ty:ident => $($field:ident $(as $sql:ty)? $(: $conv:expr)?),+ $(,)?) => {
         |row: &$crate::__rusqlite::Row<'_>| -> $crate::__rusqlite::Result<$ty> {
             let mut next = 0usize;
             let mut col = || {
                 next += 1;
                 next - 1
             };
-            Ok($ty { $($field: $crate::from_row!(@get row, col() $(, $sql)?)),+ })
+            Ok($ty { $($field: $crate::from_row!(@get row, col() $(, as $sql)? $(, $conv)?)),+ })
         }
     };
     (@get $row:ident, $i:expr) => {
         $row.get($i)?
     };
-    (@get $row:ident, $i:expr, $sql:ty) => {
+    (@get $row:ident, $i:expr, as $sql:ty) => {
         $row.get::<_, $sql>($i)? as _
+    };
+    (@get $row:ident, $i:expr, $conv:expr) => {
+        $conv($row, $i)?
     };
 }
 
@@ -63,6 +68,11 @@ mod tests {
         name: String,
         n: u64,
         note: Option<String>,
+    }
+
+    /// A note, shouted.
+    fn loud(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<String>> {
+        Ok(r.get::<_, Option<String>>(i)?.map(|s| s.to_uppercase()))
     }
 
     #[test]
@@ -90,8 +100,13 @@ mod tests {
                 },
             ]
         );
-        let one = query_opt(&c, sql, [2], crate::from_row!(Pair => name, n as i64, note)).unwrap();
-        assert_eq!(one.map(|p| p.n), Some(2));
+        let one = query_opt(
+            &c,
+            sql,
+            [2],
+            crate::from_row!(Pair => name, n as i64, note: loud),
+        );
+        assert_eq!(one.unwrap().unwrap().note.as_deref(), Some("X"));
         assert!(query_opt(&c, sql, [3], |r| r.get::<_, i64>(1))
             .unwrap()
             .is_none());
