@@ -3,9 +3,12 @@
 use chrono::NaiveDate;
 use rong_hardware::card::normalise_uid;
 use rong_protocol::api::{BranchAvailability, SearchHit};
-use rong_protocol::delta::{Branch, Category, ClosedDay, Delta, Item, Loan, LoanRule, Op, Patron};
+use rong_protocol::delta::{
+    Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron,
+};
 use rong_protocol::BranchId;
 use rong_sqlite::reference::{self, item_status_parse};
+use rong_sqlite::{from_row, query_list, query_opt};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{col_date, col_opt_date, conversion, meta_u64, set_meta, Store, StoreError};
@@ -16,20 +19,21 @@ fn branch_id(row: &Row<'_>, i: usize) -> rusqlite::Result<BranchId> {
     BranchId::new(s).map_err(|e| conversion(i, e.to_string()))
 }
 
+/// The JSON array of closed weekdays in column `i`.
+fn weekdays_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {
+    let days: String = row.get(i)?;
+    serde_json::from_str(&days).map_err(|e| conversion(i, e.to_string()))
+}
+
+/// The item status in column `i`; text no status has is an error.
+fn status_at(row: &Row<'_>, i: usize) -> rusqlite::Result<ItemStatus> {
+    let status: String = row.get(i)?;
+    item_status_parse(&status).ok_or_else(|| conversion(i, format!("item status {status:?}")))
+}
+
 fn item_row(row: &Row<'_>) -> rusqlite::Result<Item> {
-    let status: String = row.get(7)?;
-    Ok(Item {
-        barcode: row.get(0)?,
-        record: row.get(1)?,
-        title: row.get(2)?,
-        author: row.get(3)?,
-        call_number: row.get(4)?,
-        item_type: row.get(5)?,
-        home_branch: branch_id(row, 6)?,
-        status: item_status_parse(&status)
-            .ok_or_else(|| conversion(7, format!("item status {status:?}")))?,
-        shelf: row.get(8)?,
-    })
+    from_row!(Item => barcode, record, title, author, call_number, item_type,
+        home_branch: branch_id, status: status_at, shelf)(row)
 }
 
 /// Columns for [`item_row`].
@@ -37,12 +41,7 @@ const ITEM_COLS: &str =
     "barcode, record, title, author, call_number, item_type, home_branch, status, shelf";
 
 fn loan_row(row: &Row<'_>) -> rusqlite::Result<Loan> {
-    Ok(Loan {
-        item: row.get(0)?,
-        patron: row.get(1)?,
-        due: col_date(row, 2)?,
-        renewals: row.get(3)?,
-    })
+    from_row!(Loan => item, patron, due: col_date, renewals)(row)
 }
 
 /// Whether the item has local events central has not applied yet.
@@ -302,12 +301,12 @@ impl Store {
         let Some(mut p) = found else {
             return Ok(None);
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT uid FROM patron_uids WHERE card = ?1 ORDER BY uid")?;
-        p.nfc_uids = stmt
-            .query_map([card], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        p.nfc_uids = query_list(
+            &self.conn,
+            "SELECT uid FROM patron_uids WHERE card = ?1 ORDER BY uid",
+            [card],
+            |r| r.get(0),
+        )?;
         Ok(Some(p))
     }
 
@@ -329,56 +328,32 @@ impl Store {
 
     /// A branch.
     pub fn branch(&self, id: &BranchId) -> Result<Option<Branch>, StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT id, name, closed_weekdays, require_pin FROM branches WHERE id = ?1",
-            )?
-            .query_row([id.as_str()], |r| {
-                let days: String = r.get(2)?;
-                Ok(Branch {
-                    id: branch_id(r, 0)?,
-                    name: r.get(1)?,
-                    closed_weekdays: serde_json::from_str(&days)
-                        .map_err(|e| conversion(2, e.to_string()))?,
-                    require_pin: r.get(3)?,
-                })
-            })
-            .optional()?;
-        Ok(row)
+        Ok(query_opt(
+            &self.conn,
+            "SELECT id, name, closed_weekdays, require_pin FROM branches WHERE id = ?1",
+            [id.as_str()],
+            from_row!(Branch => id: branch_id, name, closed_weekdays: weekdays_at, require_pin),
+        )?)
     }
 
     /// A patron category.
     pub fn category(&self, id: &str) -> Result<Option<Category>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT id, name, max_loans FROM categories WHERE id = ?1")?
-            .query_row([id], |r| {
-                Ok(Category {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    max_loans: r.get(2)?,
-                })
-            })
-            .optional()?)
+        Ok(query_opt(
+            &self.conn,
+            "SELECT id, name, max_loans FROM categories WHERE id = ?1",
+            [id],
+            from_row!(Category => id, name, max_loans),
+        )?)
     }
 
     /// Every loan rule.
     pub fn rules(&self) -> Result<Vec<LoanRule>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        Ok(query_list(
+            &self.conn,
             "SELECT category, item_type, loan_days, max_renewals FROM loan_rules",
-        )?;
-        let rules = stmt
-            .query_map([], |r| {
-                Ok(LoanRule {
-                    category: r.get(0)?,
-                    item_type: r.get(1)?,
-                    loan_days: r.get(2)?,
-                    max_renewals: r.get(3)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rules)
+            [],
+            from_row!(LoanRule => category, item_type, loan_days, max_renewals),
+        )?)
     }
 
     /// A branch's closed days from `from` on.
@@ -387,20 +362,13 @@ impl Store {
         branch: &BranchId,
         from: NaiveDate,
     ) -> Result<Vec<ClosedDay>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        Ok(query_list(
+            &self.conn,
             "SELECT branch, date, reason FROM closed_days
              WHERE branch = ?1 AND date >= ?2 ORDER BY date",
-        )?;
-        let days = stmt
-            .query_map([branch.as_str(), &from.to_string()], |r| {
-                Ok(ClosedDay {
-                    branch: branch_id(r, 0)?,
-                    date: col_date(r, 1)?,
-                    reason: r.get(2)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(days)
+            [branch.as_str(), &from.to_string()],
+            from_row!(ClosedDay => branch: branch_id, date: col_date, reason),
+        )?)
     }
 
     /// An item by barcode.
