@@ -55,6 +55,14 @@ pub fn trim_isbd(text: &str) -> &str {
 }
 
 impl Field {
+    /// A control field (tags 001 to 009) with this value.
+    pub fn control(tag: &[u8; 3], value: impl Into<Vec<u8>>) -> Field {
+        Field::Control {
+            tag: *tag,
+            value: value.into(),
+        }
+    }
+
     /// A data field with blank indicators and these text subfields, in order.
     pub fn text(tag: &[u8; 3], subfields: &[(u8, &str)]) -> Field {
         Field::text_with(tag, [b' ', b' '], subfields)
@@ -217,10 +225,7 @@ mod tests {
 
     fn sample() -> Record {
         let mut r = Record::new();
-        r.fields.push(Field::Control {
-            tag: *b"001",
-            value: b" KT000123 ".to_vec(),
-        });
+        r.fields.push(Field::control(b"001", " KT000123 "));
         let data = |tag: &[u8; 3], subs: &[(u8, &str)]| Field::text_with(tag, [b'1', b'0'], subs);
         r.fields
             .push(data(b"020", &[(b'a', "9786041234567 :"), (b'c', "50000đ")]));

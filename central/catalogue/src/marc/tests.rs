@@ -14,14 +14,11 @@ fn text_field(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
 /// A good Unicode record numbered `n`.
 fn good(n: u32) -> Record {
     let mut r = Record::new();
-    r.fields.push(Field::Control {
-        tag: *b"001",
-        value: format!("KT{n:06}").into_bytes(),
-    });
-    r.fields.push(Field::Control {
-        tag: *b"008",
-        value: b"250101s2024    vm            000 0 vie d".to_vec(),
-    });
+    r.fields.push(Field::control(b"001", format!("KT{n:06}")));
+    r.fields.push(Field::control(
+        b"008",
+        "250101s2024    vm            000 0 vie d",
+    ));
     r.fields.push(text_field(b"100", &[(b'a', "Nguyễn Du,")]));
     r.fields.push(text_field(
         b"245",
