@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use rong_hardware::card::normalise_uid;
 use rong_protocol::api::{BranchAvailability, SearchHit};
 use rong_protocol::delta::{
-    Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron,
+    Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron, Record,
 };
 use rong_protocol::BranchId;
 use rong_sqlite::reference::{self, item_status_parse};
@@ -65,25 +65,13 @@ const CREATE_LOAD_INDEXES: &str = "CREATE INDEX items_record ON items(record);
 /// A snapshot's record, into a table the load emptied: one insert with its title key; its
 /// search-index row comes with the others at the end ([`index_loaded_records`]). A record
 /// id twice in one snapshot is refused (the whole load is).
-fn load_record(conn: &Connection, r: &rong_protocol::delta::Record) -> Result<(), StoreError> {
-    let subjects =
-        serde_json::to_string(&r.subjects).map_err(|e| StoreError::Refused(e.to_string()))?;
+fn load_record(conn: &Connection, r: &Record) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO records
          (id, title, author, subjects, isbn, year, publisher, call_number, title_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![
-        r.id,
-        r.title,
-        r.author,
-        subjects,
-        r.isbn,
-        r.year,
-        r.publisher,
-        r.call_number,
-        rong_protocol::fold::fold(&r.title)
-    ])
+    .execute(record_values(r)?)
     .map_err(|e| match e {
         rusqlite::Error::SqliteFailure(f, _)
             if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -93,6 +81,37 @@ fn load_record(conn: &Connection, r: &rong_protocol::delta::Record) -> Result<()
         e => e.into(),
     })?;
     Ok(())
+}
+
+/// A record's row as both record writes bind it: `id, title, author, subjects` (JSON),
+/// `isbn, year, publisher, call_number` and `title_key` (the folded title).
+type RecordValues<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    String,
+    Option<&'a str>,
+    Option<i32>,
+    &'a str,
+    &'a str,
+    String,
+);
+
+/// See [`RecordValues`].
+fn record_values(r: &Record) -> Result<RecordValues<'_>, StoreError> {
+    let subjects =
+        serde_json::to_string(&r.subjects).map_err(|e| StoreError::Refused(e.to_string()))?;
+    Ok((
+        &r.id,
+        &r.title,
+        &r.author,
+        subjects,
+        r.isbn.as_deref(),
+        r.year,
+        &r.publisher,
+        &r.call_number,
+        rong_protocol::fold::fold(&r.title),
+    ))
 }
 
 /// The search index's in-memory budget for a transaction's pending writes.
@@ -176,32 +195,19 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
                 .execute([card])?;
         }
         Op::PutRecord(r) => {
-            let subjects = serde_json::to_string(&r.subjects)
-                .map_err(|e| StoreError::Refused(e.to_string()))?;
             let rowid: i64 = conn
                 .prepare_cached(
                     "INSERT INTO records
-                     (id, title, author, subjects, isbn, year, publisher, call_number)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     (id, title, author, subjects, isbn, year, publisher, call_number, title_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT(id) DO UPDATE SET title = excluded.title,
                      author = excluded.author, subjects = excluded.subjects,
                      isbn = excluded.isbn, year = excluded.year,
-                     publisher = excluded.publisher, call_number = excluded.call_number
+                     publisher = excluded.publisher, call_number = excluded.call_number,
+                     title_key = excluded.title_key
                      RETURNING rowid",
                 )?
-                .query_row(
-                    params![
-                        r.id,
-                        r.title,
-                        r.author,
-                        subjects,
-                        r.isbn,
-                        r.year,
-                        r.publisher,
-                        r.call_number
-                    ],
-                    |row| row.get(0),
-                )?;
+                .query_row(record_values(r)?, |row| row.get(0))?;
             rong_sqlite::search::index_record(
                 conn,
                 rowid,

@@ -4,8 +4,8 @@ use rong_protocol::event::EventBody;
 use rong_protocol::BranchId;
 use rong_tests::fixtures::{adults, branch, branch_id as kontum, date as d, item, standard_rule};
 
-use super::*;
 use super::reference::DeltaResult;
+use super::*;
 use crate::sync::DeltaAction;
 
 /// A patron whose card UID comes written as readers print it, valid until the end of 2027.
