@@ -58,13 +58,13 @@ fn opt_date_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<chrono::NaiveDa
 }
 
 pub(super) fn branch_row(r: &Row<'_>) -> rusqlite::Result<Branch> {
-    let days: String = r.get(2)?;
-    Ok(Branch {
-        id: branch_id(r.get(0)?, 0)?,
-        name: r.get(1)?,
-        closed_weekdays: serde_json::from_str(&days).unwrap_or_default(),
-        require_pin: r.get(3)?,
-    })
+    from_row!(Branch => id: branch_at, name, closed_weekdays: weekdays_at, require_pin)(r)
+}
+
+/// The JSON array of closed weekdays in column `i`; unreadable JSON reads as none.
+fn weekdays_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {
+    let days: String = r.get(i)?;
+    Ok(serde_json::from_str(&days).unwrap_or_default())
 }
 
 pub(super) const ITEM_COLS: &str =
