@@ -578,10 +578,7 @@ mod tests {
 
     fn record(holdings: Vec<Field>) -> Record {
         let mut r = Record::new();
-        r.fields.push(Field::Control {
-            tag: *b"001",
-            value: b"KTR1".to_vec(),
-        });
+        r.fields.push(Field::control(b"001", "KTR1"));
         r.fields.push(data(b"100", &[(b'a', "Nguyễn Nhật Ánh,")]));
         r.fields.push(data(b"245", &[(b'a', "Mắt biếc /")]));
         r.fields.push(data(

@@ -2,6 +2,7 @@
 //! with their latest status, and circulation statistics.
 
 use rong_protocol::status::DeviceStatus;
+use rong_sqlite::{from_row, query_list};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -326,21 +327,22 @@ pub fn session(
 
 /// Every device with its latest status, optionally of one branch, by id.
 pub fn fleet(c: &Connection, branch: Option<&str>) -> Result<Vec<FleetRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT id, branch, state, last_seen, status FROM devices \
          WHERE ?1 IS NULL OR branch = ?1 ORDER BY branch, id",
-    )?;
-    let rows = stmt.query_map([branch], |r| {
-        let status: Option<String> = r.get(4)?;
-        Ok(FleetRow {
-            id: r.get(0)?,
-            branch: r.get(1)?,
-            state: r.get(2)?,
-            last_seen: r.get(3)?,
-            status: status.and_then(|s| serde_json::from_str(&s).ok()),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        [branch],
+        |r| {
+            let status: Option<String> = r.get(4)?;
+            Ok(FleetRow {
+                id: r.get(0)?,
+                branch: r.get(1)?,
+                state: r.get(2)?,
+                last_seen: r.get(3)?,
+                status: status.and_then(|s| serde_json::from_str(&s).ok()),
+            })
+        },
+    )?)
 }
 
 /// The branch a device belongs to.
@@ -359,25 +361,15 @@ pub fn alerts(
     open_only: bool,
     limit: u32,
 ) -> Result<Vec<AlertRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT id, kind, device, branch, detail, raised_at, cleared_at, acknowledged_by, acknowledged_at \
          FROM alerts WHERE (?1 IS NULL OR branch = ?1) AND (?2 = 0 OR cleared_at IS NULL) \
          ORDER BY id DESC LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![branch, open_only, limit], |r| {
-        Ok(AlertRow {
-            id: r.get(0)?,
-            kind: r.get(1)?,
-            device: r.get(2)?,
-            branch: r.get(3)?,
-            detail: r.get(4)?,
-            raised_at: r.get(5)?,
-            cleared_at: r.get(6)?,
-            acknowledged_by: r.get(7)?,
-            acknowledged_at: r.get(8)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![branch, open_only, limit],
+        from_row!(AlertRow => id, kind, device, branch, detail, raised_at, cleared_at,
+            acknowledged_by, acknowledged_at),
+    )?)
 }
 
 /// One alert's branch, if the alert exists.
@@ -404,20 +396,21 @@ pub fn branch_notices(
     open_only: bool,
     limit: u32,
 ) -> Result<Vec<BranchNotice>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT n.id, n.kind, n.device, n.seq, n.item, n.patron, n.detail, n.created_at, \
          n.acknowledged_by, n.acknowledged_at, d.branch \
          FROM notices n LEFT JOIN devices d ON d.id = n.device \
          WHERE (?1 IS NULL OR d.branch = ?1) AND (?2 = 0 OR n.acknowledged_at IS NULL) \
          ORDER BY n.id DESC LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![branch, open_only, limit], |r| {
-        Ok(BranchNotice {
-            notice: super::queries::notice_row(r)?,
-            branch: r.get(10)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![branch, open_only, limit],
+        |r| {
+            Ok(BranchNotice {
+                notice: super::queries::notice_row(r)?,
+                branch: r.get(10)?,
+            })
+        },
+    )?)
 }
 
 /// Events per local day, branch and kind between `from_ms` (inclusive) and `to_ms`
@@ -429,22 +422,16 @@ pub fn day_counts(
     utc_offset_min: i32,
     branch: Option<&str>,
 ) -> Result<Vec<DayCount>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT date((e.device_at / 1000) + ?3 * 60, 'unixepoch') AS day, d.branch, e.kind, count(*) \
          FROM applied_events e JOIN devices d ON d.id = e.device \
          WHERE e.kind IN ('checkout', 'checkin', 'renew', 'identify') \
          AND e.device_at >= ?1 AND e.device_at < ?2 AND (?4 IS NULL OR d.branch = ?4) \
          GROUP BY day, d.branch, e.kind ORDER BY day, d.branch, e.kind",
-    )?;
-    let rows = stmt.query_map(params![from_ms, to_ms, utc_offset_min, branch], |r| {
-        Ok(DayCount {
-            day: r.get(0)?,
-            branch: r.get(1)?,
-            kind: r.get(2)?,
-            count: r.get::<_, i64>(3)? as u64,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![from_ms, to_ms, utc_offset_min, branch],
+        from_row!(DayCount => day, branch, kind, count as i64),
+    )?)
 }
 
 /// The most lent titles in a period, optionally at one branch.
@@ -455,21 +442,17 @@ pub fn top_titles(
     branch: Option<&str>,
     limit: u32,
 ) -> Result<Vec<TitleCount>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT COALESCE(i.title, json_extract(e.body, '$.item')) AS t, count(*) AS n \
          FROM applied_events e JOIN devices d ON d.id = e.device \
          LEFT JOIN items i ON i.barcode = json_extract(e.body, '$.item') \
          WHERE e.kind = 'checkout' AND e.device_at >= ?1 AND e.device_at < ?2 \
          AND (?3 IS NULL OR d.branch = ?3) \
          GROUP BY t ORDER BY n DESC, t LIMIT ?4",
-    )?;
-    let rows = stmt.query_map(params![from_ms, to_ms, branch, limit], |r| {
-        Ok(TitleCount {
-            title: r.get(0)?,
-            count: r.get::<_, i64>(1)? as u64,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![from_ms, to_ms, branch, limit],
+        from_row!(TitleCount => title, count as i64),
+    )?)
 }
 
 #[cfg(test)]

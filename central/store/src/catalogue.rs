@@ -9,7 +9,7 @@ use rong_protocol::delta::{Item, Op};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::changes::{append, mark_snapshot, Applied};
-use super::reference::{put_item, write_item};
+use super::reference::{put, write_item};
 use super::{Store, StoreError};
 
 /// One bibliographic record ready to store, with the items from its holdings fields.
@@ -179,7 +179,7 @@ fn upsert_one(
     match announce {
         Announce::EachRow => {
             for item in &e.items {
-                put_item(c, item, applied)?;
+                put(c, Op::PutItem(item.clone()), applied)?;
             }
             // After the items, so the record names every branch that now holds a copy.
             if let Some(rec) = super::search::record_op(c, &e.id)? {
@@ -410,7 +410,19 @@ mod tests {
     }
 
     fn count(s: &Store, sql: &str) -> i64 {
+        one(s, sql)
+    }
+
+    /// The one value a query answers.
+    fn one<T: rusqlite::types::FromSql>(s: &Store, sql: &str) -> T {
         s.reader().query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
+    /// Imports a batch: each entry's outcome, and how many changes it logged.
+    fn import(s: &mut Store, batch: &[CatalogueEntry]) -> (Vec<Upsert>, i64) {
+        let before = count(s, "SELECT count(*) FROM changes");
+        let out = s.import_batch(batch).unwrap();
+        (out, count(s, "SELECT count(*) FROM changes") - before)
     }
 
     #[test]
@@ -439,32 +451,23 @@ mod tests {
     #[test]
     fn insert_then_update_by_001_without_duplicates() {
         let (_d, mut s) = store();
-        let v0 = count(&s, "SELECT count(*) FROM changes");
-        let out = s
-            .import_batch(&[
+        let (out, logged) = import(
+            &mut s,
+            &[
                 entry("R1", "Mắt biếc", &["KT1", "KT2"]),
                 entry("R2", "Cho tôi xin một vé đi tuổi thơ", &["KT3"]),
-            ])
-            .unwrap();
+            ],
+        );
         assert_eq!(out, vec![Upsert::Inserted, Upsert::Inserted]);
         assert_eq!(count(&s, "SELECT count(*) FROM records"), 2);
         assert_eq!(count(&s, "SELECT count(*) FROM items"), 3);
-        assert_eq!(
-            count(&s, "SELECT count(*) FROM changes") - v0,
-            5,
-            "one PutItem each, then one PutRecord per record"
-        );
+        assert_eq!(logged, 5, "one PutItem each, then one PutRecord per record");
         let q = rong_protocol::search::Query::parse("mat bie").unwrap();
         let hits = super::super::search::search(s.reader(), &q, 5).unwrap();
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].record, "R1");
         assert_eq!(hits[0].branches[0].total, 2);
-        let search: String = s
-            .reader()
-            .query_row("SELECT search FROM records WHERE id = 'R1'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let search: String = one(&s, "SELECT search FROM records WHERE id = 'R1'");
         assert!(search.contains("mat biec") && search.contains("nguyen nhat anh"));
         assert!(search.contains("9786041234567") && search.contains("895 922 ng"));
 
@@ -474,12 +477,7 @@ mod tests {
         assert_eq!(out, vec![Upsert::Updated]);
         assert_eq!(count(&s, "SELECT count(*) FROM records"), 2);
         assert_eq!(count(&s, "SELECT count(*) FROM items"), 3);
-        let title: String = s
-            .reader()
-            .query_row("SELECT title FROM items WHERE barcode = 'KT2'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
+        let title: String = one(&s, "SELECT title FROM items WHERE barcode = 'KT2'");
         assert_eq!(title, "Mắt biếc (tái bản)");
         let mut seen = Vec::new();
         let n = s
@@ -545,13 +543,13 @@ mod tests {
     fn barcode_of_another_record_skips_the_whole_record() {
         let (_d, mut s) = store();
         s.import_batch(&[entry("R1", "Một", &["KT1"])]).unwrap();
-        let v = count(&s, "SELECT count(*) FROM changes");
-        let out = s
-            .import_batch(&[
+        let (out, logged) = import(
+            &mut s,
+            &[
                 entry("R2", "Hai", &["KT2", "KT1"]),
                 entry("R3", "Ba", &["KT3"]),
-            ])
-            .unwrap();
+            ],
+        );
         assert_eq!(
             out,
             vec![
@@ -568,11 +566,7 @@ mod tests {
             count(&s, "SELECT count(*) FROM items WHERE record = 'R1'"),
             1
         );
-        assert_eq!(
-            count(&s, "SELECT count(*) FROM changes") - v,
-            2,
-            "only R3's item and record"
-        );
+        assert_eq!(logged, 2, "only R3's item and record");
     }
 
     #[test]
@@ -586,13 +580,13 @@ mod tests {
                  BEGIN SELECT RAISE(ABORT, 'refused'); END;",
             )
             .unwrap();
-        let v = count(&s, "SELECT count(*) FROM changes");
-        let out = s
-            .import_batch(&[
+        let (out, logged) = import(
+            &mut s,
+            &[
                 entry("R1", "Một", &["KT1"]),
                 entry("R2", "Hai", &["KT2", "KT9"]),
-            ])
-            .unwrap();
+            ],
+        );
         assert_eq!(out[0], Upsert::Inserted);
         assert!(
             matches!(&out[1], Upsert::Skipped(r) if r.contains("refused")),
@@ -603,10 +597,6 @@ mod tests {
             count(&s, "SELECT count(*) FROM items WHERE record = 'R2'"),
             0
         );
-        assert_eq!(
-            count(&s, "SELECT count(*) FROM changes") - v,
-            2,
-            "only R1's item and record"
-        );
+        assert_eq!(logged, 2, "only R1's item and record");
     }
 }

@@ -41,8 +41,13 @@ pub(super) fn append(conn: &Connection, op: Op, applied: &mut Applied) -> Result
 
 /// Central's current change-log version (0 when empty).
 pub fn current_version(conn: &Connection) -> Result<u64, StoreError> {
+    max_version(conn, "SELECT MAX(version) FROM changes")
+}
+
+/// The version a `SELECT MAX(version) ...` query answers, 0 when there are no rows.
+fn max_version(conn: &Connection, sql: &str) -> Result<u64, StoreError> {
     let v: Option<i64> = conn
-        .prepare_cached("SELECT MAX(version) FROM changes")?
+        .prepare_cached(sql)?
         .query_row([], |r| r.get(0))
         .optional()?
         .flatten();
@@ -63,12 +68,10 @@ pub(super) fn mark_snapshot(conn: &Connection, note: &str) -> Result<u64, StoreE
 /// The version of the newest snapshot marker (0 when there is none): a device below it
 /// must take the snapshot.
 pub fn snapshot_floor(conn: &Connection) -> Result<u64, StoreError> {
-    let v: Option<i64> = conn
-        .prepare_cached("SELECT MAX(version) FROM changes WHERE scope = 'snapshot'")?
-        .query_row([], |r| r.get(0))
-        .optional()?
-        .flatten();
-    Ok(v.unwrap_or(0) as u64)
+    max_version(
+        conn,
+        "SELECT MAX(version) FROM changes WHERE scope = 'snapshot'",
+    )
 }
 
 /// The ops after `from` up to and including `to`, in order. A snapshot marker in the range

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rong_protocol::fold::fold;
 use rong_protocol::search::Query;
+use rong_sqlite::{from_row, query_list, query_opt};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::StoreError;
@@ -284,55 +285,44 @@ pub fn fail(
 
 /// A registered document.
 pub fn document(c: &Connection, id: &str) -> Result<Option<Document>, StoreError> {
-    Ok(c.prepare_cached(
+    Ok(query_opt(
+        c,
         "SELECT document, title, dir FROM document_processing WHERE document = ?1",
-    )?
-    .query_row(params![id], |r| {
-        Ok(Document {
-            id: r.get(0)?,
-            title: r.get(1)?,
-            dir: PathBuf::from(r.get::<_, String>(2)?),
-        })
+        params![id],
+        document_row,
+    )?)
+}
+
+/// A document from its columns `document, title, dir`.
+fn document_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
+    Ok(Document {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        dir: PathBuf::from(r.get::<_, String>(2)?),
     })
-    .optional()?)
 }
 
 /// Documents whose every page has been read, with their page count.
 pub fn documents_read(c: &Connection) -> Result<Vec<(Document, u32)>, StoreError> {
-    let mut s = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT d.document, d.title, d.dir, count(*) FROM document_processing d \
          JOIN ocr_tasks t ON t.document = d.document \
          GROUP BY d.document HAVING sum(t.state = 'done') = count(*) ORDER BY d.document",
-    )?;
-    let rows = s.query_map([], |r| {
-        Ok((
-            Document {
-                id: r.get(0)?,
-                title: r.get(1)?,
-                dir: PathBuf::from(r.get::<_, String>(2)?),
-            },
-            r.get(3)?,
-        ))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        [],
+        |r| Ok((document_row(r)?, r.get(3)?)),
+    )?)
 }
 
 /// A document's pages in reading order.
 pub fn pages(c: &Connection, id: &str) -> Result<Vec<Page>, StoreError> {
-    let mut s = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT position, width, height, ocr_state, text FROM document_pages \
          WHERE document = ?1 ORDER BY position",
-    )?;
-    let rows = s.query_map(params![id], |r| {
-        Ok(Page {
-            position: r.get(0)?,
-            width: r.get(1)?,
-            height: r.get(2)?,
-            ocr_state: r.get(3)?,
-            text: r.get(4)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![id],
+        from_row!(Page => position, width, height, ocr_state, text),
+    )?)
 }
 
 /// The state and error of one OCR task.
@@ -380,21 +370,15 @@ pub fn search_text(c: &Connection, q: &Query, limit: usize) -> Result<Vec<TextHi
     if expr.is_empty() {
         return Ok(Vec::new());
     }
-    let mut s = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT p.document, d.title, p.position, coalesce(p.text, '') \
          FROM document_fts f JOIN document_pages p ON p.rowid = f.rowid \
          JOIN document_processing d ON d.document = p.document \
          WHERE document_fts MATCH ?1 ORDER BY f.rank LIMIT ?2",
-    )?;
-    let rows = s.query_map(params![expr, limit as i64], |r| {
-        Ok(TextHit {
-            document: r.get(0)?,
-            title: r.get(1)?,
-            position: r.get(2)?,
-            text: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![expr, limit as i64],
+        from_row!(TextHit => document, title, position, text),
+    )?)
 }
 
 /// Whether every page of a document has been read (none queued, running or failed).

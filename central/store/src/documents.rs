@@ -1,5 +1,6 @@
 //! Digitised documents (bags central keeps) and refused bags.
 
+use rong_sqlite::{from_row, query_list};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
@@ -81,23 +82,10 @@ const COLUMNS: &str = "document, job, device, branch, record, title, creator, da
      language, rights, pages, bytes, received_at, state, processed_at";
 
 fn row(r: &Row<'_>) -> rusqlite::Result<DocumentRow> {
+    let doc = from_row!(NewDocument => document, job, device, branch, record, title, creator,
+        date, subject, language, rights, pages, bytes as i64, received_at)(r)?;
     Ok(DocumentRow {
-        doc: NewDocument {
-            document: r.get(0)?,
-            job: r.get(1)?,
-            device: r.get(2)?,
-            branch: r.get(3)?,
-            record: r.get(4)?,
-            title: r.get(5)?,
-            creator: r.get(6)?,
-            date: r.get(7)?,
-            subject: r.get(8)?,
-            language: r.get(9)?,
-            rights: r.get(10)?,
-            pages: r.get(11)?,
-            bytes: r.get::<_, i64>(12)? as u64,
-            received_at: r.get(13)?,
-        },
+        doc,
         state: r.get(14)?,
         processed_at: r.get(15)?,
     })
@@ -193,31 +181,22 @@ pub fn document(c: &Connection, document: &str) -> Result<Option<DocumentRow>, S
 
 /// Documents, newest first; only those in `state` when one is given.
 pub fn documents(c: &Connection, state: Option<&str>) -> Result<Vec<DocumentRow>, StoreError> {
-    let mut stmt = c.prepare_cached(&format!(
+    let sql = format!(
         "SELECT {COLUMNS} FROM documents WHERE ?1 IS NULL OR state = ?1 \
          ORDER BY received_at DESC, document DESC"
-    ))?;
-    let rows = stmt.query_map([state], row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    );
+    Ok(query_list(c, &sql, [state], row)?)
 }
 
 /// Refused bags, newest first; only a job's when one is given.
 pub fn bag_refusals(c: &Connection, job: Option<&str>) -> Result<Vec<BagRefusal>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT job, device, at, reason, file, quarantine FROM bag_refusals \
          WHERE ?1 IS NULL OR job = ?1 ORDER BY id DESC",
-    )?;
-    let rows = stmt.query_map([job], |r| {
-        Ok(BagRefusal {
-            job: r.get(0)?,
-            device: r.get(1)?,
-            at: r.get(2)?,
-            reason: r.get(3)?,
-            file: r.get(4)?,
-            quarantine: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        [job],
+        from_row!(BagRefusal => job, device, at, reason, file, quarantine),
+    )?)
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 
 use chrono::NaiveDate;
 use rong_protocol::delta::Item;
+use rong_sqlite::{from_row, query_list, query_opt};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use serde::Serialize;
 
-use super::reference::{item_row, patron, ITEM_COLS};
+use super::reference::{date_at, item_row, patron, ITEM_COLS};
 use super::StoreError;
 
 /// A loan, active or returned. Times are ms since the Unix epoch.
@@ -37,21 +38,8 @@ const LOAN_COLS: &str =
     "item, patron, branch, device, loaned_at, due, renewals, returned_at, return_device, missed_return";
 
 fn loan_row(r: &Row<'_>) -> rusqlite::Result<LoanRow> {
-    let due: String = r.get(5)?;
-    Ok(LoanRow {
-        item: r.get(0)?,
-        patron: r.get(1)?,
-        branch: r.get(2)?,
-        device: r.get(3)?,
-        loaned_at: r.get(4)?,
-        due: due.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e))
-        })?,
-        renewals: r.get(6)?,
-        returned_at: r.get(7)?,
-        return_device: r.get(8)?,
-        missed_return: r.get(9)?,
-    })
+    from_row!(LoanRow => item, patron, branch, device, loaned_at, due: date_at, renewals,
+        returned_at, return_device, missed_return)(r)
 }
 
 /// Which loans to list.
@@ -91,9 +79,13 @@ fn loans_sql(f: &LoanFilter) -> String {
 
 /// Lists loans, newest first.
 pub fn loans(c: &Connection, f: &LoanFilter) -> Result<Vec<LoanRow>, StoreError> {
-    let mut stmt = c.prepare_cached(&loans_sql(f))?;
-    let rows = stmt.query_map(params![f.patron, f.item, f.limit], loan_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let sql = loans_sql(f);
+    Ok(query_list(
+        c,
+        &sql,
+        params![f.patron, f.item, f.limit],
+        loan_row,
+    )?)
 }
 
 /// A patron for the API: no PIN hash.
@@ -162,17 +154,11 @@ pub struct ItemDetail {
 
 /// One item.
 pub fn item_detail(c: &Connection, barcode: &str) -> Result<ItemDetail, StoreError> {
-    let item = c
-        .prepare_cached(&format!("SELECT {ITEM_COLS} FROM items WHERE barcode = ?1"))?
-        .query_row(params![barcode], item_row)
-        .optional()?
+    let sql = format!("SELECT {ITEM_COLS} FROM items WHERE barcode = ?1");
+    let item = query_opt(c, &sql, params![barcode], item_row)?
         .ok_or_else(|| StoreError::NotFound(format!("item {barcode}")))?;
-    let loan = c
-        .prepare_cached(&format!(
-            "SELECT {LOAN_COLS} FROM loans WHERE item = ?1 AND returned_at IS NULL"
-        ))?
-        .query_row(params![barcode], loan_row)
-        .optional()?;
+    let sql = format!("SELECT {LOAN_COLS} FROM loans WHERE item = ?1 AND returned_at IS NULL");
+    let loan = query_opt(c, &sql, params![barcode], loan_row)?;
     Ok(ItemDetail { item, loan })
 }
 
@@ -194,20 +180,13 @@ pub struct DeviceRow {
 const DEVICE_COLS: &str = "id, branch, state, last_seen, registered_at";
 
 fn device_row(r: &Row<'_>) -> rusqlite::Result<DeviceRow> {
-    Ok(DeviceRow {
-        id: r.get(0)?,
-        branch: r.get(1)?,
-        state: r.get(2)?,
-        last_seen: r.get(3)?,
-        registered_at: r.get(4)?,
-    })
+    from_row!(DeviceRow => id, branch, state, last_seen, registered_at)(r)
 }
 
 /// All devices.
 pub fn devices(c: &Connection) -> Result<Vec<DeviceRow>, StoreError> {
-    let mut stmt = c.prepare_cached(&format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id"))?;
-    let rows = stmt.query_map([], device_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let sql = format!("SELECT {DEVICE_COLS} FROM devices ORDER BY id");
+    Ok(query_list(c, &sql, [], device_row)?)
 }
 
 /// One entry of a device's status timeline.
@@ -278,35 +257,30 @@ pub fn device_detail(c: &Connection, id: &str) -> Result<DeviceDetail, StoreErro
         })
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("device {id}")))?;
-    let mut stmt = c.prepare_cached(
+    let logs = query_list(
+        c,
         "SELECT log, acked_through FROM event_logs WHERE device = ?1 ORDER BY log",
+        params![id],
+        from_row!(LogRow => log, acked_through as i64),
     )?;
-    let logs = stmt
-        .query_map(params![id], |r| {
-            Ok(LogRow {
-                log: r.get(0)?,
-                acked_through: r.get::<_, i64>(1)? as u64,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare_cached(
+    let timeline = query_list(
+        c,
         "SELECT received_at, state, status FROM device_status_log WHERE device = ?1 ORDER BY id DESC LIMIT 50",
-    )?;
-    let timeline = stmt
-        .query_map(params![id], |r| {
+        params![id],
+        |r| {
             Ok(StatusRow {
                 received_at: r.get(0)?,
                 state: r.get(1)?,
                 status: json_col(r.get(2)?).unwrap_or(serde_json::Value::Null),
             })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = c.prepare_cached(
+        },
+    )?;
+    let commands = query_list(
+        c,
         "SELECT id, command, sent_at, ok, message, replied_at FROM commands WHERE device = ?1 \
          ORDER BY COALESCE(sent_at, replied_at) DESC LIMIT 50",
-    )?;
-    let commands = stmt
-        .query_map(params![id], |r| {
+        params![id],
+        |r| {
             Ok(CommandRow {
                 id: r.get(0)?,
                 command: json_col(r.get(1)?),
@@ -315,8 +289,8 @@ pub fn device_detail(c: &Connection, id: &str) -> Result<DeviceDetail, StoreErro
                 message: r.get(4)?,
                 replied_at: r.get(5)?,
             })
-        })?
-        .collect::<Result<_, _>>()?;
+        },
+    )?;
     Ok(DeviceDetail {
         device,
         status: json_col(status),
@@ -362,31 +336,22 @@ pub struct NoticeFilter {
 
 /// Lists notices, oldest first.
 pub fn notices(c: &Connection, f: &NoticeFilter) -> Result<Vec<NoticeRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT id, kind, device, seq, item, patron, detail, created_at, acknowledged_by, acknowledged_at \
          FROM notices WHERE (?1 IS NULL OR kind = ?1) \
          AND (?2 IS NULL OR (?2 = 1 AND acknowledged_at IS NULL) OR (?2 = 0 AND acknowledged_at IS NOT NULL)) \
          ORDER BY id LIMIT 10000",
-    )?;
-    let rows = stmt.query_map(params![f.kind, f.open], notice_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![f.kind, f.open],
+        notice_row,
+    )?)
 }
 
 /// A notice from its first ten columns: id, kind, device, seq, item, patron, detail,
 /// created_at, acknowledged_by, acknowledged_at.
 pub(super) fn notice_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoticeRow> {
-    Ok(NoticeRow {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        device: r.get(2)?,
-        seq: r.get(3)?,
-        item: r.get(4)?,
-        patron: r.get(5)?,
-        detail: r.get(6)?,
-        created_at: r.get(7)?,
-        acknowledged_by: r.get(8)?,
-        acknowledged_at: r.get(9)?,
-    })
+    from_row!(NoticeRow => id, kind, device, seq, item, patron, detail, created_at,
+        acknowledged_by, acknowledged_at)(r)
 }
 
 /// An event central applied (or recorded).
@@ -416,26 +381,15 @@ pub struct EventRow {
 
 /// A device's events, by log then seq (logs in the order central first saw them).
 pub fn events(c: &Connection, device: &str) -> Result<Vec<EventRow>, StoreError> {
-    let mut stmt = c.prepare_cached(
+    Ok(query_list(
+        c,
         "SELECT device, log, seq, event_id, kind, outcome, device_at, received_at, \
          json_extract(body, '$.item'), json_extract(body, '$.patron') \
          FROM applied_events WHERE device = ?1 ORDER BY log, seq",
-    )?;
-    let rows = stmt.query_map(params![device], |r| {
-        Ok(EventRow {
-            device: r.get(0)?,
-            log: r.get(1)?,
-            seq: r.get::<_, i64>(2)? as u64,
-            event_id: r.get(3)?,
-            kind: r.get(4)?,
-            outcome: r.get(5)?,
-            device_at: r.get(6)?,
-            received_at: r.get(7)?,
-            item: r.get(8)?,
-            patron: r.get(9)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        params![device],
+        from_row!(EventRow => device, log, seq as i64, event_id, kind, outcome, device_at,
+            received_at, item, patron),
+    )?)
 }
 
 /// Durable counts for `/api/v1/stats` and `/metrics`.

@@ -3,6 +3,8 @@
 
 use rong_protocol::delta::{Branch, Category, ClosedDay, Item, ItemStatus, LoanRule, Op, Patron};
 use rong_protocol::ids::BranchId;
+use rong_sqlite::reference::{self, item_status_parse};
+use rong_sqlite::{from_row, query_list};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::changes::{append, Applied};
@@ -21,22 +23,9 @@ pub struct RefCache {
     pub closed_days: Vec<ClosedDay>,
 }
 
-pub(super) fn status_str(s: ItemStatus) -> &'static str {
-    match s {
-        ItemStatus::Available => "available",
-        ItemStatus::NotForLoan => "not_for_loan",
-        ItemStatus::Lost => "lost",
-        ItemStatus::Withdrawn => "withdrawn",
-    }
-}
-
-fn status_from(s: &str) -> ItemStatus {
-    match s {
-        "not_for_loan" => ItemStatus::NotForLoan,
-        "lost" => ItemStatus::Lost,
-        "withdrawn" => ItemStatus::Withdrawn,
-        _ => ItemStatus::Available,
-    }
+/// The item status in column `i`; text no status has reads as available.
+fn status_at(r: &Row<'_>, i: usize) -> rusqlite::Result<ItemStatus> {
+    Ok(item_status_parse(&r.get::<_, String>(i)?).unwrap_or(ItemStatus::Available))
 }
 
 fn branch_id(s: String, idx: usize) -> rusqlite::Result<BranchId> {
@@ -51,31 +40,39 @@ fn date(s: String, idx: usize) -> rusqlite::Result<chrono::NaiveDate> {
     })
 }
 
+/// The branch id in column `i`.
+fn branch_at(r: &Row<'_>, i: usize) -> rusqlite::Result<BranchId> {
+    branch_id(r.get(i)?, i)
+}
+
+/// The ISO date in column `i`.
+pub(super) fn date_at(r: &Row<'_>, i: usize) -> rusqlite::Result<chrono::NaiveDate> {
+    date(r.get(i)?, i)
+}
+
+/// The ISO date, if any, in column `i`.
+fn opt_date_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<chrono::NaiveDate>> {
+    r.get::<_, Option<String>>(i)?
+        .map(|s| date(s, i))
+        .transpose()
+}
+
 pub(super) fn branch_row(r: &Row<'_>) -> rusqlite::Result<Branch> {
-    let days: String = r.get(2)?;
-    Ok(Branch {
-        id: branch_id(r.get(0)?, 0)?,
-        name: r.get(1)?,
-        closed_weekdays: serde_json::from_str(&days).unwrap_or_default(),
-        require_pin: r.get(3)?,
-    })
+    from_row!(Branch => id: branch_at, name, closed_weekdays: weekdays_at, require_pin)(r)
+}
+
+/// The JSON array of closed weekdays in column `i`; unreadable JSON reads as none.
+fn weekdays_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {
+    let days: String = r.get(i)?;
+    Ok(serde_json::from_str(&days).unwrap_or_default())
 }
 
 pub(super) const ITEM_COLS: &str =
     "barcode, record, title, author, call_number, item_type, home_branch, status, shelf";
 
 pub(super) fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
-    Ok(Item {
-        barcode: r.get(0)?,
-        record: r.get(1)?,
-        title: r.get(2)?,
-        author: r.get(3)?,
-        call_number: r.get(4)?,
-        item_type: r.get(5)?,
-        home_branch: branch_id(r.get(6)?, 6)?,
-        status: status_from(&r.get::<_, String>(7)?),
-        shelf: r.get(8)?,
-    })
+    from_row!(Item => barcode, record, title, author, call_number, item_type,
+        home_branch: branch_at, status: status_at, shelf)(r)
 }
 
 pub(super) const PATRON_COLS: &str =
@@ -83,118 +80,66 @@ pub(super) const PATRON_COLS: &str =
      (SELECT json_group_array(uid) FROM patron_uids u WHERE u.card = patrons.card)";
 
 pub(super) fn patron_row(r: &Row<'_>) -> rusqlite::Result<Patron> {
-    let uids: String = r.get(9)?;
+    from_row!(Patron => card, name, category, branch: branch_at, blocked, expires: opt_date_at,
+        pin_hash, pin_required, staff, nfc_uids: uids_at)(r)
+}
+
+/// The JSON array of NFC UIDs in column `i`, sorted; unreadable JSON reads as none.
+fn uids_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Vec<String>> {
+    let uids: String = r.get(i)?;
     let mut nfc_uids: Vec<String> = serde_json::from_str(&uids).unwrap_or_default();
     nfc_uids.sort();
-    Ok(Patron {
-        card: r.get(0)?,
-        nfc_uids,
-        name: r.get(1)?,
-        category: r.get(2)?,
-        branch: branch_id(r.get(3)?, 3)?,
-        blocked: r.get(4)?,
-        expires: r
-            .get::<_, Option<String>>(5)?
-            .map(|s| date(s, 5))
-            .transpose()?,
-        pin_hash: r.get(6)?,
-        pin_required: r.get(7)?,
-        staff: r.get(8)?,
-    })
+    Ok(nfc_uids)
 }
 
 /// Loads the cached reference tables.
 pub(super) fn load_cache(conn: &Connection) -> Result<RefCache, StoreError> {
-    let mut cache = RefCache::default();
-    let mut stmt =
-        conn.prepare("SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id")?;
-    cache.branches = stmt.query_map([], branch_row)?.collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare("SELECT id, name, max_loans FROM categories ORDER BY id")?;
-    cache.categories = stmt
-        .query_map([], |r| {
-            Ok(Category {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                max_loans: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt = conn.prepare(
-        "SELECT category, item_type, loan_days, max_renewals FROM loan_rules ORDER BY category, item_type",
-    )?;
-    cache.rules = stmt
-        .query_map([], |r| {
-            Ok(LoanRule {
-                category: r.get(0)?,
-                item_type: r.get(1)?,
-                loan_days: r.get(2)?,
-                max_renewals: r.get(3)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut stmt =
-        conn.prepare("SELECT branch, date, reason FROM closed_days ORDER BY branch, date")?;
-    cache.closed_days = stmt
-        .query_map([], |r| {
-            Ok(ClosedDay {
-                branch: branch_id(r.get(0)?, 0)?,
-                date: date(r.get(1)?, 1)?,
-                reason: r.get(2)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    Ok(cache)
+    Ok(RefCache {
+        branches: query_list(
+            conn,
+            "SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id",
+            [],
+            branch_row,
+        )?,
+        categories: query_list(
+            conn,
+            "SELECT id, name, max_loans FROM categories ORDER BY id",
+            [],
+            from_row!(Category => id, name, max_loans),
+        )?,
+        rules: query_list(
+            conn,
+            "SELECT category, item_type, loan_days, max_renewals FROM loan_rules \
+             ORDER BY category, item_type",
+            [],
+            from_row!(LoanRule => category, item_type, loan_days, max_renewals),
+        )?,
+        closed_days: query_list(
+            conn,
+            "SELECT branch, date, reason FROM closed_days ORDER BY branch, date",
+            [],
+            from_row!(ClosedDay => branch: branch_at, date: date_at, reason),
+        )?,
+    })
 }
 
-pub(super) fn put_branch(
-    c: &Connection,
-    b: &Branch,
-    applied: &mut Applied,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO branches (id, name, closed_weekdays, require_pin) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![b.id.as_str(), b.name, serde_json::to_string(&b.closed_weekdays)?, b.require_pin])?;
-    append(c, Op::PutBranch(b.clone()), applied)?;
-    Ok(())
-}
-
-pub(super) fn put_category(
-    c: &Connection,
-    k: &Category,
-    applied: &mut Applied,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO categories (id, name, max_loans) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![k.id, k.name, k.max_loans])?;
-    append(c, Op::PutCategory(k.clone()), applied)?;
-    Ok(())
-}
-
-pub(super) fn put_rule(
-    c: &Connection,
-    r: &LoanRule,
-    applied: &mut Applied,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO loan_rules (category, item_type, loan_days, max_renewals) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(params![r.category, r.item_type, r.loan_days, r.max_renewals])?;
-    append(c, Op::PutRule(r.clone()), applied)?;
-    Ok(())
-}
-
-pub(super) fn put_closed_day(
-    c: &Connection,
-    d: &ClosedDay,
-    applied: &mut Applied,
-) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO closed_days (branch, date, reason) VALUES (?1, ?2, ?3)",
-    )?
-    .execute(params![d.branch.as_str(), d.date.to_string(), d.reason])?;
-    append(c, Op::PutClosedDay(d.clone()), applied)?;
+/// Writes a reference put and appends its op to the change log; anything but a put of
+/// reference data is a conflict.
+pub(super) fn put(c: &Connection, op: Op, applied: &mut Applied) -> Result<(), StoreError> {
+    match &op {
+        Op::PutBranch(b) => reference::put_branch(c, b)?,
+        Op::PutCategory(k) => reference::put_category(c, k)?,
+        Op::PutRule(r) => reference::put_rule(c, r)?,
+        Op::PutClosedDay(d) => reference::put_closed_day(c, d)?,
+        Op::PutItem(i) => write_item(c, i)?,
+        Op::PutPatron(p) => return put_patron(c, p, applied),
+        other => {
+            return Err(StoreError::Conflict(format!(
+                "put_ops takes reference puts only, not {other:?}"
+            )))
+        }
+    }
+    append(c, op, applied)?;
     Ok(())
 }
 
@@ -203,24 +148,7 @@ pub(super) fn put_patron(
     p: &Patron,
     applied: &mut Applied,
 ) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT INTO patrons (card, name, category, branch, blocked, expires, pin_hash, pin_required, staff) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-         ON CONFLICT(card) DO UPDATE SET name = excluded.name, category = excluded.category, \
-         branch = excluded.branch, blocked = excluded.blocked, expires = excluded.expires, \
-         pin_hash = excluded.pin_hash, pin_required = excluded.pin_required, staff = excluded.staff",
-    )?
-    .execute(params![
-        p.card,
-        p.name,
-        p.category,
-        p.branch.as_str(),
-        p.blocked,
-        p.expires.map(|d| d.to_string()),
-        p.pin_hash,
-        p.pin_required,
-        p.staff
-    ])?;
+    reference::put_patron(c, p)?;
     c.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
         .execute(params![p.card])?;
     // A UID is one physical card: binding it here takes it away from any other patron,
@@ -245,31 +173,10 @@ pub(super) fn put_patron(
     Ok(())
 }
 
-pub(super) fn put_item(c: &Connection, i: &Item, applied: &mut Applied) -> Result<(), StoreError> {
-    write_item(c, i)?;
-    append(c, Op::PutItem(i.clone()), applied)?;
-    Ok(())
-}
-
 /// Writes an item's row without a change-log entry (a bulk import announces itself with
 /// one snapshot marker instead).
 pub(super) fn write_item(c: &Connection, i: &Item) -> Result<(), StoreError> {
-    c.prepare_cached(
-        "INSERT OR REPLACE INTO items (barcode, record, title, author, call_number, item_type, home_branch, status, shelf) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        i.barcode,
-        i.record,
-        i.title,
-        i.author,
-        i.call_number,
-        i.item_type,
-        i.home_branch.as_str(),
-        status_str(i.status),
-        i.shelf
-    ])?;
-    Ok(())
+    Ok(reference::put_item(c, i)?)
 }
 
 /// Reads a patron by card.
@@ -309,19 +216,7 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut applied = Applied::default();
         for op in ops {
-            match op {
-                Op::PutBranch(b) => put_branch(&tx, b, &mut applied)?,
-                Op::PutCategory(k) => put_category(&tx, k, &mut applied)?,
-                Op::PutRule(r) => put_rule(&tx, r, &mut applied)?,
-                Op::PutClosedDay(d) => put_closed_day(&tx, d, &mut applied)?,
-                Op::PutPatron(p) => put_patron(&tx, p, &mut applied)?,
-                Op::PutItem(i) => put_item(&tx, i, &mut applied)?,
-                other => {
-                    return Err(StoreError::Conflict(format!(
-                        "put_ops takes reference puts only, not {other:?}"
-                    )))
-                }
-            }
+            put(&tx, op.clone(), &mut applied)?;
         }
         tx.commit()?;
         Ok(applied)

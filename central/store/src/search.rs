@@ -8,6 +8,7 @@ use rong_protocol::delta::Record;
 use rong_protocol::ids::BranchId;
 use rong_protocol::search::Query;
 use rong_sqlite::search::ranked_rowids;
+use rong_sqlite::{from_row, query_list, query_opt};
 
 pub(super) use rong_sqlite::search::index_record;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -118,12 +119,8 @@ pub fn search(c: &Connection, q: &Query, limit: usize) -> Result<Vec<CatalogueHi
     };
     let mut out = Vec::with_capacity(ids.len());
     for rowid in ids {
-        let rec = c
-            .prepare_cached(&format!(
-                "SELECT {RECORD_COLS} FROM records WHERE rowid = ?1"
-            ))?
-            .query_row(params![rowid], record_row)
-            .optional()?;
+        let sql = format!("SELECT {RECORD_COLS} FROM records WHERE rowid = ?1");
+        let rec = query_opt(c, &sql, params![rowid], record_row)?;
         let Some(rec) = rec else { continue };
         let branches = availability(c, &rec.id, &names)?;
         out.push(CatalogueHit {
@@ -203,12 +200,11 @@ pub struct Copy {
 
 /// A record and its copies (lost and withdrawn ones left out), by branch then barcode.
 pub fn record_detail(c: &Connection, id: &str) -> Result<Option<(Record, Vec<Copy>)>, StoreError> {
-    let rec = c
-        .prepare_cached(&format!("SELECT {RECORD_COLS} FROM records WHERE id = ?1"))?
-        .query_row(params![id], record_row)
-        .optional()?;
+    let sql = format!("SELECT {RECORD_COLS} FROM records WHERE id = ?1");
+    let rec = query_opt(c, &sql, params![id], record_row)?;
     let Some(rec) = rec else { return Ok(None) };
-    let mut s = c.prepare_cached(
+    let copies = query_list(
+        c,
         "SELECT i.barcode, i.home_branch, COALESCE(b.name, i.home_branch), i.call_number, \
                 i.shelf, i.item_type, i.status, l.due \
          FROM items i \
@@ -216,18 +212,8 @@ pub fn record_detail(c: &Connection, id: &str) -> Result<Option<(Record, Vec<Cop
          LEFT JOIN loans l ON l.item = i.barcode AND l.returned_at IS NULL \
          WHERE i.record = ?1 AND i.status IN ('available', 'not_for_loan') \
          ORDER BY i.home_branch, i.barcode",
+        params![id],
+        from_row!(Copy => barcode, branch, branch_name, call_number, shelf, item_type, status, due),
     )?;
-    let rows = s.query_map(params![id], |r| {
-        Ok(Copy {
-            barcode: r.get(0)?,
-            branch: r.get(1)?,
-            branch_name: r.get(2)?,
-            call_number: r.get(3)?,
-            shelf: r.get(4)?,
-            item_type: r.get(5)?,
-            status: r.get(6)?,
-            due: r.get(7)?,
-        })
-    })?;
-    Ok(Some((rec, rows.collect::<Result<_, _>>()?)))
+    Ok(Some((rec, copies)))
 }

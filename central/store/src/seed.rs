@@ -6,7 +6,7 @@ use rong_protocol::fold::fold;
 use rusqlite::params;
 
 use super::changes::{append, Applied};
-use super::reference::{put_branch, put_category, put_closed_day, put_item, put_patron, put_rule};
+use super::reference::{put, put_patron};
 use super::{Store, StoreError};
 use crate::synthetic::SeedData;
 
@@ -51,17 +51,16 @@ impl Store {
         }
         let tx = self.conn.transaction()?;
         let mut applied = Applied::default();
-        for b in &data.branches {
-            put_branch(&tx, b, &mut applied)?;
-        }
-        for k in &data.categories {
-            put_category(&tx, k, &mut applied)?;
-        }
-        for r in &data.rules {
-            put_rule(&tx, r, &mut applied)?;
-        }
-        for d in &data.closed_days {
-            put_closed_day(&tx, d, &mut applied)?;
+        let ops = data
+            .branches
+            .iter()
+            .cloned()
+            .map(Op::PutBranch)
+            .chain(data.categories.iter().cloned().map(Op::PutCategory))
+            .chain(data.rules.iter().cloned().map(Op::PutRule))
+            .chain(data.closed_days.iter().cloned().map(Op::PutClosedDay));
+        for op in ops {
+            put(&tx, op, &mut applied)?;
         }
         {
             let mut ins = tx.prepare_cached(
@@ -102,7 +101,7 @@ impl Store {
         // library is fetched by snapshot, never as a live delta.
         let mut sink = Applied::default();
         for i in &data.items {
-            put_item(&tx, i, &mut sink)?;
+            put(&tx, Op::PutItem(i.clone()), &mut sink)?;
             sink.ops.clear();
         }
         for p in &data.patrons {

@@ -76,6 +76,7 @@ fn binding_a_uid_to_another_card_withdraws_it_from_the_first() {
 
 mod ingest {
     use super::*;
+    use crate::queries::LoanRow;
     use crate::synthetic::{generate_with_pin_params, SeedData};
     use rong_protocol::event::{Event, EventBatch, EventBody};
     use rong_protocol::ids::{BranchId, DeviceId};
@@ -93,6 +94,67 @@ mod ingest {
         (dir, s, data)
     }
 
+    /// A seeded library at Kon Tum, with the items and patrons free to lend to each other.
+    struct Kontum {
+        _dir: tempfile::TempDir,
+        s: Store,
+        cache: RefCache,
+        kontum: BranchId,
+        items: Vec<String>,
+        patrons: Vec<String>,
+    }
+
+    impl Kontum {
+        fn new() -> Kontum {
+            let (_dir, s, data) = library();
+            let cache = s.ref_cache().unwrap();
+            let (items, patrons) = free(&data);
+            let kontum = BranchId::new("kontum").unwrap();
+            Kontum {
+                _dir,
+                s,
+                cache,
+                kontum,
+                items,
+                patrons,
+            }
+        }
+
+        /// A kiosk of the branch, registered.
+        fn kiosk(&mut self, name: &str) -> DeviceId {
+            let d = DeviceId::new(name).unwrap();
+            let r = self.s.check_device(&self.kontum, &d, true, now()).unwrap();
+            assert_eq!(r, Registration::Registered);
+            d
+        }
+
+        /// Applies a kiosk's events from one log.
+        fn send(&mut self, device: &DeviceId, log: Uuid, events: Vec<Event>) -> BatchOutcome {
+            let b = EventBatch::new(device.clone(), log, events);
+            self.s
+                .apply_batch(&self.cache, &self.kontum, &b, now(), 420)
+                .unwrap()
+        }
+
+        /// The item's loans, newest first: active ones only, or its whole history.
+        fn loans(&self, item: &str, active: bool) -> Vec<LoanRow> {
+            let f = LoanFilter {
+                item: Some(item.to_owned()),
+                active,
+                limit: 10,
+                ..Default::default()
+            };
+            queries::loans(self.s.reader(), &f).unwrap()
+        }
+
+        /// The due date of the item's one active loan.
+        fn active_due(&self, item: &str) -> chrono::NaiveDate {
+            let l = self.loans(item, true);
+            assert_eq!(l.len(), 1, "one active loan of {item}");
+            l[0].due
+        }
+    }
+
     fn now() -> i64 {
         chrono::Utc::now().timestamp_millis()
     }
@@ -107,11 +169,26 @@ mod ingest {
         }
     }
 
+    /// `ev`, made at `at` by the device's clock.
+    fn ev_at(seq: u64, at: i64, body: EventBody) -> Event {
+        Event {
+            at,
+            ..ev(seq, body)
+        }
+    }
+
     fn out(item: &str, patron: &str) -> EventBody {
         EventBody::Checkout {
             item: item.into(),
             patron: patron.into(),
             due: chrono::Utc::now().date_naive() + chrono::Duration::days(14),
+        }
+    }
+
+    fn back(item: &str, patron: Option<&str>) -> EventBody {
+        EventBody::Checkin {
+            item: item.into(),
+            patron: patron.map(str::to_owned),
         }
     }
 
@@ -144,65 +221,37 @@ mod ingest {
 
     #[test]
     fn missed_return_and_unknown_item_through_the_store() {
-        let (_dir, mut s, data) = library();
-        let cache = s.ref_cache().unwrap();
-        let (items, patrons) = free(&data);
-        let kontum = BranchId::new("kontum").unwrap();
-        let d1 = DeviceId::new("kontum-kiosk-1").unwrap();
-        let d2 = DeviceId::new("kontum-kiosk-2").unwrap();
-        for d in [&d1, &d2] {
-            assert_eq!(
-                s.check_device(&kontum, d, true, now()).unwrap(),
-                Registration::Registered
-            );
-        }
+        let mut k = Kontum::new();
+        let d1 = k.kiosk("kontum-kiosk-1");
+        let d2 = k.kiosk("kontum-kiosk-2");
         assert_eq!(
-            s.check_device(&BranchId::new("dakto").unwrap(), &d1, true, now())
+            k.s.check_device(&BranchId::new("dakto").unwrap(), &d1, true, now())
                 .unwrap(),
-            Registration::OtherBranch(kontum.clone())
+            Registration::OtherBranch(k.kontum.clone())
         );
-        let v0 = current_version(s.reader()).unwrap();
+        let (items, patrons) = (k.items.clone(), k.patrons.clone());
+        let v0 = current_version(k.s.reader()).unwrap();
         let (l1, l2) = (Uuid::now_v7(), Uuid::now_v7());
-        let b1 = EventBatch::new(d1.clone(), l1, vec![ev(1, out(&items[0], &patrons[0]))]);
-        let o = s.apply_batch(&cache, &kontum, &b1, now(), 420).unwrap();
+        let o = k.send(&d1, l1, vec![ev(1, out(&items[0], &patrons[0]))]);
         assert_eq!((o.acked_through, o.applied), (1, 1));
         assert_eq!(o.changes.from_version, v0);
         assert_eq!(o.changes.ops.len(), 1);
-        let b2 = EventBatch::new(
-            d2.clone(),
-            l2,
-            vec![
-                ev(1, out(&items[0], &patrons[1])),
-                ev(
-                    2,
-                    EventBody::Checkin {
-                        item: "KT77777777".into(),
-                        patron: None,
-                    },
-                ),
-            ],
-        );
-        let o = s.apply_batch(&cache, &kontum, &b2, now(), 420).unwrap();
+        let b2 = vec![
+            ev(1, out(&items[0], &patrons[1])),
+            ev(2, back("KT77777777", None)),
+        ];
+        let o = k.send(&d2, l2, b2.clone());
         assert_eq!((o.acked_through, o.applied), (2, 2));
-        assert_eq!(current_version(s.reader()).unwrap(), v0 + 2);
+        assert_eq!(current_version(k.s.reader()).unwrap(), v0 + 2);
 
-        let c = s.reader();
-        let all = queries::loans(
-            c,
-            &LoanFilter {
-                item: Some(items[0].clone()),
-                active: false,
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let all = k.loans(&items[0], false);
         assert_eq!(all.len(), 2);
         let old = all.iter().find(|l| l.patron == patrons[0]).unwrap();
         assert!(old.missed_return && old.returned_at.is_some());
         assert_eq!(old.return_device.as_deref(), Some("kontum-kiosk-2"));
         let new = all.iter().find(|l| l.patron == patrons[1]).unwrap();
         assert!(new.returned_at.is_none());
+        let c = k.s.reader();
         let kinds: Vec<String> = queries::notices(c, &NoticeFilter::default())
             .unwrap()
             .into_iter()
@@ -213,67 +262,37 @@ mod ingest {
         assert_eq!(evs[1].outcome, "unknown_item");
         assert_eq!(evs[1].item.as_deref(), Some("KT77777777"));
         // The same run replayed changes nothing.
-        let o = s.apply_batch(&cache, &kontum, &b2, now(), 420).unwrap();
+        let o = k.send(&d2, l2, b2);
         assert_eq!((o.acked_through, o.applied, o.replayed), (2, 0, 2));
         assert!(o.changes.is_empty());
-    }
-
-    fn active_due(s: &Store, item: &str) -> chrono::NaiveDate {
-        let l = queries::loans(
-            s.reader(),
-            &LoanFilter {
-                item: Some(item.to_owned()),
-                active: true,
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assert_eq!(l.len(), 1, "one active loan of {item}");
-        l[0].due
     }
 
     /// A renewal from an implausible clock is corrected from the current due date when that
     /// is later than today, as a renewal at central would be: never shortened.
     #[test]
     fn corrected_renewal_never_shortens_the_loan() {
-        let (_dir, mut s, data) = library();
-        let cache = s.ref_cache().unwrap();
-        let (items, patrons) = free(&data);
-        let kontum = BranchId::new("kontum").unwrap();
-        let dev = DeviceId::new("kontum-kiosk-1").unwrap();
-        s.check_device(&kontum, &dev, true, now()).unwrap();
+        let mut k = Kontum::new();
+        let dev = k.kiosk("kontum-kiosk-1");
+        let (item, patron) = (k.items[0].clone(), k.patrons[0].clone());
         let log = Uuid::now_v7();
         let long_due = chrono::Utc::now().date_naive() + chrono::Duration::days(120);
-        let b = EventBatch::new(
-            dev.clone(),
-            log,
-            vec![ev(
-                1,
-                EventBody::Checkout {
-                    item: items[0].clone(),
-                    patron: patrons[0].clone(),
-                    due: long_due,
-                },
-            )],
-        );
-        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
-        assert_eq!(active_due(&s, &items[0]), long_due);
+        let lend = EventBody::Checkout {
+            item: item.clone(),
+            patron: patron.clone(),
+            due: long_due,
+        };
+        k.send(&dev, log, vec![ev(1, lend)]);
+        assert_eq!(k.active_due(&item), long_due);
         // The board rebooted without network: its clock says 1970.
-        let mut renew = ev(
-            2,
-            EventBody::Renew {
-                item: items[0].clone(),
-                patron: patrons[0].clone(),
-                due: chrono::NaiveDate::from_ymd_opt(1970, 1, 29).unwrap(),
-                renewals: 1,
-            },
-        );
-        renew.at = 86_400_000;
-        let b = EventBatch::new(dev.clone(), log, vec![renew]);
-        let o = s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        let renew = EventBody::Renew {
+            item: item.clone(),
+            patron,
+            due: chrono::NaiveDate::from_ymd_opt(1970, 1, 29).unwrap(),
+            renewals: 1,
+        };
+        let o = k.send(&dev, log, vec![ev_at(2, 86_400_000, renew)]);
         assert_eq!(o.acked_through, 2);
-        let due = active_due(&s, &items[0]);
+        let due = k.active_due(&item);
         assert!(due > long_due, "renewal moved the due date back to {due}");
     }
 
@@ -281,49 +300,22 @@ mod ingest {
     /// close the newer loan when it reaches central late.
     #[test]
     fn late_return_of_an_earlier_loan_keeps_the_newer_loan() {
-        let (_dir, mut s, data) = library();
-        let cache = s.ref_cache().unwrap();
-        let (items, patrons) = free(&data);
-        let kontum = BranchId::new("kontum").unwrap();
-        let online = DeviceId::new("kontum-kiosk-1").unwrap();
-        let offline = DeviceId::new("kontum-kiosk-2").unwrap();
-        for d in [&online, &offline] {
-            s.check_device(&kontum, d, true, now()).unwrap();
-        }
+        let mut k = Kontum::new();
+        let online = k.kiosk("kontum-kiosk-1");
+        let offline = k.kiosk("kontum-kiosk-2");
+        let (items, patrons) = (k.items.clone(), k.patrons.clone());
         let (l1, l2) = (Uuid::now_v7(), Uuid::now_v7());
         let t0 = now() - 3 * 3_600_000;
-        let mut first = ev(1, out(&items[0], &patrons[0]));
-        first.at = t0;
-        let b = EventBatch::new(online.clone(), l1, vec![first]);
-        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        k.send(&online, l1, vec![ev_at(1, t0, out(&items[0], &patrons[0]))]);
         // Patron 0 returns it at the offline kiosk; an hour later patron 1 borrows it at
         // the online one.
-        let mut back = ev(
-            1,
-            EventBody::Checkin {
-                item: items[0].clone(),
-                patron: Some(patrons[0].clone()),
-            },
-        );
-        back.at = t0 + 3_600_000;
-        let mut second = ev(2, out(&items[0], &patrons[1]));
-        second.at = t0 + 2 * 3_600_000;
-        let b = EventBatch::new(online.clone(), l1, vec![second]);
-        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        let returned = ev_at(1, t0 + 3_600_000, back(&items[0], Some(&patrons[0])));
+        let second = ev_at(2, t0 + 2 * 3_600_000, out(&items[0], &patrons[1]));
+        k.send(&online, l1, vec![second]);
         // The offline kiosk comes back.
-        let b = EventBatch::new(offline.clone(), l2, vec![back]);
-        let o = s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
+        let o = k.send(&offline, l2, vec![returned]);
         assert_eq!(o.acked_through, 1);
-        let active = queries::loans(
-            s.reader(),
-            &LoanFilter {
-                item: Some(items[0].clone()),
-                active: true,
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let active = k.loans(&items[0], true);
         assert_eq!(active.len(), 1, "patron 1 still has the item");
         assert_eq!(active[0].patron, patrons[1]);
         assert!(
@@ -332,26 +324,9 @@ mod ingest {
             o.changes
         );
         // A return at a kiosk that has not heard of the newer loan, made after it, closes it.
-        let mut later = ev(
-            2,
-            EventBody::Checkin {
-                item: items[0].clone(),
-                patron: Some(patrons[0].clone()),
-            },
-        );
-        later.at = now();
-        let b = EventBatch::new(offline.clone(), l2, vec![later]);
-        s.apply_batch(&cache, &kontum, &b, now(), 420).unwrap();
-        let active = queries::loans(
-            s.reader(),
-            &LoanFilter {
-                item: Some(items[0].clone()),
-                active: true,
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let later = ev(2, back(&items[0], Some(&patrons[0])));
+        k.send(&offline, l2, vec![later]);
+        let active = k.loans(&items[0], true);
         assert!(active.is_empty(), "{active:?}");
     }
 
@@ -359,12 +334,9 @@ mod ingest {
     /// for a meaningful number).
     #[test]
     fn ingest_rate() {
-        let (_dir, mut s, data) = library();
-        let cache = s.ref_cache().unwrap();
-        let (items, patrons) = free(&data);
-        let kontum = BranchId::new("kontum").unwrap();
-        let dev = DeviceId::new("kontum-kiosk-1").unwrap();
-        s.check_device(&kontum, &dev, true, now()).unwrap();
+        let mut k = Kontum::new();
+        let dev = k.kiosk("kontum-kiosk-1");
+        let (items, patrons) = (k.items.clone(), k.patrons.clone());
         let log = Uuid::now_v7();
         let mut seq = 0u64;
         let mut bodies = Vec::new();
@@ -374,10 +346,7 @@ mod ingest {
                 bodies.push(out(item, p));
             }
             for item in items.iter().take(1000) {
-                bodies.push(EventBody::Checkin {
-                    item: item.clone(),
-                    patron: None,
-                });
+                bodies.push(back(item, None));
             }
         }
         let events: Vec<Event> = bodies
@@ -390,8 +359,7 @@ mod ingest {
         let total = events.len() as u64;
         let t = std::time::Instant::now();
         for chunk in events.chunks(200) {
-            let batch = EventBatch::new(dev.clone(), log, chunk.to_vec());
-            let o = s.apply_batch(&cache, &kontum, &batch, now(), 420).unwrap();
+            let o = k.send(&dev, log, chunk.to_vec());
             assert_eq!(o.acked_through, chunk.last().unwrap().seq);
         }
         let secs = t.elapsed().as_secs_f64();
@@ -399,7 +367,7 @@ mod ingest {
             "ingest: {total} events in {secs:.2} s = {:.0} events/s",
             total as f64 / secs
         );
-        assert_eq!(queries::stats(s.reader()).unwrap().events_recorded, total);
+        assert_eq!(queries::stats(k.s.reader()).unwrap().events_recorded, total);
     }
 }
 

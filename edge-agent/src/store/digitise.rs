@@ -1,6 +1,7 @@
 //! Digitisation jobs, their pages and the upload progress of their bags.
 
 use rong_protocol::digitise::{DublinCore, JobState, JobSummary, PageCheck, PageInfo};
+use rong_sqlite::{from_row, query_list, query_opt};
 use rusqlite::{params, OptionalExtension, Row};
 
 use super::{conversion, Store, StoreError};
@@ -123,24 +124,19 @@ const PAGE_COLS: &str = "page, position, width, height, dpi, rotation, checks, m
      access_bytes, master_sha256, access_sha256";
 
 fn page_row(row: &Row<'_>) -> rusqlite::Result<PageRow> {
-    let checks: String = row.get(6)?;
-    let checks: Vec<PageCheck> =
-        serde_json::from_str(&checks).map_err(|e| conversion(6, e.to_string()))?;
+    let info = from_row!(PageInfo => page, position, width, height, dpi, rotation,
+        checks: checks_at, master_bytes as i64, access_bytes as i64)(row)?;
     Ok(PageRow {
-        info: PageInfo {
-            page: row.get(0)?,
-            position: row.get(1)?,
-            width: row.get(2)?,
-            height: row.get(3)?,
-            dpi: row.get(4)?,
-            rotation: row.get(5)?,
-            checks,
-            master_bytes: row.get::<_, i64>(7)? as u64,
-            access_bytes: row.get::<_, i64>(8)? as u64,
-        },
+        info,
         master_sha256: row.get(9)?,
         access_sha256: row.get(10)?,
     })
+}
+
+/// The JSON list of page checks in column `i`.
+fn checks_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Vec<PageCheck>> {
+    let checks: String = row.get(i)?;
+    serde_json::from_str(&checks).map_err(|e| conversion(i, e.to_string()))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
@@ -205,11 +201,9 @@ impl Store {
 
     /// Every job, newest first.
     pub fn jobs(&self) -> Result<Vec<JobRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {JOB_COLS} FROM dig_jobs j ORDER BY j.created_at DESC, j.id DESC"
-        ))?;
-        let rows = stmt.query_map([], job_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let sql =
+            format!("SELECT {JOB_COLS} FROM dig_jobs j ORDER BY j.created_at DESC, j.id DESC");
+        Ok(query_list(&self.conn, &sql, [], job_row)?)
     }
 
     /// The oldest job waiting for its upload or its verdict.
@@ -226,22 +220,14 @@ impl Store {
 
     /// A job's pages in reading order.
     pub fn pages(&self, job: &str) -> Result<Vec<PageRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {PAGE_COLS} FROM dig_pages WHERE job = ?1 ORDER BY position"
-        ))?;
-        let rows = stmt.query_map([job], page_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let sql = format!("SELECT {PAGE_COLS} FROM dig_pages WHERE job = ?1 ORDER BY position");
+        Ok(query_list(&self.conn, &sql, [job], page_row)?)
     }
 
     /// One page.
     pub fn page(&self, job: &str, page: u32) -> Result<Option<PageRow>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached(&format!(
-                "SELECT {PAGE_COLS} FROM dig_pages WHERE job = ?1 AND page = ?2"
-            ))?
-            .query_row(params![job, page], page_row)
-            .optional()?)
+        let sql = format!("SELECT {PAGE_COLS} FROM dig_pages WHERE job = ?1 AND page = ?2");
+        Ok(query_opt(&self.conn, &sql, params![job, page], page_row)?)
     }
 
     /// Takes the next stable page id of a job.
@@ -386,19 +372,12 @@ impl Store {
 
     /// A job's bag files in upload order.
     pub fn uploads(&self, job: &str) -> Result<Vec<UploadRow>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        Ok(query_list(
+            &self.conn,
             "SELECT path, size, sha256, url, offset FROM dig_uploads WHERE job = ?1 ORDER BY ord",
-        )?;
-        let rows = stmt.query_map([job], |r| {
-            Ok(UploadRow {
-                path: r.get(0)?,
-                size: r.get::<_, i64>(1)? as u64,
-                sha256: r.get(2)?,
-                url: r.get(3)?,
-                offset: r.get::<_, i64>(4)? as u64,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            [job],
+            from_row!(UploadRow => path, size as i64, sha256, url, offset as i64),
+        )?)
     }
 
     /// Records a file's upload URL and confirmed offset.

@@ -4,6 +4,7 @@ use rong_lending::PinState;
 use rong_protocol::barcode;
 use rong_protocol::delta::Loan;
 use rong_protocol::event::{Event, EventBody};
+use rong_sqlite::{from_row, query_list, query_opt};
 use rusqlite::{params, OptionalExtension};
 use uuid::Uuid;
 
@@ -100,17 +101,13 @@ impl Store {
 
     /// A card's PIN failure record.
     pub fn pin_state(&self, card: &str) -> Result<PinState, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT failures, locked_until FROM pin_failures WHERE card = ?1")?
-            .query_row([card], |r| {
-                Ok(PinState {
-                    failures: r.get(0)?,
-                    locked_until: r.get(1)?,
-                })
-            })
-            .optional()?
-            .unwrap_or_default())
+        Ok(query_opt(
+            &self.conn,
+            "SELECT failures, locked_until FROM pin_failures WHERE card = ?1",
+            [card],
+            from_row!(PinState => failures, locked_until),
+        )?
+        .unwrap_or_default())
     }
 
     /// Writes a circulation step in one transaction; returns the event as logged.
@@ -175,12 +172,12 @@ impl Store {
 
     /// Events `from ..= to`, in order.
     pub fn events_range(&self, from: u64, to: u64) -> Result<Vec<Event>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        Ok(query_list(
+            &self.conn,
             "SELECT seq, id, at, clock_synced, body FROM events
              WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq",
-        )?;
-        let events = stmt
-            .query_map([from as i64, to as i64], |r| {
+            [from as i64, to as i64],
+            |r| {
                 let id: String = r.get(1)?;
                 let body: String = r.get(4)?;
                 Ok(Event {
@@ -190,9 +187,8 @@ impl Store {
                     clock_synced: r.get(3)?,
                     body: serde_json::from_str(&body).map_err(|e| conversion(4, e.to_string()))?,
                 })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(events)
+            },
+        )?)
     }
 
     /// Marks events up to `n` acked (central applied them).

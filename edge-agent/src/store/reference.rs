@@ -4,52 +4,36 @@ use chrono::NaiveDate;
 use rong_hardware::card::normalise_uid;
 use rong_protocol::api::{BranchAvailability, SearchHit};
 use rong_protocol::delta::{
-    Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron,
+    Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron, Record,
 };
 use rong_protocol::BranchId;
+use rong_sqlite::reference::{self, item_status_parse};
+use rong_sqlite::{from_row, query_list, query_opt};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{col_date, col_opt_date, conversion, meta_u64, set_meta, Store, StoreError};
 use crate::sync::{classify_delta, DeltaAction};
-
-fn status_text(s: ItemStatus) -> &'static str {
-    match s {
-        ItemStatus::Available => "available",
-        ItemStatus::NotForLoan => "not_for_loan",
-        ItemStatus::Lost => "lost",
-        ItemStatus::Withdrawn => "withdrawn",
-    }
-}
-
-fn status_parse(s: &str) -> Option<ItemStatus> {
-    Some(match s {
-        "available" => ItemStatus::Available,
-        "not_for_loan" => ItemStatus::NotForLoan,
-        "lost" => ItemStatus::Lost,
-        "withdrawn" => ItemStatus::Withdrawn,
-        _ => return None,
-    })
-}
 
 fn branch_id(row: &Row<'_>, i: usize) -> rusqlite::Result<BranchId> {
     let s: String = row.get(i)?;
     BranchId::new(s).map_err(|e| conversion(i, e.to_string()))
 }
 
+/// The JSON array of closed weekdays in column `i`.
+fn weekdays_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Vec<u8>> {
+    let days: String = row.get(i)?;
+    serde_json::from_str(&days).map_err(|e| conversion(i, e.to_string()))
+}
+
+/// The item status in column `i`; text no status has is an error.
+fn status_at(row: &Row<'_>, i: usize) -> rusqlite::Result<ItemStatus> {
+    let status: String = row.get(i)?;
+    item_status_parse(&status).ok_or_else(|| conversion(i, format!("item status {status:?}")))
+}
+
 fn item_row(row: &Row<'_>) -> rusqlite::Result<Item> {
-    let status: String = row.get(7)?;
-    Ok(Item {
-        barcode: row.get(0)?,
-        record: row.get(1)?,
-        title: row.get(2)?,
-        author: row.get(3)?,
-        call_number: row.get(4)?,
-        item_type: row.get(5)?,
-        home_branch: branch_id(row, 6)?,
-        status: status_parse(&status)
-            .ok_or_else(|| conversion(7, format!("item status {status:?}")))?,
-        shelf: row.get(8)?,
-    })
+    from_row!(Item => barcode, record, title, author, call_number, item_type,
+        home_branch: branch_id, status: status_at, shelf)(row)
 }
 
 /// Columns for [`item_row`].
@@ -57,12 +41,7 @@ const ITEM_COLS: &str =
     "barcode, record, title, author, call_number, item_type, home_branch, status, shelf";
 
 fn loan_row(row: &Row<'_>) -> rusqlite::Result<Loan> {
-    Ok(Loan {
-        item: row.get(0)?,
-        patron: row.get(1)?,
-        due: col_date(row, 2)?,
-        renewals: row.get(3)?,
-    })
+    from_row!(Loan => item, patron, due: col_date, renewals)(row)
 }
 
 /// Whether the item has local events central has not applied yet.
@@ -86,25 +65,13 @@ const CREATE_LOAD_INDEXES: &str = "CREATE INDEX items_record ON items(record);
 /// A snapshot's record, into a table the load emptied: one insert with its title key; its
 /// search-index row comes with the others at the end ([`index_loaded_records`]). A record
 /// id twice in one snapshot is refused (the whole load is).
-fn load_record(conn: &Connection, r: &rong_protocol::delta::Record) -> Result<(), StoreError> {
-    let subjects =
-        serde_json::to_string(&r.subjects).map_err(|e| StoreError::Refused(e.to_string()))?;
+fn load_record(conn: &Connection, r: &Record) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO records
          (id, title, author, subjects, isbn, year, publisher, call_number, title_key)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![
-        r.id,
-        r.title,
-        r.author,
-        subjects,
-        r.isbn,
-        r.year,
-        r.publisher,
-        r.call_number,
-        rong_protocol::fold::fold(&r.title)
-    ])
+    .execute(record_values(r)?)
     .map_err(|e| match e {
         rusqlite::Error::SqliteFailure(f, _)
             if f.code == rusqlite::ErrorCode::ConstraintViolation =>
@@ -114,6 +81,37 @@ fn load_record(conn: &Connection, r: &rong_protocol::delta::Record) -> Result<()
         e => e.into(),
     })?;
     Ok(())
+}
+
+/// A record's row as both record writes bind it: `id, title, author, subjects` (JSON),
+/// `isbn, year, publisher, call_number` and `title_key` (the folded title).
+type RecordValues<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    String,
+    Option<&'a str>,
+    Option<i32>,
+    &'a str,
+    &'a str,
+    String,
+);
+
+/// See [`RecordValues`].
+fn record_values(r: &Record) -> Result<RecordValues<'_>, StoreError> {
+    let subjects =
+        serde_json::to_string(&r.subjects).map_err(|e| StoreError::Refused(e.to_string()))?;
+    Ok((
+        &r.id,
+        &r.title,
+        &r.author,
+        subjects,
+        r.isbn.as_deref(),
+        r.year,
+        &r.publisher,
+        &r.call_number,
+        rong_protocol::fold::fold(&r.title),
+    ))
 }
 
 /// The search index's in-memory budget for a transaction's pending writes.
@@ -169,50 +167,11 @@ fn index_loaded_records(conn: &Connection) -> Result<u64, StoreError> {
 /// send the loan again once it has applied them. Returns false when skipped.
 fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
     match op {
-        Op::PutBranch(b) => {
-            let days = serde_json::to_string(&b.closed_weekdays)
-                .map_err(|e| StoreError::Refused(e.to_string()))?;
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO branches (id, name, closed_weekdays, require_pin)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![b.id.as_str(), b.name, days, b.require_pin])?;
-        }
-        Op::PutCategory(c) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO categories (id, name, max_loans) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![c.id, c.name, c.max_loans])?;
-        }
-        Op::PutRule(r) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO loan_rules (category, item_type, loan_days, max_renewals)
-                 VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                r.category,
-                r.item_type,
-                r.loan_days,
-                r.max_renewals
-            ])?;
-        }
+        Op::PutBranch(b) => reference::put_branch(conn, b)?,
+        Op::PutCategory(c) => reference::put_category(conn, c)?,
+        Op::PutRule(r) => reference::put_rule(conn, r)?,
         Op::PutPatron(p) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO patrons
-                 (card, name, category, branch, blocked, expires, pin_hash, pin_required, staff)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                p.card,
-                p.name,
-                p.category,
-                p.branch.as_str(),
-                p.blocked,
-                p.expires.map(|d| d.to_string()),
-                p.pin_hash,
-                p.pin_required,
-                p.staff
-            ])?;
+            reference::put_patron(conn, p)?;
             conn.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
                 .execute([&p.card])?;
             for raw in &p.nfc_uids {
@@ -236,32 +195,19 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
                 .execute([card])?;
         }
         Op::PutRecord(r) => {
-            let subjects = serde_json::to_string(&r.subjects)
-                .map_err(|e| StoreError::Refused(e.to_string()))?;
             let rowid: i64 = conn
                 .prepare_cached(
                     "INSERT INTO records
-                     (id, title, author, subjects, isbn, year, publisher, call_number)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     (id, title, author, subjects, isbn, year, publisher, call_number, title_key)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT(id) DO UPDATE SET title = excluded.title,
                      author = excluded.author, subjects = excluded.subjects,
                      isbn = excluded.isbn, year = excluded.year,
-                     publisher = excluded.publisher, call_number = excluded.call_number
+                     publisher = excluded.publisher, call_number = excluded.call_number,
+                     title_key = excluded.title_key
                      RETURNING rowid",
                 )?
-                .query_row(
-                    params![
-                        r.id,
-                        r.title,
-                        r.author,
-                        subjects,
-                        r.isbn,
-                        r.year,
-                        r.publisher,
-                        r.call_number
-                    ],
-                    |row| row.get(0),
-                )?;
+                .query_row(record_values(r)?, |row| row.get(0))?;
             rong_sqlite::search::index_record(
                 conn,
                 rowid,
@@ -283,25 +229,7 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
                     .execute([rowid])?;
             }
         }
-        Op::PutItem(i) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO items
-                 (barcode, record, title, author, call_number, item_type, home_branch, status,
-                  shelf)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                i.barcode,
-                i.record,
-                i.title,
-                i.author,
-                i.call_number,
-                i.item_type,
-                i.home_branch.as_str(),
-                status_text(i.status),
-                i.shelf
-            ])?;
-        }
+        Op::PutItem(i) => reference::put_item(conn, i)?,
         Op::DelItem { barcode } => {
             conn.prepare_cached("DELETE FROM items WHERE barcode = ?1")?
                 .execute([barcode])?;
@@ -318,12 +246,7 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
             }
             del_loan(conn, item)?;
         }
-        Op::PutClosedDay(c) => {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO closed_days (branch, date, reason) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![c.branch.as_str(), c.date.to_string(), c.reason])?;
-        }
+        Op::PutClosedDay(c) => reference::put_closed_day(conn, c)?,
         Op::DelClosedDay { branch, date } => {
             conn.prepare_cached("DELETE FROM closed_days WHERE branch = ?1 AND date = ?2")?
                 .execute([branch.as_str(), &date.to_string()])?;
@@ -384,12 +307,12 @@ impl Store {
         let Some(mut p) = found else {
             return Ok(None);
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT uid FROM patron_uids WHERE card = ?1 ORDER BY uid")?;
-        p.nfc_uids = stmt
-            .query_map([card], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        p.nfc_uids = query_list(
+            &self.conn,
+            "SELECT uid FROM patron_uids WHERE card = ?1 ORDER BY uid",
+            [card],
+            |r| r.get(0),
+        )?;
         Ok(Some(p))
     }
 
@@ -411,56 +334,32 @@ impl Store {
 
     /// A branch.
     pub fn branch(&self, id: &BranchId) -> Result<Option<Branch>, StoreError> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT id, name, closed_weekdays, require_pin FROM branches WHERE id = ?1",
-            )?
-            .query_row([id.as_str()], |r| {
-                let days: String = r.get(2)?;
-                Ok(Branch {
-                    id: branch_id(r, 0)?,
-                    name: r.get(1)?,
-                    closed_weekdays: serde_json::from_str(&days)
-                        .map_err(|e| conversion(2, e.to_string()))?,
-                    require_pin: r.get(3)?,
-                })
-            })
-            .optional()?;
-        Ok(row)
+        Ok(query_opt(
+            &self.conn,
+            "SELECT id, name, closed_weekdays, require_pin FROM branches WHERE id = ?1",
+            [id.as_str()],
+            from_row!(Branch => id: branch_id, name, closed_weekdays: weekdays_at, require_pin),
+        )?)
     }
 
     /// A patron category.
     pub fn category(&self, id: &str) -> Result<Option<Category>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT id, name, max_loans FROM categories WHERE id = ?1")?
-            .query_row([id], |r| {
-                Ok(Category {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    max_loans: r.get(2)?,
-                })
-            })
-            .optional()?)
+        Ok(query_opt(
+            &self.conn,
+            "SELECT id, name, max_loans FROM categories WHERE id = ?1",
+            [id],
+            from_row!(Category => id, name, max_loans),
+        )?)
     }
 
     /// Every loan rule.
     pub fn rules(&self) -> Result<Vec<LoanRule>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        Ok(query_list(
+            &self.conn,
             "SELECT category, item_type, loan_days, max_renewals FROM loan_rules",
-        )?;
-        let rules = stmt
-            .query_map([], |r| {
-                Ok(LoanRule {
-                    category: r.get(0)?,
-                    item_type: r.get(1)?,
-                    loan_days: r.get(2)?,
-                    max_renewals: r.get(3)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rules)
+            [],
+            from_row!(LoanRule => category, item_type, loan_days, max_renewals),
+        )?)
     }
 
     /// A branch's closed days from `from` on.
@@ -469,20 +368,13 @@ impl Store {
         branch: &BranchId,
         from: NaiveDate,
     ) -> Result<Vec<ClosedDay>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
+        Ok(query_list(
+            &self.conn,
             "SELECT branch, date, reason FROM closed_days
              WHERE branch = ?1 AND date >= ?2 ORDER BY date",
-        )?;
-        let days = stmt
-            .query_map([branch.as_str(), &from.to_string()], |r| {
-                Ok(ClosedDay {
-                    branch: branch_id(r, 0)?,
-                    date: col_date(r, 1)?,
-                    reason: r.get(2)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(days)
+            [branch.as_str(), &from.to_string()],
+            from_row!(ClosedDay => branch: branch_id, date: col_date, reason),
+        )?)
     }
 
     /// An item by barcode.

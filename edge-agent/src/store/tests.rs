@@ -4,6 +4,7 @@ use rong_protocol::event::EventBody;
 use rong_protocol::BranchId;
 use rong_tests::fixtures::{adults, branch, branch_id as kontum, date as d, item, standard_rule};
 
+use super::reference::DeltaResult;
 use super::*;
 use crate::sync::DeltaAction;
 
@@ -33,6 +34,16 @@ fn base_ops() -> Vec<Op> {
         Op::PutItem(item("KT1")),
         Op::PutItem(item("KT2")),
     ]
+}
+
+/// Applies a delta from version `from` to `to`.
+fn delta(s: &mut Store, from: u64, to: u64, ops: Vec<Op>) -> DeltaResult {
+    s.apply_delta(&Delta {
+        from_version: from,
+        to_version: to,
+        ops,
+    })
+    .unwrap()
 }
 
 fn open_temp() -> (tempfile::TempDir, Store) {
@@ -108,13 +119,7 @@ fn refuses_a_newer_schema() {
 #[test]
 fn reference_lookups() {
     let (_dir, mut s) = open_temp();
-    let r = s
-        .apply_delta(&Delta {
-            from_version: 0,
-            to_version: 6,
-            ops: base_ops(),
-        })
-        .unwrap();
+    let r = delta(&mut s, 0, 6, base_ops());
     assert_eq!(r.action, DeltaAction::Apply);
     assert_eq!(s.version().unwrap(), 6);
     let p = s.patron_by_card("P1").unwrap().unwrap();
@@ -135,37 +140,21 @@ fn reference_lookups() {
 #[test]
 fn delta_versions_and_loan_skips() {
     let (_dir, mut s) = open_temp();
-    s.apply_delta(&Delta {
-        from_version: 0,
-        to_version: 6,
-        ops: base_ops(),
-    })
-    .unwrap();
+    delta(&mut s, 0, 6, base_ops());
+    let del_kt1 = || {
+        vec![Op::DelItem {
+            barcode: "KT1".into(),
+        }]
+    };
     // Ignored: already held.
-    let r = s
-        .apply_delta(&Delta {
-            from_version: 2,
-            to_version: 6,
-            ops: vec![Op::DelItem {
-                barcode: "KT1".into(),
-            }],
-        })
-        .unwrap();
+    let r = delta(&mut s, 2, 6, del_kt1());
     assert_eq!(r.action, DeltaAction::Ignore);
     assert!(
         s.item("KT1").unwrap().is_some(),
         "ignored delta changed nothing"
     );
     // Gap.
-    let r = s
-        .apply_delta(&Delta {
-            from_version: 8,
-            to_version: 9,
-            ops: vec![Op::DelItem {
-                barcode: "KT1".into(),
-            }],
-        })
-        .unwrap();
+    let r = delta(&mut s, 8, 9, del_kt1());
     assert_eq!(r.action, DeltaAction::Gap);
     assert_eq!(s.version().unwrap(), 6);
     // A local checkout of KT1 is not yet acked: central's loan ops for KT1 are skipped.
@@ -175,16 +164,15 @@ fn delta_versions_and_loan_skips() {
         pin: None,
     })
     .unwrap();
-    let r = s
-        .apply_delta(&Delta {
-            from_version: 5,
-            to_version: 8,
-            ops: vec![
-                Op::DelLoan { item: "KT1".into() },
-                Op::PutLoan(loan("KT2", "P1")),
-            ],
-        })
-        .unwrap();
+    let r = delta(
+        &mut s,
+        5,
+        8,
+        vec![
+            Op::DelLoan { item: "KT1".into() },
+            Op::PutLoan(loan("KT2", "P1")),
+        ],
+    );
     assert_eq!(r.action, DeltaAction::Apply, "overlap applies");
     assert_eq!(r.skipped_loans, 1);
     assert_eq!(s.version().unwrap(), 8);
@@ -192,12 +180,7 @@ fn delta_versions_and_loan_skips() {
     assert!(s.loan("KT2").unwrap().is_some());
     // Once acked, central's word goes.
     s.mark_acked(1).unwrap();
-    s.apply_delta(&Delta {
-        from_version: 8,
-        to_version: 9,
-        ops: vec![Op::DelLoan { item: "KT1".into() }],
-    })
-    .unwrap();
+    delta(&mut s, 8, 9, vec![Op::DelLoan { item: "KT1".into() }]);
     assert!(s.loan("KT1").unwrap().is_none());
 }
 
@@ -293,12 +276,7 @@ fn pin_failures_persist_and_reset() {
 #[test]
 fn snapshot_replaces_reference_but_keeps_pending_loans() {
     let (_dir, mut s) = open_temp();
-    s.apply_delta(&Delta {
-        from_version: 0,
-        to_version: 6,
-        ops: base_ops(),
-    })
-    .unwrap();
+    delta(&mut s, 0, 6, base_ops());
     s.commit(Commit {
         event: Some(checkout_event("KT1")),
         loan: LoanChange::Put(loan("KT1", "P1")),
@@ -394,12 +372,7 @@ fn search_ranks_and_counts_copies_here_and_elsewhere() {
     ops.push(Op::PutItem(copy("B1", "S2", &dakto, "").compact()));
     ops.push(Op::PutLoan(loan("A2", "P1")));
     let n = ops.len() as u64;
-    s.apply_delta(&Delta {
-        from_version: 0,
-        to_version: n,
-        ops,
-    })
-    .unwrap();
+    delta(&mut s, 0, n, ops);
     let q = rong_protocol::search::Query::parse("DIA CHI kon t").unwrap();
     let hits = s.search(&q, 10, &kontum()).unwrap();
     let ids: Vec<_> = hits.iter().map(|h| h.record.as_str()).collect();
@@ -425,12 +398,7 @@ fn search_ranks_and_counts_copies_here_and_elsewhere() {
     let q = rong_protocol::search::Query::parse("9786045701232").unwrap();
     assert_eq!(s.search(&q, 10, &kontum()).unwrap().len(), 2);
     // A record removed, and a snapshot replacing everything, leave no stale index rows.
-    s.apply_delta(&Delta {
-        from_version: n,
-        to_version: n + 1,
-        ops: vec![Op::DelRecord { id: "S2".into() }],
-    })
-    .unwrap();
+    delta(&mut s, n, n + 1, vec![Op::DelRecord { id: "S2".into() }]);
     let q = rong_protocol::search::Query::parse("kon tum").unwrap();
     assert_eq!(s.search(&q, 10, &kontum()).unwrap().len(), 1);
     s.replace_reference::<String>(

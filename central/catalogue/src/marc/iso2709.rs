@@ -154,20 +154,20 @@ pub(crate) fn check_record(record: &Record) -> Result<(), ParseFailure> {
             }
         }
         b' ' => return Err((RecordErrorKind::Marc8, cn)),
-        other => {
-            return Err((
-                RecordErrorKind::BadLeader(format!(
-                    "unknown character coding scheme {:?} at leader/09",
-                    char::from(other)
-                )),
-                cn,
-            ))
-        }
+        other => return Err((unknown_coding(other), cn)),
     }
     if cn.is_none() {
         return Err((RecordErrorKind::MissingControlNumber, None));
     }
     Ok(())
+}
+
+/// A leader/09 that is neither `a` (UTF-8) nor blank (MARC-8).
+pub(crate) fn unknown_coding(byte: u8) -> RecordErrorKind {
+    RecordErrorKind::BadLeader(format!(
+        "unknown character coding scheme {:?} at leader/09",
+        char::from(byte)
+    ))
 }
 
 enum FieldBounds {

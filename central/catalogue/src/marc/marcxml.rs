@@ -40,6 +40,21 @@ impl Partial {
         }
     }
 
+    /// Collects a text or CDATA node's decoded content for the leader, control field or
+    /// subfield being read (text elsewhere is ignored), or notes that it was not UTF-8.
+    fn push_text<E>(&mut self, content: Result<std::borrow::Cow<'_, str>, E>) {
+        if matches!(self.target, Target::None) {
+            return;
+        }
+        match content {
+            Ok(s) => self.text.extend_from_slice(s.as_bytes()),
+            Err(_) => {
+                let tag = self.current_tag();
+                self.fail(RecordErrorKind::InvalidUtf8 { tag });
+            }
+        }
+    }
+
     fn current_tag(&self) -> String {
         self.fields
             .last()
@@ -239,15 +254,7 @@ impl<R: BufRead> Reader<R> {
         match record.leader[9] {
             b'a' => {}
             b' ' => record.leader[9] = b'a',
-            other => {
-                return Err((
-                    RecordErrorKind::BadLeader(format!(
-                        "unknown character coding scheme {:?} at leader/09",
-                        char::from(other)
-                    )),
-                    cn,
-                ))
-            }
+            other => return Err((iso2709::unknown_coding(other), cn)),
         }
         if cn.is_none() {
             return Err((RecordErrorKind::MissingControlNumber, None));
@@ -309,28 +316,8 @@ impl<R: BufRead> Reader<R> {
                         Self::close(&mut p, e.local_name().as_ref());
                     }
                 }
-                Event::Text(t) => {
-                    if !matches!(p.target, Target::None) {
-                        match t.xml10_content() {
-                            Ok(s) => p.text.extend_from_slice(s.as_bytes()),
-                            Err(_) => {
-                                let tag = p.current_tag();
-                                p.fail(RecordErrorKind::InvalidUtf8 { tag });
-                            }
-                        }
-                    }
-                }
-                Event::CData(t) => {
-                    if !matches!(p.target, Target::None) {
-                        match t.xml10_content() {
-                            Ok(s) => p.text.extend_from_slice(s.as_bytes()),
-                            Err(_) => {
-                                let tag = p.current_tag();
-                                p.fail(RecordErrorKind::InvalidUtf8 { tag });
-                            }
-                        }
-                    }
-                }
+                Event::Text(t) => p.push_text(t.xml10_content()),
+                Event::CData(t) => p.push_text(t.xml10_content()),
                 Event::GeneralRef(r) => {
                     let resolved = match r.resolve_char_ref() {
                         Ok(Some(c)) => Some(c.to_string()),

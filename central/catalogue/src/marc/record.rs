@@ -55,12 +55,25 @@ pub fn trim_isbd(text: &str) -> &str {
 }
 
 impl Field {
+    /// A control field (tags 001 to 009) with this value.
+    pub fn control(tag: &[u8; 3], value: impl Into<Vec<u8>>) -> Field {
+        Field::Control {
+            tag: *tag,
+            value: value.into(),
+        }
+    }
+
     /// A data field with blank indicators and these text subfields, in order.
     pub fn text(tag: &[u8; 3], subfields: &[(u8, &str)]) -> Field {
+        Field::text_with(tag, [b' ', b' '], subfields)
+    }
+
+    /// A data field with these indicators and text subfields, in order.
+    pub fn text_with(tag: &[u8; 3], [ind1, ind2]: [u8; 2], subfields: &[(u8, &str)]) -> Field {
         Field::Data {
             tag: *tag,
-            ind1: b' ',
-            ind2: b' ',
+            ind1,
+            ind2,
             subfields: subfields
                 .iter()
                 .map(|(code, value)| Subfield {
@@ -212,22 +225,8 @@ mod tests {
 
     fn sample() -> Record {
         let mut r = Record::new();
-        r.fields.push(Field::Control {
-            tag: *b"001",
-            value: b" KT000123 ".to_vec(),
-        });
-        let data = |tag: &[u8; 3], subs: &[(u8, &str)]| Field::Data {
-            tag: *tag,
-            ind1: b'1',
-            ind2: b'0',
-            subfields: subs
-                .iter()
-                .map(|(c, v)| Subfield {
-                    code: *c,
-                    value: v.as_bytes().to_vec(),
-                })
-                .collect(),
-        };
+        r.fields.push(Field::control(b"001", " KT000123 "));
+        let data = |tag: &[u8; 3], subs: &[(u8, &str)]| Field::text_with(tag, [b'1', b'0'], subs);
         r.fields
             .push(data(b"020", &[(b'a', "9786041234567 :"), (b'c', "50000đ")]));
         r.fields.push(data(b"100", &[(b'a', "Nguyễn Nhật Ánh,")]));

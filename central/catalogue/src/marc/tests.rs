@@ -8,31 +8,17 @@ use super::record::is_control_tag;
 use super::*;
 
 fn text_field(tag: &[u8; 3], subs: &[(u8, &str)]) -> Field {
-    Field::Data {
-        tag: *tag,
-        ind1: b'1',
-        ind2: b'0',
-        subfields: subs
-            .iter()
-            .map(|(code, v)| Subfield {
-                code: *code,
-                value: v.as_bytes().to_vec(),
-            })
-            .collect(),
-    }
+    Field::text_with(tag, [b'1', b'0'], subs)
 }
 
 /// A good Unicode record numbered `n`.
 fn good(n: u32) -> Record {
     let mut r = Record::new();
-    r.fields.push(Field::Control {
-        tag: *b"001",
-        value: format!("KT{n:06}").into_bytes(),
-    });
-    r.fields.push(Field::Control {
-        tag: *b"008",
-        value: b"250101s2024    vm            000 0 vie d".to_vec(),
-    });
+    r.fields.push(Field::control(b"001", format!("KT{n:06}")));
+    r.fields.push(Field::control(
+        b"008",
+        "250101s2024    vm            000 0 vie d",
+    ));
     r.fields.push(text_field(b"100", &[(b'a', "Nguyễn Du,")]));
     r.fields.push(text_field(
         b"245",
