@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{Invalid, Versioned};
 use crate::ids::BranchId;
-use crate::SCHEMA_VERSION;
+use crate::{MAX_BLOCK_REASON_CHARS, MAX_NAME_CHARS, SCHEMA_VERSION};
 
 /// A library site.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +54,29 @@ pub struct Patron {
     /// Whether the card opens the kiosk's staff menu.
     #[serde(default)]
     pub staff: bool,
+}
+
+impl Patron {
+    /// Checks the lengths of the patron's texts against [`MAX_NAME_CHARS`] and
+    /// [`MAX_BLOCK_REASON_CHARS`].
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        too_long("name", &self.name, MAX_NAME_CHARS)?;
+        match &self.blocked {
+            Some(reason) => too_long("block reason", reason, MAX_BLOCK_REASON_CHARS),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Refuses `text` when it has more than `max` characters.
+pub fn too_long(what: &str, text: &str, max: usize) -> Result<(), Invalid> {
+    let n = text.chars().count();
+    if n > max {
+        return Err(Invalid(format!(
+            "{what} has {n} characters; at most {max} are allowed"
+        )));
+    }
+    Ok(())
 }
 
 /// A patron category and its limits.
@@ -305,6 +328,10 @@ impl Versioned for Downlink {
             DownlinkBody::Delta(d) if d.to_version < d.from_version => {
                 Err(Invalid("to_version is below from_version".into()))
             }
+            DownlinkBody::Delta(d) => d.ops.iter().try_for_each(|op| match op {
+                Op::PutPatron(p) => p.check_lengths(),
+                _ => Ok(()),
+            }),
             _ => Ok(()),
         }
     }
@@ -424,5 +451,42 @@ mod tests {
         assert_eq!(decode::<Downlink>(&bytes).unwrap(), msg);
         let backwards = br#"{"v":1,"type":"delta","from_version":5,"to_version":4,"ops":[]}"#;
         assert!(decode::<Downlink>(backwards).is_err());
+    }
+
+    #[test]
+    fn a_delta_with_an_over_long_patron_text_is_refused() {
+        let patron = |name: String, blocked: Option<String>| {
+            Downlink::delta(Delta {
+                from_version: 1,
+                to_version: 2,
+                ops: vec![Op::PutPatron(Patron {
+                    card: "P1".into(),
+                    nfc_uids: vec![],
+                    name,
+                    category: "adult".into(),
+                    branch: b("kontum"),
+                    blocked,
+                    expires: None,
+                    pin_hash: None,
+                    pin_required: false,
+                    staff: false,
+                })],
+            })
+        };
+        // At the limit, counted in characters (each "ệ" is 3 bytes): accepted.
+        let longest = patron(
+            "ệ".repeat(MAX_NAME_CHARS),
+            Some("x".repeat(MAX_BLOCK_REASON_CHARS)),
+        );
+        assert_eq!(decode::<Downlink>(&encode(&longest)).unwrap(), longest);
+        // One character more in either text: refused, and the error names the field.
+        let name = patron("ệ".repeat(MAX_NAME_CHARS + 1), None);
+        let e = decode::<Downlink>(&encode(&name)).unwrap_err().to_string();
+        assert!(e.contains("name has 201 characters"), "{e}");
+        let reason = patron("A".into(), Some("x".repeat(MAX_BLOCK_REASON_CHARS + 1)));
+        let e = decode::<Downlink>(&encode(&reason))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("block reason has 501 characters"), "{e}");
     }
 }

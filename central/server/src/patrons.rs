@@ -254,21 +254,21 @@ fn check_row<'a>(
     let pin_required = parse_bool(get("pin_required")).map_err(|e| format!("pin_required: {e}"))?;
     let staff = parse_bool(get("staff")).map_err(|e| format!("staff: {e}"))?;
     let blocked = Some(nfc(get("blocked").trim())).filter(|s| !s.is_empty());
-    Ok((
-        Patron {
-            card,
-            nfc_uids,
-            name,
-            category,
-            branch,
-            blocked,
-            expires,
-            pin_hash: None,
-            pin_required,
-            staff,
-        },
-        pin,
-    ))
+    let patron = Patron {
+        card,
+        nfc_uids,
+        name,
+        category,
+        branch,
+        blocked,
+        expires,
+        pin_hash: None,
+        pin_required,
+        staff,
+    };
+    // The limits every device holds a delta to: a row over them would stall its branch.
+    patron.check_lengths().map_err(|e| e.0)?;
+    Ok((patron, pin))
 }
 
 /// Hashes the rows' PINs with argon2id (default parameters, a fresh salt each), spread over
@@ -362,6 +362,38 @@ mod tests {
         assert!(e.to_string().contains("colour"), "{e}");
         let (good, bad) = read_rows("card,name,category,branch\n".as_bytes(), &known()).unwrap();
         assert!(good.is_empty() && bad.is_empty());
+    }
+
+    #[test]
+    fn over_long_names_and_block_reasons_are_refused_with_their_length() {
+        use rong_protocol::{MAX_BLOCK_REASON_CHARS, MAX_NAME_CHARS};
+        let (name, reason) = (MAX_NAME_CHARS, MAX_BLOCK_REASON_CHARS);
+        let csv = format!(
+            "card,name,category,branch,blocked\n\
+             P1,{},adult,kontum,{}\n\
+             P2,{},adult,kontum,\n\
+             P3,C,adult,kontum,{}\n",
+            "ệ".repeat(name),
+            "x".repeat(reason),
+            "ệ".repeat(name + 1),
+            "x".repeat(reason + 1),
+        );
+        let (good, bad) = read_rows(csv.as_bytes(), &known()).unwrap();
+        let cards: Vec<_> = good.iter().map(|r| r.patron.card.as_str()).collect();
+        assert_eq!(cards, ["P1"], "texts at the limit are kept");
+        assert_eq!(bad.len(), 2);
+        assert_eq!(bad[0].line, 3);
+        assert!(
+            bad[0].reason.contains("name has 201 characters"),
+            "{}",
+            bad[0].reason
+        );
+        assert_eq!(bad[1].line, 4);
+        assert!(
+            bad[1].reason.contains("block reason has 501"),
+            "{}",
+            bad[1].reason
+        );
     }
 
     #[test]

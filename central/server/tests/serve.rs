@@ -390,6 +390,35 @@ async fn bad_payloads_are_rejected_and_counted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_long_block_reason_is_refused_and_changes_nothing() {
+    let c = Central::start().await;
+    let patron = c.free_patron();
+    let v0 = c.stat("change_version").await;
+    let path = format!("/api/v1/patrons/{patron}/block");
+    let long = "ệ".repeat(rong_protocol::MAX_BLOCK_REASON_CHARS + 1);
+    let r = c
+        .post_json(&path, serde_json::json!({ "reason": long }))
+        .await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body.to_string().contains("reason has 501 characters"),
+        "{body}"
+    );
+    assert_eq!(c.stat("change_version").await, v0, "nothing changed");
+    let detail = c.get(&format!("/api/v1/patrons/{patron}")).await;
+    assert!(detail["blocked"].is_null(), "{detail}");
+    // At the limit it is taken.
+    let longest = "ệ".repeat(rong_protocol::MAX_BLOCK_REASON_CHARS);
+    let r = c
+        .post_json(&path, serde_json::json!({ "reason": longest }))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(c.stat("change_version").await, v0 + 1);
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blocks_go_down_as_deltas_and_catchup_works() {
     let c = Central::start().await;
     let patron = c.free_patron();

@@ -6,8 +6,10 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use axum::Json;
+use rong_protocol::delta::too_long;
 use rong_protocol::ids::DeviceId;
 use rong_protocol::status::CommandKind;
+use rong_protocol::MAX_BLOCK_REASON_CHARS;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -151,7 +153,11 @@ pub async fn block(st: State<ApiState>, card: Path<String>, body: Body<BlockBody
     if reason.is_empty() {
         return Err(ApiError::BadRequest("reason must not be empty".into()));
     }
-    set_block(st.0, card.0, Some(rong_protocol::fold::nfc(&reason))).await
+    let reason = rong_protocol::fold::nfc(&reason);
+    // The reason travels to every device of the branch in a delta: bounded here, so that
+    // no block can make a delta the devices refuse.
+    too_long("reason", &reason, MAX_BLOCK_REASON_CHARS).map_err(|e| ApiError::BadRequest(e.0))?;
+    set_block(st.0, card.0, Some(reason)).await
 }
 
 /// `DELETE /api/v1/patrons/{card}/block`.

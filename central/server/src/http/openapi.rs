@@ -68,7 +68,7 @@ fn document_base() -> Value {
                 "post": {
                     "summary": "Block a patron; devices learn of it by delta",
                     "parameters": [path_param("card")],
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}}}}},
+                    "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}}}}}},
                     "responses": {"200": {"description": "The updated patron"}, "400": {"description": "Bad input"}, "404": {"description": "Unknown patron"}}
                 },
                 "delete": op("Lift a patron's block", json!([path_param("card")]), "The updated patron")
