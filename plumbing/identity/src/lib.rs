@@ -1,0 +1,21 @@
+//! Device identity, shared by central and the edge-agent.
+//!
+//! - [`keys`]: Ed25519 key pairs kept in files readable by their owner only, and public
+//!   keys as text.
+//! - [`code`]: one-time enrolment codes (`RONG-XXXXX-XXXXX-XXXXX-XXXXX`), their normal form
+//!   and the hash central stores.
+//! - [`enrol`]: the enrolment exchange (`POST /api/v1/device/enrol`).
+//! - [`http_auth`]: the `Authorization: Rong-Device ...` header every device request
+//!   carries, its canonical string, and its check.
+//!
+//! No network and no database here: both sides call these functions.
+
+pub mod code;
+pub mod enrol;
+pub mod http_auth;
+pub mod keys;
+
+pub use code::EnrolmentCode;
+pub use enrol::{EnrolRequest, EnrolResponse, Role, ENROL_PATH};
+pub use http_auth::{AuthError, AuthHeader, Signer, SCHEME};
+pub use keys::{KeyError, KeyPair, PublicKey};
