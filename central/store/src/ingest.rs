@@ -13,28 +13,6 @@ use super::changes::{append, Applied};
 use super::reference::RefCache;
 use super::{Store, StoreError};
 
-/// Whether a device may send on a branch's topics.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Registration {
-    /// Registered in this branch.
-    Known,
-    /// Registered just now, on first contact.
-    Registered,
-    /// The topic's branch does not exist.
-    UnknownBranch,
-    /// The device belongs to another branch.
-    OtherBranch(BranchId),
-    /// Unknown device and auto-registration is off.
-    Unregistered,
-}
-
-impl Registration {
-    /// Whether the device may proceed.
-    pub fn allowed(&self) -> bool {
-        matches!(self, Registration::Known | Registration::Registered)
-    }
-}
-
 /// What applying one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
@@ -311,46 +289,6 @@ fn apply_event(
 }
 
 impl Store {
-    /// Checks that `device` is registered in `branch`, registering it on first contact when
-    /// `auto_register` is set and the branch exists.
-    pub fn check_device(
-        &mut self,
-        branch: &BranchId,
-        device: &DeviceId,
-        auto_register: bool,
-        now_ms: i64,
-    ) -> Result<Registration, StoreError> {
-        let c = &self.conn;
-        let known: Option<String> = c
-            .prepare_cached("SELECT branch FROM devices WHERE id = ?1")?
-            .query_row(params![device.as_str()], |r| r.get(0))
-            .optional()?;
-        if let Some(b) = known {
-            return Ok(if b == branch.as_str() {
-                Registration::Known
-            } else {
-                BranchId::new(b)
-                    .map(Registration::OtherBranch)
-                    .unwrap_or(Registration::UnknownBranch)
-            });
-        }
-        let branch_exists = c
-            .prepare_cached("SELECT 1 FROM branches WHERE id = ?1")?
-            .query_row(params![branch.as_str()], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if !branch_exists {
-            return Ok(Registration::UnknownBranch);
-        }
-        if !auto_register {
-            return Ok(Registration::Unregistered);
-        }
-        c.prepare_cached("INSERT INTO devices (id, branch, registered_at) VALUES (?1, ?2, ?3)")?
-            .execute(params![device.as_str(), branch.as_str(), now_ms])?;
-        tracing::info!(device = %device, branch = %branch, "registered device on first contact");
-        Ok(Registration::Registered)
-    }
-
     /// Applies a batch in one transaction: replays skipped, a gap drops the rest, each
     /// event whole or not at all.
     pub fn apply_batch(

@@ -12,6 +12,7 @@ mod devices;
 pub mod digitise;
 pub mod documents;
 mod handles;
+pub mod identity;
 mod ingest;
 mod patrons;
 pub mod queries;
@@ -29,7 +30,8 @@ use rusqlite::Connection;
 
 pub use changes::{current_version, ops_between, snapshot_floor, Applied};
 pub use handles::{Conn, Reads, Writer};
-pub use ingest::{BatchOutcome, Registration};
+pub use identity::Registration;
+pub use ingest::BatchOutcome;
 pub use patrons::PatronUpsert;
 pub use queries::{LoanFilter, NoticeFilter, StatsRow};
 pub use reference::RefCache;
@@ -44,6 +46,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0005_documents.sql")),
     Migration::sql(include_str!("migrations/0006_digitise_processing.sql")),
     Migration::sql(include_str!("migrations/0007_snapshot_marker.sql")),
+    Migration::sql(include_str!("migrations/0008_device_identity.sql")),
 ];
 
 /// The schema version this build writes.

@@ -123,8 +123,9 @@ mod ingest {
         /// A kiosk of the branch, registered.
         fn kiosk(&mut self, name: &str) -> DeviceId {
             let d = DeviceId::new(name).unwrap();
-            let r = self.s.check_device(&self.kontum, &d, true, now()).unwrap();
-            assert_eq!(r, Registration::Registered);
+            crate::identity::enrol_directly(&mut self.s, &self.kontum, &d, "key", now()).unwrap();
+            let r = self.s.check_device(&self.kontum, &d).unwrap();
+            assert_eq!(r, Registration::Known);
             d
         }
 
@@ -225,7 +226,7 @@ mod ingest {
         let d1 = k.kiosk("kontum-kiosk-1");
         let d2 = k.kiosk("kontum-kiosk-2");
         assert_eq!(
-            k.s.check_device(&BranchId::new("dakto").unwrap(), &d1, true, now())
+            k.s.check_device(&BranchId::new("dakto").unwrap(), &d1)
                 .unwrap(),
             Registration::OtherBranch(k.kontum.clone())
         );
@@ -390,7 +391,7 @@ fn a_redelivered_status_is_not_recorded_again() {
         },
     )])
     .unwrap();
-    s.check_device(&branch, &device, true, 1).unwrap();
+    crate::identity::enrol_directly(&mut s, &branch, &device, "key", 1).unwrap();
     let status = DeviceStatus {
         v: rong_protocol::SCHEMA_VERSION,
         device: device.clone(),
