@@ -354,26 +354,29 @@ impl Store {
         })
     }
 
-    /// Sets a batch aside for staff; answers its id.
+    /// Sets a batch aside for staff; answers whether it is new (a device that is never
+    /// acked sends the same batch again, which is kept once).
     pub fn quarantine_batch(
         &mut self,
         branch: &BranchId,
         batch: &EventBatch,
         reason: &str,
         now_ms: i64,
-    ) -> Result<i64, StoreError> {
-        self.conn
+    ) -> Result<bool, StoreError> {
+        use sha2::Digest as _;
+        let json = serde_json::to_string(batch)?;
+        let digest: String = sha2::Sha256::digest(format!("{branch}\n{json}").as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let n = self
+            .conn
             .prepare_cached(
-                "INSERT INTO quarantine (received_at, branch, device, reason, batch) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR IGNORE INTO quarantine (received_at, branch, device, reason, batch, digest) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![
-                now_ms,
-                branch.as_str(),
-                batch.device.as_str(),
-                reason,
-                serde_json::to_string(batch)?
-            ])?;
-        Ok(self.conn.last_insert_rowid())
+            .execute(params![now_ms, branch.as_str(), batch.device.as_str(), reason, json, digest])?;
+        Ok(n == 1)
     }
 
     /// Records a decision on an undecided quarantined batch; answers the batch (with the
@@ -562,16 +565,24 @@ mod tests {
         let (_d, mut s) = store_with(&["kontum"]);
         let kontum = BranchId::new("kontum").unwrap();
         let batch = EventBatch::new(DeviceId::new("x-1").unwrap(), uuid::Uuid::now_v7(), vec![]);
-        let a = s
+        assert!(s
             .quarantine_batch(&kontum, &batch, "device is not enrolled", 1)
-            .unwrap();
-        let b = s
-            .quarantine_batch(&kontum, &batch, "device is revoked", 2)
-            .unwrap();
-        assert_eq!(quarantined(s.reader(), false).unwrap().len(), 2);
+            .unwrap());
+        assert!(
+            !s.quarantine_batch(&kontum, &batch, "device is not enrolled", 2)
+                .unwrap(),
+            "kept once"
+        );
+        let other = EventBatch::new(batch.device.clone(), uuid::Uuid::now_v7(), vec![]);
+        assert!(s
+            .quarantine_batch(&kontum, &other, "device is revoked", 2)
+            .unwrap());
+        let open = quarantined(s.reader(), false).unwrap();
+        assert_eq!(open.len(), 2);
+        let (b, a) = (open[0].id, open[1].id);
         assert_eq!(s.decide_quarantined(a, false, "admin", 3).unwrap(), None);
         let (br, got) = s.decide_quarantined(b, true, "admin", 3).unwrap().unwrap();
-        assert_eq!((br, got), (kontum, batch));
+        assert_eq!((br, got), (kontum, other));
         assert!(matches!(
             s.decide_quarantined(b, true, "admin", 4),
             Err(StoreError::NotFound(_))

@@ -28,8 +28,11 @@ CREATE TABLE quarantine (
     device      TEXT NOT NULL,
     reason      TEXT NOT NULL,
     batch       TEXT NOT NULL,
+    -- SHA-256 of the batch: a device that is never acked resends the same batch, kept once.
+    digest      TEXT NOT NULL,
     decision    TEXT,
     decided_by  TEXT,
     decided_at  INTEGER
 );
 CREATE INDEX quarantine_open ON quarantine(decided_at, id);
+CREATE UNIQUE INDEX quarantine_once ON quarantine(device, digest);
