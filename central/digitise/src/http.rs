@@ -20,6 +20,8 @@ use crate::receive::{verdict, Intake, Outcome, ReceiveError};
 use crate::tus::{
     Checksum, TusError, UploadInfo, Uploads, TUS_CHECKSUM_ALGORITHMS, TUS_EXTENSIONS, TUS_VERSION,
 };
+use axum::Extension;
+use central_store::identity::AuthedDevice;
 use central_store::{documents, Reads, StoreError, Writer};
 
 /// What the upload and bag handlers share.
@@ -39,6 +41,10 @@ pub struct IntakeState {
 pub enum JsonError {
     /// 400.
     BadRequest(String),
+    /// 401: no valid device credentials.
+    Unauthorized(String),
+    /// 403: the caller may not do this.
+    Forbidden(String),
     /// 404.
     NotFound(String),
     /// 409.
@@ -67,6 +73,8 @@ impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let (status, msg) = match self {
             JsonError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            JsonError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            JsonError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             JsonError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             JsonError::Conflict(m) => (StatusCode::CONFLICT, m),
             JsonError::Unavailable => (
@@ -120,7 +128,9 @@ fn now_ms() -> i64 {
 fn tus_status(e: TusError) -> Response {
     let (status, msg) = match e {
         TusError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-        TusError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+        TusError::TooLarge(m) | TusError::OverQuota(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+        TusError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+        TusError::NoSpace(m) => (StatusCode::INSUFFICIENT_STORAGE, m),
         e @ TusError::NotFound(_) => (StatusCode::NOT_FOUND, e.to_string()),
         e @ TusError::Expired(_) => (StatusCode::GONE, e.to_string()),
         e @ TusError::OffsetMismatch { .. } => (StatusCode::CONFLICT, e.to_string()),
@@ -207,12 +217,32 @@ where
         .map_err(|e| TusError::Io(std::io::Error::other(e.to_string())))?
 }
 
-/// `POST /files/`: creates an upload.
-pub async fn tus_create(State(st): State<IntakeState>, headers: HeaderMap) -> Response {
-    create(&st, &headers).await.unwrap_or_else(tus_status)
+/// `POST /files/`: creates an upload for the sending device.
+pub async fn tus_create(
+    State(st): State<IntakeState>,
+    Extension(device): Extension<AuthedDevice>,
+    headers: HeaderMap,
+) -> Response {
+    create(&st, &device, &headers)
+        .await
+        .unwrap_or_else(tus_status)
 }
 
-async fn create(st: &IntakeState, headers: &HeaderMap) -> Result<Response, TusError> {
+/// An upload's info for its owner; another device's upload is as good as absent.
+fn owned(u: &Uploads, id: &str, owner: &str, now: i64) -> Result<UploadInfo, TusError> {
+    let info = u.live_info(id, now)?;
+    if info.meta(rong_protocol::digitise::upload_meta::DEVICE) != Some(owner) {
+        tracing::warn!(upload = %id, device = %owner, "a device asked for another device's upload");
+        return Err(TusError::NotFound(id.to_owned()));
+    }
+    Ok(info)
+}
+
+async fn create(
+    st: &IntakeState,
+    device: &AuthedDevice,
+    headers: &HeaderMap,
+) -> Result<Response, TusError> {
     if headers.contains_key("upload-defer-length") {
         return Err(TusError::BadRequest(
             "Upload-Defer-Length is not supported: send Upload-Length".into(),
@@ -226,7 +256,8 @@ async fn create(st: &IntakeState, headers: &HeaderMap) -> Result<Response, TusEr
         .transpose()
         .map_err(|_| TusError::BadRequest("Upload-Metadata is not ASCII".into()))?
         .unwrap_or_default();
-    let info = on_uploads(st, move |u, now| u.create(length, &meta, now)).await?;
+    let owner = device.device.to_string();
+    let info = on_uploads(st, move |u, now| u.create(length, &meta, &owner, now)).await?;
     let mut h = HeaderMap::new();
     expires(st, &info, &mut h);
     let location = [(axum::http::header::LOCATION, format!("/files/{}", info.id))];
@@ -234,8 +265,13 @@ async fn create(st: &IntakeState, headers: &HeaderMap) -> Result<Response, TusEr
 }
 
 /// `HEAD /files/{id}`: the confirmed offset.
-pub async fn tus_offset(State(st): State<IntakeState>, Path(id): Path<String>) -> Response {
-    let info = match on_uploads(&st, move |u, now| u.live_info(&id, now)).await {
+pub async fn tus_offset(
+    State(st): State<IntakeState>,
+    Extension(device): Extension<AuthedDevice>,
+    Path(id): Path<String>,
+) -> Response {
+    let owner = device.device.to_string();
+    let info = match on_uploads(&st, move |u, now| owned(u, &id, &owner, now)).await {
         Ok(info) => info,
         Err(e) => return tus_status(e),
     };
@@ -253,6 +289,7 @@ pub async fn tus_offset(State(st): State<IntakeState>, Path(id): Path<String>) -
 /// `PATCH /files/{id}`: appends a chunk at `Upload-Offset`.
 pub async fn tus_append(
     State(st): State<IntakeState>,
+    Extension(device): Extension<AuthedDevice>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -268,7 +305,7 @@ pub async fn tus_append(
         )
             .into_response();
     }
-    append(&st, id, &headers, body)
+    append(&st, id, device.device.to_string(), &headers, body)
         .await
         .unwrap_or_else(tus_status)
 }
@@ -276,6 +313,7 @@ pub async fn tus_append(
 async fn append(
     st: &IntakeState,
     id: String,
+    owner: String,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, TusError> {
@@ -290,6 +328,7 @@ async fn append(
         })
         .transpose()?;
     let info = on_uploads(st, move |u, now| {
+        owned(u, &id, &owner, now)?;
         u.append(&id, offset, checksum.as_ref(), &body, now)
     })
     .await?;
@@ -304,6 +343,7 @@ impl From<ReceiveError> for JsonError {
         match e {
             ReceiveError::BadSubmission(m) => JsonError::BadRequest(m),
             ReceiveError::Uploads(m) => JsonError::Conflict(m),
+            ReceiveError::NotYours(m) => JsonError::Forbidden(m),
             other => {
                 tracing::error!(error = %other, "bag intake failed");
                 JsonError::Internal(other.to_string())
@@ -316,9 +356,16 @@ impl From<ReceiveError> for JsonError {
 #[tracing::instrument(skip_all)]
 pub async fn submit_bag(
     State(st): State<IntakeState>,
+    Extension(device): Extension<AuthedDevice>,
     body: Result<Json<BagSubmission>, JsonRejection>,
 ) -> Result<Json<BagVerdict>, JsonError> {
     let Json(sub) = body?;
+    if sub.device != device.device.as_str() || sub.branch != device.branch.as_str() {
+        return Err(JsonError::Forbidden(format!(
+            "device {} of branch {} may submit only its own bags",
+            device.device, device.branch
+        )));
+    }
     let intake = st.intake.clone();
     let _one_at_a_time = intake.lock.lock().await;
     let job = sub.job.clone();

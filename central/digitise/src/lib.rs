@@ -12,6 +12,7 @@ pub mod ocr;
 pub mod pdf;
 pub mod process;
 pub mod public_url;
+pub mod quota;
 pub mod receive;
 #[cfg(feature = "test-page")]
 pub mod testpage;

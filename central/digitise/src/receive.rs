@@ -32,6 +32,9 @@ pub enum ReceiveError {
     /// Upload storage failed.
     #[error(transparent)]
     Tus(TusError),
+    /// A named upload belongs to another device.
+    #[error("{0}")]
+    NotYours(String),
 }
 
 /// What a submission needs to record, handed to the caller's writer.
@@ -83,6 +86,12 @@ impl Intake {
         self
     }
 
+    /// Sets each device's upload quota and the disk's free-space reserve.
+    pub fn with_room(mut self, room: crate::quota::Room) -> Intake {
+        self.uploads = self.uploads.with_room(room);
+        self
+    }
+
     /// Central's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
@@ -126,6 +135,12 @@ impl Intake {
                 }
                 Err(e) => return Err(ReceiveError::Tus(e)),
             };
+            if info.meta(upload_meta::DEVICE) != Some(sub.device.as_str()) {
+                return Err(ReceiveError::NotYours(format!(
+                    "upload {} for {} belongs to another device",
+                    f.upload, f.path
+                )));
+            }
             if !info.is_complete() {
                 return Err(ReceiveError::Uploads(format!(
                     "upload {} for {} is not complete ({} of {} bytes)",

@@ -38,6 +38,15 @@ pub enum TusError {
     /// The file (or chunk) is larger than central accepts.
     #[error("{0}")]
     TooLarge(String),
+    /// The upload names another device than the one that sends it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The device's uploads would pass its quota.
+    #[error("{0}")]
+    OverQuota(String),
+    /// Central's disk would fall below its free-space reserve.
+    #[error("{0}")]
+    NoSpace(String),
     /// No such upload.
     #[error("upload {0} not found")]
     NotFound(String),
@@ -227,6 +236,8 @@ pub struct Uploads {
     expire_ms: Option<i64>,
     /// One lock per upload, so two `PATCH`es of the same upload never interleave.
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// What one device may hold and what the disk must keep free ([`crate::quota`]).
+    pub(crate) room: crate::quota::Room,
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -243,6 +254,7 @@ impl Uploads {
             max_chunk,
             expire_ms: None,
             locks: Mutex::new(HashMap::new()),
+            room: crate::quota::Room::default(),
         })
     }
 
@@ -287,6 +299,11 @@ impl Uploads {
         self.max_chunk
     }
 
+    /// The uploads directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Where an upload's bytes are.
     pub fn data_path(&self, id: &str) -> PathBuf {
         self.dir.join(id)
@@ -313,9 +330,17 @@ impl Uploads {
         Ok(())
     }
 
-    /// Creates an upload of `length` bytes from a raw `Upload-Metadata` header. The job,
-    /// path and device are required and the path must stay inside the bag.
-    pub fn create(&self, length: u64, metadata: &str, now_ms: i64) -> Result<UploadInfo, TusError> {
+    /// Creates an upload of `length` bytes for device `owner` from a raw `Upload-Metadata`
+    /// header. The job, path and device are required, the device must be `owner`, the path
+    /// must stay inside the bag, and the owner's quota and the disk's reserve must hold the
+    /// whole length before any byte arrives.
+    pub fn create(
+        &self,
+        length: u64,
+        metadata: &str,
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<UploadInfo, TusError> {
         if length > self.max_file {
             return Err(TusError::TooLarge(format!(
                 "Upload-Length {length} is over the limit of {} bytes",
@@ -330,9 +355,15 @@ impl Uploads {
                 )));
             }
         }
+        if metadata.get(upload_meta::DEVICE).map(String::as_str) != Some(owner) {
+            return Err(TusError::Forbidden(format!(
+                "Upload-Metadata device must be the sending device, {owner}"
+            )));
+        }
         if let Some(path) = metadata.get(upload_meta::PATH) {
             check_bag_path(path).map_err(TusError::BadRequest)?;
         }
+        self.check_room(owner, length)?;
         if let Some(job) = metadata.get(upload_meta::JOB) {
             check_id("job", job).map_err(TusError::BadRequest)?;
         }
@@ -526,7 +557,7 @@ impl Uploads {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
@@ -534,8 +565,11 @@ mod tests {
         base64::engine::general_purpose::STANDARD.encode(s)
     }
 
+    /// The device the test uploads belong to.
+    pub(crate) const OWNER: &str = "kt-01-kiosk";
+
     /// `Upload-Metadata` for a kiosk of `kt-01` sending `path` of `job`.
-    fn meta(job: &str, path: &str) -> String {
+    pub(crate) fn meta(job: &str, path: &str) -> String {
         let pairs = [
             ("job", job),
             ("path", path),
@@ -596,18 +630,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let u = Uploads::open(dir.path().join("uploads"), 100, 10).unwrap();
         assert!(matches!(
-            u.create(5, &meta("j1", "../x"), 0),
+            u.create(5, &meta("j1", "../x"), OWNER, 0),
             Err(TusError::BadRequest(_))
         ));
         assert!(matches!(
-            u.create(5, &format!("job {}", b64(b"j1")), 0),
+            u.create(5, &format!("job {}", b64(b"j1")), OWNER, 0),
             Err(TusError::BadRequest(_))
         ));
         assert!(matches!(
-            u.create(101, &meta("j1", "bagit.txt"), 0),
+            u.create(101, &meta("j1", "bagit.txt"), OWNER, 0),
             Err(TusError::TooLarge(_))
         ));
-        let info = u.create(5, &meta("j1", "bagit.txt"), 0).unwrap();
+        let info = u.create(5, &meta("j1", "bagit.txt"), OWNER, 0).unwrap();
         assert_eq!(info.offset, 0);
         assert_eq!(u.info(&info.id).unwrap().meta("path"), Some("bagit.txt"));
         assert!(matches!(u.info("../../etc"), Err(TusError::NotFound(_))));
@@ -617,7 +651,7 @@ mod tests {
     fn append_checks_offset_checksum_and_length_and_keeps_only_good_chunks() {
         let dir = tempfile::tempdir().unwrap();
         let u = Uploads::open(dir.path().join("uploads"), 100, 4).unwrap();
-        let id = u.create(6, &meta("j1", "bagit.txt"), 0).unwrap().id;
+        let id = u.create(6, &meta("j1", "bagit.txt"), OWNER, 0).unwrap().id;
         assert_eq!(u.append(&id, 0, None, b"abc", 0).unwrap().offset, 3);
         assert!(matches!(
             u.append(&id, 0, None, b"abc", 0),
@@ -653,7 +687,7 @@ mod tests {
     fn bytes_written_but_never_confirmed_are_cut_off() {
         let dir = tempfile::tempdir().unwrap();
         let u = Uploads::open(dir.path().join("uploads"), 100, 10).unwrap();
-        let id = u.create(8, &meta("j1", "bagit.txt"), 0).unwrap().id;
+        let id = u.create(8, &meta("j1", "bagit.txt"), OWNER, 0).unwrap().id;
         u.append(&id, 0, None, b"abcd", 0).unwrap();
         // A crash after the data was written but before the info file recorded it.
         let mut f = OpenOptions::new()
@@ -678,9 +712,9 @@ mod tests {
         let u = Uploads::open(dir.path().join("uploads"), 100, 10)
             .unwrap()
             .with_expiry(Some(std::time::Duration::from_secs(2 * 3600)));
-        let idle = u.create(8, &meta("j1", "bagit.txt"), 0).unwrap();
-        let busy = u.create(8, &meta("j1", "data/a.png"), 0).unwrap();
-        let done = u.create(2, &meta("j1", "data/b.png"), 0).unwrap();
+        let idle = u.create(8, &meta("j1", "bagit.txt"), OWNER, 0).unwrap();
+        let busy = u.create(8, &meta("j1", "data/a.png"), OWNER, 0).unwrap();
+        let done = u.create(2, &meta("j1", "data/b.png"), OWNER, 0).unwrap();
         u.append(&done.id, 0, None, b"ab", 0).unwrap();
         assert_eq!(u.expires_at(&idle), Some(2 * H));
         // A chunk an hour in keeps `busy` alive two hours from then.
@@ -716,7 +750,7 @@ mod tests {
         assert!(!dir.path().join("uploads").join("x.json.tmp").exists());
         // Without expiry nothing ever goes.
         let never = Uploads::open(dir.path().join("other"), 100, 10).unwrap();
-        let kept = never.create(1, &meta("j1", "bagit.txt"), 0).unwrap();
+        let kept = never.create(1, &meta("j1", "bagit.txt"), OWNER, 0).unwrap();
         assert!(never.reap(i64::MAX).unwrap().is_empty());
         assert!(never.live_info(&kept.id, i64::MAX).is_ok());
     }
@@ -727,7 +761,7 @@ mod tests {
         let u = Uploads::open(dir.path().join("uploads"), 100, 10)
             .unwrap()
             .with_expiry(Some(std::time::Duration::from_secs(3600)));
-        let id = u.create(8, &meta("j1", "bagit.txt"), 0).unwrap().id;
+        let id = u.create(8, &meta("j1", "bagit.txt"), OWNER, 0).unwrap().id;
         // As written before `touched_at` existed, created long ago.
         let path = dir.path().join("uploads").join(format!("{id}.json"));
         let mut v: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();

@@ -1,5 +1,6 @@
 //! The command line: `central serve`, `central seed`, `central import marc`,
-//! `central export marc` and `central admin create`. The only module that prints to stdout (the readiness line, the
+//! `central export marc`, `central admin create` and `central device ...` (in
+//! [`crate::device_cli`]). With that one, the only module that prints to stdout (the readiness line, the
 //! seed and import summaries, the export) and draws the import's progress line on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
@@ -55,6 +56,12 @@ pub enum Cmd {
         /// What to export.
         #[command(subcommand)]
         what: ExportCmd,
+    },
+    /// Enrol and revoke devices (kiosks and scanning stations).
+    Device {
+        /// What to do.
+        #[command(subcommand)]
+        what: crate::device_cli::DeviceCmd,
     },
     /// Manage dashboard users.
     Admin {
@@ -185,6 +192,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(config.as_deref())?;
             admin_create(&config, &name, &role, branch.as_deref())
         }
+        Cmd::Device { what } => crate::device_cli::run(what),
         Cmd::Export {
             what:
                 ExportCmd::Marc {

@@ -48,6 +48,11 @@ pub struct UploadsConfig {
     /// An upload that receives no chunk for this many hours expires (`410`, then deleted
     /// with its bytes; the station starts that file again). 0: uploads never expire.
     pub expire_hours: u64,
+    /// The most bytes of uploads one device may hold at central (counted at creation from
+    /// `Upload-Length`; `413` beyond). 0: no quota.
+    pub device_quota_bytes: u64,
+    /// Bytes central's disk keeps free: an upload that would eat into them gets `507`.
+    pub min_free_bytes: u64,
 }
 
 impl UploadsConfig {
@@ -64,6 +69,8 @@ impl Default for UploadsConfig {
             max_file_bytes: 2 * 1024 * 1024 * 1024,
             max_chunk_bytes: 4 * 1024 * 1024,
             expire_hours: 72,
+            device_quota_bytes: 20 * 1024 * 1024 * 1024,
+            min_free_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -124,7 +131,8 @@ pub struct BrokerConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestConfig {
-    /// Register unknown devices on first contact (when their branch exists).
+    /// No longer used: devices are enrolled (`central device enrol`), and events from a
+    /// device that is not go to the quarantine. Kept so older configs still load.
     pub auto_register_devices: bool,
     /// A catch-up missing more changes than this gets `snapshot_required`.
     pub max_catchup_ops: u64,
@@ -170,7 +178,7 @@ impl Default for BrokerConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
-            auto_register_devices: true,
+            auto_register_devices: false,
             max_catchup_ops: 20_000,
         }
     }
@@ -193,6 +201,11 @@ impl Config {
     /// The database file.
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("central.db")
+    }
+
+    /// Central's Ed25519 key.
+    pub fn central_key_path(&self) -> PathBuf {
+        self.data_dir.join("central.key")
     }
 }
 
@@ -222,6 +235,11 @@ impl Layered for Config {
         env.parse("RONG_UPLOADS_MAX_CHUNK_BYTES", &mut uploads.max_chunk_bytes)?;
         env.set("RONG_DIGITISE_PUBLIC_URL", &mut digitise.public_url, Some);
         env.parse("RONG_UPLOADS_EXPIRE_HOURS", &mut uploads.expire_hours)?;
+        env.parse(
+            "RONG_UPLOADS_DEVICE_QUOTA_BYTES",
+            &mut uploads.device_quota_bytes,
+        )?;
+        env.parse("RONG_UPLOADS_MIN_FREE_BYTES", &mut uploads.min_free_bytes)?;
         env.parse("RONG_HTTP_LISTEN", &mut http.listen)?;
         env.parse("RONG_MQTT_LISTEN", &mut broker.listen)?;
         env.set("RONG_MQTT_URL", &mut broker.external_url, unless_empty);
@@ -282,7 +300,7 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/srv/rong"));
         assert_eq!(c.http.listen.port(), 9000);
         assert_eq!(c.ingest.max_catchup_ops, 5);
-        assert!(c.ingest.auto_register_devices, "default kept");
+        assert!(!c.ingest.auto_register_devices, "default kept");
         assert_eq!(c.broker.listen.port(), 1883, "default kept");
         assert_eq!(c.utc_offset_minutes, 420);
 

@@ -33,8 +33,6 @@ pub struct IngestCtx {
     pub metrics: Arc<Metrics>,
     /// To the MQTT publisher.
     pub out: mpsc::UnboundedSender<Outbound>,
-    /// Register unknown devices on first contact.
-    pub auto_register: bool,
     /// Local offset in minutes.
     pub utc_offset_min: i32,
 }
@@ -113,6 +111,28 @@ impl Ingest {
         self.writer.run(move |s| st.command(s, device, kind)).await
     }
 
+    /// Decides a quarantined batch: accepted, it is applied through the normal ingest (each
+    /// event once, as if it had just arrived, but not acked: the device is not trusted to
+    /// forget it); discarded, it stays recorded. `by` names who decided.
+    pub async fn decide_quarantined(
+        &self,
+        id: i64,
+        accept: bool,
+        by: String,
+    ) -> Result<(), StoreError> {
+        let st = self.state.clone();
+        self.writer
+            .run(move |s| st.decide_quarantined(s, id, accept, &by))
+            .await
+    }
+
+    /// Revokes a device: its requests are refused and its events quarantined from now on.
+    pub async fn revoke(&self, device: DeviceId, by: String) -> Result<(), StoreError> {
+        self.writer
+            .run(move |s| s.revoke_device(&device, &by, now_ms()))
+            .await
+    }
+
     /// Blocks (`Some(reason)`) or unblocks (`None`) a patron and publishes the change.
     pub async fn block(&self, card: String, reason: Option<String>) -> Result<(), StoreError> {
         let st = self.state.clone();
@@ -175,10 +195,29 @@ impl IngestState {
         );
     }
 
+    /// Whether `device` may send on `branch`'s topics (enrolled there, not revoked).
+    ///
+    /// Until the signed-message piece lands, the device's identity on MQTT is the topic's
+    /// device id: this checks that id, not a signature.
+    fn registration(
+        &self,
+        store: &mut Store,
+        branch: &BranchId,
+        device: &DeviceId,
+    ) -> Option<Registration> {
+        match store.check_device(branch, device) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::error!(error = %e, device = %device, "cannot check device registration");
+                None
+            }
+        }
+    }
+
     fn admit(&self, store: &mut Store, branch: &BranchId, device: &DeviceId, what: &str) -> bool {
-        match store.check_device(branch, device, self.ctx.auto_register, now_ms()) {
-            Ok(r) if r.allowed() => true,
-            Ok(r) => {
+        match self.registration(store, branch, device) {
+            Some(r) if r.allowed() => true,
+            Some(r) => {
                 let why = match r {
                     Registration::UnknownBranch => Reject::UnknownBranch,
                     _ => Reject::WrongDevice,
@@ -187,16 +226,64 @@ impl IngestState {
                 tracing::warn!(reason = why.as_str(), branch = %branch, device = %device, registration = ?r, what, "rejected message");
                 false
             }
+            None => false,
+        }
+    }
+
+    /// Sets aside the events of a device that may not send them. They are never acked:
+    /// an ack would let the device forget events central has not applied, and a board
+    /// that is re-enrolled sends them again to be applied once.
+    fn quarantine(
+        &self,
+        store: &mut Store,
+        branch: &BranchId,
+        batch: &EventBatch,
+        r: &Registration,
+    ) {
+        match store.quarantine_batch(branch, batch, &r.reason(), now_ms()) {
+            Ok(new) => {
+                self.ctx.metrics.reject(Reject::Quarantined);
+                if new {
+                    tracing::warn!(branch = %branch, device = %batch.device, reason = %r.reason(), events = batch.events.len(), "events quarantined");
+                }
+            }
             Err(e) => {
-                tracing::error!(error = %e, device = %device, "cannot check device registration");
-                false
+                tracing::error!(error = %e, device = %batch.device, "cannot quarantine events")
             }
         }
     }
 
+    fn decide_quarantined(
+        &self,
+        store: &mut Store,
+        id: i64,
+        accept: bool,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        let Some((branch, batch)) = store.decide_quarantined(id, accept, by, now_ms())? else {
+            crate::http::device::audit_device_action("quarantine-discard", by, "", &id.to_string());
+            return Ok(());
+        };
+        crate::http::device::audit_device_action(
+            "quarantine-accept",
+            by,
+            batch.device.as_str(),
+            &id.to_string(),
+        );
+        let out = {
+            let cache = self.cache();
+            store.apply_batch(&cache, &branch, &batch, now_ms(), self.ctx.utc_offset_min)?
+        };
+        tracing::info!(id, device = %batch.device, applied = out.applied, replayed = out.replayed, gap = out.gap, by, "quarantined events accepted");
+        self.publish_changes(store, &out.changes);
+        Ok(())
+    }
+
     fn events(&self, store: &mut Store, branch: BranchId, batch: EventBatch) {
-        if !self.admit(store, &branch, &batch.device, "events") {
-            return;
+        match self.registration(store, &branch, &batch.device) {
+            Some(r) if r.allowed() => {}
+            Some(r) => return self.quarantine(store, &branch, &batch, &r),
+            None => return,
         }
         let result = {
             let cache = self.cache();

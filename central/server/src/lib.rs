@@ -10,6 +10,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod deltas;
+pub mod device_cli;
 pub mod http;
 pub mod ingest;
 pub mod metrics;

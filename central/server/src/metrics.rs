@@ -29,17 +29,21 @@ pub enum Reject {
     WrongDevice,
     /// The topic names a branch central does not know.
     UnknownBranch,
+    /// Events from a device that is not enrolled, revoked, or on another branch's topic:
+    /// set aside in the quarantine for staff.
+    Quarantined,
 }
 
 impl Reject {
     /// Every reason, in metric order.
-    pub const ALL: [Reject; 6] = [
+    pub const ALL: [Reject; 7] = [
         Reject::Malformed,
         Reject::Oversized,
         Reject::WrongVersion,
         Reject::Invalid,
         Reject::WrongDevice,
         Reject::UnknownBranch,
+        Reject::Quarantined,
     ];
 
     /// The metric label.
@@ -51,6 +55,7 @@ impl Reject {
             Reject::Invalid => "invalid",
             Reject::WrongDevice => "wrong_device",
             Reject::UnknownBranch => "unknown_branch",
+            Reject::Quarantined => "quarantined",
         }
     }
 

@@ -17,6 +17,7 @@ use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
 use central_web::{alerts, devices, digitise as digitise_page, stats, WebState};
 
+use crate::http::device::{self as device_http, DeviceAuth};
 use crate::http::{api, openapi, snapshot, ApiError, ApiState};
 use crate::metrics::{track_latency, Metrics};
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub intake: IntakeState,
     /// Public documents' (IIIF, PDF, text).
     pub documents: Documents,
+    /// Device enrolment's and the device routes' guard's.
+    pub devices: DeviceAuth,
 }
 
 /// Who may call a route.
@@ -40,7 +43,10 @@ pub struct AppState {
 pub enum Caller {
     /// Anyone: the catalogue, public documents, the health check.
     Public,
-    /// The kiosks' and stations' agents.
+    /// A board enrolling: it has no device credentials yet; its one-time code is the
+    /// credential, and attempts are rate-limited per address.
+    Enrolling,
+    /// The kiosks' and stations' agents, each request signed by the device's key.
     Device,
     /// Library staff: the dashboard and the JSON API.
     Staff,
@@ -65,7 +71,7 @@ fn route(caller: Caller, path: &'static str, methods: MethodRouter<AppState>) ->
 
 /// Every route of central. `max_chunk` limits the body of a tus `PATCH`.
 fn table(max_chunk: usize) -> Vec<Route> {
-    use Caller::{Device, Operator, Public, Staff};
+    use Caller::{Device, Enrolling, Operator, Public, Staff};
     // Every tus response carries `Tus-Resumable`, and every request but `OPTIONS` must.
     let tus = |m: MethodRouter<AppState>| m.layer(axum::middleware::from_fn(intake::tus_resumable));
     vec![
@@ -90,6 +96,11 @@ fn table(max_chunk: usize) -> Vec<Route> {
         route(Public, "/documents/{file}", get(documents::pdf)),
         route(Public, "/documents/{doc}/text/{page}", get(documents::text)),
         route(Public, "/healthz", get(api::healthz)),
+        route(
+            Enrolling,
+            rong_identity::ENROL_PATH,
+            post(device_http::enrol),
+        ),
         // Snapshots for agents that fell too far behind.
         route(Device, "/api/v1/snapshot/{branch}", get(snapshot::snapshot)),
         // tus uploads of scanned pages, then the bag that names them.
@@ -166,6 +177,15 @@ fn table(max_chunk: usize) -> Vec<Route> {
     ]
 }
 
+/// The paths given to `caller`, as the table lists them (tests walk them).
+pub fn paths(caller: Caller) -> Vec<&'static str> {
+    table(1024)
+        .into_iter()
+        .filter(|r| r.caller == caller)
+        .map(|r| r.path)
+        .collect()
+}
+
 /// The routes of one caller, as their own router.
 fn group(routes: &[Route], caller: Caller) -> Router<AppState> {
     routes
@@ -180,8 +200,13 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let routes = table(state.intake.intake.uploads.max_chunk());
     // Authentication: none (they are public).
     let public = group(&routes, Caller::Public);
-    // Authentication: none yet (issue 14); the network is trusted.
-    let device = group(&routes, Caller::Device);
+    // Authentication: the one-time enrolment code, in the handler (rate-limited).
+    let enrolling = group(&routes, Caller::Enrolling);
+    // Authentication: every request signed by an enrolled, unrevoked device's key.
+    let device = group(&routes, Caller::Device).route_layer(axum::middleware::from_fn_with_state(
+        state.devices.clone(),
+        device_http::device_auth,
+    ));
     // Authentication: the dashboard's pages check a session cookie (and CSRF on forms) in
     // their handlers; the JSON API has none yet (issue 14).
     let staff = group(&routes, Caller::Staff);
@@ -189,6 +214,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let operator = group(&routes, Caller::Operator);
     Router::new()
         .merge(public)
+        .merge(enrolling)
         .merge(device)
         .merge(staff)
         .merge(operator)
@@ -221,6 +247,7 @@ mod tests {
                 "/healthz",
             ],
         ),
+        (Caller::Enrolling, &["/api/v1/device/enrol"]),
         (
             Caller::Device,
             &[
@@ -257,6 +284,7 @@ mod tests {
         }
         // Everything else is staff's: the dashboard and the JSON API.
         for r in routes.iter().filter(|r| r.caller == Caller::Staff) {
+            assert!(!r.path.starts_with("/api/v1/device/"), "{}", r.path);
             assert!(
                 r.path == "/" || r.path.starts_with("/admin") || r.path.starts_with("/api/v1/"),
                 "{} is not a staff path",

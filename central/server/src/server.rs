@@ -15,6 +15,7 @@ use central_web::{WebCtx, WebState};
 use rong_mqtt::{BrokerUrl, Credentials};
 
 use crate::config::Config;
+use crate::http::device::DeviceAuth;
 use crate::http::ApiState;
 use crate::ingest::{Ingest, IngestCtx};
 use crate::metrics::Metrics;
@@ -54,6 +55,7 @@ pub async fn serve(
     ready: Option<oneshot::Sender<Ready>>,
 ) -> anyhow::Result<()> {
     let store = open_store(&config)?;
+    let central_key = central_key(&config)?;
     let reads = Reads::new(store.path());
     let ocr_pool = central_digitise::process::WorkerPool::start(
         store.path(),
@@ -85,7 +87,6 @@ pub async fn serve(
         IngestCtx {
             metrics: metrics.clone(),
             out: out_tx.clone(),
-            auto_register: config.ingest.auto_register_devices,
             utc_offset_min: config.utc_offset_minutes,
         },
     )?;
@@ -121,7 +122,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let state = app_state(&config, &reads, &ingest, &metrics)?;
+    let state = app_state(&config, &reads, &ingest, &metrics, &central_key)?;
     let reaper_task = tokio::spawn(central_digitise::receive::run_reaper(
         state.intake.intake.clone(),
         stop_rx.clone(),
@@ -192,6 +193,7 @@ fn app_state(
     reads: &Reads,
     ingest: &Ingest,
     metrics: &Arc<Metrics>,
+    central_key: &rong_identity::KeyPair,
 ) -> anyhow::Result<AppState> {
     let writer = ingest.writer().clone();
     let intake = central_digitise::receive::Intake::open(
@@ -200,7 +202,12 @@ fn app_state(
         config.uploads.max_chunk_bytes,
     )
     .context("cannot open the digitisation directories")?
-    .with_upload_expiry(config.uploads.expire_after());
+    .with_upload_expiry(config.uploads.expire_after())
+    .with_room(central_digitise::quota::Room {
+        per_device: (config.uploads.device_quota_bytes > 0)
+            .then_some(config.uploads.device_quota_bytes),
+        reserve: config.uploads.min_free_bytes,
+    });
     let public_base = central_digitise::public_url::PublicBase::new(
         config.digitise.public_url.as_deref(),
         config.digitise.trust_forwarded,
@@ -236,5 +243,22 @@ fn app_state(
             reads: reads.clone(),
             base: Arc::new(public_base),
         },
+        devices: DeviceAuth {
+            reads: reads.clone(),
+            writer: ingest.writer().clone(),
+            central_public_key: central_key.public().to_base64(),
+            limiter: Arc::default(),
+        },
     })
+}
+
+/// Central's own Ed25519 key, `{data_dir}/central.key`: made at first start (mode 0600),
+/// handed to boards at enrolment, and later signing what central sends them. Central does
+/// not start when others may read it.
+pub fn central_key(config: &Config) -> anyhow::Result<rong_identity::KeyPair> {
+    let path = config.central_key_path();
+    let key = rong_identity::KeyPair::load_or_create(&path)
+        .with_context(|| format!("central's key {}", path.display()))?;
+    tracing::info!(public_key = %key.public().to_base64(), "central's key");
+    Ok(key)
 }

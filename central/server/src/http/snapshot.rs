@@ -6,12 +6,14 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
+use axum::Extension;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use rong_protocol::ids::BranchId;
 use tokio::sync::mpsc;
 
 use super::{ApiError, ApiState};
+use central_store::identity::AuthedDevice;
 use central_store::snapshot::{branch_exists, write_snapshot};
 
 /// Sends what is written in 64 KiB pieces down a channel, blocking when the client is slow.
@@ -48,13 +50,21 @@ impl Write for ChannelWriter {
     }
 }
 
-/// The handler.
+/// The handler: a device gets only its own branch's snapshot.
 #[tracing::instrument(skip_all, fields(branch = %branch))]
 pub async fn snapshot(
     State(st): State<ApiState>,
+    Extension(device): Extension<AuthedDevice>,
     Path(branch): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     let branch = BranchId::new(branch).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if branch != device.branch {
+        tracing::warn!(device = %device.device, own = %device.branch, asked = %branch, "a device asked for another branch's snapshot");
+        return Err(ApiError::Forbidden(format!(
+            "device {} may fetch only branch {}'s snapshot",
+            device.device, device.branch
+        )));
+    }
     let b = branch.clone();
     if !st.reads.run(move |c| branch_exists(c, &b)).await? {
         return Err(ApiError::NotFound(format!("branch {branch} not found")));

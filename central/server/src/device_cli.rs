@@ -1,0 +1,154 @@
+//! `central device enrol | revoke | list`: device identity from the command line. Prints
+//! to stdout like the rest of the CLI.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use rong_identity::{EnrolmentCode, Role};
+use rong_protocol::{BranchId, DeviceId};
+
+use crate::config::Config;
+use crate::http::device::audit_device_action;
+use crate::server::open_store;
+
+/// `central device ...`.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCmd {
+    /// Make a one-time enrolment code for a new board; print it as text and as a QR code.
+    Enrol {
+        /// The branch the board stands in.
+        #[arg(long)]
+        branch: String,
+        /// `kiosk` or `station`.
+        #[arg(long)]
+        role: String,
+        /// The device id it will get (default: `{branch}-{role}-{n}`, the first free n).
+        #[arg(long)]
+        device_id: Option<String>,
+        /// Hours the code stays valid.
+        #[arg(long, default_value_t = 24)]
+        expires_hours: u32,
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Revoke a device: its requests are refused and its events quarantined from now on.
+    /// A running central takes it at the device's next request.
+    Revoke {
+        /// The device id.
+        id: String,
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List devices with their enrolment and revocation.
+    List {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Who the command line acts as in the device tables.
+const CLI_ACTOR: &str = "cli";
+
+/// Runs a `central device` command.
+pub fn run(cmd: DeviceCmd) -> anyhow::Result<()> {
+    match cmd {
+        DeviceCmd::Enrol {
+            branch,
+            role,
+            device_id,
+            expires_hours,
+            config,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            enrol(&config, &branch, &role, device_id.as_deref(), expires_hours)
+        }
+        DeviceCmd::Revoke { id, config } => {
+            let config = Config::load(config.as_deref())?;
+            let device = DeviceId::new(id).context("bad device id")?;
+            let mut store = open_store(&config)?;
+            store.revoke_device(&device, CLI_ACTOR, chrono::Utc::now().timestamp_millis())?;
+            audit_device_action("revoke", CLI_ACTOR, device.as_str(), "");
+            println!("Revoked {device}. Its requests are refused and its events quarantined from now on.");
+            Ok(())
+        }
+        DeviceCmd::List { config } => {
+            let config = Config::load(config.as_deref())?;
+            let store = open_store(&config)?;
+            for d in central_store::identity::device_identities(store.reader())? {
+                let state = match (d.enrolled_at, d.revoked_at) {
+                    (_, Some(_)) => "revoked",
+                    (Some(_), None) => "enrolled",
+                    (None, None) => "not enrolled",
+                };
+                println!(
+                    "{}\t{}\t{}\t{state}",
+                    d.device,
+                    d.branch,
+                    d.role.as_deref().unwrap_or("-")
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A code's QR picture as text, for a terminal.
+pub fn qr_text(code: &str) -> anyhow::Result<String> {
+    let qr = qrcode::QrCode::new(code.as_bytes()).context("cannot make the QR code")?;
+    Ok(qr
+        .render::<qrcode::render::unicode::Dense1x2>()
+        .quiet_zone(true)
+        .build())
+}
+
+fn enrol(
+    config: &Config,
+    branch: &str,
+    role: &str,
+    device: Option<&str>,
+    expires_hours: u32,
+) -> anyhow::Result<()> {
+    let role = Role::parse(role).context("--role must be kiosk or station")?;
+    let branch = BranchId::new(branch).context("bad --branch")?;
+    let device = device
+        .map(DeviceId::new)
+        .transpose()
+        .context("bad --device-id")?;
+    if expires_hours == 0 {
+        anyhow::bail!("--expires-hours must be at least 1");
+    }
+    let code = EnrolmentCode::generate();
+    let now = chrono::Utc::now().timestamp_millis();
+    let expires_at = now + i64::from(expires_hours) * 3_600_000;
+    let mut store = open_store(config)?;
+    let hash = code.hash();
+    store.create_enrolment_code(&central_store::identity::NewCode {
+        hash: &hash,
+        branch: &branch,
+        role: role.as_str(),
+        device: device.as_ref(),
+        created_by: CLI_ACTOR,
+        now_ms: now,
+        expires_at,
+    })?;
+    let shown = code.display();
+    let until = chrono::DateTime::from_timestamp_millis(expires_at)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    println!(
+        "One-time enrolment code for a {} of branch {branch}{}, valid until {until}:",
+        role.as_str(),
+        device.map(|d| format!(" (device {d})")).unwrap_or_default()
+    );
+    println!();
+    println!("Code: {shown}");
+    println!();
+    println!("{}", qr_text(&shown)?);
+    println!("Give it to the board: `enrolment_code` in its config, `edge-agent ctl enrol`, or scan the QR code.");
+    Ok(())
+}
