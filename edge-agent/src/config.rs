@@ -15,10 +15,15 @@ pub use devices::{DeviceKind, HardwareConfig};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// This board's id; also the MQTT client id.
+    /// This board's id; also the MQTT client id. Once the board is enrolled, the id central
+    /// gave it wins over this.
     pub device: DeviceId,
-    /// The branch the board stands in.
+    /// The branch the board stands in (likewise overridden by the enrolment).
     pub branch: BranchId,
+    /// A one-time enrolment code (`central device enrol`), used at first start only.
+    pub enrolment_code: Option<Secret>,
+    /// A file holding the enrolment code instead.
+    pub enrolment_code_file: Option<PathBuf>,
     /// Where `agent.db` lives.
     pub data_dir: PathBuf,
     /// The local API socket; default `{data_dir}/agent.sock`.
@@ -209,6 +214,8 @@ impl Default for Config {
         Self {
             device: DeviceId::new("rong-device").expect("valid literal device id"),
             branch: BranchId::new("kontum").expect("valid literal branch id"),
+            enrolment_code: None,
+            enrolment_code_file: None,
             data_dir: PathBuf::from("/var/lib/rong"),
             socket: None,
             mqtt: MqttConfig::default(),
@@ -336,6 +343,9 @@ impl Layered for Config {
     fn apply_env(&mut self, env: &Env<'_>) -> Result<(), ConfigError> {
         env.parse("RONG_DEVICE", &mut self.device)?;
         env.parse("RONG_BRANCH", &mut self.branch)?;
+        env.set("RONG_ENROLMENT_CODE", &mut self.enrolment_code, |v| {
+            Some(Secret(v))
+        });
         env.set("RONG_DATA_DIR", &mut self.data_dir, PathBuf::from);
         env.set("RONG_SOCKET", &mut self.socket, |v| Some(PathBuf::from(v)));
         env.set("RONG_MQTT_URL", &mut self.mqtt.url, |v| v);

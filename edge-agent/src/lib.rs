@@ -18,6 +18,7 @@ pub mod ctl;
 pub mod digitise;
 pub mod hardware;
 pub mod host;
+pub mod identity;
 pub mod mqtt;
 pub mod run;
 pub mod snapshot;

@@ -63,6 +63,8 @@ pub struct SyncParts {
     pub new_event: Arc<Notify>,
     /// Woken by the local API's `sync_now`.
     pub sync_now: Arc<Notify>,
+    /// Signs the board's requests to central (snapshots).
+    pub signer: Arc<rong_identity::Signer>,
 }
 
 /// The MQTT options: client id = device id, clean session, a retained will that says
@@ -456,6 +458,7 @@ impl SyncLoop {
                 let fetch = SnapshotFetch {
                     store: self.parts.store.clone(),
                     http: self.http.clone(),
+                    signer: self.parts.signer.clone(),
                     central: self.parts.config.central.url.clone(),
                     tmp: self.parts.config.data_dir.join("snapshot.download"),
                     branch: self.parts.config.branch.clone(),
@@ -550,6 +553,7 @@ impl SyncLoop {
 struct SnapshotFetch {
     store: SharedStore,
     http: reqwest::Client,
+    signer: Arc<rong_identity::Signer>,
     /// Central's base URL.
     central: String,
     /// Where the download lands before it is loaded.
@@ -564,12 +568,13 @@ impl SnapshotFetch {
         let Self {
             store,
             http,
+            signer,
             central,
             tmp,
             branch,
         } = self;
         let res = async {
-            let bytes = snapshot::download(&http, &central, path, &tmp).await?;
+            let bytes = snapshot::download(&http, &signer, &central, path, &tmp).await?;
             tracing::info!(bytes, "snapshot downloaded");
             let file = tmp.clone();
             tokio::task::spawn_blocking(move || snapshot::load(&mut store.lock(), &file, &branch))

@@ -14,6 +14,7 @@ use crate::circulation::{self, Circulation};
 use crate::config::Config;
 use crate::digitise::{self, Digitise};
 use crate::hardware::Hardware;
+use crate::identity::{self, Identity};
 use crate::mqtt::{self, SyncParts};
 use crate::status::{self, Link, Status};
 use crate::store::{SharedStore, Store};
@@ -104,9 +105,10 @@ impl Services {
         }
     }
 
-    /// What the sync loop is handed.
-    pub fn sync_parts(&self) -> SyncParts {
+    /// What the sync loop is handed; its requests to central are signed by `signer`.
+    pub fn sync_parts(&self, signer: Arc<rong_identity::Signer>) -> SyncParts {
         SyncParts {
+            signer,
             config: self.config.clone(),
             store: self.store.clone(),
             status: self.status.clone(),
@@ -125,6 +127,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
 /// Like [`run`], calling `ready` with the socket path once the local API accepts
 /// connections.
+///
+/// A board that is not enrolled tries its configured code first; refused, it starts
+/// unenrolled (the local API serves, the status says `unenrolled`, nothing syncs) and
+/// keeps trying; once enrolled it starts again under its new identity.
 pub async fn run_with_ready(
     config: Config,
     shutdown: impl Future<Output = ()>,
@@ -132,6 +138,44 @@ pub async fn run_with_ready(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data dir {}", config.data_dir.display()))?;
+    tokio::pin!(shutdown);
+    let mut ready = Some(ready);
+    loop {
+        let identity = match Identity::load(&config.data_dir)? {
+            Some(id) => Some(id),
+            None => {
+                tokio::select! {
+                    id = identity::try_configured(&config) => id,
+                    _ = &mut shutdown => return Ok(()),
+                }
+            }
+        };
+        let mut effective = config.clone();
+        if let Some(id) = &identity {
+            id.apply(&mut effective);
+        }
+        match run_once(effective, identity, &mut shutdown, &mut ready).await? {
+            Ended::Stopped => return Ok(()),
+            Ended::Enrolled => tracing::info!("enrolled: starting again under the new identity"),
+        }
+    }
+}
+
+/// Why [`run_once`] returned.
+enum Ended {
+    /// Shut down.
+    Stopped,
+    /// An unenrolled board enrolled: start again with its identity.
+    Enrolled,
+}
+
+/// Runs the services once, until shutdown or (unenrolled) until the board enrols.
+async fn run_once<S: Future<Output = ()>>(
+    config: Config,
+    identity: Option<Identity>,
+    shutdown: &mut std::pin::Pin<&mut S>,
+    ready: &mut Option<impl FnOnce(&Path)>,
+) -> anyhow::Result<Ended> {
     let db = config.db_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&db)).await??;
     tracing::info!(
@@ -139,6 +183,7 @@ pub async fn run_with_ready(
         branch = %config.branch,
         log = %store.log(),
         version = store.version()?,
+        enrolled = identity.is_some(),
         "store open"
     );
     let socket = config.socket_path();
@@ -155,32 +200,85 @@ pub async fn run_with_ready(
         .with_context(|| format!("cannot bind the local API at {}", socket.display()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let api_task = tokio::spawn(api::serve(listener, services.api.clone(), stop_rx.clone()));
-    let upload_task = tokio::spawn(digitise::upload::run(
-        services.digitise.clone(),
-        stop_rx.clone(),
-    ));
-    let mut sync_task = tokio::spawn(mqtt::run(services.sync_parts(), stop_rx));
-    ready(&socket);
+    // An enrolled board syncs and uploads; one that is not waits for a good code.
+    let (mut sync_task, upload_task, mut enrol_task) = match &identity {
+        Some(id) => (
+            Some(tokio::spawn(mqtt::run(
+                services.sync_parts(id.signer.clone()),
+                stop_rx.clone(),
+            ))),
+            Some(tokio::spawn(digitise::upload::run(
+                services.digitise.clone(),
+                id.signer.clone(),
+                stop_rx.clone(),
+            ))),
+            None,
+        ),
+        None => {
+            services.link.set_unenrolled(true);
+            let (_handed_tx, handed_rx) = tokio::sync::mpsc::channel(1);
+            let cfg = services.config.clone();
+            (
+                None,
+                None,
+                Some(tokio::spawn(async move {
+                    // Keeps the sender alive: `ctl enrol` hands codes through it.
+                    let _tx = _handed_tx;
+                    identity::keep_trying(cfg, handed_rx).await
+                })),
+            )
+        }
+    };
+    if let Some(ready) = ready.take() {
+        ready(&socket);
+    }
     tracing::info!(socket = %socket.display(), "agent ready");
 
-    tokio::pin!(shutdown);
-    let early = tokio::select! {
-        _ = &mut shutdown => None,
-        r = &mut sync_task => Some(r),
+    let mut early_sync = None;
+    let ended = tokio::select! {
+        _ = shutdown.as_mut() => Ended::Stopped,
+        r = async {
+            match sync_task.as_mut() {
+                Some(t) => t.await,
+                None => std::future::pending().await,
+            }
+        } => {
+            early_sync = Some(r);
+            Ended::Stopped
+        }
+        _ = async {
+            match enrol_task.as_mut() {
+                Some(t) => {
+                    let _ = t.await;
+                }
+                None => std::future::pending().await,
+            }
+        } => {
+            enrol_task = None;
+            Ended::Enrolled
+        }
     };
     tracing::info!("stopping");
     let _ = stop_tx.send(true);
-    let sync_result = match early {
-        Some(r) => r,
-        None => sync_task.await,
+    if let Some(t) = enrol_task {
+        t.abort();
+    }
+    let sync_result = match (early_sync, sync_task) {
+        (Some(r), _) => Some(r),
+        (None, Some(t)) => Some(t.await),
+        (None, None) => None,
     };
     let _ = api_task.await;
-    let _ = upload_task.await;
+    if let Some(t) = upload_task {
+        let _ = t.await;
+    }
     services.hardware.stop();
     if let Err(e) = std::fs::remove_file(&socket) {
         tracing::debug!(error = %e, "socket not removed");
     }
-    sync_result.context("sync task failed")??;
+    if let Some(r) = sync_result {
+        r.context("sync task failed")??;
+    }
     tracing::info!("stopped");
-    Ok(())
+    Ok(ended)
 }

@@ -37,17 +37,20 @@ pub fn http_client(read_timeout: std::time::Duration) -> reqwest::Result<reqwest
         .build()
 }
 
-/// Downloads `{base}{path}` to `dest`.
+/// Downloads `{base}{path}` to `dest`, the request signed by `signer`.
 pub async fn download(
     client: &reqwest::Client,
+    signer: &rong_identity::Signer,
     base: &str,
     path: &str,
     dest: &Path,
 ) -> Result<u64, SnapshotError> {
     let url = format!("{}{}", base.trim_end_matches('/'), path);
-    let mut resp = client
+    let req = client
         .get(&url)
-        .send()
+        .build()
+        .map_err(|e| SnapshotError::Http(format!("{url}: {e}")))?;
+    let mut resp = crate::identity::send(client, signer, req)
         .await
         .and_then(|r| r.error_for_status())
         .map_err(|e| SnapshotError::Http(format!("{url}: {e}")))?;
@@ -213,6 +216,7 @@ mod tests {
             std::time::Duration::from_secs(10),
             download(
                 &client,
+                &rong_identity::Signer::new("kiosk-1", rong_identity::KeyPair::generate()),
                 &format!("http://{addr}"),
                 "/api/v1/snapshot/kontum",
                 &dir.path().join("snap"),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rong_protocol::api::AgentStatus;
+use rong_protocol::api::{AgentStatus, IdentityState};
 use rong_protocol::status::{DeviceState, DeviceStatus};
 use rong_protocol::{BranchId, DeviceId, SCHEMA_VERSION};
 
@@ -23,6 +23,7 @@ use crate::store::{SharedStore, Store, StoreError};
 pub struct Link {
     online: AtomicBool,
     rejected: AtomicU64,
+    unenrolled: AtomicBool,
 }
 
 impl Link {
@@ -44,6 +45,20 @@ impl Link {
     /// Payloads refused since start.
     pub fn rejected(&self) -> u64 {
         self.rejected.load(Ordering::Relaxed)
+    }
+
+    /// Marks the board as waiting for enrolment (no sync until it is enrolled).
+    pub fn set_unenrolled(&self, unenrolled: bool) {
+        self.unenrolled.store(unenrolled, Ordering::Relaxed);
+    }
+
+    /// The board's enrolment.
+    pub fn identity(&self) -> IdentityState {
+        if self.unenrolled.load(Ordering::Relaxed) {
+            IdentityState::Unenrolled
+        } else {
+            IdentityState::Enrolled
+        }
     }
 }
 
@@ -151,6 +166,7 @@ impl Status {
             rejected_messages: self.link.rejected(),
             hardware: self.hardware.health(),
             digitise: self.digitise.summary(&store)?,
+            identity: self.link.identity(),
         })
     }
 

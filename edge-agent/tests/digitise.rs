@@ -158,7 +158,7 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
     let dir = tempfile::tempdir().unwrap();
     let a = agent(dir.path(), &url);
     let id = scanned_job(&a, 3).await;
-    let client = TusClient::new(&url).unwrap();
+    let client = TusClient::new(&url, common::signer(dir.path())).unwrap();
     let mut failures = 0;
     loop {
         match upload_next(&a.digitise, &client).await {
@@ -209,7 +209,7 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
     let a = agent(dir.path(), &url);
     let id = scanned_job(&a, 1).await;
     // Central confirmed 1000 bytes of the master, but the station never saved that.
-    let client = TusClient::new(&url).unwrap();
+    let client = TusClient::new(&url, common::signer(dir.path())).unwrap();
     let files = a.store.lock().uploads(&id).unwrap();
     let master = files
         .iter()

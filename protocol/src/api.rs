@@ -504,6 +504,20 @@ pub struct AgentStatus {
     /// The digitisation queue, on a station with a document scanner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digitise: Option<DigitiseStatus>,
+    /// Whether the board is enrolled with central (until it is, it cannot sync).
+    #[serde(default)]
+    pub identity: IdentityState,
+}
+
+/// A board's enrolment with central.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityState {
+    /// Enrolled: it has its key and central's.
+    #[default]
+    Enrolled,
+    /// Not yet: it waits for a good enrolment code.
+    Unenrolled,
 }
 
 /// Things the hardware did, pushed to subscribers.

@@ -459,6 +459,7 @@ fn allowed_deps(krate: &str) -> Option<&'static [&'static str]> {
             "rong-sqlite",
             "rong-runtime",
             "rong-mqtt",
+            "rong-identity",
         ],
         "kiosk" => &["rong-protocol", "rong-runtime", "rong-agent-client"],
         "central-store" => &["rong-protocol", "rong-lending", "rong-sqlite"],

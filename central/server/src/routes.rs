@@ -170,6 +170,17 @@ fn table(max_chunk: usize) -> Vec<Route> {
         route(Staff, "/api/v1/devices", get(api::devices)),
         route(Staff, "/api/v1/devices/{id}", get(api::device)),
         route(Staff, "/api/v1/devices/{id}/commands", post(api::command)),
+        route(
+            Staff,
+            "/api/v1/devices/{id}/revoke",
+            post(device_http::revoke),
+        ),
+        route(Staff, "/api/v1/quarantine", get(device_http::quarantine)),
+        route(
+            Staff,
+            "/api/v1/quarantine/{id}/{decision}",
+            post(device_http::decide),
+        ),
         route(Staff, "/api/v1/notices", get(api::notices)),
         route(Staff, "/api/v1/events", get(api::events)),
         route(Operator, "/metrics", get(api::metrics)),

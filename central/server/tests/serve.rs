@@ -80,6 +80,7 @@ impl Central {
         let c = Central::start().await;
         let patron = c.free_patron();
         let items = c.free_items(n);
+        c.run.enrol("kontum", id).await;
         let d = Device::connect(&c.run.ready.mqtt, "kontum", id).await;
         (c, patron, items, d)
     }
@@ -422,6 +423,7 @@ async fn an_over_long_block_reason_is_refused_and_changes_nothing() {
 async fn blocks_go_down_as_deltas_and_catchup_works() {
     let c = Central::start().await;
     let patron = c.free_patron();
+    c.run.enrol("kontum", "kontum-kiosk-2").await;
     let mut d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-2").await;
     let v0 = c.stat("change_version").await;
 
@@ -564,7 +566,13 @@ async fn search_and_the_public_catalogue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_is_gzip_jsonl_matching_the_version() {
     let c = Central::start().await;
-    let r = c.fetch("/api/v1/snapshot/kontum").await;
+    let kiosk = c.run.enrol("kontum", "kontum-kiosk-9").await;
+    let snapshot = |branch: &str| {
+        let url = c.url(&format!("/api/v1/snapshot/{branch}"));
+        common::signed(&c.http, &kiosk, reqwest::Method::GET, &url).send()
+    };
+    assert_eq!(c.fetch("/api/v1/snapshot/kontum").await.status(), 401);
+    let r = snapshot("kontum").await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/gzip");
     let gz = r.bytes().await.unwrap();
@@ -622,8 +630,10 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
         c.data.closed_days.len()
     );
     assert_eq!(c.stat("snapshots_served").await, 1);
-    let r = c.fetch("/api/v1/snapshot/nowhere").await;
-    assert_eq!(r.status(), 404);
+    // Only its own branch's: another's, or one that does not exist, is forbidden.
+    for other in ["dakto", "nowhere"] {
+        assert_eq!(snapshot(other).await.unwrap().status(), 403, "{other}");
+    }
 
     // The other documents exist.
     assert_eq!(c.get("/healthz").await["ok"], true);
@@ -637,6 +647,7 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
 async fn status_and_commands_reach_the_device_record() {
     use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceState, DeviceStatus};
     let c = Central::start().await;
+    c.run.enrol("dakto", "dakto-kiosk-1").await;
     let mut d = Device::connect(&c.run.ready.mqtt, "dakto", "dakto-kiosk-1").await;
     let (dev_id, dev_branch) = (d.id.clone(), d.branch.clone());
     let status = |state| DeviceStatus {

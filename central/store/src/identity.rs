@@ -108,7 +108,7 @@ pub struct Enrolled {
 }
 
 /// A device row for the dashboard's list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceIdentity {
     /// The device.
     pub device: String,
@@ -125,7 +125,7 @@ pub struct DeviceIdentity {
 }
 
 /// A quarantined batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Quarantined {
     /// Its id.
     pub id: i64,

@@ -39,6 +39,7 @@ pub enum TusError {
 pub struct TusClient {
     http: reqwest::Client,
     files: Url,
+    signer: std::sync::Arc<rong_identity::Signer>,
 }
 
 /// `Upload-Metadata`: `key base64(value)` pairs, comma-separated.
@@ -82,8 +83,11 @@ async fn status_error(r: reqwest::Response) -> TusError {
 }
 
 impl TusClient {
-    /// A client for `{central}/files/`.
-    pub fn new(central: &str) -> Result<Self, TusError> {
+    /// A client for `{central}/files/`, signing as `signer`.
+    pub fn new(
+        central: &str,
+        signer: std::sync::Arc<rong_identity::Signer>,
+    ) -> Result<Self, TusError> {
         let base = Url::parse(&format!("{}/", central.trim_end_matches('/')))
             .map_err(|e| TusError::BadAnswer(format!("central url {central:?}: {e}")))?;
         let files = base
@@ -93,7 +97,18 @@ impl TusClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build()?;
-        Ok(Self { http, files })
+        Ok(Self {
+            http,
+            files,
+            signer,
+        })
+    }
+
+    /// Sends a request built on the client, signed (with one retry at central's time when
+    /// the board's clock is off).
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, TusError> {
+        let req = req.build()?;
+        Ok(crate::identity::send(&self.http, &self.signer, req).await?)
     }
 
     /// Central's base URL joined with `path`.
@@ -111,12 +126,13 @@ impl TusClient {
     /// Creates an upload of `length` bytes; returns its URL.
     pub async fn create(&self, length: u64, metadata: &[(&str, &str)]) -> Result<Url, TusError> {
         let r = self
-            .http
-            .post(self.files.clone())
-            .header("Tus-Resumable", TUS_VERSION)
-            .header("Upload-Length", length.to_string())
-            .header("Upload-Metadata", encode_metadata(metadata))
-            .send()
+            .send(
+                self.http
+                    .post(self.files.clone())
+                    .header("Tus-Resumable", TUS_VERSION)
+                    .header("Upload-Length", length.to_string())
+                    .header("Upload-Metadata", encode_metadata(metadata)),
+            )
             .await?;
         if r.status() != StatusCode::CREATED {
             return Err(status_error(r).await);
@@ -134,10 +150,11 @@ impl TusClient {
     /// The offset the server holds for an upload (`HEAD`).
     pub async fn offset(&self, url: &Url) -> Result<u64, TusError> {
         let r = self
-            .http
-            .head(url.clone())
-            .header("Tus-Resumable", TUS_VERSION)
-            .send()
+            .send(
+                self.http
+                    .head(url.clone())
+                    .header("Tus-Resumable", TUS_VERSION),
+            )
             .await?;
         if !r.status().is_success() {
             return Err(status_error(r).await);
@@ -148,17 +165,18 @@ impl TusClient {
     /// Sends one chunk at `offset`; returns the new offset the server confirms.
     pub async fn patch(&self, url: &Url, offset: u64, chunk: Vec<u8>) -> Result<u64, TusError> {
         let r = self
-            .http
-            .patch(url.clone())
-            .header("Tus-Resumable", TUS_VERSION)
-            .header(
-                CONTENT_TYPE,
-                HeaderValue::from_static("application/offset+octet-stream"),
+            .send(
+                self.http
+                    .patch(url.clone())
+                    .header("Tus-Resumable", TUS_VERSION)
+                    .header(
+                        CONTENT_TYPE,
+                        HeaderValue::from_static("application/offset+octet-stream"),
+                    )
+                    .header("Upload-Offset", offset.to_string())
+                    .header("Upload-Checksum", chunk_checksum(&chunk))
+                    .body(chunk),
             )
-            .header("Upload-Offset", offset.to_string())
-            .header("Upload-Checksum", chunk_checksum(&chunk))
-            .body(chunk)
-            .send()
             .await?;
         if r.status() != StatusCode::NO_CONTENT && !r.status().is_success() {
             return Err(status_error(r).await);
@@ -185,12 +203,18 @@ mod tests {
 
     #[test]
     fn the_files_endpoint_is_under_central() {
-        let c = TusClient::new("http://127.0.0.1:8080").unwrap();
+        let signer = || {
+            std::sync::Arc::new(rong_identity::Signer::new(
+                "kiosk-1",
+                rong_identity::KeyPair::generate(),
+            ))
+        };
+        let c = TusClient::new("http://127.0.0.1:8080", signer()).unwrap();
         assert_eq!(
             c.endpoint("abc").unwrap().as_str(),
             "http://127.0.0.1:8080/files/abc"
         );
-        let c = TusClient::new("http://h/central/").unwrap();
+        let c = TusClient::new("http://h/central/", signer()).unwrap();
         assert_eq!(
             c.endpoint("x").unwrap().as_str(),
             "http://h/central/files/x"

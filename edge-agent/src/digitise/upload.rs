@@ -86,9 +86,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(UploadError::from)
 }
 
-/// Runs until `stop`: uploads queued jobs, sleeping when there are none.
-pub async fn run(digitise: Arc<Digitise>, mut stop: watch::Receiver<bool>) {
-    let client = match TusClient::new(&digitise.settings.central_url) {
+/// Runs until `stop`: uploads queued jobs, sleeping when there are none. Requests are
+/// signed by `signer`.
+pub async fn run(
+    digitise: Arc<Digitise>,
+    signer: Arc<rong_identity::Signer>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let client = match TusClient::new(&digitise.settings.central_url, signer) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "uploader not started");
@@ -295,12 +300,8 @@ async fn submit(
         digitise.settings.central_url.trim_end_matches('/')
     );
     let r = client
-        .http()
-        .post(&url)
-        .json(&submission)
-        .send()
-        .await
-        .map_err(TusError::from)?;
+        .send(client.http().post(&url).json(&submission))
+        .await?;
     let status = r.status();
     if status == StatusCode::OK {
         let verdict: BagVerdict = r.json().await.map_err(TusError::from)?;

@@ -38,7 +38,26 @@ pub fn agent_config(dir: &Path, mqtt_port: u16, central: Option<&str>) -> Config
     c.clock.synced = ClockSynced::Yes;
     c.hardware.barcode = DeviceKind::Sim;
     c.hardware.card = DeviceKind::Sim;
+    // Enrolled already: the stand-in central checks no signature.
+    if edge_agent::identity::Identity::load(dir).unwrap().is_none() {
+        edge_agent::identity::provision(
+            dir,
+            &c.device,
+            &c.branch,
+            rong_identity::Role::Kiosk,
+            &rong_identity::KeyPair::generate().public(),
+        )
+        .unwrap();
+    }
     c
+}
+
+/// The signer of the board whose files are in `dir` (see [`agent_config`]).
+pub fn signer(dir: &Path) -> std::sync::Arc<rong_identity::Signer> {
+    edge_agent::identity::Identity::load(dir)
+        .unwrap()
+        .expect("an enrolled board")
+        .signer
 }
 
 /// A stand-in central with only its HTTP side, taking uploads with `tus`'s options.

@@ -11,7 +11,8 @@
 //! own checksum, and the TLS piece protects bodies in transit.
 //!
 //! A board without a battery clock may be far off; a request refused for its time gets a
-//! 401 whose JSON body names central's time ([`SERVER_TIME_FIELD`]); the board sets its
+//! 401 whose JSON body and header name central's time ([`SERVER_TIME_FIELD`],
+//! [`SERVER_TIME_HEADER`]); the board sets its
 //! offset ([`Signer::set_server_time`]) and tries once more.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -24,6 +25,8 @@ pub const SCHEME: &str = "Rong-Device";
 pub const WINDOW_MS: i64 = 5 * 60 * 1000;
 /// The field of a 401's JSON body that carries central's time, ms since the epoch.
 pub const SERVER_TIME_FIELD: &str = "server_time_ms";
+/// The header of a 401 that carries central's time too (read without the body).
+pub const SERVER_TIME_HEADER: &str = "rong-server-time-ms";
 
 /// Why a request's credentials were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

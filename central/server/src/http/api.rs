@@ -25,7 +25,7 @@ type Body<T> = Result<Json<T>, JsonRejection>;
 
 /// A query string whose rejection answers as the API's JSON error (axum's own `Query`
 /// answers in plain text).
-pub struct ApiQuery<T>(T);
+pub struct ApiQuery<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;

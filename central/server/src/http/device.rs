@@ -21,7 +21,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use rong_identity::http_auth::SERVER_TIME_FIELD;
+use rong_identity::http_auth::{SERVER_TIME_FIELD, SERVER_TIME_HEADER};
 use rong_identity::{
     AuthError, AuthHeader, EnrolRequest, EnrolResponse, EnrolmentCode, PublicKey, Role,
 };
@@ -144,6 +144,61 @@ async fn enrol_inner(
     })
 }
 
+/// Who acts through the JSON API until it has logins (issue 14, H1 names the user).
+const API_ACTOR: &str = "api";
+
+/// `POST /api/v1/devices/{id}/revoke`: revokes a device at once.
+#[tracing::instrument(skip_all, fields(device = %id))]
+pub async fn revoke(
+    State(st): State<super::ApiState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let device =
+        rong_protocol::DeviceId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    st.ingest.revoke(device.clone(), API_ACTOR.into()).await?;
+    audit_device_action("revoke", API_ACTOR, device.as_str(), "");
+    tracing::warn!(device = %device, "device revoked");
+    Ok(Json(serde_json::json!({ "revoked": device })))
+}
+
+/// Query of `GET /api/v1/quarantine`.
+#[derive(Debug, serde::Deserialize)]
+pub struct QuarantineQuery {
+    /// Decided batches too.
+    #[serde(default)]
+    all: bool,
+}
+
+/// `GET /api/v1/quarantine?all=`: quarantined event batches, newest first.
+#[tracing::instrument(skip_all)]
+pub async fn quarantine(
+    State(st): State<super::ApiState>,
+    super::api::ApiQuery(q): super::api::ApiQuery<QuarantineQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let rows = st
+        .reads
+        .run(move |c| central_store::identity::quarantined(c, q.all))
+        .await?;
+    Ok(Json(serde_json::json!(rows)))
+}
+
+/// `POST /api/v1/quarantine/{id}/accept` and `.../discard`.
+#[tracing::instrument(skip_all, fields(id, decision))]
+pub async fn decide(
+    State(st): State<super::ApiState>,
+    axum::extract::Path((id, decision)): axum::extract::Path<(i64, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let accept = match decision.as_str() {
+        "accept" => true,
+        "discard" => false,
+        other => return Err(ApiError::NotFound(format!("no decision {other:?}"))),
+    };
+    st.ingest
+        .decide_quarantined(id, accept, API_ACTOR.into())
+        .await?;
+    Ok(Json(serde_json::json!({ "id": id, "accepted": accept })))
+}
+
 /// A refusal of device credentials.
 fn refuse(e: &AuthError, now: i64) -> Response {
     let status = match e {
@@ -151,11 +206,15 @@ fn refuse(e: &AuthError, now: i64) -> Response {
         _ => StatusCode::UNAUTHORIZED,
     };
     let mut body = serde_json::json!({ "error": e.to_string() });
-    if matches!(e, AuthError::Skew { .. }) {
+    let skew = matches!(e, AuthError::Skew { .. });
+    if skew {
         body[SERVER_TIME_FIELD] = now.into();
     }
     let mut resp = (status, Json(body)).into_response();
     let h = resp.headers_mut();
+    if skew {
+        h.insert(SERVER_TIME_HEADER, HeaderValue::from(now));
+    }
     h.insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(rong_identity::SCHEME),

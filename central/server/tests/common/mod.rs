@@ -24,6 +24,8 @@ pub fn config(data_dir: &Path) -> Config {
 pub struct Running {
     /// Where it listens.
     pub ready: Ready,
+    /// Its database.
+    pub db: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -34,6 +36,7 @@ pub async fn start(mut config: Config) -> Running {
     config.http.listen = "127.0.0.1:0".parse().unwrap();
     config.broker.listen = "127.0.0.1:0".parse().unwrap();
     std::fs::create_dir_all(&config.data_dir).unwrap();
+    let db = config.db_path();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (ready_tx, ready_rx) = oneshot::channel();
     let task = tokio::spawn(central::serve(
@@ -49,6 +52,7 @@ pub async fn start(mut config: Config) -> Running {
         .expect("ready sent");
     Running {
         ready,
+        db,
         stop: Some(stop_tx),
         task: Some(task),
     }
@@ -58,6 +62,56 @@ impl Running {
     /// The URL of `path` on central's HTTP side.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.ready.http, path)
+    }
+
+    /// Makes a one-time code for `device` of `branch` in the store (as `central device
+    /// enrol` does) and answers it.
+    pub fn enrolment_code(&self, branch: &str, device: &str, expires_at: i64) -> String {
+        let code = rong_identity::EnrolmentCode::generate();
+        let mut store = central_store::Store::open(&self.db).unwrap();
+        store
+            .create_enrolment_code(&central_store::identity::NewCode {
+                hash: &code.hash(),
+                branch: &rong_protocol::BranchId::new(branch).unwrap(),
+                role: "kiosk",
+                device: Some(&rong_protocol::DeviceId::new(device).unwrap()),
+                created_by: "test",
+                now_ms: chrono::Utc::now().timestamp_millis(),
+                expires_at,
+            })
+            .unwrap();
+        code.display()
+    }
+
+    /// `POST /api/v1/device/enrol` with `code` and `key`'s public half, as it answers.
+    pub async fn post_enrol(&self, code: &str, key: &rong_identity::KeyPair) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url(rong_identity::ENROL_PATH))
+            .json(&rong_identity::EnrolRequest {
+                code: code.to_owned(),
+                public_key: key.public().to_base64(),
+            })
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Enrols `device` of `branch` the real way (a code from the store, spent at the
+    /// enrolment route) and answers its signer.
+    pub async fn enrol(&self, branch: &str, device: &str) -> rong_identity::Signer {
+        let tomorrow = chrono::Utc::now().timestamp_millis() + 86_400_000;
+        let code = self.enrolment_code(branch, device, tomorrow);
+        let key = rong_identity::KeyPair::generate();
+        let r = self.post_enrol(&code, &key).await;
+        assert_eq!(
+            r.status(),
+            200,
+            "enrol {device}: {}",
+            r.text().await.unwrap()
+        );
+        let got: rong_identity::EnrolResponse = r.json().await.unwrap();
+        assert_eq!((got.device.as_str(), got.branch.as_str()), (device, branch));
+        rong_identity::Signer::new(device, key)
     }
 
     /// Stops central and waits until it has stopped cleanly.
@@ -114,4 +168,20 @@ pub fn central_cli(data_dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_central"));
     cmd.env("RONG_DATA_DIR", data_dir).env("RUST_LOG", "warn");
     cmd
+}
+
+/// A request to `url` signed by `signer` (its method, path and query).
+pub fn signed(
+    http: &reqwest::Client,
+    signer: &rong_identity::Signer,
+    method: reqwest::Method,
+    url: &str,
+) -> reqwest::RequestBuilder {
+    let parsed = reqwest::Url::parse(url).unwrap();
+    let pq = match parsed.query() {
+        Some(q) => format!("{}?{q}", parsed.path()),
+        None => parsed.path().to_owned(),
+    };
+    let auth = signer.authorization(method.as_str(), &pq);
+    http.request(method, url).header("authorization", auth)
 }

@@ -1,0 +1,311 @@
+//! The board's identity: its Ed25519 key (`{data_dir}/device.key`, mode 0600, never sent)
+//! and what central answered at enrolment (`{data_dir}/identity.json`: device id, branch,
+//! role and central's public key, pinned).
+//!
+//! At first start the agent has neither: it makes its key, and sends a one-time code
+//! (config `enrolment_code` or `enrolment_code_file`) with the public key to central
+//! ([`rong_identity::ENROL_PATH`]). A refused code is logged and tried again slowly; the
+//! status says `unenrolled` meanwhile. Once enrolled, its device id and branch come from the
+//! identity, whatever the config says, and every request to central is signed ([`send`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rong_identity::http_auth::SERVER_TIME_HEADER;
+use rong_identity::{EnrolRequest, EnrolResponse, KeyPair, PublicKey, Role, Signer};
+use rong_protocol::{BranchId, DeviceId};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+
+/// The identity file's name in the data dir.
+const IDENTITY_FILE: &str = "identity.json";
+/// The key file's name in the data dir.
+const KEY_FILE: &str = "device.key";
+/// Between enrolment attempts after a refusal.
+const RETRY: Duration = Duration::from_secs(30);
+
+/// Why the board could not enrol (this time).
+#[derive(Debug, thiserror::Error)]
+pub enum EnrolError {
+    /// No code is configured.
+    #[error("no enrolment code: set enrolment_code or enrolment_code_file in the config, or run `edge-agent ctl enrol`")]
+    NoCode,
+    /// Central refused the code (wrong, expired or already used).
+    #[error("central refused the enrolment code: {0}")]
+    Refused(String),
+    /// Central could not be reached or answered oddly.
+    #[error("enrolment failed: {0}")]
+    Failed(String),
+    /// The key or identity file failed.
+    #[error("identity files: {0}")]
+    Files(String),
+}
+
+/// What `identity.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct IdentityFile {
+    device: DeviceId,
+    branch: BranchId,
+    role: Role,
+    central_public_key: String,
+}
+
+/// An enrolled board's identity.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// Its device id.
+    pub device: DeviceId,
+    /// Its branch.
+    pub branch: BranchId,
+    /// What it is for.
+    pub role: Role,
+    /// Central's public key, pinned at enrolment (the signed-message piece checks
+    /// central's messages with it).
+    pub central_key: PublicKey,
+    /// Signs its requests to central.
+    pub signer: Arc<Signer>,
+}
+
+fn key_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(KEY_FILE)
+}
+
+impl Identity {
+    /// The identity in `data_dir`, if the board is enrolled.
+    pub fn load(data_dir: &Path) -> anyhow::Result<Option<Identity>> {
+        let path = data_dir.join(IDENTITY_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let file: IdentityFile = serde_json::from_slice(&std::fs::read(&path)?)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let key = KeyPair::load(&key_path(data_dir))?;
+        Ok(Some(Identity::from_file(file, key)?))
+    }
+
+    fn from_file(file: IdentityFile, key: KeyPair) -> anyhow::Result<Identity> {
+        Ok(Identity {
+            central_key: PublicKey::from_base64(&file.central_public_key)?,
+            signer: Arc::new(Signer::new(file.device.as_str(), key)),
+            device: file.device,
+            branch: file.branch,
+            role: file.role,
+        })
+    }
+
+    /// Puts the identity's device id and branch in `config`, logging a config that says
+    /// otherwise (the identity wins: central knows the board by it).
+    pub fn apply(&self, config: &mut Config) {
+        if config.device != self.device || config.branch != self.branch {
+            tracing::warn!(
+                config_device = %config.device, config_branch = %config.branch,
+                device = %self.device, branch = %self.branch,
+                "the config names another device or branch than this board's enrolment; using the enrolment"
+            );
+        }
+        config.device = self.device.clone();
+        config.branch = self.branch.clone();
+    }
+}
+
+/// The code the config gives, if any.
+pub fn configured_code(config: &Config) -> Result<String, EnrolError> {
+    if let Some(code) = &config.enrolment_code {
+        return Ok(code.0.clone());
+    }
+    if let Some(file) = &config.enrolment_code_file {
+        return std::fs::read_to_string(file)
+            .map(|s| s.trim().to_owned())
+            .map_err(|e| EnrolError::Files(format!("{}: {e}", file.display())));
+    }
+    Err(EnrolError::NoCode)
+}
+
+/// Enrols with `code`: makes (or reuses) the board's key, sends the code and the public key
+/// to central, and keeps what it answers.
+pub async fn enrol(config: &Config, code: &str) -> Result<Identity, EnrolError> {
+    let files = |e: &dyn std::fmt::Display| EnrolError::Files(e.to_string());
+    let kp = key_path(&config.data_dir);
+    let key = tokio::task::spawn_blocking(move || KeyPair::load_or_create(&kp))
+        .await
+        .map_err(|e| files(&e))?
+        .map_err(|e| files(&e))?;
+    let url = format!(
+        "{}{}",
+        config.central.url.trim_end_matches('/'),
+        rong_identity::ENROL_PATH
+    );
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| EnrolError::Failed(e.to_string()))?;
+    let r = http
+        .post(&url)
+        .json(&EnrolRequest {
+            code: code.trim().to_owned(),
+            public_key: key.public().to_base64(),
+        })
+        .send()
+        .await
+        .map_err(|e| EnrolError::Failed(format!("{url}: {e}")))?;
+    let status = r.status();
+    if !status.is_success() {
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        let why = body["error"]
+            .as_str()
+            .unwrap_or("no reason given")
+            .to_owned();
+        return Err(if status.is_client_error() {
+            EnrolError::Refused(format!("{status}: {why}"))
+        } else {
+            EnrolError::Failed(format!("{status}: {why}"))
+        });
+    }
+    let got: EnrolResponse = r
+        .json()
+        .await
+        .map_err(|e| EnrolError::Failed(format!("answer: {e}")))?;
+    let file = IdentityFile {
+        device: DeviceId::new(got.device).map_err(|e| EnrolError::Failed(e.to_string()))?,
+        branch: BranchId::new(got.branch).map_err(|e| EnrolError::Failed(e.to_string()))?,
+        role: got.role,
+        central_public_key: got.central_public_key,
+    };
+    let json = serde_json::to_vec_pretty(&file).map_err(|e| files(&e))?;
+    let dir = config.data_dir.clone();
+    tokio::task::spawn_blocking(move || write_atomically(&dir.join(IDENTITY_FILE), &json))
+        .await
+        .map_err(|e| files(&e))?
+        .map_err(|e| files(&e))?;
+    tracing::info!(device = %file.device, branch = %file.branch, role = file.role.as_str(), "enrolled with central");
+    Identity::from_file(file, key).map_err(|e| files(&e))
+}
+
+/// Gives a board an identity without a code: makes its key and writes the identity file,
+/// as an image built for one board (or a test) would carry them. Central must know the key
+/// already; `central device enrol` and a code are the ordinary way.
+pub fn provision(
+    data_dir: &Path,
+    device: &DeviceId,
+    branch: &BranchId,
+    role: Role,
+    central_key: &PublicKey,
+) -> anyhow::Result<Identity> {
+    std::fs::create_dir_all(data_dir)?;
+    let key = KeyPair::load_or_create(&key_path(data_dir))?;
+    let file = IdentityFile {
+        device: device.clone(),
+        branch: branch.clone(),
+        role,
+        central_public_key: central_key.to_base64(),
+    };
+    write_atomically(
+        &data_dir.join(IDENTITY_FILE),
+        &serde_json::to_vec_pretty(&file)?,
+    )?;
+    Identity::from_file(file, key)
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// One attempt with the configured code; logs why it failed.
+pub async fn try_configured(config: &Config) -> Option<Identity> {
+    let result = match configured_code(config) {
+        Ok(code) => enrol(config, &code).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(id) => Some(id),
+        Err(e) => {
+            tracing::error!(error = %e, "this board is not enrolled");
+            None
+        }
+    }
+}
+
+/// Tries the configured code, or a code handed in by `edge-agent ctl enrol`, every
+/// [`RETRY`] until one works.
+pub async fn keep_trying(
+    config: Config,
+    mut handed: tokio::sync::mpsc::Receiver<String>,
+) -> Identity {
+    loop {
+        let code = tokio::select! {
+            _ = tokio::time::sleep(RETRY) => configured_code(&config),
+            Some(code) = handed.recv() => Ok(code),
+        };
+        let result = match code {
+            Ok(code) => enrol(&config, &code).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(id) => return id,
+            Err(e) => {
+                tracing::error!(error = %e, retry_in_s = RETRY.as_secs(), "this board is not enrolled")
+            }
+        }
+    }
+}
+
+/// Sends `req` signed by `signer`. When central refuses it for the board's clock (a 401
+/// that names central's time), takes central's time and sends it once more.
+pub async fn send(
+    http: &reqwest::Client,
+    signer: &Signer,
+    req: reqwest::Request,
+) -> reqwest::Result<reqwest::Response> {
+    let retry = req.try_clone();
+    let r = http.execute(signed(signer, req)).await?;
+    if r.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return Ok(r);
+    }
+    let server_ms = r
+        .headers()
+        .get(SERVER_TIME_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    match (server_ms, retry) {
+        (Some(server_ms), Some(retry)) => {
+            tracing::warn!(
+                offset_ms = server_ms - crate::clock::now_ms(),
+                "this board's clock is off from central's; signing at central's time and trying again"
+            );
+            signer.set_server_time(server_ms);
+            http.execute(signed(signer, retry)).await
+        }
+        _ => {
+            tracing::error!(
+                device = signer.device(),
+                "central refused this board's credentials (revoked, or enrolled anew elsewhere?)"
+            );
+            Ok(r)
+        }
+    }
+}
+
+fn signed(signer: &Signer, mut req: reqwest::Request) -> reqwest::Request {
+    let url = req.url();
+    let pq = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let auth = signer.authorization(req.method().as_str(), &pq);
+    if let Ok(v) = reqwest::header::HeaderValue::from_str(&auth) {
+        req.headers_mut().insert(reqwest::header::AUTHORIZATION, v);
+    }
+    req
+}
