@@ -63,6 +63,12 @@ wait_ready() {
 
 echo "demo: seeding $ITEMS items and $PATRONS patrons" >&2
 "$BIN/central" seed --config "$DEMO/central/central.toml" --items "$ITEMS" --patrons "$PATRONS" --seed 1 > "$DEMO/seed.txt"
+# The kiosk enrols at its first start with a one-time code (README, "Devices: enrolment and
+# revocation"); here the demo makes it and gives it in the kiosk's config.
+"$BIN/central" device enrol --config "$DEMO/central/central.toml" --branch kontum --role kiosk \
+  --device-id kontum-kiosk-1 > "$DEMO/enrolment.txt"
+CODE=$(sed -n 's/^Code: //p' "$DEMO/enrolment.txt")
+sed -i "s/^branch = \"kontum\"$/branch = \"kontum\"\nenrolment_code = \"$CODE\"/" "$DEMO/kiosk/agent.toml"
 "$BIN/central" serve --config "$DEMO/central/central.toml" > "$DEMO/central.out" 2> "$DEMO/central.log" &
 pids+=($!)
 wait_ready "$DEMO/central.out" central

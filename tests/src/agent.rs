@@ -22,12 +22,47 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// Like [`Agent::prepare`] for a board enrolled with `central`: the config carries a
+    /// one-time code from `central device enrol`, which the agent spends at its first start.
+    pub fn prepare_enrolled(
+        dir: &Path,
+        central: &crate::central::Central,
+        device: &str,
+        branch: &str,
+        central_http: &str,
+        extra_toml: &str,
+    ) -> Agent {
+        let code = central.enrolment_code(branch, device);
+        Agent::write(
+            dir,
+            device,
+            branch,
+            &format!("enrolment_code = \"{code}\"\n"),
+            &central.mqtt_url,
+            central_http,
+            extra_toml,
+        )
+    }
+
     /// Writes a config for `device` of `branch`, talking to the broker at `mqtt_url` and to
     /// central's HTTP at `central_http`. `extra_toml` is appended (e.g. a `[sync]` table).
+    /// It is not enrolled: see [`Agent::prepare_enrolled`].
     pub fn prepare(
         dir: &Path,
         device: &str,
         branch: &str,
+        mqtt_url: &str,
+        central_http: &str,
+        extra_toml: &str,
+    ) -> Agent {
+        Agent::write(dir, device, branch, "", mqtt_url, central_http, extra_toml)
+    }
+
+    fn write(
+        dir: &Path,
+        device: &str,
+        branch: &str,
+        top_toml: &str,
         mqtt_url: &str,
         central_http: &str,
         extra_toml: &str,
@@ -37,7 +72,7 @@ impl Agent {
         let socket = dir.join("agent.sock");
         let config = dir.join("agent.toml");
         let toml = format!(
-            "device = \"{device}\"\nbranch = \"{branch}\"\ndata_dir = \"{}\"\nsocket = \"{}\"\n\n[mqtt]\nurl = \"{mqtt_url}\"\n\n[central]\nurl = \"http://{central_http}\"\n\n[hardware]\nbarcode = \"sim\"\ncard = \"sim\"\n\n[clock]\nsynced = true\n{extra_toml}\n",
+            "device = \"{device}\"\nbranch = \"{branch}\"\n{top_toml}data_dir = \"{}\"\nsocket = \"{}\"\n\n[mqtt]\nurl = \"{mqtt_url}\"\n\n[central]\nurl = \"http://{central_http}\"\n\n[hardware]\nbarcode = \"sim\"\ncard = \"sim\"\n\n[clock]\nsynced = true\n{extra_toml}\n",
             dir.join("data").display(),
             socket.display()
         );

@@ -93,6 +93,41 @@ impl Central {
         run_ok(&mut cmd, "central admin create");
     }
 
+    /// Runs `central device enrol` (the real command line) for `device` of `branch` and
+    /// answers the one-time code it printed. The branch must exist (seed first).
+    pub fn enrolment_code(&self, branch: &str, device: &str) -> String {
+        let role = if device.contains("station") {
+            "station"
+        } else {
+            "kiosk"
+        };
+        let out = run_ok(
+            Command::new(bin("central"))
+                .args(["device", "enrol", "--config"])
+                .arg(&self.daemon.config)
+                .args(["--branch", branch, "--role", role, "--device-id", device]),
+            "central device enrol",
+        );
+        out.lines()
+            .find_map(|l| l.strip_prefix("Code: "))
+            .unwrap_or_else(|| panic!("no code in `central device enrol`'s output: {out}"))
+            .trim()
+            .to_owned()
+    }
+
+    /// Enrols `device` of `branch` the way a board does (a code from
+    /// [`Central::enrolment_code`], spent at `POST /api/v1/device/enrol` with a new key);
+    /// answers its signer, for tests that play a device.
+    pub fn enrol_device(&self, branch: &str, device: &str) -> rong_identity::Signer {
+        let code = self.enrolment_code(branch, device);
+        let key = rong_identity::KeyPair::generate();
+        let body = serde_json::json!({"code": code, "public_key": key.public().to_base64()});
+        let r = self.request("POST", rong_identity::ENROL_PATH, Some(&body));
+        assert_eq!(r.status, 200, "enrol {device}: {}", r.text());
+        assert_eq!(r.json()["device"], device);
+        rong_identity::Signer::new(device, key)
+    }
+
     /// Central's database file.
     pub fn db_path(&self) -> PathBuf {
         self.daemon.dir.join("data").join("central.db")

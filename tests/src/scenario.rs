@@ -83,11 +83,11 @@ impl Scenario {
         central_http: &str,
         extra_toml: &str,
     ) -> Agent {
-        Agent::prepare(
+        Agent::prepare_enrolled(
             self.tmp.path(),
+            &self.central,
             device,
             branch,
-            &self.central.mqtt_url,
             central_http,
             extra_toml,
         )

@@ -466,7 +466,12 @@ fn allowed_deps(krate: &str) -> Option<&'static [&'static str]> {
         "central-catalogue" | "central-digitise" | "central-web" => {
             &["rong-protocol", "central-store"]
         }
-        "rong-tests" => &["rong-protocol", "rong-mqtt", "rong-agent-client"],
+        "rong-tests" => &[
+            "rong-protocol",
+            "rong-mqtt",
+            "rong-agent-client",
+            "rong-identity",
+        ],
         // The server wires everything; the benchmarks run everything.
         "central" | "rong-benches" => return None,
         _ => return Some(&[]),

@@ -46,6 +46,7 @@ fn acks(spy: &Spy) -> Vec<u64> {
 /// also the device's id and its events topic.
 fn posing_as(branch: &str, device: &str) -> (Scenario, Spy, DeviceId, String) {
     let s = Scenario::start(BrokerKind::Embedded, "");
+    s.central.enrol_device(branch, device);
     let spy = Spy::connect(
         &s.central.mqtt_url,
         device,

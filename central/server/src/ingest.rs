@@ -281,7 +281,12 @@ impl IngestState {
 
     fn events(&self, store: &mut Store, branch: BranchId, batch: EventBatch) {
         match self.registration(store, &branch, &batch.device) {
-            Some(r) if r.allowed() => {}
+            Some(Registration::Known) => {}
+            // Nothing to review: no branch to apply them in.
+            Some(Registration::UnknownBranch) => {
+                self.admit(store, &branch, &batch.device, "events");
+                return;
+            }
             Some(r) => return self.quarantine(store, &branch, &batch, &r),
             None => return,
         }

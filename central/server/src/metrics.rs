@@ -75,7 +75,7 @@ impl Reject {
 pub struct Metrics {
     events_applied: AtomicU64,
     events_replayed: AtomicU64,
-    rejected: [AtomicU64; 6],
+    rejected: [AtomicU64; Reject::ALL.len()],
     snapshots_served: AtomicU64,
     batches: AtomicU64,
     deltas_published: AtomicU64,
@@ -101,7 +101,7 @@ pub struct Counts {
     /// Replayed events skipped since start.
     pub events_replayed: u64,
     /// Rejected messages, by reason (see [`Reject::ALL`]).
-    pub rejected: [u64; 6],
+    pub rejected: [u64; Reject::ALL.len()],
     /// Snapshots served.
     pub snapshots_served: u64,
     /// Event batches handled.
@@ -157,7 +157,7 @@ impl Metrics {
 
     /// Reads the counters.
     pub fn counts(&self) -> Counts {
-        let mut rejected = [0; 6];
+        let mut rejected = [0; Reject::ALL.len()];
         for (out, c) in rejected.iter_mut().zip(&self.rejected) {
             *out = c.load(Ordering::Relaxed);
         }

@@ -777,3 +777,81 @@ async fn a_batch_with_overflowing_seqs_is_refused_and_ingest_goes_on() {
     assert_eq!(d.ack().await, 1);
     c.stop().await;
 }
+
+/// A revoked device's events, and those of a device that never enrolled, are set aside for
+/// review instead of applied (and no device row is made for the stranger); accepting one
+/// applies it through the normal ingest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_revoked_or_unenrolled_devices_are_quarantined_until_accepted() {
+    let (c, patron, items, d) = Central::with_kiosk("kontum-kiosk-1", 2).await;
+    let r = c
+        .post_json("/api/v1/devices/kontum-kiosk-1/revoke", Value::Null)
+        .await;
+    assert_eq!(r.status(), 200);
+    let revoked = EventBatch::new(d.id.clone(), d.log, vec![checkout(1, &items[0], &patron)]);
+    d.send(&revoked).await;
+    d.send(&revoked).await;
+    let stranger = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-5").await;
+    let stray = EventBatch::new(
+        stranger.id.clone(),
+        stranger.log,
+        vec![checkout(1, &items[1], &patron)],
+    );
+    stranger.send(&stray).await;
+    wait_for("two quarantined batches", async || {
+        c.get("/api/v1/quarantine").await.as_array().unwrap().len() == 2
+            && c.stat("rejected_messages").await >= 3
+    })
+    .await;
+    assert_eq!(c.stat("events_applied").await, 0);
+    assert!(c
+        .get(&format!("/api/v1/loans?patron={patron}"))
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        c.fetch("/api/v1/devices/kontum-kiosk-5").await.status(),
+        404,
+        "not registered"
+    );
+    let held = c.get("/api/v1/quarantine").await;
+    let of = |device: &str| {
+        held.as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["device"] == device)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(of("kontum-kiosk-1")["reason"], "device is revoked");
+    assert_eq!(of("kontum-kiosk-5")["reason"], "device is not enrolled");
+    // Staff accept the revoked kiosk's loan (made before it was stolen, say), discard the rest.
+    let id = of("kontum-kiosk-1")["id"].as_i64().unwrap();
+    let r = c
+        .post_json(&format!("/api/v1/quarantine/{id}/accept"), Value::Null)
+        .await;
+    assert_eq!(r.status(), 200);
+    let stray_id = of("kontum-kiosk-5")["id"].as_i64().unwrap();
+    let r = c
+        .post_json(
+            &format!("/api/v1/quarantine/{stray_id}/discard"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let loans = c.get(&format!("/api/v1/loans?patron={patron}")).await;
+    assert_eq!(loans.as_array().unwrap().len(), 1, "{loans}");
+    assert_eq!(loans[0]["item"], items[0].as_str());
+    assert!(c
+        .get("/api/v1/quarantine")
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let r = c
+        .post_json(&format!("/api/v1/quarantine/{id}/accept"), Value::Null)
+        .await;
+    assert_eq!(r.status(), 404, "decided once");
+    c.stop().await;
+}

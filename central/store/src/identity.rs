@@ -336,12 +336,11 @@ impl Store {
         branch: &BranchId,
         device: &DeviceId,
     ) -> Result<Registration, StoreError> {
+        if !super::snapshot::branch_exists(&self.conn, branch)? {
+            return Ok(Registration::UnknownBranch);
+        }
         let Some(c) = device_credentials(&self.conn, device.as_str())? else {
-            return Ok(if super::snapshot::branch_exists(&self.conn, branch)? {
-                Registration::Unenrolled
-            } else {
-                Registration::UnknownBranch
-            });
+            return Ok(Registration::Unenrolled);
         };
         Ok(if c.public_key.is_none() {
             Registration::Unenrolled

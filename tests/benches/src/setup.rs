@@ -35,11 +35,11 @@ fn bootstrapped(agent: &Agent) -> bool {
 /// that took. The agent answers nothing while it loads a large snapshot, so unanswered
 /// calls only mean "not yet".
 pub fn bootstrap_agent(dir: &Path, central: &Central, timeout: Duration) -> (Agent, Duration) {
-    let mut agent = Agent::prepare(
+    let mut agent = Agent::prepare_enrolled(
         dir,
+        central,
         "kontum-kiosk-1",
         "kontum",
-        &central.mqtt_url,
         &central.http.to_string(),
         "",
     );

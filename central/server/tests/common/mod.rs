@@ -26,6 +26,7 @@ pub struct Running {
     pub ready: Ready,
     /// Its database.
     pub db: PathBuf,
+    scanner: std::sync::OnceLock<std::sync::Arc<rong_identity::Signer>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -53,6 +54,7 @@ pub async fn start(mut config: Config) -> Running {
     Running {
         ready,
         db,
+        scanner: std::sync::OnceLock::new(),
         stop: Some(stop_tx),
         task: Some(task),
     }
@@ -112,6 +114,36 @@ impl Running {
         let got: rong_identity::EnrolResponse = r.json().await.unwrap();
         assert_eq!((got.device.as_str(), got.branch.as_str()), (device, branch));
         rong_identity::Signer::new(device, key)
+    }
+
+    /// The scanning station `kt-01-scan` of branch `kt-01` (both made in the store at first
+    /// use), whose key signs the tests' uploads.
+    pub fn scanner(&self) -> &std::sync::Arc<rong_identity::Signer> {
+        self.scanner.get_or_init(|| {
+            let mut store = central_store::Store::open(&self.db).unwrap();
+            let branch = rong_protocol::BranchId::new("kt-01").unwrap();
+            store
+                .put_ops(&[rong_protocol::delta::Op::PutBranch(
+                    rong_protocol::delta::Branch {
+                        id: branch.clone(),
+                        name: "Kon Tum 01".into(),
+                        closed_weekdays: vec![],
+                        require_pin: false,
+                    },
+                )])
+                .unwrap();
+            let key = rong_identity::KeyPair::generate();
+            let device = rong_protocol::DeviceId::new("kt-01-scan").unwrap();
+            central_store::identity::enrol_directly(
+                &mut store,
+                &branch,
+                &device,
+                &key.public().to_base64(),
+                0,
+            )
+            .unwrap();
+            std::sync::Arc::new(rong_identity::Signer::new("kt-01-scan", key))
+        })
     }
 
     /// Stops central and waits until it has stopped cleanly.

@@ -163,17 +163,19 @@ fn run_row(a: &Args, job: &Job, root: &Path, loss: u8, chunk_kib: u64) -> anyhow
         ns.mtu()?
     );
     let mut central = Central::prepare(&dir, None, "");
+    // A branch for the station to enrol in.
+    central.seed(0, 1);
     central.set_netns(ns.name());
     central.start();
     let raw_port = free_port();
     ns.count_port("tus", central.http.port())?;
     ns.count_port("raw", raw_port)?;
 
-    let mut agent = Agent::prepare(
+    let mut agent = Agent::prepare_enrolled(
         &dir,
+        &central,
         "bench-station",
         "kontum",
-        &central.mqtt_url,
         &central.http.to_string(),
         &format!("\n[digitise]\nchunk_bytes = {}\n", chunk_kib * 1024),
     );

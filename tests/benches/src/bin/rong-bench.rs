@@ -186,6 +186,7 @@ fn main() {
     agent.stop();
 
     // Central's ingest rate: a fake device publishes ready-made batches as fast as it can.
+    central.enrol_device("kontum", "kontum-bench-1");
     let spy = Spy::connect(
         &central.mqtt_url,
         "kontum-bench-1",
