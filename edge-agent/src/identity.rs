@@ -309,3 +309,93 @@ fn signed(signer: &Signer, mut req: reqwest::Request) -> reqwest::Request {
     }
     req
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+
+    /// Answers the first request 401 "your clock is off" naming `server_ms`, the second
+    /// 200; hands back each request's `Authorization` value.
+    fn skewed_server(server_ms: i64) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let t = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for answer in [
+                format!("HTTP/1.1 401 Unauthorized\r\n{SERVER_TIME_HEADER}: {server_ms}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"),
+                "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok".to_owned(),
+            ] {
+                let (mut conn, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("authorization: ") {
+                        seen.push(v.trim().to_owned());
+                    }
+                    line.clear();
+                }
+                conn.write_all(answer.as_bytes()).unwrap();
+            }
+            seen
+        });
+        (url, t)
+    }
+
+    #[tokio::test]
+    async fn a_board_whose_clock_is_off_takes_centrals_time_and_tries_once_more() {
+        let server_ms = crate::clock::now_ms() - 3 * 3_600_000;
+        let (url, server) = skewed_server(server_ms);
+        let signer = Signer::new("kontum-kiosk-1", KeyPair::generate());
+        let http = reqwest::Client::new();
+        let req = http
+            .get(format!("{url}/api/v1/snapshot/kontum"))
+            .build()
+            .unwrap();
+        let r = send(&http, &signer, req).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let seen = server.join().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let ts = |v: &str| rong_identity::AuthHeader::parse(v).unwrap().ts_ms;
+        assert!((ts(&seen[0]) - crate::clock::now_ms()).abs() < 60_000);
+        assert!(
+            (ts(&seen[1]) - server_ms).abs() < 60_000,
+            "signed at central's time"
+        );
+        let key = signer.public();
+        let h = rong_identity::AuthHeader::parse(&seen[1]).unwrap();
+        assert_eq!(
+            h.verify(&key, "GET", "/api/v1/snapshot/kontum", server_ms),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn an_identity_overrides_the_config_and_its_key_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let central = KeyPair::generate().public();
+        let id = provision(
+            dir.path(),
+            &DeviceId::new("dakto-kiosk-2").unwrap(),
+            &BranchId::new("dakto").unwrap(),
+            Role::Kiosk,
+            &central,
+        )
+        .unwrap();
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let loaded = Identity::load(dir.path()).unwrap().unwrap();
+        assert_eq!(loaded.central_key, central);
+        assert_eq!(loaded.signer.public(), id.signer.public());
+        let mut config = Config::default();
+        loaded.apply(&mut config);
+        assert_eq!(
+            (config.device.as_str(), config.branch.as_str()),
+            ("dakto-kiosk-2", "dakto")
+        );
+    }
+}

@@ -166,11 +166,9 @@ pub fn device_credentials(
     let Some((id, branch, public_key, revoked)) = row else {
         return Ok(None);
     };
-    let bad =
-        |e: rong_protocol::ids::IdError| StoreError::Conflict(format!("stored id is invalid: {e}"));
     Ok(Some(DeviceCredentials {
-        device: DeviceId::new(id).map_err(bad)?,
-        branch: BranchId::new(branch).map_err(bad)?,
+        device: DeviceId::new(id).map_err(stored_id)?,
+        branch: BranchId::new(branch).map_err(stored_id)?,
         public_key,
         revoked,
     }))
@@ -301,12 +299,9 @@ impl Store {
         )?
         .execute(params![hash, now_ms, device])?;
         tx.commit()?;
-        let bad = |e: rong_protocol::ids::IdError| {
-            StoreError::Conflict(format!("stored id is invalid: {e}"))
-        };
         Ok(Ok(Enrolled {
-            device: DeviceId::new(device).map_err(bad)?,
-            branch: BranchId::new(branch).map_err(bad)?,
+            device: DeviceId::new(device).map_err(stored_id)?,
+            branch: BranchId::new(branch).map_err(stored_id)?,
             role,
         }))
     }
@@ -414,6 +409,11 @@ impl Store {
             .map_err(|e| StoreError::Conflict(format!("stored branch id is invalid: {e}")))?;
         Ok(Some((branch, serde_json::from_str(&batch)?)))
     }
+}
+
+/// A stored id that no longer parses.
+fn stored_id(e: rong_protocol::ids::IdError) -> StoreError {
+    StoreError::Conflict(format!("stored id is invalid: {e}"))
 }
 
 /// The first free `{branch}-{role}-{n}`.

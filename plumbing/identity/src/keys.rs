@@ -9,6 +9,14 @@ use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
+/// The 32 bytes of a key written as base64.
+fn key_bytes(text: &str) -> Result<[u8; 32], KeyError> {
+    B64.decode(text.trim())
+        .map_err(|e| KeyError::Malformed(e.to_string()))?
+        .try_into()
+        .map_err(|_| KeyError::Malformed("an Ed25519 key has 32 bytes".into()))
+}
+
 /// Why a key could not be read, written or used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -67,13 +75,7 @@ impl KeyPair {
             return Err(KeyError::Exposed(path.display().to_string(), mode & 0o777));
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
-        let bytes = B64
-            .decode(text.trim())
-            .map_err(|e| KeyError::Malformed(e.to_string()))?;
-        let secret: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| KeyError::Malformed("a key file holds 32 bytes".into()))?;
-        Ok(KeyPair(SigningKey::from_bytes(&secret)))
+        Ok(KeyPair(SigningKey::from_bytes(&key_bytes(&text)?)))
     }
 
     /// Writes the key to a new file of mode 0600 (never over an existing one), synced.
@@ -117,13 +119,7 @@ impl std::fmt::Debug for PublicKey {
 impl PublicKey {
     /// Reads base64 text.
     pub fn from_base64(text: &str) -> Result<PublicKey, KeyError> {
-        let bytes = B64
-            .decode(text.trim())
-            .map_err(|e| KeyError::Malformed(e.to_string()))?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| KeyError::Malformed("a public key has 32 bytes".into()))?;
-        VerifyingKey::from_bytes(&bytes)
+        VerifyingKey::from_bytes(&key_bytes(text)?)
             .map(PublicKey)
             .map_err(|e| KeyError::Malformed(e.to_string()))
     }
