@@ -123,7 +123,12 @@ impl Central {
         let key = rong_identity::KeyPair::generate();
         let body = serde_json::json!({"code": code, "public_key": key.public().to_base64()});
         let r = self.request("POST", rong_identity::ENROL_PATH, Some(&body));
-        assert_eq!(r.status, 200, "enrol {device}: {}", r.text());
+        assert_eq!(
+            r.status,
+            200,
+            "enrol {device}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
         assert_eq!(r.json()["device"], device);
         rong_identity::Signer::new(device, key)
     }

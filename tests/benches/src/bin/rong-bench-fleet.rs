@@ -77,6 +77,10 @@ fn status(i: usize, started: i64) -> Vec<u8> {
     })
 }
 
+fn started_at_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 fn topic(i: usize) -> String {
     let (b, d) = device(i);
     Topic::Status(
@@ -104,6 +108,22 @@ fn main() {
     );
     central.seed(1_000, 200);
     central.admin_create("bench", PASSWORD, None);
+    // Central takes statuses only from enrolled devices: enrol them all in one go (a code
+    // each through the command line would take longer than the measurement).
+    {
+        let mut store = central_store::Store::open(&central.db_path()).expect("central's store");
+        for i in 0..a.devices {
+            let (b, d) = device(i);
+            central_store::identity::enrol_directly(
+                &mut store,
+                &BranchId::new(b).expect("branch"),
+                &DeviceId::new(d).expect("device"),
+                "bench",
+                started_at_ms(),
+            )
+            .expect("enrol a bench device");
+        }
+    }
     central.start();
     let pid = central.pid().expect("central pid");
     let clients: Vec<Client> = (0..CONNECTIONS)
