@@ -30,6 +30,7 @@ pub mod scenario;
 pub mod staff;
 pub mod stand_in;
 pub mod tus;
+pub mod watchdog;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
