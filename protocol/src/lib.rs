@@ -10,6 +10,7 @@ pub mod barcode;
 pub mod codec;
 pub mod delta;
 pub mod digitise;
+pub mod envelope;
 pub mod event;
 pub mod fold;
 pub mod ids;
