@@ -18,6 +18,7 @@ pub mod bag;
 pub mod browser;
 pub mod central;
 pub mod fixtures;
+pub mod fuzz;
 pub mod http;
 pub mod interop;
 pub mod mosquitto;
