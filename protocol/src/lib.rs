@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod event;
 pub mod fold;
 pub mod ids;
+pub mod privacy;
 pub mod search;
 pub mod status;
 pub mod time;
