@@ -132,7 +132,10 @@ fn decode_ops(
                 if line.is_empty() {
                     false
                 } else {
-                    let op = serde_json::from_slice::<Op>(line).map_err(|e| e.to_string());
+                    // Held to the same limits as a delta's ops.
+                    let op = serde_json::from_slice::<Op>(line)
+                        .map_err(|e| e.to_string())
+                        .and_then(|op| op.check_lengths().map(|()| op).map_err(|e| e.0));
                     let bad = op.is_err();
                     chunk.push(op);
                     bad

@@ -54,6 +54,7 @@ impl From<StoreError> for JsonError {
         match e {
             StoreError::NotFound(what) => JsonError::NotFound(format!("{what} not found")),
             StoreError::Conflict(why) => JsonError::Conflict(why),
+            StoreError::TooLong(why) => JsonError::BadRequest(why),
             StoreError::WriterGone => JsonError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in HTTP handler");

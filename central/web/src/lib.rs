@@ -143,7 +143,7 @@ impl From<StoreError> for WebError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => WebError::NotFound(Lang::Vi),
-            StoreError::Conflict(m) => WebError::BadRequest(m),
+            StoreError::Conflict(m) | StoreError::TooLong(m) => WebError::BadRequest(m),
             StoreError::WriterGone => WebError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in dashboard handler");
