@@ -91,7 +91,7 @@ Try, in another terminal in this folder ($CTL runs \`edge-agent ctl\` against th
   $CTL loans --card P000002
   $CTL renew --card P000002 --all
   $CTL checkin KT00000001
-  $CTL checkout --card P000005 --pin 0005 KT00000003     # a patron with a PIN
+  echo 0005 | $CTL checkout --card P000005 --pin-stdin KT00000003   # a patron with a PIN
   $CTL checkout --card P000003 KT00000004                # a blocked card
   $CTL watch &  $CTL tap 040000026EF362 ; $CTL scan KT00000004
   $CTL signal success ; $CTL status                      # the simulated lights

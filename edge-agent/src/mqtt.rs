@@ -100,6 +100,11 @@ pub async fn run(parts: SyncParts, mut shutdown: watch::Receiver<bool>) -> anyho
     let opts = options(&parts.config, &parts.status.device(DeviceState::Offline))?;
     let (status, link) = (parts.status.clone(), parts.link.clone());
     let (client, mut eventloop) = AsyncClient::new(opts, 256);
+    // Unbounded on purpose: a bounded channel would stop the network task from polling
+    // while the sync loop waits on `client.publish`, which needs that polling to drain:
+    // a deadlock. It holds only what the broker delivers on this device's own topics and
+    // its branch's deltas while the loop is busy (at most a snapshot load, itself bounded
+    // by SNAPSHOT_READ_TIMEOUT and the download cap), each message at most MAX_INCOMING_PACKET.
     let (net_tx, net_rx) = mpsc::unbounded_channel();
     let network = tokio::spawn(async move {
         let mut backoff = BACKOFF_MIN;
@@ -442,6 +447,11 @@ impl SyncLoop {
                 }
             }
             DownlinkBody::SnapshotRequired { version, path } => {
+                if let Err(e) = snapshot::check_path(&path, &self.parts.config.branch) {
+                    self.parts.link.count_rejected();
+                    tracing::warn!(error = %e, "foreign snapshot location ignored");
+                    return;
+                }
                 let mine = self.version().await;
                 if version <= mine && mine > 0 {
                     tracing::debug!(version, mine, "snapshot not needed");
@@ -457,6 +467,7 @@ impl SyncLoop {
                     store: self.parts.store.clone(),
                     http: self.http.clone(),
                     central: self.parts.config.central.url.clone(),
+                    max_bytes: self.parts.config.central.snapshot_max_bytes,
                     tmp: self.parts.config.data_dir.join("snapshot.download"),
                     branch: self.parts.config.branch.clone(),
                 };
@@ -552,6 +563,8 @@ struct SnapshotFetch {
     http: reqwest::Client,
     /// Central's base URL.
     central: String,
+    /// The largest download accepted.
+    max_bytes: u64,
     /// Where the download lands before it is loaded.
     tmp: PathBuf,
     /// The branch whose view of the snapshot is kept.
@@ -565,11 +578,12 @@ impl SnapshotFetch {
             store,
             http,
             central,
+            max_bytes,
             tmp,
             branch,
         } = self;
         let res = async {
-            let bytes = snapshot::download(&http, &central, path, &tmp).await?;
+            let bytes = snapshot::download(&http, &central, path, &tmp, max_bytes).await?;
             tracing::info!(bytes, "snapshot downloaded");
             let file = tmp.clone();
             tokio::task::spawn_blocking(move || snapshot::load(&mut store.lock(), &file, &branch))

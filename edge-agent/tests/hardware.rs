@@ -297,7 +297,7 @@ fn ctl_prints_a_receipt_and_jams_the_printer() {
             card: Some("P0001".into()),
             uid: None,
         },
-        pin: PinArg { pin: None },
+        pin: PinArg::default(),
     };
     let receipt = move || Action::Receipt {
         patron: patron(),

@@ -14,6 +14,7 @@ pub mod envelope;
 pub mod event;
 pub mod fold;
 pub mod ids;
+pub mod limits;
 pub mod privacy;
 pub mod search;
 pub mod status;
@@ -32,9 +33,4 @@ pub const MAX_PAYLOAD: usize = 256 * 1024;
 /// The most events one batch message may carry.
 pub const MAX_BATCH_EVENTS: usize = 200;
 
-/// The longest patron name, in characters. One patron travels in one delta operation, so
-/// its texts are bounded well below [`MAX_PAYLOAD`].
-pub const MAX_NAME_CHARS: usize = 200;
-
-/// The longest reason a patron is blocked, in characters.
-pub const MAX_BLOCK_REASON_CHARS: usize = 500;
+pub use limits::{MAX_BLOCK_REASON_CHARS, MAX_NAME_CHARS};

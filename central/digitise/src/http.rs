@@ -37,6 +37,8 @@ pub struct IntakeState {
 /// the JSON API's (the server names it `ApiError`), so both answer alike.
 #[derive(Debug)]
 pub enum JsonError {
+    /// 413: the body is over the limit (`[http.limits] max_body_bytes`).
+    TooLarge(String),
     /// 400.
     BadRequest(String),
     /// 404.
@@ -54,6 +56,7 @@ impl From<StoreError> for JsonError {
         match e {
             StoreError::NotFound(what) => JsonError::NotFound(format!("{what} not found")),
             StoreError::Conflict(why) => JsonError::Conflict(why),
+            StoreError::TooLong(why) => JsonError::BadRequest(why),
             StoreError::WriterGone => JsonError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in HTTP handler");
@@ -66,6 +69,7 @@ impl From<StoreError> for JsonError {
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let (status, msg) = match self {
+            JsonError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
             JsonError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             JsonError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             JsonError::Conflict(m) => (StatusCode::CONFLICT, m),
@@ -81,6 +85,9 @@ impl IntoResponse for JsonError {
 
 impl From<JsonRejection> for JsonError {
     fn from(e: JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return JsonError::TooLarge(e.body_text());
+        }
         JsonError::BadRequest(e.body_text())
     }
 }

@@ -84,6 +84,8 @@ pub struct DigitiseConfig {
     /// Central is behind a reverse proxy that sets `X-Forwarded-Proto`/`-Host`: trust
     /// them when `public_url` is unset (never otherwise).
     pub trust_forwarded: bool,
+    /// The largest uploaded master central decodes.
+    pub image_limits: central_digitise::images::ImageLimits,
 }
 
 impl Default for DigitiseConfig {
@@ -94,6 +96,7 @@ impl Default for DigitiseConfig {
             ocr_max_attempts: 3,
             public_url: None,
             trust_forwarded: false,
+            image_limits: Default::default(),
         }
     }
 }
@@ -104,6 +107,8 @@ impl Default for DigitiseConfig {
 pub struct HttpConfig {
     /// Listen address; port 0 picks a free port. The API has no login yet: keep it local.
     pub listen: SocketAddr,
+    /// Body size, time and concurrency limits of every request.
+    pub limits: crate::http::limits::HttpLimits,
 }
 
 /// Broker settings.
@@ -152,6 +157,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            limits: Default::default(),
         }
     }
 }

@@ -61,6 +61,7 @@ pub async fn serve(
         central_digitise::process::OcrOptions {
             lang: config.digitise.ocr_lang.clone(),
             max_attempts: config.digitise.ocr_max_attempts,
+            image_limits: config.digitise.image_limits,
         },
     )?;
     let metrics = Arc::new(Metrics::default());
@@ -79,6 +80,10 @@ pub async fn serve(
         }
     };
 
+    // Unbounded on purpose: the writer thread (synchronous, the one SQLite writer) must
+    // never block on MQTT, or a broker outage would stop HTTP writes too. It grows only
+    // with what the writer produces: an ack per applied batch and deltas per change, which
+    // stop when devices cannot reach the broker, and staff actions (commands, blocks).
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (ingest, writer_thread) = Ingest::start(
         store,
@@ -126,7 +131,9 @@ pub async fn serve(
         state.intake.intake.clone(),
         stop_rx.clone(),
     ));
+    let max_chunk = state.intake.intake.uploads.max_chunk();
     let app = routes::router(state, metrics.clone());
+    let app = crate::http::limits::apply(app, &config.http.limits, max_chunk);
     let alerts_task = tokio::spawn(crate::alerting::run_evaluator(
         reads,
         ingest.writer().clone(),

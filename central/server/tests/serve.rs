@@ -664,6 +664,21 @@ async fn status_and_commands_reach_the_device_record() {
     })
     .await;
 
+    // A message text over the protocol's limit is refused at HTTP, and nothing is sent.
+    let long = "ệ".repeat(rong_protocol::limits::MAX_MESSAGE_CHARS + 1);
+    let r = c
+        .post_json(
+            "/api/v1/devices/dakto-kiosk-1/commands",
+            serde_json::json!({"command": "show_message", "text": long, "seconds": 5}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("text has 501 characters"), "{body}");
+    assert!(c.get("/api/v1/devices/dakto-kiosk-1").await["commands"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
+
     // A command goes out on .../cmd with a fresh correlation id.
     let r = c
         .post_json(

@@ -65,6 +65,10 @@ pub enum StoreError {
     /// The request contradicts what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// The write breaks one of the protocol's limits ([`rong_protocol::limits`]): devices
+    /// would refuse it, so it is not stored.
+    #[error("{0}")]
+    TooLong(String),
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -56,6 +56,8 @@ pub struct WebCtx {
     /// The library's offset from UTC, in minutes.
     pub utc_offset_min: i32,
     limiter: auth::Limiter,
+    /// Bounds the argon2 verifications running at once.
+    hash_work: auth::HashWork,
     /// Checked when the user does not exist, so that costs as much as a wrong password.
     dummy_hash: String,
 }
@@ -67,11 +69,13 @@ impl WebCtx {
             dashboard.login_max_failures,
             Duration::from_secs(dashboard.login_window_secs),
         );
+        let hash_work = auth::HashWork::new(dashboard.password_hash_concurrency);
         WebCtx {
             dashboard,
             alerts,
             utc_offset_min,
             limiter,
+            hash_work,
             dummy_hash: auth::hash_password(&auth::random_token()).unwrap_or_default(),
         }
     }
@@ -143,7 +147,7 @@ impl From<StoreError> for WebError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => WebError::NotFound(Lang::Vi),
-            StoreError::Conflict(m) => WebError::BadRequest(m),
+            StoreError::Conflict(m) | StoreError::TooLong(m) => WebError::BadRequest(m),
             StoreError::WriterGone => WebError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in dashboard handler");
@@ -519,31 +523,35 @@ pub async fn login(
     }
     let keys = [format!("user:{}", f.user), format!("ip:{}", peer.ip())];
     let refuse = |status, why| Ok(login_response(status, lang, &next, Some(lang.t(why))));
-    if st.ctx.limiter.blocked(&keys, Instant::now()) {
+    let Some(attempt) = st.ctx.limiter.take(&keys, Instant::now()) else {
         tracing::warn!(user = %f.user, peer = %peer, "login rate limited");
         return refuse(StatusCode::TOO_MANY_REQUESTS, "too_many");
-    }
+    };
     let name = f.user.clone();
     let user = st.reads.run(move |c| admin::user(c, &name)).await?;
     let password = f.password;
     let ctx = st.ctx.clone();
-    let ok_user = tokio::task::spawn_blocking(move || {
-        // Verify against a dummy hash when the user does not exist, so both cost the same.
-        let phc = user
-            .as_ref()
-            .map(|u| u.password_hash.as_str())
-            .unwrap_or(&ctx.dummy_hash);
-        let ok = auth::verify_password(&password, phc);
-        user.filter(|_| ok)
-    })
-    .await
-    .map_err(|e| WebError::Internal(e.to_string()))?;
+    let ok_user = st
+        .ctx
+        .hash_work
+        .run(move || {
+            // Verify against a dummy hash when the user does not exist, so both cost the same.
+            let phc = user
+                .as_ref()
+                .map(|u| u.password_hash.as_str())
+                .unwrap_or(&ctx.dummy_hash);
+            let ok = auth::verify_password(&password, phc);
+            user.filter(|_| ok)
+        })
+        .await
+        .map_err(WebError::Internal)?;
     let Some(user) = ok_user else {
-        st.ctx.limiter.fail(&keys, Instant::now());
+        // The attempt, dropped, stays counted as a failure.
+        drop(attempt);
         tracing::warn!(user = %f.user, peer = %peer, "failed login");
         return refuse(StatusCode::UNAUTHORIZED, "bad_login");
     };
-    st.ctx.limiter.clear(&keys[0]);
+    attempt.succeeded();
     let token = auth::random_token();
     let csrf = auth::random_token();
     let hash = auth::token_hash(&token);

@@ -189,6 +189,8 @@ pub async fn device(State(st): State<ApiState>, Path(id): Path<String>) -> Reply
 pub async fn command(st: State<ApiState>, id: Path<String>, body: Body<CommandKind>) -> Reply {
     let device = DeviceId::new(id.0).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let Json(kind) = body?;
+    kind.check_lengths()
+        .map_err(|e| ApiError::BadRequest(e.0))?;
     let id = st.ingest.command(device, kind).await?;
     Ok(Json(json!({ "id": id })))
 }

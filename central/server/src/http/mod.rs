@@ -3,6 +3,7 @@
 //! here.
 
 pub mod api;
+pub mod limits;
 pub mod openapi;
 pub mod snapshot;
 
