@@ -3,7 +3,9 @@
 //! here.
 
 pub mod api;
+pub mod guard;
 pub mod openapi;
+pub mod public;
 pub mod snapshot;
 
 use std::sync::Arc;
@@ -23,6 +25,10 @@ pub struct ApiState {
     pub ingest: Ingest,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The staff and operator guards' state.
+    pub guards: Arc<guard::Guards>,
+    /// The public routes' rate limit.
+    pub public_limit: Arc<public::RateLimit>,
 }
 
 /// An API error, rendered as `{"error": "..."}`: the same type the bag submission answers
