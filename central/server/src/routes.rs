@@ -16,7 +16,7 @@ use axum::Router;
 use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
-use central_web::{alerts, devices, digitise as digitise_page, stats, WebState};
+use central_web::{alerts, audit, devices, digitise as digitise_page, stats, WebState};
 
 use crate::http::{api, guard, openapi, public, snapshot, ApiError, ApiState};
 use crate::metrics::{track_latency, Metrics};
@@ -158,6 +158,7 @@ fn table(max_chunk: usize) -> Vec<Route> {
         route(Staff, "/admin/stats", get(stats::page_route)),
         route(Staff, "/admin/stats.csv", get(stats::csv)),
         route(Staff, "/admin/report", get(stats::report)),
+        route(Staff, "/admin/audit", get(audit::page)),
         // The JSON API.
         route(Staff, "/api/v1/stats", get(api::stats)),
         route(Staff, "/api/v1/loans", get(api::loans)),

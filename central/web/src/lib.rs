@@ -11,6 +11,7 @@
 //! token. Branch staff see only their own branch: anything else answers 403.
 
 pub mod alerts;
+pub mod audit;
 mod auth;
 pub mod config;
 pub mod devices;

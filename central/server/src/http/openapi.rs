@@ -3,6 +3,8 @@
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::routes::{paths, Caller};
+
 fn op(summary: &str, params: Value, ok: &str) -> Value {
     json!({
         "summary": summary,
@@ -44,7 +46,49 @@ fn bag_submission() -> Value {
 pub fn document() -> Value {
     let mut doc = document_base();
     doc["paths"]["/api/v1/digitisation/bags"] = bag_submission();
+    secure(&mut doc);
     doc
+}
+
+/// Declares the security schemes, and on every operation the security its caller's group
+/// requires (from the route table) with its 401 and 403 answers.
+fn secure(doc: &mut Value) {
+    doc["components"]["securitySchemes"] = json!({
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token from `central token create --role admin|staff|readonly [--branch B] --label L`; on /metrics and this document, the operator token (http.operator_token_file) or an administrator's API token"},
+        "cookieAuth": {"type": "apiKey", "in": "cookie", "name": central_web::SESSION_COOKIE, "description": "The dashboard's session; a POST or DELETE must also send the session's CSRF token in X-CSRF-Token"}
+    });
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    let callers: std::collections::HashMap<&str, Caller> =
+        paths().into_iter().map(|(c, p)| (p, c)).collect();
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, ops) in paths.iter_mut() {
+        let caller = callers.get(path.as_str()).copied();
+        let Some(ops) = ops.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let (security, denied) = match caller {
+                Some(Caller::Staff) => (
+                    json!([{"bearerAuth": []}, {"cookieAuth": []}]),
+                    "Another branch's data, a change with read-only credentials, or a cookie change without X-CSRF-Token",
+                ),
+                Some(Caller::Operator) => (
+                    json!([{"bearerAuth": []}]),
+                    "Not an operator token or an administrator's API token",
+                ),
+                // Public routes, and device routes until devices authenticate.
+                _ => {
+                    op["security"] = json!([]);
+                    continue;
+                }
+            };
+            op["security"] = security;
+            op["responses"]["401"] = json!({"description": "No credentials, or unknown, revoked or expired ones (WWW-Authenticate: Bearer)", "content": error.clone()});
+            op["responses"]["403"] = json!({"description": denied, "content": error.clone()});
+        }
+    }
 }
 
 fn document_base() -> Value {
@@ -53,7 +97,7 @@ fn document_base() -> Value {
         "info": {
             "title": "Rông central API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "JSON API of Rông central. Times are milliseconds since the Unix epoch; dates are ISO yyyy-mm-dd. No authentication yet: bind to localhost."
+            "description": "JSON API of Rông central. Times are milliseconds since the Unix epoch; dates are ISO yyyy-mm-dd. Staff operations take an API token (Authorization: Bearer) or the dashboard's session cookie; branch staff and read-only callers see only their branch, and read-only callers change nothing. /metrics and this document take the operator token, or answer loopback peers when none is configured."
         },
         "paths": {
             "/healthz": {"get": op("Health", json!([]), "`{ok: true, change_version}`")},
