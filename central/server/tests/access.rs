@@ -61,7 +61,10 @@ impl Central {
         let mut store = Store::open(&config.db_path()).unwrap();
         store.write_seed(&data, 420).unwrap();
         for (branch, device) in [("kontum", "kontum-kiosk-1"), ("dakto", "dakto-kiosk-1")] {
-            let (b, d) = (BranchId::new(branch).unwrap(), DeviceId::new(device).unwrap());
+            let (b, d) = (
+                BranchId::new(branch).unwrap(),
+                DeviceId::new(device).unwrap(),
+            );
             store.check_device(&b, &d, true, 1).unwrap();
         }
         drop(store);
@@ -179,7 +182,10 @@ async fn every_staff_json_and_operator_route_refuses_a_caller_without_credential
         // Bad credentials are refused alike.
         let r = c.with_token("rong_nope", Method::GET, &url, None).await;
         assert!(
-            matches!(r.status(), StatusCode::UNAUTHORIZED | StatusCode::METHOD_NOT_ALLOWED),
+            matches!(
+                r.status(),
+                StatusCode::UNAUTHORIZED | StatusCode::METHOD_NOT_ALLOWED
+            ),
             "{url} with a bad token: {}",
             r.status()
         );
@@ -202,55 +208,126 @@ async fn branches_roles_and_token_lifetimes_are_enforced() {
         (Method::POST, block(&theirs), Some(reason.clone())),
         (Method::DELETE, block(&theirs), None),
         (Method::GET, "/api/v1/devices/dakto-kiosk-1".into(), None),
-        (Method::POST, "/api/v1/devices/dakto-kiosk-1/commands".into(), Some(cmd.clone())),
-        (Method::GET, "/api/v1/events?device=dakto-kiosk-1".into(), None),
+        (
+            Method::POST,
+            "/api/v1/devices/dakto-kiosk-1/commands".into(),
+            Some(cmd.clone()),
+        ),
+        (
+            Method::GET,
+            "/api/v1/events?device=dakto-kiosk-1".into(),
+            None,
+        ),
         (Method::GET, "/api/v1/stats".into(), None),
     ] {
         let r = c.with_token(&staff, method.clone(), &path, body).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
     }
     // Their own branch: allowed; lists are filtered to it.
-    let r = c.with_token(&staff, Method::GET, &format!("/api/v1/patrons/{mine}"), None).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = c.with_token(&staff, Method::POST, &block(&mine), Some(reason.clone())).await;
-    assert_eq!(r.status(), StatusCode::OK);
     let r = c
-        .with_token(&staff, Method::POST, "/api/v1/devices/kontum-kiosk-1/commands", Some(cmd.clone()))
+        .with_token(
+            &staff,
+            Method::GET,
+            &format!("/api/v1/patrons/{mine}"),
+            None,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let devices: Value = c.with_token(&staff, Method::GET, "/api/v1/devices", None).await.json().await.unwrap();
-    let ids: Vec<&str> = devices.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let r = c
+        .with_token(&staff, Method::POST, &block(&mine), Some(reason.clone()))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c
+        .with_token(
+            &staff,
+            Method::POST,
+            "/api/v1/devices/kontum-kiosk-1/commands",
+            Some(cmd.clone()),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let devices: Value = c
+        .with_token(&staff, Method::GET, "/api/v1/devices", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["kontum-kiosk-1"]);
-    let loans: Value = c.with_token(&staff, Method::GET, "/api/v1/loans", None).await.json().await.unwrap();
-    assert!(loans.as_array().unwrap().iter().all(|l| l["branch"] == "kontum"), "{loans}");
+    let loans: Value = c
+        .with_token(&staff, Method::GET, "/api/v1/loans", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        loans
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["branch"] == "kontum"),
+        "{loans}"
+    );
     let admin = c.token(Role::Admin, None);
-    let all: Value = c.with_token(&admin, Method::GET, "/api/v1/devices", None).await.json().await.unwrap();
+    let all: Value = c
+        .with_token(&admin, Method::GET, "/api/v1/devices", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all.as_array().unwrap().len(), 2);
 
     // Read-only: reads its branch, changes nothing.
     let ro = c.token(Role::Readonly, Some("kontum"));
-    let r = c.with_token(&ro, Method::GET, &format!("/api/v1/patrons/{mine}"), None).await;
+    let r = c
+        .with_token(&ro, Method::GET, &format!("/api/v1/patrons/{mine}"), None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     for (method, path, body) in [
         (Method::POST, block(&mine), Some(reason.clone())),
         (Method::DELETE, block(&mine), None),
-        (Method::POST, "/api/v1/devices/kontum-kiosk-1/commands".into(), Some(cmd.clone())),
+        (
+            Method::POST,
+            "/api/v1/devices/kontum-kiosk-1/commands".into(),
+            Some(cmd.clone()),
+        ),
     ] {
         let r = c.with_token(&ro, method.clone(), &path, body).await;
-        assert_eq!(r.status(), StatusCode::FORBIDDEN, "read-only {method} {path}");
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "read-only {method} {path}"
+        );
     }
 
     // A revoked token stops at once; an expired one does not work.
     let mut store = c.store();
     let doomed = token(&mut store, Role::Admin, None, None);
-    let r = c.with_token(&doomed, Method::GET, "/api/v1/devices", None).await;
+    let r = c
+        .with_token(&doomed, Method::GET, "/api/v1/devices", None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let id = central_store::tokens::list(store.reader()).unwrap().last().unwrap().id;
-    assert!(store.revoke_token(id, chrono::Utc::now().timestamp_millis()).unwrap());
-    let r = c.with_token(&doomed, Method::GET, "/api/v1/devices", None).await;
+    let id = central_store::tokens::list(store.reader())
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    assert!(store
+        .revoke_token(id, chrono::Utc::now().timestamp_millis())
+        .unwrap());
+    let r = c
+        .with_token(&doomed, Method::GET, "/api/v1/devices", None)
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "revoked");
     let expired = token(&mut store, Role::Admin, None, Some(2));
-    let r = c.with_token(&expired, Method::GET, "/api/v1/devices", None).await;
+    let r = c
+        .with_token(&expired, Method::GET, "/api/v1/devices", None)
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "expired");
     drop(store);
     c.run.stop().await;
@@ -263,15 +340,23 @@ async fn a_cookie_change_needs_the_sessions_csrf_token() {
     let cookie = ("cookie", format!("rong_session={}", s.cookie));
     let path = format!("/api/v1/patrons/{}/block", c.patron_of("dakto"));
     let body = Some(json!({"reason": "Mất thẻ"}));
-    let r = c.send(Method::GET, "/api/v1/devices", &[cookie.clone()], None).await;
+    let r = c
+        .send(Method::GET, "/api/v1/devices", &[cookie.clone()], None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK, "a read needs no CSRF token");
-    let r = c.send(Method::POST, &path, &[cookie.clone()], body.clone()).await;
+    let r = c
+        .send(Method::POST, &path, &[cookie.clone()], body.clone())
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF header");
     let wrong = ("x-csrf-token", central_web::random_token());
-    let r = c.send(Method::POST, &path, &[cookie.clone(), wrong], body.clone()).await;
+    let r = c
+        .send(Method::POST, &path, &[cookie.clone(), wrong], body.clone())
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "another CSRF token");
     let right = ("x-csrf-token", s.csrf.clone());
-    let r = c.send(Method::POST, &path, &[cookie.clone(), right], body).await;
+    let r = c
+        .send(Method::POST, &path, &[cookie.clone(), right], body)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     // A read-only user's session changes nothing either.
     let ro = c.session("ro", Role::Readonly, Some("dakto"));
@@ -288,20 +373,32 @@ async fn a_cookie_change_needs_the_sessions_csrf_token() {
 async fn metrics_need_the_operator_token_when_one_is_configured() {
     let c = Central::start(|_| {}).await;
     let r = c.send(Method::GET, "/metrics", &[], None).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "loopback is not enough with a token");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "loopback is not enough with a token"
+    );
     let r = c.with_token(OPERATOR, Method::GET, "/metrics", None).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("rong_"));
-    let r = c.with_token(OPERATOR, Method::GET, "/api/v1/openapi.json", None).await;
+    let r = c
+        .with_token(OPERATOR, Method::GET, "/api/v1/openapi.json", None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let admin = c.token(Role::Admin, None);
     let r = c.with_token(&admin, Method::GET, "/metrics", None).await;
     assert_eq!(r.status(), StatusCode::OK, "an administrator's API token");
     let staff = c.token(Role::Staff, Some("kontum"));
     let r = c.with_token(&staff, Method::GET, "/metrics", None).await;
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a branch token is not an operator's");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "a branch token is not an operator's"
+    );
     // The operator token is not a staff credential.
-    let r = c.with_token(OPERATOR, Method::GET, "/api/v1/devices", None).await;
+    let r = c
+        .with_token(OPERATOR, Method::GET, "/api/v1/devices", None)
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     c.run.stop().await;
 
@@ -328,11 +425,17 @@ async fn public_routes_are_read_only_and_rate_limited() {
     let last = statuses.pop().unwrap();
     assert!(statuses.iter().all(|r| r.status() == StatusCode::OK));
     assert_eq!(last.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = last.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = last.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1, "{retry}");
     // Staff routes are not the public limit's.
     let admin = c.token(Role::Admin, None);
-    let r = c.with_token(&admin, Method::GET, "/api/v1/devices", None).await;
+    let r = c
+        .with_token(&admin, Method::GET, "/api/v1/devices", None)
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     c.run.stop().await;
 }
@@ -377,7 +480,10 @@ async fn blocks_and_logins_are_audited_and_shown() {
                 .unwrap()
         }
     };
-    assert_eq!(login("wrong-horse").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login("wrong-horse").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     let ok = login("correct-horse").await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     let session = set_cookie(&ok, "rong_session");
@@ -385,14 +491,28 @@ async fn blocks_and_logins_are_audited_and_shown() {
     let card = c.patron_of("kontum");
     let admin = c.token(Role::Admin, None);
     let path = format!("/api/v1/patrons/{card}/block");
-    let r = c.with_token(&admin, Method::POST, &path, Some(json!({"reason": "Mất thẻ"}))).await;
+    let r = c
+        .with_token(
+            &admin,
+            Method::POST,
+            &path,
+            Some(json!({"reason": "Mất thẻ"})),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 
     let rows = central_store::audit::page(c.store().reader(), None, None, 10).unwrap();
-    let actions: Vec<(&str, &str)> = rows.iter().map(|r| (r.action.as_str(), r.actor.as_str())).collect();
+    let actions: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.action.as_str(), r.actor.as_str()))
+        .collect();
     assert_eq!(
         actions,
-        [("patron.block", "token:test"), ("login", "bo"), ("login.failed", "bo")]
+        [
+            ("patron.block", "token:test"),
+            ("login", "bo"),
+            ("login.failed", "bo")
+        ]
     );
     assert_eq!(rows[0].target, card);
     assert_eq!(rows[0].detail, "Mất thẻ");

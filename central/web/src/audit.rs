@@ -35,7 +35,9 @@ pub async fn page(State(st): State<WebState>, s: Session, Query(q): Query<AuditQ
         "<h1>{}</h1><div class=\"scroll\"><table class=\"stack\" id=\"audit\"><thead><tr>",
         lang.t("audit")
     );
-    for key in ["when", "actor", "role", "action", "target", "branch", "peer", "detail"] {
+    for key in [
+        "when", "actor", "role", "action", "target", "branch", "peer", "detail",
+    ] {
         let _ = write!(b, "<th>{}</th>", lang.t(key));
     }
     b.push_str("</tr></thead><tbody>");
