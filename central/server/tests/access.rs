@@ -341,11 +341,21 @@ async fn a_cookie_change_needs_the_sessions_csrf_token() {
     let path = format!("/api/v1/patrons/{}/block", c.patron_of("dakto"));
     let body = Some(json!({"reason": "Mất thẻ"}));
     let r = c
-        .send(Method::GET, "/api/v1/devices", &[cookie.clone()], None)
+        .send(
+            Method::GET,
+            "/api/v1/devices",
+            std::slice::from_ref(&cookie),
+            None,
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK, "a read needs no CSRF token");
     let r = c
-        .send(Method::POST, &path, &[cookie.clone()], body.clone())
+        .send(
+            Method::POST,
+            &path,
+            std::slice::from_ref(&cookie),
+            body.clone(),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF header");
     let wrong = ("x-csrf-token", central_web::random_token());
