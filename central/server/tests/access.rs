@@ -514,7 +514,7 @@ async fn blocks_and_logins_are_audited_and_shown() {
     let rows = central_store::audit::page(c.store().reader(), None, None, 10).unwrap();
     let actions: Vec<(&str, &str)> = rows
         .iter()
-        .map(|r| (r.action.as_str(), r.actor.as_str()))
+        .map(|r| (r.entry.action.as_str(), r.entry.actor.as_str()))
         .collect();
     assert_eq!(
         actions,
@@ -524,10 +524,10 @@ async fn blocks_and_logins_are_audited_and_shown() {
             ("login.failed", "bo")
         ]
     );
-    assert_eq!(rows[0].target, card);
-    assert_eq!(rows[0].detail, "Mất thẻ");
-    assert_eq!(rows[0].branch.as_deref(), Some("kontum"));
-    assert_eq!(rows[0].peer.as_deref(), Some("127.0.0.1"));
+    assert_eq!(rows[0].entry.target, card);
+    assert_eq!(rows[0].entry.detail, "Mất thẻ");
+    assert_eq!(rows[0].entry.branch.as_deref(), Some("kontum"));
+    assert_eq!(rows[0].entry.peer.as_deref(), Some("127.0.0.1"));
 
     // The page shows them to kontum's staff (newest first), in English on request.
     let page = http

@@ -17,7 +17,7 @@
 //! # }
 //! ```
 
-use rong_sqlite::{from_row, query_list};
+use rong_sqlite::query_list;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
@@ -27,7 +27,7 @@ use crate::{Store, StoreError};
 pub const MAX_DETAIL_CHARS: usize = 500;
 
 /// One change to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Entry {
     /// Who: a user name, `token:<label>`, or `cli` for the command line.
     pub actor: String,
@@ -44,6 +44,7 @@ pub struct Entry {
     /// A short detail (a block reason, a command, counts).
     pub detail: String,
     /// When (ms); [`Entry::new`] takes the current time.
+    #[serde(rename = "at")]
     pub at_ms: i64,
 }
 
@@ -92,22 +93,9 @@ impl Entry {
 pub struct AuditRow {
     /// Id; newer entries have larger ids.
     pub id: i64,
-    /// When (ms).
-    pub at: i64,
-    /// Who.
-    pub actor: String,
-    /// Their role.
-    pub role: Option<String>,
-    /// What.
-    pub action: String,
-    /// To what.
-    pub target: String,
-    /// The branch concerned.
-    pub branch: Option<String>,
-    /// From where.
-    pub peer: Option<String>,
-    /// Detail.
-    pub detail: String,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: Entry,
 }
 
 impl Store {
@@ -139,7 +127,21 @@ pub fn page(
          WHERE (?1 IS NULL OR branch = ?1) AND (?2 IS NULL OR id < ?2) \
          ORDER BY id DESC LIMIT ?3",
         params![branch, before, limit],
-        from_row!(AuditRow => id, at, actor, role, action, target, branch, peer, detail),
+        |r| {
+            Ok(AuditRow {
+                id: r.get(0)?,
+                entry: Entry {
+                    at_ms: r.get(1)?,
+                    actor: r.get(2)?,
+                    role: r.get(3)?,
+                    action: r.get(4)?,
+                    target: r.get(5)?,
+                    branch: r.get(6)?,
+                    peer: r.get(7)?,
+                    detail: r.get(8)?,
+                },
+            })
+        },
     )?)
 }
 
@@ -161,13 +163,15 @@ mod tests {
             s.audit(&e).unwrap();
         }
         let all = page(s.reader(), None, None, 3).unwrap();
-        let targets: Vec<&str> = all.iter().map(|r| r.target.as_str()).collect();
+        let targets: Vec<&str> = all.iter().map(|r| r.entry.target.as_str()).collect();
         assert_eq!(targets, ["P4", "P3", "P2"]);
-        assert_eq!(all[0].detail.chars().count(), MAX_DETAIL_CHARS);
+        assert_eq!(all[0].entry.detail.chars().count(), MAX_DETAIL_CHARS);
         let next = page(s.reader(), None, Some(all[2].id), 3).unwrap();
         assert_eq!(next.len(), 2);
         let kontum = page(s.reader(), Some("kontum"), None, 10).unwrap();
         assert_eq!(kontum.len(), 3);
-        assert!(kontum.iter().all(|r| r.branch.as_deref() == Some("kontum")));
+        assert!(kontum
+            .iter()
+            .all(|r| r.entry.branch.as_deref() == Some("kontum")));
     }
 }

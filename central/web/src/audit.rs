@@ -44,15 +44,16 @@ pub async fn page(State(st): State<WebState>, s: Session, Query(q): Query<AuditQ
     if rows.is_empty() {
         b.push_str(&none_row(lang, 8));
     }
-    for r in &rows {
+    for row in &rows {
+        let r = &row.entry;
         let _ = write!(
             b,
             "<tr id=\"audit-{}\"><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td>\
              <td data-label=\"{}\" class=\"action\">{}</td><td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td>\
              <td data-label=\"{}\">{}</td><td data-label=\"{}\">{}</td></tr>",
-            r.id,
+            row.id,
             lang.t("when"),
-            datetime(r.at, off),
+            datetime(r.at_ms, off),
             lang.t("actor"),
             esc(&r.actor),
             lang.t("role"),
