@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::server::{open_store, serve};
+use crate::tokens::TokenCmd;
 
 /// Rông central: circulation authority, sync hub, snapshots and JSON API.
 #[derive(Debug, Parser)]
@@ -67,43 +68,6 @@ pub enum Cmd {
         /// What to do.
         #[command(subcommand)]
         what: TokenCmd,
-    },
-}
-
-/// `central token ...`.
-#[derive(Debug, Subcommand)]
-pub enum TokenCmd {
-    /// Make an API token and print it once (only its hash is kept).
-    Create {
-        /// `admin` (every branch), `staff` or `readonly` (one branch).
-        #[arg(long)]
-        role: String,
-        /// The branch of a staff or read-only token.
-        #[arg(long)]
-        branch: Option<String>,
-        /// What the token is for (shown in `central token list` and the audit log).
-        #[arg(long)]
-        label: String,
-        /// The token stops working after this many days (default: never).
-        #[arg(long)]
-        expires_days: Option<u32>,
-        /// TOML config file (for data_dir); RONG_* env vars override it.
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-    /// List the tokens (no secrets).
-    List {
-        /// TOML config file (for data_dir); RONG_* env vars override it.
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-    /// Revoke a token at once.
-    Revoke {
-        /// The token's id, as `central token list` shows it.
-        id: i64,
-        /// TOML config file (for data_dir); RONG_* env vars override it.
-        #[arg(long)]
-        config: Option<PathBuf>,
     },
 }
 

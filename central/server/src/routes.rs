@@ -176,8 +176,21 @@ fn table(max_chunk: usize) -> Vec<Route> {
         route(Staff, "/api/v1/notices", get(api::notices)),
         route(Staff, "/api/v1/events", get(api::events)),
         route(Operator, "/metrics", get(api::metrics)),
-        route(Operator, "/api/v1/openapi.json", get(openapi::openapi)),
+        route(Operator, "/api/v1/openapi.json", get(openapi_document)),
     ]
+}
+
+/// `GET /api/v1/openapi.json`: the API's description, with the security of each route's
+/// group as this table says.
+async fn openapi_document() -> axum::Json<serde_json::Value> {
+    let all = paths();
+    let of = |caller: Caller| -> Vec<&str> {
+        all.iter()
+            .filter(|(c, _)| *c == caller)
+            .map(|(_, p)| *p)
+            .collect()
+    };
+    axum::Json(openapi::document(&of(Caller::Staff), &of(Caller::Operator)))
 }
 
 /// The routes of one caller that `keep` keeps, as their own router.

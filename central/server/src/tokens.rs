@@ -2,9 +2,11 @@
 //! the command line writes. A token is printed once, at creation; only its hash is stored.
 #![allow(clippy::print_stdout)]
 
-use anyhow::Context;
+use std::path::PathBuf;
 
-use crate::cli::TokenCmd;
+use anyhow::Context;
+use clap::Subcommand;
+
 use crate::config::Config;
 use crate::server::open_store;
 use central_store::admin::Role;
@@ -14,6 +16,43 @@ use central_store::Store;
 
 /// Every token starts with this, so that secret scanners and people recognise one.
 pub const TOKEN_PREFIX: &str = "rong_";
+
+/// `central token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Make an API token and print it once (only its hash is kept).
+    Create {
+        /// `admin` (every branch), `staff` or `readonly` (one branch).
+        #[arg(long)]
+        role: String,
+        /// The branch of a staff or read-only token.
+        #[arg(long)]
+        branch: Option<String>,
+        /// What the token is for (shown in `central token list` and the audit log).
+        #[arg(long)]
+        label: String,
+        /// The token stops working after this many days (default: never).
+        #[arg(long)]
+        expires_days: Option<u32>,
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List the tokens (no secrets).
+    List {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Revoke a token at once.
+    Revoke {
+        /// The token's id, as `central token list` shows it.
+        id: i64,
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
 
 /// Runs `central token ...`.
 pub fn run(cmd: TokenCmd) -> anyhow::Result<()> {
