@@ -63,6 +63,9 @@ wait_ready() {
 
 echo "demo: seeding $ITEMS items and $PATRONS patrons" >&2
 "$BIN/central" seed --config "$DEMO/central/central.toml" --items "$ITEMS" --patrons "$PATRONS" --seed 1 > "$DEMO/seed.txt"
+# The JSON API needs a token; this one is printed below, and only its hash is stored.
+TOKEN=$("$BIN/central" token create --config "$DEMO/central/central.toml" --role admin --label demo 2>> "$DEMO/central.log")
+AUTH="Authorization: Bearer $TOKEN"
 "$BIN/central" serve --config "$DEMO/central/central.toml" > "$DEMO/central.out" 2> "$DEMO/central.log" &
 pids+=($!)
 wait_ready "$DEMO/central.out" central
@@ -78,6 +81,7 @@ cat <<TXT
 
 Rông demo is running.
   central:   http://127.0.0.1:$HTTP_PORT   (API under /api/v1, /metrics, /healthz)
+  API token: $TOKEN   (administrator; \`central token create\` makes more)
   broker:    mqtt://127.0.0.1:$MQTT_PORT   (embedded)
   kiosk:     kontum-kiosk-1 at the provincial library, simulated scanner, NFC pad,
              lights and receipt printer
@@ -99,10 +103,10 @@ Try, in another terminal in this folder ($CTL runs \`edge-agent ctl\` against th
   $CTL printer paper-out ; $CTL receipt --card P000002 KT00000002   # jammed: refused
   $CTL status ; $CTL printer ok                          # the status says why; fix it
   $CTL search lich su tay nguyen                         # "find a book" on the kiosk
-  curl -s 'http://127.0.0.1:$HTTP_PORT/api/v1/search?q=dia%20chi%20kon%20tum'
-  curl -s 'http://127.0.0.1:$HTTP_PORT/api/v1/loans?patron=P000002'
-  curl -s http://127.0.0.1:$HTTP_PORT/api/v1/devices
-  curl -s -X POST -H 'content-type: application/json' -d '{"reason":"Mất thẻ"}' http://127.0.0.1:$HTTP_PORT/api/v1/patrons/P000002/block
+  curl -s -H '$AUTH' 'http://127.0.0.1:$HTTP_PORT/api/v1/search?q=dia%20chi%20kon%20tum'
+  curl -s -H '$AUTH' 'http://127.0.0.1:$HTTP_PORT/api/v1/loans?patron=P000002'
+  curl -s -H '$AUTH' http://127.0.0.1:$HTTP_PORT/api/v1/devices
+  curl -s -H '$AUTH' -X POST -H 'content-type: application/json' -d '{"reason":"Mất thẻ"}' http://127.0.0.1:$HTTP_PORT/api/v1/patrons/P000002/block
 
 Open http://127.0.0.1:$HTTP_PORT/opac in a browser for the public catalogue.
 

@@ -41,6 +41,10 @@ pub enum JsonError {
     TooLarge(String),
     /// 400.
     BadRequest(String),
+    /// 401, with `WWW-Authenticate: Bearer`: no credentials, or bad ones.
+    Unauthorized(String),
+    /// 403: credentials that do not allow this.
+    Forbidden(String),
     /// 404.
     NotFound(String),
     /// 409.
@@ -70,6 +74,12 @@ impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let (status, msg) = match self {
             JsonError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            JsonError::Unauthorized(m) => {
+                let body = Json(serde_json::json!({ "error": m }));
+                let challenge = [(axum::http::header::WWW_AUTHENTICATE, "Bearer")];
+                return (StatusCode::UNAUTHORIZED, challenge, body).into_response();
+            }
+            JsonError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             JsonError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             JsonError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             JsonError::Conflict(m) => (StatusCode::CONFLICT, m),

@@ -105,10 +105,40 @@ impl Default for DigitiseConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Listen address; port 0 picks a free port. The API has no login yet: keep it local.
+    /// Listen address; port 0 picks a free port.
     pub listen: SocketAddr,
     /// Body size, time and concurrency limits of every request.
     pub limits: crate::http::limits::HttpLimits,
+    /// A file holding the operator token for `/metrics` and the OpenAPI document (its
+    /// first line). Unset: those answer loopback peers only (behind a reverse proxy on
+    /// the same host every request is loopback: set a token there).
+    pub operator_token_file: Option<PathBuf>,
+    /// Public routes: requests a second per client address, once its burst is spent.
+    pub public_per_second: f64,
+    /// Public routes: requests a client address may make at once.
+    pub public_burst: u32,
+    /// Public routes: at most this many client addresses are tracked at once.
+    pub public_max_clients: usize,
+}
+
+impl HttpConfig {
+    /// The operator token from [`HttpConfig::operator_token_file`], if one is set.
+    pub fn operator_token(&self) -> Result<Option<Secret>, ConfigError> {
+        let Some(path) = &self.operator_token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::Invalid(format!("http.operator_token_file {}: {e}", path.display()))
+        })?;
+        let token = text.lines().next().unwrap_or("").trim().to_owned();
+        if token.len() < 16 {
+            return Err(ConfigError::Invalid(format!(
+                "http.operator_token_file {}: the token must have at least 16 characters",
+                path.display()
+            )));
+        }
+        Ok(Some(Secret(token)))
+    }
 }
 
 /// Broker settings.
@@ -158,6 +188,11 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             limits: Default::default(),
+            operator_token_file: None,
+            // A page of the viewer fetches a few dozen tiles at once.
+            public_per_second: 20.0,
+            public_burst: 200,
+            public_max_clients: 10_000,
         }
     }
 }
@@ -229,6 +264,10 @@ impl Layered for Config {
         env.set("RONG_DIGITISE_PUBLIC_URL", &mut digitise.public_url, Some);
         env.parse("RONG_UPLOADS_EXPIRE_HOURS", &mut uploads.expire_hours)?;
         env.parse("RONG_HTTP_LISTEN", &mut http.listen)?;
+        let token_file = &mut http.operator_token_file;
+        env.set("RONG_OPERATOR_TOKEN_FILE", token_file, |v| {
+            unless_empty(v).map(PathBuf::from)
+        });
         env.parse("RONG_MQTT_LISTEN", &mut broker.listen)?;
         env.set("RONG_MQTT_URL", &mut broker.external_url, unless_empty);
         env.set("RONG_MQTT_USERNAME", &mut broker.username, Some);

@@ -17,6 +17,7 @@ pub mod mqtt;
 pub mod patrons;
 pub mod routes;
 pub mod server;
+pub mod tokens;
 
 pub use config::Config;
 pub use server::{serve, Ready};

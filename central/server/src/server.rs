@@ -201,6 +201,7 @@ fn app_state(
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<AppState> {
     let writer = ingest.writer().clone();
+    let operator_token = config.http.operator_token()?;
     let intake = central_digitise::receive::Intake::open(
         &config.data_dir,
         config.uploads.max_file_bytes,
@@ -219,6 +220,14 @@ fn app_state(
             writer: writer.clone(),
             ingest: ingest.clone(),
             metrics: metrics.clone(),
+            guards: Arc::new(crate::http::guard::Guards::new(
+                operator_token.as_ref().map(|t| t.expose()),
+            )),
+            public_limit: Arc::new(crate::http::public::RateLimit::new(
+                config.http.public_per_second,
+                config.http.public_burst,
+                config.http.public_max_clients,
+            )),
         },
         web: WebState::new(
             reads.clone(),

@@ -46,10 +46,11 @@ impl Central {
         let data = generate_with_pin_params(60, 30, 1, argon2::Params::new(8, 1, 1, None).unwrap());
         let mut store = Store::open(&config.db_path()).unwrap();
         store.write_seed(&data, 420).unwrap();
+        let token = common::admin_token(&mut store);
         drop(store);
         Central {
             run: common::start(config).await,
-            http: reqwest::Client::new(),
+            http: common::client_with_token(&token),
             _dir: dir,
             data,
         }

@@ -6,6 +6,7 @@
 //! `rong_sqlite` opens it, refuses what it does not recognise, and migrates it.
 
 pub mod admin;
+pub mod audit;
 pub mod catalogue;
 mod changes;
 mod devices;
@@ -20,6 +21,7 @@ pub mod search;
 mod seed;
 pub mod snapshot;
 pub mod synthetic;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,6 +46,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0005_documents.sql")),
     Migration::sql(include_str!("migrations/0006_digitise_processing.sql")),
     Migration::sql(include_str!("migrations/0007_snapshot_marker.sql")),
+    Migration::sql(include_str!("migrations/0008_staff_access.sql")),
 ];
 
 /// The schema version this build writes.

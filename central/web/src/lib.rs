@@ -11,6 +11,7 @@
 //! token. Branch staff see only their own branch: anything else answers 403.
 
 pub mod alerts;
+pub mod audit;
 mod auth;
 pub mod config;
 pub mod devices;
@@ -37,12 +38,13 @@ use axum::Form;
 use serde::Deserialize;
 
 use crate::config::{AlertsConfig, DashboardConfig};
-use central_store::admin::{self, Role};
+use central_store::admin::{self, Access, Role};
+use central_store::audit::Entry;
 use central_store::{Reads, StoreError, Writer};
 use rong_protocol::ids::DeviceId;
 use rong_protocol::status::CommandKind;
 
-pub use auth::{hash_password, token_hash};
+pub use auth::{cookie, hash_password, random_token, same_token, token_hash, SESSION_COOKIE};
 use html::Viewer;
 use i18n::Lang;
 
@@ -248,6 +250,8 @@ pub struct Session {
     lang: Lang,
     /// The hash of the session's token, for live streams to check it again.
     token_hash: String,
+    /// The client's address, for the audit log.
+    peer: Option<String>,
 }
 
 impl<S> FromRequestParts<S> for Session
@@ -258,7 +262,13 @@ where
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Session, WebError> {
-        session(&WebState::from_ref(state), &parts.headers, &parts.uri).await
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let mut s = session(&WebState::from_ref(state), &parts.headers, &parts.uri).await?;
+        s.peer = peer;
+        Ok(s)
     }
 }
 
@@ -297,25 +307,46 @@ impl Session {
         out
     }
 
+    /// What this user may see and do.
+    fn access(&self) -> Access {
+        Access {
+            role: self.role,
+            branch: self.branch.clone(),
+        }
+    }
+
     /// The branch filter this user may use: staff always their own (another one is 403).
     fn scope(&self, asked: Option<&str>) -> Result<Option<String>, WebError> {
-        let asked = asked.filter(|b| !b.is_empty());
-        match self.role {
-            Role::Admin => Ok(asked.map(str::to_owned)),
-            Role::Staff => match (asked, &self.branch) {
-                (Some(a), Some(mine)) if a != mine => Err(WebError::Forbidden(self.lang)),
-                (_, mine) => Ok(mine.clone()),
-            },
-        }
+        self.access()
+            .scope(asked)
+            .map_err(|_| WebError::Forbidden(self.lang))
     }
 
     /// Whether this user may see data of `branch`.
     fn may_see(&self, branch: Option<&str>) -> Result<(), WebError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::Staff if branch.is_some() && branch == self.branch.as_deref() => Ok(()),
-            Role::Staff => Err(WebError::Forbidden(self.lang)),
+        if self.access().may_see(branch) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(self.lang))
         }
+    }
+
+    /// Checks a change's form: its CSRF token, and that this user may change anything.
+    fn check_change(&self, token: Option<&str>) -> Result<(), WebError> {
+        self.check_csrf(token)?;
+        if self.access().may_change() {
+            Ok(())
+        } else {
+            tracing::warn!(user = %self.user, "a read-only user's change refused");
+            Err(WebError::Forbidden(self.lang))
+        }
+    }
+
+    /// An audit entry for `action` on `target` by this user, from this request's address.
+    fn entry(&self, action: &str, target: impl Into<String>) -> Entry {
+        Entry::new(&self.user, action, target)
+            .role(self.role.as_str())
+            .peer(self.peer.clone())
     }
 
     /// Checks a form's CSRF token.
@@ -356,6 +387,7 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
             csrf: s.csrf,
             lang,
             token_hash,
+            peer: None,
         }),
         None => Err(WebError::Login {
             next,
@@ -549,6 +581,10 @@ pub async fn login(
         // The attempt, dropped, stays counted as a failure.
         drop(attempt);
         tracing::warn!(user = %f.user, peer = %peer, "failed login");
+        // The name as typed, bounded: it is not a known user's.
+        let tried: String = f.user.chars().take(64).collect();
+        let entry = Entry::new(tried, "login.failed", "").peer(Some(peer.ip().to_string()));
+        let _ = st.writer.audit(entry).await;
         return refuse(StatusCode::UNAUTHORIZED, "bad_login");
     };
     attempt.succeeded();
@@ -562,6 +598,11 @@ pub async fn login(
         .run(move |s| s.create_session(&hash, &name, &csrf, now, now + ttl))
         .await?;
     tracing::info!(user = %user.name, role = user.role.as_str(), "logged in");
+    let entry = Entry::new(&user.name, "login", "")
+        .role(user.role.as_str())
+        .branch(user.branch.as_deref())
+        .peer(Some(peer.ip().to_string()));
+    let _ = st.writer.audit(entry).await;
     let mut r = Redirect::to(&next).into_response();
     let cookie = format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
@@ -597,6 +638,8 @@ pub async fn logout(
         let hash = auth::token_hash(token);
         st.writer.run(move |s| s.delete_session(&hash)).await?;
     }
+    let entry = s.entry("logout", "").branch(s.branch.as_deref());
+    let _ = st.writer.audit(entry).await;
     let mut r = Redirect::to("/admin/login").into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
@@ -626,6 +669,7 @@ mod tests {
             csrf: "c".into(),
             lang: Lang::Vi,
             token_hash: "h".into(),
+            peer: None,
         };
         assert_eq!(s.scope(None).unwrap().as_deref(), Some("dakto"));
         assert_eq!(s.scope(Some("dakto")).unwrap().as_deref(), Some("dakto"));
@@ -639,6 +683,17 @@ mod tests {
         assert!(s.check_csrf(Some("c")).is_ok());
         assert!(s.check_csrf(Some("d")).is_err());
         assert!(s.check_csrf(None).is_err());
+        assert!(s.check_change(Some("c")).is_ok());
+        let r = Session {
+            role: Role::Readonly,
+            ..s.clone()
+        };
+        assert_eq!(r.scope(None).unwrap().as_deref(), Some("dakto"));
+        assert!(r.may_see(Some("kontum")).is_err());
+        assert!(
+            r.check_change(Some("c")).is_err(),
+            "read-only changes nothing"
+        );
         let a = Session {
             role: Role::Admin,
             branch: None,

@@ -1,6 +1,5 @@
 //! The hand-written OpenAPI 3 description of the JSON API.
 
-use axum::Json;
 use serde_json::{json, Value};
 
 fn op(summary: &str, params: Value, ok: &str) -> Value {
@@ -40,11 +39,55 @@ fn bag_submission() -> Value {
     }})
 }
 
-/// The document.
-pub fn document() -> Value {
+/// The document, each operation with the security of its group: `staff` and `operator`
+/// list those groups' paths (from the route table); every other path needs none.
+pub fn document(staff: &[&str], operator: &[&str]) -> Value {
     let mut doc = document_base();
     doc["paths"]["/api/v1/digitisation/bags"] = bag_submission();
+    secure(&mut doc, staff, operator);
     doc
+}
+
+/// Declares the security schemes, and on every operation the security its group requires
+/// with its 401 and 403 answers.
+fn secure(doc: &mut Value, staff: &[&str], operator: &[&str]) {
+    doc["components"]["securitySchemes"] = json!({
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token from `central token create --role admin|staff|readonly [--branch B] --label L`; on /metrics and this document, the operator token (http.operator_token_file) or an administrator's API token"},
+        "cookieAuth": {"type": "apiKey", "in": "cookie", "name": central_web::SESSION_COOKIE, "description": "The dashboard's session; a POST or DELETE must also send the session's CSRF token in X-CSRF-Token"}
+    });
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, ops) in paths.iter_mut() {
+        let (is_staff, is_operator) = (
+            staff.contains(&path.as_str()),
+            operator.contains(&path.as_str()),
+        );
+        let Some(ops) = ops.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let (security, denied) = match (is_staff, is_operator) {
+                (true, _) => (
+                    json!([{"bearerAuth": []}, {"cookieAuth": []}]),
+                    "Another branch's data, a change with read-only credentials, or a cookie change without X-CSRF-Token",
+                ),
+                (_, true) => (
+                    json!([{"bearerAuth": []}]),
+                    "Not an operator token or an administrator's API token",
+                ),
+                // Public routes, and device routes until devices authenticate.
+                _ => {
+                    op["security"] = json!([]);
+                    continue;
+                }
+            };
+            op["security"] = security;
+            op["responses"]["401"] = json!({"description": "No credentials, or unknown, revoked or expired ones (WWW-Authenticate: Bearer)", "content": error.clone()});
+            op["responses"]["403"] = json!({"description": denied, "content": error.clone()});
+        }
+    }
 }
 
 fn document_base() -> Value {
@@ -53,7 +96,7 @@ fn document_base() -> Value {
         "info": {
             "title": "Rông central API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "JSON API of Rông central. Times are milliseconds since the Unix epoch; dates are ISO yyyy-mm-dd. No authentication yet: bind to localhost."
+            "description": "JSON API of Rông central. Times are milliseconds since the Unix epoch; dates are ISO yyyy-mm-dd. Staff operations take an API token (Authorization: Bearer) or the dashboard's session cookie; branch staff and read-only callers see only their branch, and read-only callers change nothing. /metrics and this document take the operator token, or answer loopback peers when none is configured."
         },
         "paths": {
             "/healthz": {"get": op("Health", json!([]), "`{ok: true, change_version}`")},
@@ -109,9 +152,4 @@ fn document_base() -> Value {
             }
         }
     })
-}
-
-/// `GET /api/v1/openapi.json`.
-pub async fn openapi() -> Json<Value> {
-    Json(document())
 }
