@@ -3,8 +3,8 @@
 //! here.
 
 pub mod api;
-pub mod limits;
 pub mod guard;
+pub mod limits;
 pub mod openapi;
 pub mod public;
 pub mod snapshot;
