@@ -14,10 +14,15 @@ use tokio::net::TcpStream;
 
 const T: Duration = Duration::from_secs(20);
 
-async fn start(dir: &std::path::Path, limits: HttpLimits) -> common::Running {
+/// Central with `limits`, and an administrator's API token for the staff routes.
+async fn start(dir: &std::path::Path, limits: HttpLimits) -> (common::Running, String) {
     let mut config = common::config(&dir.join("data"));
     config.http.limits = limits;
-    common::start(config).await
+    std::fs::create_dir_all(&config.data_dir).unwrap();
+    let mut store = central_store::Store::open(&config.db_path()).unwrap();
+    let token = common::admin_token(&mut store);
+    drop(store);
+    (common::start(config).await, token)
 }
 
 async fn change_version(c: &common::Running) -> u64 {
@@ -30,12 +35,18 @@ async fn change_version(c: &common::Running) -> u64 {
     v["change_version"].as_u64().unwrap()
 }
 
-/// Sends a request head announcing `len` body bytes, and `sent` of them.
-async fn partial_post(c: &common::Running, path: &str, len: usize, sent: &[u8]) -> TcpStream {
+/// Sends a request head (with `token`) announcing `len` body bytes, and `sent` of them.
+async fn partial_post(
+    c: &common::Running,
+    token: &str,
+    path: &str,
+    len: usize,
+    sent: &[u8],
+) -> TcpStream {
     let mut s = TcpStream::connect(c.ready.http).await.unwrap();
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: central\r\nContent-Type: application/json\r\n\
-         Content-Length: {len}\r\n\r\n"
+         Authorization: Bearer {token}\r\nContent-Length: {len}\r\n\r\n"
     );
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(sent).await.unwrap();
@@ -60,10 +71,10 @@ async fn an_oversize_body_gets_413_and_changes_nothing() {
         max_body_bytes: 1024,
         ..HttpLimits::default()
     };
-    let c = start(dir.path(), limits).await;
+    let (c, token) = start(dir.path(), limits).await;
     let v0 = change_version(&c).await;
     let big = serde_json::json!({ "reason": "x".repeat(2000) });
-    let r = reqwest::Client::new()
+    let r = common::client_with_token(&token)
         .post(c.url("/api/v1/patrons/P000001/block"))
         .json(&big)
         .send()
@@ -72,7 +83,7 @@ async fn an_oversize_body_gets_413_and_changes_nothing() {
     assert_eq!(r.status(), 413);
     assert_eq!(change_version(&c).await, v0, "nothing changed");
     // A body announced too large is refused from its head, before it is sent.
-    let mut s = partial_post(&c, "/api/v1/patrons/P000001/block", 1 << 30, b"").await;
+    let mut s = partial_post(&c, &token, "/api/v1/patrons/P000001/block", 1 << 30, b"").await;
     assert_eq!(status_of(&mut s).await, 413);
     c.stop().await;
 }
@@ -84,11 +95,18 @@ async fn a_client_too_slow_with_its_body_times_out() {
         request_timeout_secs: 1,
         ..HttpLimits::default()
     };
-    let c = start(dir.path(), limits).await;
+    let (c, token) = start(dir.path(), limits).await;
     let v0 = change_version(&c).await;
     let started = Instant::now();
     // Half a body, then nothing more.
-    let mut s = partial_post(&c, "/api/v1/patrons/P000001/block", 40, br#"{"reason":"#).await;
+    let mut s = partial_post(
+        &c,
+        &token,
+        "/api/v1/patrons/P000001/block",
+        40,
+        br#"{"reason":"#,
+    )
+    .await;
     assert_eq!(status_of(&mut s).await, 408);
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(change_version(&c).await, v0, "nothing changed");
@@ -102,11 +120,18 @@ async fn beyond_the_concurrency_limit_requests_are_shed_with_503() {
         max_concurrent_requests: 1,
         ..HttpLimits::default()
     };
-    let c = start(dir.path(), limits).await;
+    let (c, token) = start(dir.path(), limits).await;
     let http = reqwest::Client::new();
     // One request holds the only slot: its handler waits for the rest of its body.
     let body = br#"{"reason":"test"}"#;
-    let mut slow = partial_post(&c, "/api/v1/patrons/P000001/block", body.len(), &body[..5]).await;
+    let mut slow = partial_post(
+        &c,
+        &token,
+        "/api/v1/patrons/P000001/block",
+        body.len(),
+        &body[..5],
+    )
+    .await;
     // Once it is being served, any other request is refused at once.
     let deadline = Instant::now() + T;
     loop {
