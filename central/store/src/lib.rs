@@ -11,6 +11,7 @@ mod changes;
 mod devices;
 pub mod digitise;
 pub mod documents;
+mod epoch;
 mod handles;
 mod ingest;
 mod patrons;
@@ -44,6 +45,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0005_documents.sql")),
     Migration::sql(include_str!("migrations/0006_digitise_processing.sql")),
     Migration::sql(include_str!("migrations/0007_snapshot_marker.sql")),
+    Migration::sql(include_str!("migrations/0008_epoch.sql")).then(epoch::create),
 ];
 
 /// The schema version this build writes.
