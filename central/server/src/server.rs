@@ -54,6 +54,8 @@ pub async fn serve(
     ready: Option<oneshot::Sender<Ready>>,
 ) -> anyhow::Result<()> {
     let store = open_store(&config)?;
+    let epoch = store.epoch()?;
+    tracing::info!(%epoch, "database epoch");
     let reads = Reads::new(store.path());
     let ocr_pool = central_digitise::process::WorkerPool::start(
         store.path(),
@@ -87,6 +89,7 @@ pub async fn serve(
             out: out_tx.clone(),
             auto_register: config.ingest.auto_register_devices,
             utc_offset_min: config.utc_offset_minutes,
+            epoch,
         },
     )?;
 
@@ -111,6 +114,7 @@ pub async fn serve(
             reads: reads.clone(),
             out: out_tx,
             max_catchup_ops: config.ingest.max_catchup_ops,
+            epoch,
         },
         out_rx,
         sub_tx,

@@ -251,6 +251,63 @@ fn outbox_acks_and_pruning() {
 }
 
 #[test]
+fn a_new_central_epoch_unacks_every_kept_event_and_asks_for_a_snapshot() {
+    let (_dir, mut s) = open_temp();
+    delta(&mut s, 0, 7, base_ops());
+    for i in 0..6 {
+        let mut e = checkout_event("KT1");
+        e.at = 1_000 + i;
+        s.commit(Commit {
+            event: Some(e),
+            loan: LoanChange::None,
+            pin: None,
+        })
+        .unwrap();
+    }
+    s.mark_acked(6).unwrap();
+    // Events 1 and 2 are past their retention and gone.
+    assert_eq!(s.prune_acked(1_002).unwrap(), 2);
+    assert_eq!(s.central_epoch().unwrap(), None);
+    let first = Uuid::now_v7();
+    s.set_central_epoch(first).unwrap();
+    assert_eq!(s.central_epoch().unwrap(), Some(first));
+
+    let second = Uuid::now_v7();
+    assert_eq!(
+        s.start_epoch(second).unwrap(),
+        2,
+        "just below the oldest kept"
+    );
+    assert_eq!(s.central_epoch().unwrap(), Some(second));
+    assert_eq!(s.acked_through().unwrap(), 2);
+    assert_eq!(
+        s.version().unwrap(),
+        0,
+        "the next catch-up takes a snapshot"
+    );
+    assert_eq!(s.last_seq().unwrap(), 6);
+    assert_eq!(s.oldest_unacked_at().unwrap(), Some(1_002));
+    assert_eq!(s.prune_acked(i64::MAX).unwrap(), 0, "unacked again: kept");
+    let resend: Vec<u64> = s
+        .events_range(3, 6)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(resend, [3, 4, 5, 6]);
+    s.mark_acked(6).unwrap();
+    let ev = s
+        .commit(Commit {
+            event: Some(checkout_event("KT2")),
+            loan: LoanChange::None,
+            pin: None,
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev.seq, 7, "seqs go on");
+}
+
+#[test]
 fn pin_failures_persist_and_reset() {
     let (_dir, mut s) = open_temp();
     let locked = PinState {
