@@ -1,6 +1,8 @@
 //! The command line: `central serve`, `central seed`, `central import marc`,
-//! `central export marc` and `central admin create`. The only module that prints to stdout (the readiness line, the
-//! seed and import summaries, the export) and draws the import's progress line on stderr.
+//! `central export marc`, `central admin create`, `central backup` and `central restore`.
+//! The only module that prints to stdout (the readiness line, the seed and import
+//! summaries, the export, what a backup or restore did) and draws the import's progress
+//! line on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
@@ -55,6 +57,25 @@ pub enum Cmd {
         /// What to export.
         #[command(subcommand)]
         what: ExportCmd,
+    },
+    /// Write a consistent, checked copy of the database to FILE, while central serves or
+    /// not (SQLite's online backup API). FILE is replaced only once the copy is whole.
+    Backup {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The backup file to write.
+        file: PathBuf,
+    },
+    /// Put a backup in place of the database, with central stopped. The current database
+    /// is kept aside (renamed with the time), and central gets a new epoch, so devices
+    /// re-send the events it lacks and take a fresh snapshot.
+    Restore {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The backup file to restore.
+        file: PathBuf,
     },
     /// Manage dashboard users.
     Admin {
@@ -184,6 +205,34 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = Config::load(config.as_deref())?;
             admin_create(&config, &name, &role, branch.as_deref())
+        }
+        Cmd::Backup { config, file } => {
+            let config = Config::load(config.as_deref())?;
+            let report = crate::backup::backup_to(&config, &file)?;
+            println!(
+                "Backed up {} to {} ({} bytes, schema {}).",
+                config.db_path().display(),
+                file.display(),
+                report.bytes,
+                report.schema_version
+            );
+            Ok(())
+        }
+        Cmd::Restore { config, file } => {
+            let config = Config::load(config.as_deref())?;
+            let done = crate::backup::restore(&config, &file)?;
+            println!(
+                "Restored {} (schema {}) to {}; new epoch {}.",
+                file.display(),
+                done.schema_version,
+                config.db_path().display(),
+                done.epoch
+            );
+            if let Some(aside) = &done.kept_aside {
+                println!("The previous database is kept as {}.", aside.display());
+            }
+            println!("Devices re-send what the backup lacks when central next starts.");
+            Ok(())
         }
         Cmd::Export {
             what:

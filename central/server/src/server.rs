@@ -53,6 +53,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: Option<oneshot::Sender<Ready>>,
 ) -> anyhow::Result<()> {
+    // Held until central stops: `central restore` refuses to run beside it.
+    let _lock = crate::backup::lock_data_dir(&config.data_dir)?;
     let store = open_store(&config)?;
     let epoch = store.epoch()?;
     tracing::info!(%epoch, "database epoch");
@@ -131,6 +133,16 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     let app = routes::router(state, metrics.clone());
+    let schedule =
+        crate::backup::schedule::Schedule::from_config(&config.backup, config.utc_offset_minutes)
+            .map_err(|e| anyhow::anyhow!(e))?;
+    let backup_task = tokio::spawn(crate::backup::schedule::run(
+        config.backup.clone(),
+        schedule,
+        config.db_path(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
     let alerts_task = tokio::spawn(crate::alerting::run_evaluator(
         reads,
         ingest.writer().clone(),
@@ -178,6 +190,7 @@ pub async fn serve(
     }
     let _ = mqtt_task.await;
     let _ = alerts_task.await;
+    let _ = backup_task.await;
     let _ = reaper_task.await;
     tokio::task::spawn_blocking(move || ocr_pool.stop())
         .await

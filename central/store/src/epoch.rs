@@ -51,7 +51,7 @@ mod tests {
     fn a_database_has_an_epoch_from_the_start_and_a_new_one_on_demand() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("central.db");
-        let mut store = Store::open(&path).unwrap();
+        let store = Store::open(&path).unwrap();
         let first = store.epoch().unwrap();
         assert_eq!(first.get_version_num(), 4);
         drop(store);
