@@ -1,10 +1,11 @@
 //! Backup and restore: `central backup FILE`, the backups `central serve` schedules
-//! ([`schedule`]), `central restore FILE`, and the data-directory lock that keeps a restore
-//! and a running central apart.
+//! ([`schedule`]), `central restore FILE`, the data-directory lock that keeps a restore
+//! and a running central apart, and the check of a document masters copy ([`masters`]).
 //!
 //! The copy itself (online, consistent, checked, atomic) is `rong_sqlite::backup`; this
 //! module decides where files go, what is kept aside, and when the epoch changes.
 
+pub mod masters;
 pub mod schedule;
 
 use std::fs::File;

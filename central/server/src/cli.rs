@@ -77,6 +77,12 @@ pub enum Cmd {
         /// The backup file to restore.
         file: PathBuf,
     },
+    /// Digitised documents.
+    Documents {
+        /// What to do.
+        #[command(subcommand)]
+        what: DocumentsCmd,
+    },
     /// Manage dashboard users.
     Admin {
         /// What to do.
@@ -103,6 +109,25 @@ pub enum AdminCmd {
         /// TOML config file (for data_dir); RONG_* env vars override it.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+/// `central documents ...`.
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCmd {
+    /// Check a copy of the document masters: every document the database lists must have
+    /// its bag under DIR/documents/{id}/bag/, and every file must match the bag's SHA-256
+    /// manifest. Exit code 1 when one is missing or damaged.
+    Verify {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The database that lists the documents (default: central's own); give the
+        /// backup taken with the copy to check the pair.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The copy: a directory holding `documents/`, as central's data dir does.
+        dir: PathBuf,
     },
 }
 
@@ -232,6 +257,28 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("The previous database is kept as {}.", aside.display());
             }
             println!("Devices re-send what the backup lacks when central next starts.");
+            Ok(())
+        }
+        Cmd::Documents {
+            what: DocumentsCmd::Verify { config, db, dir },
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let db = db.unwrap_or_else(|| config.db_path());
+            let found = crate::backup::masters::verify(&db, &dir)?;
+            for p in &found.problems {
+                println!("{p}");
+            }
+            println!(
+                "{} documents sound ({} bytes), {} missing or damaged.",
+                found.sound,
+                found.bytes,
+                found.problems.len()
+            );
+            anyhow::ensure!(
+                found.problems.is_empty(),
+                "the masters copy in {} is incomplete",
+                dir.display()
+            );
             Ok(())
         }
         Cmd::Export {
