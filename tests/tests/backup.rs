@@ -76,11 +76,6 @@ fn every_loan_ends_at_central_exactly_once_after_a_restore() {
     assert!(ok, "{out}");
     assert!(out.contains("kept as"), "{out}");
     s.central.start();
-    assert_eq!(
-        loans_at_central(&s, &patrons).len(),
-        3,
-        "the restored central lacks the later loans"
-    );
 
     let new_epoch = wait_some("the agent to see central's new epoch", T, || {
         let e = agent.status()["central_epoch"].clone();
@@ -112,14 +107,13 @@ fn every_loan_ends_at_central_exactly_once_after_a_restore() {
         metric(&s, "rong_snapshots_served_total") >= 1
             && agent.status()["catalogue_version"].as_u64().unwrap_or(0) > 0
     });
-    // A second look, after the snapshot: still each loan once, on both sides.
+    // After the snapshot: still each loan once at central, and every one known on the
+    // device (kept while unacked, or brought back by the snapshot and the deltas).
     assert_eq!(loans_at_central(&s, &patrons).values().sum::<usize>(), 6);
-    let mut c = agent.client();
-    for (k, item) in items.iter().enumerate() {
-        assert_eq!(
-            c.checkout(&patrons[k % 2], item).unwrap_err(),
-            "already_on_loan",
-            "the agent still knows {item} is on loan"
-        );
-    }
+    wait_until("the agent to hold every loan after its snapshot", T, || {
+        items.iter().enumerate().all(|(k, item)| {
+            let (code, out) = agent.ctl(&["--json", "loans", "--card", &patrons[k % 2]]);
+            code == 0 && out.contains(item.as_str())
+        })
+    });
 }
