@@ -164,6 +164,8 @@ struct SyncLoop {
     snapshot_busy: bool,
     started: Instant,
     log: uuid::Uuid,
+    /// The epoch central was last seen in.
+    epoch: Option<uuid::Uuid>,
     status_topic: String,
     events_topic: String,
     catchup_topic: String,
@@ -174,9 +176,15 @@ struct SyncLoop {
 
 impl SyncLoop {
     fn new(parts: SyncParts, client: AsyncClient) -> anyhow::Result<Self> {
-        let (log, acked, last) = {
+        let (log, acked, last, epoch) = {
             let store = parts.store.lock();
-            (store.log(), store.acked_through()?, store.last_seq()?)
+            let epoch = store.central_epoch()?;
+            (
+                store.log(),
+                store.acked_through()?,
+                store.last_seq()?,
+                epoch,
+            )
         };
         let c = &parts.config;
         let cfg = OutboxConfig::new(
@@ -193,6 +201,7 @@ impl SyncLoop {
             snapshot_busy: false,
             started: Instant::now(),
             log,
+            epoch,
             status_topic: Topic::Status(b.clone(), d.clone()).to_topic_string(),
             events_topic: Topic::Events(b.clone(), d.clone()).to_topic_string(),
             catchup_topic: Topic::Catchup(b.clone(), d.clone()).to_topic_string(),
@@ -388,6 +397,7 @@ impl SyncLoop {
             tracing::debug!(log = %ack.log, "ignoring an ack for another event log");
             return;
         }
+        self.check_epoch(ack.epoch).await;
         match self.outbox.on_ack(ack.acked_through, self.now()) {
             AckOutcome::Advanced(n) => {
                 let store = self.parts.store.clone();
@@ -420,6 +430,7 @@ impl SyncLoop {
             Ok(m) => m,
             Err(e) => return self.reject("deltas", &e),
         };
+        self.check_epoch(msg.epoch).await;
         match msg.body {
             DownlinkBody::Delta(delta) => {
                 let (from, to) = (delta.from_version, delta.to_version);
@@ -477,6 +488,48 @@ impl SyncLoop {
                 });
             }
         }
+    }
+
+    /// Central's epoch in an ack or a downlink. The first is remembered. A different one
+    /// means central was restored from a backup and may lack events it once acked and hold
+    /// older reference data: every kept event is re-sent (central skips those it has) and
+    /// a fresh snapshot is fetched. A message with no epoch (an older central) changes
+    /// nothing.
+    async fn check_epoch(&mut self, seen: Option<uuid::Uuid>) {
+        let Some(seen) = seen else { return };
+        if self.epoch == Some(seen) {
+            return;
+        }
+        let store = self.parts.store.clone();
+        let Some(old) = self.epoch else {
+            if blocking(move || store.lock().set_central_epoch(seen))
+                .await
+                .is_some()
+            {
+                tracing::info!(epoch = %seen, "central's epoch");
+                self.epoch = Some(seen);
+            }
+            return;
+        };
+        let Some(acked) = blocking(move || store.lock().start_epoch(seen)).await else {
+            return;
+        };
+        tracing::warn!(
+            old = %old,
+            new = %seen,
+            resend_from = acked + 1,
+            last_seq = self.outbox.last_seq(),
+            "central's epoch changed (restored from a backup): re-sending every kept event and fetching a fresh snapshot"
+        );
+        self.epoch = Some(seen);
+        let now = self.now();
+        self.outbox.restart(acked, now);
+        // The store's version is 0 now; asking from 0 brings the snapshot.
+        self.catchup.reset();
+        if self.connected && !self.snapshot_busy && self.catchup.on_gap(1, now) {
+            self.send_catchup(0);
+        }
+        self.pump().await;
     }
 
     fn on_snapshot(&mut self, res: Result<u64, SnapshotError>) {

@@ -393,13 +393,10 @@ fn a_snapshot_offer_with_a_foreign_location_is_ignored() {
     .into_iter()
     .enumerate()
     {
-        let offer = Downlink {
-            v: 1,
-            body: DownlinkBody::SnapshotRequired {
-                version: 99,
-                path: path.into(),
-            },
-        };
+        let offer = Downlink::new(DownlinkBody::SnapshotRequired {
+            version: 99,
+            path: path.into(),
+        });
         central.publish(
             Topic::DeviceDeltas(branch_id(), device_id()),
             encode(&offer),
@@ -443,13 +440,10 @@ fn an_oversize_snapshot_is_refused_and_the_data_held_is_kept() {
     wait_some("the delta", T, || {
         (api.status()["catalogue_version"] == 1).then_some(())
     });
-    let offer = Downlink {
-        v: 1,
-        body: rong_protocol::delta::DownlinkBody::SnapshotRequired {
-            version: 7,
-            path: format!("/api/v1/snapshot/{}", branch_id()),
-        },
-    };
+    let offer = Downlink::new(rong_protocol::delta::DownlinkBody::SnapshotRequired {
+        version: 7,
+        path: format!("/api/v1/snapshot/{}", branch_id()),
+    });
     let before = api.status()["rejected_messages"].as_u64().unwrap_or(0);
     central.publish(
         Topic::DeviceDeltas(branch_id(), device_id()),

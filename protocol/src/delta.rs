@@ -5,6 +5,7 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::codec::{Invalid, Versioned};
 use crate::ids::BranchId;
@@ -371,17 +372,34 @@ pub enum DownlinkBody {
 pub struct Downlink {
     /// Schema version.
     pub v: u32,
+    /// Central's epoch (see `docs/SYNC.md`); absent from centrals that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<Uuid>,
     /// What to do.
     #[serde(flatten)]
     pub body: DownlinkBody,
 }
 
 impl Downlink {
-    /// A delta message at the current schema version.
-    pub fn delta(delta: Delta) -> Self {
+    /// A message at the current schema version, with no epoch.
+    pub fn new(body: DownlinkBody) -> Self {
         Self {
             v: SCHEMA_VERSION,
-            body: DownlinkBody::Delta(delta),
+            epoch: None,
+            body,
+        }
+    }
+
+    /// A delta message at the current schema version, with no epoch.
+    pub fn delta(delta: Delta) -> Self {
+        Self::new(DownlinkBody::Delta(delta))
+    }
+
+    /// The same message, sent in central's `epoch`.
+    pub fn in_epoch(self, epoch: Uuid) -> Self {
+        Self {
+            epoch: Some(epoch),
+            ..self
         }
     }
 }
@@ -516,6 +534,44 @@ mod tests {
         assert_eq!(decode::<Downlink>(&bytes).unwrap(), msg);
         let backwards = br#"{"v":1,"type":"delta","from_version":5,"to_version":4,"ops":[]}"#;
         assert!(decode::<Downlink>(backwards).is_err());
+    }
+
+    #[test]
+    fn the_epoch_is_optional_both_ways() {
+        // What a central before epochs sent still decodes, with no epoch.
+        let old =
+            br#"{"v":1,"type":"snapshot_required","version":7,"path":"/api/v1/snapshot/dakto"}"#;
+        let msg = decode::<Downlink>(old).unwrap();
+        assert_eq!(msg.epoch, None);
+        assert!(matches!(
+            msg.body,
+            DownlinkBody::SnapshotRequired { version: 7, .. }
+        ));
+        let epoch = Uuid::now_v7();
+        let msg = Downlink::delta(Delta {
+            from_version: 1,
+            to_version: 2,
+            ops: vec![],
+        })
+        .in_epoch(epoch);
+        let bytes = encode(&msg);
+        assert_eq!(decode::<Downlink>(&bytes).unwrap().epoch, Some(epoch));
+        // A reader that predates the field ignores it.
+        #[derive(Deserialize)]
+        struct Before {
+            v: u32,
+            #[serde(flatten)]
+            body: DownlinkBody,
+        }
+        let before: Before = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(before.v, 1);
+        assert!(matches!(before.body, DownlinkBody::Delta(_)));
+        let bare = encode(&Downlink::delta(Delta {
+            from_version: 1,
+            to_version: 2,
+            ops: vec![],
+        }));
+        assert!(!String::from_utf8_lossy(&bare).contains("epoch"));
     }
 
     #[test]

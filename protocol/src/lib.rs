@@ -25,6 +25,11 @@ pub use codec::{decode, encode, DecodeError};
 pub use ids::{BranchId, DeviceId, IdError};
 
 /// The schema version every message carries in its `v` field.
+///
+/// An optional field added with a serde default (such as the `epoch` of acks and
+/// downlinks) does not change it: older messages still decode, and older readers ignore
+/// the field. It changes only when a message would be misread by the other side, because
+/// a receiver refuses every other version outright.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The largest MQTT payload either side accepts, in bytes.

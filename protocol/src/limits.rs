@@ -294,13 +294,11 @@ mod tests {
         fits("command", &command);
         let reply = CommandReply::new(worst(MAX_SHORT_CHARS), false, worst(MAX_MESSAGE_CHARS));
         fits("reply", &reply);
-        let offer = Downlink {
-            v: SCHEMA_VERSION,
-            body: DownlinkBody::SnapshotRequired {
-                version: u64::MAX,
-                path: worst(MAX_PATH_CHARS),
-            },
-        };
+        let offer = Downlink::new(DownlinkBody::SnapshotRequired {
+            version: u64::MAX,
+            path: worst(MAX_PATH_CHARS),
+        })
+        .in_epoch(uuid::Uuid::from_u128(u128::MAX));
         fits("snapshot offer", &offer);
     }
 
@@ -354,13 +352,10 @@ mod tests {
             "reason has 201 characters",
         ));
         cases.push((
-            Downlink {
-                v: SCHEMA_VERSION,
-                body: DownlinkBody::SnapshotRequired {
-                    version: 1,
-                    path: id(MAX_PATH_CHARS + 1),
-                },
-            },
+            Downlink::new(DownlinkBody::SnapshotRequired {
+                version: 1,
+                path: id(MAX_PATH_CHARS + 1),
+            }),
             "path has 257 characters",
         ));
         for (msg, want) in cases {

@@ -119,6 +119,33 @@ impl Central {
         self.token.as_deref().expect("central was started")
     }
 
+    /// Runs `central backup FILE`; returns its stdout.
+    pub fn backup(&self, file: &Path) -> String {
+        run_ok(
+            Command::new(bin("central"))
+                .args(["backup", "--config"])
+                .arg(&self.daemon.config)
+                .arg(file),
+            "central backup",
+        )
+    }
+
+    /// Runs `central restore FILE`; returns whether it succeeded, and its stdout and stderr.
+    pub fn restore(&self, file: &Path) -> (bool, String) {
+        let out = Command::new(bin("central"))
+            .args(["restore", "--config"])
+            .arg(&self.daemon.config)
+            .arg(file)
+            .output()
+            .expect("run central restore");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
     /// Central's database file.
     pub fn db_path(&self) -> PathBuf {
         self.daemon.dir.join("data").join("central.db")

@@ -247,15 +247,19 @@ fn samples() -> Vec<(Vec<u8>, Check)> {
     vec![
         (encode(&batch()), check::<EventBatch>),
         (encode(&Ack::new(Uuid::from_u128(7), 5)), check::<Ack>),
+        (
+            encode(&Ack::new(Uuid::from_u128(7), 5).in_epoch(Uuid::from_u128(3))),
+            check::<Ack>,
+        ),
         (encode(&delta()), check::<Downlink>),
         (
-            encode(&Downlink {
-                v: SCHEMA_VERSION,
-                body: DownlinkBody::SnapshotRequired {
+            encode(
+                &Downlink::new(DownlinkBody::SnapshotRequired {
                     version: 9,
                     path: "/api/v1/snapshot/kontum".into(),
-                },
-            }),
+                })
+                .in_epoch(Uuid::from_u128(3)),
+            ),
             check::<Downlink>,
         ),
         (encode(&CatchupRequest::new(4)), check::<CatchupRequest>),

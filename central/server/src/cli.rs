@@ -1,6 +1,8 @@
 //! The command line: `central serve`, `central seed`, `central import marc`,
-//! `central export marc`, `central admin create` and `central token`. The only module that prints to stdout (the readiness line, the
-//! seed and import summaries, the export) and draws the import's progress line on stderr.
+//! `central export marc`, `central admin create`, `central token`, `central backup` and
+//! `central restore`. The only module that prints to stdout (the readiness line, the
+//! seed and import summaries, the export, what a backup or restore did) and draws the
+//! import's progress line on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
@@ -57,6 +59,31 @@ pub enum Cmd {
         #[command(subcommand)]
         what: ExportCmd,
     },
+    /// Write a consistent, checked copy of the database to FILE, while central serves or
+    /// not (SQLite's online backup API). FILE is replaced only once the copy is whole.
+    Backup {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The backup file to write.
+        file: PathBuf,
+    },
+    /// Put a backup in place of the database, with central stopped. The current database
+    /// is kept aside (renamed with the time), and central gets a new epoch, so devices
+    /// re-send the events it lacks and take a fresh snapshot.
+    Restore {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The backup file to restore.
+        file: PathBuf,
+    },
+    /// Digitised documents.
+    Documents {
+        /// What to do.
+        #[command(subcommand)]
+        what: DocumentsCmd,
+    },
     /// Manage dashboard users.
     Admin {
         /// What to do.
@@ -89,6 +116,25 @@ pub enum AdminCmd {
         /// TOML config file (for data_dir); RONG_* env vars override it.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+/// `central documents ...`.
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCmd {
+    /// Check a copy of the document masters: every document the database lists must have
+    /// its bag under DIR/documents/{id}/bag/, and every file must match the bag's SHA-256
+    /// manifest. Exit code 1 when one is missing or damaged.
+    Verify {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The database that lists the documents (default: central's own); give the
+        /// backup taken with the copy to check the pair.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The copy: a directory holding `documents/`, as central's data dir does.
+        dir: PathBuf,
     },
 }
 
@@ -193,6 +239,56 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             admin_create(&config, &name, &role, branch.as_deref())
         }
         Cmd::Token { what } => crate::tokens::run(what),
+        Cmd::Backup { config, file } => {
+            let config = Config::load(config.as_deref())?;
+            let report = crate::backup::backup_to(&config, &file)?;
+            println!(
+                "Backed up {} to {} ({} bytes, schema {}).",
+                config.db_path().display(),
+                file.display(),
+                report.bytes,
+                report.schema_version
+            );
+            Ok(())
+        }
+        Cmd::Restore { config, file } => {
+            let config = Config::load(config.as_deref())?;
+            let done = crate::backup::restore(&config, &file)?;
+            println!(
+                "Restored {} (schema {}) to {}; new epoch {}.",
+                file.display(),
+                done.schema_version,
+                config.db_path().display(),
+                done.epoch
+            );
+            if let Some(aside) = &done.kept_aside {
+                println!("The previous database is kept as {}.", aside.display());
+            }
+            println!("Devices re-send what the backup lacks when central next starts.");
+            Ok(())
+        }
+        Cmd::Documents {
+            what: DocumentsCmd::Verify { config, db, dir },
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let db = db.unwrap_or_else(|| config.db_path());
+            let found = crate::backup::masters::verify(&db, &dir)?;
+            for p in &found.problems {
+                println!("{p}");
+            }
+            println!(
+                "{} documents sound ({} bytes), {} missing or damaged.",
+                found.sound,
+                found.bytes,
+                found.problems.len()
+            );
+            anyhow::ensure!(
+                found.problems.is_empty(),
+                "the masters copy in {} is incomplete",
+                dir.display()
+            );
+            Ok(())
+        }
         Cmd::Export {
             what:
                 ExportCmd::Marc {

@@ -35,6 +35,47 @@ pub struct Config {
     pub uploads: UploadsConfig,
     /// Processing of digitised documents (OCR, IIIF).
     pub digitise: DigitiseConfig,
+    /// Scheduled backups of the database.
+    pub backup: BackupConfig,
+}
+
+/// `[backup]`: backups `central serve` takes by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where scheduled backups go; unset: none are taken.
+    pub dir: Option<PathBuf>,
+    /// Hours between backups (fractions allowed), counted from the newest one in `dir`.
+    pub every_hours: f64,
+    /// A daily local time `HH:MM` (by `utc_offset_minutes`) instead of `every_hours`.
+    pub at: Option<String>,
+    /// How many scheduled backups to keep; older ones are deleted.
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: None,
+            every_hours: 24.0,
+            at: None,
+            keep: 7,
+        }
+    }
+}
+
+impl BackupConfig {
+    /// The `at` time as (hour, minute), if set and valid.
+    pub fn at_time(&self) -> Result<Option<(u32, u32)>, String> {
+        let Some(at) = &self.at else { return Ok(None) };
+        let bad = || format!("backup.at / RONG_BACKUP_AT {at:?}: expected HH:MM");
+        let (h, m) = at.split_once(':').ok_or_else(bad)?;
+        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 {
+            return Err(bad());
+        }
+        Ok(Some((h, m)))
+    }
 }
 
 /// Limits of the tus upload endpoint (`/files/`).
@@ -179,6 +220,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             uploads: UploadsConfig::default(),
             digitise: DigitiseConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -257,6 +299,7 @@ impl Layered for Config {
             alerts,
             uploads,
             digitise,
+            backup,
         } = self;
         env.set("RONG_DATA_DIR", data_dir, PathBuf::from);
         env.parse("RONG_UPLOADS_MAX_FILE_BYTES", &mut uploads.max_file_bytes)?;
@@ -283,6 +326,12 @@ impl Layered for Config {
         let default_branch = &mut import.default_branch;
         env.set("RONG_IMPORT_DEFAULT_BRANCH", default_branch, unless_empty);
         env.parse("RONG_DASHBOARD_SECURE_COOKIE", &mut dashboard.secure_cookie)?;
+        env.set("RONG_BACKUP_DIR", &mut backup.dir, |v| {
+            unless_empty(v).map(PathBuf::from)
+        });
+        env.parse("RONG_BACKUP_EVERY_HOURS", &mut backup.every_hours)?;
+        env.set("RONG_BACKUP_AT", &mut backup.at, unless_empty);
+        env.parse("RONG_BACKUP_KEEP", &mut backup.keep)?;
         env.parse("RONG_ALERTS_OFFLINE_MINUTES", &mut alerts.offline_minutes)
     }
 
@@ -297,6 +346,16 @@ impl Layered for Config {
                     .into(),
             ));
         }
+        // Below a second a schedule would only spin; a backup can take longer than that.
+        let every = self.backup.every_hours;
+        if !every.is_finite() || every < 1.0 / 3600.0 || self.backup.keep == 0 {
+            return Err(ConfigError::Invalid(
+                "backup.every_hours must be a number of at least 1/3600 (one second) and \
+                 backup.keep at least 1"
+                    .into(),
+            ));
+        }
+        self.backup.at_time().map_err(ConfigError::Invalid)?;
         if let Some(url) = &self.broker.external_url {
             rong_mqtt::BrokerUrl::parse(url).map_err(|reason| {
                 ConfigError::Invalid(format!(
@@ -386,6 +445,37 @@ mod tests {
     }
 
     #[test]
+    fn backup_settings_layer_and_are_checked() {
+        let c = Config::load_with(None, |_| None).unwrap();
+        assert_eq!(c.backup, BackupConfig::default());
+        assert_eq!(c.backup.dir, None, "no scheduled backups unless asked");
+        let env: HashMap<&str, &str> = [
+            ("RONG_BACKUP_DIR", "/srv/backups"),
+            ("RONG_BACKUP_EVERY_HOURS", "0.5"),
+            ("RONG_BACKUP_AT", "02:30"),
+            ("RONG_BACKUP_KEEP", "3"),
+        ]
+        .into_iter()
+        .collect();
+        let c = Config::load_with(None, |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.backup.dir, Some(PathBuf::from("/srv/backups")));
+        assert_eq!(c.backup.every_hours, 0.5);
+        assert_eq!(c.backup.at_time(), Ok(Some((2, 30))));
+        assert_eq!(c.backup.keep, 3);
+        for (k, v) in [
+            ("RONG_BACKUP_AT", "25:00"),
+            ("RONG_BACKUP_AT", "2h30"),
+            ("RONG_BACKUP_EVERY_HOURS", "0"),
+            ("RONG_BACKUP_EVERY_HOURS", "NaN"),
+            ("RONG_BACKUP_EVERY_HOURS", "inf"),
+            ("RONG_BACKUP_KEEP", "0"),
+        ] {
+            let got = Config::load_with(None, |name| (name == k).then(|| v.to_owned()));
+            assert!(got.is_err(), "{k}={v} accepted");
+        }
+    }
+
+    #[test]
     fn example_config_parses() {
         let text = include_str!("../central.example.toml");
         let c: Config = toml::from_str(text).unwrap();
@@ -393,6 +483,7 @@ mod tests {
         assert_eq!(c.import, Config::default().import);
         assert_eq!(c.uploads, Config::default().uploads);
         assert_eq!(c.digitise, Config::default().digitise);
+        assert_eq!(c.backup, Config::default().backup);
     }
 
     #[test]

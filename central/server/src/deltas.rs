@@ -4,6 +4,7 @@
 use rong_protocol::delta::{Delta, Downlink, Op};
 use rong_protocol::ids::BranchId;
 use rong_protocol::MAX_PAYLOAD;
+use uuid::Uuid;
 
 /// Room left for the envelope (`{"v":1,"type":"delta","from_version":…,"ops":[]}`).
 const ENVELOPE: usize = 128;
@@ -54,11 +55,17 @@ pub fn chunk(from_version: u64, ops: &[Op], branch: &BranchId, limit: usize) -> 
     out
 }
 
-/// [`chunk`] with the protocol's payload limit, encoded as downlink messages.
-pub fn encode_chunks(from_version: u64, ops: &[Op], branch: &BranchId) -> Vec<Vec<u8>> {
+/// [`chunk`] with the protocol's payload limit, encoded as downlink messages in central's
+/// `epoch`.
+pub fn encode_chunks(
+    from_version: u64,
+    ops: &[Op],
+    branch: &BranchId,
+    epoch: Uuid,
+) -> Vec<Vec<u8>> {
     chunk(from_version, ops, branch, MAX_PAYLOAD)
         .into_iter()
-        .map(|d| rong_protocol::encode(&Downlink::delta(d)))
+        .map(|d| rong_protocol::encode(&Downlink::delta(d).in_epoch(epoch)))
         .collect()
 }
 
@@ -129,10 +136,12 @@ mod tests {
         for d in &deltas {
             assert_eq!(d.to_version - d.from_version, d.ops.len() as u64);
         }
-        for bytes in encode_chunks(41, &ops, &kt()) {
+        let epoch = Uuid::now_v7();
+        for bytes in encode_chunks(41, &ops, &kt(), epoch) {
             assert!(bytes.len() < MAX_PAYLOAD, "{} bytes", bytes.len());
             let msg: Downlink = rong_protocol::decode(&bytes).unwrap();
             assert!(matches!(msg.body, DownlinkBody::Delta(_)));
+            assert_eq!(msg.epoch, Some(epoch));
         }
     }
 
@@ -179,7 +188,7 @@ mod tests {
             .flat_map(|i| [record(i), patron(i), patron(i + 1000)])
             .collect();
         assert!(ops.iter().all(|op| op.check_lengths().is_ok()));
-        let messages = encode_chunks(0, &ops, &branches[0]);
+        let messages = encode_chunks(0, &ops, &branches[0], Uuid::nil());
         assert!(messages.len() > 10, "{} messages", messages.len());
         let mut back = Vec::new();
         for bytes in &messages {

@@ -37,6 +37,8 @@ pub struct IngestCtx {
     pub auto_register: bool,
     /// Local offset in minutes.
     pub utc_offset_min: i32,
+    /// The database's epoch, carried in every ack and delta.
+    pub epoch: uuid::Uuid,
 }
 
 fn now_ms() -> i64 {
@@ -162,7 +164,7 @@ impl IngestState {
         let mut n = 0u64;
         let branches: Vec<BranchId> = self.cache().branches.iter().map(|b| b.id.clone()).collect();
         for b in branches {
-            for c in encode_chunks(applied.from_version, &applied.ops, &b) {
+            for c in encode_chunks(applied.from_version, &applied.ops, &b, self.ctx.epoch) {
                 self.send(Topic::BranchDeltas(b.clone()), c);
                 n += 1;
             }
@@ -211,7 +213,9 @@ impl IngestState {
                 }
                 self.send(
                     Topic::Ack(branch, batch.device.clone()),
-                    rong_protocol::encode(&Ack::new(batch.log, out.acked_through)),
+                    rong_protocol::encode(
+                        &Ack::new(batch.log, out.acked_through).in_epoch(self.ctx.epoch),
+                    ),
                 );
                 self.publish_changes(store, &out.changes);
             }

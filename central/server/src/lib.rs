@@ -6,6 +6,7 @@
 //! API. See `docs/SYNC.md` for the contract it implements.
 
 pub mod alerting;
+pub mod backup;
 pub mod broker;
 pub mod cli;
 pub mod config;

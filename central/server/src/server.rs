@@ -53,7 +53,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: Option<oneshot::Sender<Ready>>,
 ) -> anyhow::Result<()> {
+    // Held until central stops: `central restore` refuses to run beside it.
+    let _lock = crate::backup::lock_data_dir(&config.data_dir)?;
     let store = open_store(&config)?;
+    let epoch = store.epoch()?;
+    tracing::info!(%epoch, "database epoch");
     let reads = Reads::new(store.path());
     let ocr_pool = central_digitise::process::WorkerPool::start(
         store.path(),
@@ -92,6 +96,7 @@ pub async fn serve(
             out: out_tx.clone(),
             auto_register: config.ingest.auto_register_devices,
             utc_offset_min: config.utc_offset_minutes,
+            epoch,
         },
     )?;
 
@@ -116,6 +121,7 @@ pub async fn serve(
             reads: reads.clone(),
             out: out_tx,
             max_catchup_ops: config.ingest.max_catchup_ops,
+            epoch,
         },
         out_rx,
         sub_tx,
@@ -134,6 +140,16 @@ pub async fn serve(
     let max_chunk = state.intake.intake.uploads.max_chunk();
     let app = routes::router(state, metrics.clone());
     let app = crate::http::limits::apply(app, &config.http.limits, max_chunk);
+    let schedule =
+        crate::backup::schedule::Schedule::from_config(&config.backup, config.utc_offset_minutes)
+            .map_err(|e| anyhow::anyhow!(e))?;
+    let backup_task = tokio::spawn(crate::backup::schedule::run(
+        config.backup.clone(),
+        schedule,
+        config.db_path(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
     let alerts_task = tokio::spawn(crate::alerting::run_evaluator(
         reads,
         ingest.writer().clone(),
@@ -181,6 +197,7 @@ pub async fn serve(
     }
     let _ = mqtt_task.await;
     let _ = alerts_task.await;
+    let _ = backup_task.await;
     let _ = reaper_task.await;
     tokio::task::spawn_blocking(move || ocr_pool.stop())
         .await

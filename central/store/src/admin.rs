@@ -115,7 +115,8 @@ pub struct SessionRow {
 /// One alert kind that the evaluator decided holds for a device right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertCandidate {
-    /// Kind: `offline`, `unsynced`, `hardware_missing` or `low_disk`.
+    /// Kind: `offline`, `unsynced`, `hardware_missing`, `low_disk`, or central's own
+    /// `backup_failed`.
     pub kind: &'static str,
     /// Device.
     pub device: String,

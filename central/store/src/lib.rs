@@ -12,6 +12,7 @@ mod changes;
 mod devices;
 pub mod digitise;
 pub mod documents;
+mod epoch;
 mod handles;
 mod ingest;
 mod patrons;
@@ -47,6 +48,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0006_digitise_processing.sql")),
     Migration::sql(include_str!("migrations/0007_snapshot_marker.sql")),
     Migration::sql(include_str!("migrations/0008_staff_access.sql")),
+    Migration::sql(include_str!("migrations/0009_epoch.sql")).then(epoch::create),
 ];
 
 /// The schema version this build writes.
