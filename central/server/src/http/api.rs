@@ -20,6 +20,7 @@ use axum::Extension;
 use axum::Json;
 use rong_protocol::delta::too_long;
 use rong_protocol::ids::DeviceId;
+use rong_protocol::privacy::mask_card;
 use rong_protocol::status::CommandKind;
 use rong_protocol::MAX_BLOCK_REASON_CHARS;
 use serde::de::DeserializeOwned;
@@ -200,7 +201,7 @@ async fn set_block(st: ApiState, who: Staff, card: String, reason: Option<String
 }
 
 /// `POST /api/v1/patrons/{card}/block` with `{"reason": "..."}`.
-#[tracing::instrument(skip_all, fields(card = %card.0))]
+#[tracing::instrument(skip_all, fields(card = %mask_card(&card.0)))]
 pub async fn block(
     st: State<ApiState>,
     who: Caller,
@@ -221,7 +222,7 @@ pub async fn block(
 }
 
 /// `DELETE /api/v1/patrons/{card}/block`.
-#[tracing::instrument(skip_all, fields(card = %card))]
+#[tracing::instrument(skip_all, fields(card = %mask_card(&card)))]
 pub async fn unblock(
     State(st): State<ApiState>,
     Extension(who): Caller,
