@@ -193,6 +193,78 @@ async fn every_staff_json_and_operator_route_refuses_a_caller_without_credential
     c.run.stop().await;
 }
 
+/// The dashboard's pages that anyone may open: the login, its static files, the language
+/// switch, and the redirects to the devices page.
+const OPEN_PAGES: &[&str] = &[
+    "/",
+    "/admin",
+    "/admin/",
+    "/admin/login",
+    "/admin/lang",
+    "/admin/static/app.css",
+    "/admin/static/app.js",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_dashboard_page_refuses_a_caller_without_a_session() {
+    let c = Central::start(|_| {}).await;
+    // Redirects are looked at, not followed.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let api_token = c.token(Role::Admin, None);
+    let pages: Vec<&str> = paths()
+        .into_iter()
+        .filter(|(caller, p)| {
+            *caller == Caller::Staff && !is_staff_api(p) && !OPEN_PAGES.contains(p)
+        })
+        .map(|(_, p)| p)
+        .collect();
+    assert!(pages.len() >= 14, "the table lost pages: {pages:?}");
+    // No credentials, a made-up session, and an API token (which opens the JSON API, not
+    // the pages): each is sent to the login page or refused.
+    let callers: [(&str, Option<(&str, String)>); 3] = [
+        ("nothing", None),
+        (
+            "a made-up session",
+            Some(("cookie", "rong_session=nope".into())),
+        ),
+        (
+            "an API token",
+            Some(("authorization", format!("Bearer {api_token}"))),
+        ),
+    ];
+    for path in pages {
+        let url = c.run.url(&sample(path));
+        for (who, header) in &callers {
+            let mut refused = 0;
+            for method in [Method::GET, Method::POST] {
+                let mut req = http.request(method.clone(), &url);
+                if let Some((k, v)) = header {
+                    req = req.header(*k, v);
+                }
+                let r = req.send().await.unwrap();
+                match r.status() {
+                    StatusCode::SEE_OTHER => {
+                        let to = r.headers()["location"].to_str().unwrap();
+                        assert!(
+                            to.starts_with("/admin/login"),
+                            "{method} {url} ({who}) → {to}"
+                        );
+                        refused += 1;
+                    }
+                    StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => refused += 1,
+                    StatusCode::METHOD_NOT_ALLOWED => {}
+                    other => panic!("{method} {url} with {who} answered {other}"),
+                }
+            }
+            assert!(refused > 0, "{url} refused no method to {who}");
+        }
+    }
+    c.run.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn branches_roles_and_token_lifetimes_are_enforced() {
     let c = Central::start(|_| {}).await;
