@@ -86,3 +86,28 @@ pub fn apply(example: &str, edits: &[Edit]) -> String {
     }
     lines.join("\n")
 }
+
+/// Writes `text` as the file `name` in a temporary directory and loads it with `load`:
+/// `Ok` if it loaded, or the refusal as text, which must name the file (a syntax or type
+/// error, with its line) or the setting (`invalid config: …`, a rule across values), and
+/// stay short.
+pub fn load_config<T, E: std::fmt::Display>(
+    name: &str,
+    text: &str,
+    load: impl FnOnce(&std::path::Path) -> Result<T, E>,
+) -> Result<Result<T, String>, TestCaseError> {
+    let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let e = match load(&path) {
+        Ok(config) => return Ok(Ok(config)),
+        Err(e) => e.to_string(),
+    };
+    let file = path.display().to_string();
+    prop_assert!(
+        e.contains(&file) || e.starts_with("invalid config: "),
+        "the error names neither the file nor the setting: {e}"
+    );
+    prop_assert!(e.len() < 16 * 1024, "an error of {} bytes", e.len());
+    Ok(Err(e))
+}

@@ -10,18 +10,15 @@ use rong_tests::fuzz;
 
 const EXAMPLE: &str = include_str!("../central.example.toml");
 
-fn load(text: &str) -> (Result<Config, String>, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("central.toml");
-    std::fs::write(&path, text).unwrap();
-    let got = Config::load_with(Some(&path), |_| None).map_err(|e| e.to_string());
-    (got, path.display().to_string())
+fn load(text: &str) -> Result<Result<Config, String>, TestCaseError> {
+    fuzz::load_config("central.toml", text, |p| {
+        Config::load_with(Some(p), |_| None)
+    })
 }
 
 #[test]
 fn the_example_loads() {
-    let (got, _) = load(&fuzz::apply(EXAMPLE, &[]));
-    got.unwrap();
+    load(&fuzz::apply(EXAMPLE, &[])).unwrap().unwrap();
 }
 
 proptest! {
@@ -30,15 +27,7 @@ proptest! {
 
     #[test]
     fn fuzz_central_config(edits in fuzz::edits()) {
-        let (got, path) = load(&fuzz::apply(EXAMPLE, &edits));
-        if let Err(e) = got {
-            // A syntax or type error names the file (and line); a rule across values names
-            // the setting and its variable.
-            prop_assert!(
-                e.contains(&path) || e.starts_with("invalid config: "),
-                "the error names neither the file nor the setting: {e}"
-            );
-            prop_assert!(e.len() < 16 * 1024, "an error of {} bytes", e.len());
-        }
+        // Loaded, or refused clearly: either is fine; a panic or an unclear refusal is not.
+        let _loaded_or_refused = load(&fuzz::apply(EXAMPLE, &edits))?;
     }
 }

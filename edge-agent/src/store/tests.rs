@@ -216,16 +216,22 @@ fn event_and_loan_commit_together() {
 }
 
 /// Logs `n` checkouts of KT1, at 1000, 1001, ... ms.
+/// Commits `event` alone (no loan, no PIN) and answers it as logged.
+fn log_event(s: &mut Store, event: NewEvent) -> rong_protocol::event::Event {
+    s.commit(Commit {
+        event: Some(event),
+        loan: LoanChange::None,
+        pin: None,
+    })
+    .unwrap()
+    .unwrap()
+}
+
 fn log_checkouts(s: &mut Store, n: i64) {
     for i in 0..n {
         let mut e = checkout_event("KT1");
         e.at = 1_000 + i;
-        s.commit(Commit {
-            event: Some(e),
-            loan: LoanChange::None,
-            pin: None,
-        })
-        .unwrap();
+        log_event(s, e);
     }
 }
 
@@ -244,14 +250,7 @@ fn outbox_acks_and_pruning() {
     s.mark_acked(5).unwrap();
     assert_eq!(s.prune_acked(i64::MAX).unwrap(), 1, "the newest stays");
     assert_eq!(s.last_event().unwrap(), Some((5, 1_004)));
-    let ev = s
-        .commit(Commit {
-            event: Some(checkout_event("KT2")),
-            loan: LoanChange::None,
-            pin: None,
-        })
-        .unwrap()
-        .unwrap();
+    let ev = log_event(&mut s, checkout_event("KT2"));
     assert_eq!(ev.seq, 6, "seqs never reused");
 }
 
@@ -292,14 +291,7 @@ fn a_new_central_epoch_unacks_every_kept_event_and_asks_for_a_snapshot() {
         .collect();
     assert_eq!(resend, [3, 4, 5, 6]);
     s.mark_acked(6).unwrap();
-    let ev = s
-        .commit(Commit {
-            event: Some(checkout_event("KT2")),
-            loan: LoanChange::None,
-            pin: None,
-        })
-        .unwrap()
-        .unwrap();
+    let ev = log_event(&mut s, checkout_event("KT2"));
     assert_eq!(ev.seq, 7, "seqs go on");
 }
 
