@@ -69,6 +69,9 @@ echo "demo: seeding $ITEMS items and $PATRONS patrons" >&2
   --device-id kontum-kiosk-1 > "$DEMO/enrolment.txt"
 CODE=$(sed -n 's/^Code: //p' "$DEMO/enrolment.txt")
 sed -i "s/^branch = \"kontum\"$/branch = \"kontum\"\nenrolment_code = \"$CODE\"/" "$DEMO/kiosk/agent.toml"
+# The JSON API needs a token; this one is printed below, and only its hash is stored.
+TOKEN=$("$BIN/central" token create --config "$DEMO/central/central.toml" --role admin --label demo 2>> "$DEMO/central.log")
+AUTH="Authorization: Bearer $TOKEN"
 "$BIN/central" serve --config "$DEMO/central/central.toml" > "$DEMO/central.out" 2> "$DEMO/central.log" &
 pids+=($!)
 wait_ready "$DEMO/central.out" central
@@ -84,6 +87,7 @@ cat <<TXT
 
 Rông demo is running.
   central:   http://127.0.0.1:$HTTP_PORT   (API under /api/v1, /metrics, /healthz)
+  API token: $TOKEN   (administrator; \`central token create\` makes more)
   broker:    mqtt://127.0.0.1:$MQTT_PORT   (embedded)
   kiosk:     kontum-kiosk-1 at the provincial library, simulated scanner, NFC pad,
              lights and receipt printer
@@ -97,7 +101,7 @@ Try, in another terminal in this folder ($CTL runs \`edge-agent ctl\` against th
   $CTL loans --card P000002
   $CTL renew --card P000002 --all
   $CTL checkin KT00000001
-  $CTL checkout --card P000005 --pin 0005 KT00000003     # a patron with a PIN
+  echo 0005 | $CTL checkout --card P000005 --pin-stdin KT00000003   # a patron with a PIN
   $CTL checkout --card P000003 KT00000004                # a blocked card
   $CTL watch &  $CTL tap 040000026EF362 ; $CTL scan KT00000004
   $CTL signal success ; $CTL status                      # the simulated lights
@@ -105,10 +109,10 @@ Try, in another terminal in this folder ($CTL runs \`edge-agent ctl\` against th
   $CTL printer paper-out ; $CTL receipt --card P000002 KT00000002   # jammed: refused
   $CTL status ; $CTL printer ok                          # the status says why; fix it
   $CTL search lich su tay nguyen                         # "find a book" on the kiosk
-  curl -s 'http://127.0.0.1:$HTTP_PORT/api/v1/search?q=dia%20chi%20kon%20tum'
-  curl -s 'http://127.0.0.1:$HTTP_PORT/api/v1/loans?patron=P000002'
-  curl -s http://127.0.0.1:$HTTP_PORT/api/v1/devices
-  curl -s -X POST -H 'content-type: application/json' -d '{"reason":"Mất thẻ"}' http://127.0.0.1:$HTTP_PORT/api/v1/patrons/P000002/block
+  curl -s -H '$AUTH' 'http://127.0.0.1:$HTTP_PORT/api/v1/search?q=dia%20chi%20kon%20tum'
+  curl -s -H '$AUTH' 'http://127.0.0.1:$HTTP_PORT/api/v1/loans?patron=P000002'
+  curl -s -H '$AUTH' http://127.0.0.1:$HTTP_PORT/api/v1/devices
+  curl -s -H '$AUTH' -X POST -H 'content-type: application/json' -d '{"reason":"Mất thẻ"}' http://127.0.0.1:$HTTP_PORT/api/v1/patrons/P000002/block
 
 Open http://127.0.0.1:$HTTP_PORT/opac in a browser for the public catalogue.
 

@@ -525,7 +525,8 @@ impl Circulation {
                 library: branch.name,
                 title: Some("Phiếu mượn sách / Loan receipt".into()),
                 printed_at,
-                patron: Some(patron.name.clone()),
+                // Masked: a receipt left on the kiosk names nobody.
+                patron: Some(rong_protocol::privacy::mask_name(&patron.name)),
                 items: lines,
                 footer: "Cảm ơn bạn! / Thank you!".into(),
                 qr: true,

@@ -69,6 +69,9 @@ pub struct MqttConfig {
 pub struct CentralConfig {
     /// Base URL, such as `http://127.0.0.1:8080`.
     pub url: String,
+    /// The largest snapshot downloaded, bytes (compressed, as sent); a bigger one is
+    /// refused before it fills the disk, and the reference data held is kept.
+    pub snapshot_max_bytes: u64,
 }
 
 /// Sync tuning.
@@ -254,6 +257,7 @@ impl Default for CentralConfig {
     fn default() -> Self {
         Self {
             url: "http://127.0.0.1:8080".into(),
+            snapshot_max_bytes: 512 * 1024 * 1024,
         }
     }
 }

@@ -14,8 +14,10 @@ use rong_protocol::api::{Outcome, Reply, RequestOp, Response, Signal, SimPrinter
 use crate::config::Config;
 
 mod jobs;
+mod pin;
 
 pub use jobs::{JobWord, ScannerAction, StaffArgs};
+pub use pin::PinArg;
 
 /// `edge-agent ctl` options. They live here, not in the command line's module, so that
 /// `cli` uses `ctl` and never the other way round.
@@ -47,14 +49,6 @@ pub struct WhoArgs {
     pub uid: Option<String>,
 }
 
-/// A PIN, when the patron needs one.
-#[derive(Debug, Clone, Args)]
-pub struct PinArg {
-    /// PIN.
-    #[arg(long)]
-    pub pin: Option<String>,
-}
-
 /// The patron a request is for, with their PIN when they need one.
 #[derive(Debug, Clone, Args)]
 pub struct PatronArgs {
@@ -67,14 +61,14 @@ pub struct PatronArgs {
 }
 
 impl PatronArgs {
-    /// The request's `who`.
-    fn who(&self) -> Who {
-        Who {
+    /// The request's `who`, reading the PIN on first use.
+    fn who(&self) -> Result<Who, CtlError> {
+        Ok(Who {
             session: None,
             card: self.who.card.clone(),
             uid: self.who.uid.clone(),
-            pin: self.pin.pin.clone(),
-        }
+            pin: self.pin.get()?,
+        })
     }
 }
 
@@ -166,7 +160,7 @@ pub enum Action {
         #[arg(value_enum)]
         signal: SignalArg,
     },
-    /// Digitisation jobs (staff: `--card`, `--pin`).
+    /// Digitisation jobs (staff: `--card`, and `--ask-pin` or `--pin-stdin`).
     Job {
         /// What to do.
         #[command(subcommand)]
@@ -462,7 +456,7 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             let mut all_ok = true;
             for item in items {
                 let answer = c.request(RequestOp::Checkout {
-                    who: patron.who(),
+                    who: patron.who()?,
                     item: item.clone(),
                 })?;
                 all_ok &= show(Some(item), &answer, json);
@@ -479,7 +473,7 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         }
         Action::Renew { patron, all, items } => {
             let items = if *all {
-                let answer = c.request(RequestOp::Loans(patron.who()))?;
+                let answer = c.request(RequestOp::Loans(patron.who()?))?;
                 match &answer.response.outcome {
                     Outcome::Ok {
                         result: Reply::Loans { loans },
@@ -493,7 +487,7 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             let mut all_ok = true;
             for item in &items {
                 let answer = c.request(RequestOp::Renew {
-                    who: patron.who(),
+                    who: patron.who()?,
                     item: item.clone(),
                 })?;
                 all_ok &= show(Some(item), &answer, json);
@@ -503,8 +497,8 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
             }
             Ok(all_ok)
         }
-        Action::Loans { patron } => one(&mut c, RequestOp::Loans(patron.who())),
-        Action::Identify { patron } => one(&mut c, RequestOp::Identify(patron.who())),
+        Action::Loans { patron } => one(&mut c, RequestOp::Loans(patron.who()?)),
+        Action::Identify { patron } => one(&mut c, RequestOp::Identify(patron.who()?)),
         Action::Search { words, limit } => one(
             &mut c,
             RequestOp::Search {
@@ -518,7 +512,7 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         Action::Tap { uid } => one(&mut c, RequestOp::SimTap { uid: uid.clone() }),
         Action::Remove => one(&mut c, RequestOp::SimRemove),
         Action::Receipt { patron, items } => {
-            let answer = c.request(RequestOp::Identify(patron.who()))?;
+            let answer = c.request(RequestOp::Identify(patron.who()?))?;
             let session = match &answer.response.outcome {
                 Outcome::Ok {
                     result: Reply::Identified { session, .. },

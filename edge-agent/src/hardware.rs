@@ -425,7 +425,7 @@ fn card_loop(
         }
         match read {
             Ok(Some(CardEvent::Present(uid))) => {
-                tracing::debug!(%uid, "card present");
+                tracing::debug!(uid = %rong_protocol::privacy::mask_card(&uid), "card present");
                 let _ = pushes.send(Push::CardPresent { uid });
             }
             Ok(Some(CardEvent::Removed)) => {

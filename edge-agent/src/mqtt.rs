@@ -102,6 +102,11 @@ pub async fn run(parts: SyncParts, mut shutdown: watch::Receiver<bool>) -> anyho
     let opts = options(&parts.config, &parts.status.device(DeviceState::Offline))?;
     let (status, link) = (parts.status.clone(), parts.link.clone());
     let (client, mut eventloop) = AsyncClient::new(opts, 256);
+    // Unbounded on purpose: a bounded channel would stop the network task from polling
+    // while the sync loop waits on `client.publish`, which needs that polling to drain:
+    // a deadlock. It holds only what the broker delivers on this device's own topics and
+    // its branch's deltas while the loop is busy (at most a snapshot load, itself bounded
+    // by SNAPSHOT_READ_TIMEOUT and the download cap), each message at most MAX_INCOMING_PACKET.
     let (net_tx, net_rx) = mpsc::unbounded_channel();
     let network = tokio::spawn(async move {
         let mut backoff = BACKOFF_MIN;
@@ -161,6 +166,8 @@ struct SyncLoop {
     snapshot_busy: bool,
     started: Instant,
     log: uuid::Uuid,
+    /// The epoch central was last seen in.
+    epoch: Option<uuid::Uuid>,
     status_topic: String,
     events_topic: String,
     catchup_topic: String,
@@ -171,9 +178,15 @@ struct SyncLoop {
 
 impl SyncLoop {
     fn new(parts: SyncParts, client: AsyncClient) -> anyhow::Result<Self> {
-        let (log, acked, last) = {
+        let (log, acked, last, epoch) = {
             let store = parts.store.lock();
-            (store.log(), store.acked_through()?, store.last_seq()?)
+            let epoch = store.central_epoch()?;
+            (
+                store.log(),
+                store.acked_through()?,
+                store.last_seq()?,
+                epoch,
+            )
         };
         let c = &parts.config;
         let cfg = OutboxConfig::new(
@@ -190,6 +203,7 @@ impl SyncLoop {
             snapshot_busy: false,
             started: Instant::now(),
             log,
+            epoch,
             status_topic: Topic::Status(b.clone(), d.clone()).to_topic_string(),
             events_topic: Topic::Events(b.clone(), d.clone()).to_topic_string(),
             catchup_topic: Topic::Catchup(b.clone(), d.clone()).to_topic_string(),
@@ -385,6 +399,7 @@ impl SyncLoop {
             tracing::debug!(log = %ack.log, "ignoring an ack for another event log");
             return;
         }
+        self.check_epoch(ack.epoch).await;
         match self.outbox.on_ack(ack.acked_through, self.now()) {
             AckOutcome::Advanced(n) => {
                 let store = self.parts.store.clone();
@@ -417,6 +432,7 @@ impl SyncLoop {
             Ok(m) => m,
             Err(e) => return self.reject("deltas", &e),
         };
+        self.check_epoch(msg.epoch).await;
         match msg.body {
             DownlinkBody::Delta(delta) => {
                 let (from, to) = (delta.from_version, delta.to_version);
@@ -444,6 +460,11 @@ impl SyncLoop {
                 }
             }
             DownlinkBody::SnapshotRequired { version, path } => {
+                if let Err(e) = snapshot::check_path(&path, &self.parts.config.branch) {
+                    self.parts.link.count_rejected();
+                    tracing::warn!(error = %e, "foreign snapshot location ignored");
+                    return;
+                }
                 let mine = self.version().await;
                 if version <= mine && mine > 0 {
                     tracing::debug!(version, mine, "snapshot not needed");
@@ -460,6 +481,7 @@ impl SyncLoop {
                     http: self.http.clone(),
                     signer: self.parts.signer.clone(),
                     central: self.parts.config.central.url.clone(),
+                    max_bytes: self.parts.config.central.snapshot_max_bytes,
                     tmp: self.parts.config.data_dir.join("snapshot.download"),
                     branch: self.parts.config.branch.clone(),
                 };
@@ -469,6 +491,48 @@ impl SyncLoop {
                 });
             }
         }
+    }
+
+    /// Central's epoch in an ack or a downlink. The first is remembered. A different one
+    /// means central was restored from a backup and may lack events it once acked and hold
+    /// older reference data: every kept event is re-sent (central skips those it has) and
+    /// a fresh snapshot is fetched. A message with no epoch (an older central) changes
+    /// nothing.
+    async fn check_epoch(&mut self, seen: Option<uuid::Uuid>) {
+        let Some(seen) = seen else { return };
+        if self.epoch == Some(seen) {
+            return;
+        }
+        let store = self.parts.store.clone();
+        let Some(old) = self.epoch else {
+            if blocking(move || store.lock().set_central_epoch(seen))
+                .await
+                .is_some()
+            {
+                tracing::info!(epoch = %seen, "central's epoch");
+                self.epoch = Some(seen);
+            }
+            return;
+        };
+        let Some(acked) = blocking(move || store.lock().start_epoch(seen)).await else {
+            return;
+        };
+        tracing::warn!(
+            old = %old,
+            new = %seen,
+            resend_from = acked + 1,
+            last_seq = self.outbox.last_seq(),
+            "central's epoch changed (restored from a backup): re-sending every kept event and fetching a fresh snapshot"
+        );
+        self.epoch = Some(seen);
+        let now = self.now();
+        self.outbox.restart(acked, now);
+        // The store's version is 0 now; asking from 0 brings the snapshot.
+        self.catchup.reset();
+        if self.connected && !self.snapshot_busy && self.catchup.on_gap(1, now) {
+            self.send_catchup(0);
+        }
+        self.pump().await;
     }
 
     fn on_snapshot(&mut self, res: Result<u64, SnapshotError>) {
@@ -556,6 +620,8 @@ struct SnapshotFetch {
     signer: Arc<rong_identity::Signer>,
     /// Central's base URL.
     central: String,
+    /// The largest download accepted.
+    max_bytes: u64,
     /// Where the download lands before it is loaded.
     tmp: PathBuf,
     /// The branch whose view of the snapshot is kept.
@@ -570,11 +636,12 @@ impl SnapshotFetch {
             http,
             signer,
             central,
+            max_bytes,
             tmp,
             branch,
         } = self;
         let res = async {
-            let bytes = snapshot::download(&http, &signer, &central, path, &tmp).await?;
+            let bytes = snapshot::download(&http, &signer, &central, path, &tmp, max_bytes).await?;
             tracing::info!(bytes, "snapshot downloaded");
             let file = tmp.clone();
             tokio::task::spawn_blocking(move || snapshot::load(&mut store.lock(), &file, &branch))

@@ -37,15 +37,41 @@ pub fn http_client(read_timeout: std::time::Duration) -> reqwest::Result<reqwest
         .build()
 }
 
-/// Downloads `{base}{path}` to `dest`, the request signed by `signer`.
+/// The one snapshot location a device accepts: its own branch's, on central's own URL.
+pub fn own_path(branch: &BranchId) -> String {
+    format!("/api/v1/snapshot/{branch}")
+}
+
+/// Checks a `SnapshotRequired` location: exactly [`own_path`]. Anything else (another
+/// host such as `@evil.host/x`, a scheme, `..`, another branch) is refused, so the URL
+/// is only ever central's configured base and this path.
+pub fn check_path(path: &str, branch: &BranchId) -> Result<(), SnapshotError> {
+    if path == own_path(branch) {
+        return Ok(());
+    }
+    let shown: String = path.chars().take(100).collect();
+    Err(SnapshotError::Refused(format!(
+        "snapshot location {shown:?} is not this branch's {:?}",
+        own_path(branch)
+    )))
+}
+
+/// Downloads `{base}{path}` to `dest`, the request signed by `signer`, refusing more than `max_bytes` (by its announced
+/// length first, then as it arrives): the partial file is removed.
 pub async fn download(
     client: &reqwest::Client,
     signer: &rong_identity::Signer,
     base: &str,
     path: &str,
     dest: &Path,
+    max_bytes: u64,
 ) -> Result<u64, SnapshotError> {
     let url = format!("{}{}", base.trim_end_matches('/'), path);
+    let over = |n: u64| {
+        SnapshotError::Refused(format!(
+            "snapshot of {n} bytes or more exceeds the {max_bytes}-byte limit"
+        ))
+    };
     let req = client
         .get(&url)
         .build()
@@ -54,6 +80,9 @@ pub async fn download(
         .await
         .and_then(|r| r.error_for_status())
         .map_err(|e| SnapshotError::Http(format!("{url}: {e}")))?;
+    if let Some(n) = resp.content_length().filter(|n| *n > max_bytes) {
+        return Err(over(n));
+    }
     let mut file = tokio::fs::File::create(dest).await?;
     let mut total = 0u64;
     while let Some(chunk) = resp
@@ -62,6 +91,11 @@ pub async fn download(
         .map_err(|e| SnapshotError::Http(format!("{url}: {e}")))?
     {
         total += chunk.len() as u64;
+        if total > max_bytes {
+            drop(file);
+            let _ = tokio::fs::remove_file(dest).await;
+            return Err(over(total));
+        }
         file.write_all(&chunk).await?;
     }
     file.sync_all().await?;
@@ -135,7 +169,10 @@ fn decode_ops(
                 if line.is_empty() {
                     false
                 } else {
-                    let op = serde_json::from_slice::<Op>(line).map_err(|e| e.to_string());
+                    // Held to the same limits as a delta's ops.
+                    let op = serde_json::from_slice::<Op>(line)
+                        .map_err(|e| e.to_string())
+                        .and_then(|op| op.check_lengths().map(|()| op).map_err(|e| e.0));
                     let bad = op.is_err();
                     chunk.push(op);
                     bad
@@ -220,6 +257,7 @@ mod tests {
                 &format!("http://{addr}"),
                 "/api/v1/snapshot/kontum",
                 &dir.path().join("snap"),
+                1 << 20,
             ),
         )
         .await

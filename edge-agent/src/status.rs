@@ -164,6 +164,7 @@ impl Status {
             acked_through: outbox.acked_through,
             catalogue_version: store.version()?,
             rejected_messages: self.link.rejected(),
+            central_epoch: store.central_epoch()?,
             hardware: self.hardware.health(),
             digitise: self.digitise.summary(&store)?,
             identity: self.link.identity(),

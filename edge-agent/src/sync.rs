@@ -102,6 +102,14 @@ impl Outbox {
         self.last_seq = self.last_seq.max(seq);
     }
 
+    /// Central was restored from a backup: only `acked_through` counts as acked now, and
+    /// everything after it goes again.
+    pub fn restart(&mut self, acked_through: u64, now_ms: u64) {
+        self.acked_through = acked_through;
+        self.last_seq = self.last_seq.max(acked_through);
+        self.rewind(now_ms);
+    }
+
     /// Resend from `acked_through + 1` (sync now, or a detected loss).
     pub fn rewind(&mut self, now_ms: u64) {
         self.next_to_send = self.acked_through + 1;
@@ -355,6 +363,23 @@ mod tests {
         assert_eq!(o.next_batch(), None);
         o.on_connected(5);
         assert_eq!(o.next_batch(), Some((21, 50)));
+    }
+
+    #[test]
+    fn a_restart_sends_again_from_below_the_old_ack() {
+        let mut o = connected(10);
+        o.on_sent(10, 0);
+        assert_eq!(o.on_ack(10, 1), AckOutcome::Advanced(10));
+        assert_eq!(o.next_batch(), None);
+        o.restart(4, 2);
+        assert_eq!(o.depth(), 6);
+        assert_eq!(o.next_batch(), Some((5, 10)));
+        o.on_sent(10, 2);
+        assert_eq!(
+            o.on_ack(7, 3),
+            AckOutcome::Advanced(7),
+            "central had up to 7"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::*;
 use edge_agent::config::{Config, HardwareConfig};
@@ -255,6 +256,11 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_feeder_batch_through_sanes_test_backend_and_the_real_driver() {
+    // It hung twice on 2026-12-03 under load, never alone: leave the stacks if it does again.
+    let _watchdog = rong_tests::watchdog::watchdog(
+        "a_feeder_batch_through_sanes_test_backend_and_the_real_driver",
+        Duration::from_secs(150),
+    );
     let dir = tempfile::tempdir().unwrap();
     let sane = rong_tests::sane::test_backend_config(dir.path());
     let mut c = config(dir.path(), "http://127.0.0.1:9");

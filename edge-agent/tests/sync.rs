@@ -323,22 +323,27 @@ fn heartbeat_and_commands() {
 
 /// A central with an empty change log (version 0) answers every catch-up with "fetch the
 /// snapshot". The agent must load it once, not ask again and download it for ever.
-#[test]
-fn a_snapshot_at_version_zero_is_downloaded_once() {
-    let dir = tempfile::tempdir().unwrap();
+/// A stand-in central at version 0 and an agent that has loaded its snapshot (its patron
+/// P0001 is known).
+fn agent_with_snapshot(dir: &std::path::Path) -> (StandIn, RunningAgent, ApiClient) {
     let central = StandIn::builder().version(0).start();
     let agent = RunningAgent::start(agent_config(
-        dir.path(),
+        dir,
         central.broker().port(),
         Some(&central.url()),
     ));
     let mut api = agent.api();
-
-    // The snapshot's patron is known once it is loaded.
     wait_some("the snapshot", T, || {
         let r = api.json(json!({"id": 1, "op": "loans", "card": "P0001"}));
         (r["ok"] == true).then_some(())
     });
+    (central, agent, api)
+}
+
+#[test]
+fn a_snapshot_at_version_zero_is_downloaded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (central, agent, mut api) = agent_with_snapshot(dir.path());
     // A live delta moves the agent on from 0; a snapshot loop would keep resetting it.
     let first = Downlink::delta(Delta {
         from_version: 0,
@@ -367,5 +372,89 @@ fn a_snapshot_at_version_zero_is_downloaded_once() {
         1,
         "the snapshot was downloaded again"
     );
+    agent.stop();
+}
+
+/// A `SnapshotRequired` naming any location but this branch's own snapshot path (another
+/// host, another branch) is ignored and counted: nothing is downloaded.
+#[test]
+fn a_snapshot_offer_with_a_foreign_location_is_ignored() {
+    use rong_protocol::delta::DownlinkBody;
+    let dir = tempfile::tempdir().unwrap();
+    let (central, agent, mut api) = agent_with_snapshot(dir.path());
+    let rejected = |api: &mut ApiClient| api.status()["rejected_messages"].as_u64().unwrap_or(0);
+    let before = rejected(&mut api);
+    for (i, path) in [
+        "@evil.host/x",
+        "http://evil.host/api/v1/snapshot/kontum",
+        "/api/v1/snapshot/../../x",
+        "/api/v1/snapshot/dakto",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let offer = Downlink::new(DownlinkBody::SnapshotRequired {
+            version: 99,
+            path: path.into(),
+        });
+        central.publish(
+            Topic::DeviceDeltas(branch_id(), device_id()),
+            encode(&offer),
+        );
+        wait_some("the offer counted as rejected", T, || {
+            (rejected(&mut api) > before + i as u64).then_some(())
+        });
+    }
+    assert_eq!(
+        central.snapshot_downloads(),
+        1,
+        "only the first, own snapshot"
+    );
+    assert_eq!(api.status()["catalogue_version"], 0);
+    agent.stop();
+}
+
+/// A snapshot over `central.snapshot_max_bytes` is refused while it downloads; the
+/// reference data held is kept, and no partial file is left.
+#[test]
+fn an_oversize_snapshot_is_refused_and_the_data_held_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let central = StandIn::builder().version(0).start();
+    let mut config = agent_config(dir.path(), central.broker().port(), Some(&central.url()));
+    config.central.snapshot_max_bytes = 16;
+    let agent = RunningAgent::start(config);
+    let mut api = agent.api();
+    // The first offer is refused: the snapshot is larger than 16 bytes.
+    wait_some("the snapshot refused", T, || {
+        (api.status()["rejected_messages"].as_u64() >= Some(1)).then_some(())
+    });
+    let r = api.json(json!({"id": 1, "op": "loans", "card": "P0001"}));
+    assert_eq!(r["ok"], false, "{r}");
+    // Data that came by delta is held, and stays after another oversize snapshot.
+    let delta = Downlink::delta(Delta {
+        from_version: 0,
+        to_version: 1,
+        ops: vec![Op::PutPatron(patron("P0002"))],
+    });
+    central.publish(Topic::BranchDeltas(branch_id()), encode(&delta));
+    wait_some("the delta", T, || {
+        (api.status()["catalogue_version"] == 1).then_some(())
+    });
+    let offer = Downlink::new(rong_protocol::delta::DownlinkBody::SnapshotRequired {
+        version: 7,
+        path: format!("/api/v1/snapshot/{}", branch_id()),
+    });
+    let before = api.status()["rejected_messages"].as_u64().unwrap_or(0);
+    central.publish(
+        Topic::DeviceDeltas(branch_id(), device_id()),
+        encode(&offer),
+    );
+    wait_some("the second snapshot refused", T, || {
+        (api.status()["rejected_messages"].as_u64() > Some(before)).then_some(())
+    });
+    assert_eq!(api.status()["catalogue_version"], 1);
+    let r = api.json(json!({"id": 2, "op": "loans", "card": "P0002"}));
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(!dir.path().join("snapshot.download").exists());
     agent.stop();
 }

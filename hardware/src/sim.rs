@@ -20,6 +20,7 @@ pub struct SimHandle<T> {
 impl<T> SimReader<T> {
     /// A simulated reader and the handle that feeds it.
     pub fn new() -> (Self, SimHandle<T>) {
+        // Unbounded: a simulator, fed by tests and the demo's `ctl`, one read at a time.
         let (tx, rx) = mpsc::channel();
         (Self { rx }, SimHandle { tx })
     }

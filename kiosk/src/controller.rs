@@ -36,6 +36,8 @@ pub struct Controller {
 
 /// A sink that queues inputs for the controller and calls `wake` (to schedule a pump).
 pub fn channel(wake: impl Fn() + Send + Sync + 'static) -> (Sink, Receiver<Input>) {
+    // Unbounded: fed by one person's touches and the agent's pushes, and drained by the
+    // UI event loop on every wake.
     let (tx, rx) = mpsc::channel();
     let tx = std::sync::Mutex::new(tx);
     let sink: Sink = Arc::new(move |i| {

@@ -79,6 +79,7 @@ enum Lane {
 impl Lane {
     /// Starts the thread that carries this lane's requests; send them down the result.
     fn spawn(self, socket: &Path, sink: &Sink) -> std::io::Result<Sender<(u64, RequestOp)>> {
+        // Unbounded: one request per screen action, each waiting for its answer in turn.
         let (tx, rx) = mpsc::channel();
         let (path, sink) = (socket.to_owned(), sink.clone());
         let name = match self {

@@ -497,6 +497,10 @@ pub struct AgentStatus {
     pub catalogue_version: u64,
     /// Payloads refused since start, by reason.
     pub rejected_messages: u64,
+    /// The last epoch central was seen in (it changes when central is restored from a
+    /// backup); none before the first ack or delta from a central that sends one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub central_epoch: Option<uuid::Uuid>,
     /// Each piece of hardware by name (`barcode`, `nfc`, `printer`, ...), so a kiosk can
     /// say what is missing.
     #[serde(default)]

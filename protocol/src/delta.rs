@@ -5,9 +5,16 @@
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::codec::{Invalid, Versioned};
 use crate::ids::BranchId;
+pub use crate::limits::too_long;
+use crate::limits::{
+    texts, too_long_opt, too_many, MAX_AUTHOR_CHARS, MAX_CALL_NUMBER_CHARS, MAX_CODE_CHARS,
+    MAX_NFC_UIDS, MAX_PATH_CHARS, MAX_PIN_HASH_CHARS, MAX_RECORD_BRANCHES, MAX_SUBJECTS,
+    MAX_TITLE_CHARS,
+};
 use crate::{MAX_BLOCK_REASON_CHARS, MAX_NAME_CHARS, SCHEMA_VERSION};
 
 /// A library site.
@@ -57,26 +64,25 @@ pub struct Patron {
 }
 
 impl Patron {
-    /// Checks the lengths of the patron's texts against [`MAX_NAME_CHARS`] and
-    /// [`MAX_BLOCK_REASON_CHARS`].
+    /// Checks the lengths of the patron's texts and lists ([`crate::limits`]).
     pub fn check_lengths(&self) -> Result<(), Invalid> {
+        too_long("card", &self.card, MAX_CODE_CHARS)?;
+        texts(
+            "NFC UIDs",
+            "NFC UID",
+            &self.nfc_uids,
+            MAX_NFC_UIDS,
+            MAX_CODE_CHARS,
+        )?;
         too_long("name", &self.name, MAX_NAME_CHARS)?;
-        match &self.blocked {
-            Some(reason) => too_long("block reason", reason, MAX_BLOCK_REASON_CHARS),
-            None => Ok(()),
-        }
+        too_long("category", &self.category, MAX_CODE_CHARS)?;
+        too_long_opt(
+            "block reason",
+            self.blocked.as_deref(),
+            MAX_BLOCK_REASON_CHARS,
+        )?;
+        too_long_opt("PIN hash", self.pin_hash.as_deref(), MAX_PIN_HASH_CHARS)
     }
-}
-
-/// Refuses `text` when it has more than `max` characters.
-pub fn too_long(what: &str, text: &str, max: usize) -> Result<(), Invalid> {
-    let n = text.chars().count();
-    if n > max {
-        return Err(Invalid(format!(
-            "{what} has {n} characters; at most {max} are allowed"
-        )));
-    }
-    Ok(())
 }
 
 /// A patron category and its limits.
@@ -144,6 +150,17 @@ pub struct Item {
 }
 
 impl Item {
+    /// Checks the lengths of the item's texts ([`crate::limits`]).
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        too_long("barcode", &self.barcode, MAX_CODE_CHARS)?;
+        too_long("record", &self.record, MAX_CODE_CHARS)?;
+        too_long("title", &self.title, MAX_TITLE_CHARS)?;
+        too_long("author", &self.author, MAX_AUTHOR_CHARS)?;
+        too_long("call number", &self.call_number, MAX_CALL_NUMBER_CHARS)?;
+        too_long("item type", &self.item_type, MAX_CODE_CHARS)?;
+        too_long("shelf", &self.shelf, MAX_NAME_CHARS)
+    }
+
     /// The compact form other branches get: enough to take the item back and name it
     /// (barcode, record, title, type, home branch, status), without author, call number or
     /// shelf.
@@ -185,6 +202,26 @@ pub struct Record {
     /// The branches that hold copies: only they are sent the record.
     #[serde(default)]
     pub branches: Vec<BranchId>,
+}
+
+impl Record {
+    /// Checks the lengths of the record's texts and lists ([`crate::limits`]).
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        too_long("record id", &self.id, MAX_CODE_CHARS)?;
+        too_long("title", &self.title, MAX_TITLE_CHARS)?;
+        too_long("author", &self.author, MAX_AUTHOR_CHARS)?;
+        texts(
+            "subjects",
+            "subject",
+            &self.subjects,
+            MAX_SUBJECTS,
+            MAX_AUTHOR_CHARS,
+        )?;
+        too_long_opt("ISBN", self.isbn.as_deref(), MAX_CODE_CHARS)?;
+        too_long("publisher", &self.publisher, MAX_AUTHOR_CHARS)?;
+        too_long("call number", &self.call_number, MAX_CALL_NUMBER_CHARS)?;
+        too_many("branches", self.branches.len(), MAX_RECORD_BRANCHES)
+    }
 }
 
 /// A current loan.
@@ -261,6 +298,38 @@ pub enum Op {
 }
 
 impl Op {
+    /// Checks the lengths of the op's texts and lists ([`crate::limits`]): every valid op
+    /// fits one message under [`crate::MAX_PAYLOAD`].
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        match self {
+            Op::PutBranch(b) => {
+                too_long("branch name", &b.name, MAX_NAME_CHARS)?;
+                too_many("closed weekdays", b.closed_weekdays.len(), 7)
+            }
+            Op::PutCategory(c) => {
+                too_long("category id", &c.id, MAX_CODE_CHARS)?;
+                too_long("category name", &c.name, MAX_NAME_CHARS)
+            }
+            Op::PutRule(r) => {
+                too_long("category", &r.category, MAX_CODE_CHARS)?;
+                too_long("item type", &r.item_type, MAX_CODE_CHARS)
+            }
+            Op::PutPatron(p) => p.check_lengths(),
+            Op::DelPatron { card } => too_long("card", card, MAX_CODE_CHARS),
+            Op::PutItem(i) => i.check_lengths(),
+            Op::DelItem { barcode } => too_long("barcode", barcode, MAX_CODE_CHARS),
+            Op::PutRecord(r) => r.check_lengths(),
+            Op::DelRecord { id } => too_long("record id", id, MAX_CODE_CHARS),
+            Op::PutLoan(l) => {
+                too_long("item", &l.item, MAX_CODE_CHARS)?;
+                too_long("patron", &l.patron, MAX_CODE_CHARS)
+            }
+            Op::DelLoan { item } => too_long("item", item, MAX_CODE_CHARS),
+            Op::PutClosedDay(d) => too_long("reason", &d.reason, MAX_NAME_CHARS),
+            Op::DelClosedDay { .. } => Ok(()),
+        }
+    }
+
     /// What `branch` is sent of this op: records only where the branch holds copies,
     /// items in full at their home branch and compact elsewhere, everything else as is.
     pub fn for_branch(&self, branch: &BranchId) -> Option<Op> {
@@ -303,17 +372,34 @@ pub enum DownlinkBody {
 pub struct Downlink {
     /// Schema version.
     pub v: u32,
+    /// Central's epoch (see `docs/SYNC.md`); absent from centrals that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<Uuid>,
     /// What to do.
     #[serde(flatten)]
     pub body: DownlinkBody,
 }
 
 impl Downlink {
-    /// A delta message at the current schema version.
-    pub fn delta(delta: Delta) -> Self {
+    /// A message at the current schema version, with no epoch.
+    pub fn new(body: DownlinkBody) -> Self {
         Self {
             v: SCHEMA_VERSION,
-            body: DownlinkBody::Delta(delta),
+            epoch: None,
+            body,
+        }
+    }
+
+    /// A delta message at the current schema version, with no epoch.
+    pub fn delta(delta: Delta) -> Self {
+        Self::new(DownlinkBody::Delta(delta))
+    }
+
+    /// The same message, sent in central's `epoch`.
+    pub fn in_epoch(self, epoch: Uuid) -> Self {
+        Self {
+            epoch: Some(epoch),
+            ..self
         }
     }
 }
@@ -328,11 +414,8 @@ impl Versioned for Downlink {
             DownlinkBody::Delta(d) if d.to_version < d.from_version => {
                 Err(Invalid("to_version is below from_version".into()))
             }
-            DownlinkBody::Delta(d) => d.ops.iter().try_for_each(|op| match op {
-                Op::PutPatron(p) => p.check_lengths(),
-                _ => Ok(()),
-            }),
-            _ => Ok(()),
+            DownlinkBody::Delta(d) => d.ops.iter().try_for_each(Op::check_lengths),
+            DownlinkBody::SnapshotRequired { path, .. } => too_long("path", path, MAX_PATH_CHARS),
         }
     }
 }
@@ -451,6 +534,44 @@ mod tests {
         assert_eq!(decode::<Downlink>(&bytes).unwrap(), msg);
         let backwards = br#"{"v":1,"type":"delta","from_version":5,"to_version":4,"ops":[]}"#;
         assert!(decode::<Downlink>(backwards).is_err());
+    }
+
+    #[test]
+    fn the_epoch_is_optional_both_ways() {
+        // What a central before epochs sent still decodes, with no epoch.
+        let old =
+            br#"{"v":1,"type":"snapshot_required","version":7,"path":"/api/v1/snapshot/dakto"}"#;
+        let msg = decode::<Downlink>(old).unwrap();
+        assert_eq!(msg.epoch, None);
+        assert!(matches!(
+            msg.body,
+            DownlinkBody::SnapshotRequired { version: 7, .. }
+        ));
+        let epoch = Uuid::now_v7();
+        let msg = Downlink::delta(Delta {
+            from_version: 1,
+            to_version: 2,
+            ops: vec![],
+        })
+        .in_epoch(epoch);
+        let bytes = encode(&msg);
+        assert_eq!(decode::<Downlink>(&bytes).unwrap().epoch, Some(epoch));
+        // A reader that predates the field ignores it.
+        #[derive(Deserialize)]
+        struct Before {
+            v: u32,
+            #[serde(flatten)]
+            body: DownlinkBody,
+        }
+        let before: Before = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(before.v, 1);
+        assert!(matches!(before.body, DownlinkBody::Delta(_)));
+        let bare = encode(&Downlink::delta(Delta {
+            from_version: 1,
+            to_version: 2,
+            ops: vec![],
+        }));
+        assert!(!String::from_utf8_lossy(&bare).contains("epoch"));
     }
 
     #[test]

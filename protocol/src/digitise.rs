@@ -8,6 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::Invalid;
+use crate::limits::{
+    too_long, too_long_opt, too_many, MAX_AUTHOR_CHARS, MAX_BAG_FILES, MAX_CODE_CHARS,
+    MAX_MESSAGE_CHARS, MAX_PATH_CHARS, MAX_SHORT_CHARS, MAX_TITLE_CHARS,
+};
+
 /// Dublin Core fields for a document that is not yet in the catalogue (or that describe
 /// the scan of one that is).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -31,6 +37,18 @@ pub struct DublinCore {
     pub rights: Option<String>,
 }
 
+impl DublinCore {
+    /// Checks the lengths of the description's texts ([`crate::limits`]).
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        too_long("title", &self.title, MAX_TITLE_CHARS)?;
+        too_long_opt("creator", self.creator.as_deref(), MAX_AUTHOR_CHARS)?;
+        too_long_opt("date", self.date.as_deref(), MAX_SHORT_CHARS)?;
+        too_long_opt("subject", self.subject.as_deref(), MAX_AUTHOR_CHARS)?;
+        too_long_opt("language", self.language.as_deref(), MAX_SHORT_CHARS)?;
+        too_long_opt("rights", self.rights.as_deref(), MAX_AUTHOR_CHARS)
+    }
+}
+
 /// What a job digitises: a catalogue record, or a document described by hand.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -42,6 +60,16 @@ pub enum JobSource {
     },
     /// A document not yet catalogued.
     Described(DublinCore),
+}
+
+impl JobSource {
+    /// Checks the lengths of the source's texts ([`crate::limits`]).
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        match self {
+            JobSource::Record { record } => too_long("record", record, MAX_CODE_CHARS),
+            JobSource::Described(dc) => dc.check_lengths(),
+        }
+    }
 }
 
 /// Where a job is on its way to central.
@@ -254,6 +282,20 @@ pub struct BagSubmission {
     pub files: Vec<BagFile>,
 }
 
+impl BagSubmission {
+    /// Checks the lengths of the submission's texts and its file list ([`crate::limits`]).
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        too_long("job", &self.job, MAX_SHORT_CHARS)?;
+        too_long("device", &self.device, MAX_SHORT_CHARS)?;
+        too_long("branch", &self.branch, MAX_SHORT_CHARS)?;
+        too_many("files", self.files.len(), MAX_BAG_FILES)?;
+        self.files.iter().try_for_each(|f| {
+            too_long("file path", &f.path, MAX_PATH_CHARS)?;
+            too_long("upload id", &f.upload, MAX_SHORT_CHARS)
+        })
+    }
+}
+
 /// One file of a submitted bag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BagFile {
@@ -280,6 +322,19 @@ pub enum BagVerdict {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         file: Option<String>,
     },
+}
+
+impl BagVerdict {
+    /// Checks the lengths of the verdict's texts ([`crate::limits`]).
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        match self {
+            BagVerdict::Safe { document } => too_long("document", document, MAX_SHORT_CHARS),
+            BagVerdict::Refused { reason, file } => {
+                too_long("reason", reason, MAX_MESSAGE_CHARS)?;
+                too_long_opt("file", file.as_deref(), MAX_PATH_CHARS)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

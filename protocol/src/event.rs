@@ -162,15 +162,27 @@ pub struct Ack {
     pub log: Uuid,
     /// The highest contiguous seq applied at central.
     pub acked_through: u64,
+    /// Central's epoch (see `docs/SYNC.md`); absent from centrals that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<Uuid>,
 }
 
 impl Ack {
-    /// An ack at the current schema version.
+    /// An ack at the current schema version, with no epoch.
     pub fn new(log: Uuid, acked_through: u64) -> Self {
         Self {
             v: SCHEMA_VERSION,
             log,
             acked_through,
+            epoch: None,
+        }
+    }
+
+    /// The same ack, sent in central's `epoch`.
+    pub fn in_epoch(self, epoch: Uuid) -> Self {
+        Self {
+            epoch: Some(epoch),
+            ..self
         }
     }
 }
@@ -185,6 +197,25 @@ impl Versioned for Ack {
 mod tests {
     use super::*;
     use crate::codec::{decode, encode};
+
+    #[test]
+    fn an_ack_without_an_epoch_still_decodes_and_one_with_it_round_trips() {
+        let log = Uuid::now_v7();
+        let old = format!(r#"{{"v":1,"log":"{log}","acked_through":4}}"#);
+        let ack = decode::<Ack>(old.as_bytes()).unwrap();
+        assert_eq!(ack, Ack::new(log, 4));
+        assert_eq!(ack.epoch, None);
+        let epoch = Uuid::now_v7();
+        let bytes = encode(&Ack::new(log, 5).in_epoch(epoch));
+        assert_eq!(decode::<Ack>(&bytes).unwrap().epoch, Some(epoch));
+        // A reader that predates the field ignores it.
+        #[derive(Deserialize)]
+        struct Before {
+            acked_through: u64,
+        }
+        let before: Before = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(before.acked_through, 5);
+    }
 
     fn ev(seq: u64, body: EventBody) -> Event {
         Event {

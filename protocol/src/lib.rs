@@ -10,9 +10,12 @@ pub mod barcode;
 pub mod codec;
 pub mod delta;
 pub mod digitise;
+pub mod envelope;
 pub mod event;
 pub mod fold;
 pub mod ids;
+pub mod limits;
+pub mod privacy;
 pub mod search;
 pub mod status;
 pub mod time;
@@ -22,6 +25,11 @@ pub use codec::{decode, encode, DecodeError};
 pub use ids::{BranchId, DeviceId, IdError};
 
 /// The schema version every message carries in its `v` field.
+///
+/// An optional field added with a serde default (such as the `epoch` of acks and
+/// downlinks) does not change it: older messages still decode, and older readers ignore
+/// the field. It changes only when a message would be misread by the other side, because
+/// a receiver refuses every other version outright.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The largest MQTT payload either side accepts, in bytes.
@@ -30,9 +38,4 @@ pub const MAX_PAYLOAD: usize = 256 * 1024;
 /// The most events one batch message may carry.
 pub const MAX_BATCH_EVENTS: usize = 200;
 
-/// The longest patron name, in characters. One patron travels in one delta operation, so
-/// its texts are bounded well below [`MAX_PAYLOAD`].
-pub const MAX_NAME_CHARS: usize = 200;
-
-/// The longest reason a patron is blocked, in characters.
-pub const MAX_BLOCK_REASON_CHARS: usize = 500;
+pub use limits::{MAX_BLOCK_REASON_CHARS, MAX_NAME_CHARS};

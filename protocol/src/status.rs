@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec::{Invalid, Versioned};
 use crate::ids::{BranchId, DeviceId};
+use crate::limits::{
+    too_long, too_long_opt, too_many, MAX_HARDWARE_ENTRIES, MAX_MESSAGE_CHARS, MAX_SHORT_CHARS,
+};
 use crate::SCHEMA_VERSION;
 
 /// Whether the agent is connected.
@@ -82,6 +85,18 @@ impl Versioned for DeviceStatus {
     fn version(&self) -> u32 {
         self.v
     }
+
+    fn validate(&self) -> Result<(), Invalid> {
+        too_long("version", &self.version, MAX_SHORT_CHARS)?;
+        too_long("boot id", &self.boot_id, MAX_SHORT_CHARS)?;
+        too_many("hardware", self.hardware.len(), MAX_HARDWARE_ENTRIES)?;
+        for (name, hw) in &self.hardware {
+            too_long("hardware name", name, MAX_SHORT_CHARS)?;
+            too_long_opt("hardware detail", hw.detail.as_deref(), MAX_MESSAGE_CHARS)?;
+        }
+        let uploading = self.digitise.as_ref().and_then(|d| d.uploading.as_deref());
+        too_long_opt("uploading job", uploading, MAX_SHORT_CHARS)
+    }
 }
 
 /// What central asks a device to do.
@@ -103,6 +118,16 @@ pub enum CommandKind {
     Reboot,
 }
 
+impl CommandKind {
+    /// Checks the length of a message's text ([`crate::limits::MAX_MESSAGE_CHARS`]).
+    pub fn check_lengths(&self) -> Result<(), Invalid> {
+        match self {
+            CommandKind::ShowMessage { text, .. } => too_long("text", text, MAX_MESSAGE_CHARS),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A message on `.../cmd`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command {
@@ -121,10 +146,12 @@ impl Versioned for Command {
     }
 
     fn validate(&self) -> Result<(), Invalid> {
-        if self.id.is_empty() || self.id.len() > 64 {
-            return Err(Invalid("command id must be 1 to 64 bytes".into()));
+        if self.id.is_empty() || self.id.len() > MAX_SHORT_CHARS {
+            return Err(Invalid(format!(
+                "command id must be 1 to {MAX_SHORT_CHARS} bytes"
+            )));
         }
-        Ok(())
+        self.kind.check_lengths()
     }
 }
 
@@ -156,6 +183,11 @@ impl CommandReply {
 impl Versioned for CommandReply {
     fn version(&self) -> u32 {
         self.v
+    }
+
+    fn validate(&self) -> Result<(), Invalid> {
+        too_long("command id", &self.id, MAX_SHORT_CHARS)?;
+        too_long("message", &self.message, MAX_MESSAGE_CHARS)
     }
 }
 

@@ -155,13 +155,27 @@ impl Agent {
 
     /// Runs `edge-agent ctl` with `args` against this agent; returns (exit code, stdout).
     pub fn ctl(&self, args: &[&str]) -> (i32, String) {
-        let out = Command::new(bin("edge-agent"))
+        self.ctl_stdin(args, "")
+    }
+
+    /// [`Agent::ctl`] with `stdin` as its standard input (a PIN for `--pin-stdin`).
+    pub fn ctl_stdin(&self, args: &[&str], stdin: &str) -> (i32, String) {
+        use std::io::Write;
+        let mut child = Command::new(bin("edge-agent"))
             .arg("ctl")
             .arg("--socket")
             .arg(&self.socket)
             .args(args)
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run ctl");
+        if let Some(mut input) = child.stdin.take() {
+            // A ctl that does not read its stdin closes it: that is not the test's error.
+            let _ = input.write_all(stdin.as_bytes());
+        }
+        let out = child.wait_with_output().expect("run ctl");
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),

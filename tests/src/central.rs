@@ -25,6 +25,8 @@ pub struct Central {
     /// The broker URL devices use.
     pub mqtt_url: String,
     daemon: Daemon,
+    /// The administrator's API token the helpers below send, made at the first start.
+    token: Option<String>,
 }
 
 impl Central {
@@ -52,6 +54,7 @@ impl Central {
             http: SocketAddr::from(([127, 0, 0, 1], http_port)),
             mqtt_url,
             daemon: Daemon::new("central", "serve", "central", dir, config),
+            token: None,
         }
     }
 
@@ -81,15 +84,20 @@ impl Central {
 
     /// Runs `central admin create` for a dashboard user (`branch` makes branch staff).
     pub fn admin_create(&self, name: &str, password: &str, branch: Option<&str>) {
+        let role = if branch.is_some() { "staff" } else { "admin" };
+        self.user_create(name, password, role, branch);
+    }
+
+    /// Runs `central admin create` for a dashboard user of any role.
+    pub fn user_create(&self, name: &str, password: &str, role: &str, branch: Option<&str>) {
         let mut cmd = Command::new(bin("central"));
         cmd.args(["admin", "create", "--config"])
             .arg(&self.daemon.config)
-            .args(["--name", name])
+            .args(["--name", name, "--role", role])
             .env("RONG_ADMIN_PASSWORD", password);
-        match branch {
-            Some(b) => cmd.args(["--role", "staff", "--branch", b]),
-            None => cmd.args(["--role", "admin"]),
-        };
+        if let Some(b) = branch {
+            cmd.args(["--branch", b]);
+        }
         run_ok(&mut cmd, "central admin create");
     }
 
@@ -133,6 +141,51 @@ impl Central {
         rong_identity::Signer::new(device, key)
     }
 
+    /// Runs `central token create` and answers the token (`branch` for staff and
+    /// read-only tokens).
+    pub fn token_create(&self, role: &str, branch: Option<&str>, label: &str) -> String {
+        let mut cmd = Command::new(bin("central"));
+        cmd.args(["token", "create", "--config"])
+            .arg(&self.daemon.config)
+            .args(["--role", role, "--label", label]);
+        if let Some(b) = branch {
+            cmd.args(["--branch", b]);
+        }
+        run_ok(&mut cmd, "central token create").trim().to_owned()
+    }
+
+    /// The administrator's API token the JSON helpers send (made at the first start).
+    pub fn token(&self) -> &str {
+        self.token.as_deref().expect("central was started")
+    }
+
+    /// Runs `central backup FILE`; returns its stdout.
+    pub fn backup(&self, file: &Path) -> String {
+        run_ok(
+            Command::new(bin("central"))
+                .args(["backup", "--config"])
+                .arg(&self.daemon.config)
+                .arg(file),
+            "central backup",
+        )
+    }
+
+    /// Runs `central restore FILE`; returns whether it succeeded, and its stdout and stderr.
+    pub fn restore(&self, file: &Path) -> (bool, String) {
+        let out = Command::new(bin("central"))
+            .args(["restore", "--config"])
+            .arg(&self.daemon.config)
+            .arg(file)
+            .output()
+            .expect("run central restore");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
     /// Central's database file.
     pub fn db_path(&self) -> PathBuf {
         self.daemon.dir.join("data").join("central.db")
@@ -140,6 +193,9 @@ impl Central {
 
     /// Starts `central serve` and waits for its ready line.
     pub fn start(&mut self) {
+        if self.token.is_none() {
+            self.token = Some(self.token_create("admin", None, "tests"));
+        }
         let ready = self.daemon.start("central", Duration::from_secs(60));
         assert_eq!(
             ready["http"],
@@ -175,19 +231,19 @@ impl Central {
         &self.daemon.dir
     }
 
-    /// GET a JSON path.
+    /// GET a JSON path, with the administrator's API token.
     pub fn get(&self, path: &str) -> serde_json::Value {
-        http::get_json(self.http, path)
+        http::get_json_as(self.http, self.token.as_deref(), path)
     }
 
-    /// Sends a request and returns the raw reply.
+    /// Sends a request with the administrator's API token and returns the raw reply.
     pub fn request(
         &self,
         method: &str,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> http::Reply {
-        http::request(self.http, method, path, body)
+        http::request_as(self.http, self.token.as_deref(), method, path, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
     }
 

@@ -33,12 +33,29 @@ pub fn request(
     path: &str,
     body: Option<&serde_json::Value>,
 ) -> std::io::Result<Reply> {
+    request_as(addr, None, method, path, body)
+}
+
+/// Sends one request with `token` as its bearer credentials, if given, and reads the whole
+/// response.
+pub fn request_as(
+    addr: SocketAddr,
+    token: Option<&str>,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> std::io::Result<Reply> {
     let body = body.map(|b| b.to_string());
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| vec![("Authorization", a)])
+        .unwrap_or_default();
     let r = request_full(
         addr,
         method,
         path,
-        &[],
+        &headers,
         body.as_deref().map(|b| ("application/json", b.as_bytes())),
     )?;
     Ok(Reply {
@@ -207,7 +224,13 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 
 /// GET, expecting JSON with status 200.
 pub fn get_json(addr: SocketAddr, path: &str) -> serde_json::Value {
-    let r = request(addr, "GET", path, None).unwrap_or_else(|e| panic!("GET {path}: {e}"));
+    get_json_as(addr, None, path)
+}
+
+/// GET a JSON path with `token` as bearer credentials, if given; panics unless it answers 200.
+pub fn get_json_as(addr: SocketAddr, token: Option<&str>, path: &str) -> serde_json::Value {
+    let r =
+        request_as(addr, token, "GET", path, None).unwrap_or_else(|e| panic!("GET {path}: {e}"));
     assert_eq!(
         r.status,
         200,

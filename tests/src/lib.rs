@@ -18,6 +18,7 @@ pub mod bag;
 pub mod browser;
 pub mod central;
 pub mod fixtures;
+pub mod fuzz;
 pub mod http;
 pub mod interop;
 pub mod mosquitto;
@@ -30,6 +31,7 @@ pub mod scenario;
 pub mod staff;
 pub mod stand_in;
 pub mod tus;
+pub mod watchdog;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};

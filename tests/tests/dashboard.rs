@@ -352,6 +352,35 @@ fn dashboard_security() {
         200
     );
 
+    // Read-only staff: their branch, no command or acknowledge forms, and changes refused.
+    s.central
+        .user_create("cu", PASSWORD, "readonly", Some("dakto"));
+    let cu = crate::login(addr, "cu");
+    let page = cu.get("/admin/devices/dakto-kiosk-1");
+    assert_eq!(page.status, 200);
+    assert!(!page.text().contains("/commands"), "no command forms");
+    assert_eq!(cu.get("/admin/devices/kontum-kiosk-1").status, 403);
+    let cu_csrf = cu.csrf();
+    let dakto_path = "/admin/devices/dakto-kiosk-1/commands";
+    let r = cu.post(
+        dakto_path,
+        &form(&[("kind", "sync_now"), ("csrf", &cu_csrf)]),
+    );
+    assert_eq!(r.status, 403);
+    // The audit log: the administrator sees every login and the command; Đăk Tô's staff
+    // only their branch's rows.
+    let audit = crate::login(addr, "ana").get("/admin/audit?lang=en").text();
+    assert!(
+        audit.contains("Audit log") && audit.contains("device.command"),
+        "{audit}"
+    );
+    assert!(audit.contains(">cu<") && audit.contains(">bo<"), "{audit}");
+    let theirs = cu.get("/admin/audit").text();
+    assert!(
+        theirs.contains(">cu<") && !theirs.contains("device.command"),
+        "{theirs}"
+    );
+
     // Wrong passwords are rate limited: after 3 failures even the right one is refused.
     for i in 0..3 {
         assert_eq!(

@@ -102,6 +102,18 @@ fn ctl_drives_the_local_api() {
 
     let (code, _) = agent.ctl(&["frobnicate"]);
     assert_eq!(code, 2);
+
+    // A PIN comes from stdin (or a prompt), never from the command line.
+    let pinned = card(5);
+    let (code, out) = agent.ctl_stdin(&["identify", "--card", &pinned, "--pin-stdin"], "0005\n");
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = agent.ctl_stdin(&["identify", "--card", &pinned, "--pin-stdin"], "9999\n");
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("wrong_pin"), "{out}");
+    let (code, _) = agent.ctl(&["identify", "--card", &pinned, "--pin", "0005"]);
+    assert_eq!(code, 2, "--pin is no longer an option");
+    let (code, _) = agent.ctl_stdin(&["identify", "--card", &pinned, "--ask-pin"], "0005\n");
+    assert_eq!(code, 2, "--ask-pin needs a terminal");
 }
 
 #[test]

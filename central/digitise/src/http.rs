@@ -39,11 +39,13 @@ pub struct IntakeState {
 /// the JSON API's (the server names it `ApiError`), so both answer alike.
 #[derive(Debug)]
 pub enum JsonError {
+    /// 413: the body is over the limit (`[http.limits] max_body_bytes`).
+    TooLarge(String),
     /// 400.
     BadRequest(String),
-    /// 401: no valid device credentials.
+    /// 401, with `WWW-Authenticate: Bearer`: no credentials, or bad ones.
     Unauthorized(String),
-    /// 403: the caller may not do this.
+    /// 403: credentials that do not allow this.
     Forbidden(String),
     /// 404.
     NotFound(String),
@@ -60,6 +62,7 @@ impl From<StoreError> for JsonError {
         match e {
             StoreError::NotFound(what) => JsonError::NotFound(format!("{what} not found")),
             StoreError::Conflict(why) => JsonError::Conflict(why),
+            StoreError::TooLong(why) => JsonError::BadRequest(why),
             StoreError::WriterGone => JsonError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in HTTP handler");
@@ -72,9 +75,14 @@ impl From<StoreError> for JsonError {
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let (status, msg) = match self {
-            JsonError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
-            JsonError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, m),
+            JsonError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            JsonError::Unauthorized(m) => {
+                let body = Json(serde_json::json!({ "error": m }));
+                let challenge = [(axum::http::header::WWW_AUTHENTICATE, "Bearer")];
+                return (StatusCode::UNAUTHORIZED, challenge, body).into_response();
+            }
             JsonError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            JsonError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             JsonError::NotFound(m) => (StatusCode::NOT_FOUND, m),
             JsonError::Conflict(m) => (StatusCode::CONFLICT, m),
             JsonError::Unavailable => (
@@ -89,6 +97,9 @@ impl IntoResponse for JsonError {
 
 impl From<JsonRejection> for JsonError {
     fn from(e: JsonRejection) -> Self {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return JsonError::TooLarge(e.body_text());
+        }
         JsonError::BadRequest(e.body_text())
     }
 }

@@ -63,8 +63,12 @@ pub fn page_dir(doc_dir: &Path, position: u32) -> PathBuf {
 }
 
 /// Makes a page's JPEG derivatives from its master. Returns the master's size.
-pub fn make_images(master: &Path, out: &Path) -> Result<(u32, u32), IiifError> {
-    let img = image::open(master).map_err(|source| IiifError::Master {
+pub fn make_images(
+    master: &Path,
+    out: &Path,
+    limits: &crate::images::ImageLimits,
+) -> Result<(u32, u32), IiifError> {
+    let img = limits.open(master).map_err(|source| IiifError::Master {
         path: master.to_owned(),
         source,
     })?;

@@ -7,6 +7,7 @@ pub mod bag;
 pub mod documents;
 pub mod http;
 pub mod iiif;
+pub mod images;
 pub mod layout;
 pub mod ocr;
 pub mod pdf;

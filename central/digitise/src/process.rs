@@ -53,6 +53,8 @@ pub struct OcrOptions {
     pub lang: String,
     /// Attempts per page before it is marked failed.
     pub max_attempts: u32,
+    /// The largest master decoded (a bigger one fails its page, and nothing is made).
+    pub image_limits: crate::images::ImageLimits,
 }
 
 impl Default for OcrOptions {
@@ -60,6 +62,7 @@ impl Default for OcrOptions {
         OcrOptions {
             lang: "vie".into(),
             max_attempts: 3,
+            image_limits: Default::default(),
         }
     }
 }
@@ -147,9 +150,18 @@ pub fn process_page(task: &Claimed, opts: &OcrOptions) -> Result<String, String>
     let dir = &task.document.dir;
     let master = master_path(dir, task.position);
     let image = ocr_image(dir, task.position);
+    // Before tesseract or the IIIF derivation decode it: a bomb fails here, from its header.
+    opts.image_limits
+        .dimensions(&master)
+        .map_err(|e| format!("master {}: {e}", master.display()))?;
     let out = ocr::recognise(&image, &ocr_base(dir, task.position), &opts.lang)
         .map_err(|e| e.to_string())?;
-    iiif::make_images(&master, &iiif::page_dir(dir, task.position)).map_err(|e| e.to_string())?;
+    iiif::make_images(
+        &master,
+        &iiif::page_dir(dir, task.position),
+        &opts.image_limits,
+    )
+    .map_err(|e| e.to_string())?;
     Ok(out.text)
 }
 

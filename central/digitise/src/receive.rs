@@ -105,6 +105,8 @@ impl Intake {
     /// Checks a submission's shape and its uploads: every file named once with a safe path,
     /// every upload present, complete and made for this job and path.
     pub fn check_submission(&self, sub: &BagSubmission) -> Result<(), ReceiveError> {
+        sub.check_lengths()
+            .map_err(|e| ReceiveError::BadSubmission(e.0))?;
         check_id("job", &sub.job).map_err(ReceiveError::BadSubmission)?;
         if sub.device.is_empty() || sub.branch.is_empty() {
             return Err(ReceiveError::BadSubmission(

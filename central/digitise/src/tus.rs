@@ -120,8 +120,19 @@ impl Checksum {
     }
 }
 
-/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs (a value may be absent).
+/// The longest `Upload-Metadata` header taken: the station sends a file name and a few
+/// short fields, well under this.
+pub const MAX_METADATA_BYTES: usize = 4096;
+
+/// Parses `Upload-Metadata`: comma-separated `key base64value` pairs (a value may be absent),
+/// at most [`MAX_METADATA_BYTES`] long.
 pub fn parse_metadata(header: &str) -> Result<BTreeMap<String, String>, TusError> {
+    if header.len() > MAX_METADATA_BYTES {
+        return Err(TusError::BadRequest(format!(
+            "Upload-Metadata is {} bytes, over the limit of {MAX_METADATA_BYTES}",
+            header.len()
+        )));
+    }
     let mut out = BTreeMap::new();
     for pair in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (key, value) = match pair.split_once(' ') {

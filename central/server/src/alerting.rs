@@ -1,6 +1,6 @@
 //! The alert evaluator: every `check_secs` it reads the fleet, asks the alert rules
-//! ([`central_web::rules`]) which alerts hold, records them through the writer and
-//! updates the fleet gauges of `/metrics`.
+//! ([`central_web::rules`]) which alerts hold, adds central's own (a failing scheduled
+//! backup), records them through the writer and updates the fleet gauges of `/metrics`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +41,8 @@ pub async fn run_evaluator(
             }
         };
         let now = now_ms();
-        let (holding, fleet) = evaluate(&rows, now, &alerts, dashboard.heartbeat_secs);
+        let (mut holding, fleet) = evaluate(&rows, now, &alerts, dashboard.heartbeat_secs);
+        holding.extend(central_alerts(&metrics));
         metrics.set_fleet(fleet);
         match writer.run(move |s| s.sync_alerts(&holding, now)).await {
             Ok((raised, cleared)) if raised + cleared > 0 => {
@@ -53,4 +54,22 @@ pub async fn run_evaluator(
         }
     }
     tracing::debug!("alert evaluator stopped");
+}
+
+/// The device name central's own alerts are filed under.
+pub const CENTRAL: &str = "central";
+
+/// Alerts about central itself: the latest scheduled backup failed. Filed under no
+/// branch, so administrators see them.
+pub fn central_alerts(metrics: &Metrics) -> Vec<admin::AlertCandidate> {
+    metrics
+        .backup_failure()
+        .map(|detail| admin::AlertCandidate {
+            kind: "backup_failed",
+            device: CENTRAL.into(),
+            branch: String::new(),
+            detail,
+        })
+        .into_iter()
+        .collect()
 }

@@ -1,7 +1,8 @@
 //! The command line: `central serve`, `central seed`, `central import marc`,
-//! `central export marc`, `central admin create` and `central device ...` (in
-//! [`crate::device_cli`]). With that one, the only module that prints to stdout (the readiness line, the
-//! seed and import summaries, the export) and draws the import's progress line on stderr.
+//! `central export marc`, `central admin create`, `central token`, `central backup`,
+//! `central restore` and `central device ...` (in [`crate::device_cli`]). The only module
+//! that prints to stdout (the readiness line, the seed and import summaries, the export,
+//! what a backup or restore did) and draws the import's progress line on stderr.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::server::{open_store, serve};
+use crate::tokens::TokenCmd;
 
 /// Rông central: circulation authority, sync hub, snapshots and JSON API.
 #[derive(Debug, Parser)]
@@ -63,11 +65,42 @@ pub enum Cmd {
         #[command(subcommand)]
         what: crate::device_cli::DeviceCmd,
     },
+    /// Write a consistent, checked copy of the database to FILE, while central serves or
+    /// not (SQLite's online backup API). FILE is replaced only once the copy is whole.
+    Backup {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The backup file to write.
+        file: PathBuf,
+    },
+    /// Put a backup in place of the database, with central stopped. The current database
+    /// is kept aside (renamed with the time), and central gets a new epoch, so devices
+    /// re-send the events it lacks and take a fresh snapshot.
+    Restore {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The backup file to restore.
+        file: PathBuf,
+    },
+    /// Digitised documents.
+    Documents {
+        /// What to do.
+        #[command(subcommand)]
+        what: DocumentsCmd,
+    },
     /// Manage dashboard users.
     Admin {
         /// What to do.
         #[command(subcommand)]
         what: AdminCmd,
+    },
+    /// Manage API tokens for the JSON API.
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        what: TokenCmd,
     },
 }
 
@@ -80,7 +113,7 @@ pub enum AdminCmd {
         /// Login name.
         #[arg(long)]
         name: String,
-        /// `admin` (every branch) or `staff` (one branch).
+        /// `admin` (every branch), `staff` or `readonly` (one branch).
         #[arg(long, default_value = "admin")]
         role: String,
         /// The branch of a staff user.
@@ -89,6 +122,25 @@ pub enum AdminCmd {
         /// TOML config file (for data_dir); RONG_* env vars override it.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+/// `central documents ...`.
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCmd {
+    /// Check a copy of the document masters: every document the database lists must have
+    /// its bag under DIR/documents/{id}/bag/, and every file must match the bag's SHA-256
+    /// manifest. Exit code 1 when one is missing or damaged.
+    Verify {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// The database that lists the documents (default: central's own); give the
+        /// backup taken with the copy to check the pair.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The copy: a directory holding `documents/`, as central's data dir does.
+        dir: PathBuf,
     },
 }
 
@@ -193,6 +245,57 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             admin_create(&config, &name, &role, branch.as_deref())
         }
         Cmd::Device { what } => crate::device_cli::run(what),
+        Cmd::Token { what } => crate::tokens::run(what),
+        Cmd::Backup { config, file } => {
+            let config = Config::load(config.as_deref())?;
+            let report = crate::backup::backup_to(&config, &file)?;
+            println!(
+                "Backed up {} to {} ({} bytes, schema {}).",
+                config.db_path().display(),
+                file.display(),
+                report.bytes,
+                report.schema_version
+            );
+            Ok(())
+        }
+        Cmd::Restore { config, file } => {
+            let config = Config::load(config.as_deref())?;
+            let done = crate::backup::restore(&config, &file)?;
+            println!(
+                "Restored {} (schema {}) to {}; new epoch {}.",
+                file.display(),
+                done.schema_version,
+                config.db_path().display(),
+                done.epoch
+            );
+            if let Some(aside) = &done.kept_aside {
+                println!("The previous database is kept as {}.", aside.display());
+            }
+            println!("Devices re-send what the backup lacks when central next starts.");
+            Ok(())
+        }
+        Cmd::Documents {
+            what: DocumentsCmd::Verify { config, db, dir },
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let db = db.unwrap_or_else(|| config.db_path());
+            let found = crate::backup::masters::verify(&db, &dir)?;
+            for p in &found.problems {
+                println!("{p}");
+            }
+            println!(
+                "{} documents sound ({} bytes), {} missing or damaged.",
+                found.sound,
+                found.bytes,
+                found.problems.len()
+            );
+            anyhow::ensure!(
+                found.problems.is_empty(),
+                "the masters copy in {} is incomplete",
+                dir.display()
+            );
+            Ok(())
+        }
         Cmd::Export {
             what:
                 ExportCmd::Marc {
@@ -268,6 +371,18 @@ fn import_cmd(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
             progress.update(n);
         })?;
     progress.finish(done);
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    crate::tokens::audit_cli(
+        &mut store,
+        "marc.import",
+        &names.join(" "),
+        format!(
+            "imported {}, updated {}, skipped {}",
+            report.imported,
+            report.updated,
+            report.skipped_records()
+        ),
+    );
     println!(
         "imported {}, updated {}, skipped {}",
         report.imported,
@@ -331,6 +446,15 @@ fn import_patrons_cmd(config: &Config, file: &std::path::Path) -> anyhow::Result
         }
     }
     bad.sort_by_key(|b| b.line);
+    crate::tokens::audit_cli(
+        &mut store,
+        "patrons.import",
+        &file.display().to_string(),
+        format!(
+            "imported {imported}, updated {updated}, skipped {}",
+            bad.len()
+        ),
+    );
     println!(
         "imported {imported}, updated {updated}, skipped {}",
         bad.len()
@@ -380,11 +504,11 @@ fn admin_create(
     branch: Option<&str>,
 ) -> anyhow::Result<()> {
     use central_store::admin::Role;
-    let role = Role::parse(role).context("--role must be admin or staff")?;
+    let role = Role::parse(role).context("--role must be admin, staff or readonly")?;
     let branch = match (role, branch) {
         (Role::Admin, _) => None,
-        (Role::Staff, Some(b)) => Some(b),
-        (Role::Staff, None) => anyhow::bail!("a staff user needs --branch"),
+        (_, Some(b)) => Some(b),
+        (_, None) => anyhow::bail!("a {} user needs --branch", role.as_str()),
     };
     let name = name.trim();
     if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {

@@ -35,6 +35,47 @@ pub struct Config {
     pub uploads: UploadsConfig,
     /// Processing of digitised documents (OCR, IIIF).
     pub digitise: DigitiseConfig,
+    /// Scheduled backups of the database.
+    pub backup: BackupConfig,
+}
+
+/// `[backup]`: backups `central serve` takes by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Where scheduled backups go; unset: none are taken.
+    pub dir: Option<PathBuf>,
+    /// Hours between backups (fractions allowed), counted from the newest one in `dir`.
+    pub every_hours: f64,
+    /// A daily local time `HH:MM` (by `utc_offset_minutes`) instead of `every_hours`.
+    pub at: Option<String>,
+    /// How many scheduled backups to keep; older ones are deleted.
+    pub keep: usize,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: None,
+            every_hours: 24.0,
+            at: None,
+            keep: 7,
+        }
+    }
+}
+
+impl BackupConfig {
+    /// The `at` time as (hour, minute), if set and valid.
+    pub fn at_time(&self) -> Result<Option<(u32, u32)>, String> {
+        let Some(at) = &self.at else { return Ok(None) };
+        let bad = || format!("backup.at / RONG_BACKUP_AT {at:?}: expected HH:MM");
+        let (h, m) = at.split_once(':').ok_or_else(bad)?;
+        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 {
+            return Err(bad());
+        }
+        Ok(Some((h, m)))
+    }
 }
 
 /// Limits of the tus upload endpoint (`/files/`).
@@ -91,6 +132,8 @@ pub struct DigitiseConfig {
     /// Central is behind a reverse proxy that sets `X-Forwarded-Proto`/`-Host`: trust
     /// them when `public_url` is unset (never otherwise).
     pub trust_forwarded: bool,
+    /// The largest uploaded master central decodes.
+    pub image_limits: central_digitise::images::ImageLimits,
 }
 
 impl Default for DigitiseConfig {
@@ -101,6 +144,7 @@ impl Default for DigitiseConfig {
             ocr_max_attempts: 3,
             public_url: None,
             trust_forwarded: false,
+            image_limits: Default::default(),
         }
     }
 }
@@ -109,8 +153,40 @@ impl Default for DigitiseConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Listen address; port 0 picks a free port. The API has no login yet: keep it local.
+    /// Listen address; port 0 picks a free port.
     pub listen: SocketAddr,
+    /// Body size, time and concurrency limits of every request.
+    pub limits: crate::http::limits::HttpLimits,
+    /// A file holding the operator token for `/metrics` and the OpenAPI document (its
+    /// first line). Unset: those answer loopback peers only (behind a reverse proxy on
+    /// the same host every request is loopback: set a token there).
+    pub operator_token_file: Option<PathBuf>,
+    /// Public routes: requests a second per client address, once its burst is spent.
+    pub public_per_second: f64,
+    /// Public routes: requests a client address may make at once.
+    pub public_burst: u32,
+    /// Public routes: at most this many client addresses are tracked at once.
+    pub public_max_clients: usize,
+}
+
+impl HttpConfig {
+    /// The operator token from [`HttpConfig::operator_token_file`], if one is set.
+    pub fn operator_token(&self) -> Result<Option<Secret>, ConfigError> {
+        let Some(path) = &self.operator_token_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::Invalid(format!("http.operator_token_file {}: {e}", path.display()))
+        })?;
+        let token = text.lines().next().unwrap_or("").trim().to_owned();
+        if token.len() < 16 {
+            return Err(ConfigError::Invalid(format!(
+                "http.operator_token_file {}: the token must have at least 16 characters",
+                path.display()
+            )));
+        }
+        Ok(Some(Secret(token)))
+    }
 }
 
 /// Broker settings.
@@ -152,6 +228,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             uploads: UploadsConfig::default(),
             digitise: DigitiseConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }
@@ -160,6 +237,12 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            limits: Default::default(),
+            operator_token_file: None,
+            // A page of the viewer fetches a few dozen tiles at once.
+            public_per_second: 20.0,
+            public_burst: 200,
+            public_max_clients: 10_000,
         }
     }
 }
@@ -229,6 +312,7 @@ impl Layered for Config {
             alerts,
             uploads,
             digitise,
+            backup,
         } = self;
         env.set("RONG_DATA_DIR", data_dir, PathBuf::from);
         env.parse("RONG_UPLOADS_MAX_FILE_BYTES", &mut uploads.max_file_bytes)?;
@@ -241,6 +325,10 @@ impl Layered for Config {
         )?;
         env.parse("RONG_UPLOADS_MIN_FREE_BYTES", &mut uploads.min_free_bytes)?;
         env.parse("RONG_HTTP_LISTEN", &mut http.listen)?;
+        let token_file = &mut http.operator_token_file;
+        env.set("RONG_OPERATOR_TOKEN_FILE", token_file, |v| {
+            unless_empty(v).map(PathBuf::from)
+        });
         env.parse("RONG_MQTT_LISTEN", &mut broker.listen)?;
         env.set("RONG_MQTT_URL", &mut broker.external_url, unless_empty);
         env.set("RONG_MQTT_USERNAME", &mut broker.username, Some);
@@ -256,6 +344,12 @@ impl Layered for Config {
         let default_branch = &mut import.default_branch;
         env.set("RONG_IMPORT_DEFAULT_BRANCH", default_branch, unless_empty);
         env.parse("RONG_DASHBOARD_SECURE_COOKIE", &mut dashboard.secure_cookie)?;
+        env.set("RONG_BACKUP_DIR", &mut backup.dir, |v| {
+            unless_empty(v).map(PathBuf::from)
+        });
+        env.parse("RONG_BACKUP_EVERY_HOURS", &mut backup.every_hours)?;
+        env.set("RONG_BACKUP_AT", &mut backup.at, unless_empty);
+        env.parse("RONG_BACKUP_KEEP", &mut backup.keep)?;
         env.parse("RONG_ALERTS_OFFLINE_MINUTES", &mut alerts.offline_minutes)
     }
 
@@ -270,6 +364,16 @@ impl Layered for Config {
                     .into(),
             ));
         }
+        // Below a second a schedule would only spin; a backup can take longer than that.
+        let every = self.backup.every_hours;
+        if !every.is_finite() || every < 1.0 / 3600.0 || self.backup.keep == 0 {
+            return Err(ConfigError::Invalid(
+                "backup.every_hours must be a number of at least 1/3600 (one second) and \
+                 backup.keep at least 1"
+                    .into(),
+            ));
+        }
+        self.backup.at_time().map_err(ConfigError::Invalid)?;
         if let Some(url) = &self.broker.external_url {
             rong_mqtt::BrokerUrl::parse(url).map_err(|reason| {
                 ConfigError::Invalid(format!(
@@ -359,6 +463,37 @@ mod tests {
     }
 
     #[test]
+    fn backup_settings_layer_and_are_checked() {
+        let c = Config::load_with(None, |_| None).unwrap();
+        assert_eq!(c.backup, BackupConfig::default());
+        assert_eq!(c.backup.dir, None, "no scheduled backups unless asked");
+        let env: HashMap<&str, &str> = [
+            ("RONG_BACKUP_DIR", "/srv/backups"),
+            ("RONG_BACKUP_EVERY_HOURS", "0.5"),
+            ("RONG_BACKUP_AT", "02:30"),
+            ("RONG_BACKUP_KEEP", "3"),
+        ]
+        .into_iter()
+        .collect();
+        let c = Config::load_with(None, |k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(c.backup.dir, Some(PathBuf::from("/srv/backups")));
+        assert_eq!(c.backup.every_hours, 0.5);
+        assert_eq!(c.backup.at_time(), Ok(Some((2, 30))));
+        assert_eq!(c.backup.keep, 3);
+        for (k, v) in [
+            ("RONG_BACKUP_AT", "25:00"),
+            ("RONG_BACKUP_AT", "2h30"),
+            ("RONG_BACKUP_EVERY_HOURS", "0"),
+            ("RONG_BACKUP_EVERY_HOURS", "NaN"),
+            ("RONG_BACKUP_EVERY_HOURS", "inf"),
+            ("RONG_BACKUP_KEEP", "0"),
+        ] {
+            let got = Config::load_with(None, |name| (name == k).then(|| v.to_owned()));
+            assert!(got.is_err(), "{k}={v} accepted");
+        }
+    }
+
+    #[test]
     fn example_config_parses() {
         let text = include_str!("../central.example.toml");
         let c: Config = toml::from_str(text).unwrap();
@@ -366,6 +501,7 @@ mod tests {
         assert_eq!(c.import, Config::default().import);
         assert_eq!(c.uploads, Config::default().uploads);
         assert_eq!(c.digitise, Config::default().digitise);
+        assert_eq!(c.backup, Config::default().backup);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use rong_protocol::delta::{Delta, Downlink, Op};
 use rong_protocol::ids::BranchId;
 use rong_protocol::MAX_PAYLOAD;
+use uuid::Uuid;
 
 /// Room left for the envelope (`{"v":1,"type":"delta","from_version":…,"ops":[]}`).
 const ENVELOPE: usize = 128;
@@ -13,7 +14,9 @@ const ENVELOPE: usize = 128;
 /// what the branch is sent ([`Op::for_branch`]); versions whose op the branch does not get
 /// still count, so the deltas' version ranges stay consecutive and cover every version.
 /// An op too large on its own still travels alone (and is logged): dropping it would leave
-/// devices stuck.
+/// devices stuck. The change log refuses any op over the protocol's limits
+/// ([`rong_protocol::limits`]), and every op within them fits one message, so this does
+/// not happen with what central stores.
 pub fn chunk(from_version: u64, ops: &[Op], branch: &BranchId, limit: usize) -> Vec<Delta> {
     let budget = limit.saturating_sub(ENVELOPE);
     let mut out = Vec::new();
@@ -52,11 +55,17 @@ pub fn chunk(from_version: u64, ops: &[Op], branch: &BranchId, limit: usize) -> 
     out
 }
 
-/// [`chunk`] with the protocol's payload limit, encoded as downlink messages.
-pub fn encode_chunks(from_version: u64, ops: &[Op], branch: &BranchId) -> Vec<Vec<u8>> {
+/// [`chunk`] with the protocol's payload limit, encoded as downlink messages in central's
+/// `epoch`.
+pub fn encode_chunks(
+    from_version: u64,
+    ops: &[Op],
+    branch: &BranchId,
+    epoch: Uuid,
+) -> Vec<Vec<u8>> {
     chunk(from_version, ops, branch, MAX_PAYLOAD)
         .into_iter()
-        .map(|d| rong_protocol::encode(&Downlink::delta(d)))
+        .map(|d| rong_protocol::encode(&Downlink::delta(d).in_epoch(epoch)))
         .collect()
 }
 
@@ -127,11 +136,90 @@ mod tests {
         for d in &deltas {
             assert_eq!(d.to_version - d.from_version, d.ops.len() as u64);
         }
-        for bytes in encode_chunks(41, &ops, &kt()) {
+        let epoch = Uuid::now_v7();
+        for bytes in encode_chunks(41, &ops, &kt(), epoch) {
             assert!(bytes.len() < MAX_PAYLOAD, "{} bytes", bytes.len());
             let msg: Downlink = rong_protocol::decode(&bytes).unwrap();
             assert!(matches!(msg.body, DownlinkBody::Delta(_)));
+            assert_eq!(msg.epoch, Some(epoch));
         }
+    }
+
+    /// `n` characters JSON escapes to six bytes each.
+    fn worst(n: usize) -> String {
+        "\u{1}".repeat(n)
+    }
+
+    #[test]
+    fn a_run_of_the_largest_valid_ops_splits_into_messages_under_both_limits() {
+        use rong_protocol::delta::Patron;
+        use rong_protocol::limits::*;
+        let branches: Vec<BranchId> = (0..MAX_RECORD_BRANCHES)
+            .map(|i| BranchId::new(format!("b{i:0>47}")).unwrap())
+            .collect();
+        let record = |i: usize| {
+            Op::PutRecord(Record {
+                id: format!("{i:0>64}"),
+                title: worst(MAX_TITLE_CHARS),
+                author: worst(MAX_AUTHOR_CHARS),
+                subjects: vec![worst(MAX_AUTHOR_CHARS); MAX_SUBJECTS],
+                isbn: Some(worst(MAX_CODE_CHARS)),
+                year: None,
+                publisher: worst(MAX_AUTHOR_CHARS),
+                call_number: worst(MAX_CALL_NUMBER_CHARS),
+                branches: branches.clone(),
+            })
+        };
+        let patron = |i: usize| {
+            Op::PutPatron(Patron {
+                card: format!("{i:0>64}"),
+                nfc_uids: vec![worst(MAX_CODE_CHARS); MAX_NFC_UIDS],
+                name: worst(MAX_NAME_CHARS),
+                category: worst(MAX_CODE_CHARS),
+                branch: branches[0].clone(),
+                blocked: Some(worst(MAX_BLOCK_REASON_CHARS)),
+                expires: None,
+                pin_hash: Some(worst(MAX_PIN_HASH_CHARS)),
+                pin_required: true,
+                staff: true,
+            })
+        };
+        let ops: Vec<Op> = (0..40)
+            .flat_map(|i| [record(i), patron(i), patron(i + 1000)])
+            .collect();
+        assert!(ops.iter().all(|op| op.check_lengths().is_ok()));
+        let messages = encode_chunks(0, &ops, &branches[0], Uuid::nil());
+        assert!(messages.len() > 10, "{} messages", messages.len());
+        let mut back = Vec::new();
+        for bytes in &messages {
+            assert!(bytes.len() <= MAX_PAYLOAD, "{} bytes", bytes.len());
+            assert!(bytes.len() <= crate::broker::BROKER_MAX_PAYLOAD);
+            let msg: Downlink = rong_protocol::decode(bytes).unwrap();
+            let DownlinkBody::Delta(d) = msg.body else {
+                panic!("a delta")
+            };
+            back.extend(d.ops);
+        }
+        assert_eq!(back, ops, "every op arrives once, in order");
+    }
+
+    /// The payload limit the protocol holds messages to is below the packet limit of both
+    /// brokers: the embedded one and the Mosquitto config shipped in `images/`.
+    #[test]
+    fn the_protocol_limit_is_below_both_brokers_limits() {
+        let conf = include_str!("../../../images/mosquitto/rong.conf");
+        let mosquitto: usize = conf
+            .lines()
+            .find_map(|l| l.strip_prefix("max_packet_size "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("the shipped Mosquitto config sets max_packet_size");
+        // An MQTT packet holds the topic and headers besides the payload.
+        let headroom = 1024;
+        assert!(
+            MAX_PAYLOAD + headroom <= mosquitto,
+            "mosquitto: {mosquitto}"
+        );
+        assert!(MAX_PAYLOAD + headroom <= crate::broker::BROKER_MAX_PAYLOAD);
     }
 
     #[test]

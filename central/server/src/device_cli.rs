@@ -10,8 +10,8 @@ use rong_identity::{EnrolmentCode, Role};
 use rong_protocol::{BranchId, DeviceId};
 
 use crate::config::Config;
-use crate::http::device::audit_device_action;
 use crate::server::open_store;
+use crate::tokens::audit_cli;
 
 /// `central device ...`.
 #[derive(Debug, Subcommand)]
@@ -72,7 +72,7 @@ pub fn run(cmd: DeviceCmd) -> anyhow::Result<()> {
             let device = DeviceId::new(id).context("bad device id")?;
             let mut store = open_store(&config)?;
             store.revoke_device(&device, CLI_ACTOR, chrono::Utc::now().timestamp_millis())?;
-            audit_device_action("revoke", CLI_ACTOR, device.as_str(), "");
+            audit_cli(&mut store, "device.revoke", device.as_str(), String::new());
             println!("Revoked {device}. Its requests are refused and its events quarantined from now on.");
             Ok(())
         }
@@ -136,6 +136,12 @@ fn enrol(
         now_ms: now,
         expires_at,
     })?;
+    let detail = format!(
+        "{} code for branch {branch}, expires in {expires_hours} h",
+        role.as_str()
+    );
+    let target = device.as_ref().map_or("-", DeviceId::as_str);
+    audit_cli(&mut store, "device.code", target, detail);
     let shown = code.display();
     let until = chrono::DateTime::from_timestamp_millis(expires_at)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())

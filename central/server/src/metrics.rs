@@ -81,6 +81,20 @@ pub struct Metrics {
     deltas_published: AtomicU64,
     fleet: Mutex<Option<Fleet>>,
     http: Mutex<BTreeMap<String, Histogram>>,
+    backup: Mutex<BackupHealth>,
+}
+
+/// How the scheduled backups are going.
+#[derive(Debug, Default, Clone)]
+struct BackupHealth {
+    /// The last success, seconds since the Unix epoch.
+    last_success: Option<i64>,
+    /// Its size in bytes.
+    last_bytes: u64,
+    /// Failures since start.
+    failures: u64,
+    /// Why the latest attempt failed; cleared by a success.
+    failing: Option<String>,
 }
 
 /// Upper bounds (seconds) of the HTTP latency histogram's buckets.
@@ -139,6 +153,28 @@ impl Metrics {
         if let Ok(mut f) = self.fleet.lock() {
             *f = Some(fleet);
         }
+    }
+
+    /// Records a scheduled backup that succeeded at `unix_secs`, `bytes` long.
+    pub fn backup_succeeded(&self, unix_secs: i64, bytes: u64) {
+        if let Ok(mut b) = self.backup.lock() {
+            b.last_success = Some(unix_secs);
+            b.last_bytes = bytes;
+            b.failing = None;
+        }
+    }
+
+    /// Records a scheduled backup that failed, and why.
+    pub fn backup_failed(&self, why: String) {
+        if let Ok(mut b) = self.backup.lock() {
+            b.failures += 1;
+            b.failing = Some(why);
+        }
+    }
+
+    /// Why the latest scheduled backup failed, while no later one has succeeded.
+    pub fn backup_failure(&self) -> Option<String> {
+        self.backup.lock().ok().and_then(|b| b.failing.clone())
     }
 
     /// Records one HTTP request's latency under its route pattern.
@@ -211,7 +247,35 @@ impl Metrics {
             }
         }
         self.render_http(&mut s);
+        self.render_backup(&mut s);
         s
+    }
+
+    fn render_backup(&self, s: &mut String) {
+        let b = self.backup.lock().map(|b| b.clone()).unwrap_or_default();
+        let lines = [
+            (
+                "rong_backup_last_success_timestamp_seconds",
+                "gauge",
+                "When the last scheduled backup succeeded (0: none since start).",
+                b.last_success.unwrap_or(0).max(0) as u64,
+            ),
+            (
+                "rong_backup_last_bytes",
+                "gauge",
+                "Size of the last successful scheduled backup.",
+                b.last_bytes,
+            ),
+            (
+                "rong_backup_failures_total",
+                "counter",
+                "Scheduled backups that failed since start.",
+                b.failures,
+            ),
+        ];
+        for (name, kind, help, v) in lines {
+            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        }
     }
 
     fn render_http(&self, s: &mut String) {
@@ -346,5 +410,21 @@ mod tests {
         assert!(text.contains(
             "rong_http_request_duration_seconds_bucket{route=\"/admin/devices\",le=\"0.01\"} 0"
         ));
+    }
+
+    #[test]
+    fn backups_show_their_last_success_and_failures() {
+        let m = Metrics::default();
+        assert!(m
+            .render(&StatsRow::default())
+            .contains("rong_backup_last_success_timestamp_seconds 0"));
+        m.backup_failed("disk full".into());
+        assert_eq!(m.backup_failure().as_deref(), Some("disk full"));
+        m.backup_succeeded(1_760_000_000, 4096);
+        assert_eq!(m.backup_failure(), None, "a success clears the failure");
+        let text = m.render(&StatsRow::default());
+        assert!(text.contains("rong_backup_last_success_timestamp_seconds 1760000000"));
+        assert!(text.contains("rong_backup_last_bytes 4096"));
+        assert!(text.contains("rong_backup_failures_total 1"), "{text}");
     }
 }

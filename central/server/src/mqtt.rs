@@ -9,7 +9,6 @@ use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody};
 use rong_protocol::event::EventBatch;
 use rong_protocol::status::{CommandReply, DeviceStatus};
 use rong_protocol::topic::{central_filters, Topic};
-use rong_protocol::SCHEMA_VERSION;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -35,6 +34,8 @@ pub struct MqttCtx {
     pub out: mpsc::UnboundedSender<Outbound>,
     /// Catch-up limit.
     pub max_catchup_ops: u64,
+    /// The database's epoch, carried in every delta and snapshot notice.
+    pub epoch: uuid::Uuid,
 }
 
 /// Client options for central: client id `central`, a clean session, 200 in flight.
@@ -214,11 +215,14 @@ pub fn announce(ctx: &MqttCtx) -> Result<(), StoreError> {
             central_store::snapshot::branch_ids(c)?,
         ))
     })?;
-    let payload = rong_protocol::encode(&Downlink::delta(rong_protocol::delta::Delta {
-        from_version: version,
-        to_version: version,
-        ops: Vec::new(),
-    }));
+    let payload = rong_protocol::encode(
+        &Downlink::delta(rong_protocol::delta::Delta {
+            from_version: version,
+            to_version: version,
+            ops: Vec::new(),
+        })
+        .in_epoch(ctx.epoch),
+    );
     ctx.metrics.deltas(branches.len() as u64);
     for b in branches {
         let _ = ctx.out.send(Outbound {
@@ -254,24 +258,25 @@ fn catchup_on(
     let plan = plan_catchup(from_version, current, ctx.max_catchup_ops, floor);
     tracing::info!(device = %device, from_version, current, floor, plan = ?plan, "catch-up");
     let payloads = match plan {
-        CatchupPlan::Snapshot { version } => vec![rong_protocol::encode(&Downlink {
-            v: SCHEMA_VERSION,
-            body: DownlinkBody::SnapshotRequired {
+        CatchupPlan::Snapshot { version } => vec![rong_protocol::encode(
+            &Downlink::new(DownlinkBody::SnapshotRequired {
                 version,
                 path: format!("/api/v1/snapshot/{branch}"),
-            },
-        })],
+            })
+            .in_epoch(ctx.epoch),
+        )],
         CatchupPlan::Deltas { from, to } => {
             let ops = central_store::ops_between(conn, from, to)?;
-            let mut chunks = encode_chunks(from, &ops, branch);
+            let mut chunks = encode_chunks(from, &ops, branch, ctx.epoch);
             if chunks.is_empty() {
-                chunks.push(rong_protocol::encode(&Downlink::delta(
-                    rong_protocol::delta::Delta {
+                chunks.push(rong_protocol::encode(
+                    &Downlink::delta(rong_protocol::delta::Delta {
                         from_version: from,
                         to_version: from,
                         ops: Vec::new(),
-                    },
-                )));
+                    })
+                    .in_epoch(ctx.epoch),
+                ));
             }
             chunks
         }

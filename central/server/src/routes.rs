@@ -1,8 +1,9 @@
 //! Central's one front door: every HTTP route, listed under the caller allowed to use it.
 //!
-//! Each caller's routes form their own [`Router`], merged at the end, so that each group
-//! can be given its own `route_layer` (issue 14, "Trust", adds authentication group by
-//! group). The handlers live in the crates that own them: the pages in `central-web`,
+//! Each caller's routes form their own [`Router`], merged at the end, each group with its
+//! own `route_layer`: public routes are read-only and rate limited, the staff JSON API
+//! takes an API token or a dashboard session ([`crate::http::guard::staff`]), the
+//! operator's routes an operator token or loopback ([`crate::http::guard::operator`]). The handlers live in the crates that own them: the pages in `central-web`,
 //! uploads, bags and IIIF in `central-digitise`, the JSON API in [`crate::http`]. Each takes
 //! only the part of [`AppState`] it needs, through `FromRef`.
 
@@ -15,10 +16,10 @@ use axum::Router;
 use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
-use central_web::{alerts, devices, digitise as digitise_page, stats, WebState};
+use central_web::{alerts, audit, devices, digitise as digitise_page, stats, WebState};
 
 use crate::http::device::{self as device_http, DeviceAuth};
-use crate::http::{api, openapi, snapshot, ApiError, ApiState};
+use crate::http::{api, guard, openapi, public, snapshot, ApiError, ApiState};
 use crate::metrics::{track_latency, Metrics};
 
 /// Everything the handlers share; each handler extracts only its own part.
@@ -67,6 +68,18 @@ fn route(caller: Caller, path: &'static str, methods: MethodRouter<AppState>) ->
         path,
         methods,
     }
+}
+
+/// Every route's caller and path, in the table's order (tests walk it to check that
+/// every staff and operator route is guarded).
+pub fn paths() -> Vec<(Caller, &'static str)> {
+    table(1).iter().map(|r| (r.caller, r.path)).collect()
+}
+
+/// Whether a staff route belongs to the JSON API (guarded as a group) rather than to the
+/// dashboard's pages (which check the session themselves and redirect to the login).
+pub fn is_staff_api(path: &str) -> bool {
+    path.starts_with("/api/")
 }
 
 /// Every route of central. `max_chunk` limits the body of a tus `PATCH`.
@@ -156,6 +169,7 @@ fn table(max_chunk: usize) -> Vec<Route> {
         route(Staff, "/admin/stats", get(stats::page_route)),
         route(Staff, "/admin/stats.csv", get(stats::csv)),
         route(Staff, "/admin/report", get(stats::report)),
+        route(Staff, "/admin/audit", get(audit::page)),
         // The JSON API.
         route(Staff, "/api/v1/stats", get(api::stats)),
         route(Staff, "/api/v1/loans", get(api::loans)),
@@ -184,24 +198,32 @@ fn table(max_chunk: usize) -> Vec<Route> {
         route(Staff, "/api/v1/notices", get(api::notices)),
         route(Staff, "/api/v1/events", get(api::events)),
         route(Operator, "/metrics", get(api::metrics)),
-        route(Operator, "/api/v1/openapi.json", get(openapi::openapi)),
+        route(Operator, "/api/v1/openapi.json", get(openapi_document)),
     ]
 }
 
-/// The paths given to `caller`, as the table lists them (tests walk them).
-pub fn paths(caller: Caller) -> Vec<&'static str> {
-    table(1024)
-        .into_iter()
-        .filter(|r| r.caller == caller)
-        .map(|r| r.path)
-        .collect()
+/// `GET /api/v1/openapi.json`: the API's description, with the security of each route's
+/// group as this table says.
+async fn openapi_document() -> axum::Json<serde_json::Value> {
+    let all = paths();
+    let of = |caller: Caller| -> Vec<&str> {
+        all.iter()
+            .filter(|(c, _)| *c == caller)
+            .map(|(_, p)| *p)
+            .collect()
+    };
+    axum::Json(openapi::document(
+        &of(Caller::Staff),
+        &of(Caller::Operator),
+        &of(Caller::Device),
+    ))
 }
 
-/// The routes of one caller, as their own router.
-fn group(routes: &[Route], caller: Caller) -> Router<AppState> {
+/// The routes of one caller that `keep` keeps, as their own router.
+fn group(routes: &[Route], caller: Caller, keep: impl Fn(&str) -> bool) -> Router<AppState> {
     routes
         .iter()
-        .filter(|r| r.caller == caller)
+        .filter(|r| r.caller == caller && keep(r.path))
         .fold(Router::new(), |g, r| g.route(r.path, r.methods.clone()))
 }
 
@@ -209,25 +231,34 @@ fn group(routes: &[Route], caller: Caller) -> Router<AppState> {
 /// every request timed into the latency histogram.
 pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     let routes = table(state.intake.intake.uploads.max_chunk());
-    // Authentication: none (they are public).
-    let public = group(&routes, Caller::Public);
+    let all = |_: &str| true;
+    // Authentication: none; read-only and rate limited per client address.
+    let public = group(&routes, Caller::Public, all).route_layer(
+        axum::middleware::from_fn_with_state(state.api.public_limit.clone(), public::guard),
+    );
     // Authentication: the one-time enrolment code, in the handler (rate-limited).
-    let enrolling = group(&routes, Caller::Enrolling);
+    let enrolling = group(&routes, Caller::Enrolling, all);
     // Authentication: every request signed by an enrolled, unrevoked device's key.
-    let device = group(&routes, Caller::Device).route_layer(axum::middleware::from_fn_with_state(
-        state.devices.clone(),
-        device_http::device_auth,
-    ));
+    let device = group(&routes, Caller::Device, all).route_layer(
+        axum::middleware::from_fn_with_state(state.devices.clone(), device_http::device_auth),
+    );
     // Authentication: the dashboard's pages check a session cookie (and CSRF on forms) in
-    // their handlers; the JSON API has none yet (issue 14).
-    let staff = group(&routes, Caller::Staff);
-    // Authentication: none yet (issue 14).
-    let operator = group(&routes, Caller::Operator);
+    // their handlers, redirecting to the login page.
+    let staff_pages = group(&routes, Caller::Staff, |p| !is_staff_api(p));
+    // Authentication: an API token or a dashboard session (with CSRF on changes).
+    let staff_api = group(&routes, Caller::Staff, is_staff_api).route_layer(
+        axum::middleware::from_fn_with_state(state.api.clone(), guard::staff),
+    );
+    // Authentication: the operator token, an administrator's API token, or loopback.
+    let operator = group(&routes, Caller::Operator, all).route_layer(
+        axum::middleware::from_fn_with_state(state.api.clone(), guard::operator),
+    );
     Router::new()
         .merge(public)
         .merge(enrolling)
         .merge(device)
-        .merge(staff)
+        .merge(staff_pages)
+        .merge(staff_api)
         .merge(operator)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(metrics, track_latency))
@@ -303,5 +334,30 @@ mod tests {
             );
         }
         assert!(routes.iter().any(|r| r.caller == Caller::Staff));
+    }
+
+    /// Every JSON route is in the OpenAPI document, with its group's security: a route
+    /// added without its description, or described as open when it is not, fails here.
+    #[tokio::test]
+    async fn every_api_route_is_described_with_its_groups_security() {
+        let axum::Json(doc) = openapi_document().await;
+        for (caller, path) in paths() {
+            if !path.starts_with("/api/") && path != "/metrics" && path != "/healthz" {
+                continue;
+            }
+            let ops = doc["paths"][path]
+                .as_object()
+                .unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"));
+            for (method, op) in ops {
+                let security = &op["security"];
+                let want = match caller {
+                    Caller::Public | Caller::Enrolling => serde_json::json!([]),
+                    Caller::Device => serde_json::json!([{"deviceAuth": []}]),
+                    Caller::Staff => serde_json::json!([{"bearerAuth": []}, {"cookieAuth": []}]),
+                    Caller::Operator => serde_json::json!([{"bearerAuth": []}]),
+                };
+                assert_eq!(security, &want, "{method} {path} ({caller:?})");
+            }
+        }
     }
 }

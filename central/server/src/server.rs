@@ -54,8 +54,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: Option<oneshot::Sender<Ready>>,
 ) -> anyhow::Result<()> {
+    // Held until central stops: `central restore` refuses to run beside it.
+    let _lock = crate::backup::lock_data_dir(&config.data_dir)?;
     let store = open_store(&config)?;
     let central_key = central_key(&config)?;
+    let epoch = store.epoch()?;
+    tracing::info!(%epoch, "database epoch");
     let reads = Reads::new(store.path());
     let ocr_pool = central_digitise::process::WorkerPool::start(
         store.path(),
@@ -63,6 +67,7 @@ pub async fn serve(
         central_digitise::process::OcrOptions {
             lang: config.digitise.ocr_lang.clone(),
             max_attempts: config.digitise.ocr_max_attempts,
+            image_limits: config.digitise.image_limits,
         },
     )?;
     let metrics = Arc::new(Metrics::default());
@@ -81,6 +86,10 @@ pub async fn serve(
         }
     };
 
+    // Unbounded on purpose: the writer thread (synchronous, the one SQLite writer) must
+    // never block on MQTT, or a broker outage would stop HTTP writes too. It grows only
+    // with what the writer produces: an ack per applied batch and deltas per change, which
+    // stop when devices cannot reach the broker, and staff actions (commands, blocks).
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (ingest, writer_thread) = Ingest::start(
         store,
@@ -88,6 +97,7 @@ pub async fn serve(
             metrics: metrics.clone(),
             out: out_tx.clone(),
             utc_offset_min: config.utc_offset_minutes,
+            epoch,
         },
     )?;
 
@@ -112,6 +122,7 @@ pub async fn serve(
             reads: reads.clone(),
             out: out_tx,
             max_catchup_ops: config.ingest.max_catchup_ops,
+            epoch,
         },
         out_rx,
         sub_tx,
@@ -127,7 +138,19 @@ pub async fn serve(
         state.intake.intake.clone(),
         stop_rx.clone(),
     ));
+    let max_chunk = state.intake.intake.uploads.max_chunk();
     let app = routes::router(state, metrics.clone());
+    let app = crate::http::limits::apply(app, &config.http.limits, max_chunk);
+    let schedule =
+        crate::backup::schedule::Schedule::from_config(&config.backup, config.utc_offset_minutes)
+            .map_err(|e| anyhow::anyhow!(e))?;
+    let backup_task = tokio::spawn(crate::backup::schedule::run(
+        config.backup.clone(),
+        schedule,
+        config.db_path(),
+        metrics.clone(),
+        stop_rx.clone(),
+    ));
     let alerts_task = tokio::spawn(crate::alerting::run_evaluator(
         reads,
         ingest.writer().clone(),
@@ -175,6 +198,7 @@ pub async fn serve(
     }
     let _ = mqtt_task.await;
     let _ = alerts_task.await;
+    let _ = backup_task.await;
     let _ = reaper_task.await;
     tokio::task::spawn_blocking(move || ocr_pool.stop())
         .await
@@ -196,6 +220,7 @@ fn app_state(
     central_key: &rong_identity::KeyPair,
 ) -> anyhow::Result<AppState> {
     let writer = ingest.writer().clone();
+    let operator_token = config.http.operator_token()?;
     let intake = central_digitise::receive::Intake::open(
         &config.data_dir,
         config.uploads.max_file_bytes,
@@ -219,6 +244,14 @@ fn app_state(
             writer: writer.clone(),
             ingest: ingest.clone(),
             metrics: metrics.clone(),
+            guards: Arc::new(crate::http::guard::Guards::new(
+                operator_token.as_ref().map(|t| t.expose()),
+            )),
+            public_limit: Arc::new(crate::http::public::RateLimit::new(
+                config.http.public_per_second,
+                config.http.public_burst,
+                config.http.public_max_clients,
+            )),
         },
         web: WebState::new(
             reads.clone(),

@@ -274,6 +274,7 @@ fn a_page_that_cannot_be_read_is_retried_then_marked_failed_with_the_error() {
     let opts = process::OcrOptions {
         lang: "vie".into(),
         max_attempts: 3,
+        image_limits: Default::default(),
     };
     for _ in 0..3 {
         assert!(process::run_one(&mut c, &opts).expect("run"));
@@ -286,6 +287,28 @@ fn a_page_that_cannot_be_read_is_retried_then_marked_failed_with_the_error() {
     assert_eq!((state.as_str(), attempts), ("failed", 3));
     assert!(error.is_some_and(|e| !e.is_empty()));
     assert_eq!(db::counts(&c).expect("counts").failed, 1);
+}
+
+#[test]
+fn a_decompression_bomb_master_fails_its_page_and_nothing_is_made_of_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (_, doc_dir, mut c, _) = registered(tmp.path(), "doc-4", "Bom", &[render("x")]);
+    // A master that declares 60000 × 60000 pixels in a few dozen bytes.
+    let bomb = central_digitise::images::bomb_png(60_000, 60_000);
+    std::fs::write(layout::master_path(&doc_dir, 1), bomb).expect("bomb");
+    let opts = process::OcrOptions {
+        max_attempts: 1,
+        ..Default::default()
+    };
+    assert!(process::run_one(&mut c, &opts).expect("run"));
+    let (state, _, error) = db::task(&c, "doc-4", 1).expect("read").expect("task");
+    assert_eq!(state, "failed");
+    let error = error.unwrap_or_default();
+    assert!(error.contains("60000 × 60000 pixels"), "{error}");
+    assert!(
+        !iiif::page_dir(&doc_dir, 1).exists(),
+        "no derivative is made of it"
+    );
 }
 
 /// Polls `url` until `ok` accepts the status and body, or panics after `limit`.

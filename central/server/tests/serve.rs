@@ -46,10 +46,11 @@ impl Central {
         let data = generate_with_pin_params(60, 30, 1, argon2::Params::new(8, 1, 1, None).unwrap());
         let mut store = Store::open(&config.db_path()).unwrap();
         store.write_seed(&data, 420).unwrap();
+        let token = common::admin_token(&mut store);
         drop(store);
         Central {
             run: common::start(config).await,
-            http: reqwest::Client::new(),
+            http: common::client_with_token(&token),
             _dir: dir,
             data,
         }
@@ -674,6 +675,21 @@ async fn status_and_commands_reach_the_device_record() {
         c.get("/api/v1/devices").await[0]["state"] == "online"
     })
     .await;
+
+    // A message text over the protocol's limit is refused at HTTP, and nothing is sent.
+    let long = "ệ".repeat(rong_protocol::limits::MAX_MESSAGE_CHARS + 1);
+    let r = c
+        .post_json(
+            "/api/v1/devices/dakto-kiosk-1/commands",
+            serde_json::json!({"command": "show_message", "text": long, "seconds": 5}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("text has 501 characters"), "{body}");
+    assert!(c.get("/api/v1/devices/dakto-kiosk-1").await["commands"]
+        .as_array()
+        .is_none_or(|a| a.is_empty()));
 
     // A command goes out on .../cmd with a fresh correlation id.
     let r = c

@@ -16,6 +16,8 @@ pub enum Role {
     Admin,
     /// One branch only.
     Staff,
+    /// One branch only, and may change nothing.
+    Readonly,
 }
 
 impl Role {
@@ -24,6 +26,7 @@ impl Role {
         match self {
             Role::Admin => "admin",
             Role::Staff => "staff",
+            Role::Readonly => "readonly",
         }
     }
 
@@ -32,8 +35,52 @@ impl Role {
         match s {
             "admin" => Some(Role::Admin),
             "staff" => Some(Role::Staff),
+            "readonly" => Some(Role::Readonly),
             _ => None,
         }
+    }
+}
+
+/// Another branch's data, or a change by a read-only caller: refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denied;
+
+/// What a caller may see and do: its role and, unless it is an administrator, its branch.
+/// The dashboard and the JSON API both decide through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Access {
+    /// Role.
+    pub role: Role,
+    /// The branch of staff and read-only callers.
+    pub branch: Option<String>,
+}
+
+impl Access {
+    /// Whether data of `branch` may be shown: administrators see all, the others only
+    /// their own branch (and never data of no known branch).
+    pub fn may_see(&self, branch: Option<&str>) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Staff | Role::Readonly => branch.is_some() && branch == self.branch.as_deref(),
+        }
+    }
+
+    /// The branch filter to apply when `asked` was asked for (none or empty: every branch
+    /// the caller may see); another branch than a branch caller's own is denied.
+    pub fn scope(&self, asked: Option<&str>) -> Result<Option<String>, Denied> {
+        let asked = asked.filter(|b| !b.is_empty());
+        match self.role {
+            Role::Admin => Ok(asked.map(str::to_owned)),
+            Role::Staff | Role::Readonly => match (asked, &self.branch) {
+                (Some(a), Some(mine)) if a != mine => Err(Denied),
+                (_, mine) => Ok(mine.clone()),
+            },
+        }
+    }
+
+    /// Whether the caller may change anything (everyone but read-only callers).
+    pub fn may_change(&self) -> bool {
+        self.role != Role::Readonly
     }
 }
 
@@ -46,7 +93,7 @@ pub struct UserRow {
     pub password_hash: String,
     /// Role.
     pub role: Role,
-    /// Branch, for staff.
+    /// Branch, for staff and read-only users.
     pub branch: Option<String>,
 }
 
@@ -68,7 +115,8 @@ pub struct SessionRow {
 /// One alert kind that the evaluator decided holds for a device right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertCandidate {
-    /// Kind: `offline`, `unsynced`, `hardware_missing` or `low_disk`.
+    /// Kind: `offline`, `unsynced`, `hardware_missing`, `low_disk`, or central's own
+    /// `backup_failed`.
     pub kind: &'static str,
     /// Device.
     pub device: String,
@@ -148,7 +196,7 @@ pub struct TitleCount {
     pub count: u64,
 }
 
-fn role_col(s: String) -> rusqlite::Result<Role> {
+pub(crate) fn role_col(s: String) -> rusqlite::Result<Role> {
     Role::parse(&s).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
             0,
@@ -168,6 +216,20 @@ impl Store {
         branch: Option<&str>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
+        self.known_branch(branch)?;
+        let n = self.conn.execute(
+            "INSERT INTO admin_users (name, password_hash, role, branch, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO NOTHING",
+            params![name, password_hash, role.as_str(), branch, now_ms],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!("user {name} already exists")));
+        }
+        Ok(())
+    }
+
+    /// Fails with `NotFound` unless `branch` is none or a known branch.
+    pub(crate) fn known_branch(&self, branch: Option<&str>) -> Result<(), StoreError> {
         if let Some(b) = branch {
             let known: Option<String> = self
                 .conn
@@ -176,14 +238,6 @@ impl Store {
             if known.is_none() {
                 return Err(StoreError::NotFound(format!("branch {b}")));
             }
-        }
-        let n = self.conn.execute(
-            "INSERT INTO admin_users (name, password_hash, role, branch, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(name) DO NOTHING",
-            params![name, password_hash, role.as_str(), branch, now_ms],
-        )?;
-        if n == 0 {
-            return Err(StoreError::Conflict(format!("user {name} already exists")));
         }
         Ok(())
     }

@@ -124,6 +124,24 @@ fn index_one(c: &Connection, p: &Prepared, w: &Written) -> Result<(), StoreError
 /// Writes one entry's rows through `c`, all but its search-index row ([`index_one`]);
 /// `Ok(Err(reason))` means it must be skipped, and is only ever returned before the
 /// entry's first write.
+/// Checks an entry against the limits its record and items travel to devices under: one
+/// over them is skipped with the reason, never stored.
+fn check_lengths(e: &CatalogueEntry) -> Result<(), rong_protocol::codec::Invalid> {
+    let record = rong_protocol::delta::Record {
+        id: e.id.clone(),
+        title: e.title.clone(),
+        author: e.author.clone(),
+        subjects: e.subjects.clone(),
+        isbn: e.isbn.clone(),
+        year: None,
+        publisher: e.publisher.clone(),
+        call_number: e.call_number.clone(),
+        branches: Vec::new(),
+    };
+    record.check_lengths()?;
+    e.items.iter().try_for_each(Item::check_lengths)
+}
+
 fn upsert_one(
     c: &Connection,
     p: &Prepared,
@@ -131,6 +149,9 @@ fn upsert_one(
     applied: &mut Applied,
 ) -> Result<Result<Written, String>, StoreError> {
     let e = &p.entry;
+    if let Err(too_long) = check_lengths(e) {
+        return Ok(Err(too_long.0));
+    }
     {
         let mut owner = c.prepare_cached("SELECT record FROM items WHERE barcode = ?1")?;
         for item in &e.items {
@@ -492,6 +513,38 @@ mod tests {
             seen[0].1,
             b"bytes of R1 M\xe1\xba\xaft bi\xe1\xba\xbfc (t\xc3\xa1i b\xe1\xba\xa3n)".to_vec()
         );
+    }
+
+    #[test]
+    fn over_long_texts_are_skipped_with_the_field_and_never_logged() {
+        use rong_protocol::limits::{MAX_NAME_CHARS, MAX_TITLE_CHARS};
+        let (_d, mut s) = store();
+        let long_title = "ệ".repeat(MAX_TITLE_CHARS + 1);
+        let mut long_shelf = entry("R2", "Hai", &["KT2"]);
+        long_shelf.items[0].shelf = "x".repeat(MAX_NAME_CHARS + 1);
+        let batch = [
+            entry("R1", &long_title, &["KT1"]),
+            long_shelf,
+            entry("R3", &"ệ".repeat(MAX_TITLE_CHARS), &["KT3"]),
+        ];
+        let (out, logged) = import(&mut s, &batch);
+        assert!(matches!(&out[0], Upsert::Skipped(r) if r.contains("title has 1001 characters")));
+        assert!(matches!(&out[1], Upsert::Skipped(r) if r.contains("shelf has 201 characters")));
+        assert_eq!(out[2], Upsert::Inserted, "a title at the limit is kept");
+        assert_eq!(count(&s, "SELECT count(*) FROM records"), 1);
+        assert_eq!(logged, 2, "only R3's item and record reach the change log");
+        // Any other way in to the change log is held to the same limits, and writes nothing.
+        let before = count(&s, "SELECT count(*) FROM changes");
+        let e = s
+            .put_ops(&[Op::PutBranch(Branch {
+                id: BranchId::new("kt02").unwrap(),
+                name: "x".repeat(MAX_NAME_CHARS + 1),
+                closed_weekdays: vec![],
+                require_pin: false,
+            })])
+            .unwrap_err();
+        assert!(matches!(&e, StoreError::TooLong(m) if m.contains("branch name has 201")));
+        assert_eq!(count(&s, "SELECT count(*) FROM changes"), before);
     }
 
     #[test]

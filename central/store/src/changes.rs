@@ -28,6 +28,9 @@ impl Applied {
 
 /// Appends one op (scoped to every branch) and notes it in `applied`.
 pub(super) fn append(conn: &Connection, op: Op, applied: &mut Applied) -> Result<u64, StoreError> {
+    // Every change devices are sent passes here: an op over the protocol's limits would be
+    // refused by every device and stall its branch, so it is refused first.
+    op.check_lengths().map_err(|e| StoreError::TooLong(e.0))?;
     let json = serde_json::to_string(&op)?;
     conn.prepare_cached("INSERT INTO changes (scope, op) VALUES (NULL, ?1)")?
         .execute(params![json])?;

@@ -140,6 +140,18 @@ impl Writer {
         .await?;
         rx.await.map_err(|_| StoreError::WriterGone)?
     }
+
+    /// Records one change in the audit log (see [`crate::audit`]) and waits until it is
+    /// stored. A failure is logged here too, so callers whose change is already made may
+    /// ignore the result.
+    pub async fn audit(&self, entry: crate::audit::Entry) -> Result<(), StoreError> {
+        let action = entry.action.clone();
+        let r = self.run(move |s| s.audit(&entry)).await;
+        if let Err(e) = &r {
+            tracing::error!(error = %e, action = %action, "cannot write the audit log");
+        }
+        r
+    }
 }
 
 #[cfg(test)]

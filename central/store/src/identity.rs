@@ -192,13 +192,19 @@ pub fn device_identities(c: &Connection) -> Result<Vec<DeviceIdentity>, StoreErr
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Quarantined batches, newest first; only undecided ones unless `all`.
-pub fn quarantined(c: &Connection, all: bool) -> Result<Vec<Quarantined>, StoreError> {
+/// Quarantined batches, newest first; only undecided ones unless `all`, only `branch`'s
+/// (its topic's) when one is given.
+pub fn quarantined(
+    c: &Connection,
+    all: bool,
+    branch: Option<&str>,
+) -> Result<Vec<Quarantined>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT id, received_at, branch, device, reason, batch, decision, decided_by \
-         FROM quarantine WHERE ?1 OR decision IS NULL ORDER BY id DESC LIMIT 500",
+         FROM quarantine WHERE (?1 OR decision IS NULL) AND (?2 IS NULL OR branch = ?2) \
+         ORDER BY id DESC LIMIT 500",
     )?;
-    let rows = stmt.query_map(params![all], |r| {
+    let rows = stmt.query_map(params![all, branch], |r| {
         let batch: String = r.get(5)?;
         let events = serde_json::from_str::<EventBatch>(&batch)
             .map(|b| b.events.len())
@@ -576,7 +582,7 @@ mod tests {
         assert!(s
             .quarantine_batch(&kontum, &other, "device is revoked", 2)
             .unwrap());
-        let open = quarantined(s.reader(), false).unwrap();
+        let open = quarantined(s.reader(), false, None).unwrap();
         assert_eq!(open.len(), 2);
         let (b, a) = (open[0].id, open[1].id);
         assert_eq!(s.decide_quarantined(a, false, "admin", 3).unwrap(), None);
@@ -586,7 +592,13 @@ mod tests {
             s.decide_quarantined(b, true, "admin", 4),
             Err(StoreError::NotFound(_))
         ));
-        assert!(quarantined(s.reader(), false).unwrap().is_empty());
-        assert_eq!(quarantined(s.reader(), true).unwrap().len(), 2);
+        assert!(quarantined(s.reader(), false, None).unwrap().is_empty());
+        assert_eq!(quarantined(s.reader(), true, None).unwrap().len(), 2);
+        assert_eq!(
+            quarantined(s.reader(), true, Some("nowhere"))
+                .unwrap()
+                .len(),
+            0
+        );
     }
 }

@@ -6,11 +6,13 @@
 //! `rong_sqlite` opens it, refuses what it does not recognise, and migrates it.
 
 pub mod admin;
+pub mod audit;
 pub mod catalogue;
 mod changes;
 mod devices;
 pub mod digitise;
 pub mod documents;
+mod epoch;
 mod handles;
 pub mod identity;
 mod ingest;
@@ -21,6 +23,7 @@ pub mod search;
 mod seed;
 pub mod snapshot;
 pub mod synthetic;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,7 +49,9 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0005_documents.sql")),
     Migration::sql(include_str!("migrations/0006_digitise_processing.sql")),
     Migration::sql(include_str!("migrations/0007_snapshot_marker.sql")),
-    Migration::sql(include_str!("migrations/0008_device_identity.sql")),
+    Migration::sql(include_str!("migrations/0008_staff_access.sql")),
+    Migration::sql(include_str!("migrations/0009_epoch.sql")).then(epoch::create),
+    Migration::sql(include_str!("migrations/0010_device_identity.sql")),
 ];
 
 /// The schema version this build writes.
@@ -68,6 +73,10 @@ pub enum StoreError {
     /// The request contradicts what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// The write breaks one of the protocol's limits ([`rong_protocol::limits`]): devices
+    /// would refuse it, so it is not stored.
+    #[error("{0}")]
+    TooLong(String),
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -53,11 +53,14 @@ pub struct LoanFilter {
     pub active: bool,
     /// At most this many.
     pub limit: u32,
+    /// Only loans made at this branch (a branch caller's scope).
+    pub branch: Option<String>,
 }
 
 /// The statement for a filter. Only the conditions in use appear: SQLite cannot use an
 /// index for `(?1 IS NULL OR patron = ?1)`, which would scan the whole loan history.
-/// Parameters stay `?1` patron, `?2` item, `?3` limit, whichever appear.
+/// Parameters stay `?1` patron, `?2` item, `?3` limit, whichever appear, and `?4` branch,
+/// always (it only narrows a list the other conditions chose).
 fn loans_sql(f: &LoanFilter) -> String {
     let mut conds = Vec::new();
     if f.patron.is_some() {
@@ -69,11 +72,8 @@ fn loans_sql(f: &LoanFilter) -> String {
     if f.active {
         conds.push("returned_at IS NULL");
     }
-    let conds = if conds.is_empty() {
-        "1".to_owned()
-    } else {
-        conds.join(" AND ")
-    };
+    conds.push("(?4 IS NULL OR branch = ?4)");
+    let conds = conds.join(" AND ");
     format!("SELECT {LOAN_COLS} FROM loans WHERE {conds} ORDER BY id DESC LIMIT ?3")
 }
 
@@ -83,7 +83,7 @@ pub fn loans(c: &Connection, f: &LoanFilter) -> Result<Vec<LoanRow>, StoreError>
     Ok(query_list(
         c,
         &sql,
-        params![f.patron, f.item, f.limit],
+        params![f.patron, f.item, f.limit, f.branch],
         loan_row,
     )?)
 }
@@ -125,6 +125,7 @@ pub fn patron_detail(c: &Connection, card: &str) -> Result<PatronDetail, StoreEr
             item: None,
             active: true,
             limit: 10_000,
+            branch: None,
         },
     )?;
     Ok(PatronDetail {
@@ -332,6 +333,8 @@ pub struct NoticeFilter {
     pub kind: Option<String>,
     /// Only open (unacknowledged) ones, when set.
     pub open: Option<bool>,
+    /// Only notices raised by devices of this branch (a branch caller's scope).
+    pub branch: Option<String>,
 }
 
 /// Lists notices, oldest first.
@@ -341,8 +344,9 @@ pub fn notices(c: &Connection, f: &NoticeFilter) -> Result<Vec<NoticeRow>, Store
         "SELECT id, kind, device, seq, item, patron, detail, created_at, acknowledged_by, acknowledged_at \
          FROM notices WHERE (?1 IS NULL OR kind = ?1) \
          AND (?2 IS NULL OR (?2 = 1 AND acknowledged_at IS NULL) OR (?2 = 0 AND acknowledged_at IS NOT NULL)) \
+         AND (?3 IS NULL OR device IN (SELECT id FROM devices WHERE branch = ?3)) \
          ORDER BY id LIMIT 10000",
-        params![f.kind, f.open],
+        params![f.kind, f.open, f.branch],
         notice_row,
     )?)
 }
@@ -459,7 +463,9 @@ mod tests {
             let sql = format!("EXPLAIN QUERY PLAN {}", loans_sql(&f));
             let mut stmt = c.prepare(&sql).unwrap();
             let plan: Vec<String> = stmt
-                .query_map(params![f.patron, f.item, 10], |r| r.get::<_, String>(3))
+                .query_map(params![f.patron, f.item, 10, f.branch], |r| {
+                    r.get::<_, String>(3)
+                })
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();

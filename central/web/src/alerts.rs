@@ -8,11 +8,15 @@ use axum::response::{IntoResponse, Redirect};
 use axum::Form;
 
 use super::html::{datetime, esc, none_row, url_enc};
-use super::i18n::Lang;
 use super::{now_ms, CsrfForm, Page, Session, WebError, WebState};
 use central_store::admin;
 
-fn ack_form(lang: Lang, action: &str, csrf: &str, id: &str) -> String {
+/// An acknowledge button, or nothing for a read-only user.
+fn ack_form(s: &Session, action: &str, id: &str) -> String {
+    if !s.access().may_change() {
+        return String::new();
+    }
+    let (lang, csrf) = (s.lang, &s.csrf);
     format!(
         "<form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <button id=\"{id}\" class=\"secondary\">{}</button></form>",
@@ -69,7 +73,7 @@ pub async fn page(State(st): State<WebState>, s: Session) -> Page {
             datetime(a.raised_at, off),
             lang.t("cleared"),
             a.cleared_at.map(|t| datetime(t, off)).unwrap_or_else(|| "–".into()),
-            ack_form(lang, &format!("/admin/alerts/{}/ack", a.id), &s.csrf, &format!("ack-alert-{}", a.id)),
+            ack_form(&s, &format!("/admin/alerts/{}/ack", a.id), &format!("ack-alert-{}", a.id)),
             id = a.id,
             kind = esc(&a.kind),
             dev = esc(&a.device),
@@ -113,7 +117,7 @@ pub async fn page(State(st): State<WebState>, s: Session) -> Page {
             esc(&x.detail),
             lang.t("raised"),
             datetime(x.created_at, off),
-            ack_form(lang, &format!("/admin/notices/{}/ack", x.id), &s.csrf, &format!("ack-notice-{}", x.id)),
+            ack_form(&s, &format!("/admin/notices/{}/ack", x.id), &format!("ack-notice-{}", x.id)),
             id = x.id,
             kind = esc(&x.kind),
         );
@@ -182,7 +186,7 @@ enum Ack {
 /// Acknowledges alert or notice `id` for the session's user, once the form's token is
 /// checked and the user may see the branch it belongs to; then back to the alerts page.
 async fn acknowledge(st: WebState, s: Session, f: CsrfForm, what: Ack, id: i64) -> Page {
-    s.check_csrf(f.csrf.as_deref())?;
+    s.check_change(f.csrf.as_deref())?;
     let branch = st
         .reads
         .run(move |c| match what {
@@ -204,6 +208,12 @@ async fn acknowledge(st: WebState, s: Session, f: CsrfForm, what: Ack, id: i64) 
         .await?;
     if done {
         tracing::info!(user = %s.user, id, what = ?what, "acknowledged");
+        let action = match what {
+            Ack::Alert => "alert.ack",
+            Ack::Notice => "notice.ack",
+        };
+        let entry = s.entry(action, id.to_string()).branch(branch.as_deref());
+        let _ = st.writer.audit(entry).await;
     }
     Ok(Redirect::to("/admin/alerts").into_response())
 }

@@ -87,12 +87,15 @@ impl Limiter {
         }
     }
 
-    /// Whether any of `keys` has used up its failures at `now`.
-    pub fn blocked(&self, keys: &[String], now: Instant) -> bool {
+    /// Takes one attempt on every key at `now`, or `None` when any of them has used up its
+    /// failures. The attempt counts as a failure from the moment it is taken, so concurrent
+    /// attempts cannot all pass a check made before any of them failed; a good login gives
+    /// it back ([`Attempt::succeeded`]).
+    pub fn take<'a>(&'a self, keys: &[String], now: Instant) -> Option<Attempt<'a>> {
         let Ok(mut f) = self.failures.lock() else {
-            return true;
+            return None;
         };
-        keys.iter().any(|k| {
+        let used_up = keys.iter().any(|k| {
             f.get_mut(k).is_some_and(|q| {
                 while q
                     .front()
@@ -102,28 +105,78 @@ impl Limiter {
                 }
                 q.len() >= self.max as usize
             })
+        });
+        if used_up {
+            return None;
+        }
+        for k in keys {
+            f.entry(k.clone()).or_default().push_back(now);
+        }
+        // Forget keys whose failures are all old, so the map cannot grow without end.
+        if f.len() > 10_000 {
+            let window = self.window;
+            f.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        Some(Attempt {
+            limiter: self,
+            keys: keys.to_vec(),
+            at: now,
         })
     }
+}
 
-    /// Counts a failure against every key.
-    pub fn fail(&self, keys: &[String], now: Instant) {
-        if let Ok(mut f) = self.failures.lock() {
-            for k in keys {
-                f.entry(k.clone()).or_default().push_back(now);
+/// An attempt taken from a [`Limiter`]: a failure unless [`Attempt::succeeded`] is called.
+#[derive(Debug)]
+#[must_use = "an attempt dropped counts as a failure"]
+pub struct Attempt<'a> {
+    limiter: &'a Limiter,
+    keys: Vec<String>,
+    at: Instant,
+}
+
+impl Attempt<'_> {
+    /// Gives the attempt back on every key, and forgets the first key's failures (the
+    /// account, after a good login).
+    pub fn succeeded(self) {
+        if let Ok(mut f) = self.limiter.failures.lock() {
+            for k in &self.keys {
+                if let Some(q) = f.get_mut(k) {
+                    if let Some(i) = q.iter().rposition(|t| *t == self.at) {
+                        q.remove(i);
+                    }
+                }
             }
-            // Forget keys whose failures are all old, so the map cannot grow without end.
-            if f.len() > 10_000 {
-                let window = self.window;
-                f.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+            if let Some(account) = self.keys.first() {
+                f.remove(account);
             }
         }
     }
+}
 
-    /// Forgets a key's failures (an account after a good login).
-    pub fn clear(&self, key: &str) {
-        if let Ok(mut f) = self.failures.lock() {
-            f.remove(key);
+/// Bounds the argon2 work central does at once: each hash takes tens of milliseconds of a
+/// core and about 19 MiB, so a burst of logins must queue rather than take the machine.
+#[derive(Debug)]
+pub struct HashWork {
+    permits: tokio::sync::Semaphore,
+}
+
+impl HashWork {
+    /// Allows `concurrency` hashes at once (at least one).
+    pub fn new(concurrency: usize) -> HashWork {
+        HashWork {
+            permits: tokio::sync::Semaphore::new(concurrency.max(1)),
         }
+    }
+
+    /// Runs `work` on the blocking pool once a permit is free, holding it throughout.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, String> {
+        let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -163,19 +216,87 @@ mod tests {
         let l = Limiter::new(3, Duration::from_secs(60));
         let t0 = Instant::now();
         let keys = ["user:ana".to_owned(), "ip:1.2.3.4".to_owned()];
+        let blocked = |keys: &[String], t| match l.take(keys, t) {
+            Some(a) => {
+                a.succeeded();
+                false
+            }
+            None => true,
+        };
         for i in 0..3 {
-            assert!(!l.blocked(&keys, t0), "attempt {i}");
-            l.fail(&keys, t0);
+            assert!(l.take(&keys, t0).is_some(), "attempt {i}");
         }
-        assert!(l.blocked(&keys, t0));
+        assert!(blocked(&keys, t0));
         // Another account from the same address is blocked too; the same account elsewhere too.
-        assert!(l.blocked(&["user:bo".into(), "ip:1.2.3.4".into()], t0));
-        assert!(l.blocked(&["user:ana".into(), "ip:5.6.7.8".into()], t0));
-        assert!(!l.blocked(&["user:bo".into(), "ip:5.6.7.8".into()], t0));
+        assert!(blocked(&["user:bo".into(), "ip:1.2.3.4".into()], t0));
+        assert!(blocked(&["user:ana".into(), "ip:5.6.7.8".into()], t0));
+        assert!(!blocked(&["user:bo".into(), "ip:5.6.7.8".into()], t0));
         // The window slides.
-        assert!(!l.blocked(&keys, t0 + Duration::from_secs(61)));
-        l.fail(&keys, t0);
-        l.clear("user:ana");
-        assert!(!l.blocked(&["user:ana".into()], t0));
+        let later = t0 + Duration::from_secs(61);
+        assert!(!blocked(&keys, later));
+        // A good login gives its attempt back and forgets the account's failures.
+        let _ = l.take(&keys, later);
+        l.take(&keys, later).unwrap().succeeded();
+        assert_eq!(
+            l.failures.lock().unwrap().get("ip:1.2.3.4").unwrap().len(),
+            1
+        );
+        assert!(!l.failures.lock().unwrap().contains_key("user:ana"));
+    }
+
+    #[test]
+    fn concurrent_attempts_never_pass_more_than_max() {
+        // N wrong passwords at once: each takes its attempt before verifying, so at most
+        // `max` get as far as the (slow) verification.
+        let l = std::sync::Arc::new(Limiter::new(5, Duration::from_secs(60)));
+        let verified = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(32));
+        let threads: Vec<_> = (0..32)
+            .map(|_| {
+                let (l, verified, barrier) = (l.clone(), verified.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let keys = ["user:ana".to_owned(), "ip:1.2.3.4".to_owned()];
+                    barrier.wait();
+                    if let Some(_attempt) = l.take(&keys, Instant::now()) {
+                        verified.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        // The wrong password: the attempt is dropped, a failure.
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(verified.load(std::sync::atomic::Ordering::SeqCst), 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn hash_work_runs_at_most_its_concurrency_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let work = std::sync::Arc::new(HashWork::new(2));
+        let (now, most) = (
+            std::sync::Arc::new(AtomicUsize::new(0)),
+            std::sync::Arc::new(AtomicUsize::new(0)),
+        );
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let (work, now, most) = (work.clone(), now.clone(), most.clone());
+                tokio::spawn(async move {
+                    work.run(move || {
+                        let n = now.fetch_add(1, SeqCst) + 1;
+                        most.fetch_max(n, SeqCst);
+                        // Real argon2 work, so the tasks overlap if nothing holds them back.
+                        verify_password("wrong", &hash_password("right").unwrap());
+                        now.fetch_sub(1, SeqCst);
+                    })
+                    .await
+                    .unwrap()
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(most.load(SeqCst), 2);
     }
 }

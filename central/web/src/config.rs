@@ -14,6 +14,8 @@ pub struct DashboardConfig {
     pub login_max_failures: u32,
     /// The window of the login rate limit, in seconds.
     pub login_window_secs: u64,
+    /// How many password hashes central verifies at once; more logins queue.
+    pub password_hash_concurrency: usize,
     /// Mark the session cookie `Secure` (set when served over HTTPS).
     pub secure_cookie: bool,
 }
@@ -25,6 +27,7 @@ impl Default for DashboardConfig {
             heartbeat_secs: 30,
             login_max_failures: 5,
             login_window_secs: 15 * 60,
+            password_hash_concurrency: 2,
             secure_cookie: false,
         }
     }

@@ -463,7 +463,9 @@ pub async fn detail(State(st): State<WebState>, s: Session, Path(id): Path<Strin
         esc(&id),
         esc(&d.device.branch)
     );
-    let _ = write!(
+    // Read-only users get no command forms (and the handler refuses them).
+    if s.access().may_change() {
+        let _ = write!(
         b,
         "<div class=\"card cmds\">\
          <form method=\"post\" action=\"/admin/devices/{idu}/commands\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
@@ -481,6 +483,7 @@ pub async fn detail(State(st): State<WebState>, s: Session, Path(id): Path<Strin
         lang.t("seconds"),
         lang.t("show_message"),
     );
+    }
     let _ = write!(
         b,
         "<div id=\"detail\" data-live=\"/admin/devices/{idu}/live?lang={}\">{}</div>",
@@ -528,8 +531,8 @@ pub async fn command(
     Path(id): Path<String>,
     Form(f): Form<CommandForm>,
 ) -> Page {
-    s.check_csrf(f.csrf.as_deref())?;
-    device_for(&st, &s, &id).await?;
+    s.check_change(f.csrf.as_deref())?;
+    let (d, _) = device_for(&st, &s, &id).await?;
     let kind = match f.kind.as_str() {
         "sync_now" => CommandKind::SyncNow,
         "reload_config" => CommandKind::ReloadConfig,
@@ -550,6 +553,12 @@ pub async fn command(
     let device = DeviceId::new(id.clone()).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let cmd_id = st.commands.send(device, kind).await?;
     tracing::info!(user = %s.user, device = %id, command = %f.kind, id = %cmd_id, "command sent from the dashboard");
+    let entry = s.entry("device.command", id.clone());
+    let detail = format!("{} ({cmd_id})", f.kind);
+    let _ = st
+        .writer
+        .audit(entry.branch(Some(&d.device.branch)).detail(detail))
+        .await;
     Ok(Redirect::to(&format!(
         "/admin/devices/{}?sent={}",
         url_enc(&id),

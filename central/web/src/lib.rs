@@ -11,6 +11,7 @@
 //! token. Branch staff see only their own branch: anything else answers 403.
 
 pub mod alerts;
+pub mod audit;
 mod auth;
 pub mod config;
 pub mod devices;
@@ -37,12 +38,13 @@ use axum::Form;
 use serde::Deserialize;
 
 use crate::config::{AlertsConfig, DashboardConfig};
-use central_store::admin::{self, Role};
+use central_store::admin::{self, Access, Role};
+use central_store::audit::Entry;
 use central_store::{Reads, StoreError, Writer};
 use rong_protocol::ids::DeviceId;
 use rong_protocol::status::CommandKind;
 
-pub use auth::{hash_password, token_hash};
+pub use auth::{cookie, hash_password, random_token, same_token, token_hash, SESSION_COOKIE};
 use html::Viewer;
 use i18n::Lang;
 
@@ -56,6 +58,8 @@ pub struct WebCtx {
     /// The library's offset from UTC, in minutes.
     pub utc_offset_min: i32,
     limiter: auth::Limiter,
+    /// Bounds the argon2 verifications running at once.
+    hash_work: auth::HashWork,
     /// Checked when the user does not exist, so that costs as much as a wrong password.
     dummy_hash: String,
 }
@@ -67,11 +71,13 @@ impl WebCtx {
             dashboard.login_max_failures,
             Duration::from_secs(dashboard.login_window_secs),
         );
+        let hash_work = auth::HashWork::new(dashboard.password_hash_concurrency);
         WebCtx {
             dashboard,
             alerts,
             utc_offset_min,
             limiter,
+            hash_work,
             dummy_hash: auth::hash_password(&auth::random_token()).unwrap_or_default(),
         }
     }
@@ -143,7 +149,7 @@ impl From<StoreError> for WebError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(_) => WebError::NotFound(Lang::Vi),
-            StoreError::Conflict(m) => WebError::BadRequest(m),
+            StoreError::Conflict(m) | StoreError::TooLong(m) => WebError::BadRequest(m),
             StoreError::WriterGone => WebError::Unavailable,
             other => {
                 tracing::error!(error = %other, "store error in dashboard handler");
@@ -244,6 +250,8 @@ pub struct Session {
     lang: Lang,
     /// The hash of the session's token, for live streams to check it again.
     token_hash: String,
+    /// The client's address, for the audit log.
+    peer: Option<String>,
 }
 
 impl<S> FromRequestParts<S> for Session
@@ -254,7 +262,13 @@ where
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Session, WebError> {
-        session(&WebState::from_ref(state), &parts.headers, &parts.uri).await
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let mut s = session(&WebState::from_ref(state), &parts.headers, &parts.uri).await?;
+        s.peer = peer;
+        Ok(s)
     }
 }
 
@@ -293,25 +307,46 @@ impl Session {
         out
     }
 
+    /// What this user may see and do.
+    fn access(&self) -> Access {
+        Access {
+            role: self.role,
+            branch: self.branch.clone(),
+        }
+    }
+
     /// The branch filter this user may use: staff always their own (another one is 403).
     fn scope(&self, asked: Option<&str>) -> Result<Option<String>, WebError> {
-        let asked = asked.filter(|b| !b.is_empty());
-        match self.role {
-            Role::Admin => Ok(asked.map(str::to_owned)),
-            Role::Staff => match (asked, &self.branch) {
-                (Some(a), Some(mine)) if a != mine => Err(WebError::Forbidden(self.lang)),
-                (_, mine) => Ok(mine.clone()),
-            },
-        }
+        self.access()
+            .scope(asked)
+            .map_err(|_| WebError::Forbidden(self.lang))
     }
 
     /// Whether this user may see data of `branch`.
     fn may_see(&self, branch: Option<&str>) -> Result<(), WebError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::Staff if branch.is_some() && branch == self.branch.as_deref() => Ok(()),
-            Role::Staff => Err(WebError::Forbidden(self.lang)),
+        if self.access().may_see(branch) {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(self.lang))
         }
+    }
+
+    /// Checks a change's form: its CSRF token, and that this user may change anything.
+    fn check_change(&self, token: Option<&str>) -> Result<(), WebError> {
+        self.check_csrf(token)?;
+        if self.access().may_change() {
+            Ok(())
+        } else {
+            tracing::warn!(user = %self.user, "a read-only user's change refused");
+            Err(WebError::Forbidden(self.lang))
+        }
+    }
+
+    /// An audit entry for `action` on `target` by this user, from this request's address.
+    fn entry(&self, action: &str, target: impl Into<String>) -> Entry {
+        Entry::new(&self.user, action, target)
+            .role(self.role.as_str())
+            .peer(self.peer.clone())
     }
 
     /// Checks a form's CSRF token.
@@ -352,6 +387,7 @@ async fn session(st: &WebState, headers: &HeaderMap, uri: &Uri) -> Result<Sessio
             csrf: s.csrf,
             lang,
             token_hash,
+            peer: None,
         }),
         None => Err(WebError::Login {
             next,
@@ -519,31 +555,39 @@ pub async fn login(
     }
     let keys = [format!("user:{}", f.user), format!("ip:{}", peer.ip())];
     let refuse = |status, why| Ok(login_response(status, lang, &next, Some(lang.t(why))));
-    if st.ctx.limiter.blocked(&keys, Instant::now()) {
+    let Some(attempt) = st.ctx.limiter.take(&keys, Instant::now()) else {
         tracing::warn!(user = %f.user, peer = %peer, "login rate limited");
         return refuse(StatusCode::TOO_MANY_REQUESTS, "too_many");
-    }
+    };
     let name = f.user.clone();
     let user = st.reads.run(move |c| admin::user(c, &name)).await?;
     let password = f.password;
     let ctx = st.ctx.clone();
-    let ok_user = tokio::task::spawn_blocking(move || {
-        // Verify against a dummy hash when the user does not exist, so both cost the same.
-        let phc = user
-            .as_ref()
-            .map(|u| u.password_hash.as_str())
-            .unwrap_or(&ctx.dummy_hash);
-        let ok = auth::verify_password(&password, phc);
-        user.filter(|_| ok)
-    })
-    .await
-    .map_err(|e| WebError::Internal(e.to_string()))?;
+    let ok_user = st
+        .ctx
+        .hash_work
+        .run(move || {
+            // Verify against a dummy hash when the user does not exist, so both cost the same.
+            let phc = user
+                .as_ref()
+                .map(|u| u.password_hash.as_str())
+                .unwrap_or(&ctx.dummy_hash);
+            let ok = auth::verify_password(&password, phc);
+            user.filter(|_| ok)
+        })
+        .await
+        .map_err(WebError::Internal)?;
     let Some(user) = ok_user else {
-        st.ctx.limiter.fail(&keys, Instant::now());
+        // The attempt, dropped, stays counted as a failure.
+        drop(attempt);
         tracing::warn!(user = %f.user, peer = %peer, "failed login");
+        // The name as typed, bounded: it is not a known user's.
+        let tried: String = f.user.chars().take(64).collect();
+        let entry = Entry::new(tried, "login.failed", "").peer(Some(peer.ip().to_string()));
+        let _ = st.writer.audit(entry).await;
         return refuse(StatusCode::UNAUTHORIZED, "bad_login");
     };
-    st.ctx.limiter.clear(&keys[0]);
+    attempt.succeeded();
     let token = auth::random_token();
     let csrf = auth::random_token();
     let hash = auth::token_hash(&token);
@@ -554,6 +598,11 @@ pub async fn login(
         .run(move |s| s.create_session(&hash, &name, &csrf, now, now + ttl))
         .await?;
     tracing::info!(user = %user.name, role = user.role.as_str(), "logged in");
+    let entry = Entry::new(&user.name, "login", "")
+        .role(user.role.as_str())
+        .branch(user.branch.as_deref())
+        .peer(Some(peer.ip().to_string()));
+    let _ = st.writer.audit(entry).await;
     let mut r = Redirect::to(&next).into_response();
     let cookie = format!(
         "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
@@ -589,6 +638,8 @@ pub async fn logout(
         let hash = auth::token_hash(token);
         st.writer.run(move |s| s.delete_session(&hash)).await?;
     }
+    let entry = s.entry("logout", "").branch(s.branch.as_deref());
+    let _ = st.writer.audit(entry).await;
     let mut r = Redirect::to("/admin/login").into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
@@ -618,6 +669,7 @@ mod tests {
             csrf: "c".into(),
             lang: Lang::Vi,
             token_hash: "h".into(),
+            peer: None,
         };
         assert_eq!(s.scope(None).unwrap().as_deref(), Some("dakto"));
         assert_eq!(s.scope(Some("dakto")).unwrap().as_deref(), Some("dakto"));
@@ -631,6 +683,17 @@ mod tests {
         assert!(s.check_csrf(Some("c")).is_ok());
         assert!(s.check_csrf(Some("d")).is_err());
         assert!(s.check_csrf(None).is_err());
+        assert!(s.check_change(Some("c")).is_ok());
+        let r = Session {
+            role: Role::Readonly,
+            ..s.clone()
+        };
+        assert_eq!(r.scope(None).unwrap().as_deref(), Some("dakto"));
+        assert!(r.may_see(Some("kontum")).is_err());
+        assert!(
+            r.check_change(Some("c")).is_err(),
+            "read-only changes nothing"
+        );
         let a = Session {
             role: Role::Admin,
             branch: None,

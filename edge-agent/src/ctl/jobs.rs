@@ -1,5 +1,5 @@
 //! `edge-agent ctl job ...` and `ctl scanner ...`: digitisation words for staff and the
-//! demo. Job words identify the staff card first (`--card`, `--pin`), like `receipt`.
+//! demo. Job words identify the staff card first (`--card`, and `--ask-pin` or `--pin-stdin`), like `receipt`.
 
 use clap::{Args, Subcommand};
 use rong_protocol::api::{Outcome, Reply, RequestOp, Who};
@@ -15,9 +15,9 @@ pub struct StaffArgs {
     /// Staff card number.
     #[arg(long)]
     pub card: String,
-    /// PIN.
-    #[arg(long)]
-    pub pin: Option<String>,
+    /// The PIN.
+    #[command(flatten)]
+    pub pin: super::PinArg,
 }
 
 /// A digitisation job word.
@@ -194,7 +194,7 @@ pub(super) fn run_job(c: &mut Client, word: &JobWord, json: bool) -> Result<bool
     let staff = staff_of(word);
     let answer = c.request(RequestOp::Identify(Who {
         card: Some(staff.card.clone()),
-        pin: staff.pin.clone(),
+        pin: staff.pin.get()?,
         ..Who::default()
     }))?;
     let session = match &answer.response.outcome {

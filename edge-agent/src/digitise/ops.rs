@@ -258,6 +258,9 @@ impl Digitise {
     }
 
     fn job_start(&self, source: JobSource) -> Result<Reply, ApiError> {
+        source
+            .check_lengths()
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.0))?;
         let (record, metadata) = match source {
             JobSource::Record { record } => {
                 let Some((title, author, year)) =

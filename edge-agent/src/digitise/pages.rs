@@ -24,6 +24,24 @@ pub enum PageError {
     Io(#[from] std::io::Error),
 }
 
+/// The longest side of a page the station decodes again (its own masters and access
+/// copies, read back from disk): an A3 page at 1200 dpi is about 20,000 pixels.
+const MAX_SIDE: u32 = 24_000;
+/// The most memory one such decode may take, bytes.
+const MAX_ALLOC: u64 = 1024 * 1024 * 1024;
+
+/// Decodes a stored picture within [`MAX_SIDE`] and [`MAX_ALLOC`]: files on the data disk
+/// are read back, and a damaged or planted one must not take the board's memory.
+fn decode_bounded(bytes: &[u8], format: image::ImageFormat) -> Result<DynamicImage, PageError> {
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    reader.decode().map_err(img_err)
+}
+
 fn img_err(e: impl std::fmt::Display) -> PageError {
     PageError::Image(e.to_string())
 }
@@ -147,8 +165,7 @@ fn finish(master_png: Vec<u8>, img: &DynamicImage, quality: u8) -> Result<Proces
 
 /// Rotates a master by quarter turns clockwise (losslessly) and remakes its access copy.
 pub fn rotate(master_png: &[u8], quarter_turns: u8, quality: u8) -> Result<Processed, PageError> {
-    let img = image::load_from_memory_with_format(master_png, image::ImageFormat::Png)
-        .map_err(img_err)?;
+    let img = decode_bounded(master_png, image::ImageFormat::Png)?;
     let img = match quarter_turns % 4 {
         1 => img.rotate90(),
         2 => img.rotate180(),
@@ -161,8 +178,7 @@ pub fn rotate(master_png: &[u8], quarter_turns: u8, quality: u8) -> Result<Proce
 
 /// A smaller JPEG of a page for the staff screen, from its access copy.
 pub fn picture(access_jpeg: &[u8], size: PageImageSize) -> Result<(Vec<u8>, u32, u32), PageError> {
-    let img = image::load_from_memory_with_format(access_jpeg, image::ImageFormat::Jpeg)
-        .map_err(img_err)?;
+    let img = decode_bounded(access_jpeg, image::ImageFormat::Jpeg)?;
     let side = match size {
         PageImageSize::Thumb => 200,
         PageImageSize::Preview => 1000,

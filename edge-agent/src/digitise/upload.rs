@@ -305,6 +305,9 @@ async fn submit(
     let status = r.status();
     if status == StatusCode::OK {
         let verdict: BagVerdict = r.json().await.map_err(TusError::from)?;
+        verdict
+            .check_lengths()
+            .map_err(|e| TusError::BadAnswer(format!("verdict: {}", e.0)))?;
         let j = job.to_owned();
         match &verdict {
             BagVerdict::Safe { document } => {

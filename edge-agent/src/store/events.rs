@@ -204,6 +204,47 @@ impl Store {
         Ok(())
     }
 
+    /// The epoch central was last seen in (none before the first message that carried one).
+    pub fn central_epoch(&self) -> Result<Option<Uuid>, StoreError> {
+        self.meta("central_epoch")?
+            .map(|text| {
+                Uuid::parse_str(&text)
+                    .map_err(|e| StoreError::Refused(format!("stored epoch {text:?}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Remembers the first epoch central was seen in.
+    pub fn set_central_epoch(&mut self, epoch: Uuid) -> Result<(), StoreError> {
+        set_meta(&self.conn, "central_epoch", &epoch.to_string())
+    }
+
+    /// Central came back from a backup (its epoch changed to `epoch`): in one transaction,
+    /// every event still kept is unacked again so that it is re-sent (central skips those
+    /// it still has), `acked_through` goes back to just below the oldest kept event, and
+    /// the reference-data version goes to 0 so that the next catch-up fetches a snapshot.
+    /// Returns the new `acked_through`.
+    pub fn start_epoch(&mut self, epoch: Uuid) -> Result<u64, StoreError> {
+        let tx = self.conn.transaction()?;
+        let oldest: Option<i64> = tx
+            .prepare_cached("SELECT min(seq) FROM events")?
+            .query_row([], |r| r.get(0))?;
+        // With no event kept there is nothing to re-send; the seq floor stays.
+        let acked = match oldest {
+            Some(seq) => (seq.max(1) - 1) as u64,
+            None => meta_u64(&tx, "acked_through")?,
+        };
+        let unacked = tx
+            .prepare_cached("UPDATE events SET acked = 0 WHERE acked = 1")?
+            .execute([])?;
+        set_meta(&tx, "acked_through", &acked.to_string())?;
+        set_meta(&tx, "version", "0")?;
+        set_meta(&tx, "central_epoch", &epoch.to_string())?;
+        tx.commit()?;
+        tracing::info!(%epoch, unacked, acked_through = acked, "new central epoch");
+        Ok(acked)
+    }
+
     /// Deletes acked events older than `before_ms`, always keeping the newest event (it
     /// carries the seq and clock floor). Returns how many went.
     pub fn prune_acked(&mut self, before_ms: i64) -> Result<usize, StoreError> {

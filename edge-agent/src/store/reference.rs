@@ -6,6 +6,7 @@ use rong_protocol::api::{BranchAvailability, SearchHit};
 use rong_protocol::delta::{
     Branch, Category, ClosedDay, Delta, Item, ItemStatus, Loan, LoanRule, Op, Patron, Record,
 };
+use rong_protocol::privacy::mask_card;
 use rong_protocol::BranchId;
 use rong_sqlite::reference::{self, item_status_parse};
 use rong_sqlite::{from_row, query_list, query_opt};
@@ -183,7 +184,11 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
                         .execute([&uid, &p.card])?;
                     }
                     None => {
-                        tracing::warn!(card = %p.card, uid = %raw, "ignoring a malformed NFC UID")
+                        tracing::warn!(
+                            card = %mask_card(&p.card),
+                            uid = %mask_card(raw),
+                            "ignoring a malformed NFC UID"
+                        )
                     }
                 }
             }

@@ -215,19 +215,30 @@ fn event_and_loan_commit_together() {
     assert_eq!(s.events_range(1, 1).unwrap(), vec![ev]);
 }
 
+/// Logs `n` checkouts of KT1, at 1000, 1001, ... ms.
+/// Commits `event` alone (no loan, no PIN) and answers it as logged.
+fn log_event(s: &mut Store, event: NewEvent) -> rong_protocol::event::Event {
+    s.commit(Commit {
+        event: Some(event),
+        loan: LoanChange::None,
+        pin: None,
+    })
+    .unwrap()
+    .unwrap()
+}
+
+fn log_checkouts(s: &mut Store, n: i64) {
+    for i in 0..n {
+        let mut e = checkout_event("KT1");
+        e.at = 1_000 + i;
+        log_event(s, e);
+    }
+}
+
 #[test]
 fn outbox_acks_and_pruning() {
     let (_dir, mut s) = open_temp();
-    for i in 0..5 {
-        let mut e = checkout_event("KT1");
-        e.at = 1_000 + i;
-        s.commit(Commit {
-            event: Some(e),
-            loan: LoanChange::None,
-            pin: None,
-        })
-        .unwrap();
-    }
+    log_checkouts(&mut s, 5);
     assert_eq!(s.last_seq().unwrap(), 5);
     assert_eq!(s.oldest_unacked_at().unwrap(), Some(1_000));
     s.mark_acked(3).unwrap();
@@ -239,15 +250,49 @@ fn outbox_acks_and_pruning() {
     s.mark_acked(5).unwrap();
     assert_eq!(s.prune_acked(i64::MAX).unwrap(), 1, "the newest stays");
     assert_eq!(s.last_event().unwrap(), Some((5, 1_004)));
-    let ev = s
-        .commit(Commit {
-            event: Some(checkout_event("KT2")),
-            loan: LoanChange::None,
-            pin: None,
-        })
-        .unwrap()
-        .unwrap();
+    let ev = log_event(&mut s, checkout_event("KT2"));
     assert_eq!(ev.seq, 6, "seqs never reused");
+}
+
+#[test]
+fn a_new_central_epoch_unacks_every_kept_event_and_asks_for_a_snapshot() {
+    let (_dir, mut s) = open_temp();
+    delta(&mut s, 0, 7, base_ops());
+    log_checkouts(&mut s, 6);
+    s.mark_acked(6).unwrap();
+    // Events 1 and 2 are past their retention and gone.
+    assert_eq!(s.prune_acked(1_002).unwrap(), 2);
+    assert_eq!(s.central_epoch().unwrap(), None);
+    let first = Uuid::now_v7();
+    s.set_central_epoch(first).unwrap();
+    assert_eq!(s.central_epoch().unwrap(), Some(first));
+
+    let second = Uuid::now_v7();
+    assert_eq!(
+        s.start_epoch(second).unwrap(),
+        2,
+        "just below the oldest kept"
+    );
+    assert_eq!(s.central_epoch().unwrap(), Some(second));
+    assert_eq!(s.acked_through().unwrap(), 2);
+    assert_eq!(
+        s.version().unwrap(),
+        0,
+        "the next catch-up takes a snapshot"
+    );
+    assert_eq!(s.last_seq().unwrap(), 6);
+    assert_eq!(s.oldest_unacked_at().unwrap(), Some(1_002));
+    assert_eq!(s.prune_acked(i64::MAX).unwrap(), 0, "unacked again: kept");
+    let resend: Vec<u64> = s
+        .events_range(3, 6)
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(resend, [3, 4, 5, 6]);
+    s.mark_acked(6).unwrap();
+    let ev = log_event(&mut s, checkout_event("KT2"));
+    assert_eq!(ev.seq, 7, "seqs go on");
 }
 
 #[test]

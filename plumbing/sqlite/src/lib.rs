@@ -7,8 +7,10 @@
 //! read-only connections beside that one writer; [`open_write`] gives worker threads a
 //! further writer. [`search`] holds the catalogue search index both stores keep;
 //! [`reference`] writes the reference tables both keep; [`query_list`], [`query_opt`] and
-//! [`from_row!`] read rows into values.
+//! [`from_row!`] read rows into values. [`backup`] copies a live database consistently and
+//! checks a copy before it is restored.
 
+pub mod backup;
 mod open;
 mod pool;
 pub mod reference;

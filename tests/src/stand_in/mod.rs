@@ -124,13 +124,10 @@ fn answer_catchup(version: u64, topic: &str, payload: &[u8]) -> Vec<(String, Vec
     };
     match rong_protocol::decode::<CatchupRequest>(payload) {
         Ok(req) if req.from_version == 0 => {
-            let msg = Downlink {
-                v: 1,
-                body: DownlinkBody::SnapshotRequired {
-                    version,
-                    path: format!("/api/v1/snapshot/{branch}"),
-                },
-            };
+            let msg = Downlink::new(DownlinkBody::SnapshotRequired {
+                version,
+                path: format!("/api/v1/snapshot/{branch}"),
+            });
             vec![(
                 Topic::DeviceDeltas(branch, device).to_topic_string(),
                 encode(&msg),

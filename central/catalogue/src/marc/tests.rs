@@ -485,7 +485,11 @@ fn marcxml_writer_refuses_what_xml_cannot_carry() {
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 256,
+        // 256 in CI; `scripts/fuzz.sh` asks for more through the usual variable.
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(256),
         failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
             "src/marc/proptest-regressions.txt",
         ))),

@@ -26,7 +26,9 @@ use rong_identity::{
     AuthError, AuthHeader, EnrolRequest, EnrolResponse, EnrolmentCode, PublicKey, Role,
 };
 
+use super::guard::Staff;
 use super::ApiError;
+use central_store::audit::Entry;
 use central_store::identity::{device_credentials, AuthedDevice, CodeRefused};
 use central_store::{Reads, Writer};
 
@@ -75,13 +77,6 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Where an audit entry for a device action (enrol, revoke, quarantine decisions) is
-/// recorded. Who did what is already kept in the device tables; this is the one call site
-/// for the audit log (issue 14, H1) to take over.
-pub fn audit_device_action(action: &str, actor: &str, device: &str, detail: &str) {
-    tracing::info!(target: "rong::audit", action, actor, device, detail, "device action");
-}
-
 /// `POST /api/v1/device/enrol`: spends a one-time code and registers the board's public
 /// key; answers the board's identity and central's public key.
 #[tracing::instrument(skip_all)]
@@ -102,7 +97,7 @@ pub async fn enrol(
         )
             .into_response();
     }
-    match enrol_inner(&st, body).await {
+    match enrol_inner(&st, body, ip).await {
         Ok(r) => Json(r).into_response(),
         Err(e) => e.into_response(),
     }
@@ -111,6 +106,7 @@ pub async fn enrol(
 async fn enrol_inner(
     st: &DeviceAuth,
     body: Result<Json<EnrolRequest>, JsonRejection>,
+    peer: IpAddr,
 ) -> Result<EnrolResponse, ApiError> {
     let Json(req) = body?;
     let key = PublicKey::from_base64(&req.public_key)
@@ -130,12 +126,11 @@ async fn enrol_inner(
         ApiError::Forbidden(why.to_string())
     })?;
     tracing::info!(device = %enrolled.device, branch = %enrolled.branch, role = %enrolled.role, "device enrolled");
-    audit_device_action(
-        "enrol",
-        "enrolment-code",
-        enrolled.device.as_str(),
-        enrolled.branch.as_str(),
-    );
+    let entry = Entry::new("enrolment-code", "device.enrol", enrolled.device.as_str())
+        .branch(Some(enrolled.branch.as_str()))
+        .peer(Some(peer.to_string()))
+        .detail(format!("role {}", enrolled.role));
+    let _ = st.writer.audit(entry).await;
     Ok(EnrolResponse {
         device: enrolled.device.to_string(),
         branch: enrolled.branch.to_string(),
@@ -144,19 +139,23 @@ async fn enrol_inner(
     })
 }
 
-/// Who acts through the JSON API until it has logins (issue 14, H1 names the user).
-const API_ACTOR: &str = "api";
-
-/// `POST /api/v1/devices/{id}/revoke`: revokes a device at once.
+/// `POST /api/v1/devices/{id}/revoke`: revokes a device at once. Administrators, or staff
+/// of the device's branch.
 #[tracing::instrument(skip_all, fields(device = %id))]
 pub async fn revoke(
     State(st): State<super::ApiState>,
+    Extension(who): Extension<Staff>,
     axum::extract::Path(id): axum::extract::Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    who.change()?;
+    let branch = super::api::device_seen(&st, &who, &id).await?;
     let device =
         rong_protocol::DeviceId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    st.ingest.revoke(device.clone(), API_ACTOR.into()).await?;
-    audit_device_action("revoke", API_ACTOR, device.as_str(), "");
+    st.ingest.revoke(device.clone(), who.name.clone()).await?;
+    let entry = who
+        .entry("device.revoke", device.as_str())
+        .branch(Some(&branch));
+    let _ = st.writer.audit(entry).await;
     tracing::warn!(device = %device, "device revoked");
     Ok(Json(serde_json::json!({ "revoked": device })))
 }
@@ -169,33 +168,46 @@ pub struct QuarantineQuery {
     all: bool,
 }
 
-/// `GET /api/v1/quarantine?all=`: quarantined event batches, newest first.
+/// `GET /api/v1/quarantine?all=`: quarantined event batches, newest first; branch staff
+/// see their branch's.
 #[tracing::instrument(skip_all)]
 pub async fn quarantine(
     State(st): State<super::ApiState>,
+    Extension(who): Extension<Staff>,
     super::api::ApiQuery(q): super::api::ApiQuery<QuarantineQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let scope = who.scope();
     let rows = st
         .reads
-        .run(move |c| central_store::identity::quarantined(c, q.all))
+        .run(move |c| central_store::identity::quarantined(c, q.all, scope.as_deref()))
         .await?;
     Ok(Json(serde_json::json!(rows)))
 }
 
-/// `POST /api/v1/quarantine/{id}/accept` and `.../discard`.
+/// `POST /api/v1/quarantine/{id}/accept` and `.../discard`. Administrators only: the
+/// events came from a device that could not prove it may send them.
 #[tracing::instrument(skip_all, fields(id, decision))]
 pub async fn decide(
     State(st): State<super::ApiState>,
+    Extension(who): Extension<Staff>,
     axum::extract::Path((id, decision)): axum::extract::Path<(i64, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    who.change()?;
+    who.every_branch()?;
     let accept = match decision.as_str() {
         "accept" => true,
         "discard" => false,
         other => return Err(ApiError::NotFound(format!("no decision {other:?}"))),
     };
     st.ingest
-        .decide_quarantined(id, accept, API_ACTOR.into())
+        .decide_quarantined(id, accept, who.name.clone())
         .await?;
+    let action = if accept {
+        "quarantine.accept"
+    } else {
+        "quarantine.discard"
+    };
+    let _ = st.writer.audit(who.entry(action, id.to_string())).await;
     Ok(Json(serde_json::json!({ "id": id, "accepted": accept })))
 }
 

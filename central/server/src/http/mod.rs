@@ -4,7 +4,10 @@
 
 pub mod api;
 pub mod device;
+pub mod guard;
+pub mod limits;
 pub mod openapi;
+pub mod public;
 pub mod snapshot;
 
 use std::sync::Arc;
@@ -24,6 +27,10 @@ pub struct ApiState {
     pub ingest: Ingest,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The staff and operator guards' state.
+    pub guards: Arc<guard::Guards>,
+    /// The public routes' rate limit.
+    pub public_limit: Arc<public::RateLimit>,
 }
 
 /// An API error, rendered as `{"error": "..."}`: the same type the bag submission answers

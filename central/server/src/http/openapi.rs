@@ -1,6 +1,5 @@
 //! The hand-written OpenAPI 3 description of the JSON API.
 
-use axum::Json;
 use serde_json::{json, Value};
 
 fn op(summary: &str, params: Value, ok: &str) -> Value {
@@ -40,11 +39,95 @@ fn bag_submission() -> Value {
     }})
 }
 
-/// The document.
-pub fn document() -> Value {
+/// The device identity routes: enrolment, revocation and the quarantine.
+fn device_identity(doc: &mut Value) {
+    doc["paths"]["/api/v1/device/enrol"] = json!({"post": {
+        "summary": "A board enrols: spends a one-time code from `central device enrol` with the public key it made; at most 10 attempts a minute from one address",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["code", "public_key"], "properties": {
+            "code": {"type": "string", "description": "RONG- and four groups of five Crockford base32 characters; any case, dashes optional"},
+            "public_key": {"type": "string", "description": "The board's Ed25519 public key, base64"}
+        }}}}},
+        "responses": {
+            "200": {"description": "`{device, branch, role, central_public_key}`"},
+            "400": {"description": "Not a public key"},
+            "403": {"description": "The code is unknown, expired or already used"},
+            "429": {"description": "Too many attempts from this address (Retry-After)"}
+        }
+    }});
+    doc["paths"]["/api/v1/devices/{id}/revoke"] = json!({"post": op(
+        "Revoke a device at once: its signed requests get 403 and its events go to the quarantine",
+        json!([path_param("id")]), "`{revoked: id}`")});
+    doc["paths"]["/api/v1/quarantine"] = json!({"get": op(
+        "Event batches set aside (from revoked or unenrolled devices, or sent on another branch's topic), newest first; undecided ones unless all=true",
+        json!([query_param("all", "boolean")]),
+        "Array of `{id, received_at, branch, device, reason, events, decision, decided_by}`")});
+    doc["paths"]["/api/v1/quarantine/{id}/{decision}"] = json!({"post": op(
+        "Accept (apply through the normal ingest, each event once) or discard a quarantined batch; administrators only",
+        json!([path_param("id"), {"name": "decision", "in": "path", "required": true, "schema": {"type": "string", "enum": ["accept", "discard"]}}]),
+        "`{id, accepted}`")});
+}
+
+/// The document, each operation with the security of its group: `staff`, `operator` and
+/// `device` list those groups' paths (from the route table); every other path needs none.
+pub fn document(staff: &[&str], operator: &[&str], device: &[&str]) -> Value {
     let mut doc = document_base();
     doc["paths"]["/api/v1/digitisation/bags"] = bag_submission();
+    device_identity(&mut doc);
+    secure(&mut doc, staff, operator, device);
     doc
+}
+
+/// Declares the security schemes, and on every operation the security its group requires
+/// with its 401 and 403 answers.
+fn secure(doc: &mut Value, staff: &[&str], operator: &[&str], device: &[&str]) {
+    doc["components"]["securitySchemes"] = json!({
+        "deviceAuth": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "`Rong-Device id=\"…\", ts=\"<unix ms>\", sig=\"<base64>\"`: the enrolled device key's Ed25519 signature over `rong-device-v1\\n{METHOD}\\n{path?query}\\n{ts}\\n{device}`, within 5 minutes of central's clock (README, \"Devices: enrolment and revocation\")"},
+        "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token from `central token create --role admin|staff|readonly [--branch B] --label L`; on /metrics and this document, the operator token (http.operator_token_file) or an administrator's API token"},
+        "cookieAuth": {"type": "apiKey", "in": "cookie", "name": central_web::SESSION_COOKIE, "description": "The dashboard's session; a POST or DELETE must also send the session's CSRF token in X-CSRF-Token"}
+    });
+    let error = json!({"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}});
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for (path, ops) in paths.iter_mut() {
+        let (is_staff, is_operator, is_device) = (
+            staff.contains(&path.as_str()),
+            operator.contains(&path.as_str()),
+            device.contains(&path.as_str()),
+        );
+        let Some(ops) = ops.as_object_mut() else {
+            continue;
+        };
+        for op in ops.values_mut() {
+            let (security, denied) = match (is_staff, is_operator, is_device) {
+                (true, _, _) => (
+                    json!([{"bearerAuth": []}, {"cookieAuth": []}]),
+                    "Another branch's data, a change with read-only credentials, or a cookie change without X-CSRF-Token",
+                ),
+                (_, true, _) => (
+                    json!([{"bearerAuth": []}]),
+                    "Not an operator token or an administrator's API token",
+                ),
+                (_, _, true) => (
+                    json!([{"deviceAuth": []}]),
+                    "A revoked device, or another branch's or device's data",
+                ),
+                // Public routes and enrolment (the code is the credential).
+                _ => {
+                    op["security"] = json!([]);
+                    continue;
+                }
+            };
+            op["security"] = security;
+            let unauthorised = if is_device {
+                "No device signature, an unknown device, a bad signature, or a clock more than 5 minutes off (the body then carries server_time_ms)"
+            } else {
+                "No credentials, or unknown, revoked or expired ones (WWW-Authenticate: Bearer)"
+            };
+            op["responses"]["401"] = json!({"description": unauthorised, "content": error.clone()});
+            op["responses"]["403"] = json!({"description": denied, "content": error.clone()});
+        }
+    }
 }
 
 fn document_base() -> Value {
@@ -53,7 +136,7 @@ fn document_base() -> Value {
         "info": {
             "title": "Rông central API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "JSON API of Rông central. Times are milliseconds since the Unix epoch; dates are ISO yyyy-mm-dd. No authentication yet: bind to localhost."
+            "description": "JSON API of Rông central. Times are milliseconds since the Unix epoch; dates are ISO yyyy-mm-dd. Staff operations take an API token (Authorization: Bearer) or the dashboard's session cookie; branch staff and read-only callers see only their branch, and read-only callers change nothing. /metrics and this document take the operator token, or answer loopback peers when none is configured."
         },
         "paths": {
             "/healthz": {"get": op("Health", json!([]), "`{ok: true, change_version}`")},
@@ -109,9 +192,4 @@ fn document_base() -> Value {
             }
         }
     })
-}
-
-/// `GET /api/v1/openapi.json`.
-pub async fn openapi() -> Json<Value> {
-    Json(document())
 }

@@ -217,3 +217,29 @@ pub fn signed(
     let auth = signer.authorization(method.as_str(), &pq);
     http.request(method, url).header("authorization", auth)
 }
+
+/// Makes an administrator's API token in `store` and answers it.
+pub fn admin_token(store: &mut central_store::Store) -> String {
+    let token = format!("rong_{}", central_web::random_token());
+    let hash = central_web::token_hash(&token);
+    let new = central_store::tokens::NewToken {
+        label: "tests",
+        token_hash: &hash,
+        role: central_store::admin::Role::Admin,
+        branch: None,
+        expires_at: None,
+    };
+    store.create_token(&new, 1).unwrap();
+    token
+}
+
+/// An HTTP client that sends `token` as its bearer credentials with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {token}").parse().unwrap();
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}

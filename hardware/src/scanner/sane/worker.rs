@@ -71,6 +71,8 @@ pub(super) fn connect(config_dir: Option<&Path>) -> Result<Sender<Request>, Scan
         }
         return Ok(r.requests.clone());
     }
+    // Unbounded: each caller sends one request and waits for its reply (`call`), so it
+    // holds at most one request per scanner user.
     let (requests, rx) = mpsc::channel();
     let (ready_tx, ready_rx) = mpsc::channel();
     let dir = config_dir.map(Path::to_path_buf);

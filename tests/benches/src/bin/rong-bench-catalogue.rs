@@ -245,7 +245,7 @@ fn main() {
     for q in &qs {
         let path = format!("/api/v1/search?q={}", percent_encode(q));
         let t = Instant::now();
-        let r = http::request(central.http, "GET", &path, None).expect("search");
+        let r = central.request("GET", &path, None);
         assert_eq!(r.status, 200);
         web.push(t.elapsed());
     }
