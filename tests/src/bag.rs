@@ -20,6 +20,8 @@ pub struct BagSender<'a> {
     pub branch: &'a str,
     /// `DC-Title`.
     pub title: &'a str,
+    /// The station's key (see `Central::enrol_device`): every request is signed.
+    pub signer: &'a rong_identity::Signer,
 }
 
 /// The files of a bag with `masters` as its pages, by path inside the bag: the payload,
@@ -70,11 +72,13 @@ pub fn upload(http: SocketAddr, s: &BagSender<'_>, path: &str, bytes: &[u8]) -> 
         (upload_meta::SHA256, &sha),
     ]);
     let len = bytes.len().to_string();
+    let auth = s.signer.authorization("POST", "/files/");
     let created = request_full(
         http,
         "POST",
         "/files/",
         &[
+            ("Authorization", &auth),
             ("Tus-Resumable", "1.0.0"),
             ("Upload-Length", &len),
             ("Upload-Metadata", &meta),
@@ -90,11 +94,17 @@ pub fn upload(http: SocketAddr, s: &BagSender<'_>, path: &str, bytes: &[u8]) -> 
         .next()
         .unwrap_or_default()
         .to_owned();
+    let target = format!("/files/{id}");
+    let auth = s.signer.authorization("PATCH", &target);
     let patched = request_full(
         http,
         "PATCH",
-        &format!("/files/{id}"),
-        &[("Tus-Resumable", "1.0.0"), ("Upload-Offset", "0")],
+        &target,
+        &[
+            ("Authorization", &auth),
+            ("Tus-Resumable", "1.0.0"),
+            ("Upload-Offset", "0"),
+        ],
         Some(("application/offset+octet-stream", bytes)),
     )
     .expect("tus patch");
@@ -120,11 +130,12 @@ pub fn submit_bag(http: SocketAddr, s: &BagSender<'_>, masters: &[Vec<u8>]) -> B
         files,
     };
     let body = serde_json::to_vec(&submission).expect("submission JSON");
+    let auth = s.signer.authorization("POST", "/api/v1/digitisation/bags");
     let r = request_full(
         http,
         "POST",
         "/api/v1/digitisation/bags",
-        &[],
+        &[("Authorization", &auth)],
         Some(("application/json", &body)),
     )
     .expect("bag submission");

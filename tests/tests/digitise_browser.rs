@@ -160,11 +160,14 @@ fn a_digitised_document_in_the_catalogue_the_viewer_and_the_dashboard() {
     // The document: three pages, straight to central.
     let b = Browser::start();
     let masters: Vec<Vec<u8>> = PAGES.iter().map(|p| page_png(&b, p)).collect();
+    // Sent as a second station would, with its own key.
+    let signer = s.central.enrol_device("kontum", "kontum-station-2");
     let sender = BagSender {
         job: "browser-job-1",
-        device: "kontum-station-1",
+        device: "kontum-station-2",
         branch: "kontum",
         title: TITLE,
+        signer: &signer,
     };
     let doc = match submit_bag(s.central.http, &sender, &masters) {
         BagVerdict::Safe { document } => document,

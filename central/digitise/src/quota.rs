@@ -3,17 +3,9 @@
 //! creation from `Upload-Length`, before a byte is accepted, so a device cannot fill the
 //! disk by creating uploads and sending them slowly.
 
+pub use crate::tus::Room;
 use crate::tus::{TusError, UploadInfo, Uploads};
 use rong_protocol::digitise::upload_meta;
-
-/// The limits; see the module documentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Room {
-    /// The most upload bytes one device may hold; `None`: no quota.
-    pub per_device: Option<u64>,
-    /// Bytes the disk under the uploads must keep free.
-    pub reserve: u64,
-}
 
 fn free_bytes(dir: &std::path::Path) -> Result<u64, TusError> {
     let st = nix::sys::statvfs::statvfs(dir).map_err(|e| TusError::Io(e.into()))?;

@@ -247,8 +247,17 @@ pub struct Uploads {
     expire_ms: Option<i64>,
     /// One lock per upload, so two `PATCH`es of the same upload never interleave.
     locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
-    /// What one device may hold and what the disk must keep free ([`crate::quota`]).
-    pub(crate) room: crate::quota::Room,
+    /// What one device may hold and what the disk must keep free (checked in `quota`).
+    pub(crate) room: Room,
+}
+
+/// Room for uploads: a quota per device and a free-space reserve (checked in `quota`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Room {
+    /// The most upload bytes one device may hold; `None`: no quota.
+    pub per_device: Option<u64>,
+    /// Bytes the disk under the uploads must keep free.
+    pub reserve: u64,
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -265,7 +274,7 @@ impl Uploads {
             max_chunk,
             expire_ms: None,
             locks: Mutex::new(HashMap::new()),
-            room: crate::quota::Room::default(),
+            room: Room::default(),
         })
     }
 

@@ -619,3 +619,51 @@ async fn blocks_and_logins_are_audited_and_shown() {
     assert!(!html.contains("login.failed"));
     c.run.stop().await;
 }
+
+/// Revoking a device is for administrators and the device's own branch's staff; deciding
+/// on quarantined events is for administrators; both are audited with who did it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_revocation_and_quarantine_decisions_have_owners() {
+    let c = Central::start(|_| {}).await;
+    let kontum = c.token(Role::Staff, Some("kontum"));
+    let readonly = c.token(Role::Readonly, Some("kontum"));
+    let admin = c.token(Role::Admin, None);
+    let revoke = |d: &str| format!("/api/v1/devices/{d}/revoke");
+    let post = async |t: &str, p: String| c.with_token(t, Method::POST, &p, None).await;
+    let status = |r: reqwest::Response| r.status();
+    assert_eq!(
+        status(post(&kontum, revoke("dakto-kiosk-1")).await),
+        StatusCode::FORBIDDEN,
+        "another branch's device"
+    );
+    assert_eq!(
+        status(post(&readonly, revoke("kontum-kiosk-1")).await),
+        StatusCode::FORBIDDEN,
+        "read-only"
+    );
+    assert_eq!(
+        status(post(&kontum, revoke("kontum-kiosk-1")).await),
+        StatusCode::OK
+    );
+    // No batch 1 exists: staff are refused before the lookup, an administrator gets 404.
+    let accept = "/api/v1/quarantine/1/accept".to_owned();
+    assert_eq!(
+        status(post(&kontum, accept.clone()).await),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(status(post(&admin, accept).await), StatusCode::NOT_FOUND);
+    let r = c
+        .with_token(&kontum, Method::GET, "/api/v1/quarantine", None)
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let rows = central_store::audit::page(c.store().reader(), None, None, 10).unwrap();
+    let revoked = rows
+        .iter()
+        .find(|r| r.entry.action == "device.revoke")
+        .expect("the revocation is audited");
+    assert_eq!(revoked.entry.target, "kontum-kiosk-1");
+    assert_eq!(revoked.entry.branch.as_deref(), Some("kontum"));
+    assert_eq!(revoked.entry.role.as_deref(), Some("staff"));
+    c.run.stop().await;
+}

@@ -287,8 +287,17 @@ async fn a_revoked_device_is_refused_at_once() {
     let url = run.url("/api/v1/snapshot/kt-01");
     let get = || common::signed(&http, run.scanner(), Method::GET, &url).send();
     assert_eq!(get().await.unwrap().status(), 200);
-    let r = http
-        .post(run.url("/api/v1/devices/kt-01-scan/revoke"))
+    let revoke = run.url("/api/v1/devices/kt-01-scan/revoke");
+    // Revoking is staff's: a device's own signature, or nothing, is not enough.
+    assert_eq!(http.post(&revoke).send().await.unwrap().status(), 401);
+    let r = common::signed(&http, run.scanner(), Method::POST, &revoke)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let admin = common::admin_token(&mut central_store::Store::open(&run.db).unwrap());
+    let r = common::client_with_token(&admin)
+        .post(&revoke)
         .send()
         .await
         .unwrap();
