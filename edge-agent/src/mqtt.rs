@@ -8,6 +8,7 @@ use std::time::Duration;
 use rong_mqtt::{Credentials, MaxPacket};
 use rong_protocol::api::Push;
 use rong_protocol::delta::{CatchupRequest, Downlink, DownlinkBody};
+use rong_protocol::envelope::{Freshness, Signer as EnvelopeSigner};
 use rong_protocol::event::{Ack, EventBatch};
 use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceState, DeviceStatus};
 use rong_protocol::topic::{device_filters, Topic};
@@ -38,6 +39,10 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const SNAPSHOT_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// How often acked events past their retention are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How far back central's message may be dated behind its newest one.
+const REPLAY_WINDOW_MS: i64 = 10 * 60 * 1000;
+/// Central's nonces remembered within the window.
+const MAX_NONCES: usize = 4096;
 
 /// What the network task reports.
 enum Net {
@@ -63,16 +68,22 @@ pub struct SyncParts {
     pub new_event: Arc<Notify>,
     /// Woken by the local API's `sync_now`.
     pub sync_now: Arc<Notify>,
-    /// Signs the board's requests to central (snapshots).
+    /// Signs the board's requests to central (snapshots) and every message it publishes.
     pub signer: Arc<rong_identity::Signer>,
+    /// Central's key, pinned at enrolment: every message from central must be signed by it.
+    pub central_key: rong_identity::PublicKey,
 }
 
 /// The MQTT options: client id = device id, clean session, a retained will that says
-/// `offline`.
+/// `offline`, sealed by `signer` (central skips the replay check on status topics, since the
+/// broker may deliver the will long after it was sealed).
 pub fn options(
     config: &Config,
     offline: &DeviceStatus,
+    signer: &rong_identity::Signer,
 ) -> Result<MqttOptions, crate::config::ConfigError> {
+    let will_topic = Topic::Status(config.branch.clone(), config.device.clone()).to_topic_string();
+    let will = signer.seal(&will_topic, &encode(offline));
     let mut opts = rong_mqtt::options(
         &config.mqtt.broker()?,
         config.device.as_str(),
@@ -88,18 +99,17 @@ pub fn options(
     );
     opts.set_clean_session(true)
         .set_request_channel_capacity(256)
-        .set_last_will(LastWill::new(
-            Topic::Status(config.branch.clone(), config.device.clone()).to_topic_string(),
-            encode(offline),
-            QoS::AtLeastOnce,
-            true,
-        ));
+        .set_last_will(LastWill::new(will_topic, will, QoS::AtLeastOnce, true));
     Ok(opts)
 }
 
 /// Runs the sync loop until `shutdown` turns true; then publishes the offline status.
 pub async fn run(parts: SyncParts, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let opts = options(&parts.config, &parts.status.device(DeviceState::Offline))?;
+    let opts = options(
+        &parts.config,
+        &parts.status.device(DeviceState::Offline),
+        &parts.signer,
+    )?;
     let (status, link) = (parts.status.clone(), parts.link.clone());
     let (client, mut eventloop) = AsyncClient::new(opts, 256);
     // Unbounded on purpose: a bounded channel would stop the network task from polling
@@ -135,7 +145,10 @@ pub async fn run(parts: SyncParts, mut shutdown: watch::Receiver<bool>) -> anyho
     let mut sync = SyncLoop::new(parts, client.clone())?;
     let result = sync.run(net_rx, &mut shutdown).await;
     link.set_online(false);
-    let offline = encode(&status.device(DeviceState::Offline));
+    let offline = sync.seal(
+        &sync.status_topic,
+        &encode(&status.device(DeviceState::Offline)),
+    );
     if sync.connected {
         let _ = client.try_publish(sync.status_topic.clone(), QoS::AtLeastOnce, true, offline);
         let _ = client.try_disconnect();
@@ -174,6 +187,9 @@ struct SyncLoop {
     reply_topic: String,
     http: reqwest::Client,
     snap_tx: mpsc::Sender<Result<u64, SnapshotError>>,
+    /// Refuses central's messages seen before (per session; commands are also checked
+    /// against the last one carried out, which is kept in the store).
+    fresh: Freshness,
 }
 
 impl SyncLoop {
@@ -210,6 +226,7 @@ impl SyncLoop {
             reply_topic: Topic::CmdReply(b, d).to_topic_string(),
             http: snapshot::http_client(SNAPSHOT_READ_TIMEOUT)?,
             snap_tx,
+            fresh: Freshness::new(REPLAY_WINDOW_MS, MAX_NONCES),
             parts,
             client,
         })
@@ -217,6 +234,30 @@ impl SyncLoop {
 
     fn now(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
+    }
+
+    /// `body` sealed by this device for `topic`.
+    fn seal(&self, topic: &str, body: &[u8]) -> Vec<u8> {
+        self.parts.signer.seal(topic, body)
+    }
+
+    /// Opens a message from central: signed by central's pinned key, on a topic central
+    /// owns, and not seen before. A refusal is counted and logged, and nothing in it is
+    /// used.
+    fn open<'a>(&mut self, topic: &str, payload: &'a [u8]) -> Option<&'a [u8]> {
+        let key = self.parts.central_key;
+        let opened = rong_identity::mqtt::open(payload, topic, |s| {
+            matches!(s, EnvelopeSigner::Central).then_some((key, None))
+        })
+        .and_then(|m| self.fresh.admit(&m).map(|()| m));
+        match opened {
+            Ok(m) => Some(m.body),
+            Err(e) => {
+                self.parts.link.count_rejected();
+                tracing::warn!(topic, reason = e.reason(), error = %e, "message refused: not signed by central");
+                None
+            }
+        }
     }
 
     async fn run(
@@ -293,12 +334,22 @@ impl SyncLoop {
                 let mine = |b: &rong_protocol::BranchId, d: &rong_protocol::DeviceId| {
                     *b == c.branch && *d == c.device
                 };
+                let ours = match &topic {
+                    Topic::Ack(b, d) | Topic::DeviceDeltas(b, d) | Topic::Cmd(b, d) => mine(b, d),
+                    Topic::BranchDeltas(b) => *b == c.branch,
+                    _ => false,
+                };
+                if !ours {
+                    tracing::debug!(topic = ?topic, "ignoring a topic not for us");
+                    return;
+                }
+                let Some(body) = self.open(&p.topic, &p.payload) else {
+                    return;
+                };
                 match topic {
-                    Topic::Ack(b, d) if mine(&b, &d) => self.on_ack(&p.payload).await,
-                    Topic::DeviceDeltas(b, d) if mine(&b, &d) => self.on_downlink(&p.payload).await,
-                    Topic::BranchDeltas(b) if b == c.branch => self.on_downlink(&p.payload).await,
-                    Topic::Cmd(b, d) if mine(&b, &d) => self.on_command(&p.payload).await,
-                    other => tracing::debug!(topic = ?other, "ignoring a topic not for us"),
+                    Topic::Ack(..) => self.on_ack(body).await,
+                    Topic::Cmd(..) => self.on_command(body).await,
+                    _ => self.on_downlink(body).await,
                 }
             }
             _ => {}
@@ -333,7 +384,10 @@ impl SyncLoop {
     }
 
     fn publish_status(&self, state: DeviceState) {
-        let payload = encode(&self.parts.status.device(state));
+        let payload = self.seal(
+            &self.status_topic,
+            &encode(&self.parts.status.device(state)),
+        );
         if let Err(e) =
             self.client
                 .try_publish(self.status_topic.clone(), QoS::AtLeastOnce, true, payload)
@@ -344,7 +398,10 @@ impl SyncLoop {
 
     fn send_catchup(&self, from_version: u64) {
         tracing::info!(from_version, "asking central to catch up");
-        let payload = encode(&CatchupRequest::new(from_version));
+        let payload = self.seal(
+            &self.catchup_topic,
+            &encode(&CatchupRequest::new(from_version)),
+        );
         if let Err(e) =
             self.client
                 .try_publish(self.catchup_topic.clone(), QoS::AtLeastOnce, false, payload)
@@ -366,7 +423,7 @@ impl SyncLoop {
             }
             let last = events.last().map_or(from, |e| e.seq);
             let batch = EventBatch::new(self.parts.config.device.clone(), self.log, events);
-            let payload = encode(&batch);
+            let payload = self.seal(&self.events_topic, &encode(&batch));
             match self.client.try_publish(
                 self.events_topic.clone(),
                 QoS::AtLeastOnce,
@@ -575,6 +632,17 @@ impl SyncLoop {
             Ok(c) => c,
             Err(e) => return self.reject("cmd", &e),
         };
+        // Central's command ids are UUIDv7, ordered by time: one at or before the last
+        // carried out is a replay (a reboot replayed at every start would never end).
+        let (store, id) = (self.parts.store.clone(), cmd.id.clone());
+        let Some(fresh) = blocking(move || store.lock().take_command(&id)).await else {
+            return;
+        };
+        if !fresh {
+            self.parts.link.count_rejected();
+            tracing::warn!(id = %cmd.id, "command refused: not newer than the last one carried out");
+            return;
+        }
         tracing::info!(id = %cmd.id, command = ?cmd.kind, "command");
         let (ok, message) = match cmd.kind {
             CommandKind::SyncNow => {
@@ -592,7 +660,10 @@ impl SyncLoop {
             }
             CommandKind::Reboot => reboot(&self.parts.config),
         };
-        let reply = encode(&CommandReply::new(cmd.id, ok, message));
+        let reply = self.seal(
+            &self.reply_topic,
+            &encode(&CommandReply::new(cmd.id, ok, message)),
+        );
         if let Err(e) =
             self.client
                 .try_publish(self.reply_topic.clone(), QoS::AtLeastOnce, false, reply)

@@ -106,9 +106,14 @@ impl Services {
     }
 
     /// What the sync loop is handed; its requests to central are signed by `signer`.
-    pub fn sync_parts(&self, signer: Arc<rong_identity::Signer>) -> SyncParts {
+    pub fn sync_parts(
+        &self,
+        signer: Arc<rong_identity::Signer>,
+        central_key: rong_identity::PublicKey,
+    ) -> SyncParts {
         SyncParts {
             signer,
+            central_key,
             config: self.config.clone(),
             store: self.store.clone(),
             status: self.status.clone(),
@@ -204,7 +209,7 @@ async fn run_once<S: Future<Output = ()>>(
     let (mut sync_task, upload_task, mut enrol_task) = match &identity {
         Some(id) => (
             Some(tokio::spawn(mqtt::run(
-                services.sync_parts(id.signer.clone()),
+                services.sync_parts(id.signer.clone(), id.central_key),
                 stop_rx.clone(),
             ))),
             Some(tokio::spawn(digitise::upload::run(

@@ -226,9 +226,19 @@ impl Central {
         self.daemon.stop();
     }
 
-    /// The central data directory.
+    /// Central's directory: its config, and its data under `data/`.
     pub fn dir(&self) -> &Path {
         &self.daemon.dir
+    }
+
+    /// `body` for `topic` sealed with central's own key (read from its data directory,
+    /// where central made it at its first start), for tests that send what only central
+    /// may send.
+    pub fn seal_as_central(&self, topic: &str, body: &[u8]) -> Vec<u8> {
+        let key = rong_identity::KeyPair::load(&self.dir().join("data/central.key"))
+            .expect("central's key (central has started once)");
+        let now = chrono::Utc::now().timestamp_millis();
+        key.seal(&rong_protocol::envelope::Signer::Central, topic, now, body)
     }
 
     /// GET a JSON path, with the administrator's API token.

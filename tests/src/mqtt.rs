@@ -20,6 +20,16 @@ pub type Answer = Box<dyn Fn(&str, &[u8]) -> Vec<(String, Vec<u8>)> + Send>;
 pub struct Spy {
     client: Client,
     seen: Seen,
+    signer: Option<rong_identity::Signer>,
+}
+
+/// The message inside a signed envelope (its header line dropped, unchecked), or the
+/// payload itself when it is not one.
+pub fn body(payload: &[u8]) -> &[u8] {
+    match payload.iter().position(|&b| b == b'\n') {
+        Some(i) if payload.starts_with(b"{\"signer\"") => &payload[i + 1..],
+        _ => payload,
+    }
 }
 
 impl Spy {
@@ -71,18 +81,48 @@ impl Spy {
                 .recv_timeout(Duration::from_secs(20))
                 .expect("broker confirmed the subscriptions");
         }
-        Spy { client, seen }
+        Spy {
+            client,
+            seen,
+            signer: None,
+        }
     }
 
-    /// Publishes with QoS 1.
+    /// Seals what it publishes with `signer` (an enrolled device's, from
+    /// `Central::enrol_device`), as that device would.
+    pub fn signed_by(mut self, signer: rong_identity::Signer) -> Spy {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Publishes with QoS 1, sealed when the spy has a signer.
     pub fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) {
+        let payload = payload.into();
+        let payload = match &self.signer {
+            Some(s) => s.seal(topic, &payload),
+            None => payload,
+        };
+        self.publish_raw(topic, payload);
+    }
+
+    /// Publishes the bytes as they are, with QoS 1.
+    pub fn publish_raw(&self, topic: &str, payload: impl Into<Vec<u8>>) {
         self.client
             .publish(topic, QoS::AtLeastOnce, false, payload.into())
             .expect("publish");
     }
 
-    /// Messages received so far on topics ending with `suffix`.
+    /// The messages received so far on topics ending with `suffix`, out of their
+    /// envelopes.
     pub fn received(&self, suffix: &str) -> Vec<Vec<u8>> {
+        self.received_raw(suffix)
+            .iter()
+            .map(|p| body(p).to_vec())
+            .collect()
+    }
+
+    /// The payloads received so far on topics ending with `suffix`, as they came.
+    pub fn received_raw(&self, suffix: &str) -> Vec<Vec<u8>> {
         self.seen
             .lock()
             .map(|s| {

@@ -447,9 +447,8 @@ fn allowed_deps(krate: &str) -> Option<&'static [&'static str]> {
     Some(match krate {
         "rong-protocol" | "rong-runtime" => &[],
         "rong-mqtt" => &["rong-runtime"],
-        "rong-lending" | "rong-sqlite" | "rong-agent-client" | "rong-hardware" => {
-            &["rong-protocol"]
-        }
+        "rong-lending" | "rong-sqlite" | "rong-agent-client" | "rong-hardware"
+        | "rong-identity" => &["rong-protocol"],
         // `edge-agent ctl` is a client of the agent's own local API.
         "edge-agent" => &[
             "rong-protocol",

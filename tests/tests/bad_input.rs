@@ -35,7 +35,8 @@ fn checkout_batch(device: &str, seq: u64) -> EventBatch {
 #[test]
 fn central_rejects_and_counts_bad_payloads() {
     let s = Scenario::start(BrokerKind::Embedded, "");
-    let spy = Spy::connect(&s.central.mqtt_url, "kontum-kiosk-9", &[]);
+    let signer = s.central.enrol_device("kontum", "kontum-kiosk-9");
+    let spy = Spy::connect(&s.central.mqtt_url, "kontum-kiosk-9", &[]).signed_by(signer);
     let topic = "rong/v1/kontum/kontum-kiosk-9/events";
     let before = s.central.stat("rejected_messages");
 
@@ -50,8 +51,11 @@ fn central_rejects_and_counts_bad_payloads() {
     // A valid batch from kontum-kiosk-1, published on kontum-kiosk-9's topic.
     spy.publish(topic, encode(&checkout_batch("kontum-kiosk-1", 1)));
 
-    wait_until("central to count four rejections", T, || {
-        s.central.stat("rejected_messages") >= before + 4
+    // And one with no signature at all.
+    spy.publish_raw(topic, encode(&checkout_batch("kontum-kiosk-9", 1)));
+
+    wait_until("central to count five rejections", T, || {
+        s.central.stat("rejected_messages") >= before + 5
     });
     assert_eq!(s.central.stat("events_applied"), 0);
     assert!(s
@@ -61,7 +65,13 @@ fn central_rejects_and_counts_bad_payloads() {
         .all(|l| l["device"] != "kontum-kiosk-1"));
     let metrics = s.central.request("GET", "/metrics", None);
     let text = String::from_utf8_lossy(&metrics.body);
-    for reason in ["malformed", "wrong_version", "oversized", "wrong_device"] {
+    for reason in [
+        "malformed",
+        "wrong_version",
+        "oversized",
+        "wrong_device",
+        "unsigned",
+    ] {
         assert!(
             text.contains(&format!("reason=\"{reason}\"")),
             "metrics lack {reason}:\n{text}"

@@ -46,12 +46,13 @@ fn acks(spy: &Spy) -> Vec<u64> {
 /// also the device's id and its events topic.
 fn posing_as(branch: &str, device: &str) -> (Scenario, Spy, DeviceId, String) {
     let s = Scenario::start(BrokerKind::Embedded, "");
-    s.central.enrol_device(branch, device);
+    let signer = s.central.enrol_device(branch, device);
     let spy = Spy::connect(
         &s.central.mqtt_url,
         device,
         &[format!("rong/v1/{branch}/{device}/ack")],
-    );
+    )
+    .signed_by(signer);
     let dev = DeviceId::new(device).expect("id");
     (s, spy, dev, format!("rong/v1/{branch}/{device}/events"))
 }

@@ -59,17 +59,59 @@ pub async fn run_evaluator(
 /// The device name central's own alerts are filed under.
 pub const CENTRAL: &str = "central";
 
-/// Alerts about central itself: the latest scheduled backup failed. Filed under no
-/// branch, so administrators see them.
+/// How long a forged-looking MQTT message keeps the `forged_messages` alert up.
+pub const FORGED_ALERT_MS: i64 = 15 * 60 * 1000;
+
+/// Alerts about central itself: the latest scheduled backup failed; MQTT messages that
+/// were unsigned, signed by an unknown key, on a topic their signer does not own, or with
+/// a bad signature arrived in the last [`FORGED_ALERT_MS`]. Filed under no branch, so
+/// administrators see them.
 pub fn central_alerts(metrics: &Metrics) -> Vec<admin::AlertCandidate> {
-    metrics
+    let backup = metrics
         .backup_failure()
         .map(|detail| admin::AlertCandidate {
             kind: "backup_failed",
             device: CENTRAL.into(),
             branch: String::new(),
             detail,
-        })
-        .into_iter()
-        .collect()
+        });
+    let forged = metrics
+        .forged_since(now_ms() - FORGED_ALERT_MS)
+        .map(|detail| admin::AlertCandidate {
+            kind: "forged_messages",
+            device: CENTRAL.into(),
+            branch: String::new(),
+            detail,
+        });
+    backup.into_iter().chain(forged).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rong_protocol::envelope::Refused;
+
+    #[test]
+    fn a_forged_message_raises_the_alert_and_a_replay_does_not() {
+        let m = Metrics::default();
+        assert!(central_alerts(&m).is_empty());
+        m.refused_envelope(&Refused::Replay("d/kontum-kiosk-1".into()), "rong/v1/x");
+        assert!(central_alerts(&m).is_empty(), "a retry can be a replay");
+        m.reject(crate::metrics::Reject::BadSignature);
+        m.refused_envelope(
+            &Refused::BadSignature("d/kontum-kiosk-1".into()),
+            "rong/v1/kontum/kontum-kiosk-1/events",
+        );
+        let alerts = central_alerts(&m);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].kind, "forged_messages");
+        assert!(
+            alerts[0].detail.starts_with("1 refused"),
+            "{}",
+            alerts[0].detail
+        );
+        assert!(alerts[0].detail.contains("kontum-kiosk-1/events"));
+        // Older than the alert's span, it no longer holds.
+        assert!(m.forged_since(now_ms() + 1).is_none());
+    }
 }

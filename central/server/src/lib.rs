@@ -19,6 +19,7 @@ pub mod mqtt;
 pub mod patrons;
 pub mod routes;
 pub mod server;
+pub mod signing;
 pub mod tokens;
 
 pub use config::Config;

@@ -32,11 +32,22 @@ pub enum Reject {
     /// Events from a device that is not enrolled, revoked, or on another branch's topic:
     /// set aside in the quarantine for staff.
     Quarantined,
+    /// Not in a signed envelope.
+    Unsigned,
+    /// Signed by no key central knows.
+    UnknownSigner,
+    /// Signed by a device that may not publish on the topic (another device's or
+    /// branch's).
+    NotOwner,
+    /// The signature does not match the message.
+    BadSignature,
+    /// A message seen before, or dated too far behind the signer's newest.
+    Replay,
 }
 
 impl Reject {
     /// Every reason, in metric order.
-    pub const ALL: [Reject; 7] = [
+    pub const ALL: [Reject; 12] = [
         Reject::Malformed,
         Reject::Oversized,
         Reject::WrongVersion,
@@ -44,6 +55,11 @@ impl Reject {
         Reject::WrongDevice,
         Reject::UnknownBranch,
         Reject::Quarantined,
+        Reject::Unsigned,
+        Reject::UnknownSigner,
+        Reject::NotOwner,
+        Reject::BadSignature,
+        Reject::Replay,
     ];
 
     /// The metric label.
@@ -56,6 +72,23 @@ impl Reject {
             Reject::WrongDevice => "wrong_device",
             Reject::UnknownBranch => "unknown_branch",
             Reject::Quarantined => "quarantined",
+            Reject::Unsigned => "unsigned",
+            Reject::UnknownSigner => "unknown_signer",
+            Reject::NotOwner => "not_owner",
+            Reject::BadSignature => "bad_signature",
+            Reject::Replay => "replay",
+        }
+    }
+
+    /// The reason for a refused envelope.
+    pub fn from_envelope(e: &rong_protocol::envelope::Refused) -> Reject {
+        use rong_protocol::envelope::Refused;
+        match e {
+            Refused::Malformed(_) => Reject::Unsigned,
+            Refused::UnknownSigner(_) => Reject::UnknownSigner,
+            Refused::NotOwner { .. } => Reject::NotOwner,
+            Refused::BadSignature(_) => Reject::BadSignature,
+            Refused::Replay(_) => Reject::Replay,
         }
     }
 
@@ -82,6 +115,8 @@ pub struct Metrics {
     fleet: Mutex<Option<Fleet>>,
     http: Mutex<BTreeMap<String, Histogram>>,
     backup: Mutex<BackupHealth>,
+    /// The latest refused envelope that looks like forgery (not a replay): when, and what.
+    forged: Mutex<Option<(i64, String)>>,
 }
 
 /// How the scheduled backups are going.
@@ -138,6 +173,12 @@ impl Metrics {
         self.rejected[i].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Messages refused for `why` since start.
+    pub fn rejected_count(&self, why: Reject) -> u64 {
+        let i = Reject::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.rejected[i].load(Ordering::Relaxed)
+    }
+
     /// Counts a served snapshot.
     pub fn snapshot_served(&self) {
         self.snapshots_served.fetch_add(1, Ordering::Relaxed);
@@ -170,6 +211,36 @@ impl Metrics {
             b.failures += 1;
             b.failing = Some(why);
         }
+    }
+
+    /// Records a refused envelope. Replays are counted only: a device's retry can be
+    /// one. Anything else is remembered for the `forged_messages` alert.
+    pub fn refused_envelope(&self, why: &rong_protocol::envelope::Refused, topic: &str) {
+        if matches!(why, rong_protocol::envelope::Refused::Replay(_)) {
+            return;
+        }
+        let shown: String = format!("{why} on {topic}").chars().take(300).collect();
+        if let Ok(mut f) = self.forged.lock() {
+            *f = Some((chrono::Utc::now().timestamp_millis(), shown));
+        }
+    }
+
+    /// The latest forged-looking message since `since_ms`, as a line for an alert.
+    pub fn forged_since(&self, since_ms: i64) -> Option<String> {
+        let f = self.forged.lock().ok()?;
+        let (at, what) = f.as_ref()?;
+        (*at >= since_ms).then(|| {
+            let n: u64 = [
+                Reject::Unsigned,
+                Reject::UnknownSigner,
+                Reject::NotOwner,
+                Reject::BadSignature,
+            ]
+            .iter()
+            .map(|r| self.rejected_count(*r))
+            .sum();
+            format!("{n} refused since start; latest: {what}")
+        })
     }
 
     /// Why the latest scheduled backup failed, while no later one has succeeded.

@@ -36,6 +36,8 @@ pub struct MqttCtx {
     pub max_catchup_ops: u64,
     /// The database's epoch, carried in every delta and snapshot notice.
     pub epoch: uuid::Uuid,
+    /// Seals what central publishes and opens what devices send.
+    pub envelopes: Arc<crate::signing::Envelopes>,
 }
 
 /// Client options for central: client id `central`, a clean session, 200 in flight.
@@ -63,10 +65,13 @@ pub async fn run(
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);
     let publisher = {
         let client = client.clone();
+        let envelopes = ctx.envelopes.clone();
         tokio::spawn(async move {
             while let Some(o) = out_rx.recv().await {
+                // Sealed as it leaves, so the signature's time is the sending time.
+                let sealed = envelopes.seal(&o.topic, &o.payload);
                 if let Err(e) = client
-                    .publish(o.topic, QoS::AtLeastOnce, false, o.payload)
+                    .publish(o.topic, QoS::AtLeastOnce, false, sealed)
                     .await
                 {
                     tracing::warn!(error = %e, "cannot queue an MQTT publish");
@@ -146,6 +151,22 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
         tracing::debug!(topic, "ignoring message on a foreign topic");
         return;
     };
+    if matches!(
+        parsed,
+        Topic::Ack(..) | Topic::Cmd(..) | Topic::DeviceDeltas(..) | Topic::BranchDeltas(_)
+    ) {
+        return; // central's own messages, coming back
+    }
+    if payload.is_empty() && matches!(parsed, Topic::Status(..)) {
+        return; // a cleared retained status
+    }
+    let payload = match ctx.envelopes.open(topic, payload).await {
+        Ok(body) => body,
+        Err(why) => {
+            ctx.metrics.refused_envelope(&why, topic);
+            return reject(ctx, Reject::from_envelope(&why), topic, &why);
+        }
+    };
     let sent = match parsed {
         Topic::Events(branch, device) => match decode::<EventBatch>(payload) {
             Err(e) => return reject(ctx, Reject::from_decode(&e), topic, &e),
@@ -159,23 +180,18 @@ async fn dispatch(ctx: &MqttCtx, topic: &str, payload: &[u8]) {
             }
             Ok(batch) => ctx.ingest.events(branch, batch).await,
         },
-        Topic::Status(branch, device) => {
-            if payload.is_empty() {
-                return; // a cleared retained status
+        Topic::Status(branch, device) => match decode::<DeviceStatus>(payload) {
+            Err(e) => return reject(ctx, Reject::from_decode(&e), topic, &e),
+            Ok(s) if s.device != device || s.branch != branch => {
+                return reject(
+                    ctx,
+                    Reject::WrongDevice,
+                    topic,
+                    &format!("status of {}/{}", s.branch, s.device),
+                )
             }
-            match decode::<DeviceStatus>(payload) {
-                Err(e) => return reject(ctx, Reject::from_decode(&e), topic, &e),
-                Ok(s) if s.device != device || s.branch != branch => {
-                    return reject(
-                        ctx,
-                        Reject::WrongDevice,
-                        topic,
-                        &format!("status of {}/{}", s.branch, s.device),
-                    )
-                }
-                Ok(status) => ctx.ingest.status(branch, status).await,
-            }
-        }
+            Ok(status) => ctx.ingest.status(branch, status).await,
+        },
         Topic::CmdReply(branch, device) => match decode::<CommandReply>(payload) {
             Err(e) => return reject(ctx, Reject::from_decode(&e), topic, &e),
             Ok(reply) => ctx.ingest.reply(branch, device, reply).await,

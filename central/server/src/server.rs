@@ -58,6 +58,7 @@ pub async fn serve(
     let _lock = crate::backup::lock_data_dir(&config.data_dir)?;
     let store = open_store(&config)?;
     let central_key = central_key(&config)?;
+    let central_public = central_key.public();
     let epoch = store.epoch()?;
     tracing::info!(%epoch, "database epoch");
     let reads = Reads::new(store.path());
@@ -123,6 +124,7 @@ pub async fn serve(
             out: out_tx,
             max_catchup_ops: config.ingest.max_catchup_ops,
             epoch,
+            envelopes: Arc::new(crate::signing::Envelopes::new(central_key, reads.clone())),
         },
         out_rx,
         sub_tx,
@@ -133,7 +135,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let state = app_state(&config, &reads, &ingest, &metrics, &central_key)?;
+    let state = app_state(&config, &reads, &ingest, &metrics, &central_public)?;
     let reaper_task = tokio::spawn(central_digitise::receive::run_reaper(
         state.intake.intake.clone(),
         stop_rx.clone(),
@@ -217,7 +219,7 @@ fn app_state(
     reads: &Reads,
     ingest: &Ingest,
     metrics: &Arc<Metrics>,
-    central_key: &rong_identity::KeyPair,
+    central_public: &rong_identity::PublicKey,
 ) -> anyhow::Result<AppState> {
     let writer = ingest.writer().clone();
     let operator_token = config.http.operator_token()?;
@@ -279,7 +281,7 @@ fn app_state(
         devices: DeviceAuth {
             reads: reads.clone(),
             writer: ingest.writer().clone(),
-            central_public_key: central_key.public().to_base64(),
+            central_public_key: central_public.to_base64(),
             limiter: Arc::default(),
         },
     })

@@ -81,8 +81,10 @@ impl Central {
         let c = Central::start().await;
         let patron = c.free_patron();
         let items = c.free_items(n);
-        c.run.enrol("kontum", id).await;
-        let d = Device::connect(&c.run.ready.mqtt, "kontum", id).await;
+        let signer = c.run.enrol("kontum", id).await;
+        let d = Device::connect(&c.run.ready.mqtt, "kontum", id)
+            .await
+            .signed_by(signer);
         (c, patron, items, d)
     }
 
@@ -146,6 +148,8 @@ impl Central {
 }
 
 struct Device {
+    /// Seals what it publishes, once enrolled (see [`Device::signed_by`]).
+    signer: Option<rong_identity::Signer>,
     client: AsyncClient,
     rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
     branch: BranchId,
@@ -201,6 +205,7 @@ impl Device {
             .expect("device subscribed")
             .unwrap();
         Device {
+            signer: None,
             client,
             rx,
             branch,
@@ -209,7 +214,23 @@ impl Device {
         }
     }
 
+    /// Seals what it publishes with `signer` (an enrolled device's).
+    fn signed_by(mut self, signer: rong_identity::Signer) -> Device {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// Publishes `payload`, sealed when the device has a signer.
     async fn publish(&self, topic: &str, payload: Vec<u8>) {
+        let payload = match &self.signer {
+            Some(s) => s.seal(topic, &payload),
+            None => payload,
+        };
+        self.publish_raw(topic, payload).await;
+    }
+
+    /// Publishes `payload` as it is.
+    async fn publish_raw(&self, topic: &str, payload: Vec<u8>) {
         self.client
             .publish(topic, QoS::AtLeastOnce, false, payload)
             .await
@@ -242,7 +263,7 @@ impl Device {
             loop {
                 let (t, payload) = self.rx.recv().await.expect("device connection alive");
                 if t == topic {
-                    if let Some(v) = pick(&payload) {
+                    if let Some(v) = pick(common::envelope_body(&payload)) {
                         return v;
                     }
                 }
@@ -357,30 +378,48 @@ async fn bad_payloads_are_rejected_and_counted() {
         vec![checkout(1, &items[0], &patron)],
     );
     d.publish(&topic, rong_protocol::encode(&other)).await;
-    // An unknown branch.
+    // Its own batch on another branch's topic: not its topic to sign.
     d.publish(
         "rong/v1/nowhere/kontum-kiosk-9/events",
         rong_protocol::encode(&good),
     )
     .await;
+    // Unsigned; signed by another key; and a signed message sent twice (the second is a
+    // replay).
+    d.publish_raw(&topic, rong_protocol::encode(&good)).await;
+    let forger = rong_identity::Signer::new("kontum-kiosk-9", rong_identity::KeyPair::generate());
+    d.publish_raw(&topic, forger.seal(&topic, &rong_protocol::encode(&good)))
+        .await;
+    let mut v = serde_json::to_value(&good).unwrap();
+    v["v"] = 98.into();
+    let sealed = d
+        .signer
+        .as_ref()
+        .unwrap()
+        .seal(&topic, v.to_string().as_bytes());
+    d.publish_raw(&topic, sealed.clone()).await;
+    d.publish_raw(&topic, sealed).await;
 
-    wait_for("five rejections", async || {
-        c.stat("rejected_messages").await >= 5
+    wait_for("nine rejections", async || {
+        c.stat("rejected_messages").await >= 9
     })
     .await;
     assert_eq!(c.stat("events_applied").await, 0);
     let r = c.fetch("/metrics").await;
     let text = r.text().await.unwrap();
-    for reason in [
-        "malformed",
-        "wrong_version",
-        "oversized",
-        "wrong_device",
-        "unknown_branch",
+    for (reason, n) in [
+        ("malformed", 1),
+        ("wrong_version", 2),
+        ("oversized", 1),
+        ("wrong_device", 1),
+        ("not_owner", 1),
+        ("unsigned", 1),
+        ("bad_signature", 1),
+        ("replay", 1),
     ] {
         assert!(
             text.contains(&format!(
-                "rong_rejected_messages_total{{reason=\"{reason}\"}} 1"
+                "rong_rejected_messages_total{{reason=\"{reason}\"}} {n}"
             )),
             "{reason}:\n{text}"
         );
@@ -424,8 +463,10 @@ async fn an_over_long_block_reason_is_refused_and_changes_nothing() {
 async fn blocks_go_down_as_deltas_and_catchup_works() {
     let c = Central::start().await;
     let patron = c.free_patron();
-    c.run.enrol("kontum", "kontum-kiosk-2").await;
-    let mut d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-2").await;
+    let signer = c.run.enrol("kontum", "kontum-kiosk-2").await;
+    let mut d = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-2")
+        .await
+        .signed_by(signer);
     let v0 = c.stat("change_version").await;
 
     let r = c
@@ -648,8 +689,10 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
 async fn status_and_commands_reach_the_device_record() {
     use rong_protocol::status::{Command, CommandKind, CommandReply, DeviceState, DeviceStatus};
     let c = Central::start().await;
-    c.run.enrol("dakto", "dakto-kiosk-1").await;
-    let mut d = Device::connect(&c.run.ready.mqtt, "dakto", "dakto-kiosk-1").await;
+    let signer = c.run.enrol("dakto", "dakto-kiosk-1").await;
+    let mut d = Device::connect(&c.run.ready.mqtt, "dakto", "dakto-kiosk-1")
+        .await
+        .signed_by(signer);
     let (dev_id, dev_branch) = (d.id.clone(), d.branch.clone());
     let status = |state| DeviceStatus {
         v: rong_protocol::SCHEMA_VERSION,
@@ -794,19 +837,22 @@ async fn a_batch_with_overflowing_seqs_is_refused_and_ingest_goes_on() {
     c.stop().await;
 }
 
-/// A revoked device's events, and those of a device that never enrolled, are set aside for
-/// review instead of applied (and no device row is made for the stranger); accepting one
-/// applies it through the normal ingest.
+/// A revoked device's signed events are set aside for review instead of applied;
+/// accepting a batch applies it through the normal ingest, discarding keeps it recorded.
+/// A device that never enrolled cannot sign, so its events are refused outright (and no
+/// device row is made for it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_of_revoked_or_unenrolled_devices_are_quarantined_until_accepted() {
+async fn events_of_revoked_devices_are_quarantined_until_decided() {
     let (c, patron, items, d) = Central::with_kiosk("kontum-kiosk-1", 2).await;
     let r = c
         .post_json("/api/v1/devices/kontum-kiosk-1/revoke", Value::Null)
         .await;
     assert_eq!(r.status(), 200);
-    let revoked = EventBatch::new(d.id.clone(), d.log, vec![checkout(1, &items[0], &patron)]);
-    d.send(&revoked).await;
-    d.send(&revoked).await;
+    let before = EventBatch::new(d.id.clone(), d.log, vec![checkout(1, &items[0], &patron)]);
+    d.send(&before).await;
+    d.send(&before).await;
+    let after = EventBatch::new(d.id.clone(), d.log, vec![checkout(2, &items[1], &patron)]);
+    d.send(&after).await;
     let stranger = Device::connect(&c.run.ready.mqtt, "kontum", "kontum-kiosk-5").await;
     let stray = EventBatch::new(
         stranger.id.clone(),
@@ -814,11 +860,28 @@ async fn events_of_revoked_or_unenrolled_devices_are_quarantined_until_accepted(
         vec![checkout(1, &items[1], &patron)],
     );
     stranger.send(&stray).await;
-    wait_for("two quarantined batches", async || {
-        c.get("/api/v1/quarantine").await.as_array().unwrap().len() == 2
-            && c.stat("rejected_messages").await >= 3
-    })
+    let made_up = stranger.signed_by(rong_identity::Signer::new(
+        "kontum-kiosk-5",
+        rong_identity::KeyPair::generate(),
+    ));
+    made_up.send(&stray).await;
+    wait_for(
+        "two quarantined batches and the stranger refused",
+        async || {
+            c.get("/api/v1/quarantine").await.as_array().unwrap().len() == 2
+                && c.stat("rejected_messages").await >= 5
+        },
+    )
     .await;
+    let metrics = c.fetch("/metrics").await.text().await.unwrap();
+    for (reason, n) in [("unsigned", 1), ("unknown_signer", 1), ("quarantined", 3)] {
+        assert!(
+            metrics.contains(&format!(
+                "rong_rejected_messages_total{{reason=\"{reason}\"}} {n}"
+            )),
+            "{reason}:\n{metrics}"
+        );
+    }
     assert_eq!(c.stat("events_applied").await, 0);
     assert!(c
         .get(&format!("/api/v1/loans?patron={patron}"))
@@ -832,26 +895,25 @@ async fn events_of_revoked_or_unenrolled_devices_are_quarantined_until_accepted(
         "not registered"
     );
     let held = c.get("/api/v1/quarantine").await;
-    let of = |device: &str| {
-        held.as_array()
-            .unwrap()
-            .iter()
-            .find(|q| q["device"] == device)
-            .unwrap()
-            .clone()
-    };
-    assert_eq!(of("kontum-kiosk-1")["reason"], "device is revoked");
-    assert_eq!(of("kontum-kiosk-5")["reason"], "device is not enrolled");
-    // Staff accept the revoked kiosk's loan (made before it was stolen, say), discard the rest.
-    let id = of("kontum-kiosk-1")["id"].as_i64().unwrap();
+    assert!(held
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|q| q["device"] == "kontum-kiosk-1" && q["reason"] == "device is revoked"));
+    // Newest first: the batch sent after the revocation, then the one before.
+    let (after_id, before_id) = (
+        held[0]["id"].as_i64().unwrap(),
+        held[1]["id"].as_i64().unwrap(),
+    );
+    // Staff accept the loan made before the board was stolen, say, and discard the other.
+    let id = before_id;
     let r = c
         .post_json(&format!("/api/v1/quarantine/{id}/accept"), Value::Null)
         .await;
     assert_eq!(r.status(), 200);
-    let stray_id = of("kontum-kiosk-5")["id"].as_i64().unwrap();
     let r = c
         .post_json(
-            &format!("/api/v1/quarantine/{stray_id}/discard"),
+            &format!("/api/v1/quarantine/{after_id}/discard"),
             Value::Null,
         )
         .await;

@@ -116,7 +116,7 @@ pub struct SessionRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertCandidate {
     /// Kind: `offline`, `unsynced`, `hardware_missing`, `low_disk`, or central's own
-    /// `backup_failed`.
+    /// `backup_failed` and `forged_messages`.
     pub kind: &'static str,
     /// Device.
     pub device: String,

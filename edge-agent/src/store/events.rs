@@ -214,6 +214,19 @@ impl Store {
             .transpose()
     }
 
+    /// Records `id` as the last command carried out if it is newer than the one before
+    /// (central's ids are UUIDv7, which sort by time as text); answers whether it was.
+    pub fn take_command(&mut self, id: &str) -> Result<bool, StoreError> {
+        if self
+            .meta("last_command")?
+            .is_some_and(|last| id <= last.as_str())
+        {
+            return Ok(false);
+        }
+        set_meta(&self.conn, "last_command", id)?;
+        Ok(true)
+    }
+
     /// Remembers the first epoch central was seen in.
     pub fn set_central_epoch(&mut self, epoch: Uuid) -> Result<(), StoreError> {
         set_meta(&self.conn, "central_epoch", &epoch.to_string())

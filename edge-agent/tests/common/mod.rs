@@ -38,14 +38,15 @@ pub fn agent_config(dir: &Path, mqtt_port: u16, central: Option<&str>) -> Config
     c.clock.synced = ClockSynced::Yes;
     c.hardware.barcode = DeviceKind::Sim;
     c.hardware.card = DeviceKind::Sim;
-    // Enrolled already: the stand-in central checks no signature.
+    // Enrolled already, pinning the stand-in central's key (the stand-in checks no
+    // device signature).
     if edge_agent::identity::Identity::load(dir).unwrap().is_none() {
         edge_agent::identity::provision(
             dir,
             &c.device,
             &c.branch,
             rong_identity::Role::Kiosk,
-            &rong_identity::KeyPair::generate().public(),
+            &rong_tests::stand_in::central_key().public(),
         )
         .unwrap();
     }

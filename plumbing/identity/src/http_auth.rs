@@ -146,7 +146,9 @@ impl AuthHeader {
 #[derive(Debug)]
 pub struct Signer {
     device: String,
-    key: KeyPair,
+    /// The device id as the MQTT envelope names it; `None` if `device` is not a valid id.
+    pub(crate) id: Option<rong_protocol::DeviceId>,
+    pub(crate) key: KeyPair,
     offset_ms: AtomicI64,
 }
 
@@ -160,8 +162,10 @@ fn system_now_ms() -> i64 {
 impl Signer {
     /// A signer for `device` with its `key`.
     pub fn new(device: impl Into<String>, key: KeyPair) -> Signer {
+        let device = device.into();
         Signer {
-            device: device.into(),
+            id: rong_protocol::DeviceId::new(device.clone()).ok(),
+            device,
             key,
             offset_ms: AtomicI64::new(0),
         }
@@ -179,8 +183,13 @@ impl Signer {
 
     /// The `Authorization` value for one request, at the corrected time.
     pub fn authorization(&self, method: &str, path_and_query: &str) -> String {
-        let ts_ms = system_now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed));
-        self.authorization_at(method, path_and_query, ts_ms)
+        self.authorization_at(method, path_and_query, self.now_ms())
+    }
+
+    /// The time this device signs at: its clock, corrected by central's time once a
+    /// request was refused for skew.
+    pub fn now_ms(&self) -> i64 {
+        system_now_ms().saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
     /// The `Authorization` value for one request signed at `ts_ms`.

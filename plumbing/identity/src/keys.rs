@@ -37,7 +37,7 @@ pub enum KeyError {
 }
 
 /// An Ed25519 signing key. `Debug` shows only the public half.
-pub struct KeyPair(SigningKey);
+pub struct KeyPair(pub(crate) SigningKey);
 
 impl std::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,6 +51,13 @@ impl KeyPair {
     /// A new random key from the operating system's generator.
     pub fn generate() -> KeyPair {
         KeyPair(SigningKey::generate(&mut rand::rngs::OsRng))
+    }
+
+    /// The key whose secret is `secret`: for fixtures that need the same key in two
+    /// places (a test's stand-in central and the boards that pin it). Real keys come from
+    /// [`KeyPair::generate`] and live in files.
+    pub fn from_secret(secret: [u8; 32]) -> KeyPair {
+        KeyPair(SigningKey::from_bytes(&secret))
     }
 
     /// The public half.
@@ -108,7 +115,7 @@ impl KeyPair {
 
 /// An Ed25519 public key, written as base64 of its 32 bytes.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct PublicKey(VerifyingKey);
+pub struct PublicKey(pub(crate) VerifyingKey);
 
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

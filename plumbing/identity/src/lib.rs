@@ -7,6 +7,7 @@
 //! - [`enrol`]: the enrolment exchange (`POST /api/v1/device/enrol`).
 //! - [`http_auth`]: the `Authorization: Rong-Device ...` header every device request
 //!   carries, its canonical string, and its check.
+//! - [`mqtt`]: MQTT messages sealed with a [`KeyPair`] and opened with a [`PublicKey`].
 //!
 //! No network and no database here: both sides call these functions.
 
@@ -14,6 +15,7 @@ pub mod code;
 pub mod enrol;
 pub mod http_auth;
 pub mod keys;
+pub mod mqtt;
 
 pub use code::EnrolmentCode;
 pub use enrol::{EnrolRequest, EnrolResponse, Role, ENROL_PATH};

@@ -39,6 +39,12 @@ use crate::mqtt::Spy;
 /// The change-log version a stand-in central is at unless told otherwise.
 pub const SNAPSHOT_VERSION: u64 = 10;
 
+/// The stand-in central's key: the same in every test, so that a board's identity can pin
+/// it before the stand-in starts. It seals everything the stand-in sends.
+pub fn central_key() -> rong_identity::KeyPair {
+    rong_identity::KeyPair::from_secret(*b"rong-tests stand-in central key!")
+}
+
 /// A snapshot as central serves it: gzip of a header line, then one op a line.
 pub fn snapshot(branch: &BranchId, version: u64, ops: &[Op]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -122,16 +128,21 @@ fn answer_catchup(version: u64, topic: &str, payload: &[u8]) -> Vec<(String, Vec
     let Some(Topic::Catchup(branch, device)) = Topic::parse(topic) else {
         return Vec::new();
     };
-    match rong_protocol::decode::<CatchupRequest>(payload) {
+    match rong_protocol::decode::<CatchupRequest>(crate::mqtt::body(payload)) {
         Ok(req) if req.from_version == 0 => {
             let msg = Downlink::new(DownlinkBody::SnapshotRequired {
                 version,
                 path: format!("/api/v1/snapshot/{branch}"),
             });
-            vec![(
-                Topic::DeviceDeltas(branch, device).to_topic_string(),
-                encode(&msg),
-            )]
+            let topic = Topic::DeviceDeltas(branch, device).to_topic_string();
+            let now = chrono::Utc::now().timestamp_millis();
+            let sealed = central_key().seal(
+                &rong_protocol::envelope::Signer::Central,
+                &topic,
+                now,
+                &encode(&msg),
+            );
+            vec![(topic, sealed)]
         }
         _ => Vec::new(),
     }
@@ -229,9 +240,22 @@ impl StandIn {
         self.mqtt().1.received(&format!("/{kind}"))
     }
 
-    /// Publishes as central, with QoS 1.
+    /// Publishes as central (sealed with [`central_key`]), with QoS 1.
     pub fn publish(&self, topic: Topic, payload: Vec<u8>) {
-        self.mqtt().1.publish(&topic.to_topic_string(), payload);
+        let topic = topic.to_topic_string();
+        let now = chrono::Utc::now().timestamp_millis();
+        let sealed = central_key().seal(
+            &rong_protocol::envelope::Signer::Central,
+            &topic,
+            now,
+            &payload,
+        );
+        self.mqtt().1.publish_raw(&topic, sealed);
+    }
+
+    /// Publishes the bytes as they are (a forger would), with QoS 1.
+    pub fn publish_raw(&self, topic: Topic, payload: Vec<u8>) {
+        self.mqtt().1.publish_raw(&topic.to_topic_string(), payload);
     }
 
     /// Snapshot downloads served so far.

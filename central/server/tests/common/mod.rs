@@ -202,6 +202,15 @@ pub fn central_cli(data_dir: &Path) -> Command {
     cmd
 }
 
+/// The message inside a signed MQTT envelope (the header line dropped, unchecked), or the
+/// payload itself when it has none.
+pub fn envelope_body(payload: &[u8]) -> &[u8] {
+    match payload.iter().position(|&b| b == b'\n') {
+        Some(i) if payload.starts_with(b"{\"signer\"") => &payload[i + 1..],
+        _ => payload,
+    }
+}
+
 /// A request to `url` signed by `signer` (its method, path and query).
 pub fn signed(
     http: &reqwest::Client,

@@ -40,7 +40,20 @@ fn device(i: usize) -> (String, String) {
     (b.to_owned(), format!("{b}-sim-{i:04}"))
 }
 
-fn status(i: usize, started: i64) -> Vec<u8> {
+/// Device `i`'s status, sealed with `key` (every simulated device shares one key).
+fn status(key: &rong_identity::KeyPair, i: usize, started: i64) -> Vec<u8> {
+    let body = status_body(i, started);
+    let (_, d) = device(i);
+    let signer = rong_protocol::envelope::Signer::Device(DeviceId::new(d).expect("device"));
+    key.seal(
+        &signer,
+        &topic(i),
+        chrono::Utc::now().timestamp_millis(),
+        &body,
+    )
+}
+
+fn status_body(i: usize, started: i64) -> Vec<u8> {
     let (b, d) = device(i);
     let mut hardware = BTreeMap::new();
     for hw in ["barcode", "nfc", "printer"] {
@@ -110,6 +123,7 @@ fn main() {
     central.admin_create("bench", PASSWORD, None);
     // Central takes statuses only from enrolled devices: enrol them all in one go (a code
     // each through the command line would take longer than the measurement).
+    let key = std::sync::Arc::new(rong_identity::KeyPair::generate());
     {
         let mut store = central_store::Store::open(&central.db_path()).expect("central's store");
         for i in 0..a.devices {
@@ -118,7 +132,7 @@ fn main() {
                 &mut store,
                 &BranchId::new(b).expect("branch"),
                 &DeviceId::new(d).expect("device"),
-                "bench",
+                &key.public().to_base64(),
                 started_at_ms(),
             )
             .expect("enrol a bench device");
@@ -135,7 +149,7 @@ fn main() {
     eprintln!("announcing {} devices", a.devices);
     for i in 0..a.devices {
         clients[i % CONNECTIONS]
-            .publish(topic(i), QoS::AtLeastOnce, true, status(i, started))
+            .publish(topic(i), QoS::AtLeastOnce, true, status(&key, i, started))
             .expect("publish");
     }
     let addr = central.http;
@@ -148,6 +162,7 @@ fn main() {
     let beat = {
         let stop = stop.clone();
         let clients = clients.clone();
+        let key = key.clone();
         let (n, interval) = (a.devices, a.interval_secs);
         std::thread::spawn(move || {
             let gap = Duration::from_secs(interval).as_secs_f64() / n as f64;
@@ -163,7 +178,7 @@ fn main() {
                     topic(i),
                     QoS::AtLeastOnce,
                     true,
-                    status(i, started),
+                    status(&key, i, started),
                 );
                 k += 1;
             }
