@@ -186,12 +186,14 @@ fn main() {
     agent.stop();
 
     // Central's ingest rate: a fake device publishes ready-made batches as fast as it can.
-    central.enrol_device("kontum", "kontum-bench-1");
+    // It signs every batch, as a board does, so the rate includes the signature checks.
+    let signer = central.enrol_device("kontum", "kontum-bench-1");
     let spy = Spy::connect(
         &central.mqtt_url,
         "kontum-bench-1",
         &["rong/v1/kontum/kontum-bench-1/ack".to_owned()],
-    );
+    )
+    .signed_by(signer);
     let dev = DeviceId::new("kontum-bench-1").expect("id");
     let log = uuid::Uuid::now_v7();
     let now = chrono::Utc::now();
