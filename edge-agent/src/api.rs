@@ -30,6 +30,8 @@ pub struct Dispatch {
     pub(crate) pushes: broadcast::Sender<Push>,
     /// Wakes the sync loop for `sync_now`.
     pub(crate) sync_now: Arc<Notify>,
+    /// Where `enrol` hands a code while the board is not enrolled (`None` once it is).
+    pub(crate) enrol: Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Sender<String>>>>,
 }
 
 impl Dispatch {
@@ -55,6 +57,7 @@ impl Dispatch {
                 self.sync_now.notify_one();
                 Ok(Reply::Done)
             }
+            RequestOp::Enrol { code } => self.enrol(code),
             RequestOp::Subscribe => Ok(Reply::Done),
             RequestOp::SimScan { code } => hw.sim_scan(&code).map(|()| Reply::Done),
             RequestOp::SimTap { uid } => hw.sim_tap(&uid).map(|()| Reply::Done),
@@ -77,6 +80,35 @@ impl Dispatch {
             | RequestOp::JobDiscard { .. }
             | RequestOp::SimDocScanner { .. }) => self.digitise.handle(op),
         }
+    }
+
+    /// Hands `code` to the enrolment loop of an unenrolled board, which tries it at once
+    /// (its outcome shows in the status and the log).
+    fn enrol(&self, code: String) -> Result<Reply, ApiError> {
+        if !rong_identity::EnrolmentCode::looks_like_one(&code) {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "not an enrolment code (RONG-XXXXX-XXXXX-XXXXX-XXXXX)",
+            ));
+        }
+        let tx = self
+            .enrol
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let Some(tx) = tx else {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "this board is already enrolled",
+            ));
+        };
+        tx.try_send(code).map_err(|_| {
+            ApiError::new(
+                ErrorCode::BadRequest,
+                "a code is being tried already; try again in a moment",
+            )
+        })?;
+        Ok(Reply::Done)
     }
 
     /// A new subscriber to the pushes.

@@ -127,6 +127,12 @@ pub enum Action {
     Status,
     /// Publish the outbox and catch up now.
     Sync,
+    /// Enrol this board with a one-time code from `central device enrol` or the dashboard
+    /// (only while it is not enrolled).
+    Enrol {
+        /// The code, `RONG-...`.
+        code: String,
+    },
     /// Scan a barcode on the simulated reader.
     Scan {
         /// The code.
@@ -508,6 +514,7 @@ fn run(args: &CtlArgs) -> Result<bool, CtlError> {
         ),
         Action::Status => one(&mut c, RequestOp::Status),
         Action::Sync => one(&mut c, RequestOp::SyncNow),
+        Action::Enrol { code } => one(&mut c, RequestOp::Enrol { code: code.clone() }),
         Action::Scan { code } => one(&mut c, RequestOp::SimScan { code: code.clone() }),
         Action::Tap { uid } => one(&mut c, RequestOp::SimTap { uid: uid.clone() }),
         Action::Remove => one(&mut c, RequestOp::SimRemove),

@@ -237,8 +237,8 @@ pub async fn try_configured(config: &Config) -> Option<Identity> {
     }
 }
 
-/// Tries the configured code, or a code handed in by `edge-agent ctl enrol`, every
-/// [`RETRY`] until one works.
+/// Tries the configured code every [`RETRY`], and at once a code handed in (by `edge-agent
+/// ctl enrol` or scanned at the barcode reader), until one works.
 pub async fn keep_trying(
     config: Config,
     mut handed: tokio::sync::mpsc::Receiver<String>,
@@ -257,6 +257,30 @@ pub async fn keep_trying(
             Err(e) => {
                 tracing::error!(error = %e, retry_in_s = RETRY.as_secs(), "this board is not enrolled")
             }
+        }
+    }
+}
+
+/// Hands every scanned barcode that looks like an enrolment code (the QR code shown by
+/// the dashboard or `central device enrol`, read by the board's barcode reader) to the
+/// enrolment loop, until that loop is gone.
+pub async fn scanned_codes(
+    mut scans: tokio::sync::broadcast::Receiver<rong_protocol::api::Push>,
+    handed: tokio::sync::mpsc::Sender<String>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match scans.recv().await {
+            Ok(rong_protocol::api::Push::Barcode { code })
+                if rong_identity::EnrolmentCode::looks_like_one(&code) =>
+            {
+                tracing::info!("an enrolment code was scanned; trying it");
+                if handed.send(code).await.is_err() {
+                    return;
+                }
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => return,
         }
     }
 }

@@ -89,6 +89,7 @@ impl Services {
             hardware: hardware.clone(),
             pushes: pushes.clone(),
             sync_now: sync_now.clone(),
+            enrol: Arc::default(),
         });
         Self {
             config,
@@ -221,16 +222,21 @@ async fn run_once<S: Future<Output = ()>>(
         ),
         None => {
             services.link.set_unenrolled(true);
-            let (_handed_tx, handed_rx) = tokio::sync::mpsc::channel(1);
+            let (handed_tx, handed_rx) = tokio::sync::mpsc::channel(1);
+            // `ctl enrol` hands codes through the local API, and a code scanned at the
+            // board's barcode reader (its QR code) is handed in too.
+            *services
+                .api
+                .enrol
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handed_tx.clone());
+            let scans = services.pushes.subscribe();
+            tokio::spawn(identity::scanned_codes(scans, handed_tx));
             let cfg = services.config.clone();
             (
                 None,
                 None,
-                Some(tokio::spawn(async move {
-                    // Keeps the sender alive: `ctl enrol` hands codes through it.
-                    let _tx = _handed_tx;
-                    identity::keep_trying(cfg, handed_rx).await
-                })),
+                Some(tokio::spawn(identity::keep_trying(cfg, handed_rx))),
             )
         }
     };

@@ -82,6 +82,11 @@ pub enum RequestOp {
     Status,
     /// Publish the outbox and catch up now.
     SyncNow,
+    /// Enrol an unenrolled board with a one-time code (`edge-agent ctl enrol`).
+    Enrol {
+        /// The code, `RONG-...`.
+        code: String,
+    },
     /// Simulate a barcode scan on the simulated reader.
     SimScan {
         /// What the scanner read.

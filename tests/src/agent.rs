@@ -153,6 +153,14 @@ impl Agent {
         self.client().status()
     }
 
+    /// The agent's `status`, or `None` while its local API is not answering (as while a
+    /// board that has just enrolled starts again under its new identity).
+    pub fn try_status(&self) -> Option<serde_json::Value> {
+        let mut c = ApiClient::connect(&self.socket).ok()?;
+        let r = c.try_call(RequestOp::Status).ok()?;
+        Some(serde_json::to_value(r.outcome).ok()?["result"].clone())
+    }
+
     /// Runs `edge-agent ctl` with `args` against this agent; returns (exit code, stdout).
     pub fn ctl(&self, args: &[&str]) -> (i32, String) {
         self.ctl_stdin(args, "")

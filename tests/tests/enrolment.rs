@@ -65,4 +65,40 @@ fn a_board_enrols_once_and_a_refused_code_leaves_it_unenrolled() {
         !devices.to_string().contains("kontum-kiosk-2"),
         "the refused board is not registered: {devices}"
     );
+
+    // Given a good code on the command line, the unenrolled board enrols and syncs.
+    let (code, out) = second.ctl(&["enrol", "not-a-code"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("not an enrolment code"), "{out}");
+    let fresh = s.central.enrolment_code("kontum", "kontum-kiosk-2");
+    let (code, out) = second.ctl(&["enrol", &fresh]);
+    assert_eq!(code, 0, "{out}");
+    wait_until("the second board enrolled and online", T, || {
+        second
+            .try_status()
+            .is_some_and(|st| st["identity"] == "enrolled" && st["online"] == true)
+    });
+    let (code, out) = second.ctl(&["enrol", &fresh]);
+    assert_ne!(code, 0, "an enrolled board takes no code: {out}");
+    assert!(out.contains("already enrolled"), "{out}");
+
+    // A third board reads its code from the QR code at its barcode reader.
+    let mut third = s.prepare_agent("kontum-kiosk-3", "kontum", "");
+    let path = third.dir().join("agent.toml");
+    let text = std::fs::read_to_string(&path).expect("config");
+    let text: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("enrolment_code"))
+        .collect();
+    std::fs::write(&path, text.join("\n")).expect("write config");
+    third.start();
+    assert_eq!(third.status()["identity"], "unenrolled");
+    let scanned = s.central.enrolment_code("kontum", "kontum-kiosk-3");
+    let (code, out) = third.ctl(&["scan", &scanned]);
+    assert_eq!(code, 0, "{out}");
+    wait_until("the third board enrolled", T, || {
+        third
+            .try_status()
+            .is_some_and(|st| st["identity"] == "enrolled")
+    });
 }

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
-use rong_identity::{EnrolmentCode, Role};
-use rong_protocol::{BranchId, DeviceId};
+use rong_identity::Role;
+use rong_protocol::DeviceId;
 
 use crate::config::Config;
 use crate::server::open_store;
@@ -113,29 +113,11 @@ fn enrol(
     device: Option<&str>,
     expires_hours: u32,
 ) -> anyhow::Result<()> {
-    let role = Role::parse(role).context("--role must be kiosk or station")?;
-    let branch = BranchId::new(branch).context("bad --branch")?;
-    let device = device
-        .map(DeviceId::new)
-        .transpose()
-        .context("bad --device-id")?;
-    if expires_hours == 0 {
-        anyhow::bail!("--expires-hours must be at least 1");
-    }
-    let code = EnrolmentCode::generate();
-    let now = chrono::Utc::now().timestamp_millis();
-    let expires_at = now + i64::from(expires_hours) * 3_600_000;
     let mut store = open_store(config)?;
-    let hash = code.hash();
-    store.create_enrolment_code(&central_store::identity::NewCode {
-        hash: &hash,
-        branch: &branch,
-        role: role.as_str(),
-        device: device.as_ref(),
-        created_by: CLI_ACTOR,
-        now_ms: now,
-        expires_at,
-    })?;
+    let made =
+        crate::device_admin::make_code(&mut store, branch, role, device, expires_hours, CLI_ACTOR)?;
+    let (code, expires_at, device) = (made.code, made.expires_at, made.device);
+    let role = Role::parse(role).context("--role must be kiosk or station")?;
     let detail = format!(
         "{} code for branch {branch}, expires in {expires_hours} h",
         role.as_str()

@@ -11,6 +11,7 @@ pub mod broker;
 pub mod cli;
 pub mod config;
 pub mod deltas;
+pub mod device_admin;
 pub mod device_cli;
 pub mod http;
 pub mod ingest;

@@ -16,7 +16,7 @@ use axum::Router;
 use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
-use central_web::{alerts, audit, devices, digitise as digitise_page, stats, WebState};
+use central_web::{alerts, audit, devices, digitise as digitise_page, enrolment, stats, WebState};
 
 use crate::http::device::{self as device_http, DeviceAuth};
 use crate::http::{api, guard, openapi, public, snapshot, ApiError, ApiState};
@@ -161,6 +161,18 @@ fn table(max_chunk: usize) -> Vec<Route> {
             Staff,
             "/admin/devices/{id}/commands",
             post(devices::command),
+        ),
+        route(Staff, "/admin/devices/{id}/revoke", post(enrolment::revoke)),
+        route(
+            Staff,
+            "/admin/enrol",
+            get(enrolment::form).post(enrolment::make),
+        ),
+        route(Staff, "/admin/quarantine", get(enrolment::page)),
+        route(
+            Staff,
+            "/admin/quarantine/{id}/{decision}",
+            post(enrolment::decide),
         ),
         route(Staff, "/admin/digitise", get(digitise_page::page_route)),
         route(Staff, "/admin/alerts", get(alerts::page)),

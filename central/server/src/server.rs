@@ -259,6 +259,9 @@ fn app_state(
             reads.clone(),
             writer.clone(),
             Arc::new(ingest.clone()),
+            Arc::new(crate::device_admin::DashboardDevices {
+                ingest: ingest.clone(),
+            }),
             WebCtx::new(
                 config.dashboard.clone(),
                 config.alerts.clone(),

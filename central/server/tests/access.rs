@@ -667,3 +667,150 @@ async fn device_revocation_and_quarantine_decisions_have_owners() {
     assert_eq!(revoked.entry.role.as_deref(), Some("staff"));
     c.run.stop().await;
 }
+
+/// The dashboard's device identity pages: a code made by an administrator (text and QR
+/// code) that a board can spend; a revocation by the device's branch's staff only; held
+/// events shown to their branch, decided by administrators only; all audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_enrols_revokes_and_reviews_held_events() {
+    let c = Central::start(|_| {}).await;
+    let admin = c.session("ana", Role::Admin, None);
+    let staff = c.session("bo", Role::Staff, Some("kontum"));
+    let other = c.session("lan", Role::Staff, Some("dakto"));
+    let get = async |s: &Session, path: &str| {
+        c.http
+            .get(c.run.url(path))
+            .header("cookie", format!("rong_session={}", s.cookie))
+            .send()
+            .await
+            .unwrap()
+    };
+    let post = async |s: &Session, path: &str, form: &[(&str, &str)]| {
+        let mut fields = vec![("csrf", s.csrf.as_str())];
+        fields.extend_from_slice(form);
+        let enc = |v: &str| -> String {
+            v.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect()
+        };
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", enc(v)))
+            .collect();
+        c.http
+            .post(c.run.url(path))
+            .header("cookie", format!("rong_session={}", s.cookie))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.join("&"))
+            .send()
+            .await
+            .unwrap()
+    };
+
+    // The form is for administrators.
+    assert_eq!(
+        get(&staff, "/admin/enrol").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let form = get(&admin, "/admin/enrol?lang=en").await;
+    assert_eq!(form.status(), StatusCode::OK);
+    assert!(form.text().await.unwrap().contains("id=\"enrol-form\""));
+    let ask = [
+        ("branch", "kontum"),
+        ("role", "kiosk"),
+        ("device", "kontum-kiosk-7"),
+        ("hours", "2"),
+    ];
+    assert_eq!(
+        post(&staff, "/admin/enrol", &ask).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // Shown once, as text and as a QR code; a board spends it.
+    let r = post(&admin, "/admin/enrol", &ask).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<svg"), "a QR code");
+    let code = page
+        .split("id=\"enrol-code\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').nth(1))
+        .and_then(|text| text.split('<').next())
+        .expect("the code on the page")
+        .to_owned();
+    assert!(code.starts_with("RONG-"), "{code}");
+    let key = rong_identity::KeyPair::generate();
+    let r = c
+        .http
+        .post(c.run.url(rong_identity::ENROL_PATH))
+        .json(&json!({"code": code, "public_key": key.public().to_base64()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["device"], "kontum-kiosk-7");
+
+    // Revoking: not by another branch's staff; by this branch's.
+    let revoke = "/admin/devices/kontum-kiosk-7/revoke";
+    assert_eq!(
+        post(&other, revoke, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let shown = post(&staff, revoke, &[]).await;
+    assert_eq!(shown.status(), StatusCode::OK, "back on the device's page");
+    let shown = shown.text().await.unwrap();
+    assert!(shown.contains("id=\"revoked-done\"") && shown.contains("id=\"device-revoked\""));
+    assert!(
+        !shown.contains("id=\"revoke-form\""),
+        "nothing more to revoke"
+    );
+    let creds = central_store::identity::device_credentials(c.store().reader(), "kontum-kiosk-7")
+        .unwrap()
+        .unwrap();
+    assert!(creds.revoked);
+
+    // Held events: shown to their branch; decided by administrators only.
+    let batch = rong_protocol::event::EventBatch::new(
+        DeviceId::new("kontum-kiosk-7").unwrap(),
+        uuid::Uuid::now_v7(),
+        Vec::new(),
+    );
+    let kontum = BranchId::new("kontum").unwrap();
+    c.store()
+        .quarantine_batch(&kontum, &batch, "device is revoked", 1)
+        .unwrap();
+    let id = central_store::identity::quarantined(c.store().reader(), false, None).unwrap()[0].id;
+    let list = get(&staff, "/admin/quarantine").await.text().await.unwrap();
+    assert!(list.contains("kontum-kiosk-7"), "{list}");
+    assert!(!list.contains("q-accept-"), "staff see no decision buttons");
+    let theirs = get(&other, "/admin/quarantine").await.text().await.unwrap();
+    assert!(!theirs.contains("kontum-kiosk-7"), "another branch's");
+    let discard = format!("/admin/quarantine/{id}/discard");
+    assert_eq!(
+        post(&staff, &discard, &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert!(get(&admin, "/admin/quarantine")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains(&format!("q-discard-{id}")));
+    assert_eq!(post(&admin, &discard, &[]).await.status(), StatusCode::OK);
+    let held = central_store::identity::quarantined(c.store().reader(), true, None).unwrap();
+    assert_eq!(held[0].decision.as_deref(), Some("discarded"));
+
+    let rows = central_store::audit::page(c.store().reader(), None, None, 20).unwrap();
+    let did = |action: &str, actor: &str| {
+        rows.iter()
+            .any(|r| r.entry.action == action && r.entry.actor == actor)
+    };
+    assert!(did("device.code", "ana"));
+    assert!(did("device.revoke", "bo"));
+    assert!(did("quarantine.discard", "ana"));
+    c.run.stop().await;
+}

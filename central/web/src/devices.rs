@@ -186,10 +186,15 @@ pub async fn list(State(st): State<WebState>, s: Session, Query(q): Query<ListQu
     let data = list_data(&st, branch.clone()).await?;
     let now = now_ms();
     let state = q.state.as_deref().filter(|v| !v.is_empty());
-    let mut b = format!(
-        "<h1>{}</h1><form class=\"filters\" method=\"get\" action=\"/admin/devices\">",
-        lang.t("devices")
-    );
+    let mut b = format!("<h1>{}</h1>", lang.t("devices"));
+    if s.role == central_store::admin::Role::Admin {
+        let _ = write!(
+            b,
+            "<p><a href=\"/admin/enrol\" id=\"to-enrol\">{}</a></p>",
+            lang.t("enrol")
+        );
+    }
+    b.push_str("<form class=\"filters\" method=\"get\" action=\"/admin/devices\">");
     let _ = write!(
         b,
         "<label>{}<select name=\"branch\" id=\"f-branch\">",
@@ -450,9 +455,21 @@ fn detail_html(lang: Lang, d: &queries::DeviceDetail, version: u64, hb: u64, off
     s
 }
 
+/// Query of a device's page.
+#[derive(Debug, Deserialize)]
+pub struct DetailQuery {
+    /// Set after a revocation, to say it was done.
+    revoked: Option<String>,
+}
+
 /// `GET /admin/devices/{id}`.
 #[tracing::instrument(skip_all, fields(device = %id))]
-pub async fn detail(State(st): State<WebState>, s: Session, Path(id): Path<String>) -> Page {
+pub async fn detail(
+    State(st): State<WebState>,
+    s: Session,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> Page {
     let lang = s.lang;
     let (d, version) = device_for(&st, &s, &id).await?;
     let idu = url_enc(&id);
@@ -463,8 +480,16 @@ pub async fn detail(State(st): State<WebState>, s: Session, Path(id): Path<Strin
         esc(&id),
         esc(&d.device.branch)
     );
+    let revoked = crate::enrolment::is_revoked(&st, &id).await;
+    if q.revoked.is_some() {
+        let _ = write!(
+            b,
+            "<p class=\"card ok\" id=\"revoked-done\">{}</p>",
+            lang.t("revoked_done")
+        );
+    }
     // Read-only users get no command forms (and the handler refuses them).
-    if s.access().may_change() {
+    if s.access().may_change() && !revoked {
         let _ = write!(
         b,
         "<div class=\"card cmds\">\
@@ -496,6 +521,7 @@ pub async fn detail(State(st): State<WebState>, s: Session, Path(id): Path<Strin
             st.ctx.utc_offset_min
         )
     );
+    b.push_str(&crate::enrolment::revoke_card(&s, &id, revoked));
     Ok(s.page(&id, "devices", &b))
 }
 

@@ -71,6 +71,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
             ("stats", "/admin/stats"),
             ("report", "/admin/report"),
             ("digitise", "/admin/digitise"),
+            ("quarantine", "/admin/quarantine"),
             ("audit", "/admin/audit"),
         ] {
             let _ = write!(

@@ -16,6 +16,7 @@ mod auth;
 pub mod config;
 pub mod devices;
 pub mod digitise;
+pub mod enrolment;
 pub mod html;
 pub mod i18n;
 pub mod opac;
@@ -94,6 +95,41 @@ pub trait Commands: std::fmt::Debug + Send + Sync {
     ) -> BoxFuture<'_, Result<String, StoreError>>;
 }
 
+/// A one-time enrolment code just made, as the dashboard shows it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEnrolmentCode {
+    /// The code as people type it (`RONG-XXXXX-...`).
+    pub code: String,
+    /// The same code as a QR code, an SVG document.
+    pub qr_svg: String,
+    /// The device id it enrols, when one was named.
+    pub device: Option<String>,
+    /// When it expires (ms).
+    pub expires_at: i64,
+}
+
+/// Device identity actions that need central's keys and writer jobs (the server's, which
+/// this crate does not know): enrolment codes, revocation, and decisions on quarantined
+/// events.
+pub trait DeviceAdmin: std::fmt::Debug + Send + Sync {
+    /// Makes a one-time code for a `role` (`kiosk` or `station`) of `branch`, valid
+    /// `hours`, made by `by`.
+    fn enrolment_code(
+        &self,
+        branch: String,
+        role: String,
+        device: Option<String>,
+        hours: u32,
+        by: String,
+    ) -> BoxFuture<'_, Result<NewEnrolmentCode, StoreError>>;
+
+    /// Revokes `device` at once.
+    fn revoke(&self, device: DeviceId, by: String) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Accepts (applies) or discards quarantined batch `id`.
+    fn decide(&self, id: i64, accept: bool, by: String) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
 /// A boxed future, as [`Commands::send`] returns it.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
@@ -103,16 +139,25 @@ pub struct WebState {
     reads: Reads,
     writer: Writer,
     commands: Arc<dyn Commands>,
+    device_admin: Arc<dyn DeviceAdmin>,
     ctx: Arc<WebCtx>,
 }
 
 impl WebState {
-    /// The dashboard over the store's handles, sending device commands through `commands`.
-    pub fn new(reads: Reads, writer: Writer, commands: Arc<dyn Commands>, ctx: WebCtx) -> WebState {
+    /// The dashboard over the store's handles, sending device commands through `commands`
+    /// and enrolment, revocation and quarantine decisions through `device_admin`.
+    pub fn new(
+        reads: Reads,
+        writer: Writer,
+        commands: Arc<dyn Commands>,
+        device_admin: Arc<dyn DeviceAdmin>,
+        ctx: WebCtx,
+    ) -> WebState {
         WebState {
             reads,
             writer,
             commands,
+            device_admin,
             ctx: Arc::new(ctx),
         }
     }
