@@ -216,6 +216,7 @@ async fn run_once<S: Future<Output = ()>>(
             Some(tokio::spawn(digitise::upload::run(
                 services.digitise.clone(),
                 id.signer.clone(),
+                id.central_key,
                 stop_rx.clone(),
             ))),
             None,

@@ -159,7 +159,12 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
     let dir = tempfile::tempdir().unwrap();
     let a = agent(dir.path(), &url);
     let id = scanned_job(&a, 3).await;
-    let client = TusClient::new(&url, common::signer(dir.path())).unwrap();
+    let client = TusClient::new(
+        &url,
+        common::signer(dir.path()),
+        rong_tests::stand_in::central_key().public(),
+    )
+    .unwrap();
     let mut failures = 0;
     loop {
         match upload_next(&a.digitise, &client).await {
@@ -210,7 +215,12 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
     let a = agent(dir.path(), &url);
     let id = scanned_job(&a, 1).await;
     // Central confirmed 1000 bytes of the master, but the station never saved that.
-    let client = TusClient::new(&url, common::signer(dir.path())).unwrap();
+    let client = TusClient::new(
+        &url,
+        common::signer(dir.path()),
+        rong_tests::stand_in::central_key().public(),
+    )
+    .unwrap();
     let files = a.store.lock().uploads(&id).unwrap();
     let master = files
         .iter()
@@ -408,4 +418,41 @@ fn kill_9_mid_upload_then_restart_completes_without_a_duplicate() {
     assert!(t.creates.load(Ordering::SeqCst) <= files.len() as u64 + 1);
     let received = t.bytes_received.load(Ordering::SeqCst);
     assert!(received < total + total / 2, "{received} bytes for {total}");
+}
+
+/// A "safe" verdict that central did not sign (forged on the way, or signed by another key)
+/// is not taken: the job stays sent, its masters stay on the station, and it is submitted
+/// again later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verdict_central_did_not_sign_keeps_the_masters() {
+    let central = upload_server(Tus::default());
+    central.tus.unsigned_verdicts.store(true, Ordering::SeqCst);
+    let url = central.url();
+    let dir = tempfile::tempdir().unwrap();
+    let a = agent(dir.path(), &url);
+    let id = scanned_job(&a, 1).await;
+    let state = |a: &Arc<Services>| {
+        let row = a.store.lock().job(&id).unwrap().unwrap();
+        row.summary.state.name().to_owned()
+    };
+    let pinning = |key: rong_identity::PublicKey| {
+        TusClient::new(&url, common::signer(dir.path()), key).unwrap()
+    };
+    let right = pinning(rong_tests::stand_in::central_key().public());
+    let e = upload_next(&a.digitise, &right).await.unwrap_err();
+    assert!(e.to_string().contains("not signed by central"), "{e}");
+    assert_ne!(state(&a), "safe");
+    assert!(
+        bags_dir(dir.path()).join(&id).exists(),
+        "the masters are kept"
+    );
+    // Signed, but by another key than the one pinned: the same.
+    central.tus.unsigned_verdicts.store(false, Ordering::SeqCst);
+    let other = pinning(rong_identity::KeyPair::generate().public());
+    let e = upload_next(&a.digitise, &other).await.unwrap_err();
+    assert!(e.to_string().contains("not signed by central"), "{e}");
+    assert_ne!(state(&a), "safe");
+    // Central's own signature: safe.
+    assert!(upload_next(&a.digitise, &right).await.unwrap());
+    assert_eq!(state(&a), "safe");
 }

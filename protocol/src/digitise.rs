@@ -305,6 +305,17 @@ pub struct BagFile {
     pub upload: String,
 }
 
+/// The HTTP header carrying central's signature over a [`BagVerdict`]'s body (the header
+/// line of `crate::envelope::seal_detached`). A station deletes its masters only on a
+/// "safe" verdict whose signature checks against central's pinned key.
+pub const VERDICT_SIGNATURE_HEADER: &str = "rong-signature";
+
+/// What central's signature over a verdict is bound to: the station and the job, so a
+/// verdict cannot be moved to another job or station.
+pub fn verdict_context(device: &str, job: &str) -> String {
+    format!("rong-verdict-v1/{device}/{job}")
+}
+
 /// Central's answer to a [`BagSubmission`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]

@@ -169,6 +169,48 @@ pub fn open<'a>(
     topic: &str,
     key_of: impl FnOnce(&Signer) -> Option<(VerifyingKey, Option<BranchId>)>,
 ) -> Result<Opened<'a>, Refused> {
+    open_with(payload, topic, key_of, true)
+}
+
+/// Central's signature over `body` for `context` (not a topic: the answer to one HTTP
+/// request, say), as the header line alone, to travel beside the body.
+pub fn seal_detached(
+    key: &SigningKey,
+    context: &str,
+    ts: i64,
+    nonce: [u8; 16],
+    body: &[u8],
+) -> String {
+    let sealed = seal(key, &Signer::Central, context, ts, nonce, body);
+    let head = sealed.split(|&b| b == b'\n').next().unwrap_or_default();
+    String::from_utf8_lossy(head).into_owned()
+}
+
+/// Checks a header line from [`seal_detached`]: central's signature, with `key`, over
+/// `body` for `context`.
+pub fn open_detached(
+    header: &str,
+    context: &str,
+    body: &[u8],
+    key: &VerifyingKey,
+) -> Result<(), Refused> {
+    if header.len() > MAX_HEADER || header.contains('\n') {
+        return Err(Refused::Malformed("signature header".into()));
+    }
+    let mut payload = Vec::with_capacity(header.len() + 1 + body.len());
+    payload.extend_from_slice(header.as_bytes());
+    payload.push(b'\n');
+    payload.extend_from_slice(body);
+    let central = |s: &Signer| matches!(s, Signer::Central).then_some((*key, None));
+    open_with(&payload, context, central, false).map(|_| ())
+}
+
+fn open_with<'a>(
+    payload: &'a [u8],
+    topic: &str,
+    key_of: impl FnOnce(&Signer) -> Option<(VerifyingKey, Option<BranchId>)>,
+    owner_check: bool,
+) -> Result<Opened<'a>, Refused> {
     let malformed = |why: &str| Refused::Malformed(why.to_string());
     let split = payload
         .iter()
@@ -192,7 +234,7 @@ pub fn open<'a>(
         .ok_or_else(|| malformed("signature"))?;
     let (key, branch) =
         key_of(&signer).ok_or_else(|| Refused::UnknownSigner(header.signer.clone()))?;
-    if !may_sign(&signer, branch.as_ref(), topic) {
+    if owner_check && !may_sign(&signer, branch.as_ref(), topic) {
         return Err(Refused::NotOwner {
             signer: header.signer,
             topic: topic.to_string(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -33,6 +33,16 @@ pub struct IntakeState {
     pub writer: Writer,
     /// Uploads and bag directories under the data dir.
     pub intake: Arc<Intake>,
+    /// Signs verdicts with central's key.
+    pub verdicts: Arc<dyn VerdictSigner>,
+}
+
+/// Signs a verdict's body for a context (`rong_protocol::digitise::verdict_context`) with
+/// central's key, which this crate does not hold; answers the header line to send in
+/// `rong-signature`.
+pub trait VerdictSigner: std::fmt::Debug + Send + Sync {
+    /// The signature header line for `body` in `context`.
+    fn sign(&self, context: &str, body: &[u8]) -> String;
 }
 
 /// An error of a JSON endpoint, rendered as `{"error": "..."}`: the bag submission's, and
@@ -369,8 +379,27 @@ pub async fn submit_bag(
     State(st): State<IntakeState>,
     Extension(device): Extension<AuthedDevice>,
     body: Result<Json<BagSubmission>, JsonRejection>,
-) -> Result<Json<BagVerdict>, JsonError> {
+) -> Result<Response, JsonError> {
     let Json(sub) = body?;
+    let context = rong_protocol::digitise::verdict_context(&sub.device, &sub.job);
+    let verdict = judge_submission(&st, &device, sub).await?;
+    // Signed, so a station deletes its masters only on central's own word.
+    let body = serde_json::to_vec(&verdict).map_err(|e| JsonError::Internal(e.to_string()))?;
+    let signature = st.verdicts.sign(&context, &body);
+    let mut resp = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&signature) {
+        resp.headers_mut()
+            .insert(rong_protocol::digitise::VERDICT_SIGNATURE_HEADER, v);
+    }
+    Ok(resp)
+}
+
+/// Assembles, checks and keeps (or quarantines) a submitted bag; answers the verdict.
+async fn judge_submission(
+    st: &IntakeState,
+    device: &AuthedDevice,
+    sub: BagSubmission,
+) -> Result<BagVerdict, JsonError> {
     if sub.device != device.device.as_str() || sub.branch != device.branch.as_str() {
         return Err(JsonError::Forbidden(format!(
             "device {} of branch {} may submit only its own bags",
@@ -389,7 +418,7 @@ pub async fn submit_bag(
         let sub2 = sub.clone();
         let i2 = intake.clone();
         let _ = tokio::task::spawn_blocking(move || forget_own_uploads(&i2, &sub2)).await;
-        return Ok(Json(BagVerdict::Safe { document }));
+        return Ok(BagVerdict::Safe { document });
     }
     let now = chrono::Utc::now().timestamp_millis();
     let (i2, sub2) = (intake.clone(), sub.clone());
@@ -409,7 +438,7 @@ pub async fn submit_bag(
                 .bag_dir(&id)
                 .parent()
                 .map(std::path::Path::to_path_buf);
-            match queue_for_ocr(&st, dir, &id, &d.title).await {
+            match queue_for_ocr(st, dir, &id, &d.title).await {
                 Ok(n) => tracing::info!(document = %id, pages = n, "queued for OCR"),
                 Err(e) => tracing::error!(document = %id, error = %e, "cannot queue for OCR"),
             }
@@ -423,7 +452,7 @@ pub async fn submit_bag(
     };
     let (i2, sub2) = (intake.clone(), sub.clone());
     let _ = tokio::task::spawn_blocking(move || i2.forget_uploads(&sub2)).await;
-    Ok(Json(verdict(&outcome, document)))
+    Ok(verdict(&outcome, document))
 }
 
 /// Reads a kept bag's pages (off the async threads), then registers them through the

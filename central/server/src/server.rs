@@ -58,7 +58,10 @@ pub async fn serve(
     let _lock = crate::backup::lock_data_dir(&config.data_dir)?;
     let store = open_store(&config)?;
     let central_key = central_key(&config)?;
-    let central_public = central_key.public();
+    let envelopes = Arc::new(crate::signing::Envelopes::new(
+        central_key,
+        Reads::new(store.path()),
+    ));
     let epoch = store.epoch()?;
     tracing::info!(%epoch, "database epoch");
     let reads = Reads::new(store.path());
@@ -124,7 +127,7 @@ pub async fn serve(
             out: out_tx,
             max_catchup_ops: config.ingest.max_catchup_ops,
             epoch,
-            envelopes: Arc::new(crate::signing::Envelopes::new(central_key, reads.clone())),
+            envelopes: envelopes.clone(),
         },
         out_rx,
         sub_tx,
@@ -135,7 +138,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let state = app_state(&config, &reads, &ingest, &metrics, &central_public)?;
+    let state = app_state(&config, &reads, &ingest, &metrics, &envelopes)?;
     let reaper_task = tokio::spawn(central_digitise::receive::run_reaper(
         state.intake.intake.clone(),
         stop_rx.clone(),
@@ -219,8 +222,9 @@ fn app_state(
     reads: &Reads,
     ingest: &Ingest,
     metrics: &Arc<Metrics>,
-    central_public: &rong_identity::PublicKey,
+    envelopes: &Arc<crate::signing::Envelopes>,
 ) -> anyhow::Result<AppState> {
+    let central_public = envelopes.public();
     let writer = ingest.writer().clone();
     let operator_token = config.http.operator_token()?;
     let intake = central_digitise::receive::Intake::open(
@@ -276,6 +280,7 @@ fn app_state(
             reads: reads.clone(),
             writer,
             intake: Arc::new(intake),
+            verdicts: envelopes.clone(),
         },
         documents: Documents {
             reads: reads.clone(),

@@ -51,6 +51,11 @@ impl Envelopes {
         }
     }
 
+    /// Central's public key.
+    pub fn public(&self) -> PublicKey {
+        self.key.public()
+    }
+
     /// `body` sealed by central for `topic`.
     pub fn seal(&self, topic: &str, body: &[u8]) -> Vec<u8> {
         self.key.seal(&Signer::Central, topic, now_ms(), body)
@@ -155,5 +160,11 @@ fn key_for(
         // uplink topic is refused by the owner check, and here has no key.
         Signer::Central => None,
         Signer::Device(_) => found.as_ref().map(|(k, b)| (*k, Some(b.clone()))),
+    }
+}
+
+impl central_digitise::http::VerdictSigner for Envelopes {
+    fn sign(&self, context: &str, body: &[u8]) -> String {
+        self.key.seal_detached(context, now_ms(), body)
     }
 }

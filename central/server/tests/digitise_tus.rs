@@ -549,7 +549,28 @@ async fn bags_are_kept_refused_into_quarantine_and_resubmitted_idempotently() {
     let sub = upload_bag(&c, "job-good", &files).await;
     let r = c.submit(&sub).await;
     assert_eq!(r.status(), 200);
-    let verdict: BagVerdict = r.json().await.unwrap();
+    // Signed by central's key for this station and job, and for nothing else.
+    let signature = r
+        .headers()
+        .get("rong-signature")
+        .expect("a signed verdict")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = r.bytes().await.unwrap();
+    let central = rong_identity::KeyPair::load(&c.data_dir.join("central.key"))
+        .unwrap()
+        .public();
+    let context = |job: &str| rong_protocol::digitise::verdict_context("kt-01-scan", job);
+    assert_eq!(
+        rong_identity::mqtt::open_detached(&signature, &context("job-good"), &body, &central),
+        Ok(())
+    );
+    assert!(
+        rong_identity::mqtt::open_detached(&signature, &context("job-other"), &body, &central)
+            .is_err()
+    );
+    let verdict: BagVerdict = serde_json::from_slice(&body).unwrap();
     let BagVerdict::Safe { document } = verdict.clone() else {
         panic!("{verdict:?}")
     };

@@ -40,6 +40,8 @@ pub struct TusClient {
     http: reqwest::Client,
     files: Url,
     signer: std::sync::Arc<rong_identity::Signer>,
+    /// Central's key, pinned at enrolment: a verdict must be signed by it.
+    central_key: rong_identity::PublicKey,
 }
 
 /// `Upload-Metadata`: `key base64(value)` pairs, comma-separated.
@@ -87,6 +89,7 @@ impl TusClient {
     pub fn new(
         central: &str,
         signer: std::sync::Arc<rong_identity::Signer>,
+        central_key: rong_identity::PublicKey,
     ) -> Result<Self, TusError> {
         let base = Url::parse(&format!("{}/", central.trim_end_matches('/')))
             .map_err(|e| TusError::BadAnswer(format!("central url {central:?}: {e}")))?;
@@ -101,7 +104,13 @@ impl TusClient {
             http,
             files,
             signer,
+            central_key,
         })
+    }
+
+    /// Central's pinned key.
+    pub fn central_key(&self) -> &rong_identity::PublicKey {
+        &self.central_key
     }
 
     /// Sends a request built on the client, signed (with one retry at central's time when
@@ -209,12 +218,22 @@ mod tests {
                 rong_identity::KeyPair::generate(),
             ))
         };
-        let c = TusClient::new("http://127.0.0.1:8080", signer()).unwrap();
+        let c = TusClient::new(
+            "http://127.0.0.1:8080",
+            signer(),
+            rong_identity::KeyPair::generate().public(),
+        )
+        .unwrap();
         assert_eq!(
             c.endpoint("abc").unwrap().as_str(),
             "http://127.0.0.1:8080/files/abc"
         );
-        let c = TusClient::new("http://h/central/", signer()).unwrap();
+        let c = TusClient::new(
+            "http://h/central/",
+            signer(),
+            rong_identity::KeyPair::generate().public(),
+        )
+        .unwrap();
         assert_eq!(
             c.endpoint("x").unwrap().as_str(),
             "http://h/central/files/x"

@@ -91,9 +91,10 @@ async fn blocking<T: Send + 'static>(
 pub async fn run(
     digitise: Arc<Digitise>,
     signer: Arc<rong_identity::Signer>,
+    central_key: rong_identity::PublicKey,
     mut stop: watch::Receiver<bool>,
 ) {
-    let client = match TusClient::new(&digitise.settings.central_url, signer) {
+    let client = match TusClient::new(&digitise.settings.central_url, signer, central_key) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "uploader not started");
@@ -304,7 +305,24 @@ async fn submit(
         .await?;
     let status = r.status();
     if status == StatusCode::OK {
-        let verdict: BagVerdict = r.json().await.map_err(TusError::from)?;
+        // Only central's signed word counts: a "safe" verdict leads to the masters being
+        // deleted, so one that anyone on the way could have written is not taken.
+        let signature = r
+            .headers()
+            .get(rong_protocol::digitise::VERDICT_SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = r.bytes().await.map_err(TusError::from)?;
+        let context = rong_protocol::digitise::verdict_context(&submission.device, job);
+        let signed = signature
+            .as_deref()
+            .map(|h| rong_identity::mqtt::open_detached(h, &context, &body, client.central_key()));
+        if !matches!(signed, Some(Ok(()))) {
+            tracing::error!(job, signature = ?signed, "a verdict not signed by central was ignored; the masters are kept");
+            return Err(TusError::BadAnswer("the verdict is not signed by central".into()).into());
+        }
+        let verdict: BagVerdict = serde_json::from_slice(&body)
+            .map_err(|e| TusError::BadAnswer(format!("verdict: {e}")))?;
         verdict
             .check_lengths()
             .map_err(|e| TusError::BadAnswer(format!("verdict: {}", e.0)))?;

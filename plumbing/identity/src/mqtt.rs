@@ -31,6 +31,24 @@ impl KeyPair {
     }
 }
 
+impl KeyPair {
+    /// Central's signature over `body` for `context`, as a header line to send beside it
+    /// (an HTTP answer's `rong-signature`).
+    pub fn seal_detached(&self, context: &str, ts_ms: i64, body: &[u8]) -> String {
+        envelope::seal_detached(&self.0, context, ts_ms, rand::random(), body)
+    }
+}
+
+/// Checks central's detached signature `header` over `body` for `context` against `key`.
+pub fn open_detached(
+    header: &str,
+    context: &str,
+    body: &[u8],
+    key: &PublicKey,
+) -> Result<(), Refused> {
+    envelope::open_detached(header, context, body, &key.0)
+}
+
 /// Opens `payload` received on `topic`. `key_of` gives the signer's key and, for a
 /// device, its enrolled branch; `None` when it has none here.
 pub fn open<'a>(

@@ -225,3 +225,28 @@ proptest! {
         prop_assert!(open(&q, EVENTS, keys).is_err());
     }
 }
+
+#[test]
+fn a_detached_signature_holds_only_for_its_body_context_and_central() {
+    let central = key(1);
+    let body = br#"{"state":"safe","document":"d-1"}"#;
+    let ctx = "rong-verdict-v1/kontum-station-1/job-1";
+    let head = seal_detached(&central, ctx, 5, [3; 16], body);
+    assert!(!head.contains('\n'));
+    let pk = central.verifying_key();
+    assert_eq!(open_detached(&head, ctx, body, &pk), Ok(()));
+    // Another body, another context (job), another key: refused.
+    let other = br#"{"state":"safe","document":"d-2"}"#;
+    assert!(open_detached(&head, ctx, other, &pk).is_err());
+    assert!(open_detached(&head, "rong-verdict-v1/kontum-station-1/job-2", body, &pk).is_err());
+    assert!(open_detached(&head, ctx, body, &key(2).verifying_key()).is_err());
+    // A device's signature is not central's, even with the right key.
+    let by_device = seal(&central, &dev("kontum-station-1"), ctx, 5, [3; 16], body);
+    let dev_head =
+        String::from_utf8(by_device.split(|&b| b == b'\n').next().unwrap().to_vec()).unwrap();
+    assert!(matches!(
+        open_detached(&dev_head, ctx, body, &pk),
+        Err(Refused::UnknownSigner(_))
+    ));
+    assert!(open_detached("", ctx, body, &pk).is_err());
+}

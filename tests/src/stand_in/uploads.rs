@@ -4,7 +4,7 @@
 //! before each answer so that a test can act mid-upload.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -45,6 +45,8 @@ pub struct Tus {
     pub cut_every: u64,
     /// A pause before answering each `PATCH`, so a test can act mid-upload.
     pub patch_delay_ms: u64,
+    /// Verdicts go out without central's signature, as one forged on the way would.
+    pub unsigned_verdicts: AtomicBool,
 }
 
 impl Tus {
@@ -163,12 +165,36 @@ pub(super) async fn patch(
         .into_response()
 }
 
-fn refused(reason: &str, file: &str) -> Response {
-    Json(BagVerdict::Refused {
-        reason: reason.into(),
-        file: Some(file.into()),
-    })
-    .into_response()
+fn refused(t: &Tus, s: &BagSubmission, reason: &str, file: &str) -> Response {
+    answer(
+        t,
+        s,
+        &BagVerdict::Refused {
+            reason: reason.into(),
+            file: Some(file.into()),
+        },
+    )
+}
+
+/// A verdict as central sends it: signed with [`super::central_key`] for the station and
+/// job, unless the stand-in plays a forger.
+fn answer(t: &Tus, s: &BagSubmission, verdict: &BagVerdict) -> Response {
+    let body = serde_json::to_vec(verdict).expect("a verdict as JSON");
+    let mut resp = (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.clone(),
+    )
+        .into_response();
+    if !t.unsigned_verdicts.load(Ordering::SeqCst) {
+        let context = rong_protocol::digitise::verdict_context(&s.device, &s.job);
+        let now = chrono::Utc::now().timestamp_millis();
+        let signature = super::central_key().seal_detached(&context, now, &body);
+        resp.headers_mut().insert(
+            rong_protocol::digitise::VERDICT_SIGNATURE_HEADER,
+            signature.parse().expect("a header value"),
+        );
+    }
+    resp
 }
 
 /// `POST /api/v1/digitisation/bags`: every file whole and as its upload's metadata says,
@@ -192,7 +218,7 @@ pub(super) async fn submit(State(t): State<Arc<Tus>>, Json(s): Json<BagSubmissio
         assert_eq!(meta(upload_meta::PATH), Some(f.path.as_str()));
         assert_eq!(meta(upload_meta::JOB), Some(s.job.as_str()));
         if meta(upload_meta::SHA256) != Some(sha256_hex(&u.data).as_str()) {
-            return refused("checksum mismatch", &f.path);
+            return refused(&t, &s, "checksum mismatch", &f.path);
         }
         files.insert(f.path.as_str(), &u.data);
     }
@@ -200,16 +226,16 @@ pub(super) async fn submit(State(t): State<Arc<Tus>>, Json(s): Json<BagSubmissio
         .get("manifest-sha256.txt")
         .and_then(|m| std::str::from_utf8(m).ok())
     else {
-        return refused("no manifest", "manifest-sha256.txt");
+        return refused(&t, &s, "no manifest", "manifest-sha256.txt");
     };
     for line in manifest.lines() {
         let (sha, path) = line.split_once("  ").unwrap_or((line, ""));
         if files.get(path).map(|d| sha256_hex(d)).as_deref() != Some(sha) {
-            return refused("manifest mismatch", path);
+            return refused(&t, &s, "manifest mismatch", path);
         }
     }
-    Json(BagVerdict::Safe {
+    let safe = BagVerdict::Safe {
         document: format!("doc-{}", s.job),
-    })
-    .into_response()
+    };
+    answer(&t, &s, &safe)
 }
