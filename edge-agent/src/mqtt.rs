@@ -541,6 +541,7 @@ impl SyncLoop {
                     max_bytes: self.parts.config.central.snapshot_max_bytes,
                     tmp: self.parts.config.data_dir.join("snapshot.download"),
                     branch: self.parts.config.branch.clone(),
+                    central_key: self.parts.central_key,
                 };
                 let tx = self.snap_tx.clone();
                 tokio::spawn(async move {
@@ -697,6 +698,8 @@ struct SnapshotFetch {
     tmp: PathBuf,
     /// The branch whose view of the snapshot is kept.
     branch: BranchId,
+    /// Central's pinned key: the snapshot's trailer must be signed by it.
+    central_key: rong_identity::PublicKey,
 }
 
 impl SnapshotFetch {
@@ -710,14 +713,17 @@ impl SnapshotFetch {
             max_bytes,
             tmp,
             branch,
+            central_key,
         } = self;
         let res = async {
             let bytes = snapshot::download(&http, &signer, &central, path, &tmp, max_bytes).await?;
             tracing::info!(bytes, "snapshot downloaded");
             let file = tmp.clone();
-            tokio::task::spawn_blocking(move || snapshot::load(&mut store.lock(), &file, &branch))
-                .await
-                .map_err(|e| SnapshotError::Refused(format!("loader panicked: {e}")))?
+            tokio::task::spawn_blocking(move || {
+                snapshot::load(&mut store.lock(), &file, &branch, &central_key)
+            })
+            .await
+            .map_err(|e| SnapshotError::Refused(format!("loader panicked: {e}")))?
         }
         .await;
         let _ = tokio::fs::remove_file(&tmp).await;

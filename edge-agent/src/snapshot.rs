@@ -5,8 +5,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use flate2::read::GzDecoder;
-use rong_protocol::delta::{Op, SnapshotHeader};
+use rong_protocol::delta::{snapshot_context, Op, SnapshotHeader, SnapshotTrailer};
 use rong_protocol::{decode, BranchId, MAX_PAYLOAD};
+use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::store::{Store, StoreError};
@@ -119,13 +120,22 @@ fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<Option<()>, Stri
     Ok(Some(()))
 }
 
-/// Loads a downloaded snapshot for `branch` into the store; returns its version.
-pub fn load(store: &mut Store, file: &Path, branch: &BranchId) -> Result<u64, SnapshotError> {
+/// Loads a downloaded snapshot for `branch` into the store; returns its version. Nothing
+/// is kept unless the snapshot ends with a trailer whose digest matches its lines and whose
+/// signature checks against `central_key`.
+pub fn load(
+    store: &mut Store,
+    file: &Path,
+    branch: &BranchId,
+    central_key: &rong_identity::PublicKey,
+) -> Result<u64, SnapshotError> {
     let mut reader = BufReader::new(GzDecoder::new(std::fs::File::open(file)?));
     let mut buf = Vec::new();
     read_line(&mut reader, &mut buf)
         .map_err(SnapshotError::Refused)?
         .ok_or_else(|| SnapshotError::Refused("empty snapshot".into()))?;
+    let mut digest = Sha256::new();
+    digest.update(&buf);
     let header: SnapshotHeader =
         decode(trim(&buf)).map_err(|e| SnapshotError::Refused(format!("header: {e}")))?;
     if &header.branch != branch {
@@ -134,10 +144,15 @@ pub fn load(store: &mut Store, file: &Path, branch: &BranchId) -> Result<u64, Sn
             header.branch
         )));
     }
+    let trailer = Trailer {
+        digest,
+        context: snapshot_context(branch, header.version),
+        key: *central_key,
+    };
     // One thread inflates and decodes the lines while this one writes them.
     let count = std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<Op, String>>>(4);
-        scope.spawn(move || decode_ops(reader, buf, tx));
+        scope.spawn(move || decode_ops(reader, buf, trailer, tx));
         // When the store stops early (a bad op), dropping `rx` stops the decoder.
         store.replace_reference(header.version, rx.into_iter().flatten())
     })?;
@@ -148,23 +163,81 @@ pub fn load(store: &mut Store, file: &Path, branch: &BranchId) -> Result<u64, Sn
 /// Ops decoded per message to the writer.
 const DECODED_CHUNK: usize = 1_000;
 
+/// What the trailer is checked against: the digest of the lines so far, the signature's
+/// context and central's key.
+struct Trailer {
+    digest: Sha256,
+    context: String,
+    key: rong_identity::PublicKey,
+}
+
+impl Trailer {
+    /// Checks the trailer `line` against the lines before it.
+    fn check(&self, line: &[u8]) -> Result<(), String> {
+        let t: SnapshotTrailer =
+            serde_json::from_slice(line).map_err(|e| format!("trailer: {e}"))?;
+        let sha256: String = self
+            .digest
+            .clone()
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if t.sha256 != sha256 {
+            return Err("the snapshot's checksum does not match its lines".into());
+        }
+        rong_identity::mqtt::open_detached(
+            &t.signature,
+            &self.context,
+            sha256.as_bytes(),
+            &self.key,
+        )
+        .map_err(|e| format!("the snapshot's trailer is not signed by central: {e}"))
+    }
+}
+
 /// Decodes the snapshot's op lines and sends them in chunks; a bad line is sent as the
-/// chunk's last entry and ends the decoding.
+/// chunk's last entry and ends the decoding, and so does input that ends without a
+/// trailer that checks.
 fn decode_ops(
     mut reader: impl BufRead,
     mut buf: Vec<u8>,
+    mut trailer: Trailer,
     out: std::sync::mpsc::SyncSender<Vec<Result<Op, String>>>,
 ) {
     let mut chunk = Vec::with_capacity(DECODED_CHUNK);
+    let mut checked = false;
     loop {
         // Whether the input ended (or went bad: nothing after a bad line is read).
         let done = match read_line(&mut reader, &mut buf) {
-            Ok(None) => true,
+            Ok(None) => {
+                if !checked {
+                    chunk.push(Err("the snapshot ends without its signed trailer".into()));
+                }
+                true
+            }
             Err(e) => {
                 chunk.push(Err(e));
                 true
             }
+            Ok(Some(())) if checked => {
+                chunk.push(Err("lines after the snapshot's trailer".into()));
+                true
+            }
+            Ok(Some(())) if trim(&buf).starts_with(b"{\"sha256\"") => {
+                match trailer.check(trim(&buf)) {
+                    Ok(()) => {
+                        checked = true;
+                        false
+                    }
+                    Err(e) => {
+                        chunk.push(Err(e));
+                        true
+                    }
+                }
+            }
             Ok(Some(())) => {
+                trailer.digest.update(&buf);
                 let line = trim(&buf);
                 if line.is_empty() {
                     false
@@ -206,6 +279,10 @@ mod tests {
     use rong_protocol::delta::{Category, Op};
     use std::io::Write;
 
+    fn central() -> rong_identity::KeyPair {
+        rong_identity::KeyPair::from_secret([7; 32])
+    }
+
     fn gz(lines: &[String]) -> Vec<u8> {
         let mut e = GzEncoder::new(Vec::new(), flate2::Compression::fast());
         for l in lines {
@@ -213,6 +290,34 @@ mod tests {
             e.write_all(b"\n").unwrap();
         }
         e.finish().unwrap()
+    }
+
+    /// The trailer central writes after `lines`, for `branch` at `version`, signed by `key`.
+    fn trailer(
+        lines: &[String],
+        branch: &str,
+        version: u64,
+        key: &rong_identity::KeyPair,
+    ) -> String {
+        let mut sha = Sha256::new();
+        for l in lines {
+            sha.update(l.as_bytes());
+            sha.update(b"\n");
+        }
+        let sha256: String = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let ctx = snapshot_context(&BranchId::new(branch).unwrap(), version);
+        serde_json::to_string(&SnapshotTrailer {
+            signature: key.seal_detached(&ctx, 1, sha256.as_bytes()),
+            sha256,
+        })
+        .unwrap()
+    }
+
+    /// `lines` with their signed trailer.
+    fn signed(lines: &[String], branch: &str, version: u64) -> Vec<u8> {
+        let mut all = lines.to_vec();
+        all.push(trailer(lines, branch, version, &central()));
+        gz(&all)
     }
 
     fn header(branch: &str, version: u64) -> String {
@@ -273,24 +378,59 @@ mod tests {
         let kontum = BranchId::new("kontum").unwrap();
         let file = dir.path().join("snap.gz");
 
+        let key = central().public();
         std::fs::write(
             &file,
-            gz(&[header("kontum", 42), cat("child"), String::new()]),
+            signed(
+                &[header("kontum", 42), cat("child"), String::new()],
+                "kontum",
+                42,
+            ),
         )
         .unwrap();
-        assert_eq!(load(&mut store, &file, &kontum).unwrap(), 42);
+        assert_eq!(load(&mut store, &file, &kontum, &key).unwrap(), 42);
         assert_eq!(store.version().unwrap(), 42);
         assert!(store.category("child").unwrap().is_some());
 
+        let good = [header("kontum", 50), cat("adult")];
+        let mut tampered = good.to_vec();
+        tampered.push(trailer(&good, "kontum", 50, &central()));
+        tampered[1] = tampered[1].replace("Thiếu nhi", "Người lớn");
+        let mut foreign = good.to_vec();
+        foreign.push(trailer(
+            &good,
+            "kontum",
+            50,
+            &rong_identity::KeyPair::generate(),
+        ));
+        let mut other_version = good.to_vec();
+        other_version.push(trailer(&good, "kontum", 49, &central()));
+        let mut after = good.to_vec();
+        after.push(trailer(&good, "kontum", 50, &central()));
+        after.push(cat("staff"));
         for bad in [
-            gz(&[header("dakto", 50), cat("adult")]),
-            gz(&[r#"{"v":2,"branch":"kontum","version":50}"#.into()]),
-            gz(&[header("kontum", 50), cat("adult"), "{broken".into()]),
+            signed(&[header("dakto", 50), cat("adult")], "dakto", 50),
+            signed(
+                &[r#"{"v":2,"branch":"kontum","version":50}"#.into()],
+                "kontum",
+                50,
+            ),
+            signed(
+                &[header("kontum", 50), cat("adult"), "{broken".into()],
+                "kontum",
+                50,
+            ),
+            // No trailer, a changed line, another key, another version, lines after it.
+            gz(&good),
+            gz(&tampered),
+            gz(&foreign),
+            gz(&other_version),
+            gz(&after),
             gz(&[]),
             b"not gzip at all".to_vec(),
         ] {
             std::fs::write(&file, bad).unwrap();
-            assert!(load(&mut store, &file, &kontum).is_err());
+            assert!(load(&mut store, &file, &kontum, &key).is_err());
             assert_eq!(store.version().unwrap(), 42, "nothing changed");
             assert!(store.category("adult").unwrap().is_none());
         }

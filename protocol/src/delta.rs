@@ -462,6 +462,24 @@ impl Versioned for SnapshotHeader {
     }
 }
 
+/// The last line of a snapshot: the SHA-256 (hex) of every line before it, each with its
+/// newline, and central's signature over that digest for the branch and version (the
+/// header line of `crate::envelope::seal_detached`, context [`snapshot_context`]). A device
+/// loads nothing from a snapshot whose trailer is missing or does not check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotTrailer {
+    /// SHA-256 of the lines before, hex.
+    pub sha256: String,
+    /// Central's signature over `sha256`.
+    pub signature: String,
+}
+
+/// What central's signature in a [`SnapshotTrailer`] is bound to.
+pub fn snapshot_context(branch: &BranchId, version: u64) -> String {
+    format!("rong-snapshot-v1/{branch}/{version}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

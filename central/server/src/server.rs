@@ -253,6 +253,7 @@ fn app_state(
             guards: Arc::new(crate::http::guard::Guards::new(
                 operator_token.as_ref().map(|t| t.expose()),
             )),
+            envelopes: envelopes.clone(),
             public_limit: Arc::new(crate::http::public::RateLimit::new(
                 config.http.public_per_second,
                 config.http.public_burst,

@@ -163,8 +163,16 @@ fn key_for(
     }
 }
 
+impl Envelopes {
+    /// Central's signature over `body` for `context`, as a header line to send beside it
+    /// (a verdict's `rong-signature`, a snapshot's trailer).
+    pub fn sign_detached(&self, context: &str, body: &[u8]) -> String {
+        self.key.seal_detached(context, now_ms(), body)
+    }
+}
+
 impl central_digitise::http::VerdictSigner for Envelopes {
     fn sign(&self, context: &str, body: &[u8]) -> String {
-        self.key.seal_detached(context, now_ms(), body)
+        self.sign_detached(context, body)
     }
 }

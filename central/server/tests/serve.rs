@@ -626,7 +626,29 @@ async fn snapshot_is_gzip_jsonl_matching_the_version() {
     let header: SnapshotHeader = rong_protocol::decode(lines.next().unwrap().as_bytes()).unwrap();
     assert_eq!(header.branch.as_str(), "kontum");
     assert_eq!(header.version, c.stat("change_version").await);
-    let ops: Vec<Op> = lines.map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mut rest: Vec<&str> = lines.collect();
+    // The last line is the trailer: the digest of every line above, signed by central for
+    // this branch and version.
+    let trailer: rong_protocol::delta::SnapshotTrailer =
+        serde_json::from_str(rest.pop().unwrap()).unwrap();
+    let above = &text[..text.len() - text.trim_end().lines().last().unwrap().len() - 1];
+    let sha256: String = <sha2::Sha256 as sha2::Digest>::digest(above.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(trailer.sha256, sha256);
+    let central = rong_identity::KeyPair::load(&c.run.db.with_file_name("central.key"))
+        .unwrap()
+        .public();
+    let ctx = rong_protocol::delta::snapshot_context(&header.branch, header.version);
+    assert_eq!(
+        rong_identity::mqtt::open_detached(&trailer.signature, &ctx, sha256.as_bytes(), &central),
+        Ok(())
+    );
+    let ops: Vec<Op> = rest
+        .into_iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let count = |f: fn(&Op) -> bool| ops.iter().filter(|o| f(o)).count();
     assert_eq!(count(|o| matches!(o, Op::PutItem(_))), c.data.items.len());
     // Every item, in full at home and compact elsewhere; records only where copies are.

@@ -55,9 +55,24 @@ pub fn snapshot(branch: &BranchId, version: u64, ops: &[Op]) -> Vec<u8> {
     };
     let lines = std::iter::once(serde_json::to_string(&header))
         .chain(ops.iter().map(serde_json::to_string));
+    let mut sha = <sha2::Sha256 as sha2::Digest>::new();
     for line in lines {
-        writeln!(gz, "{}", line.expect("snapshot line as JSON")).expect("gzip in memory");
+        let line = format!("{}\n", line.expect("snapshot line as JSON"));
+        sha2::Digest::update(&mut sha, line.as_bytes());
+        gz.write_all(line.as_bytes()).expect("gzip in memory");
     }
+    // The trailer central writes: the digest of the lines, signed with its key.
+    let sha256: String = sha2::Digest::finalize(sha)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let context = rong_protocol::delta::snapshot_context(branch, version);
+    let trailer = rong_protocol::delta::SnapshotTrailer {
+        signature: central_key().seal_detached(&context, 1, sha256.as_bytes()),
+        sha256,
+    };
+    let trailer = serde_json::to_string(&trailer).expect("the trailer as JSON");
+    writeln!(gz, "{trailer}").expect("gzip in memory");
     gz.finish().expect("gzip in memory")
 }
 

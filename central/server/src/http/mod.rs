@@ -31,6 +31,8 @@ pub struct ApiState {
     pub guards: Arc<guard::Guards>,
     /// The public routes' rate limit.
     pub public_limit: Arc<public::RateLimit>,
+    /// Central's key: it signs each snapshot's trailer.
+    pub envelopes: Arc<crate::signing::Envelopes>,
 }
 
 /// An API error, rendered as `{"error": "..."}`: the same type the bag submission answers

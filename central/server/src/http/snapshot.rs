@@ -1,4 +1,5 @@
-//! `GET /api/v1/snapshot/{branch}`: gzip JSON lines, streamed as they are read.
+//! `GET /api/v1/snapshot/{branch}`: gzip JSON lines, streamed as they are read, ending
+//! with a trailer that carries their digest, signed by central.
 
 use std::io::Write;
 
@@ -9,7 +10,9 @@ use axum::response::IntoResponse;
 use axum::Extension;
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use rong_protocol::delta::{snapshot_context, SnapshotTrailer};
 use rong_protocol::ids::BranchId;
+use sha2::Digest as _;
 use tokio::sync::mpsc;
 
 use super::{ApiError, ApiState};
@@ -50,6 +53,24 @@ impl Write for ChannelWriter {
     }
 }
 
+/// A writer that hashes what passes through it.
+struct Hashing<W> {
+    inner: W,
+    sha: sha2::Sha256,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(data)?;
+        self.sha.update(&data[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// The handler: a device gets only its own branch's snapshot.
 #[tracing::instrument(skip_all, fields(branch = %branch))]
 pub async fn snapshot(
@@ -72,6 +93,7 @@ pub async fn snapshot(
     let (tx, mut rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(8);
     let reads = st.reads.clone();
     let metrics = st.metrics.clone();
+    let envelopes = st.envelopes.clone();
     tokio::task::spawn_blocking(move || {
         let err_tx = tx.clone();
         let result = reads.blocking(
@@ -84,7 +106,26 @@ pub async fn snapshot(
                     Compression::fast(),
                 );
                 let mut out = std::io::BufWriter::with_capacity(PIECE, gz);
-                let version = write_snapshot(conn, &branch, &mut out)?;
+                let mut hashed = Hashing {
+                    inner: &mut out,
+                    sha: sha2::Sha256::new(),
+                };
+                let version = write_snapshot(conn, &branch, &mut hashed)?;
+                // The trailer: the digest of every line above, signed for this branch and
+                // version, so a device loads only what central sent whole.
+                let sha256: String = hashed
+                    .sha
+                    .finalize()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let context = snapshot_context(&branch, version);
+                let trailer = SnapshotTrailer {
+                    signature: envelopes.sign_detached(&context, sha256.as_bytes()),
+                    sha256,
+                };
+                serde_json::to_writer(&mut out, &trailer)?;
+                out.write_all(b"\n")?;
                 let gz = out.into_inner().map_err(|e| e.into_error())?;
                 let mut w = gz.finish()?;
                 w.flush()?;
