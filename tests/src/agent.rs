@@ -91,6 +91,11 @@ impl Agent {
         self.daemon.set_netns(name);
     }
 
+    /// Logs through `filter` (a `RUST_LOG` value, such as `debug`) from its next start.
+    pub fn set_log_filter(&mut self, filter: &str) {
+        self.daemon.set_log_filter(filter);
+    }
+
     /// Starts `edge-agent run` and waits for its ready line.
     pub fn start(&mut self) {
         self.daemon.start(&self.device, Duration::from_secs(30));

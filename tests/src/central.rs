@@ -64,6 +64,11 @@ impl Central {
         self.daemon.set_netns(name);
     }
 
+    /// Logs through `filter` (a `RUST_LOG` value, such as `debug`) from its next start.
+    pub fn set_log_filter(&mut self, filter: &str) {
+        self.daemon.set_log_filter(filter);
+    }
+
     /// Runs `central seed`.
     pub fn seed(&self, items: usize, patrons: usize) {
         run_ok(

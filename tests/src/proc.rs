@@ -188,6 +188,8 @@ pub(crate) struct Daemon {
     /// Its config file.
     pub(crate) config: PathBuf,
     netns: Option<String>,
+    /// The `RUST_LOG` filter from its next start (the program's default when `None`).
+    log_filter: Option<String>,
     runs: u32,
     proc: Option<Proc>,
 }
@@ -208,9 +210,15 @@ impl Daemon {
             dir,
             config,
             netns: None,
+            log_filter: None,
             runs: 0,
             proc: None,
         }
+    }
+
+    /// Logs through `filter` (a `RUST_LOG` value) from its next start.
+    pub(crate) fn set_log_filter(&mut self, filter: &str) {
+        self.log_filter = Some(filter.to_owned());
     }
 
     /// Runs it inside network namespace `name` from its next start.
@@ -224,6 +232,9 @@ impl Daemon {
         assert!(self.proc.is_none(), "{} already running", self.log);
         let mut cmd = program(self.program, self.netns.as_deref());
         cmd.args([self.command, "--config"]).arg(&self.config);
+        if let Some(f) = &self.log_filter {
+            cmd.env("RUST_LOG", f);
+        }
         self.runs += 1;
         let log = self.dir.join(format!("{}-{}.log", self.log, self.runs));
         let (proc, ready) = Proc::start_ready(name, cmd, &log, timeout);
