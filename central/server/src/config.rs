@@ -167,6 +167,10 @@ pub struct HttpConfig {
     pub public_burst: u32,
     /// Public routes: at most this many client addresses are tracked at once.
     pub public_max_clients: usize,
+    /// Serve plain HTTP on an address other than loopback. Central has no TLS of its own
+    /// yet, so `central serve` refuses such an address unless this is set, on a network the
+    /// library trusts; the usual way is a TLS reverse proxy on the same host.
+    pub plain_off_loopback: bool,
 }
 
 impl HttpConfig {
@@ -201,6 +205,11 @@ pub struct BrokerConfig {
     pub username: Option<String>,
     /// Password for the external broker.
     pub password: Option<Secret>,
+    /// Let the embedded broker listen on an address other than loopback. It has no TLS and
+    /// no accounts (every message is signed, but anyone reaching it can read them), so
+    /// `central serve` refuses such an address unless this is set, on a network the
+    /// library trusts; Mosquitto with TLS (`images/mosquitto/`) is the production broker.
+    pub plain_off_loopback: bool,
 }
 
 /// Ingest settings.
@@ -212,6 +221,36 @@ pub struct IngestConfig {
     pub auto_register_devices: bool,
     /// A catch-up missing more changes than this gets `snapshot_required`.
     pub max_catchup_ops: u64,
+}
+
+impl Config {
+    /// Refuses to serve in clear off loopback (see `plain_off_loopback`): the HTTP side
+    /// always, the broker when it is embedded.
+    pub fn check_listening(&self) -> Result<(), ConfigError> {
+        let off = |a: &SocketAddr| !a.ip().is_loopback();
+        if off(&self.http.listen) && !self.http.plain_off_loopback {
+            return Err(ConfigError::Invalid(format!(
+                "http.listen {} is not a loopback address, and central has no TLS of its own: \
+                 staff logins and device traffic would cross the network in clear. Listen on \
+                 127.0.0.1 behind a TLS reverse proxy on this host, or, on a network the \
+                 library trusts, set http.plain_off_loopback = true",
+                self.http.listen
+            )));
+        }
+        if self.broker.external_url.is_none()
+            && off(&self.broker.listen)
+            && !self.broker.plain_off_loopback
+        {
+            return Err(ConfigError::Invalid(format!(
+                "broker.listen {} is not a loopback address, and the embedded broker has no \
+                 TLS and no accounts: anyone who reaches it could read every message. Use \
+                 Mosquitto with TLS (images/mosquitto/, broker.external_url), or, on a network \
+                 the library trusts, set broker.plain_off_loopback = true",
+                self.broker.listen
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Config {
@@ -243,6 +282,7 @@ impl Default for HttpConfig {
             public_per_second: 20.0,
             public_burst: 200,
             public_max_clients: 10_000,
+            plain_off_loopback: false,
         }
     }
 }
@@ -254,6 +294,7 @@ impl Default for BrokerConfig {
             external_url: None,
             username: None,
             password: None,
+            plain_off_loopback: false,
         }
     }
 }
@@ -389,6 +430,32 @@ impl Layered for Config {
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn serving_in_clear_off_loopback_needs_saying_so() {
+        let mut c = Config::default();
+        assert!(c.check_listening().is_ok(), "loopback by default");
+        c.http.listen = "0.0.0.0:8080".parse().unwrap();
+        let e = c.check_listening().unwrap_err().to_string();
+        assert!(
+            e.contains("http.listen 0.0.0.0:8080") && e.contains("plain_off_loopback"),
+            "{e}"
+        );
+        c.http.plain_off_loopback = true;
+        assert!(c.check_listening().is_ok());
+        c.broker.listen = "192.0.2.10:1883".parse().unwrap();
+        let e = c.check_listening().unwrap_err().to_string();
+        assert!(e.contains("broker.listen 192.0.2.10:1883"), "{e}");
+        // An external broker: the embedded one's address does not matter.
+        c.broker.external_url = Some("mqtt://127.0.0.1:1883".into());
+        assert!(c.check_listening().is_ok());
+        c.broker.external_url = None;
+        c.broker.plain_off_loopback = true;
+        assert!(c.check_listening().is_ok());
+        c.http.listen = "[::1]:8080".parse().unwrap();
+        c.http.plain_off_loopback = false;
+        assert!(c.check_listening().is_ok(), "IPv6 loopback");
+    }
 
     #[test]
     fn layering_defaults_file_env() {

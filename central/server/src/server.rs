@@ -54,6 +54,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: Option<oneshot::Sender<Ready>>,
 ) -> anyhow::Result<()> {
+    config.check_listening()?;
     // Held until central stops: `central restore` refuses to run beside it.
     let _lock = crate::backup::lock_data_dir(&config.data_dir)?;
     let store = open_store(&config)?;

@@ -31,3 +31,32 @@ proptest! {
         let _loaded_or_refused = load(&fuzz::apply(EXAMPLE, &edits))?;
     }
 }
+
+/// `central serve` on an address other than loopback, with no TLS of its own, stops at once
+/// with the reason and the way out; nothing is created.
+#[test]
+fn serving_in_clear_off_loopback_is_refused_with_the_way_out() {
+    for (var, value, says) in [
+        ("RONG_HTTP_LISTEN", "0.0.0.0:0", "http.listen 0.0.0.0:0"),
+        ("RONG_MQTT_LISTEN", "0.0.0.0:0", "broker.listen 0.0.0.0:0"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_central"))
+            .arg("serve")
+            .env("RONG_DATA_DIR", &data)
+            .env("RONG_HTTP_LISTEN", "127.0.0.1:0")
+            .env("RONG_MQTT_LISTEN", "127.0.0.1:0")
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{var}={value} served");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(says) && err.contains("plain_off_loopback"),
+            "{err}"
+        );
+        assert!(!data.join("central.db").exists(), "nothing was created");
+        assert!(out.stdout.is_empty(), "no ready line");
+    }
+}
