@@ -37,11 +37,26 @@ impl Mosquitto {
 
     /// Starts a broker on a given port (to bring one back where devices expect it).
     pub fn start_on(dir: &Path, port: u16) -> Mosquitto {
+        Self::start_conf(dir, port, "allow_anonymous true\n")
+    }
+
+    /// Starts a broker that takes only the accounts of `password_file` (made with
+    /// [`password_file`]) and gives them the topics `acl_file` allows.
+    pub fn start_locked(dir: &Path, password_file: &Path, acl_file: &Path) -> Mosquitto {
+        let rules = format!(
+            "allow_anonymous false\npassword_file {}\nacl_file {}\n",
+            password_file.display(),
+            acl_file.display()
+        );
+        Self::start_conf(dir, free_port(), &rules)
+    }
+
+    fn start_conf(dir: &Path, port: u16, rules: &str) -> Mosquitto {
         let dir = dir.join("mosquitto");
         std::fs::create_dir_all(&dir).expect("mkdir mosquitto");
         let conf = dir.join("mosquitto.conf");
         let mut text = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n"
+            "listener {port} 127.0.0.1\n{rules}persistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n"
         );
         if nix::unistd::Uid::effective().is_root() {
             text.push_str("user root\n");
@@ -68,6 +83,28 @@ impl Mosquitto {
     /// The URL for configs.
     pub fn url(&self) -> String {
         format!("mqtt://{}", self.addr)
+    }
+}
+
+/// Writes a Mosquitto password file at `path` with these (user, password) accounts, using
+/// `mosquitto_passwd` (hashed as Mosquitto stores them).
+pub fn password_file(path: &Path, accounts: &[(&str, &str)]) {
+    for (i, (user, password)) in accounts.iter().enumerate() {
+        let mut cmd = Command::new("mosquitto_passwd");
+        if i == 0 {
+            cmd.arg("-c");
+        }
+        let out = cmd
+            .arg("-b")
+            .arg(path)
+            .args([user, password])
+            .output()
+            .expect("run mosquitto_passwd");
+        assert!(
+            out.status.success(),
+            "mosquitto_passwd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -39,10 +39,21 @@ impl Spy {
         Self::answering(url, id, filters, Box::new(|_, _| Vec::new()))
     }
 
+    /// Like [`Spy::connect`], logging in as `id` with `password`.
+    pub fn connect_with_password(url: &str, id: &str, password: &str, filters: &[String]) -> Spy {
+        let mut opts = options(url, id);
+        opts.set_credentials(id, password);
+        Self::start(opts, filters, Box::new(|_, _| Vec::new()))
+    }
+
     /// Like [`Spy::connect`], and publishes (QoS 1) what `answer` makes of each message
     /// received, as a peer that replies would.
     pub fn answering(url: &str, id: &str, filters: &[String], answer: Answer) -> Spy {
-        let (client, mut conn) = Client::new(options(url, id), 64);
+        Self::start(options(url, id), filters, answer)
+    }
+
+    fn start(opts: MqttOptions, filters: &[String], answer: Answer) -> Spy {
+        let (client, mut conn) = Client::new(opts, 64);
         for f in filters {
             client
                 .subscribe(f.clone(), QoS::AtLeastOnce)

@@ -1,4 +1,4 @@
-//! `central device enrol | revoke | list`: device identity from the command line. Prints
+//! `central device enrol | revoke | list | acl`: device identity from the command line. Prints
 //! to stdout like the rest of the CLI.
 #![allow(clippy::print_stdout)]
 
@@ -43,6 +43,13 @@ pub enum DeviceCmd {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Print a Mosquitto ACL giving each enrolled device its own topics only (install it
+    /// as the broker's acl_file; regenerate and reload after enrolling or revoking).
+    Acl {
+        /// TOML config file (for data_dir); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// List devices with their enrolment and revocation.
     List {
         /// TOML config file (for data_dir); RONG_* env vars override it.
@@ -74,6 +81,13 @@ pub fn run(cmd: DeviceCmd) -> anyhow::Result<()> {
             store.revoke_device(&device, CLI_ACTOR, chrono::Utc::now().timestamp_millis())?;
             audit_cli(&mut store, "device.revoke", device.as_str(), String::new());
             println!("Revoked {device}. Its requests are refused and its events quarantined from now on.");
+            Ok(())
+        }
+        DeviceCmd::Acl { config } => {
+            let config = Config::load(config.as_deref())?;
+            let store = open_store(&config)?;
+            let devices = central_store::identity::device_identities(store.reader())?;
+            print!("{}", crate::device_admin::mosquitto_acl(&devices));
             Ok(())
         }
         DeviceCmd::List { config } => {

@@ -1,0 +1,181 @@
+//! Mosquitto with the ACL that `central device acl` writes and accounts per device: a
+//! device can neither publish on another device's or branch's topics nor read anything but
+//! its own downlinks and its branch's deltas (`rong/v1/#` included); a revoked device gets
+//! no topic; a client with no account is refused.
+
+use std::time::Duration;
+
+use rong_tests::proc::bin;
+use rong_tests::mosquitto::{password_file, Mosquitto};
+use rong_tests::mqtt::Spy;
+use rong_tests::scenario::{BrokerKind, Scenario};
+use rong_tests::wait_until;
+
+const T: Duration = Duration::from_secs(30);
+
+/// Everything `spy` received, as (topic suffix ignored) payload text.
+fn texts(spy: &Spy) -> Vec<String> {
+    spy.received("")
+        .iter()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect()
+}
+
+/// Whether the broker at `url` lets `id` in with `password` (`None`: no credentials).
+fn accepted(url: &str, id: &str, password: Option<&str>) -> bool {
+    let mut opts = rong_tests::mqtt::options(url, id);
+    if let Some(p) = password {
+        opts.set_credentials(id, p);
+    }
+    let (_client, mut conn) = rumqttc::Client::new(opts, 8);
+    for ev in conn.iter().take(5) {
+        match ev {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(a))) => {
+                return a.code == rumqttc::ConnectReturnCode::Success
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Publishes once as `id` and waits for the broker's acknowledgement (Mosquitto
+/// acknowledges a publish its ACL drops too, after dropping it).
+fn publish_acknowledged(url: &str, id: &str, password: &str, topic: &str, payload: &str) {
+    let mut opts = rong_tests::mqtt::options(url, id);
+    opts.set_credentials(id, password);
+    let (client, mut conn) = rumqttc::Client::new(opts, 8);
+    client
+        .publish(
+            topic,
+            rumqttc::QoS::AtLeastOnce,
+            false,
+            payload.as_bytes().to_vec(),
+        )
+        .expect("queue the publish");
+    for ev in conn.iter().take(20) {
+        match ev {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => return,
+            Ok(_) => {}
+            Err(e) => panic!("{id} lost its connection: {e}"),
+        }
+    }
+    panic!("no acknowledgement for {id}'s publish");
+}
+
+#[test]
+fn on_mosquitto_a_device_reaches_only_its_own_topics() {
+    let s = Scenario::start(BrokerKind::Embedded, "");
+    for (branch, device) in [
+        ("kontum", "kontum-kiosk-1"),
+        ("dakto", "dakto-kiosk-1"),
+        ("kontum", "kontum-kiosk-2"),
+    ] {
+        s.central.enrol_device(branch, device);
+    }
+    let config = s.central.dir().join("central.toml");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin("central"))
+            .args(args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("run central");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    run(&["device", "revoke", "kontum-kiosk-2"]);
+    let acl = run(&["device", "acl"]);
+    assert!(
+        acl.contains("user kontum-kiosk-1") && !acl.contains("kontum-kiosk-2"),
+        "{acl}"
+    );
+
+    let dir = s.tmp.path().join("locked");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (acl_file, passwd) = (dir.join("rong.acl"), dir.join("rong.passwd"));
+    std::fs::write(&acl_file, &acl).expect("write the ACL");
+    password_file(
+        &passwd,
+        &[
+            ("central", "central-secret"),
+            ("kontum-kiosk-1", "a-secret"),
+            ("dakto-kiosk-1", "b-secret"),
+            ("kontum-kiosk-2", "revoked-secret"),
+        ],
+    );
+    let broker = Mosquitto::start_locked(&dir, &passwd, &acl_file);
+    let url = broker.url();
+
+    assert!(!accepted(&url, "stranger", None), "no account, no entry");
+    assert!(
+        !accepted(&url, "kontum-kiosk-1", Some("wrong")),
+        "a wrong password"
+    );
+    let central =
+        Spy::connect_with_password(&url, "central", "central-secret", &["rong/v1/#".into()]);
+    let a = Spy::connect_with_password(
+        &url,
+        "kontum-kiosk-1",
+        "a-secret",
+        &[
+            "rong/v1/#".into(),
+            "rong/v1/dakto/deltas".into(),
+            "rong/v1/dakto/dakto-kiosk-1/ack".into(),
+            "rong/v1/kontum/deltas".into(),
+            "rong/v1/kontum/kontum-kiosk-1/ack".into(),
+        ],
+    );
+
+    // A publishes as B, as itself on another branch, then on its own topic; the revoked
+    // board on what was its own.
+    a.publish_raw("rong/v1/dakto/dakto-kiosk-1/events", "a as b");
+    a.publish_raw("rong/v1/dakto/kontum-kiosk-1/events", "a on dakto");
+    publish_acknowledged(
+        &url,
+        "kontum-kiosk-2",
+        "revoked-secret",
+        "rong/v1/kontum/kontum-kiosk-2/events",
+        "revoked",
+    );
+    a.publish_raw("rong/v1/kontum/kontum-kiosk-1/events", "a own");
+    // Central sends to B and its branch, then to A and its branch.
+    central.publish_raw("rong/v1/dakto/deltas", "dakto delta");
+    central.publish_raw("rong/v1/dakto/dakto-kiosk-1/ack", "b ack");
+    central.publish_raw("rong/v1/kontum/deltas", "kontum delta");
+    central.publish_raw("rong/v1/kontum/kontum-kiosk-1/ack", "a ack");
+
+    // Each client's messages keep their order, so once the last of each has arrived, any
+    // earlier one that was allowed would have too.
+    wait_until("A's own event at central", T, || {
+        texts(&central).contains(&"a own".to_owned())
+    });
+    wait_until("A's ack and branch delta at A", T, || {
+        let got = texts(&a);
+        got.contains(&"a ack".to_owned()) && got.contains(&"kontum delta".to_owned())
+    });
+    let at_central = texts(&central);
+    for forged in ["a as b", "a on dakto"] {
+        assert!(
+            !at_central.contains(&forged.to_owned()),
+            "{forged} reached central"
+        );
+    }
+    // The revoked board's message was handled before A's own was sent.
+    assert!(
+        !at_central.contains(&"revoked".to_owned()),
+        "a revoked board published"
+    );
+    let at_a = texts(&a);
+    for other in ["dakto delta", "b ack", "a as b", "a on dakto"] {
+        assert!(
+            !at_a.contains(&other.to_owned()),
+            "A read {other:?}: {at_a:?}"
+        );
+    }
+}
