@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use rong_tests::proc::bin;
 use rong_tests::mosquitto::{password_file, Mosquitto};
 use rong_tests::mqtt::Spy;
+use rong_tests::proc::bin;
 use rong_tests::scenario::{BrokerKind, Scenario};
 use rong_tests::wait_until;
 
