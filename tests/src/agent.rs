@@ -93,7 +93,7 @@ impl Agent {
 
     /// Logs through `filter` (a `RUST_LOG` value, such as `debug`) from its next start.
     pub fn set_log_filter(&mut self, filter: &str) {
-        self.daemon.set_log_filter(filter);
+        self.daemon.set_env("RUST_LOG", filter);
     }
 
     /// Starts `edge-agent run` and waits for its ready line.

@@ -64,9 +64,14 @@ impl Central {
         self.daemon.set_netns(name);
     }
 
+    /// Sets the environment variable `key` (a `RONG_*` setting) from its next start.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.daemon.set_env(key, value);
+    }
+
     /// Logs through `filter` (a `RUST_LOG` value, such as `debug`) from its next start.
     pub fn set_log_filter(&mut self, filter: &str) {
-        self.daemon.set_log_filter(filter);
+        self.daemon.set_env("RUST_LOG", filter);
     }
 
     /// Runs `central seed`.

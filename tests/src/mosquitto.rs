@@ -80,6 +80,11 @@ impl Mosquitto {
         Mosquitto { child, addr }
     }
 
+    /// Its process id (to send it `SIGHUP`, which reloads its ACL).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The URL for configs.
     pub fn url(&self) -> String {
         format!("mqtt://{}", self.addr)

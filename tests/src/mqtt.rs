@@ -41,8 +41,13 @@ impl Spy {
 
     /// Like [`Spy::connect`], logging in as `id` with `password`.
     pub fn connect_with_password(url: &str, id: &str, password: &str, filters: &[String]) -> Spy {
+        Self::connect_as(url, id, id, password, filters)
+    }
+
+    /// Like [`Spy::connect`] with client id `id`, logging in as `user` with `password`.
+    pub fn connect_as(url: &str, id: &str, user: &str, password: &str, filters: &[String]) -> Spy {
         let mut opts = options(url, id);
-        opts.set_credentials(id, password);
+        opts.set_credentials(user, password);
         Self::start(opts, filters, Box::new(|_, _| Vec::new()))
     }
 

@@ -188,8 +188,8 @@ pub(crate) struct Daemon {
     /// Its config file.
     pub(crate) config: PathBuf,
     netns: Option<String>,
-    /// The `RUST_LOG` filter from its next start (the program's default when `None`).
-    log_filter: Option<String>,
+    /// Environment variables set from its next start (`RUST_LOG`, `RONG_*`).
+    env: Vec<(String, String)>,
     runs: u32,
     proc: Option<Proc>,
 }
@@ -210,15 +210,16 @@ impl Daemon {
             dir,
             config,
             netns: None,
-            log_filter: None,
+            env: Vec::new(),
             runs: 0,
             proc: None,
         }
     }
 
-    /// Logs through `filter` (a `RUST_LOG` value) from its next start.
-    pub(crate) fn set_log_filter(&mut self, filter: &str) {
-        self.log_filter = Some(filter.to_owned());
+    /// Sets the environment variable `key` to `value` from its next start.
+    pub(crate) fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     /// Runs it inside network namespace `name` from its next start.
@@ -232,9 +233,7 @@ impl Daemon {
         assert!(self.proc.is_none(), "{} already running", self.log);
         let mut cmd = program(self.program, self.netns.as_deref());
         cmd.args([self.command, "--config"]).arg(&self.config);
-        if let Some(f) = &self.log_filter {
-            cmd.env("RUST_LOG", f);
-        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         self.runs += 1;
         let log = self.dir.join(format!("{}-{}.log", self.log, self.runs));
         let (proc, ready) = Proc::start_ready(name, cmd, &log, timeout);

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use rong_tests::central::{Broker, Central};
 use rong_tests::mosquitto::{password_file, Mosquitto};
 use rong_tests::mqtt::Spy;
 use rong_tests::proc::bin;
@@ -178,4 +179,77 @@ fn on_mosquitto_a_device_reaches_only_its_own_topics() {
             "A read {other:?}: {at_a:?}"
         );
     }
+}
+
+/// Central keeps Mosquitto's ACL (`broker.acl_file`, reloaded by `broker.acl_reload`): an
+/// enrolled board gets its topics, and once revoked it loses them at once, on the broker.
+#[test]
+fn central_keeps_the_acl_and_a_revoked_board_loses_its_topics_on_the_broker() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let (acl_file, passwd) = (dir.join("rong.acl"), dir.join("rong.passwd"));
+    std::fs::write(&acl_file, "user central\ntopic readwrite rong/v1/#\n").expect("ACL");
+    password_file(
+        &passwd,
+        &[
+            ("central", "central-secret"),
+            ("kontum-kiosk-1", "a-secret"),
+        ],
+    );
+    let broker = Mosquitto::start_locked(dir, &passwd, &acl_file);
+    let url = broker.url();
+    let mut central = Central::prepare(dir, Some(Broker::External(url.clone())), "");
+    central.seed(60, 30);
+    for (k, v) in [
+        ("RONG_MQTT_USERNAME", "central".to_owned()),
+        ("RONG_MQTT_PASSWORD", "central-secret".to_owned()),
+        ("RONG_BROKER_ACL_FILE", acl_file.display().to_string()),
+        (
+            "RONG_BROKER_ACL_RELOAD",
+            format!("kill -HUP {}", broker.pid()),
+        ),
+    ] {
+        central.set_env(k, &v);
+    }
+    central.start();
+    let topic = "rong/v1/kontum/kontum-kiosk-1/status";
+    let watcher = Spy::connect_as(
+        &url,
+        "watcher",
+        "central",
+        "central-secret",
+        &[topic.into()],
+    );
+    let seen = |prefix: &str| {
+        watcher
+            .received("/status")
+            .iter()
+            .any(|p| p.starts_with(prefix.as_bytes()))
+    };
+    // Whether the board's next message reaches the watcher: it is sent and acknowledged,
+    // then the watcher sends a fence after it; the board's, if allowed, arrives first.
+    let n = std::cell::Cell::new(0);
+    let passes = || {
+        n.set(n.get() + 1);
+        let (probe, fence) = (format!("probe-{}", n.get()), format!("fence-{}", n.get()));
+        publish_acknowledged(&url, "kontum-kiosk-1", "a-secret", topic, &probe);
+        watcher.publish_raw(topic, fence.clone());
+        wait_until("the fence", T, || seen(&fence));
+        seen(&probe)
+    };
+    assert!(!passes(), "not enrolled: no topic");
+
+    central.enrol_device("kontum", "kontum-kiosk-1");
+    wait_until("the enrolled board allowed on the broker", T, &passes);
+    let acl = std::fs::read_to_string(&acl_file).expect("the ACL");
+    assert!(acl.contains("user kontum-kiosk-1"), "{acl}");
+
+    let r = central.request("POST", "/api/v1/devices/kontum-kiosk-1/revoke", None);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let acl = std::fs::read_to_string(&acl_file).expect("the ACL");
+    assert!(
+        !acl.contains("kontum-kiosk-1"),
+        "rewritten before the answer: {acl}"
+    );
+    wait_until("the revoked board refused on the broker", T, || !passes());
 }

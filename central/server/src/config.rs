@@ -210,6 +210,13 @@ pub struct BrokerConfig {
     /// `central serve` refuses such an address unless this is set, on a network the
     /// library trusts; Mosquitto with TLS (`images/mosquitto/`) is the production broker.
     pub plain_off_loopback: bool,
+    /// The external broker's ACL file (Mosquitto's `acl_file`): central writes it (as
+    /// `central device acl` prints it) at start and after every enrolment and revocation,
+    /// so a revoked board loses its topics at once. Unset: central leaves it alone.
+    pub acl_file: Option<PathBuf>,
+    /// The command run after the ACL file is written, so the broker reloads it, such as
+    /// `systemctl reload mosquitto` (split on spaces; no shell).
+    pub acl_reload: Option<String>,
 }
 
 /// Ingest settings.
@@ -295,6 +302,8 @@ impl Default for BrokerConfig {
             username: None,
             password: None,
             plain_off_loopback: false,
+            acl_file: None,
+            acl_reload: None,
         }
     }
 }
@@ -376,6 +385,14 @@ impl Layered for Config {
         env.set("RONG_MQTT_PASSWORD", &mut broker.password, |v| {
             Some(Secret(v))
         });
+        env.set("RONG_BROKER_ACL_FILE", &mut broker.acl_file, |v| {
+            unless_empty(v).map(PathBuf::from)
+        });
+        env.set(
+            "RONG_BROKER_ACL_RELOAD",
+            &mut broker.acl_reload,
+            unless_empty,
+        );
         env.parse("RONG_MAX_CATCHUP_OPS", &mut ingest.max_catchup_ops)?;
         let auto_register = &mut ingest.auto_register_devices;
         env.parse("RONG_AUTO_REGISTER_DEVICES", auto_register)?;

@@ -115,6 +115,8 @@ pub fn mosquitto_acl(devices: &[central_store::identity::DeviceIdentity]) -> Str
 pub struct DashboardDevices {
     /// The writer's jobs.
     pub ingest: Ingest,
+    /// The broker's ACL, rewritten after each revocation (when configured).
+    pub acl: Option<std::sync::Arc<crate::broker_acl::BrokerAcl>>,
 }
 
 impl central_web::DeviceAdmin for DashboardDevices {
@@ -147,7 +149,13 @@ impl central_web::DeviceAdmin for DashboardDevices {
         device: DeviceId,
         by: String,
     ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
-        Box::pin(self.ingest.revoke(device, by))
+        Box::pin(async move {
+            self.ingest.revoke(device, by).await?;
+            if let Some(acl) = &self.acl {
+                acl.refresh().await;
+            }
+            Ok(())
+        })
     }
 
     fn decide(

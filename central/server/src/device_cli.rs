@@ -79,6 +79,7 @@ pub fn run(cmd: DeviceCmd) -> anyhow::Result<()> {
             let device = DeviceId::new(id).context("bad device id")?;
             let mut store = open_store(&config)?;
             store.revoke_device(&device, CLI_ACTOR, chrono::Utc::now().timestamp_millis())?;
+            crate::broker_acl::refresh_blocking(&config, &store)?;
             audit_cli(&mut store, "device.revoke", device.as_str(), String::new());
             println!("Revoked {device}. Its requests are refused and its events quarantined from now on.");
             Ok(())

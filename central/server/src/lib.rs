@@ -8,6 +8,7 @@
 pub mod alerting;
 pub mod backup;
 pub mod broker;
+pub mod broker_acl;
 pub mod cli;
 pub mod config;
 pub mod deltas;

@@ -139,7 +139,13 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot bind HTTP on {}", config.http.listen))?;
     let http_addr = listener.local_addr()?;
-    let state = app_state(&config, &reads, &ingest, &metrics, &envelopes)?;
+    // The broker's ACL as the device table has it now (an enrolment or revocation made
+    // while central was stopped included).
+    let acl = crate::broker_acl::BrokerAcl::from_config(&config, reads.clone());
+    if let Some(acl) = &acl {
+        acl.refresh().await;
+    }
+    let state = app_state(&config, &reads, &ingest, &metrics, &envelopes, &acl)?;
     let reaper_task = tokio::spawn(central_digitise::receive::run_reaper(
         state.intake.intake.clone(),
         stop_rx.clone(),
@@ -224,6 +230,7 @@ fn app_state(
     ingest: &Ingest,
     metrics: &Arc<Metrics>,
     envelopes: &Arc<crate::signing::Envelopes>,
+    acl: &Option<Arc<crate::broker_acl::BrokerAcl>>,
 ) -> anyhow::Result<AppState> {
     let central_public = envelopes.public();
     let writer = ingest.writer().clone();
@@ -255,6 +262,7 @@ fn app_state(
                 operator_token.as_ref().map(|t| t.expose()),
             )),
             envelopes: envelopes.clone(),
+            acl: acl.clone(),
             public_limit: Arc::new(crate::http::public::RateLimit::new(
                 config.http.public_per_second,
                 config.http.public_burst,
@@ -267,6 +275,7 @@ fn app_state(
             Arc::new(ingest.clone()),
             Arc::new(crate::device_admin::DashboardDevices {
                 ingest: ingest.clone(),
+                acl: acl.clone(),
             }),
             WebCtx::new(
                 config.dashboard.clone(),
@@ -293,6 +302,7 @@ fn app_state(
             writer: ingest.writer().clone(),
             central_public_key: central_public.to_base64(),
             limiter: Arc::default(),
+            acl: acl.clone(),
         },
     })
 }

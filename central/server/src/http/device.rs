@@ -48,6 +48,8 @@ pub struct DeviceAuth {
     pub central_public_key: String,
     /// Enrolment attempts per address.
     pub limiter: Arc<Limiter>,
+    /// The broker's ACL, rewritten after each enrolment (when configured).
+    pub acl: Option<Arc<crate::broker_acl::BrokerAcl>>,
 }
 
 /// A fixed-window counter of attempts per address.
@@ -131,6 +133,9 @@ async fn enrol_inner(
         .peer(Some(peer.to_string()))
         .detail(format!("role {}", enrolled.role));
     let _ = st.writer.audit(entry).await;
+    if let Some(acl) = &st.acl {
+        acl.refresh().await;
+    }
     Ok(EnrolResponse {
         device: enrolled.device.to_string(),
         branch: enrolled.branch.to_string(),
@@ -152,6 +157,9 @@ pub async fn revoke(
     let device =
         rong_protocol::DeviceId::new(id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     st.ingest.revoke(device.clone(), who.name.clone()).await?;
+    if let Some(acl) = &st.acl {
+        acl.refresh().await;
+    }
     let entry = who
         .entry("device.revoke", device.as_str())
         .branch(Some(&branch));

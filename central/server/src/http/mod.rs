@@ -33,6 +33,8 @@ pub struct ApiState {
     pub public_limit: Arc<public::RateLimit>,
     /// Central's key: it signs each snapshot's trailer.
     pub envelopes: Arc<crate::signing::Envelopes>,
+    /// The broker's ACL, rewritten after each revocation (when configured).
+    pub acl: Option<Arc<crate::broker_acl::BrokerAcl>>,
 }
 
 /// An API error, rendered as `{"error": "..."}`: the same type the bag submission answers

@@ -1,0 +1,143 @@
+//! Keeps the external broker's ACL file in step with the device table: written at start
+//! and after every enrolment and revocation (the same text `central device acl` prints),
+//! then the broker is told to reload it (`broker.acl_reload`). A failure is logged and
+//! alerts nobody's request: the device table is the authority, and every message is signed
+//! anyway; the ACL keeps a revoked or foreign board off the broker's topics.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use central_store::{Reads, StoreError};
+
+use crate::config::Config;
+
+/// How long the reload command may take.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The ACL file and how to make the broker reload it.
+#[derive(Debug)]
+pub struct BrokerAcl {
+    file: PathBuf,
+    reload: Vec<String>,
+    reads: Reads,
+    /// One rewrite at a time, so the file on disk is always the last one.
+    busy: tokio::sync::Mutex<()>,
+}
+
+impl BrokerAcl {
+    /// From `broker.acl_file` and `broker.acl_reload`; `None` when no file is configured.
+    pub fn from_config(config: &Config, reads: Reads) -> Option<Arc<BrokerAcl>> {
+        let file = config.broker.acl_file.clone()?;
+        Some(Arc::new(BrokerAcl {
+            file,
+            reload: reload_words(config.broker.acl_reload.as_deref()),
+            reads,
+            busy: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// Writes the ACL from the device table and reloads the broker; logs what fails.
+    pub async fn refresh(&self) {
+        let _one = self.busy.lock().await;
+        let devices = match self
+            .reads
+            .run(|c| central_store::identity::device_identities(c))
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                return tracing::error!(error = %e, "cannot read devices for the broker's ACL")
+            }
+        };
+        let text = crate::device_admin::mosquitto_acl(&devices);
+        let file = self.file.clone();
+        let written = tokio::task::spawn_blocking(move || write_atomically(&file, &text)).await;
+        if let Err(e) = written
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.map_err(|e| e.to_string()))
+        {
+            return tracing::error!(file = %self.file.display(), error = %e, "cannot write the broker's ACL");
+        }
+        let Some((program, args)) = self.reload.split_first() else {
+            return tracing::info!(file = %self.file.display(), "broker ACL written");
+        };
+        let run = tokio::process::Command::new(program)
+            .args(args)
+            .kill_on_drop(true)
+            .output();
+        match tokio::time::timeout(RELOAD_TIMEOUT, run).await {
+            Ok(Ok(out)) if out.status.success() => {
+                tracing::info!(file = %self.file.display(), "broker ACL written and reloaded")
+            }
+            Ok(Ok(out)) => tracing::error!(
+                command = %self.reload.join(" "),
+                status = %out.status,
+                stderr = %String::from_utf8_lossy(&out.stderr),
+                "the broker's ACL reload failed"
+            ),
+            Ok(Err(e)) => {
+                tracing::error!(command = %self.reload.join(" "), error = %e, "cannot run the broker's ACL reload")
+            }
+            Err(_) => {
+                tracing::error!(command = %self.reload.join(" "), "the broker's ACL reload timed out")
+            }
+        }
+    }
+}
+
+/// The reload command's words.
+fn reload_words(command: Option<&str>) -> Vec<String> {
+    command
+        .map(|c| c.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The same, from the command line: `central device revoke` on a central that may not be
+/// running.
+pub fn refresh_blocking(config: &Config, store: &central_store::Store) -> Result<(), StoreError> {
+    let Some(file) = &config.broker.acl_file else {
+        return Ok(());
+    };
+    let devices = central_store::identity::device_identities(store.reader())?;
+    write_atomically(file, &crate::device_admin::mosquitto_acl(&devices))
+        .map_err(|e| StoreError::Conflict(format!("broker ACL {}: {e}", file.display())))?;
+    let words = reload_words(config.broker.acl_reload.as_deref());
+    if let Some((program, args)) = words.split_first() {
+        let status = std::process::Command::new(program)
+            .args(args)
+            .status()
+            .map_err(|e| StoreError::Conflict(format!("broker ACL reload {program}: {e}")))?;
+        if !status.success() {
+            return Err(StoreError::Conflict(format!(
+                "broker ACL reload {program} failed: {status}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so the broker never
+/// reads half a file.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reload_command_is_split_on_spaces_without_a_shell() {
+        assert_eq!(
+            reload_words(Some("systemctl  reload mosquitto")),
+            ["systemctl", "reload", "mosquitto"]
+        );
+        assert!(reload_words(None).is_empty());
+    }
+}
