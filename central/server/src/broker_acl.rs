@@ -10,10 +10,55 @@ use std::time::Duration;
 
 use central_store::{Reads, StoreError};
 
-use crate::config::Config;
-
 /// How long the reload command may take.
 const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A Mosquitto ACL for the network: central may read and write every Rông topic; each
+/// enrolled, unrevoked device (logging in with its device id as user name) may publish
+/// only on its own uplink topics under its own branch, and read only its own downlink
+/// topics and its branch's deltas. Nothing for revoked or unenrolled devices: they get no
+/// topic at all. Print it with `central device acl`, install it as the broker's
+/// `acl_file` and reload the broker after each enrolment or revocation.
+pub fn mosquitto_acl(devices: &[central_store::identity::DeviceIdentity]) -> String {
+    use rong_protocol::topic::Topic;
+    let mut out = String::from(
+        "# Rông's Mosquitto ACL, written by `central device acl`: one block per enrolled device.\n\
+         # Regenerate it after enrolling or revoking a device, then reload Mosquitto.\n\n\
+         user central\ntopic readwrite rong/v1/#\n",
+    );
+    for d in devices {
+        if d.enrolled_at.is_none() || d.revoked_at.is_some() {
+            continue;
+        }
+        let (Ok(b), Ok(id)) = (
+            rong_protocol::BranchId::new(&d.branch),
+            rong_protocol::DeviceId::new(&d.device),
+        ) else {
+            continue;
+        };
+        let t = |f: fn(rong_protocol::BranchId, rong_protocol::DeviceId) -> Topic| {
+            f(b.clone(), id.clone()).to_topic_string()
+        };
+        out.push_str(&format!("\nuser {id}\n"));
+        for topic in [
+            t(Topic::Events),
+            t(Topic::Status),
+            t(Topic::CmdReply),
+            t(Topic::Catchup),
+        ] {
+            out.push_str(&format!("topic write {topic}\n"));
+        }
+        for topic in [
+            t(Topic::Ack),
+            t(Topic::Cmd),
+            t(Topic::DeviceDeltas),
+            Topic::BranchDeltas(b.clone()).to_topic_string(),
+        ] {
+            out.push_str(&format!("topic read {topic}\n"));
+        }
+    }
+    out
+}
 
 /// The ACL file and how to make the broker reload it.
 #[derive(Debug)]
@@ -27,11 +72,15 @@ pub struct BrokerAcl {
 
 impl BrokerAcl {
     /// From `broker.acl_file` and `broker.acl_reload`; `None` when no file is configured.
-    pub fn from_config(config: &Config, reads: Reads) -> Option<Arc<BrokerAcl>> {
-        let file = config.broker.acl_file.clone()?;
+    pub fn new(
+        file: Option<PathBuf>,
+        reload: Option<&str>,
+        reads: Reads,
+    ) -> Option<Arc<BrokerAcl>> {
+        let file = file?;
         Some(Arc::new(BrokerAcl {
             file,
-            reload: reload_words(config.broker.acl_reload.as_deref()),
+            reload: reload_words(reload),
             reads,
             busy: tokio::sync::Mutex::new(()),
         }))
@@ -50,7 +99,7 @@ impl BrokerAcl {
                 return tracing::error!(error = %e, "cannot read devices for the broker's ACL")
             }
         };
-        let text = crate::device_admin::mosquitto_acl(&devices);
+        let text = mosquitto_acl(&devices);
         let file = self.file.clone();
         let written = tokio::task::spawn_blocking(move || write_atomically(&file, &text)).await;
         if let Err(e) = written
@@ -95,14 +144,18 @@ fn reload_words(command: Option<&str>) -> Vec<String> {
 
 /// The same, from the command line: `central device revoke` on a central that may not be
 /// running.
-pub fn refresh_blocking(config: &Config, store: &central_store::Store) -> Result<(), StoreError> {
-    let Some(file) = &config.broker.acl_file else {
+pub fn refresh_blocking(
+    file: Option<&Path>,
+    reload: Option<&str>,
+    store: &central_store::Store,
+) -> Result<(), StoreError> {
+    let Some(file) = file else {
         return Ok(());
     };
     let devices = central_store::identity::device_identities(store.reader())?;
-    write_atomically(file, &crate::device_admin::mosquitto_acl(&devices))
+    write_atomically(file, &mosquitto_acl(&devices))
         .map_err(|e| StoreError::Conflict(format!("broker ACL {}: {e}", file.display())))?;
-    let words = reload_words(config.broker.acl_reload.as_deref());
+    let words = reload_words(reload);
     if let Some((program, args)) = words.split_first() {
         let status = std::process::Command::new(program)
             .args(args)
@@ -131,6 +184,44 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn device(
+        id: &str,
+        branch: &str,
+        enrolled: bool,
+        revoked: bool,
+    ) -> central_store::identity::DeviceIdentity {
+        central_store::identity::DeviceIdentity {
+            device: id.into(),
+            branch: branch.into(),
+            role: Some("kiosk".into()),
+            enrolled_at: enrolled.then_some(1),
+            revoked_at: revoked.then_some(2),
+            revoked_by: None,
+        }
+    }
+
+    #[test]
+    fn the_acl_gives_each_enrolled_device_its_own_topics_only() {
+        let acl = mosquitto_acl(&[
+            device("kontum-kiosk-1", "kontum", true, false),
+            device("dakto-kiosk-1", "dakto", true, true),
+            device("dakto-kiosk-2", "dakto", false, false),
+        ]);
+        assert!(acl.contains("user central\ntopic readwrite rong/v1/#\n"));
+        assert!(acl
+            .contains("\nuser kontum-kiosk-1\ntopic write rong/v1/kontum/kontum-kiosk-1/events\n"));
+        assert!(acl.contains("topic read rong/v1/kontum/deltas\n"));
+        assert!(
+            !acl.contains("dakto"),
+            "revoked and unenrolled devices get nothing:\n{acl}"
+        );
+        assert!(
+            !acl.contains('+') && !acl.contains("pattern"),
+            "no wildcards for devices"
+        );
+        assert_eq!(acl.matches("topic ").count(), 1 + 8);
+    }
 
     #[test]
     fn the_reload_command_is_split_on_spaces_without_a_shell() {

@@ -68,48 +68,6 @@ pub fn qr_svg(code: &str) -> Result<String, StoreError> {
         .build())
 }
 
-/// A Mosquitto ACL for the network: central may read and write every Rông topic; each
-/// enrolled, unrevoked device (logging in with its device id as user name) may publish
-/// only on its own uplink topics under its own branch, and read only its own downlink
-/// topics and its branch's deltas. Nothing for revoked or unenrolled devices: they get no
-/// topic at all. Print it with `central device acl`, install it as the broker's
-/// `acl_file` and reload the broker after each enrolment or revocation.
-pub fn mosquitto_acl(devices: &[central_store::identity::DeviceIdentity]) -> String {
-    use rong_protocol::topic::Topic;
-    let mut out = String::from(
-        "# Rông's Mosquitto ACL, written by `central device acl`: one block per enrolled device.\n\
-         # Regenerate it after enrolling or revoking a device, then reload Mosquitto.\n\n\
-         user central\ntopic readwrite rong/v1/#\n",
-    );
-    for d in devices {
-        if d.enrolled_at.is_none() || d.revoked_at.is_some() {
-            continue;
-        }
-        let (Ok(b), Ok(id)) = (BranchId::new(&d.branch), DeviceId::new(&d.device)) else {
-            continue;
-        };
-        let t = |f: fn(BranchId, DeviceId) -> Topic| f(b.clone(), id.clone()).to_topic_string();
-        out.push_str(&format!("\nuser {id}\n"));
-        for topic in [
-            t(Topic::Events),
-            t(Topic::Status),
-            t(Topic::CmdReply),
-            t(Topic::Catchup),
-        ] {
-            out.push_str(&format!("topic write {topic}\n"));
-        }
-        for topic in [
-            t(Topic::Ack),
-            t(Topic::Cmd),
-            t(Topic::DeviceDeltas),
-            Topic::BranchDeltas(b.clone()).to_topic_string(),
-        ] {
-            out.push_str(&format!("topic read {topic}\n"));
-        }
-    }
-    out
-}
-
 /// The dashboard's device actions, through the writer and the ingest jobs.
 #[derive(Debug, Clone)]
 pub struct DashboardDevices {
@@ -171,44 +129,6 @@ impl central_web::DeviceAdmin for DashboardDevices {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn device(
-        id: &str,
-        branch: &str,
-        enrolled: bool,
-        revoked: bool,
-    ) -> central_store::identity::DeviceIdentity {
-        central_store::identity::DeviceIdentity {
-            device: id.into(),
-            branch: branch.into(),
-            role: Some("kiosk".into()),
-            enrolled_at: enrolled.then_some(1),
-            revoked_at: revoked.then_some(2),
-            revoked_by: None,
-        }
-    }
-
-    #[test]
-    fn the_acl_gives_each_enrolled_device_its_own_topics_only() {
-        let acl = mosquitto_acl(&[
-            device("kontum-kiosk-1", "kontum", true, false),
-            device("dakto-kiosk-1", "dakto", true, true),
-            device("dakto-kiosk-2", "dakto", false, false),
-        ]);
-        assert!(acl.contains("user central\ntopic readwrite rong/v1/#\n"));
-        assert!(acl
-            .contains("\nuser kontum-kiosk-1\ntopic write rong/v1/kontum/kontum-kiosk-1/events\n"));
-        assert!(acl.contains("topic read rong/v1/kontum/deltas\n"));
-        assert!(
-            !acl.contains("dakto"),
-            "revoked and unenrolled devices get nothing:\n{acl}"
-        );
-        assert!(
-            !acl.contains('+') && !acl.contains("pattern"),
-            "no wildcards for devices"
-        );
-        assert_eq!(acl.matches("topic ").count(), 1 + 8);
-    }
 
     #[test]
     fn a_qr_code_is_an_svg_of_the_code() {

@@ -79,7 +79,11 @@ pub fn run(cmd: DeviceCmd) -> anyhow::Result<()> {
             let device = DeviceId::new(id).context("bad device id")?;
             let mut store = open_store(&config)?;
             store.revoke_device(&device, CLI_ACTOR, chrono::Utc::now().timestamp_millis())?;
-            crate::broker_acl::refresh_blocking(&config, &store)?;
+            crate::broker_acl::refresh_blocking(
+                config.broker.acl_file.as_deref(),
+                config.broker.acl_reload.as_deref(),
+                &store,
+            )?;
             audit_cli(&mut store, "device.revoke", device.as_str(), String::new());
             println!("Revoked {device}. Its requests are refused and its events quarantined from now on.");
             Ok(())
@@ -88,7 +92,7 @@ pub fn run(cmd: DeviceCmd) -> anyhow::Result<()> {
             let config = Config::load(config.as_deref())?;
             let store = open_store(&config)?;
             let devices = central_store::identity::device_identities(store.reader())?;
-            print!("{}", crate::device_admin::mosquitto_acl(&devices));
+            print!("{}", crate::broker_acl::mosquitto_acl(&devices));
             Ok(())
         }
         DeviceCmd::List { config } => {

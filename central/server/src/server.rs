@@ -141,7 +141,11 @@ pub async fn serve(
     let http_addr = listener.local_addr()?;
     // The broker's ACL as the device table has it now (an enrolment or revocation made
     // while central was stopped included).
-    let acl = crate::broker_acl::BrokerAcl::from_config(&config, reads.clone());
+    let acl = crate::broker_acl::BrokerAcl::new(
+        config.broker.acl_file.clone(),
+        config.broker.acl_reload.as_deref(),
+        reads.clone(),
+    );
     if let Some(acl) = &acl {
         acl.refresh().await;
     }
