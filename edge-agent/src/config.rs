@@ -72,6 +72,10 @@ pub struct CentralConfig {
     /// The largest snapshot downloaded, bytes (compressed, as sent); a bigger one is
     /// refused before it fills the disk, and the reference data held is kept.
     pub snapshot_max_bytes: u64,
+    /// Central's CA certificate (a copy of central's `{data_dir}/tls/ca.crt`), for an
+    /// `https://` url before the board is enrolled; enrolment then pins the CA central
+    /// answers with, in `{data_dir}/ca.crt`.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Sync tuning.
@@ -258,6 +262,7 @@ impl Default for CentralConfig {
         Self {
             url: "http://127.0.0.1:8080".into(),
             snapshot_max_bytes: 512 * 1024 * 1024,
+            ca_file: None,
         }
     }
 }
@@ -358,6 +363,9 @@ impl Layered for Config {
             Some(Secret(v))
         });
         env.set("RONG_CENTRAL_URL", &mut self.central.url, |v| v);
+        env.set("RONG_CENTRAL_CA_FILE", &mut self.central.ca_file, |v| {
+            (!v.is_empty()).then(|| PathBuf::from(v))
+        });
         env.parse("RONG_HEARTBEAT_SECS", &mut self.sync.heartbeat_secs)?;
         let d = &mut self.digitise;
         env.parse("RONG_DIGITISE_MIN_FREE_MB", &mut d.min_free_mb)?;
@@ -495,7 +503,7 @@ barcode = "sim"
         ));
         for url in [
             "http://x",
-            "mqtts://x:8883",
+            "ws://x:8883",
             "mqtt://x:port",
             "mqtt://",
             "mqtt//x:1",

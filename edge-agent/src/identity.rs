@@ -66,6 +66,8 @@ pub struct Identity {
     pub central_key: PublicKey,
     /// Signs its requests to central.
     pub signer: Arc<Signer>,
+    /// Central's CA and the board's certificate (none from a central older than TLS).
+    pub tls: Option<Arc<crate::tls::BoardTls>>,
 }
 
 fn key_path(data_dir: &Path) -> PathBuf {
@@ -82,11 +84,17 @@ impl Identity {
         let file: IdentityFile = serde_json::from_slice(&std::fs::read(&path)?)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let key = KeyPair::load(&key_path(data_dir))?;
-        Ok(Some(Identity::from_file(file, key)?))
+        let tls = crate::tls::BoardTls::load(data_dir, &key.tls_key())?.map(Arc::new);
+        Ok(Some(Identity::from_file(file, key, tls)?))
     }
 
-    fn from_file(file: IdentityFile, key: KeyPair) -> anyhow::Result<Identity> {
+    fn from_file(
+        file: IdentityFile,
+        key: KeyPair,
+        tls: Option<Arc<crate::tls::BoardTls>>,
+    ) -> anyhow::Result<Identity> {
         Ok(Identity {
+            tls,
             central_key: PublicKey::from_base64(&file.central_public_key)?,
             signer: Arc::new(Signer::new(file.device.as_str(), key)),
             device: file.device,
@@ -137,11 +145,14 @@ pub async fn enrol(config: &Config, code: &str) -> Result<Identity, EnrolError> 
         config.central.url.trim_end_matches('/'),
         rong_identity::ENROL_PATH
     );
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|e| EnrolError::Failed(e.to_string()))?;
+    let ca = enrolment_ca(config)?;
+    let http = crate::tls::http_client(
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30)),
+        ca.as_deref(),
+    )
+    .map_err(|e| EnrolError::Failed(e.to_string()))?;
     let r = http
         .post(&url)
         .json(&EnrolRequest {
@@ -174,14 +185,57 @@ pub async fn enrol(config: &Config, code: &str) -> Result<Identity, EnrolError> 
         role: got.role,
         central_public_key: got.central_public_key,
     };
+    let tls = match got.tls {
+        Some(cert) => {
+            if let Some(ca) = &ca {
+                if ca.trim() != cert.ca.trim() {
+                    return Err(EnrolError::Failed(
+                        "central answered with another CA than central.ca_file".into(),
+                    ));
+                }
+            }
+            let (dir, tls_key) = (config.data_dir.clone(), key.tls_key());
+            let saved = tokio::task::spawn_blocking(move || {
+                crate::tls::BoardTls::save(&dir, &tls_key, &cert)
+            })
+            .await
+            .map_err(|e| files(&e))?
+            .map_err(|e| files(&e))?;
+            Some(Arc::new(saved))
+        }
+        None => None,
+    };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| files(&e))?;
     let dir = config.data_dir.clone();
     tokio::task::spawn_blocking(move || write_atomically(&dir.join(IDENTITY_FILE), &json))
         .await
         .map_err(|e| files(&e))?
         .map_err(|e| files(&e))?;
-    tracing::info!(device = %file.device, branch = %file.branch, role = file.role.as_str(), "enrolled with central");
-    Identity::from_file(file, key).map_err(|e| files(&e))
+    tracing::info!(device = %file.device, branch = %file.branch, role = file.role.as_str(), certificate = tls.is_some(), "enrolled with central");
+    Identity::from_file(file, key, tls).map_err(|e| files(&e))
+}
+
+/// The CA an `https://` central must prove itself with before the board is enrolled: the
+/// one pinned already (an earlier enrolment), or `central.ca_file`. None for `http://`.
+fn enrolment_ca(config: &Config) -> Result<Option<String>, EnrolError> {
+    if !config.central.url.starts_with("https://") {
+        return Ok(None);
+    }
+    let pinned = config.data_dir.join(crate::tls::CA_FILE);
+    let path = match (&config.central.ca_file, pinned.exists()) {
+        (_, true) => pinned,
+        (Some(file), false) => file.clone(),
+        (None, false) => {
+            return Err(EnrolError::Failed(format!(
+                "central.url {} is https, and central's CA is not known yet: set \
+                 central.ca_file (RONG_CENTRAL_CA_FILE) to a copy of central's tls/ca.crt",
+                config.central.url
+            )))
+        }
+    };
+    std::fs::read_to_string(&path)
+        .map(Some)
+        .map_err(|e| EnrolError::Files(format!("{}: {e}", path.display())))
 }
 
 /// Gives a board an identity without a code: makes its key and writes the identity file,
@@ -206,10 +260,11 @@ pub fn provision(
         &data_dir.join(IDENTITY_FILE),
         &serde_json::to_vec_pretty(&file)?,
     )?;
-    Identity::from_file(file, key)
+    Identity::from_file(file, key, None)
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `path` whole or not at all, and makes it durable.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp)?;
@@ -372,7 +427,7 @@ mod tests {
         let server_ms = crate::clock::now_ms() - 3 * 3_600_000;
         let (url, server) = skewed_server(server_ms);
         let signer = Signer::new("kontum-kiosk-1", KeyPair::generate());
-        let http = reqwest::Client::new();
+        let http = crate::tls::http_client(reqwest::Client::builder(), None).unwrap();
         let req = http
             .get(format!("{url}/api/v1/snapshot/kontum"))
             .build()

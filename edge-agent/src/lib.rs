@@ -27,6 +27,7 @@ pub mod store;
 pub mod sync;
 #[cfg(test)]
 mod testkit;
+pub mod tls;
 
 pub use config::Config;
 pub use run::{run, run_with_ready};

@@ -72,6 +72,8 @@ pub struct SyncParts {
     pub signer: Arc<rong_identity::Signer>,
     /// Central's key, pinned at enrolment: every message from central must be signed by it.
     pub central_key: rong_identity::PublicKey,
+    /// Central's CA and the board's certificate: HTTPS and `mqtts://` need them.
+    pub tls: Option<Arc<crate::tls::BoardTls>>,
 }
 
 /// The MQTT options: client id = device id, clean session, a retained will that says
@@ -105,11 +107,20 @@ pub fn options(
 
 /// Runs the sync loop until `shutdown` turns true; then publishes the offline status.
 pub async fn run(parts: SyncParts, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
-    let opts = options(
+    let mut opts = options(
         &parts.config,
         &parts.status.device(DeviceState::Offline),
         &parts.signer,
     )?;
+    if parts.config.mqtt.broker()?.is_tls() {
+        let Some(tls) = &parts.tls else {
+            anyhow::bail!(
+                "mqtt.url is mqtts://, and this board has no certificate from central \
+                 (enrolled before central had TLS): enrol it again"
+            );
+        };
+        rong_mqtt::use_tls(&mut opts, tls.mqtt_config()?);
+    }
     let (status, link) = (parts.status.clone(), parts.link.clone());
     let (client, mut eventloop) = AsyncClient::new(opts, 256);
     // Unbounded on purpose: a bounded channel would stop the network task from polling
@@ -224,7 +235,10 @@ impl SyncLoop {
             events_topic: Topic::Events(b.clone(), d.clone()).to_topic_string(),
             catchup_topic: Topic::Catchup(b.clone(), d.clone()).to_topic_string(),
             reply_topic: Topic::CmdReply(b, d).to_topic_string(),
-            http: snapshot::http_client(SNAPSHOT_READ_TIMEOUT)?,
+            http: snapshot::http_client(
+                SNAPSHOT_READ_TIMEOUT,
+                parts.tls.as_deref().map(crate::tls::BoardTls::ca_pem),
+            )?,
             snap_tx,
             fresh: Freshness::new(REPLAY_WINDOW_MS, MAX_NONCES),
             parts,

@@ -111,10 +111,12 @@ impl Services {
         &self,
         signer: Arc<rong_identity::Signer>,
         central_key: rong_identity::PublicKey,
+        tls: Option<Arc<crate::tls::BoardTls>>,
     ) -> SyncParts {
         SyncParts {
             signer,
             central_key,
+            tls,
             config: self.config.clone(),
             store: self.store.clone(),
             status: self.status.clone(),
@@ -210,13 +212,14 @@ async fn run_once<S: Future<Output = ()>>(
     let (mut sync_task, upload_task, mut enrol_task) = match &identity {
         Some(id) => (
             Some(tokio::spawn(mqtt::run(
-                services.sync_parts(id.signer.clone(), id.central_key),
+                services.sync_parts(id.signer.clone(), id.central_key, id.tls.clone()),
                 stop_rx.clone(),
             ))),
             Some(tokio::spawn(digitise::upload::run(
                 services.digitise.clone(),
                 id.signer.clone(),
                 id.central_key,
+                id.tls.as_ref().map(|t| t.ca_pem().to_owned()),
                 stop_rx.clone(),
             ))),
             None,
@@ -241,6 +244,15 @@ async fn run_once<S: Future<Output = ()>>(
             )
         }
     };
+    // The board's certificate renews itself while the agent runs.
+    if let Some((id, tls)) = identity.as_ref().and_then(|id| Some((id, id.tls.clone()?))) {
+        tokio::spawn(crate::tls::keep_renewed(
+            tls,
+            id.signer.clone(),
+            services.config.central.url.clone(),
+            stop_rx.clone(),
+        ));
+    }
     if let Some(ready) = ready.take() {
         ready(&socket);
     }

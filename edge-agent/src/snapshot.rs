@@ -30,12 +30,17 @@ pub enum SnapshotError {
 }
 
 /// The HTTP client for snapshots: a download that receives nothing for `read_timeout`
-/// fails instead of waiting for ever.
-pub fn http_client(read_timeout: std::time::Duration) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .read_timeout(read_timeout)
-        .build()
+/// fails instead of waiting for ever. With `ca_pem`, HTTPS trusts central's CA only.
+pub fn http_client(
+    read_timeout: std::time::Duration,
+    ca_pem: Option<&str>,
+) -> anyhow::Result<reqwest::Client> {
+    crate::tls::http_client(
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(read_timeout),
+        ca_pem,
+    )
 }
 
 /// The one snapshot location a device accepts: its own branch's, on central's own URL.
@@ -353,7 +358,7 @@ mod tests {
             let _ = std::io::Read::read_to_end(&mut conn, &mut rest);
         });
         let dir = tempfile::tempdir().unwrap();
-        let client = http_client(std::time::Duration::from_millis(300)).unwrap();
+        let client = http_client(std::time::Duration::from_millis(300), None).unwrap();
         let res = tokio::time::timeout(
             std::time::Duration::from_secs(10),
             download(

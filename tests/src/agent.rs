@@ -116,6 +116,24 @@ impl Agent {
         self.daemon.stop()
     }
 
+    /// Makes the agent speak TLS to central from its next start: `https://` and
+    /// `mqtts://`, trusting central's CA from `ca_file` until enrolment pins it.
+    pub fn use_tls(&self, ca_file: &Path) {
+        let text = std::fs::read_to_string(&self.daemon.config).expect("read agent config");
+        let mut out = String::new();
+        for line in text.lines() {
+            let line = line
+                .replace("url = \"http://", "url = \"https://")
+                .replace("url = \"mqtt://", "url = \"mqtts://");
+            out.push_str(&line);
+            out.push('\n');
+            if line == "[central]" {
+                out.push_str(&format!("ca_file = \"{}\"\n", ca_file.display()));
+            }
+        }
+        std::fs::write(&self.daemon.config, out).expect("write agent config");
+    }
+
     /// Points the agent at another broker from its next start (a dead port takes it offline).
     pub fn set_mqtt_url(&self, url: &str) {
         let text = std::fs::read_to_string(&self.daemon.config).expect("read agent config");

@@ -151,6 +151,27 @@ impl Central {
         rong_identity::Signer::new(device, key)
     }
 
+    /// Runs `central tls` (the real command line): central's CA and certificates, made now.
+    /// Answers what it printed.
+    pub fn tls_init(&self) -> String {
+        run_ok(
+            Command::new(bin("central"))
+                .args(["tls", "--config"])
+                .arg(&self.daemon.config),
+            "central tls",
+        )
+    }
+
+    /// Central's TLS directory, `{data_dir}/tls`.
+    pub fn tls_dir(&self) -> PathBuf {
+        self.daemon.dir.join("data").join("tls")
+    }
+
+    /// Central's CA certificate, PEM (made at its first start or by `central tls`).
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.tls_dir().join("ca.crt")).expect("central's CA")
+    }
+
     /// Runs `central token create` and answers the token (`branch` for staff and
     /// read-only tokens).
     pub fn token_create(&self, role: &str, branch: Option<&str>, label: &str) -> String {

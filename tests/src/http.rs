@@ -1,8 +1,31 @@
-//! A tiny blocking HTTP/1.1 client for talking to central in tests.
+//! A tiny blocking HTTP/1.1 client for talking to central in tests. An address handed to
+//! [`trust`] is spoken to over HTTPS, trusting only the CA given there.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// The addresses that speak HTTPS, with the client configuration for each.
+static TLS: Mutex<Option<HashMap<SocketAddr, Arc<rustls::ClientConfig>>>> = Mutex::new(None);
+
+/// Speaks HTTPS to `addr` from now on, trusting `ca_pem` only.
+pub fn trust(addr: SocketAddr, ca_pem: &str) {
+    let config = rong_identity::tls::client_config(ca_pem, None).expect("a CA certificate");
+    TLS.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(addr, Arc::new(config));
+}
+
+fn tls_for(addr: SocketAddr) -> Option<Arc<rustls::ClientConfig>> {
+    TLS.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()?
+        .get(&addr)
+        .cloned()
+}
 
 /// An HTTP response: status and body.
 #[derive(Debug, Clone)]
@@ -134,8 +157,31 @@ pub fn request_full(
     headers: &[(&str, &str)],
     body: Option<(&str, &[u8])>,
 ) -> std::io::Result<FullReply> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
+    match tls_for(addr) {
+        Some(config) => {
+            let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+            let conn =
+                rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+            let mut s = rustls::StreamOwned::new(conn, tcp);
+            exchange(&mut s, addr, method, path, headers, body)
+        }
+        None => {
+            let mut s = tcp;
+            exchange(&mut s, addr, method, path, headers, body)
+        }
+    }
+}
+
+fn exchange(
+    s: &mut (impl Read + Write),
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> std::io::Result<FullReply> {
     let (ctype, bytes) = body.unwrap_or(("", b""));
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
@@ -160,7 +206,12 @@ pub fn request_full(
                 break;
             }
         }
-        let n = s.read(&mut buf)?;
+        let n = match s.read(&mut buf) {
+            Ok(n) => n,
+            // A TLS peer that hangs up without saying so, after the whole answer.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && split.is_some() => 0,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             break;
         }

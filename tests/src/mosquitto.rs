@@ -51,6 +51,38 @@ impl Mosquitto {
         Self::start_conf(dir, free_port(), &rules)
     }
 
+    /// Starts Mosquitto with the production config shipped in `images/mosquitto/rong.conf`,
+    /// its paths pointed at `tls_dir` (central's `{data_dir}/tls`, as `central tls` makes
+    /// it) and `acl_file`, on loopback `port`. Reach it at [`Mosquitto::tls_url`].
+    pub fn start_shipped(dir: &Path, port: u16, tls_dir: &Path, acl_file: &Path) -> Mosquitto {
+        let shipped = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../images/mosquitto/rong.conf"),
+        )
+        .expect("the shipped Mosquitto config");
+        let mut rules = String::new();
+        for line in shipped.lines() {
+            let line = match line.split_once(' ') {
+                Some(("listener", _)) | Some(("persistence_location", _)) => continue,
+                Some(("persistence", _)) => continue,
+                Some(("cafile", _)) => format!("cafile {}", tls_dir.join("ca.crt").display()),
+                Some(("certfile", _)) => {
+                    format!("certfile {}", tls_dir.join("server.crt").display())
+                }
+                Some(("keyfile", _)) => format!("keyfile {}", tls_dir.join("server.key").display()),
+                Some(("acl_file", _)) => format!("acl_file {}", acl_file.display()),
+                _ => line.to_owned(),
+            };
+            rules.push_str(&line);
+            rules.push('\n');
+        }
+        // The listener line must come before its settings: start_conf writes it first.
+        Self::start_conf(
+            dir,
+            port,
+            &rules.replace("per_listener_settings true\n", ""),
+        )
+    }
+
     fn start_conf(dir: &Path, port: u16, rules: &str) -> Mosquitto {
         let dir = dir.join("mosquitto");
         std::fs::create_dir_all(&dir).expect("mkdir mosquitto");
@@ -88,6 +120,11 @@ impl Mosquitto {
     /// The URL for configs.
     pub fn url(&self) -> String {
         format!("mqtt://{}", self.addr)
+    }
+
+    /// The URL of a broker started with [`Mosquitto::start_shipped`].
+    pub fn tls_url(&self) -> String {
+        format!("mqtts://{}", self.addr)
     }
 }
 

@@ -21,6 +21,7 @@ pub struct Spy {
     client: Client,
     seen: Seen,
     signer: Option<rong_identity::Signer>,
+    connected: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The message inside a signed envelope (its header line dropped, unchecked), or the
@@ -57,6 +58,11 @@ impl Spy {
         Self::start(options(url, id), filters, answer)
     }
 
+    /// Like [`Spy::connect`] with options made by the caller (such as [`tls_options`]).
+    pub fn with_options(opts: MqttOptions, filters: &[String]) -> Spy {
+        Self::start(opts, filters, Box::new(|_, _| Vec::new()))
+    }
+
     fn start(opts: MqttOptions, filters: &[String], answer: Answer) -> Spy {
         let (client, mut conn) = Client::new(opts, 64);
         for f in filters {
@@ -68,9 +74,19 @@ impl Spy {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let want = filters.len();
         let (sink, replier) = (seen.clone(), client.clone());
+        let connected = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let up = connected.clone();
         std::thread::spawn(move || {
             let mut acks = 0;
             for ev in conn.iter() {
+                let now_up = match &ev {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => Some(true),
+                    Err(_) => Some(false),
+                    _ => None,
+                };
+                if let Some(u) = now_up {
+                    up.store(u, std::sync::atomic::Ordering::SeqCst);
+                }
                 match ev {
                     Ok(Event::Incoming(Packet::SubAck(_))) => {
                         acks += 1;
@@ -101,7 +117,13 @@ impl Spy {
             client,
             seen,
             signer: None,
+            connected,
         }
+    }
+
+    /// Whether its connection is up (a CONNACK since the last error).
+    pub fn connected(&self) -> bool {
+        self.connected.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Seals what it publishes with `signer` (an enrolled device's, from
@@ -155,6 +177,36 @@ impl Spy {
 pub fn options(url: &str, id: &str) -> MqttOptions {
     let broker = BrokerUrl::parse(url).expect("broker URL");
     rong_mqtt::options(&broker, id, Duration::from_secs(10), None, MAX_PACKET)
+}
+
+/// Options for client `id` of the broker at `url` (`mqtts://`), trusting `ca_pem` only and
+/// presenting `identity`'s certificate, if given.
+pub fn tls_options(
+    url: &str,
+    id: &str,
+    ca_pem: &str,
+    identity: Option<rong_identity::tls::ClientIdentity>,
+) -> MqttOptions {
+    let mut opts = options(url, id);
+    let tls = rong_identity::tls::client_config(ca_pem, identity).expect("TLS client config");
+    rong_mqtt::use_tls(&mut opts, Arc::new(tls));
+    opts
+}
+
+/// Whether the broker lets a client with `opts` in (a successful CONNACK); a refused
+/// handshake, a refused login or a dropped connection is no.
+pub fn accepted(opts: MqttOptions) -> bool {
+    let (_client, mut conn) = Client::new(opts, 8);
+    for ev in conn.iter().take(5) {
+        match ev {
+            Ok(Event::Incoming(Packet::ConnAck(a))) => {
+                return a.code == rumqttc::ConnectReturnCode::Success
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 /// A client that only publishes, as many devices at once do: `inflight` messages may await

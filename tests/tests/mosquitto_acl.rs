@@ -253,3 +253,105 @@ fn central_keeps_the_acl_and_a_revoked_board_loses_its_topics_on_the_broker() {
     );
     wait_until("the revoked board refused on the broker", T, || !passes());
 }
+
+/// The production config shipped in `images/mosquitto/rong.conf`, run as shipped (paths and
+/// port replaced): MQTT over TLS only, a certificate from central's CA required, its common
+/// name the account. Central logs in with its own certificate and keeps the ACL; a board
+/// enrolled over HTTPS lends through it; a board reads nothing of another branch even with
+/// `rong/v1/#`; no certificate, or another CA's, gets no connection.
+#[test]
+fn on_the_shipped_tls_config_boards_and_central_get_in_by_certificate_only() {
+    use rong_identity::tls::ClientIdentity;
+    use rong_tests::mqtt::{accepted, tls_options};
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let acl_file = dir.join("rong.acl");
+    std::fs::write(&acl_file, "user central\ntopic readwrite rong/v1/#\n").expect("ACL");
+    let port = rong_tests::free_port();
+    let url = format!("mqtts://127.0.0.1:{port}");
+    let mut central = Central::prepare(
+        dir,
+        Some(Broker::External(url.clone())),
+        "[tls]\nenabled = true\n",
+    );
+    central.seed(rong_tests::scenario::ITEMS, rong_tests::scenario::PATRONS);
+    // Central's CA and certificates before its first start, for Mosquitto to load.
+    let printed = central.tls_init();
+    assert!(printed.contains("CA SHA-256: "), "{printed}");
+    let broker = Mosquitto::start_shipped(dir, port, &central.tls_dir(), &acl_file);
+    central.set_env("RONG_BROKER_ACL_FILE", &acl_file.display().to_string());
+    central.set_env(
+        "RONG_BROKER_ACL_RELOAD",
+        &format!("kill -HUP {}", broker.pid()),
+    );
+    central.start();
+    let ca = central.ca_pem();
+    rong_tests::http::trust(central.http, &ca);
+
+    // A board on another branch, played by the test, listening to everything.
+    let code = central.enrolment_code("dakto", "dakto-kiosk-1");
+    let key = rong_identity::KeyPair::generate();
+    let body = serde_json::json!({"code": code, "public_key": key.public().to_base64()});
+    let r = central.request("POST", rong_identity::ENROL_PATH, Some(&body));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let answer: rong_identity::EnrolResponse = serde_json::from_slice(&r.body).expect("answer");
+    let cert = answer.tls.expect("a certificate").certificate;
+    let b_opts = || {
+        tls_options(
+            &url,
+            "dakto-kiosk-1",
+            &ca,
+            Some(ClientIdentity::device(&cert, &key).expect("identity")),
+        )
+    };
+    wait_until("the dakto board let in", T, || accepted(b_opts()));
+    let b = Spy::with_options(b_opts(), &["rong/v1/#".into()]);
+
+    // A kiosk enrols over HTTPS and lends through Mosquitto.
+    let ca_file = dir.join("central-ca.crt");
+    std::fs::write(&ca_file, &ca).expect("CA copy");
+    let mut a = rong_tests::Agent::prepare_enrolled(
+        dir,
+        &central,
+        "kontum-kiosk-1",
+        "kontum",
+        &central.http.to_string(),
+        "",
+    );
+    a.use_tls(&ca_file);
+    a.start();
+    rong_tests::scenario::wait_synced(&a);
+    let patron = rong_tests::fixtures::card(rong_tests::fixtures::free_adults(1, 1)[0]);
+    let item = &rong_tests::fixtures::free_barcodes_of("kontum", 1, 1)[0];
+    a.client().checkout(&patron, item).expect("checkout");
+    wait_until("the loan at central", T, || {
+        central.loans(Some(&patron)).len() == 1
+    });
+    assert!(
+        texts(&b).is_empty(),
+        "the dakto board read kontum's traffic: {:?}",
+        texts(&b)
+    );
+
+    assert!(
+        !accepted(tls_options(&url, "x", &ca, None)),
+        "no certificate"
+    );
+    assert!(
+        !accepted(rong_tests::mqtt::options(
+            &url.replace("mqtts", "mqtt"),
+            "x"
+        )),
+        "no TLS"
+    );
+    let other = tempfile::tempdir().expect("tempdir");
+    let stranger = Central::prepare(other.path(), None, "[tls]\nenabled = true\n");
+    stranger.tls_init();
+    let read = |f: &str| std::fs::read_to_string(stranger.tls_dir().join(f)).expect("file");
+    let foreign = ClientIdentity::from_pem(&read("client.crt"), &read("client.key")).expect("id");
+    assert!(
+        !accepted(tls_options(&url, "central", &ca, Some(foreign))),
+        "another CA's certificate"
+    );
+}

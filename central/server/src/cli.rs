@@ -65,6 +65,14 @@ pub enum Cmd {
         #[command(subcommand)]
         what: crate::device_cli::DeviceCmd,
     },
+    /// Make central's certificate authority and certificates now (`central serve` makes
+    /// them at its first start too): for setting up Mosquitto over TLS before central's
+    /// first start. Prints where they are and the CA's fingerprint.
+    Tls {
+        /// TOML config file (for data_dir and tls.names); RONG_* env vars override it.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Write a consistent, checked copy of the database to FILE, while central serves or
     /// not (SQLite's online backup API). FILE is replaced only once the copy is whole.
     Backup {
@@ -246,6 +254,29 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Cmd::Device { what } => crate::device_cli::run(what),
         Cmd::Token { what } => crate::tokens::run(what),
+        Cmd::Tls { config } => {
+            let config = Config::load(config.as_deref())?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let ca = crate::tls::Ca::load_or_create(&config.data_dir)?;
+            ca.server(&config.tls.names)?;
+            ca.client()?;
+            let dir = crate::tls::Ca::dir_of(&config.data_dir);
+            println!("CA:         {}", ca.cert_path().display());
+            println!(
+                "Server:     {} and server.key, for {}",
+                dir.join("server.crt").display(),
+                config.tls.names.join(", ")
+            );
+            println!(
+                "Client:     {} and client.key (central's own, common name central)",
+                dir.join("client.crt").display()
+            );
+            println!(
+                "CA SHA-256: {}",
+                rong_identity::tls::fingerprint(ca.cert_pem())?
+            );
+            Ok(())
+        }
         Cmd::Backup { config, file } => {
             let config = Config::load(config.as_deref())?;
             let report = crate::backup::backup_to(&config, &file)?;

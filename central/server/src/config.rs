@@ -37,6 +37,8 @@ pub struct Config {
     pub digitise: DigitiseConfig,
     /// Scheduled backups of the database.
     pub backup: BackupConfig,
+    /// HTTPS and MQTT over TLS, and central's certificate authority.
+    pub tls: crate::tls::TlsConfig,
 }
 
 /// `[backup]`: backups `central serve` takes by itself.
@@ -167,9 +169,9 @@ pub struct HttpConfig {
     pub public_burst: u32,
     /// Public routes: at most this many client addresses are tracked at once.
     pub public_max_clients: usize,
-    /// Serve plain HTTP on an address other than loopback. Central has no TLS of its own
-    /// yet, so `central serve` refuses such an address unless this is set, on a network the
-    /// library trusts; the usual way is a TLS reverse proxy on the same host.
+    /// Serve plain HTTP on an address other than loopback. Without `tls.enabled`,
+    /// `central serve` refuses such an address unless this is set, on a network the library
+    /// trusts (or behind a TLS reverse proxy on the same host).
     pub plain_off_loopback: bool,
 }
 
@@ -205,10 +207,10 @@ pub struct BrokerConfig {
     pub username: Option<String>,
     /// Password for the external broker.
     pub password: Option<Secret>,
-    /// Let the embedded broker listen on an address other than loopback. It has no TLS and
-    /// no accounts (every message is signed, but anyone reaching it can read them), so
-    /// `central serve` refuses such an address unless this is set, on a network the
-    /// library trusts; Mosquitto with TLS (`images/mosquitto/`) is the production broker.
+    /// Let the embedded broker listen in clear on an address other than loopback. Without
+    /// `tls.enabled` it has no TLS and no client certificates (every message is signed, but
+    /// anyone reaching it could read them), so `central serve` refuses such an address
+    /// unless this is set, on a network the library trusts.
     pub plain_off_loopback: bool,
     /// The external broker's ACL file (Mosquitto's `acl_file`): central writes it (as
     /// `central device acl` prints it) at start and after every enrolment and revocation,
@@ -232,15 +234,20 @@ pub struct IngestConfig {
 
 impl Config {
     /// Refuses to serve in clear off loopback (see `plain_off_loopback`): the HTTP side
-    /// always, the broker when it is embedded.
+    /// always, the broker when it is embedded. With `tls.enabled` both are TLS, and the
+    /// broker asks every client for a certificate from central's CA.
     pub fn check_listening(&self) -> Result<(), ConfigError> {
+        if self.tls.enabled {
+            return Ok(());
+        }
         let off = |a: &SocketAddr| !a.ip().is_loopback();
         if off(&self.http.listen) && !self.http.plain_off_loopback {
             return Err(ConfigError::Invalid(format!(
-                "http.listen {} is not a loopback address, and central has no TLS of its own: \
-                 staff logins and device traffic would cross the network in clear. Listen on \
-                 127.0.0.1 behind a TLS reverse proxy on this host, or, on a network the \
-                 library trusts, set http.plain_off_loopback = true",
+                "http.listen {} is not a loopback address, and TLS is off: staff logins and \
+                 device traffic would cross the network in clear. Set tls.enabled = true \
+                 (RONG_TLS=true) with tls.names, or listen on 127.0.0.1 behind a TLS reverse \
+                 proxy on this host, or, on a network the library trusts, set \
+                 http.plain_off_loopback = true",
                 self.http.listen
             )));
         }
@@ -249,10 +256,11 @@ impl Config {
             && !self.broker.plain_off_loopback
         {
             return Err(ConfigError::Invalid(format!(
-                "broker.listen {} is not a loopback address, and the embedded broker has no \
-                 TLS and no accounts: anyone who reaches it could read every message. Use \
-                 Mosquitto with TLS (images/mosquitto/, broker.external_url), or, on a network \
-                 the library trusts, set broker.plain_off_loopback = true",
+                "broker.listen {} is not a loopback address, and TLS is off: anyone who \
+                 reaches the embedded broker could read every message. Set tls.enabled = true \
+                 (RONG_TLS=true), or use Mosquitto with TLS (images/mosquitto/, \
+                 broker.external_url), or, on a network the library trusts, set \
+                 broker.plain_off_loopback = true",
                 self.broker.listen
             )));
         }
@@ -275,6 +283,7 @@ impl Default for Config {
             uploads: UploadsConfig::default(),
             digitise: DigitiseConfig::default(),
             backup: BackupConfig::default(),
+            tls: crate::tls::TlsConfig::default(),
         }
     }
 }
@@ -363,6 +372,7 @@ impl Layered for Config {
             uploads,
             digitise,
             backup,
+            tls,
         } = self;
         env.set("RONG_DATA_DIR", data_dir, PathBuf::from);
         env.parse("RONG_UPLOADS_MAX_FILE_BYTES", &mut uploads.max_file_bytes)?;
@@ -408,6 +418,14 @@ impl Layered for Config {
         env.parse("RONG_BACKUP_EVERY_HOURS", &mut backup.every_hours)?;
         env.set("RONG_BACKUP_AT", &mut backup.at, unless_empty);
         env.parse("RONG_BACKUP_KEEP", &mut backup.keep)?;
+        env.parse("RONG_TLS", &mut tls.enabled)?;
+        env.set("RONG_TLS_NAMES", &mut tls.names, |v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
         env.parse("RONG_ALERTS_OFFLINE_MINUTES", &mut alerts.offline_minutes)
     }
 
@@ -472,6 +490,13 @@ mod tests {
         c.http.listen = "[::1]:8080".parse().unwrap();
         c.http.plain_off_loopback = false;
         assert!(c.check_listening().is_ok(), "IPv6 loopback");
+        // TLS: both may listen anywhere.
+        let mut c = Config::default();
+        c.http.listen = "0.0.0.0:8443".parse().unwrap();
+        c.broker.listen = "0.0.0.0:8883".parse().unwrap();
+        assert!(c.check_listening().is_err());
+        c.tls.enabled = true;
+        assert!(c.check_listening().is_ok());
     }
 
     #[test]
@@ -525,9 +550,9 @@ mod tests {
                 .starts_with(&format!("{}:1:1: unknown field", path.display())),
             "{err}"
         );
-        assert!(Config::load_with(None, |k| (k == "RONG_MQTT_URL")
-            .then(|| "mqtts://x:1".into()))
-        .is_err());
+        assert!(
+            Config::load_with(None, |k| (k == "RONG_MQTT_URL").then(|| "ws://x:1".into())).is_err()
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod patrons;
 pub mod routes;
 pub mod server;
 pub mod signing;
+pub mod tls;
 pub mod tokens;
 
 pub use config::Config;

@@ -116,6 +116,12 @@ fn table(max_chunk: usize) -> Vec<Route> {
         ),
         // Snapshots for agents that fell too far behind.
         route(Device, "/api/v1/snapshot/{branch}", get(snapshot::snapshot)),
+        // A board renews its TLS certificate.
+        route(
+            Device,
+            rong_identity::CERTIFICATE_PATH,
+            post(device_http::renew_certificate),
+        ),
         // tus uploads of scanned pages, then the bag that names them.
         route(
             Device,
@@ -305,6 +311,7 @@ mod tests {
         (
             Caller::Device,
             &[
+                "/api/v1/device/certificate",
                 "/api/v1/snapshot/{branch}",
                 "/files",
                 "/files/",

@@ -50,7 +50,7 @@ pub fn open_store(config: &Config) -> anyhow::Result<Store> {
 /// Runs central until `shutdown` completes. `ready` gets the bound addresses once HTTP
 /// listens and central's MQTT client is subscribed.
 pub async fn serve(
-    config: Config,
+    mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: Option<oneshot::Sender<Ready>>,
 ) -> anyhow::Result<()> {
@@ -65,6 +65,11 @@ pub async fn serve(
     ));
     let epoch = store.epoch()?;
     tracing::info!(%epoch, "database epoch");
+    let ca = Arc::new(crate::tls::Ca::load_or_create(&config.data_dir)?);
+    if config.tls.enabled {
+        // A session cookie over HTTPS never goes out in clear.
+        config.dashboard.secure_cookie = true;
+    }
     let reads = Reads::new(store.path());
     let ocr_pool = central_digitise::process::WorkerPool::start(
         store.path(),
@@ -84,12 +89,48 @@ pub async fn serve(
             let shown = format!("{}:{}", broker.host(), broker.port());
             (broker, shown)
         }
+        None if config.tls.enabled => {
+            // The broker in clear on a loopback port for central's own client; boards
+            // come in through the TLS front door on broker.listen.
+            let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+            let inner = crate::broker::start(loopback).await?;
+            let (cert, key) = ca.server(&config.tls.names)?;
+            let tls = rong_identity::tls::server_config(
+                &cert,
+                &key,
+                rong_identity::tls::ClientAuth::Required(ca.cert_pem()),
+            )?;
+            let front = crate::tls::mqtt_front::start(
+                config.broker.listen,
+                tls,
+                inner,
+                Reads::new(store.path()),
+            )
+            .await
+            .with_context(|| format!("cannot bind MQTT over TLS on {}", config.broker.listen))?;
+            tracing::info!(addr = %front, "embedded MQTT broker listening over TLS");
+            (BrokerUrl::from(inner), front.to_string())
+        }
         None => {
             let addr = crate::broker::start(config.broker.listen).await?;
             tracing::info!(addr = %addr, "embedded MQTT broker listening");
-            (BrokerUrl::from(addr), addr.to_string())
+            (BrokerUrl::from(loopback_of(addr)), addr.to_string())
         }
     };
+    let mut mqtt_options = mqtt::options(
+        &broker,
+        Credentials::from_config(
+            config.broker.username.as_deref(),
+            config.broker.password.as_ref(),
+        ),
+    );
+    if broker.is_tls() {
+        // An external broker over TLS: central logs in with its own certificate.
+        let (cert, key) = ca.client()?;
+        let identity = rong_identity::tls::ClientIdentity::from_pem(&cert, &key)?;
+        let tls = rong_identity::tls::client_config(ca.cert_pem(), Some(identity))?;
+        rong_mqtt::use_tls(&mut mqtt_options, Arc::new(tls));
+    }
 
     // Unbounded on purpose: the writer thread (synchronous, the one SQLite writer) must
     // never block on MQTT, or a broker outage would stop HTTP writes too. It grows only
@@ -114,13 +155,7 @@ pub async fn serve(
 
     let (sub_tx, sub_rx) = oneshot::channel();
     let mqtt_task = tokio::spawn(mqtt::run(
-        mqtt::options(
-            &broker,
-            Credentials::from_config(
-                config.broker.username.as_deref(),
-                config.broker.password.as_ref(),
-            ),
-        ),
+        mqtt_options,
         MqttCtx {
             ingest: ingest.clone(),
             metrics: metrics.clone(),
@@ -149,7 +184,7 @@ pub async fn serve(
     if let Some(acl) = &acl {
         acl.refresh().await;
     }
-    let state = app_state(&config, &reads, &ingest, &metrics, &envelopes, &acl)?;
+    let state = app_state(&config, &reads, &ingest, &metrics, &envelopes, &acl, &ca)?;
     let reaper_task = tokio::spawn(central_digitise::receive::run_reaper(
         state.intake.intake.clone(),
         stop_rx.clone(),
@@ -157,6 +192,20 @@ pub async fn serve(
     let max_chunk = state.intake.intake.uploads.max_chunk();
     let app = routes::router(state, metrics.clone());
     let app = crate::http::limits::apply(app, &config.http.limits, max_chunk);
+    let app = crate::tls::https::security_headers(
+        app,
+        config.tls.enabled.then_some(config.tls.hsts_max_age_secs),
+    );
+    let https = if config.tls.enabled {
+        let (cert, key) = config.tls.http_identity(&ca)?;
+        Some(rong_identity::tls::server_config(
+            &cert,
+            &key,
+            rong_identity::tls::ClientAuth::None,
+        )?)
+    } else {
+        None
+    };
     let schedule =
         crate::backup::schedule::Schedule::from_config(&config.backup, config.utc_offset_minutes)
             .map_err(|e| anyhow::anyhow!(e))?;
@@ -180,16 +229,27 @@ pub async fn serve(
     drop(ingest);
     let mut http_stop = stop_rx.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let stopped = async move {
             let _ = http_stop.wait_for(|s| *s).await;
-        })
-        .await
+        };
+        match https {
+            Some(tls) => {
+                use axum::serve::ListenerExt as _;
+                // Wrapped so that handlers still learn the peer's address.
+                let listener = crate::tls::https::TlsListener::new(listener, tls).tap_io(|_| {});
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+        }
     });
-    tracing::info!(http = %http_addr, "HTTP listening");
+    tracing::info!(http = %http_addr, tls = config.tls.enabled, "HTTP listening");
 
     let mut wait_stop = stop_rx.clone();
     tokio::select! {
@@ -235,6 +295,7 @@ fn app_state(
     metrics: &Arc<Metrics>,
     envelopes: &Arc<crate::signing::Envelopes>,
     acl: &Option<Arc<crate::broker_acl::BrokerAcl>>,
+    ca: &Arc<crate::tls::Ca>,
 ) -> anyhow::Result<AppState> {
     let central_public = envelopes.public();
     let writer = ingest.writer().clone();
@@ -307,8 +368,23 @@ fn app_state(
             central_public_key: central_public.to_base64(),
             limiter: Arc::default(),
             acl: acl.clone(),
+            ca: ca.clone(),
+            device_cert_days: config.tls.device_cert_days,
         },
     })
+}
+
+/// The address to reach a listener on from this host: loopback for "every address".
+fn loopback_of(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
 }
 
 /// Central's own Ed25519 key, `{data_dir}/central.key`: made at first start (mode 0600),

@@ -72,7 +72,7 @@ impl Central {
         let db = config.db_path();
         Central {
             run: common::start(config).await,
-            http: reqwest::Client::new(),
+            http: common::http(),
             _dir: dir,
             data,
             db,
@@ -210,7 +210,7 @@ const OPEN_PAGES: &[&str] = &[
 async fn every_dashboard_page_refuses_a_caller_without_a_session() {
     let c = Central::start(|_| {}).await;
     // Redirects are looked at, not followed.
-    let http = reqwest::Client::builder()
+    let http = common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -543,7 +543,7 @@ async fn blocks_and_logins_are_audited_and_shown() {
     c.store()
         .create_user("bo", &hash, Role::Staff, Some("kontum"), 1)
         .unwrap();
-    let http = reqwest::Client::builder()
+    let http = common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

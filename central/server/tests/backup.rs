@@ -26,7 +26,9 @@ async fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 async fn metrics(run: &common::Running) -> String {
-    reqwest::get(run.url("/metrics"))
+    common::http()
+        .get(run.url("/metrics"))
+        .send()
         .await
         .unwrap()
         .text()

@@ -45,18 +45,13 @@ async fn create(
     device: &str,
     length: u64,
 ) -> reqwest::Response {
-    common::signed(
-        &reqwest::Client::new(),
-        who,
-        Method::POST,
-        &run.url("/files/"),
-    )
-    .header("Tus-Resumable", "1.0.0")
-    .header("Upload-Length", length.to_string())
-    .header("Upload-Metadata", meta(device))
-    .send()
-    .await
-    .unwrap()
+    common::signed(&common::http(), who, Method::POST, &run.url("/files/"))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", length.to_string())
+        .header("Upload-Metadata", meta(device))
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +103,7 @@ async fn an_enrolment_code_works_once_before_it_expires_and_guessing_is_limited(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_device_route_refuses_requests_without_valid_credentials() {
     let (_dir, run) = start(0).await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let device_paths: Vec<&str> = paths()
         .into_iter()
         .filter(|(c, _)| *c == Caller::Device)
@@ -190,7 +185,7 @@ async fn every_device_route_refuses_requests_without_valid_credentials() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_reaches_only_its_own_branch_and_uploads_within_its_quota() {
     let (_dir, run) = start(1000).await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let station = run.scanner().clone();
     let other = run.enrol("kt-01", "kt-01-kiosk-3").await;
 
@@ -283,7 +278,7 @@ async fn a_device_reaches_only_its_own_branch_and_uploads_within_its_quota() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_device_is_refused_at_once() {
     let (_dir, run) = start(0).await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     let url = run.url("/api/v1/snapshot/kt-01");
     let get = || common::signed(&http, run.scanner(), Method::GET, &url).send();
     assert_eq!(get().await.unwrap().status(), 200);

@@ -366,7 +366,7 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
 
     let central = common::start(config).await;
     let base = format!("http://{}", central.ready.http);
-    let http = reqwest::Client::new();
+    let http = common::http();
     let limit = Duration::from_secs(90);
 
     // Full text, folded, once the worker has read the page.
@@ -437,7 +437,7 @@ async fn central_serves_the_manifest_images_viewer_pdf_and_opac_full_text_hits()
 /// The ids in a manifest fetched with these extra headers: the manifest's own, its first
 /// image service's, and the PDF's.
 async fn manifest_ids(central: &Running, headers: &[(&str, &str)]) -> [String; 3] {
-    let mut req = reqwest::Client::new().get(format!(
+    let mut req = common::http().get(format!(
         "http://{}/iiif/doc-u/manifest.json",
         central.ready.http
     ));

@@ -33,13 +33,8 @@ trait Tus {
 
 impl Tus for Running {
     fn tus(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        common::signed(
-            &reqwest::Client::new(),
-            self.scanner(),
-            method,
-            &self.url(path),
-        )
-        .header("Tus-Resumable", "1.0.0")
+        common::signed(&common::http(), self.scanner(), method, &self.url(path))
+            .header("Tus-Resumable", "1.0.0")
     }
 
     async fn create(&self, path: &str) -> (String, reqwest::header::HeaderMap) {

@@ -30,7 +30,7 @@ impl Central {
         config.uploads.max_file_bytes = 10 * 1024 * 1024;
         Central {
             run: common::start(config).await,
-            http: reqwest::Client::new(),
+            http: common::http(),
             data_dir: data_dir.to_owned(),
         }
     }

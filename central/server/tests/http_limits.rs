@@ -26,7 +26,9 @@ async fn start(dir: &std::path::Path, limits: HttpLimits) -> (common::Running, S
 }
 
 async fn change_version(c: &common::Running) -> u64 {
-    let v: serde_json::Value = reqwest::get(c.url("/healthz"))
+    let v: serde_json::Value = common::http()
+        .get(c.url("/healthz"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -121,7 +123,7 @@ async fn beyond_the_concurrency_limit_requests_are_shed_with_503() {
         ..HttpLimits::default()
     };
     let (c, token) = start(dir.path(), limits).await;
-    let http = reqwest::Client::new();
+    let http = common::http();
     // One request holds the only slot: its handler waits for the rest of its body.
     let body = br#"{"reason":"test"}"#;
     let mut slow = partial_post(

@@ -7,7 +7,9 @@ use rong_protocol::fold::fold;
 use crate::html::esc;
 use central_store::digitise::{Document, TextHit};
 
-const SCRIPT: &str = r#"
+/// The viewer's script, inline in its page (central's content security policy allows it by
+/// its SHA-256).
+pub const SCRIPT: &str = r#"
 (function(){
 var root=document.getElementById('viewer'), doc=root.dataset.doc;
 var img=document.getElementById('page'), stage=document.getElementById('stage');

@@ -96,16 +96,33 @@ impl TusClient {
         let files = base
             .join("files/")
             .map_err(|e| TusError::BadAnswer(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build()?;
+        let http = crate::tls::http_client(
+            reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(120)),
+            None,
+        )
+        .map_err(|e| TusError::BadAnswer(format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
             files,
             signer,
             central_key,
         })
+    }
+
+    /// With `ca_pem`, HTTPS trusts central's CA only.
+    pub fn with_ca(mut self, ca_pem: Option<&str>) -> Result<Self, TusError> {
+        if ca_pem.is_some() {
+            self.http = crate::tls::http_client(
+                reqwest::Client::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .timeout(Duration::from_secs(120)),
+                ca_pem,
+            )
+            .map_err(|e| TusError::BadAnswer(format!("TLS: {e}")))?;
+        }
+        Ok(self)
     }
 
     /// Central's pinned key.

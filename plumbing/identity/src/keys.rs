@@ -131,6 +131,11 @@ impl PublicKey {
             .map_err(|e| KeyError::Malformed(e.to_string()))
     }
 
+    /// The key's 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        self.0.as_bytes()
+    }
+
     /// The key as base64 text.
     pub fn to_base64(&self) -> String {
         B64.encode(self.0.as_bytes())

@@ -8,6 +8,8 @@
 //! - [`http_auth`]: the `Authorization: Rong-Device ...` header every device request
 //!   carries, its canonical string, and its check.
 //! - [`mqtt`]: MQTT messages sealed with a [`KeyPair`] and opened with a [`PublicKey`].
+//! - [`tls`]: rustls configurations that trust central's own CA, and a board's key as a
+//!   TLS client key.
 //!
 //! No network and no database here: both sides call these functions.
 
@@ -16,8 +18,9 @@ pub mod enrol;
 pub mod http_auth;
 pub mod keys;
 pub mod mqtt;
+pub mod tls;
 
 pub use code::EnrolmentCode;
-pub use enrol::{EnrolRequest, EnrolResponse, Role, ENROL_PATH};
+pub use enrol::{Certificate, EnrolRequest, EnrolResponse, Role, CERTIFICATE_PATH, ENROL_PATH};
 pub use http_auth::{AuthError, AuthHeader, Signer, SCHEME};
 pub use keys::{KeyError, KeyPair, PublicKey};

@@ -1,26 +1,32 @@
 //! The MQTT broker's address and the client options every Rông program connects with.
 //!
 //! [`BrokerUrl`] reads `mqtt://host:port`, `tcp://host:port` or a bare `host:port` (the
-//! port defaults to 1883). [`options`] turns it, a client id, a keep-alive, optional
-//! [`Credentials`] and the packet limits into `rumqttc` options; each caller adds its own
-//! last will, clean-session and in-flight choices on top.
+//! port defaults to 1883), and `mqtts://host:port` for MQTT over TLS (port 8883).
+//! [`options`] turns it, a client id, a keep-alive, optional [`Credentials`] and the
+//! packet limits into `rumqttc` options; [`use_tls`] adds the TLS configuration an
+//! `mqtts://` URL needs. Each caller adds its own last will, clean-session and in-flight
+//! choices on top.
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rong_runtime::Secret;
 use rumqttc::MqttOptions;
 
-/// The port a URL without one means.
+/// The port an `mqtt://` URL without one means.
 pub const DEFAULT_PORT: u16 = 1883;
+
+/// The port an `mqtts://` URL without one means.
+pub const DEFAULT_TLS_PORT: u16 = 8883;
 
 /// Why a broker URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    /// A scheme other than `mqtt://` or `tcp://`.
-    #[error("only mqtt:// and tcp:// URLs are supported (no TLS yet)")]
+    /// A scheme other than `mqtt://`, `tcp://` or `mqtts://`.
+    #[error("only mqtt://, tcp:// and mqtts:// (TLS) URLs are supported")]
     Scheme,
     /// The port is not a number from 0 to 65535.
     #[error("bad port: {0}")]
@@ -35,31 +41,45 @@ pub enum UrlError {
 pub struct BrokerUrl {
     host: String,
     port: u16,
+    tls: bool,
 }
 
 impl BrokerUrl {
-    /// The broker at `host` and `port`, taken as given.
+    /// The broker at `host` and `port`, taken as given, in clear.
     pub fn new(host: impl Into<String>, port: u16) -> BrokerUrl {
         BrokerUrl {
             host: host.into(),
             port,
+            tls: false,
         }
     }
 
+    /// The same broker, over TLS.
+    pub fn with_tls(self) -> BrokerUrl {
+        BrokerUrl { tls: true, ..self }
+    }
+
     /// Reads `mqtt://host:port`, `tcp://host:port` or `host:port`; without a port, 1883.
-    /// A trailing `/` is ignored.
+    /// `mqtts://host:port` is MQTT over TLS; without a port, 8883. A trailing `/` is
+    /// ignored.
     pub fn parse(url: &str) -> Result<BrokerUrl, UrlError> {
-        let rest = url
-            .strip_prefix("mqtt://")
-            .or_else(|| url.strip_prefix("tcp://"))
-            .unwrap_or(url);
+        let (tls, rest) = match url.strip_prefix("mqtts://") {
+            Some(rest) => (true, rest),
+            None => (
+                false,
+                url.strip_prefix("mqtt://")
+                    .or_else(|| url.strip_prefix("tcp://"))
+                    .unwrap_or(url),
+            ),
+        };
         if rest.contains("://") {
             return Err(UrlError::Scheme);
         }
         let rest = rest.trim_end_matches('/');
+        let default_port = if tls { DEFAULT_TLS_PORT } else { DEFAULT_PORT };
         let (host, port) = match rest.rsplit_once(':') {
             Some((h, p)) => (h, p.parse().map_err(|e| UrlError::Port(format!("{e}")))?),
-            None => (rest, DEFAULT_PORT),
+            None => (rest, default_port),
         };
         // A path, user info or query would be silently taken as part of a host name.
         if host.is_empty()
@@ -69,7 +89,16 @@ impl BrokerUrl {
         {
             return Err(UrlError::Host(host.to_owned()));
         }
-        Ok(BrokerUrl::new(host, port))
+        Ok(BrokerUrl {
+            host: host.to_owned(),
+            port,
+            tls,
+        })
+    }
+
+    /// Whether the broker speaks TLS (`mqtts://`).
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// The host name or address.
@@ -98,7 +127,8 @@ impl From<SocketAddr> for BrokerUrl {
 
 impl fmt::Display for BrokerUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "mqtt://{}:{}", self.host, self.port)
+        let scheme = if self.tls { "mqtts" } else { "mqtt" };
+        write!(f, "{scheme}://{}:{}", self.host, self.port)
     }
 }
 
@@ -159,6 +189,14 @@ pub fn options(
     o
 }
 
+/// MQTT over TLS with `config` (which trusts central's CA and, on a board, presents the
+/// board's certificate). The server name checked is the URL's host.
+pub fn use_tls(o: &mut MqttOptions, config: Arc<rumqttc::tokio_rustls::rustls::ClientConfig>) {
+    o.set_transport(rumqttc::Transport::tls_with_config(
+        rumqttc::TlsConfiguration::Rustls(config),
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,11 +215,16 @@ mod tests {
         assert_eq!(parsed("mqtt://broker:1883/"), Ok(("broker".into(), 1883)));
         assert_eq!(parsed("localhost:1"), Ok(("localhost".into(), 1)));
         assert_eq!(parsed("broker"), Ok(("broker".into(), DEFAULT_PORT)));
+        let tls = BrokerUrl::parse("mqtts://central.kontum.example").unwrap();
+        assert!(tls.is_tls());
+        assert_eq!(tls.port(), DEFAULT_TLS_PORT);
+        assert_eq!(tls.to_string(), "mqtts://central.kontum.example:8883");
+        assert!(!BrokerUrl::parse("mqtt://x").unwrap().is_tls());
     }
 
     #[test]
     fn refused_forms() {
-        assert_eq!(parsed("mqtts://x:1"), Err(UrlError::Scheme));
+        assert_eq!(parsed("ws://x:1"), Err(UrlError::Scheme));
         assert_eq!(parsed("http://x"), Err(UrlError::Scheme));
         assert!(matches!(parsed("mqtt://x:port"), Err(UrlError::Port(_))));
         assert!(matches!(parsed("mqtt://x:70000"), Err(UrlError::Port(_))));

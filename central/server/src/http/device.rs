@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use rong_identity::http_auth::{SERVER_TIME_FIELD, SERVER_TIME_HEADER};
 use rong_identity::{
-    AuthError, AuthHeader, EnrolRequest, EnrolResponse, EnrolmentCode, PublicKey, Role,
+    AuthError, AuthHeader, Certificate, EnrolRequest, EnrolResponse, EnrolmentCode, PublicKey, Role,
 };
 
 use super::guard::Staff;
@@ -50,6 +50,33 @@ pub struct DeviceAuth {
     pub limiter: Arc<Limiter>,
     /// The broker's ACL, rewritten after each enrolment (when configured).
     pub acl: Option<Arc<crate::broker_acl::BrokerAcl>>,
+    /// Central's CA: certifies each board's key at enrolment and renewal.
+    pub ca: Arc<crate::tls::Ca>,
+    /// How long a board's certificate is valid, in days.
+    pub device_cert_days: u32,
+}
+
+impl DeviceAuth {
+    /// A certificate for `device`'s enrolled `key`, with central's CA.
+    fn certify(
+        &self,
+        device: &rong_protocol::DeviceId,
+        branch: &str,
+        key: &PublicKey,
+    ) -> Result<Certificate, ApiError> {
+        let issued = self
+            .ca
+            .issue_device(device, branch, key, self.device_cert_days)
+            .map_err(|e| {
+                tracing::error!(%device, error = %e, "cannot certify a device's key");
+                ApiError::Internal("cannot make the device's certificate".into())
+            })?;
+        Ok(Certificate {
+            certificate: issued.pem,
+            ca: self.ca.cert_pem().to_owned(),
+            expires_ms: issued.not_after_ms,
+        })
+    }
 }
 
 /// A fixed-window counter of attempts per address.
@@ -136,12 +163,43 @@ async fn enrol_inner(
     if let Some(acl) = &st.acl {
         acl.refresh().await;
     }
+    let tls = st.certify(&enrolled.device, enrolled.branch.as_str(), &key)?;
     Ok(EnrolResponse {
         device: enrolled.device.to_string(),
         branch: enrolled.branch.to_string(),
         role: Role::parse(&enrolled.role).unwrap_or(Role::Kiosk),
         central_public_key: st.central_public_key.clone(),
+        tls: Some(tls),
     })
+}
+
+/// `POST /api/v1/device/certificate`: a new certificate for the calling board's enrolled
+/// key (a device route: the request is signed, the device enrolled and not revoked).
+#[tracing::instrument(skip_all, fields(device = %who.device))]
+pub async fn renew_certificate(
+    State(st): State<DeviceAuth>,
+    Extension(who): Extension<AuthedDevice>,
+) -> Response {
+    let id = who.device.to_string();
+    let creds = match st.reads.run(move |c| device_credentials(c, &id)).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return ApiError::NotFound("device not found".into()).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Some(key) = creds
+        .public_key
+        .as_deref()
+        .and_then(|k| PublicKey::from_base64(k).ok())
+    else {
+        return ApiError::Forbidden("the device has no enrolled key".into()).into_response();
+    };
+    match st.certify(&who.device, who.branch.as_str(), &key) {
+        Ok(cert) => {
+            tracing::info!(expires_ms = cert.expires_ms, "device certificate renewed");
+            Json(cert).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 /// `POST /api/v1/devices/{id}/revoke`: revokes a device at once. Administrators, or staff

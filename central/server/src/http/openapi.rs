@@ -48,10 +48,18 @@ fn device_identity(doc: &mut Value) {
             "public_key": {"type": "string", "description": "The board's Ed25519 public key, base64"}
         }}}}},
         "responses": {
-            "200": {"description": "`{device, branch, role, central_public_key}`"},
+            "200": {"description": "`{device, branch, role, central_public_key, tls: {certificate, ca, expires_ms}}`: the board's identity, central's key to pin, and a certificate for the board's key from central's CA with that CA (PEM) to pin"},
             "400": {"description": "Not a public key"},
             "403": {"description": "The code is unknown, expired or already used"},
             "429": {"description": "Too many attempts from this address (Retry-After)"}
+        }
+    }});
+    doc["paths"][rong_identity::CERTIFICATE_PATH] = json!({"post": {
+        "summary": "A board renews its TLS certificate: central certifies the key the board enrolled with (nothing in the request but its signature)",
+        "responses": {
+            "200": {"description": "`{certificate, ca, expires_ms}`: PEM texts and the expiry (Unix ms)"},
+            "401": {"description": "Not a device's signed request"},
+            "403": {"description": "The device is revoked"}
         }
     }});
     doc["paths"]["/api/v1/devices/{id}/revoke"] = json!({"post": op(

@@ -87,7 +87,7 @@ impl Running {
 
     /// `POST /api/v1/device/enrol` with `code` and `key`'s public half, as it answers.
     pub async fn post_enrol(&self, code: &str, key: &rong_identity::KeyPair) -> reqwest::Response {
-        reqwest::Client::new()
+        http()
             .post(self.url(rong_identity::ENROL_PATH))
             .json(&rong_identity::EnrolRequest {
                 code: code.to_owned(),
@@ -242,13 +242,22 @@ pub fn admin_token(store: &mut central_store::Store) -> String {
     token
 }
 
+/// An HTTP client. The workspace's reqwest carries rustls with no crypto provider of its
+/// own (the `ring` one is installed here, as the programs do).
+pub fn http() -> reqwest::Client {
+    client_builder().build().unwrap()
+}
+
+/// A builder for [`http`]'s kind of client.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    rong_identity::tls::install_provider();
+    reqwest::Client::builder()
+}
+
 /// An HTTP client that sends `token` as its bearer credentials with every request.
 pub fn client_with_token(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
     let value = format!("Bearer {token}").parse().unwrap();
     headers.insert(reqwest::header::AUTHORIZATION, value);
-    reqwest::Client::builder()
-        .default_headers(headers)
-        .build()
-        .unwrap()
+    client_builder().default_headers(headers).build().unwrap()
 }
