@@ -1,4 +1,5 @@
-//! Facts about the board itself: free space on the data disk and the SoC temperature.
+//! The board itself: free space on the data disk, the SoC temperature, and files written
+//! whole or not at all.
 
 use std::path::Path;
 
@@ -13,6 +14,20 @@ pub fn temperature() -> Option<f32> {
     let text = std::fs::read_to_string("/sys/class/thermal/thermal_zone0/temp").ok()?;
     let milli: f32 = text.trim().parse().ok()?;
     Some(milli / 1000.0)
+}
+
+/// Writes `path` whole or not at all, and makes it durable.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -207,10 +207,12 @@ pub async fn enrol(config: &Config, code: &str) -> Result<Identity, EnrolError> 
     };
     let json = serde_json::to_vec_pretty(&file).map_err(|e| files(&e))?;
     let dir = config.data_dir.clone();
-    tokio::task::spawn_blocking(move || write_atomically(&dir.join(IDENTITY_FILE), &json))
-        .await
-        .map_err(|e| files(&e))?
-        .map_err(|e| files(&e))?;
+    tokio::task::spawn_blocking(move || {
+        crate::host::write_atomically(&dir.join(IDENTITY_FILE), &json)
+    })
+    .await
+    .map_err(|e| files(&e))?
+    .map_err(|e| files(&e))?;
     tracing::info!(device = %file.device, branch = %file.branch, role = file.role.as_str(), certificate = tls.is_some(), "enrolled with central");
     Identity::from_file(file, key, tls).map_err(|e| files(&e))
 }
@@ -256,25 +258,11 @@ pub fn provision(
         role,
         central_public_key: central_key.to_base64(),
     };
-    write_atomically(
+    crate::host::write_atomically(
         &data_dir.join(IDENTITY_FILE),
         &serde_json::to_vec_pretty(&file)?,
     )?;
     Identity::from_file(file, key, None)
-}
-
-/// Writes `path` whole or not at all, and makes it durable.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
 }
 
 /// One attempt with the configured code; logs why it failed.
@@ -336,6 +324,73 @@ pub async fn scanned_codes(
             }
             Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return,
+        }
+    }
+}
+
+/// How often the certificate's age is looked at.
+const CHECK_EVERY: Duration = Duration::from_secs(3600);
+/// After a failed renewal.
+const RENEW_RETRY: Duration = Duration::from_secs(600);
+
+/// Asks central for a new certificate for the board's key, and presents it from now on.
+pub async fn renew(
+    tls: &Arc<crate::tls::BoardTls>,
+    http: &reqwest::Client,
+    signer: &Signer,
+    central_url: &str,
+) -> anyhow::Result<()> {
+    let url = format!(
+        "{}{}",
+        central_url.trim_end_matches('/'),
+        rong_identity::CERTIFICATE_PATH
+    );
+    let req = http.post(&url).build()?;
+    let r = send(http, signer, req).await?;
+    if !r.status().is_success() {
+        anyhow::bail!("{url}: {}", r.status());
+    }
+    let cert: rong_identity::Certificate = r.json().await?;
+    let t = tls.clone();
+    tokio::task::spawn_blocking(move || t.install(&cert)).await??;
+    tracing::info!(expires_ms = tls.expires_ms(), "board certificate renewed");
+    Ok(())
+}
+
+/// Renews the certificate when due, until `stop` turns true.
+pub async fn keep_renewed(
+    tls: Arc<crate::tls::BoardTls>,
+    signer: Arc<Signer>,
+    central_url: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let http = match crate::tls::http_client(
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30)),
+        Some(tls.ca_pem()),
+    ) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot make the renewal client");
+            return;
+        }
+    };
+    loop {
+        let wait = if tls.renewal_due(crate::clock::now_ms()) {
+            match renew(&tls, &http, &signer, &central_url).await {
+                Ok(()) => CHECK_EVERY,
+                Err(e) => {
+                    tracing::warn!(error = %e, expires_ms = tls.expires_ms(), "cannot renew the board certificate; trying again later");
+                    RENEW_RETRY
+                }
+            }
+        } else {
+            CHECK_EVERY
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
     }
 }

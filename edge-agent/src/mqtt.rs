@@ -113,12 +113,10 @@ pub async fn run(parts: SyncParts, mut shutdown: watch::Receiver<bool>) -> anyho
         &parts.signer,
     )?;
     if parts.config.mqtt.broker()?.is_tls() {
-        let Some(tls) = &parts.tls else {
-            anyhow::bail!(
-                "mqtt.url is mqtts://, and this board has no certificate from central \
-                 (enrolled before central had TLS): enrol it again"
-            );
-        };
+        let tls = anyhow::Context::context(
+            parts.tls.as_ref(),
+            "mqtt.url is mqtts://, and this board has no certificate from central (enrolled before central had TLS): enrol it again",
+        )?;
         rong_mqtt::use_tls(&mut opts, tls.mqtt_config()?);
     }
     let (status, link) = (parts.status.clone(), parts.link.clone());

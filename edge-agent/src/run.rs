@@ -246,7 +246,7 @@ async fn run_once<S: Future<Output = ()>>(
     };
     // The board's certificate renews itself while the agent runs.
     if let Some((id, tls)) = identity.as_ref().and_then(|id| Some((id, id.tls.clone()?))) {
-        tokio::spawn(crate::tls::keep_renewed(
+        tokio::spawn(crate::identity::keep_renewed(
             tls,
             id.signer.clone(),
             services.config.central.url.clone(),

@@ -5,8 +5,9 @@
 //! - HTTPS to central (snapshots, uploads, renewal) trusts that CA and nothing else.
 //! - MQTT over TLS (`mqtts://`) presents the certificate; a renewed one is presented from
 //!   the next connection on, without a restart.
-//! - [`keep_renewed`] renews the certificate once a third of its life is left, with a
-//!   signed request to central, which certifies the key it enrolled (never one sent).
+//! - `identity::keep_renewed` renews the certificate once a third of its life is left,
+//!   with a signed request to central, which certifies the key it enrolled (never one
+//!   sent).
 //!
 //! Before enrolment a board reaches an `https://` central only with its CA given in the
 //! config (`central.ca_file`), copied from central's `{data_dir}/tls/ca.crt`.
@@ -14,11 +15,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use rong_identity::tls::{ClientIdentity, RenewableIdentity};
-use rong_identity::{Certificate, Signer};
+use rong_identity::Certificate;
 use rustls::pki_types::PrivateKeyDer;
 use serde::{Deserialize, Serialize};
 
@@ -28,10 +28,6 @@ pub const CA_FILE: &str = "ca.crt";
 pub const CERT_FILE: &str = "device.crt";
 /// When the certificate was issued and when it expires.
 const VALIDITY_FILE: &str = "device-cert.json";
-/// How often the certificate's age is looked at.
-const CHECK_EVERY: Duration = Duration::from_secs(3600);
-/// After a failed renewal.
-const RETRY: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Validity {
@@ -106,12 +102,9 @@ impl BoardTls {
             issued_ms: crate::clock::now_ms(),
             expires_ms: cert.expires_ms,
         };
-        crate::identity::write_atomically(&dir.join(CERT_FILE), cert.certificate.as_bytes())?;
-        crate::identity::write_atomically(
-            &dir.join(VALIDITY_FILE),
-            &serde_json::to_vec(&validity)?,
-        )?;
-        crate::identity::write_atomically(&ca, cert.ca.as_bytes())?;
+        crate::host::write_atomically(&dir.join(CERT_FILE), cert.certificate.as_bytes())?;
+        crate::host::write_atomically(&dir.join(VALIDITY_FILE), &serde_json::to_vec(&validity)?)?;
+        crate::host::write_atomically(&ca, cert.ca.as_bytes())?;
         BoardTls::load(dir, key)?.context("the certificate just written is missing")
     }
 
@@ -139,33 +132,14 @@ impl BoardTls {
         )?))
     }
 
-    /// Asks central for a new certificate and presents it from now on.
-    pub async fn renew(
-        &self,
-        http: &reqwest::Client,
-        signer: &Signer,
-        central_url: &str,
-    ) -> anyhow::Result<()> {
-        let url = format!(
-            "{}{}",
-            central_url.trim_end_matches('/'),
-            rong_identity::CERTIFICATE_PATH
-        );
-        let req = http.post(&url).build()?;
-        let r = crate::identity::send(http, signer, req).await?;
-        if !r.status().is_success() {
-            anyhow::bail!("{url}: {}", r.status());
-        }
-        let cert: Certificate = r.json().await.context("central's answer")?;
-        let (dir, key) = (self.dir.clone(), self.key.clone_key());
-        let pem = cert.certificate.clone();
-        let fresh =
-            tokio::task::spawn_blocking(move || BoardTls::save(&dir, &key, &cert)).await??;
-        self.identity.replace(identity(&pem, &self.key)?)?;
+    /// Keeps `cert` (a renewal central answered) and presents it from now on.
+    pub fn install(&self, cert: &Certificate) -> anyhow::Result<()> {
+        let fresh = BoardTls::save(&self.dir, &self.key, cert)?;
+        self.identity
+            .replace(identity(&cert.certificate, &self.key)?)?;
         self.issued_ms
             .store(fresh.issued_ms.load(Ordering::Relaxed), Ordering::Relaxed);
         self.expires_ms.store(fresh.expires_ms(), Ordering::Relaxed);
-        tracing::info!(expires_ms = self.expires_ms(), "board certificate renewed");
         Ok(())
     }
 }
@@ -189,44 +163,6 @@ pub fn http_client(
         None => builder,
     };
     Ok(builder.build()?)
-}
-
-/// Renews the certificate when due, until `stop` turns true.
-pub async fn keep_renewed(
-    tls: Arc<BoardTls>,
-    signer: Arc<Signer>,
-    central_url: String,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let http = match http_client(
-        reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30)),
-        Some(tls.ca_pem()),
-    ) {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot make the renewal client");
-            return;
-        }
-    };
-    loop {
-        let wait = if tls.renewal_due(crate::clock::now_ms()) {
-            match tls.renew(&http, &signer, &central_url).await {
-                Ok(()) => CHECK_EVERY,
-                Err(e) => {
-                    tracing::warn!(error = %e, expires_ms = tls.expires_ms(), "cannot renew the board certificate; trying again later");
-                    RETRY
-                }
-            }
-        } else {
-            CHECK_EVERY
-        };
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -172,6 +172,30 @@ impl Central {
         std::fs::read_to_string(self.tls_dir().join("ca.crt")).expect("central's CA")
     }
 
+    /// Like [`Central::enrol_device`], also answering the board's TLS identity: the
+    /// certificate central's CA made for its key, with that key.
+    pub fn enrol_device_tls(
+        &self,
+        branch: &str,
+        device: &str,
+    ) -> (rong_identity::Signer, rong_identity::tls::ClientIdentity) {
+        let code = self.enrolment_code(branch, device);
+        let key = rong_identity::KeyPair::generate();
+        let body = serde_json::json!({"code": code, "public_key": key.public().to_base64()});
+        let r = self.request("POST", rong_identity::ENROL_PATH, Some(&body));
+        assert_eq!(
+            r.status,
+            200,
+            "enrol {device}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let answer: rong_identity::EnrolResponse =
+            serde_json::from_slice(&r.body).expect("enrolment answer");
+        let cert = answer.tls.expect("a certificate").certificate;
+        let identity = rong_identity::tls::ClientIdentity::device(&cert, &key).expect("identity");
+        (rong_identity::Signer::new(device, key), identity)
+    }
+
     /// Runs `central token create` and answers the token (`branch` for staff and
     /// read-only tokens).
     pub fn token_create(&self, role: &str, branch: Option<&str>, label: &str) -> String {

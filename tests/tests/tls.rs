@@ -2,7 +2,7 @@
 //! embedded broker behind its TLS front door. A board enrols over HTTPS trusting only
 //! central's CA, gets a certificate for its own key, syncs and lends over `mqtts://`, and
 //! renews its certificate by itself. The broker lets in only enrolled boards, each as
-//! itself, and cuts off a board revoked while connected.
+//! itself and on its own topics, and cuts off a board revoked while connected.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -135,6 +135,38 @@ fn a_board_enrols_syncs_lends_and_renews_its_certificate_over_tls() {
     assert_eq!(r.status, 401);
 }
 
+/// Whether the broker confirms `opts`'s subscription to `filter` (no: it cuts the client off).
+fn may_subscribe(opts: rumqttc::MqttOptions, filter: &str) -> bool {
+    let (client, mut conn) = rumqttc::Client::new(opts, 8);
+    client
+        .subscribe(filter, rumqttc::QoS::AtLeastOnce)
+        .expect("queue the subscription");
+    for ev in conn.iter().take(20) {
+        match ev {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Whether the broker acknowledges `opts`'s publish to `topic` (no: it cuts the client off).
+fn may_publish(opts: rumqttc::MqttOptions, topic: &str) -> bool {
+    let (client, mut conn) = rumqttc::Client::new(opts, 8);
+    client
+        .publish(topic, rumqttc::QoS::AtLeastOnce, false, b"x".to_vec())
+        .expect("queue the publish");
+    for ev in conn.iter().take(20) {
+        match ev {
+            Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 #[test]
 fn the_tls_broker_lets_in_only_enrolled_boards_each_as_itself() {
     let s = start();
@@ -148,6 +180,34 @@ fn the_tls_broker_lets_in_only_enrolled_boards_each_as_itself() {
 
     let as_a = |id: &str| tls_options(&url, id, &ca, Some(identity(&answer_a, &key_a)));
     assert!(accepted(as_a("kontum-kiosk-1")), "A as itself");
+    // Its own topics only, and no wildcard.
+    assert!(may_subscribe(
+        as_a("kontum-kiosk-1"),
+        "rong/v1/kontum/deltas"
+    ));
+    assert!(may_publish(
+        as_a("kontum-kiosk-1"),
+        "rong/v1/kontum/kontum-kiosk-1/status"
+    ));
+    assert!(
+        !may_subscribe(as_a("kontum-kiosk-1"), "rong/v1/#"),
+        "a wildcard"
+    );
+    assert!(!may_subscribe(
+        as_a("kontum-kiosk-1"),
+        "rong/v1/kontum/kontum-kiosk-2/ack"
+    ));
+    assert!(
+        !may_publish(
+            as_a("kontum-kiosk-1"),
+            "rong/v1/kontum/kontum-kiosk-2/events"
+        ),
+        "as B"
+    );
+    assert!(
+        !may_publish(as_a("kontum-kiosk-1"), "rong/v1/kontum/deltas"),
+        "as central"
+    );
     assert!(
         !accepted(tls_options(&url, "kontum-kiosk-1", &ca, None)),
         "no certificate"

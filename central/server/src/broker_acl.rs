@@ -20,7 +20,6 @@ const RELOAD_TIMEOUT: Duration = Duration::from_secs(30);
 /// topic at all. Print it with `central device acl`, install it as the broker's
 /// `acl_file` and reload the broker after each enrolment or revocation.
 pub fn mosquitto_acl(devices: &[central_store::identity::DeviceIdentity]) -> String {
-    use rong_protocol::topic::Topic;
     let mut out = String::from(
         "# Rông's Mosquitto ACL, written by `central device acl`: one block per enrolled device.\n\
          # Regenerate it after enrolling or revoking a device, then reload Mosquitto.\n\n\
@@ -36,28 +35,50 @@ pub fn mosquitto_acl(devices: &[central_store::identity::DeviceIdentity]) -> Str
         ) else {
             continue;
         };
-        let t = |f: fn(rong_protocol::BranchId, rong_protocol::DeviceId) -> Topic| {
-            f(b.clone(), id.clone()).to_topic_string()
-        };
         out.push_str(&format!("\nuser {id}\n"));
-        for topic in [
-            t(Topic::Events),
-            t(Topic::Status),
-            t(Topic::CmdReply),
-            t(Topic::Catchup),
-        ] {
+        let topics = DeviceTopics::of(&b, &id);
+        for topic in &topics.write {
             out.push_str(&format!("topic write {topic}\n"));
         }
-        for topic in [
-            t(Topic::Ack),
-            t(Topic::Cmd),
-            t(Topic::DeviceDeltas),
-            Topic::BranchDeltas(b.clone()).to_topic_string(),
-        ] {
+        for topic in &topics.read {
             out.push_str(&format!("topic read {topic}\n"));
         }
     }
     out
+}
+
+/// The topics one device may use, on any broker: no wildcard, nothing of another device or
+/// branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceTopics {
+    /// Its uplinks: events, status, command replies, catch-up requests.
+    pub write: Vec<String>,
+    /// Its downlinks (acks, commands, its own deltas) and its branch's deltas.
+    pub read: Vec<String>,
+}
+
+impl DeviceTopics {
+    /// Those of `device` of `branch`.
+    pub fn of(branch: &rong_protocol::BranchId, device: &rong_protocol::DeviceId) -> Self {
+        use rong_protocol::topic::Topic;
+        let t = |f: fn(rong_protocol::BranchId, rong_protocol::DeviceId) -> Topic| {
+            f(branch.clone(), device.clone()).to_topic_string()
+        };
+        DeviceTopics {
+            write: vec![
+                t(Topic::Events),
+                t(Topic::Status),
+                t(Topic::CmdReply),
+                t(Topic::Catchup),
+            ],
+            read: vec![
+                t(Topic::Ack),
+                t(Topic::Cmd),
+                t(Topic::DeviceDeltas),
+                Topic::BranchDeltas(branch.clone()).to_topic_string(),
+            ],
+        }
+    }
 }
 
 /// The ACL file and how to make the broker reload it.

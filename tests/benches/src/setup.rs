@@ -35,6 +35,17 @@ fn bootstrapped(agent: &Agent) -> bool {
 /// that took. The agent answers nothing while it loads a large snapshot, so unanswered
 /// calls only mean "not yet".
 pub fn bootstrap_agent(dir: &Path, central: &Central, timeout: Duration) -> (Agent, Duration) {
+    bootstrap_agent_tls(dir, central, timeout, None)
+}
+
+/// Like [`bootstrap_agent`]; with `ca_file` (a copy of central's CA) the agent speaks
+/// `https://` and `mqtts://` to a central with TLS on.
+pub fn bootstrap_agent_tls(
+    dir: &Path,
+    central: &Central,
+    timeout: Duration,
+    ca_file: Option<&Path>,
+) -> (Agent, Duration) {
     let mut agent = Agent::prepare_enrolled(
         dir,
         central,
@@ -43,6 +54,9 @@ pub fn bootstrap_agent(dir: &Path, central: &Central, timeout: Duration) -> (Age
         &central.http.to_string(),
         "",
     );
+    if let Some(ca) = ca_file {
+        agent.use_tls(ca);
+    }
     let t = Instant::now();
     agent.start();
     let end = Instant::now() + timeout;

@@ -12,8 +12,11 @@
 //! 3. refuses it unless that device is enrolled, not revoked, and enrolled with the very
 //!    key the certificate carries (a board enrolled again with a new key leaves its old
 //!    certificate useless: no revocation list is needed);
-//! 4. then relays bytes both ways to the broker, and checks the device again every few
-//!    seconds: a board revoked while connected is cut off.
+//! 4. then relays to the broker, reading each packet the board sends: a PUBLISH only to
+//!    its own uplink topics, a SUBSCRIBE only to its own downlinks and its branch's deltas
+//!    (no wildcard; [`crate::broker_acl::DeviceTopics`], the same list as Mosquitto's ACL),
+//!    or the board is cut off. It checks the device again every few seconds: a board
+//!    revoked while connected is cut off too.
 //!
 //! Central's own MQTT client connects to the loopback port directly, so no certificate
 //! can take the client id `central` from outside.
@@ -38,6 +41,8 @@ const MAX_PENDING: usize = 256;
 const MAX_CONNECT: usize = 16 * 1024;
 /// How often a connected board's enrolment is checked again.
 pub const RECHECK: Duration = Duration::from_secs(5);
+/// The largest packet a board may send (the broker's own limit, and its headers).
+const MAX_PACKET: usize = crate::broker::BROKER_MAX_PAYLOAD + 64 * 1024;
 
 /// Why a connection was turned away.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,6 +64,15 @@ pub enum Refused {
     /// Unknown, revoked, or enrolled with another key.
     #[error("device {0} is not enrolled with this certificate's key, or is revoked")]
     NotEnrolled(String),
+    /// A packet too large, cut short or malformed.
+    #[error("bad packet: {0}")]
+    BadPacket(&'static str),
+    /// A publish to a topic the board does not own.
+    #[error("publish to {0:?}, which is not this board's")]
+    Publish(String),
+    /// A subscription to a filter the board may not read.
+    #[error("subscription to {0:?}, which this board may not read")]
+    Subscribe(String),
 }
 
 /// Starts the front door on `listen`, relaying to the broker at `backend`. Returns the
@@ -109,7 +123,7 @@ async fn serve(
     backend: SocketAddr,
     reads: Reads,
 ) -> anyhow::Result<()> {
-    let (mut tls, connect, device, key) = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+    let (tls, connect, device, key, branch) = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
         let mut tls = acceptor.accept(stream).await?;
         let (device, key) = {
             let (_, session) = tls.get_ref();
@@ -128,10 +142,10 @@ async fn serve(
             }
             .into());
         }
-        if !enrolled_with(&reads, &device, key).await {
+        let Some(branch) = enrolled_with(&reads, &device, key).await else {
             return Err(Refused::NotEnrolled(device.to_string()).into());
-        }
-        anyhow::Ok((tls, connect, device, key))
+        };
+        anyhow::Ok((tls, connect, device, key, branch))
     })
     .await
     .map_err(|_| anyhow::anyhow!("no TLS handshake and CONNECT within {HANDSHAKE_TIMEOUT:?}"))??;
@@ -139,43 +153,113 @@ async fn serve(
     let mut broker = TcpStream::connect(backend).await?;
     broker.set_nodelay(true)?;
     broker.write_all(&connect).await?;
+    let allowed = crate::broker_acl::DeviceTopics::of(&branch, &device);
     tokio::spawn(async move {
-        let mut check = tokio::time::interval(RECHECK);
-        check.tick().await;
-        let relay = tokio::io::copy_bidirectional(&mut tls, &mut broker);
-        tokio::pin!(relay);
-        loop {
-            tokio::select! {
-                _ = &mut relay => break,
-                _ = check.tick() => {
-                    if !enrolled_with(&reads, &device, key).await {
-                        tracing::warn!(%peer, %device, "board revoked while connected: cut off");
-                        break;
+        let (mut from_board, mut to_board) = tokio::io::split(tls);
+        let (mut from_broker, mut to_broker) = broker.into_split();
+        let up = async {
+            loop {
+                let packet = read_packet(&mut from_board, MAX_PACKET).await?;
+                check_packet(&packet, &allowed)?;
+                to_broker.write_all(&packet).await?;
+            }
+        };
+        let down = tokio::io::copy(&mut from_broker, &mut to_board);
+        let still_enrolled = async {
+            let mut check = tokio::time::interval(RECHECK);
+            check.tick().await;
+            loop {
+                check.tick().await;
+                if enrolled_with(&reads, &device, key).await.is_none() {
+                    return;
+                }
+            }
+        };
+        tokio::select! {
+            r = up => {
+                let r: anyhow::Result<()> = r;
+                if let Err(e) = r {
+                    match e.downcast_ref::<Refused>() {
+                        Some(refused) => tracing::warn!(%peer, %device, error = %refused, "board cut off"),
+                        None => tracing::debug!(%peer, %device, error = %e, "board gone"),
                     }
                 }
+            }
+            _ = down => {}
+            _ = still_enrolled => {
+                tracing::warn!(%peer, %device, "board revoked while connected: cut off");
             }
         }
     });
     Ok(())
 }
 
-/// Whether `device` is enrolled with `key` and not revoked. A database error counts as
-/// no: the board reconnects later.
-async fn enrolled_with(reads: &Reads, device: &DeviceId, key: [u8; 32]) -> bool {
+/// Refuses a PUBLISH to a topic not in `allowed.write` and a SUBSCRIBE to a filter not in
+/// `allowed.read`; every other packet passes.
+fn check_packet(packet: &[u8], allowed: &crate::broker_acl::DeviceTopics) -> Result<(), Refused> {
+    let mut at = 1;
+    while packet.get(at).ok_or(Refused::BadPacket("cut short"))? & 0x80 != 0 {
+        at += 1;
+    }
+    at += 1;
+    let string_at = |at: usize| -> Result<(String, usize), Refused> {
+        let len = packet
+            .get(at..at + 2)
+            .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+            .ok_or(Refused::BadPacket("cut short"))?;
+        let text = packet
+            .get(at + 2..at + 2 + len)
+            .ok_or(Refused::BadPacket("cut short"))?;
+        let text = String::from_utf8(text.to_vec()).map_err(|_| Refused::BadPacket("not UTF-8"))?;
+        Ok((text, at + 2 + len))
+    };
+    match packet[0] >> 4 {
+        3 => {
+            let (topic, _) = string_at(at)?;
+            if !allowed.write.contains(&topic) {
+                return Err(Refused::Publish(topic));
+            }
+        }
+        8 => {
+            // The packet id, then filters, each with its options byte.
+            at += 2;
+            if at >= packet.len() {
+                return Err(Refused::BadPacket("a subscription with no filter"));
+            }
+            while at < packet.len() {
+                let (filter, next) = string_at(at)?;
+                if !allowed.read.contains(&filter) {
+                    return Err(Refused::Subscribe(filter));
+                }
+                at = next + 1;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `device`'s branch, if it is enrolled with `key` and not revoked. A database error counts
+/// as no: the board reconnects later.
+async fn enrolled_with(
+    reads: &Reads,
+    device: &DeviceId,
+    key: [u8; 32],
+) -> Option<rong_protocol::BranchId> {
     let id = device.to_string();
     match reads.run(move |c| device_credentials(c, &id)).await {
         Ok(Some(creds)) => {
-            !creds.revoked
-                && creds
-                    .public_key
-                    .as_deref()
-                    .and_then(|k| rong_identity::PublicKey::from_base64(k).ok())
-                    .is_some_and(|k| *k.as_bytes() == key)
+            let same_key = creds
+                .public_key
+                .as_deref()
+                .and_then(|k| rong_identity::PublicKey::from_base64(k).ok())
+                .is_some_and(|k| *k.as_bytes() == key);
+            (!creds.revoked && same_key).then_some(creds.branch)
         }
-        Ok(None) => false,
+        Ok(None) => None,
         Err(e) => {
             tracing::warn!(%device, error = %e, "cannot check a device's enrolment");
-            false
+            None
         }
     }
 }
@@ -207,10 +291,16 @@ pub fn certified_device(der: &[u8]) -> Result<(DeviceId, [u8; 32]), Refused> {
 
 /// Reads one whole MQTT packet, which must be a CONNECT, of at most [`MAX_CONNECT`] bytes.
 async fn read_connect<R: AsyncReadExt + Unpin>(r: &mut R) -> anyhow::Result<Vec<u8>> {
-    let mut packet = vec![r.read_u8().await?];
+    let packet = read_packet(r, MAX_CONNECT).await?;
     if packet[0] != 0x10 {
         return Err(Refused::NotConnect("the first packet is not CONNECT").into());
     }
+    Ok(packet)
+}
+
+/// Reads one whole MQTT packet of at most `max` bytes after its fixed header.
+async fn read_packet<R: AsyncReadExt + Unpin>(r: &mut R, max: usize) -> anyhow::Result<Vec<u8>> {
+    let mut packet = vec![r.read_u8().await?];
     let mut len = 0usize;
     for i in 0..4 {
         let b = r.read_u8().await?;
@@ -220,11 +310,11 @@ async fn read_connect<R: AsyncReadExt + Unpin>(r: &mut R) -> anyhow::Result<Vec<
             break;
         }
         if i == 3 {
-            return Err(Refused::NotConnect("bad remaining length").into());
+            return Err(Refused::BadPacket("bad remaining length").into());
         }
     }
-    if len > MAX_CONNECT {
-        return Err(Refused::NotConnect("CONNECT too large").into());
+    if len > max {
+        return Err(Refused::BadPacket("too large").into());
     }
     let head = packet.len();
     packet.resize(head + len, 0);
@@ -323,6 +413,58 @@ mod tests {
         let mut r = &huge[..];
         let e = read_connect(&mut r).await.unwrap_err().to_string();
         assert!(e.contains("too large"), "{e}");
+    }
+
+    fn with_length(first: u8, body: Vec<u8>) -> Vec<u8> {
+        let mut p = vec![first, body.len() as u8];
+        p.extend(body);
+        p
+    }
+
+    fn string(s: &str) -> Vec<u8> {
+        let mut v = (s.len() as u16).to_be_bytes().to_vec();
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    #[test]
+    fn a_board_publishes_and_subscribes_only_on_its_own_topics() {
+        let allowed = crate::broker_acl::DeviceTopics::of(
+            &rong_protocol::BranchId::new("kontum").unwrap(),
+            &DeviceId::new("kontum-kiosk-1").unwrap(),
+        );
+        let publish = |topic: &str| {
+            let mut body = string(topic);
+            body.extend_from_slice(b"payload");
+            check_packet(&with_length(0x30, body), &allowed)
+        };
+        assert_eq!(publish("rong/v1/kontum/kontum-kiosk-1/events"), Ok(()));
+        assert!(publish("rong/v1/kontum/kontum-kiosk-2/events").is_err());
+        assert!(
+            publish("rong/v1/kontum/deltas").is_err(),
+            "only central sends deltas"
+        );
+        let subscribe = |filters: &[&str]| {
+            let mut body = vec![0, 1];
+            for f in filters {
+                body.extend(string(f));
+                body.push(1);
+            }
+            check_packet(&with_length(0x82, body), &allowed)
+        };
+        assert_eq!(
+            subscribe(&["rong/v1/kontum/kontum-kiosk-1/ack", "rong/v1/kontum/deltas"]),
+            Ok(())
+        );
+        assert_eq!(
+            subscribe(&["rong/v1/kontum/kontum-kiosk-1/ack", "rong/v1/#"]),
+            Err(Refused::Subscribe("rong/v1/#".into()))
+        );
+        assert!(subscribe(&["rong/v1/dakto/deltas"]).is_err());
+        assert!(subscribe(&[]).is_err());
+        // A PINGREQ passes; a publish cut short does not.
+        assert_eq!(check_packet(&[0xc0, 0], &allowed), Ok(()));
+        assert!(check_packet(&[0x30, 1, 0], &allowed).is_err());
     }
 
     #[test]

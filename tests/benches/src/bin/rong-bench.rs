@@ -1,13 +1,15 @@
 //! Rông's benchmark: runs the real programs and prints a Markdown table for the README.
 //!
 //! `cargo build --release --bins && target/release/rong-bench [--items N] [--patrons M]
-//! [--checkouts N] [--offline-events N] [--ingest-events N]`.
+//! [--checkouts N] [--offline-events N] [--ingest-events N] [--tls true|false]`. With `--tls true`
+//! central serves HTTPS and MQTT over TLS, and the agent and the ingest's stand-in device
+//! speak it with certificates from central's CA.
 
 use std::time::{Duration, Instant};
 
 use rong_benches::flags::Flags;
 use rong_benches::measure::{db_mb, memory_mb, ms, percentile, write_bytes};
-use rong_benches::setup::{bootstrap_agent, tempdir};
+use rong_benches::setup::{bootstrap_agent_tls, tempdir};
 use rong_benches::table::Table;
 use rong_protocol::api::{Reply, RequestOp};
 use rong_protocol::event::{Event, EventBatch, EventBody};
@@ -25,9 +27,10 @@ struct Args {
     checkouts: usize,
     offline_events: usize,
     ingest_events: usize,
+    tls: bool,
 }
 
-const USAGE: &str = "usage: rong-bench [--items N] [--patrons M] [--checkouts N] [--offline-events N] [--ingest-events N]";
+const USAGE: &str = "usage: rong-bench [--items N] [--patrons M] [--checkouts N] [--offline-events N] [--ingest-events N] [--tls true|false]";
 
 fn main() {
     let flags = Flags::parse(
@@ -38,6 +41,7 @@ fn main() {
             "--checkouts",
             "--offline-events",
             "--ingest-events",
+            "--tls",
         ],
     );
     let a = Args {
@@ -46,11 +50,13 @@ fn main() {
         checkouts: flags.get("--checkouts", 2_000),
         offline_events: flags.get("--offline-events", 10_000),
         ingest_events: flags.get("--ingest-events", 50_000),
+        tls: flags.get("--tls", false),
     };
     let tmp = tempdir("rong-bench-");
     let mut rows = Table::new();
 
-    let mut central = Central::prepare(tmp.path(), None, "");
+    let tls_toml = if a.tls { "[tls]\nenabled = true\n" } else { "" };
+    let mut central = Central::prepare(tmp.path(), None, tls_toml);
     let seed_time = central.seed_timed(a.items, a.patrons);
     rows.row(
         format!("`central seed` of {} items, {} patrons", a.items, a.patrons),
@@ -58,9 +64,20 @@ fn main() {
         "–",
     );
     central.start();
+    let ca_file = tmp.path().join("central-ca.crt");
+    if a.tls {
+        let ca = central.ca_pem();
+        rong_tests::http::trust(central.http, &ca);
+        std::fs::write(&ca_file, &ca).expect("CA copy");
+    }
 
     // The device cache: a new agent bootstraps from the snapshot.
-    let (mut agent, took) = bootstrap_agent(tmp.path(), &central, Duration::from_secs(600));
+    let (mut agent, took) = bootstrap_agent_tls(
+        tmp.path(),
+        &central,
+        Duration::from_secs(600),
+        a.tls.then_some(ca_file.as_path()),
+    );
     rows.row(
         "Agent bootstrap from snapshot (download + load)",
         format!("{:.1} s", took.as_secs_f64()),
@@ -187,13 +204,21 @@ fn main() {
 
     // Central's ingest rate: a fake device publishes ready-made batches as fast as it can.
     // It signs every batch, as a board does, so the rate includes the signature checks.
-    let signer = central.enrol_device("kontum", "kontum-bench-1");
-    let spy = Spy::connect(
-        &central.mqtt_url,
-        "kontum-bench-1",
-        &["rong/v1/kontum/kontum-bench-1/ack".to_owned()],
-    )
-    .signed_by(signer);
+    let acks = ["rong/v1/kontum/kontum-bench-1/ack".to_owned()];
+    let spy = if a.tls {
+        let (signer, identity) = central.enrol_device_tls("kontum", "kontum-bench-1");
+        let url = central.mqtt_url.replace("mqtt://", "mqtts://");
+        let opts = rong_tests::mqtt::tls_options(
+            &url,
+            "kontum-bench-1",
+            &central.ca_pem(),
+            Some(identity),
+        );
+        Spy::with_options(opts, &acks).signed_by(signer)
+    } else {
+        let signer = central.enrol_device("kontum", "kontum-bench-1");
+        Spy::connect(&central.mqtt_url, "kontum-bench-1", &acks).signed_by(signer)
+    };
     let dev = DeviceId::new("kontum-bench-1").expect("id");
     let log = uuid::Uuid::now_v7();
     let now = chrono::Utc::now();
