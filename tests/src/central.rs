@@ -135,8 +135,12 @@ impl Central {
 
     /// Enrols `device` of `branch` the way a board does (a code from
     /// [`Central::enrolment_code`], spent at `POST /api/v1/device/enrol` with a new key);
-    /// answers its signer, for tests that play a device.
-    pub fn enrol_device(&self, branch: &str, device: &str) -> rong_identity::Signer {
+    /// answers the key and central's answer.
+    pub fn enrol_board(
+        &self,
+        branch: &str,
+        device: &str,
+    ) -> (rong_identity::KeyPair, rong_identity::EnrolResponse) {
         let code = self.enrolment_code(branch, device);
         let key = rong_identity::KeyPair::generate();
         let body = serde_json::json!({"code": code, "public_key": key.public().to_base64()});
@@ -147,7 +151,16 @@ impl Central {
             "enrol {device}: {}",
             String::from_utf8_lossy(&r.body)
         );
-        assert_eq!(r.json()["device"], device);
+        let answer: rong_identity::EnrolResponse =
+            serde_json::from_slice(&r.body).expect("enrolment answer");
+        assert_eq!(answer.device, device);
+        (key, answer)
+    }
+
+    /// Like [`Central::enrol_board`], answering the board's signer, for tests that play a
+    /// device.
+    pub fn enrol_device(&self, branch: &str, device: &str) -> rong_identity::Signer {
+        let (key, _) = self.enrol_board(branch, device);
         rong_identity::Signer::new(device, key)
     }
 
@@ -179,18 +192,7 @@ impl Central {
         branch: &str,
         device: &str,
     ) -> (rong_identity::Signer, rong_identity::tls::ClientIdentity) {
-        let code = self.enrolment_code(branch, device);
-        let key = rong_identity::KeyPair::generate();
-        let body = serde_json::json!({"code": code, "public_key": key.public().to_base64()});
-        let r = self.request("POST", rong_identity::ENROL_PATH, Some(&body));
-        assert_eq!(
-            r.status,
-            200,
-            "enrol {device}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-        let answer: rong_identity::EnrolResponse =
-            serde_json::from_slice(&r.body).expect("enrolment answer");
+        let (key, answer) = self.enrol_board(branch, device);
         let cert = answer.tls.expect("a certificate").certificate;
         let identity = rong_identity::tls::ClientIdentity::device(&cert, &key).expect("identity");
         (rong_identity::Signer::new(device, key), identity)

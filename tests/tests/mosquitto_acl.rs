@@ -290,12 +290,7 @@ fn on_the_shipped_tls_config_boards_and_central_get_in_by_certificate_only() {
     rong_tests::http::trust(central.http, &ca);
 
     // A board on another branch, played by the test, listening to everything.
-    let code = central.enrolment_code("dakto", "dakto-kiosk-1");
-    let key = rong_identity::KeyPair::generate();
-    let body = serde_json::json!({"code": code, "public_key": key.public().to_base64()});
-    let r = central.request("POST", rong_identity::ENROL_PATH, Some(&body));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let answer: rong_identity::EnrolResponse = serde_json::from_slice(&r.body).expect("answer");
+    let (key, answer) = central.enrol_board("dakto", "dakto-kiosk-1");
     let cert = answer.tls.expect("a certificate").certificate;
     let b_opts = || {
         tls_options(

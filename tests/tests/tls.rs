@@ -40,23 +40,6 @@ fn plain_answer(addr: SocketAddr) -> String {
     String::from_utf8_lossy(&got).into_owned()
 }
 
-/// Enrols `device` the way a board does, over HTTPS: its key and central's answer.
-fn enrol(s: &Scenario, branch: &str, device: &str) -> (KeyPair, EnrolResponse) {
-    let code = s.central.enrolment_code(branch, device);
-    let key = KeyPair::generate();
-    let body = serde_json::json!({"code": code, "public_key": key.public().to_base64()});
-    let r = http::request(
-        s.central.http,
-        "POST",
-        rong_identity::ENROL_PATH,
-        Some(&body),
-    )
-    .expect("enrol over HTTPS");
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    let answer: EnrolResponse = serde_json::from_slice(&r.body).expect("enrolment answer");
-    (key, answer)
-}
-
 fn identity(answer: &EnrolResponse, key: &KeyPair) -> ClientIdentity {
     let cert = &answer.tls.as_ref().expect("a certificate").certificate;
     ClientIdentity::device(cert, key).expect("identity")
@@ -171,8 +154,8 @@ fn may_publish(opts: rumqttc::MqttOptions, topic: &str) -> bool {
 fn the_tls_broker_lets_in_only_enrolled_boards_each_as_itself() {
     let s = start();
     let (url, ca) = (mqtts(&s), s.central.ca_pem());
-    let (key_a, answer_a) = enrol(&s, "kontum", "kontum-kiosk-1");
-    let (key_b, answer_b) = enrol(&s, "kontum", "kontum-kiosk-2");
+    let (key_a, answer_a) = s.central.enrol_board("kontum", "kontum-kiosk-1");
+    let (key_b, answer_b) = s.central.enrol_board("kontum", "kontum-kiosk-2");
     assert_eq!(
         answer_a.tls.as_ref().expect("certificate").ca.trim(),
         ca.trim()
@@ -268,7 +251,7 @@ fn the_tls_broker_lets_in_only_enrolled_boards_each_as_itself() {
     assert!(accepted(as_a("kontum-kiosk-1")), "A still");
 
     // Enrolled again with a new key, B's old certificate is worthless.
-    let (key_b2, answer_b2) = enrol(&s, "kontum", "kontum-kiosk-2");
+    let (key_b2, answer_b2) = s.central.enrol_board("kontum", "kontum-kiosk-2");
     assert!(accepted(tls_options(
         &url,
         "kontum-kiosk-2",
