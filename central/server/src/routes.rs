@@ -37,6 +37,8 @@ pub struct AppState {
     pub documents: Documents,
     /// Device enrolment's and the device routes' guard's.
     pub devices: DeviceAuth,
+    /// PIN checks for the boards.
+    pub pins: crate::http::pins::Pins,
 }
 
 /// Who may call a route.
@@ -116,6 +118,12 @@ fn table(max_chunk: usize) -> Vec<Route> {
         ),
         // Snapshots for agents that fell too far behind.
         route(Device, "/api/v1/snapshot/{branch}", get(snapshot::snapshot)),
+        // A board asks central to check a reader's PIN.
+        route(
+            Device,
+            rong_identity::pin::PIN_PATH,
+            post(crate::http::pins::check_pin),
+        ),
         // A board renews its TLS certificate.
         route(
             Device,
@@ -312,6 +320,7 @@ mod tests {
             Caller::Device,
             &[
                 "/api/v1/device/certificate",
+                "/api/v1/device/pin",
                 "/api/v1/snapshot/{branch}",
                 "/files",
                 "/files/",

@@ -362,6 +362,14 @@ fn app_state(
             reads: reads.clone(),
             base: Arc::new(public_base),
         },
+        pins: crate::http::pins::Pins {
+            reads: reads.clone(),
+            writer: ingest.writer().clone(),
+            hash_work: Arc::new(central_web::HashWork::new(
+                config.dashboard.password_hash_concurrency,
+            )),
+            in_flight: Arc::default(),
+        },
         devices: DeviceAuth {
             reads: reads.clone(),
             writer: ingest.writer().clone(),

@@ -17,6 +17,7 @@ mod handles;
 pub mod identity;
 mod ingest;
 mod patrons;
+pub mod pins;
 pub mod queries;
 mod reference;
 pub mod search;
@@ -52,6 +53,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0008_staff_access.sql")),
     Migration::sql(include_str!("migrations/0009_epoch.sql")).then(epoch::create),
     Migration::sql(include_str!("migrations/0010_device_identity.sql")),
+    Migration::sql(include_str!("migrations/0011_pin_attempts.sql")),
 ];
 
 /// The schema version this build writes.

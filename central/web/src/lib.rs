@@ -13,6 +13,7 @@
 pub mod alerts;
 pub mod audit;
 mod auth;
+pub use auth::HashWork;
 pub mod config;
 pub mod devices;
 pub mod digitise;

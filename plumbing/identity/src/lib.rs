@@ -18,6 +18,7 @@ pub mod enrol;
 pub mod http_auth;
 pub mod keys;
 pub mod mqtt;
+pub mod pin;
 pub mod tls;
 
 pub use code::EnrolmentCode;

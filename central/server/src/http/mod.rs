@@ -7,6 +7,7 @@ pub mod device;
 pub mod guard;
 pub mod limits;
 pub mod openapi;
+pub mod pins;
 pub mod public;
 pub mod snapshot;
 

@@ -54,6 +54,18 @@ fn device_identity(doc: &mut Value) {
             "429": {"description": "Too many attempts from this address (Retry-After)"}
         }
     }});
+    doc["paths"][rong_identity::pin::PIN_PATH] = json!({"post": {
+        "summary": "A board asks central to check a reader's PIN: central holds the PIN hashes and every card's failure count, so a lockout (3 wrong PINs, 15 minutes) holds on every device",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["card", "pin"], "properties": {
+            "card": {"type": "string"}, "pin": {"type": "string", "maxLength": 32}
+        }}}}},
+        "responses": {
+            "200": {"description": "`{outcome: right|not_needed|wrong|locked|unknown_patron, locked_until_ms?}`"},
+            "400": {"description": "Not a card number, or no PIN"},
+            "401": {"description": "Not a device's signed request"},
+            "409": {"description": "Another attempt for this card is being checked"}
+        }
+    }});
     doc["paths"][rong_identity::CERTIFICATE_PATH] = json!({"post": {
         "summary": "A board renews its TLS certificate: central certifies the key the board enrolled with (nothing in the request but its signature)",
         "responses": {
