@@ -5,6 +5,7 @@
 //!
 //! Every method blocks (SQLite, argon2): call them from `spawn_blocking`.
 
+pub mod central_pin;
 mod session;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use argon2::Argon2;
-use rong_lending::{LendingContext, PinGate, PinPolicy, Refusal};
+use rong_identity::pin::{PinAnswer, PinOutcome};
+use rong_lending::{LendingContext, PinGate, PinPolicy, PinState, Refusal};
 use rong_protocol::api::{ApiError, ErrorCode, LoanView, PatronView, Reply, Who};
 use rong_protocol::barcode;
 use rong_protocol::delta::{Branch, ClosedDay, LoanRule, Patron};
@@ -59,6 +61,8 @@ pub struct Circulation {
     hardware: Arc<Hardware>,
     /// Woken after every event written, so that the sync loop sends it.
     new_event: Arc<Notify>,
+    /// Central, which checks PINs while the board is online (set once enrolled).
+    pins: std::sync::RwLock<Option<Arc<dyn central_pin::PinAuthority>>>,
 }
 
 fn internal(e: StoreError) -> ApiError {
@@ -128,6 +132,49 @@ impl Circulation {
             sessions: Mutex::new(Sessions::new(idle)),
             hardware,
             new_event,
+            pins: std::sync::RwLock::new(None),
+        }
+    }
+
+    /// Asks `authority` (central) to check PINs from now on, while it can be reached.
+    pub fn set_pin_authority(&self, authority: Arc<dyn central_pin::PinAuthority>) {
+        *self.pins.write().unwrap_or_else(|e| e.into_inner()) = Some(authority);
+    }
+
+    /// Central's verdict on a PIN, if central can be asked now.
+    fn central_verdict(&self, card: &str, pin: &str) -> Option<PinAnswer> {
+        let authority = self.pins.read().unwrap_or_else(|e| e.into_inner()).clone();
+        authority?.check(card, pin)
+    }
+
+    /// Takes central's verdict, keeping its lock here too so that it holds offline.
+    fn take_central_verdict(&self, patron: Patron, answer: PinAnswer) -> Result<Patron, ApiError> {
+        let state = match answer.outcome {
+            PinOutcome::Right | PinOutcome::NotNeeded => Some(PinState::default()),
+            PinOutcome::Locked => Some(PinState {
+                failures: 0,
+                locked_until: answer.locked_until_ms,
+            }),
+            PinOutcome::Wrong | PinOutcome::UnknownPatron => None,
+        };
+        if let Some(state) = state {
+            let mut store = self.store.lock();
+            if store.pin_state(&patron.card).map_err(internal)? != state {
+                self.commit(
+                    &mut store,
+                    Commit {
+                        event: None,
+                        loan: LoanChange::None,
+                        pin: Some((patron.card.clone(), state)),
+                    },
+                )?;
+            }
+        }
+        match answer.outcome {
+            PinOutcome::Right | PinOutcome::NotNeeded => Ok(patron),
+            PinOutcome::Wrong => Err(refused(Refusal::new(ErrorCode::WrongPin, ""))),
+            PinOutcome::Locked => Err(refused(Refusal::new(ErrorCode::PinLocked, ""))),
+            PinOutcome::UnknownPatron => Err(refused(Refusal::new(ErrorCode::UnknownPatron, ""))),
         }
     }
 
@@ -243,6 +290,10 @@ impl Circulation {
         let PinGate::Verify { pin, hash } = gate else {
             return Ok(patron);
         };
+        // Online, central decides, and its count holds on every device.
+        if let Some(answer) = self.central_verdict(&patron.card, &pin) {
+            return self.take_central_verdict(patron, answer);
+        }
         // argon2 is slow on purpose: verify without holding the store.
         let right = verify_pin(&pin, &hash);
         let mut store = self.store.lock();

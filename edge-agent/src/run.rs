@@ -244,6 +244,19 @@ async fn run_once<S: Future<Output = ()>>(
             )
         }
     };
+    // Once enrolled, central checks PINs while the board is online.
+    if let Some(id) = &identity {
+        match crate::circulation::central_pin::CentralPins::new(
+            &services.config.central.url,
+            id.tls.as_deref().map(crate::tls::BoardTls::ca_pem),
+            id.signer.clone(),
+            services.link.clone(),
+            tokio::runtime::Handle::current(),
+        ) {
+            Ok(pins) => services.circulation.set_pin_authority(Arc::new(pins)),
+            Err(e) => tracing::error!(error = %e, "PINs are checked on this board only"),
+        }
+    }
     // The board's certificate renews itself while the agent runs.
     if let Some((id, tls)) = identity.as_ref().and_then(|id| Some((id, id.tls.clone()?))) {
         tokio::spawn(crate::identity::keep_renewed(

@@ -324,3 +324,80 @@ fn parallel_wrong_pins_all_count() {
     );
     assert_eq!(code(c.loans(&who(Some("1234")))), ErrorCode::PinLocked);
 }
+
+/// Central, played: answers from a script and notes what it was asked.
+#[derive(Debug)]
+struct ScriptedCentral {
+    answers: Mutex<Vec<Option<rong_identity::pin::PinAnswer>>>,
+    asked: Mutex<Vec<(String, String)>>,
+}
+
+impl super::central_pin::PinAuthority for ScriptedCentral {
+    fn check(&self, card: &str, pin: &str) -> Option<rong_identity::pin::PinAnswer> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push((card.to_owned(), pin.to_owned()));
+        self.answers.lock().unwrap().remove(0)
+    }
+}
+
+#[test]
+fn online_central_decides_on_pins_and_its_lock_holds_offline() {
+    use rong_identity::pin::{PinAnswer, PinOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let (c, store) = service(dir.path());
+    let answer = |outcome, locked_until_ms| {
+        Some(PinAnswer {
+            outcome,
+            locked_until_ms,
+        })
+    };
+    let until = now_ms() + 15 * 60_000;
+    let central = Arc::new(ScriptedCentral {
+        answers: Mutex::new(vec![
+            // Central says right although the hash here says otherwise (a PIN changed at
+            // central before its delta arrived).
+            answer(PinOutcome::Right, None),
+            answer(PinOutcome::Wrong, None),
+            // Locked by attempts on other devices.
+            answer(PinOutcome::Locked, Some(until)),
+        ]),
+        asked: Mutex::default(),
+    });
+    c.set_pin_authority(central.clone());
+    assert!(c.loans(&who(Some("9999"))).is_ok(), "central's word");
+    assert_eq!(code(c.loans(&who(Some("1234")))), ErrorCode::WrongPin);
+    assert_eq!(
+        store.lock().pin_state("P1").unwrap().failures,
+        0,
+        "central counted it, not the board"
+    );
+    assert_eq!(code(c.loans(&who(Some("1234")))), ErrorCode::PinLocked);
+    assert_eq!(
+        store.lock().pin_state("P1").unwrap().locked_until,
+        Some(until),
+        "central's lock kept here"
+    );
+    // The lock holds here without asking again (and so offline too).
+    assert_eq!(code(c.loans(&who(Some("1234")))), ErrorCode::PinLocked);
+    assert_eq!(code(c.loans(&who(None))), ErrorCode::PinLocked);
+    assert_eq!(central.asked.lock().unwrap().len(), 3);
+    assert_eq!(
+        central.asked.lock().unwrap()[0],
+        ("P1".into(), "9999".into())
+    );
+}
+
+#[test]
+fn when_central_cannot_be_asked_the_board_checks_the_pin_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, store) = service(dir.path());
+    c.set_pin_authority(Arc::new(ScriptedCentral {
+        answers: Mutex::new(vec![None, None]),
+        asked: Mutex::default(),
+    }));
+    assert_eq!(code(c.loans(&who(Some("0000")))), ErrorCode::WrongPin);
+    assert_eq!(store.lock().pin_state("P1").unwrap().failures, 1);
+    assert!(c.loans(&who(Some("1234"))).is_ok());
+}

@@ -22,10 +22,11 @@ use rong_protocol::api::ErrorCode;
 
 use super::ApiError;
 
-/// Wrong PINs before a card is locked, and for how long.
+/// Wrong PINs before a card is locked, and for how long: the boards' defaults
+/// (`[circulation] pin_max_attempts`, `pin_lock_minutes`), which they apply offline.
 pub const POLICY: PinPolicy = PinPolicy {
-    max_attempts: 3,
-    lock_minutes: 15,
+    max_attempts: 5,
+    lock_minutes: 60,
 };
 
 /// The most argon2 memory (KiB) and passes a stored hash may ask for; a hash asking more is
