@@ -250,7 +250,10 @@ async fn run_once<S: Future<Output = ()>>(
             &services.config.central.url,
             id.tls.as_deref().map(crate::tls::BoardTls::ca_pem),
             id.signer.clone(),
-            services.link.clone(),
+            {
+                let link = services.link.clone();
+                Box::new(move || link.online())
+            },
             tokio::runtime::Handle::current(),
         ) {
             Ok(pins) => services.circulation.set_pin_authority(Arc::new(pins)),

@@ -9,8 +9,6 @@ use std::time::Duration;
 use rong_identity::pin::{PinAnswer, PinCheck, PIN_PATH};
 use rong_identity::Signer;
 
-use crate::status::Link;
-
 /// How long a reader waits for central before the board checks the PIN itself.
 const ASK_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -27,7 +25,7 @@ pub struct CentralPins {
     http: reqwest::Client,
     signer: Arc<Signer>,
     url: String,
-    link: Arc<Link>,
+    online: Box<dyn Fn() -> bool + Send + Sync>,
     runtime: tokio::runtime::Handle,
 }
 
@@ -41,12 +39,12 @@ impl std::fmt::Debug for CentralPins {
 
 impl CentralPins {
     /// Asks central at `central_url` (with `ca_pem`, over HTTPS trusting it only) while
-    /// `link` says the board is online.
+    /// `online` says the board is online.
     pub fn new(
         central_url: &str,
         ca_pem: Option<&str>,
         signer: Arc<Signer>,
-        link: Arc<Link>,
+        online: Box<dyn Fn() -> bool + Send + Sync>,
         runtime: tokio::runtime::Handle,
     ) -> anyhow::Result<CentralPins> {
         Ok(CentralPins {
@@ -58,7 +56,7 @@ impl CentralPins {
             )?,
             signer,
             url: format!("{}{PIN_PATH}", central_url.trim_end_matches('/')),
-            link,
+            online,
             runtime,
         })
     }
@@ -82,7 +80,7 @@ impl CentralPins {
 
 impl PinAuthority for CentralPins {
     fn check(&self, card: &str, pin: &str) -> Option<PinAnswer> {
-        if !self.link.online() {
+        if !(self.online)() {
             return None;
         }
         match self.runtime.block_on(self.ask(card, pin)) {
