@@ -39,6 +39,29 @@ pub struct Config {
     pub backup: BackupConfig,
     /// HTTPS and MQTT over TLS, and central's certificate authority.
     pub tls: crate::tls::TlsConfig,
+    /// PINs checked by central for the boards.
+    pub pins: PinsConfig,
+}
+
+/// `[pins]`: the lockout central applies when it checks a PIN for a board (set it like the
+/// boards' `[circulation] pin_max_attempts` and `pin_lock_minutes`, which they apply
+/// offline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PinsConfig {
+    /// Wrong PINs, on any devices, before a card is locked.
+    pub max_attempts: u32,
+    /// How long it stays locked, minutes.
+    pub lock_minutes: u32,
+}
+
+impl Default for PinsConfig {
+    fn default() -> Self {
+        PinsConfig {
+            max_attempts: 5,
+            lock_minutes: 60,
+        }
+    }
 }
 
 /// `[backup]`: backups `central serve` takes by itself.
@@ -284,6 +307,7 @@ impl Default for Config {
             digitise: DigitiseConfig::default(),
             backup: BackupConfig::default(),
             tls: crate::tls::TlsConfig::default(),
+            pins: PinsConfig::default(),
         }
     }
 }
@@ -373,6 +397,7 @@ impl Layered for Config {
             digitise,
             backup,
             tls,
+            pins: _,
         } = self;
         env.set("RONG_DATA_DIR", data_dir, PathBuf::from);
         env.parse("RONG_UPLOADS_MAX_FILE_BYTES", &mut uploads.max_file_bytes)?;
@@ -450,6 +475,11 @@ impl Layered for Config {
             ));
         }
         self.backup.at_time().map_err(ConfigError::Invalid)?;
+        if self.pins.max_attempts == 0 || self.pins.lock_minutes == 0 {
+            return Err(ConfigError::Invalid(
+                "pins.max_attempts and pins.lock_minutes must be at least 1".into(),
+            ));
+        }
         if let Some(url) = &self.broker.external_url {
             rong_mqtt::BrokerUrl::parse(url).map_err(|reason| {
                 ConfigError::Invalid(format!(
@@ -611,6 +641,8 @@ mod tests {
         assert_eq!(c.uploads, Config::default().uploads);
         assert_eq!(c.digitise, Config::default().digitise);
         assert_eq!(c.backup, Config::default().backup);
+        assert_eq!(c.pins, Config::default().pins);
+        assert_eq!(c.tls, Config::default().tls);
     }
 
     #[test]

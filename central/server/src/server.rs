@@ -369,6 +369,10 @@ fn app_state(
                 config.dashboard.password_hash_concurrency,
             )),
             in_flight: Arc::default(),
+            policy: rong_lending::PinPolicy {
+                max_attempts: config.pins.max_attempts,
+                lock_minutes: config.pins.lock_minutes,
+            },
         },
         devices: DeviceAuth {
             reads: reads.clone(),

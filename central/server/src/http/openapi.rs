@@ -55,7 +55,7 @@ fn device_identity(doc: &mut Value) {
         }
     }});
     doc["paths"][rong_identity::pin::PIN_PATH] = json!({"post": {
-        "summary": "A board asks central to check a reader's PIN: central holds the PIN hashes and every card's failure count, so a lockout (5 wrong PINs, 60 minutes) holds on every device",
+        "summary": "A board asks central to check a reader's PIN: central holds the PIN hashes and every card's failure count, so a lockout (`[pins]`: by default 5 wrong PINs lock the card for an hour) holds on every device",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["card", "pin"], "properties": {
             "card": {"type": "string"}, "pin": {"type": "string", "maxLength": 32}
         }}}}},

@@ -22,13 +22,6 @@ use rong_protocol::api::ErrorCode;
 
 use super::ApiError;
 
-/// Wrong PINs before a card is locked, and for how long: the boards' defaults
-/// (`[circulation] pin_max_attempts`, `pin_lock_minutes`), which they apply offline.
-pub const POLICY: PinPolicy = PinPolicy {
-    max_attempts: 5,
-    lock_minutes: 60,
-};
-
 /// The most argon2 memory (KiB) and passes a stored hash may ask for; a hash asking more is
 /// treated as wrong rather than verified (central made every hash it holds; this only
 /// stops a tampered row from taking the machine).
@@ -46,6 +39,8 @@ pub struct Pins {
     pub hash_work: Arc<central_web::HashWork>,
     /// Cards with an attempt being checked.
     pub in_flight: Arc<Mutex<HashSet<String>>>,
+    /// Wrong PINs before a card is locked, and for how long (`[pins]`).
+    pub policy: PinPolicy,
 }
 
 /// Frees a card's slot when its attempt ends, however it ends.
@@ -149,10 +144,10 @@ async fn check(
         .run(move || verify(&pin, &hash))
         .await
         .map_err(ApiError::Internal)?;
-    let c = card.clone();
+    let (c, policy) = (card.clone(), st.policy);
     let verdict = st
         .writer
-        .run(move |s| s.count_pin_attempt(&c, right, POLICY, now))
+        .run(move |s| s.count_pin_attempt(&c, right, policy, now))
         .await?;
     if verdict.locked_now {
         let masked = rong_protocol::privacy::mask_card(&card);
@@ -161,7 +156,7 @@ async fn check(
             .branch(Some(who.branch.as_str()))
             .detail(format!(
                 "{} wrong PINs; locked for {} minutes",
-                POLICY.max_attempts, POLICY.lock_minutes
+                policy.max_attempts, policy.lock_minutes
             ));
         let _ = st.writer.audit(entry).await;
     }
