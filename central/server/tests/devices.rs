@@ -133,6 +133,19 @@ async fn every_device_route_refuses_requests_without_valid_credentials() {
                 s == 401 || s == 405,
                 "{method} {path} without credentials: {s}"
             );
+            // Signed, but by a key central does not know for that device.
+            let forger = Signer::new("kt-01-scan", KeyPair::generate());
+            let url = run.url(&path);
+            let r = common::signed(&http, &forger, method.clone(), &url)
+                .header("Tus-Resumable", "1.0.0")
+                .send()
+                .await
+                .unwrap();
+            let s = r.status().as_u16();
+            assert!(
+                s == 401 || s == 405,
+                "{method} {path} with another key: {s}"
+            );
             refused += usize::from(s == 401);
         }
         assert!(refused > 0, "{path} was never refused");
@@ -304,5 +317,17 @@ async fn a_revoked_device_is_refused_at_once() {
         create(&run, run.scanner(), "kt-01-scan", 10).await.status(),
         403
     );
+    // Nor a new certificate, nor a PIN check.
+    for path in [
+        rong_identity::CERTIFICATE_PATH,
+        rong_identity::pin::PIN_PATH,
+    ] {
+        let r = common::signed(&http, run.scanner(), Method::POST, &run.url(path))
+            .json(&serde_json::json!({"card": "P0001", "pin": "1234"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
     run.stop().await;
 }
