@@ -79,33 +79,21 @@ impl BoardTls {
         }))
     }
 
-    /// Keeps what central answered in `dir` (the CA only when it is not pinned yet, or is
-    /// the same) and loads it.
+    /// Keeps what central answered at enrolment in `dir` and makes it the board's.
     pub fn save(
         dir: &Path,
         key: &PrivateKeyDer<'static>,
         cert: &Certificate,
     ) -> anyhow::Result<BoardTls> {
-        let ca = dir.join(CA_FILE);
-        if let Ok(pinned) = std::fs::read_to_string(&ca) {
-            if pinned.trim() != cert.ca.trim() {
-                anyhow::bail!(
-                    "central answered with another CA than the one pinned in {}; refusing it",
-                    ca.display()
-                );
-            }
-        }
-        // Checked before anything is written.
-        identity(&cert.certificate, key)?;
-        rong_identity::tls::roots(&cert.ca)?;
-        let validity = Validity {
-            issued_ms: crate::clock::now_ms(),
-            expires_ms: cert.expires_ms,
-        };
-        crate::host::write_atomically(&dir.join(CERT_FILE), cert.certificate.as_bytes())?;
-        crate::host::write_atomically(&dir.join(VALIDITY_FILE), &serde_json::to_vec(&validity)?)?;
-        crate::host::write_atomically(&ca, cert.ca.as_bytes())?;
-        BoardTls::load(dir, key)?.context("the certificate just written is missing")
+        let (id, v) = write(dir, key, cert)?;
+        Ok(BoardTls {
+            dir: dir.to_owned(),
+            ca_pem: cert.ca.clone(),
+            key: key.clone_key(),
+            identity: RenewableIdentity::new(id)?,
+            issued_ms: AtomicI64::new(v.issued_ms),
+            expires_ms: AtomicI64::new(v.expires_ms),
+        })
     }
 
     /// Central's CA, PEM.
@@ -134,14 +122,41 @@ impl BoardTls {
 
     /// Keeps `cert` (a renewal central answered) and presents it from now on.
     pub fn install(&self, cert: &Certificate) -> anyhow::Result<()> {
-        let fresh = BoardTls::save(&self.dir, &self.key, cert)?;
-        self.identity
-            .replace(identity(&cert.certificate, &self.key)?)?;
-        self.issued_ms
-            .store(fresh.issued_ms.load(Ordering::Relaxed), Ordering::Relaxed);
-        self.expires_ms.store(fresh.expires_ms(), Ordering::Relaxed);
+        let (id, v) = write(&self.dir, &self.key, cert)?;
+        self.identity.replace(id)?;
+        self.issued_ms.store(v.issued_ms, Ordering::Relaxed);
+        self.expires_ms.store(v.expires_ms, Ordering::Relaxed);
         Ok(())
     }
+}
+
+/// Checks what central answered and writes it to `dir` (the CA only when it is not pinned
+/// yet, or is the same); answers the identity it makes and its validity.
+fn write(
+    dir: &Path,
+    key: &PrivateKeyDer<'static>,
+    cert: &Certificate,
+) -> anyhow::Result<(ClientIdentity, Validity)> {
+    let ca = dir.join(CA_FILE);
+    if let Ok(pinned) = std::fs::read_to_string(&ca) {
+        if pinned.trim() != cert.ca.trim() {
+            anyhow::bail!(
+                "central answered with another CA than the one pinned in {}; refusing it",
+                ca.display()
+            );
+        }
+    }
+    // Checked before anything is written.
+    let id = identity(&cert.certificate, key)?;
+    rong_identity::tls::roots(&cert.ca)?;
+    let validity = Validity {
+        issued_ms: crate::clock::now_ms(),
+        expires_ms: cert.expires_ms,
+    };
+    crate::host::write_atomically(&dir.join(CERT_FILE), cert.certificate.as_bytes())?;
+    crate::host::write_atomically(&dir.join(VALIDITY_FILE), &serde_json::to_vec(&validity)?)?;
+    crate::host::write_atomically(&ca, cert.ca.as_bytes())?;
+    Ok((id, validity))
 }
 
 /// A TLS client identity: `cert_pem` for `key`.

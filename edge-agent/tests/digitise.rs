@@ -163,6 +163,7 @@ async fn uploads_resume_through_cut_chunks_and_the_bag_is_safe() {
         &url,
         common::signer(dir.path()),
         rong_tests::stand_in::central_key().public(),
+        None,
     )
     .unwrap();
     let mut failures = 0;
@@ -219,6 +220,7 @@ async fn a_crash_after_centrals_confirmation_resumes_from_centrals_offset() {
         &url,
         common::signer(dir.path()),
         rong_tests::stand_in::central_key().public(),
+        None,
     )
     .unwrap();
     let files = a.store.lock().uploads(&id).unwrap();
@@ -436,7 +438,7 @@ async fn a_verdict_central_did_not_sign_keeps_the_masters() {
         row.summary.state.name().to_owned()
     };
     let pinning = |key: rong_identity::PublicKey| {
-        TusClient::new(&url, common::signer(dir.path()), key).unwrap()
+        TusClient::new(&url, common::signer(dir.path()), key, None).unwrap()
     };
     let right = pinning(rong_tests::stand_in::central_key().public());
     let e = upload_next(&a.digitise, &right).await.unwrap_err();

@@ -28,17 +28,7 @@ fn accepted(url: &str, id: &str, password: Option<&str>) -> bool {
     if let Some(p) = password {
         opts.set_credentials(id, p);
     }
-    let (_client, mut conn) = rumqttc::Client::new(opts, 8);
-    for ev in conn.iter().take(5) {
-        match ev {
-            Ok(rumqttc::Event::Incoming(rumqttc::Packet::ConnAck(a))) => {
-                return a.code == rumqttc::ConnectReturnCode::Success
-            }
-            Ok(_) => {}
-            Err(_) => return false,
-        }
-    }
-    false
+    rong_tests::mqtt::accepted(opts)
 }
 
 /// Publishes once as `id` and waits for the broker's acknowledgement (Mosquitto
@@ -262,7 +252,7 @@ fn central_keeps_the_acl_and_a_revoked_board_loses_its_topics_on_the_broker() {
 #[test]
 fn on_the_shipped_tls_config_boards_and_central_get_in_by_certificate_only() {
     use rong_identity::tls::ClientIdentity;
-    use rong_tests::mqtt::{accepted, tls_options};
+    use rong_tests::mqtt::tls_options;
 
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
@@ -300,7 +290,9 @@ fn on_the_shipped_tls_config_boards_and_central_get_in_by_certificate_only() {
             Some(ClientIdentity::device(&cert, &key).expect("identity")),
         )
     };
-    wait_until("the dakto board let in", T, || accepted(b_opts()));
+    wait_until("the dakto board let in", T, || {
+        rong_tests::mqtt::accepted(b_opts())
+    });
     let b = Spy::with_options(b_opts(), &["rong/v1/#".into()]);
 
     // A kiosk enrols over HTTPS and lends through Mosquitto.
@@ -330,14 +322,11 @@ fn on_the_shipped_tls_config_boards_and_central_get_in_by_certificate_only() {
     );
 
     assert!(
-        !accepted(tls_options(&url, "x", &ca, None)),
+        !rong_tests::mqtt::accepted(tls_options(&url, "x", &ca, None)),
         "no certificate"
     );
     assert!(
-        !accepted(rong_tests::mqtt::options(
-            &url.replace("mqtts", "mqtt"),
-            "x"
-        )),
+        !accepted(&url.replace("mqtts", "mqtt"), "x", None),
         "no TLS"
     );
     let other = tempfile::tempdir().expect("tempdir");
@@ -346,7 +335,7 @@ fn on_the_shipped_tls_config_boards_and_central_get_in_by_certificate_only() {
     let read = |f: &str| std::fs::read_to_string(stranger.tls_dir().join(f)).expect("file");
     let foreign = ClientIdentity::from_pem(&read("client.crt"), &read("client.key")).expect("id");
     assert!(
-        !accepted(tls_options(&url, "central", &ca, Some(foreign))),
+        !rong_tests::mqtt::accepted(tls_options(&url, "central", &ca, Some(foreign))),
         "another CA's certificate"
     );
 }

@@ -123,15 +123,18 @@ fn a_board_enrols_syncs_lends_and_renews_its_certificate_over_tls() {
     assert_eq!(r.status, 401);
 }
 
-/// Whether the broker confirms `opts`'s subscription to `filter` (no: it cuts the client off).
-fn may_subscribe(opts: rumqttc::MqttOptions, filter: &str) -> bool {
+/// Whether the broker answers what `send` queues with the packet `acked` looks for (no:
+/// it cuts the client off).
+fn acknowledged(
+    opts: rumqttc::MqttOptions,
+    send: impl FnOnce(&rumqttc::Client),
+    acked: fn(&rumqttc::Packet) -> bool,
+) -> bool {
     let (client, mut conn) = rumqttc::Client::new(opts, 8);
-    client
-        .subscribe(filter, rumqttc::QoS::AtLeastOnce)
-        .expect("queue the subscription");
+    send(&client);
     for ev in conn.iter().take(20) {
         match ev {
-            Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => return true,
+            Ok(rumqttc::Event::Incoming(p)) if acked(&p) => return true,
             Ok(_) => {}
             Err(_) => return false,
         }
@@ -139,20 +142,28 @@ fn may_subscribe(opts: rumqttc::MqttOptions, filter: &str) -> bool {
     false
 }
 
-/// Whether the broker acknowledges `opts`'s publish to `topic` (no: it cuts the client off).
+/// Whether the broker confirms `opts`'s subscription to `filter`.
+fn may_subscribe(opts: rumqttc::MqttOptions, filter: &str) -> bool {
+    acknowledged(
+        opts,
+        |c| {
+            c.subscribe(filter, rumqttc::QoS::AtLeastOnce)
+                .expect("queue the subscription")
+        },
+        |p| matches!(p, rumqttc::Packet::SubAck(_)),
+    )
+}
+
+/// Whether the broker acknowledges `opts`'s publish to `topic`.
 fn may_publish(opts: rumqttc::MqttOptions, topic: &str) -> bool {
-    let (client, mut conn) = rumqttc::Client::new(opts, 8);
-    client
-        .publish(topic, rumqttc::QoS::AtLeastOnce, false, b"x".to_vec())
-        .expect("queue the publish");
-    for ev in conn.iter().take(20) {
-        match ev {
-            Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => return true,
-            Ok(_) => {}
-            Err(_) => return false,
-        }
-    }
-    false
+    acknowledged(
+        opts,
+        |c| {
+            c.publish(topic, rumqttc::QoS::AtLeastOnce, false, b"x".to_vec())
+                .expect("queue the publish")
+        },
+        |p| matches!(p, rumqttc::Packet::PubAck(_)),
+    )
 }
 
 #[test]

@@ -70,6 +70,12 @@ pub async fn serve(
         // A session cookie over HTTPS never goes out in clear.
         config.dashboard.secure_cookie = true;
     }
+    // Central's server certificate, for the broker's front door and (unless the library
+    // brings its own) HTTPS.
+    let own_server = match config.tls.enabled {
+        true => Some(ca.server(&config.tls.names)?),
+        false => None,
+    };
     let reads = Reads::new(store.path());
     let ocr_pool = central_digitise::process::WorkerPool::start(
         store.path(),
@@ -82,22 +88,21 @@ pub async fn serve(
     )?;
     let metrics = Arc::new(Metrics::default());
 
-    let (broker, mqtt_display) = match &config.broker.external_url {
-        Some(url) => {
+    let (broker, mqtt_display) = match (&config.broker.external_url, &own_server) {
+        (Some(url), _) => {
             let broker =
                 BrokerUrl::parse(url).map_err(|e| anyhow::anyhow!("broker.external_url: {e}"))?;
             let shown = format!("{}:{}", broker.host(), broker.port());
             (broker, shown)
         }
-        None if config.tls.enabled => {
+        (None, Some((cert, key))) => {
             // The broker in clear on a loopback port for central's own client; boards
             // come in through the TLS front door on broker.listen.
             let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
             let inner = crate::broker::start(loopback).await?;
-            let (cert, key) = ca.server(&config.tls.names)?;
             let tls = rong_identity::tls::server_config(
-                &cert,
-                &key,
+                cert,
+                key,
                 rong_identity::tls::ClientAuth::Required(ca.cert_pem()),
             )?;
             let front = crate::tls::mqtt_front::start(
@@ -111,7 +116,7 @@ pub async fn serve(
             tracing::info!(addr = %front, "embedded MQTT broker listening over TLS");
             (BrokerUrl::from(inner), front.to_string())
         }
-        None => {
+        (None, None) => {
             let addr = crate::broker::start(config.broker.listen).await?;
             tracing::info!(addr = %addr, "embedded MQTT broker listening");
             (BrokerUrl::from(loopback_of(addr)), addr.to_string())
@@ -196,15 +201,16 @@ pub async fn serve(
         app,
         config.tls.enabled.then_some(config.tls.hsts_max_age_secs),
     );
-    let https = if config.tls.enabled {
-        let (cert, key) = config.tls.http_identity(&ca)?;
-        Some(rong_identity::tls::server_config(
-            &cert,
-            &key,
-            rong_identity::tls::ClientAuth::None,
-        )?)
-    } else {
-        None
+    let https = match &own_server {
+        Some(own) => {
+            let (cert, key) = config.tls.http_identity(own)?;
+            Some(rong_identity::tls::server_config(
+                &cert,
+                &key,
+                rong_identity::tls::ClientAuth::None,
+            )?)
+        }
+        None => None,
     };
     let schedule =
         crate::backup::schedule::Schedule::from_config(&config.backup, config.utc_offset_minutes)

@@ -50,8 +50,9 @@ impl Default for TlsConfig {
 }
 
 impl TlsConfig {
-    /// HTTPS's certificate chain and key (PEM): the configured files, or central's own.
-    pub fn http_identity(&self, ca: &Ca) -> anyhow::Result<(String, String)> {
+    /// HTTPS's certificate chain and key (PEM): the configured files, or central's own
+    /// server certificate `own` (from [`Ca::server`]).
+    pub fn http_identity(&self, own: &(String, String)) -> anyhow::Result<(String, String)> {
         use anyhow::Context;
         match (&self.cert_file, &self.key_file) {
             (Some(c), Some(k)) => Ok((
@@ -60,7 +61,7 @@ impl TlsConfig {
                 std::fs::read_to_string(k)
                     .with_context(|| format!("tls.key_file {}", k.display()))?,
             )),
-            (None, None) => ca.server(&self.names),
+            (None, None) => Ok(own.clone()),
             _ => Err(anyhow::anyhow!(
                 "tls.cert_file and tls.key_file go together: set both or neither"
             )),
@@ -162,7 +163,8 @@ mod tests {
             cert_file: Some("x.crt".into()),
             ..TlsConfig::default()
         };
-        let e = c.http_identity(&ca).unwrap_err().to_string();
+        let own = ca.server(&c.names).unwrap();
+        let e = c.http_identity(&own).unwrap_err().to_string();
         assert!(e.contains("go together"), "{e}");
     }
 }

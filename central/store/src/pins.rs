@@ -23,15 +23,9 @@ pub struct PinContext {
 /// The patron of `card`, the branch `branch` and the card's failure record.
 pub fn pin_context(c: &Connection, card: &str, branch: &str) -> Result<PinContext, StoreError> {
     let patron = crate::reference::patron(c, card)?;
-    let branch = c
-        .prepare_cached(
-            "SELECT id, name, closed_weekdays, require_pin FROM branches WHERE id = ?1",
-        )?
-        .query_row(params![branch], crate::reference::branch_row)
-        .optional()?;
     Ok(PinContext {
         patron,
-        branch,
+        branch: crate::reference::branch(c, branch)?,
         state: pin_state(c, card)?,
     })
 }

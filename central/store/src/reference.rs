@@ -57,6 +57,8 @@ fn opt_date_at(r: &Row<'_>, i: usize) -> rusqlite::Result<Option<chrono::NaiveDa
         .transpose()
 }
 
+pub(super) const BRANCH_COLS: &str = "id, name, closed_weekdays, require_pin";
+
 pub(super) fn branch_row(r: &Row<'_>) -> rusqlite::Result<Branch> {
     from_row!(Branch => id: branch_at, name, closed_weekdays: weekdays_at, require_pin)(r)
 }
@@ -97,7 +99,7 @@ pub(super) fn load_cache(conn: &Connection) -> Result<RefCache, StoreError> {
     Ok(RefCache {
         branches: query_list(
             conn,
-            "SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id",
+            &format!("SELECT {BRANCH_COLS} FROM branches ORDER BY id"),
             [],
             branch_row,
         )?,
@@ -177,6 +179,14 @@ pub(super) fn put_patron(
 /// one snapshot marker instead).
 pub(super) fn write_item(c: &Connection, i: &Item) -> Result<(), StoreError> {
     Ok(reference::put_item(c, i)?)
+}
+
+/// Reads a branch by id.
+pub fn branch(conn: &Connection, id: &str) -> Result<Option<Branch>, StoreError> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT {BRANCH_COLS} FROM branches WHERE id = ?1"))?
+        .query_row(params![id], branch_row)
+        .optional()?)
 }
 
 /// Reads a patron by card.

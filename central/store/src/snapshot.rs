@@ -7,7 +7,7 @@ use rong_protocol::ids::BranchId;
 use rong_protocol::SCHEMA_VERSION;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::reference::{branch_row, item_row, patron_row, ITEM_COLS, PATRON_COLS};
+use super::reference::{branch_row, item_row, patron_row, BRANCH_COLS, ITEM_COLS, PATRON_COLS};
 use super::search::{record_row, RECORD_COLS};
 use super::StoreError;
 
@@ -77,7 +77,7 @@ pub fn write_snapshot<W: Write>(
     let o = &mut out;
     each(
         &tx,
-        "SELECT id, name, closed_weekdays, require_pin FROM branches ORDER BY id",
+        &format!("SELECT {BRANCH_COLS} FROM branches ORDER BY id"),
         branch_row,
         Op::PutBranch,
         o,

@@ -85,11 +85,13 @@ async fn status_error(r: reqwest::Response) -> TusError {
 }
 
 impl TusClient {
-    /// A client for `{central}/files/`, signing as `signer`.
+    /// A client for `{central}/files/`, signing as `signer`; with `ca_pem`, HTTPS trusts
+    /// central's CA only.
     pub fn new(
         central: &str,
         signer: std::sync::Arc<rong_identity::Signer>,
         central_key: rong_identity::PublicKey,
+        ca_pem: Option<&str>,
     ) -> Result<Self, TusError> {
         let base = Url::parse(&format!("{}/", central.trim_end_matches('/')))
             .map_err(|e| TusError::BadAnswer(format!("central url {central:?}: {e}")))?;
@@ -100,7 +102,7 @@ impl TusClient {
             reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
                 .timeout(Duration::from_secs(120)),
-            None,
+            ca_pem,
         )
         .map_err(|e| TusError::BadAnswer(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -109,20 +111,6 @@ impl TusClient {
             signer,
             central_key,
         })
-    }
-
-    /// With `ca_pem`, HTTPS trusts central's CA only.
-    pub fn with_ca(mut self, ca_pem: Option<&str>) -> Result<Self, TusError> {
-        if ca_pem.is_some() {
-            self.http = crate::tls::http_client(
-                reqwest::Client::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .timeout(Duration::from_secs(120)),
-                ca_pem,
-            )
-            .map_err(|e| TusError::BadAnswer(format!("TLS: {e}")))?;
-        }
-        Ok(self)
     }
 
     /// Central's pinned key.
@@ -239,6 +227,7 @@ mod tests {
             "http://127.0.0.1:8080",
             signer(),
             rong_identity::KeyPair::generate().public(),
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -249,6 +238,7 @@ mod tests {
             "http://h/central/",
             signer(),
             rong_identity::KeyPair::generate().public(),
+            None,
         )
         .unwrap();
         assert_eq!(

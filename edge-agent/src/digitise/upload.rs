@@ -95,9 +95,12 @@ pub async fn run(
     ca_pem: Option<String>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let client = match TusClient::new(&digitise.settings.central_url, signer, central_key)
-        .and_then(|c| c.with_ca(ca_pem.as_deref()))
-    {
+    let client = match TusClient::new(
+        &digitise.settings.central_url,
+        signer,
+        central_key,
+        ca_pem.as_deref(),
+    ) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "uploader not started");
