@@ -1,9 +1,16 @@
-//! The circulation service: kiosk sessions, the PIN policy and its lockouts, identify,
-//! checkout, checkin, renew, a patron's loans, the catalogue search and loan receipts, and
-//! the staff check other services ask for. It reads the store, asks the pure lending rules
-//! in [`rong_lending`] for every decision, and commits the result with its event.
+//! The circulation service: kiosk sessions, PINs, identify, checkout, checkin, renew, a
+//! patron's loans, the catalogue search and loan receipts, and the staff check other
+//! services ask for. It reads the store, asks the pure lending rules in [`rong_lending`]
+//! for every decision, and commits the result with its event.
 //!
-//! Every method blocks (SQLite, argon2): call them from `spawn_blocking`.
+//! PINs: the board holds no PIN hashes (`docs/TRUST.md`). Online, central checks each PIN
+//! ([`central_pin`]); its lock is kept here too. When central cannot be asked, the PIN is
+//! sealed to central's key and goes with the visit's `identify` event for central to check
+//! on arrival; meanwhile the visit is "unchecked": a card typed rather than tapped opens no
+//! staff menu, and lending stops at `[circulation] offline_pin_loans` loans central has not
+//! yet seen.
+//!
+//! Every method blocks (SQLite, central's PIN check): call them from `spawn_blocking`.
 
 pub mod central_pin;
 mod session;
@@ -11,10 +18,9 @@ mod session;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
-use argon2::Argon2;
 use rong_identity::pin::{PinAnswer, PinOutcome};
-use rong_lending::{LendingContext, PinGate, PinPolicy, PinState, Refusal};
+use rong_identity::PublicKey;
+use rong_lending::{LendingContext, PinGate, PinState, Refusal};
 use rong_protocol::api::{ApiError, ErrorCode, LoanView, PatronView, Reply, Who};
 use rong_protocol::barcode;
 use rong_protocol::delta::{Branch, ClosedDay, LoanRule, Patron};
@@ -27,7 +33,7 @@ use crate::clock::now_ms;
 use crate::config::{CirculationConfig, ClockSynced, Config};
 use crate::hardware::Hardware;
 use crate::store::{Commit, LoanChange, NewEvent, SharedStore, Store, StoreError};
-use session::Sessions;
+use session::{Sessions, Trust};
 
 /// The config sections circulation decides by.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,8 +67,27 @@ pub struct Circulation {
     hardware: Arc<Hardware>,
     /// Woken after every event written, so that the sync loop sends it.
     new_event: Arc<Notify>,
-    /// Central, which checks PINs while the board is online (set once enrolled).
-    pins: std::sync::RwLock<Option<Arc<dyn central_pin::PinAuthority>>>,
+    /// Central, which checks PINs while the board is online, and central's public key,
+    /// which PINs typed offline are sealed to (set once enrolled).
+    pins: std::sync::RwLock<Option<CentralPins>>,
+}
+
+/// Who checks PINs, and the key PINs it cannot check now are sealed to.
+#[derive(Debug, Clone)]
+struct CentralPins {
+    authority: Arc<dyn central_pin::PinAuthority>,
+    seal_to: PublicKey,
+}
+
+/// Who asked, once authenticated.
+#[derive(Debug, Clone)]
+struct Authenticated {
+    /// The patron (`staff` cleared when the visit may not open the staff menu).
+    patron: Patron,
+    /// The PIN typed, sealed to central's key, when central could not check it now.
+    sealed_pin: Option<String>,
+    /// How far the visit is trusted.
+    trust: Trust,
 }
 
 fn internal(e: StoreError) -> ApiError {
@@ -136,15 +161,19 @@ impl Circulation {
         }
     }
 
-    /// Asks `authority` (central) to check PINs from now on, while it can be reached.
-    pub fn set_pin_authority(&self, authority: Arc<dyn central_pin::PinAuthority>) {
-        *self.pins.write().unwrap_or_else(|e| e.into_inner()) = Some(authority);
+    /// Asks `authority` (central) to check PINs from now on, while it can be reached, and
+    /// seals PINs it cannot check to `seal_to` (central's public key).
+    pub fn set_pin_authority(
+        &self,
+        authority: Arc<dyn central_pin::PinAuthority>,
+        seal_to: PublicKey,
+    ) {
+        *self.pins.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(CentralPins { authority, seal_to });
     }
 
-    /// Central's verdict on a PIN, if central can be asked now.
-    fn central_verdict(&self, card: &str, pin: &str) -> Option<PinAnswer> {
-        let authority = self.pins.read().unwrap_or_else(|e| e.into_inner()).clone();
-        authority?.check(card, pin)
+    fn central(&self) -> Option<CentralPins> {
+        self.pins.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Takes central's verdict, keeping its lock here too so that it holds offline.
@@ -181,13 +210,6 @@ impl Circulation {
     /// The open sessions, locked; a poisoned lock holds sound data (see [`SharedStore`]).
     fn sessions(&self) -> MutexGuard<'_, Sessions> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn policy(&self) -> PinPolicy {
-        PinPolicy {
-            max_attempts: self.settings.circulation.pin_max_attempts,
-            lock_minutes: self.settings.circulation.pin_lock_minutes,
-        }
     }
 
     fn clock_synced(&self) -> bool {
@@ -257,19 +279,30 @@ impl Circulation {
 
     /// Works out who is asking: a live session, or a card/UID with its PIN.
     pub fn authenticate(&self, who: &Who) -> Result<Patron, ApiError> {
+        self.authenticated(who).map(|a| a.patron)
+    }
+
+    /// [`Circulation::authenticate`], with what the visit may do.
+    fn authenticated(&self, who: &Who) -> Result<Authenticated, ApiError> {
         if let Some(token) = &who.session {
-            let card = self
+            let (card, trust) = self
                 .sessions()
                 .touch(token, Instant::now())
                 .ok_or_else(|| ApiError::new(ErrorCode::NoSession, ""))?;
             let store = self.store.lock();
             let (_, today) = self.clock(&store).map_err(internal)?;
             let p = store.patron_by_card(&card).map_err(internal)?;
-            return rong_lending::check_patron(p.as_ref(), today)
+            let mut patron = rong_lending::check_patron(p.as_ref(), today)
                 .cloned()
-                .map_err(refused);
+                .map_err(refused)?;
+            patron.staff &= trust.staff;
+            return Ok(Authenticated {
+                patron,
+                sealed_pin: None,
+                trust,
+            });
         }
-        let (patron, gate) = {
+        let (mut patron, gate) = {
             let store = self.store.lock();
             let found = match (&who.card, &who.uid) {
                 (Some(card), _) => store.patron_by_card(card),
@@ -282,54 +315,78 @@ impl Circulation {
                 .map_err(refused)?
                 .clone();
             let branch = self.home(&store).map_err(internal)?;
+            // The lock is central's, kept here so that it holds offline too.
             let state = store.pin_state(&p.card).map_err(internal)?;
             let gate = rong_lending::pin_gate(&p, &branch, who.pin.as_deref(), state, at)
                 .map_err(refused)?;
             (p, gate)
         };
-        let PinGate::Verify { pin, hash } = gate else {
-            return Ok(patron);
+        let checked = |patron: Patron| Authenticated {
+            trust: Trust {
+                unchecked: false,
+                staff: patron.staff,
+            },
+            patron,
+            sealed_pin: None,
+        };
+        let PinGate::Verify { pin } = gate else {
+            return Ok(checked(patron));
+        };
+        let Some(central) = self.central() else {
+            tracing::error!("a PIN was typed but this board is not enrolled: nobody can check it");
+            return Err(ApiError::new(
+                ErrorCode::Internal,
+                "this board is not enrolled, so PINs cannot be checked",
+            ));
         };
         // Online, central decides, and its count holds on every device.
-        if let Some(answer) = self.central_verdict(&patron.card, &pin) {
-            return self.take_central_verdict(patron, answer);
+        if let Some(answer) = central.authority.check(&patron.card, &pin) {
+            return self.take_central_verdict(patron, answer).map(checked);
         }
-        // argon2 is slow on purpose: verify without holding the store.
-        let right = verify_pin(&pin, &hash);
-        let mut store = self.store.lock();
-        let (at, _) = self.clock(&store).map_err(internal)?;
-        // Count from the record as it is now, not as it was before verifying: attempts
-        // made in parallel must each count, and a lock set meanwhile must hold.
-        let pin_state = store.pin_state(&patron.card).map_err(internal)?;
-        if pin_state.locked_until.is_some_and(|t| t > at) {
-            return Err(refused(Refusal::new(ErrorCode::PinLocked, "")));
-        }
-        let verdict = rong_lending::pin_result(right, pin_state, self.policy(), at);
-        if verdict.state != pin_state || verdict.locked_now {
-            let event = verdict.locked_now.then(|| {
-                self.event(
-                    EventBody::PinLocked {
-                        patron: patron.card.clone(),
-                    },
-                    at,
-                )
-            });
+        // Central cannot be asked: the PIN goes, sealed, with the visit's event for central
+        // to check when it arrives. Until then the visit is unchecked.
+        let sealed = rong_identity::pin::seal_pin(&central.seal_to, &patron.card, &pin)
+            .map_err(|e| bad(&e.to_string()))?;
+        // A card number can be read off a card; a tapped card is at least in the hand.
+        patron.staff &= who.uid.is_some() || self.settings.circulation.offline_staff_pin;
+        tracing::info!("central cannot be asked: the PIN goes sealed with the visit");
+        Ok(Authenticated {
+            trust: Trust {
+                unchecked: true,
+                staff: patron.staff,
+            },
+            patron,
+            sealed_pin: Some(sealed),
+        })
+    }
+
+    /// [`Circulation::authenticated`] for a request that is not an identify: a PIN sealed
+    /// for central is logged with an `identify` event of its own, so that central checks it.
+    fn authenticated_for_use(&self, who: &Who) -> Result<Authenticated, ApiError> {
+        let a = self.authenticated(who)?;
+        if let Some(sealed) = &a.sealed_pin {
+            let mut store = self.store.lock();
+            let (at, _) = self.clock(&store).map_err(internal)?;
+            let body = EventBody::Identify {
+                patron: a.patron.card.clone(),
+                pin: Some(sealed.clone()),
+            };
             self.commit(
                 &mut store,
                 Commit {
-                    event,
+                    event: Some(self.event(body, at)),
                     loan: LoanChange::None,
-                    pin: Some((patron.card.clone(), verdict.state)),
+                    pin: None,
                 },
             )?;
         }
-        verdict.outcome.map(|()| patron).map_err(refused)
+        Ok(a)
     }
 
     /// Passes when `session` is a live session of a staff card; digitisation asks this
     /// before every job operation.
     pub fn require_staff(&self, session: &str) -> Result<(), ApiError> {
-        if self.authenticate(&session_only(session))?.staff {
+        if self.authenticated(&session_only(session))?.patron.staff {
             Ok(())
         } else {
             Err(ApiError::new(ErrorCode::StaffOnly, ""))
@@ -341,7 +398,11 @@ impl Circulation {
         if who.session.is_some() {
             return Err(bad("identify takes a card or a uid, not a session"));
         }
-        let patron = self.authenticate(who)?;
+        let Authenticated {
+            patron,
+            sealed_pin,
+            trust,
+        } = self.authenticated(who)?;
         let mut store = self.store.lock();
         let (at, _) = self.clock(&store).map_err(internal)?;
         let loans = store.loan_count(&patron.card).map_err(internal)?;
@@ -351,6 +412,7 @@ impl Circulation {
             .map_or(0, |c| c.max_loans);
         let body = EventBody::Identify {
             patron: patron.card.clone(),
+            pin: sealed_pin,
         };
         self.commit(
             &mut store,
@@ -361,7 +423,7 @@ impl Circulation {
             },
         )?;
         drop(store);
-        let session = self.sessions().open(&patron.card, Instant::now());
+        let session = self.sessions().open(&patron.card, trust, Instant::now());
         Ok(Reply::Identified {
             session,
             patron: PatronView {
@@ -387,8 +449,19 @@ impl Circulation {
     /// Lends `item` to whoever `who` is.
     pub fn checkout(&self, who: &Who, item: &str) -> Result<Reply, ApiError> {
         check_item_code(item)?;
-        let patron = self.authenticate(who)?;
+        let Authenticated { patron, trust, .. } = self.authenticated_for_use(who)?;
         let mut store = self.store.lock();
+        if trust.unchecked {
+            // On a PIN nobody has checked yet, only so many loans central has not seen.
+            let cap = self.settings.circulation.offline_pin_loans;
+            let unseen = store.unacked_checkouts(&patron.card).map_err(internal)?;
+            if unseen >= cap {
+                return Err(refused(Refusal::new(
+                    ErrorCode::OfflinePinLimit,
+                    format!("{unseen} loans wait for central"),
+                )));
+            }
+        }
         let basis = self.basis(&store)?;
         let category = store.category(&patron.category).map_err(internal)?;
         let found = store.item(item).map_err(internal)?;
@@ -476,7 +549,7 @@ impl Circulation {
     /// Renews `item` for whoever `who` is.
     pub fn renew(&self, who: &Who, item: &str) -> Result<Reply, ApiError> {
         check_item_code(item)?;
-        let patron = self.authenticate(who)?;
+        let patron = self.authenticated_for_use(who)?.patron;
         let mut store = self.store.lock();
         let basis = self.basis(&store)?;
         let found = store.item(item).map_err(internal)?;
@@ -509,7 +582,7 @@ impl Circulation {
 
     /// The loans of whoever `who` is, soonest due first.
     pub fn loans(&self, who: &Who) -> Result<Reply, ApiError> {
-        let patron = self.authenticate(who)?;
+        let patron = self.authenticated_for_use(who)?.patron;
         let store = self.store.lock();
         let (_, today) = self.clock(&store).map_err(internal)?;
         let loans = store
@@ -585,19 +658,6 @@ impl Circulation {
         };
         self.hardware.print(&receipt)?;
         Ok(Reply::Done)
-    }
-}
-
-/// Checks a PIN against an argon2 PHC hash. A malformed hash never matches.
-pub fn verify_pin(pin: &str, hash: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(pin.as_bytes(), &parsed)
-            .is_ok(),
-        Err(e) => {
-            tracing::warn!(error = %e, "malformed PIN hash");
-            false
-        }
     }
 }
 

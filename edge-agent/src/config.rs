@@ -94,6 +94,10 @@ pub struct SyncConfig {
     pub retain_acked_days: u32,
 }
 
+/// The most `[circulation] offline_pin_loans` may be: a PIN nobody has checked should not
+/// empty a shelf.
+pub const MAX_OFFLINE_PIN_LOANS: u32 = 20;
+
 /// Circulation settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -102,10 +106,16 @@ pub struct CirculationConfig {
     pub utc_offset_minutes: i32,
     /// A session ends after this many idle seconds.
     pub session_idle_secs: u64,
-    /// Wrong PINs before the card is locked.
-    pub pin_max_attempts: u32,
-    /// How long a PIN lock lasts, in minutes.
-    pub pin_lock_minutes: u32,
+    /// Loans central has not yet seen that a reader may take on a PIN central could not
+    /// check (the board was offline): the PIN goes sealed to central, which checks it when
+    /// the visit arrives. 0: no loans on an unchecked PIN (tap the card, or wait for the
+    /// link).
+    pub offline_pin_loans: u32,
+    /// Whether a staff card typed (not tapped) with a PIN central could not check opens
+    /// the staff menu. Off: staff tap their card while the link is down. On, for a station
+    /// without a card reader whose staff must carry on offline: the PIN is still checked
+    /// by central when the visit arrives, and a wrong one is flagged to staff.
+    pub offline_staff_pin: bool,
 }
 
 /// Whether the system clock is trusted.
@@ -284,8 +294,8 @@ impl Default for CirculationConfig {
         Self {
             utc_offset_minutes: rong_protocol::time::DEFAULT_UTC_OFFSET_MIN,
             session_idle_secs: 300,
-            pin_max_attempts: 5,
-            pin_lock_minutes: 60,
+            offline_pin_loans: 3,
+            offline_staff_pin: false,
         }
     }
 }
@@ -393,10 +403,10 @@ impl Layered for Config {
                 "sync.heartbeat_secs and sync.ack_timeout_secs must be positive".into(),
             ));
         }
-        if self.circulation.pin_max_attempts == 0 {
-            return Err(ConfigError::Invalid(
-                "circulation.pin_max_attempts must be positive".into(),
-            ));
+        if self.circulation.offline_pin_loans > MAX_OFFLINE_PIN_LOANS {
+            return Err(ConfigError::Invalid(format!(
+                "circulation.offline_pin_loans must be at most {MAX_OFFLINE_PIN_LOANS}"
+            )));
         }
         let d = &self.digitise;
         if d.chunk_bytes == 0 || d.chunk_bytes > 64 * 1024 * 1024 {

@@ -256,7 +256,9 @@ async fn run_once<S: Future<Output = ()>>(
             },
             tokio::runtime::Handle::current(),
         ) {
-            Ok(pins) => services.circulation.set_pin_authority(Arc::new(pins)),
+            Ok(pins) => services
+                .circulation
+                .set_pin_authority(Arc::new(pins), id.central_key),
             Err(e) => tracing::error!(error = %e, "PINs are checked on this board only"),
         }
     }

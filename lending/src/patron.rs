@@ -48,7 +48,7 @@ pub fn check_patron(patron: Option<&Patron>, today: NaiveDate) -> Result<&Patron
 
 /// Whether this patron must type a PIN at this branch.
 pub fn pin_needed(patron: &Patron, branch: &Branch) -> bool {
-    patron.pin_hash.is_some() && (patron.pin_required || branch.require_pin)
+    patron.has_pin && (patron.pin_required || branch.require_pin)
 }
 
 /// What to do about the PIN before verifying it.
@@ -56,12 +56,10 @@ pub fn pin_needed(patron: &Patron, branch: &Branch) -> bool {
 pub enum PinGate {
     /// No PIN needed.
     Open,
-    /// Verify this PIN against this hash.
+    /// Have this PIN checked (by central, which holds the hashes).
     Verify {
         /// The PIN typed.
         pin: String,
-        /// The PHC hash.
-        hash: String,
     },
 }
 
@@ -79,10 +77,9 @@ pub fn pin_gate(
     if state.locked_until.is_some_and(|t| t > now_ms) {
         return Err(Refusal::new(ErrorCode::PinLocked, ""));
     }
-    match (pin, &patron.pin_hash) {
-        (Some(pin), Some(hash)) if !pin.is_empty() => Ok(PinGate::Verify {
+    match pin {
+        Some(pin) if !pin.is_empty() => Ok(PinGate::Verify {
             pin: pin.to_owned(),
-            hash: hash.clone(),
         }),
         _ => Err(Refusal::new(ErrorCode::PinRequired, "")),
     }
@@ -185,8 +182,8 @@ mod tests {
         let mut b = branch("kontum");
         assert!(!pin_needed(&p, &b));
         b.require_pin = true;
-        assert!(!pin_needed(&p, &b), "no hash, nothing to check");
-        p.pin_hash = Some("$argon2id$...".into());
+        assert!(!pin_needed(&p, &b), "no PIN, nothing to check");
+        p.has_pin = true;
         assert!(pin_needed(&p, &b));
         b.require_pin = false;
         assert!(!pin_needed(&p, &b));
@@ -197,7 +194,7 @@ mod tests {
     #[test]
     fn pin_gate_rules() {
         let mut p = patron();
-        p.pin_hash = Some("H".into());
+        p.has_pin = true;
         p.pin_required = true;
         let b = branch("kontum");
         let ok = PinState::default();
@@ -211,10 +208,7 @@ mod tests {
         );
         assert_eq!(
             pin_gate(&p, &b, Some("1234"), ok, 0).unwrap(),
-            PinGate::Verify {
-                pin: "1234".into(),
-                hash: "H".into()
-            }
+            PinGate::Verify { pin: "1234".into() }
         );
         let locked = PinState {
             failures: 0,

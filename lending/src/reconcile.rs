@@ -122,6 +122,9 @@ pub enum NoticeKind {
     RenewWithoutLoan,
     /// A PIN locked after too many wrong tries.
     PinLocked,
+    /// A PIN a reader typed at a board that could not ask central was wrong when central
+    /// checked it: the visit's loans were made without a right PIN.
+    OfflineWrongPin,
 }
 
 impl NoticeKind {
@@ -136,6 +139,7 @@ impl NoticeKind {
             NoticeKind::ClockCorrected => "clock_corrected",
             NoticeKind::RenewWithoutLoan => "renew_without_loan",
             NoticeKind::PinLocked => "pin_locked",
+            NoticeKind::OfflineWrongPin => "offline_wrong_pin",
         }
     }
 }
@@ -628,7 +632,13 @@ mod tests {
     fn identify_and_pin_lock_are_recorded() {
         let p1 = || String::from("P1");
         for (body, expected) in [
-            (EventBody::Identify { patron: p1() }, vec![]),
+            (
+                EventBody::Identify {
+                    patron: p1(),
+                    pin: None,
+                },
+                vec![],
+            ),
             (EventBody::PinLocked { patron: p1() }, vec!["pin_locked"]),
         ] {
             let d = decide_now(&ev(now(), body), &State::default());

@@ -592,6 +592,9 @@ pub enum ErrorCode {
     WrongPin,
     /// Too many wrong PINs.
     PinLocked,
+    /// Offline, on a PIN central has not checked yet: no more loans until the link is back
+    /// (or the card is tapped).
+    OfflinePinLimit,
     /// The session is unknown or has expired.
     NoSession,
     /// The patron holds as many loans as allowed.
@@ -670,6 +673,10 @@ impl ErrorCode {
             PinLocked => (
                 "Too many wrong PINs. Please see the librarian at the desk",
                 "Nhập sai mã PIN quá nhiều lần. Xin mời đến quầy thủ thư",
+            ),
+            OfflinePinLimit => (
+                "The library network is down, so your PIN cannot be checked now and no more books can be lent on it. Please try again later, or see the librarian at the desk",
+                "Đang mất mạng nên chưa kiểm tra được mã PIN, không mượn thêm sách được. Vui lòng thử lại sau hoặc đến quầy thủ thư",
             ),
             NoSession => (
                 "Your session has ended. Please tap your card again",

@@ -12,8 +12,7 @@ use crate::ids::BranchId;
 pub use crate::limits::too_long;
 use crate::limits::{
     texts, too_long_opt, too_many, MAX_AUTHOR_CHARS, MAX_CALL_NUMBER_CHARS, MAX_CODE_CHARS,
-    MAX_NFC_UIDS, MAX_PATH_CHARS, MAX_PIN_HASH_CHARS, MAX_RECORD_BRANCHES, MAX_SUBJECTS,
-    MAX_TITLE_CHARS,
+    MAX_NFC_UIDS, MAX_PATH_CHARS, MAX_RECORD_BRANCHES, MAX_SUBJECTS, MAX_TITLE_CHARS,
 };
 use crate::{MAX_BLOCK_REASON_CHARS, MAX_NAME_CHARS, SCHEMA_VERSION};
 
@@ -52,9 +51,10 @@ pub struct Patron {
     /// Last day the card is valid.
     #[serde(default)]
     pub expires: Option<NaiveDate>,
-    /// Argon2id PHC hash of the PIN, if the patron has one.
+    /// Whether the patron has a PIN. The PIN's hash stays at central, which checks every
+    /// PIN (`docs/TRUST.md`): a board holds nothing a PIN can be searched against.
     #[serde(default)]
-    pub pin_hash: Option<String>,
+    pub has_pin: bool,
     /// Whether this patron must always type the PIN.
     #[serde(default)]
     pub pin_required: bool,
@@ -80,8 +80,7 @@ impl Patron {
             "block reason",
             self.blocked.as_deref(),
             MAX_BLOCK_REASON_CHARS,
-        )?;
-        too_long_opt("PIN hash", self.pin_hash.as_deref(), MAX_PIN_HASH_CHARS)
+        )
     }
 }
 
@@ -606,7 +605,7 @@ mod tests {
                     branch: b("kontum"),
                     blocked,
                     expires: None,
-                    pin_hash: None,
+                    has_pin: false,
                     pin_required: false,
                     staff: false,
                 })],

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::barcode;
 use crate::codec::{Invalid, Versioned};
 use crate::ids::DeviceId;
+use crate::limits::MAX_SEALED_PIN_CHARS;
 use crate::{MAX_BATCH_EVENTS, SCHEMA_VERSION};
 
 /// One event from a device's log.
@@ -33,6 +34,11 @@ pub enum EventBody {
     Identify {
         /// The patron's card number.
         patron: String,
+        /// The PIN the reader typed, sealed to central's key, when the device could not
+        /// ask central (offline): central checks it when the event arrives
+        /// (`docs/TRUST.md`). Base64, at most [`MAX_SEALED_PIN_CHARS`] characters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pin: Option<String>,
     },
     /// An item was lent.
     Checkout {
@@ -82,7 +88,7 @@ impl EventBody {
 
     fn codes(&self) -> Vec<&str> {
         match self {
-            EventBody::Identify { patron } | EventBody::PinLocked { patron } => vec![patron],
+            EventBody::Identify { patron, .. } | EventBody::PinLocked { patron } => vec![patron],
             EventBody::Checkout { item, patron, .. } | EventBody::Renew { item, patron, .. } => {
                 vec![item, patron]
             }
@@ -147,6 +153,14 @@ impl Versioned for EventBatch {
             }
             if let Some(bad) = e.body.codes().into_iter().find(|c| !barcode::is_valid(c)) {
                 return Err(Invalid(format!("bad code {bad:?} in event {}", e.seq)));
+            }
+            if let EventBody::Identify { pin: Some(pin), .. } = &e.body {
+                if pin.len() > MAX_SEALED_PIN_CHARS {
+                    return Err(Invalid(format!(
+                        "sealed PIN over {MAX_SEALED_PIN_CHARS} characters in event {}",
+                        e.seq
+                    )));
+                }
             }
         }
         Ok(())
@@ -266,6 +280,17 @@ mod tests {
             1,
             EventBody::Identify {
                 patron: "a\nb".into(),
+                pin: None,
+            },
+        );
+        assert!(EventBatch::new(d.clone(), Uuid::nil(), vec![bad])
+            .validate()
+            .is_err());
+        let bad = ev(
+            1,
+            EventBody::Identify {
+                patron: "P1".into(),
+                pin: Some("A".repeat(crate::limits::MAX_SEALED_PIN_CHARS + 1)),
             },
         );
         assert!(EventBatch::new(d.clone(), Uuid::nil(), vec![bad])

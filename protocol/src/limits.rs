@@ -32,8 +32,9 @@ pub const MAX_AUTHOR_CHARS: usize = 500;
 /// Call numbers.
 pub const MAX_CALL_NUMBER_CHARS: usize = 100;
 
-/// A stored PIN hash (an argon2id PHC string is about 100).
-pub const MAX_PIN_HASH_CHARS: usize = 256;
+/// A PIN sealed to central's key in an offline `identify` event (base64 of 48 bytes of
+/// box, 33 of padded PIN and the card number: about 140).
+pub const MAX_SEALED_PIN_CHARS: usize = 256;
 
 /// Messages for people: a command's text on the kiosk, a command reply, a hardware
 /// detail, a verdict's reason.
@@ -132,7 +133,7 @@ mod tests {
             branch: branch(0),
             blocked: Some(worst(MAX_BLOCK_REASON_CHARS)),
             expires: None,
-            pin_hash: Some(worst(MAX_PIN_HASH_CHARS)),
+            has_pin: true,
             pin_required: true,
             staff: true,
         };

@@ -63,7 +63,7 @@ mod tests {
             branch: crate::BranchId::new("kontum").unwrap(),
             blocked: Some("lost card".into()),
             expires: chrono::NaiveDate::from_ymd_opt(2030, 1, 1),
-            pin_hash: Some("$argon2id$…".into()),
+            has_pin: true,
             pin_required: true,
             staff: false,
         };
@@ -78,10 +78,9 @@ mod tests {
                 "card",
                 "category",
                 "expires",
+                "has_pin",
                 "name",
                 "nfc_uids",
-                // Until PINs are checked by central (docs/TRUST.md).
-                "pin_hash",
                 "pin_required",
                 "staff",
             ]

@@ -21,8 +21,10 @@ use rong_tests::scenario::{wait_synced, BrokerKind, Scenario};
 use rong_tests::{sane, wait_until, Agent};
 use serde_json::{json, Value};
 
-/// Upload settings that keep tests quick: small chunks, quick retries.
-const DIGITISE: &str = "\n[digitise]\nchunk_bytes = 4096\nretry_max_secs = 1\npoll_secs = 1\n";
+/// Upload settings that keep tests quick: small chunks, quick retries. The station has no
+/// card reader, and its staff log back in while its link is held.
+const DIGITISE: &str = "\n[digitise]\nchunk_bytes = 4096\nretry_max_secs = 1\npoll_secs = 1\n\n\
+                        [circulation]\noffline_staff_pin = true\n";
 
 /// A staff member at a station with SANE's test backend as its document scanner.
 struct Station {

@@ -153,7 +153,8 @@ fn a_digitised_document_in_the_catalogue_the_viewer_and_the_dashboard() {
         "kontum",
         &link.addr.to_string(),
         "[sync]\nheartbeat_secs = 1\n\n[hardware.scanner]\ndriver = \"sim\"\nresolution_dpi = 75\n\n\
-         [digitise]\nretry_max_secs = 1\npoll_secs = 1\n",
+         [digitise]\nretry_max_secs = 1\npoll_secs = 1\n\n\
+         [circulation]\noffline_staff_pin = true\n",
     );
     station.start();
 

@@ -47,6 +47,7 @@ fn batch() -> EventBatch {
                 1,
                 EventBody::Identify {
                     patron: patron.clone(),
+                    pin: None,
                 },
             ),
             event(

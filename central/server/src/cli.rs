@@ -462,7 +462,13 @@ fn import_patrons_cmd(config: &Config, file: &std::path::Path) -> anyhow::Result
         eprintln!("hashing {with_pin} PINs (argon2id)...");
     }
     hash_pins(&mut rows);
-    let patrons: Vec<_> = rows.iter().map(|r| r.patron.clone()).collect();
+    let patrons: Vec<_> = rows
+        .iter()
+        .map(|r| central_store::ImportedPatron {
+            patron: r.patron.clone(),
+            pin_hash: r.pin_hash.clone(),
+        })
+        .collect();
     let results = store.import_patrons(&patrons)?;
     let (mut imported, mut updated) = (0u64, 0u64);
     for (row, result) in rows.iter().zip(results) {

@@ -43,9 +43,8 @@ pub struct Config {
     pub pins: PinsConfig,
 }
 
-/// `[pins]`: the lockout central applies when it checks a PIN for a board (set it like the
-/// boards' `[circulation] pin_max_attempts` and `pin_lock_minutes`, which they apply
-/// offline).
+/// `[pins]`: the lockout central applies when it checks a PIN for a board, online or when
+/// a PIN typed offline arrives sealed with its visit. The boards count nothing themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PinsConfig {

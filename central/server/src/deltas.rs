@@ -179,7 +179,7 @@ mod tests {
                 branch: branches[0].clone(),
                 blocked: Some(worst(MAX_BLOCK_REASON_CHARS)),
                 expires: None,
-                pin_hash: Some(worst(MAX_PIN_HASH_CHARS)),
+                has_pin: true,
                 pin_required: true,
                 staff: true,
             })

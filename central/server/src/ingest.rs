@@ -37,6 +37,8 @@ pub struct IngestCtx {
     pub utc_offset_min: i32,
     /// The database's epoch, carried in every ack and delta.
     pub epoch: uuid::Uuid,
+    /// Wakes the checker of PINs typed offline ([`crate::offline_pins`]).
+    pub offline_pins: Arc<tokio::sync::Notify>,
 }
 
 fn now_ms() -> i64 {
@@ -292,6 +294,9 @@ impl IngestState {
         match result {
             Ok(out) => {
                 self.ctx.metrics.batch(out.applied, out.replayed);
+                if out.offline_pins > 0 {
+                    self.ctx.offline_pins.notify_one();
+                }
                 tracing::debug!(device = %batch.device, acked_through = out.acked_through, applied = out.applied, replayed = out.replayed, gap = out.gap, "batch");
                 if out.gap {
                     tracing::info!(device = %batch.device, acked_through = out.acked_through, first = batch.events.first().map(|e| e.seq), "gap in events; acking below it");

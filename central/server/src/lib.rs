@@ -18,6 +18,7 @@ pub mod http;
 pub mod ingest;
 pub mod metrics;
 pub mod mqtt;
+pub mod offline_pins;
 pub mod patrons;
 pub mod routes;
 pub mod server;

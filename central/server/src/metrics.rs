@@ -117,7 +117,12 @@ pub struct Metrics {
     backup: Mutex<BackupHealth>,
     /// The latest refused envelope that looks like forgery (not a replay): when, and what.
     forged: Mutex<Option<(i64, String)>>,
+    /// PINs typed offline and checked on arrival, by [`OFFLINE_PIN_OUTCOMES`].
+    offline_pins: [AtomicU64; OFFLINE_PIN_OUTCOMES.len()],
 }
+
+/// How a PIN typed offline turned out when central checked it.
+pub const OFFLINE_PIN_OUTCOMES: [&str; 3] = ["right", "wrong", "unopenable"];
 
 /// How the scheduled backups are going.
 #[derive(Debug, Default, Clone)]
@@ -177,6 +182,14 @@ impl Metrics {
     pub fn rejected_count(&self, why: Reject) -> u64 {
         let i = Reject::ALL.iter().position(|r| *r == why).unwrap_or(0);
         self.rejected[i].load(Ordering::Relaxed)
+    }
+
+    /// Counts a PIN typed offline that central has checked (`outcome` from
+    /// [`OFFLINE_PIN_OUTCOMES`]).
+    pub fn offline_pin(&self, outcome: &str) {
+        if let Some(i) = OFFLINE_PIN_OUTCOMES.iter().position(|o| *o == outcome) {
+            self.offline_pins[i].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts a served snapshot.
@@ -346,6 +359,18 @@ impl Metrics {
         ];
         for (name, kind, help, v) in lines {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        }
+        let name = "rong_offline_pins_checked_total";
+        let _ = writeln!(
+            s,
+            "# HELP {name} PINs typed at boards that could not ask central, checked on arrival, by outcome.\n# TYPE {name} counter"
+        );
+        for (outcome, n) in OFFLINE_PIN_OUTCOMES.iter().zip(&self.offline_pins) {
+            let _ = writeln!(
+                s,
+                "{name}{{outcome=\"{outcome}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
         }
     }
 

@@ -45,10 +45,12 @@ pub struct BadRow {
 pub struct PatronRow {
     /// Line number in the file.
     pub line: u64,
-    /// The patron, `pin_hash` unset.
+    /// The patron (`has_pin` is central's store to work out).
     pub patron: Patron,
     /// The plain PIN from the file, if one was given; hashed before storing.
     pub pin: Option<String>,
+    /// Its argon2id hash, once [`hash_pins`] has run.
+    pub pin_hash: Option<String>,
 }
 
 /// A file that cannot be read as a patron list at all.
@@ -197,7 +199,12 @@ pub fn read_rows(
                 for uid in &patron.nfc_uids {
                     uids.insert(uid.clone(), patron.card.clone());
                 }
-                good.push(PatronRow { line, patron, pin });
+                good.push(PatronRow {
+                    line,
+                    patron,
+                    pin,
+                    pin_hash: None,
+                });
             }
             Err(reason) => bad.push(BadRow {
                 line,
@@ -262,7 +269,7 @@ fn check_row<'a>(
         branch,
         blocked,
         expires,
-        pin_hash: None,
+        has_pin: false,
         pin_required,
         staff,
     };
@@ -272,7 +279,7 @@ fn check_row<'a>(
 }
 
 /// Hashes the rows' PINs with argon2id (default parameters, a fresh salt each), spread over
-/// the machine's cores. Rows without a PIN keep `pin_hash` unset.
+/// the machine's cores, dropping the plain PINs. Rows without a PIN keep `pin_hash` unset.
 pub fn hash_pins(rows: &mut [PatronRow]) {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = rows.len().div_ceil(threads).max(1);
@@ -284,7 +291,7 @@ pub fn hash_pins(rows: &mut [PatronRow]) {
                     if let Some(pin) = row.pin.take() {
                         let salt =
                             SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-                        row.patron.pin_hash = argon
+                        row.pin_hash = argon
                             .hash_password(pin.as_bytes(), &salt)
                             .map(|h| h.to_string())
                             .ok();
@@ -417,10 +424,10 @@ mod tests {
         )
         .unwrap();
         hash_pins(&mut good);
-        let hash = good[0].patron.pin_hash.clone().unwrap();
+        let hash = good[0].pin_hash.clone().unwrap();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
         assert!(!hash.contains("2468"));
         assert!(good[0].pin.is_none(), "the plain PIN is dropped");
-        assert!(good[1].patron.pin_hash.is_none());
+        assert!(good[1].pin_hash.is_none());
     }
 }

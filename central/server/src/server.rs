@@ -142,6 +142,7 @@ pub async fn serve(
     // with what the writer produces: an ack per applied batch and deltas per change, which
     // stop when devices cannot reach the broker, and staff actions (commands, blocks).
     let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let offline_pins = Arc::new(tokio::sync::Notify::new());
     let (ingest, writer_thread) = Ingest::start(
         store,
         IngestCtx {
@@ -149,6 +150,7 @@ pub async fn serve(
             out: out_tx.clone(),
             utc_offset_min: config.utc_offset_minutes,
             epoch,
+            offline_pins: offline_pins.clone(),
         },
     )?;
 
@@ -190,6 +192,15 @@ pub async fn serve(
         acl.refresh().await;
     }
     let state = app_state(&config, &reads, &ingest, &metrics, &envelopes, &acl, &ca)?;
+    let offline_pins_task = tokio::spawn(crate::offline_pins::run(
+        crate::offline_pins::OfflinePins {
+            pins: state.pins.clone(),
+            envelopes: envelopes.clone(),
+            metrics: metrics.clone(),
+            wake: offline_pins,
+        },
+        stop_rx.clone(),
+    ));
     let reaper_task = tokio::spawn(central_digitise::receive::run_reaper(
         state.intake.intake.clone(),
         stop_rx.clone(),
@@ -282,6 +293,7 @@ pub async fn serve(
     let _ = alerts_task.await;
     let _ = backup_task.await;
     let _ = reaper_task.await;
+    let _ = offline_pins_task.await;
     tokio::task::spawn_blocking(move || ocr_pool.stop())
         .await
         .ok();

@@ -41,6 +41,16 @@ pub struct Envelopes {
 }
 
 impl Envelopes {
+    /// Opens a PIN a board sealed to central's key for `card` while it could not ask
+    /// central (`docs/TRUST.md`).
+    pub fn open_pin(
+        &self,
+        sealed: &str,
+        card: &str,
+    ) -> Result<String, rong_identity::pin::SealError> {
+        self.key.open_pin(sealed, card)
+    }
+
     /// Seals with `key` (central's) and opens with the keys `reads` finds.
     pub fn new(key: KeyPair, reads: Reads) -> Envelopes {
         Envelopes {

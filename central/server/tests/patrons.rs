@@ -68,7 +68,7 @@ fn good_rows_go_in_bad_rows_are_listed_and_pins_are_hashed() {
         out.contains("line 4: card P3: card P3 must type a PIN"),
         "{out}"
     );
-    let hash = select(&db, "SELECT pin_hash FROM patrons WHERE card = 'P1'");
+    let hash = select(&db, "SELECT hash FROM patron_pins WHERE card = 'P1'");
     assert!(hash.starts_with("$argon2id$") && !hash.contains("4711"));
     let uid = select(&db, "SELECT uid FROM patron_uids WHERE card = 'P1'");
     assert_eq!(uid, "04A1B2C3");
@@ -82,7 +82,7 @@ fn good_rows_go_in_bad_rows_are_listed_and_pins_are_hashed() {
     let (code, out) = run(dir.path(), &csv);
     assert_eq!(code, 0);
     assert!(out.starts_with("imported 0, updated 1, skipped 0"), "{out}");
-    let again = select(&db, "SELECT pin_hash FROM patrons WHERE card = 'P1'");
+    let again = select(&db, "SELECT hash FROM patron_pins WHERE card = 'P1'");
     assert_eq!(again, hash);
 
     // A file that is not a patron list at all: exit 1, nothing written.

@@ -6,13 +6,14 @@
 
 mod common;
 
+use central_store::ImportedPatron;
 use reqwest::Method;
 use rong_identity::pin::{PinAnswer, PinOutcome, PIN_PATH};
 use rong_identity::Signer;
-use rong_protocol::delta::{Op, Patron};
+use rong_protocol::delta::Patron;
 
-fn patron(card: &str, pin: Option<&str>) -> Patron {
-    Patron {
+fn patron(card: &str, pin: Option<&str>) -> ImportedPatron {
+    let patron = Patron {
         card: card.into(),
         nfc_uids: vec![],
         name: "Y Bhăm Ênuôl".into(),
@@ -20,9 +21,13 @@ fn patron(card: &str, pin: Option<&str>) -> Patron {
         branch: rong_protocol::BranchId::new("kt-01").unwrap(),
         blocked: None,
         expires: None,
-        pin_hash: pin.map(|p| central_web::hash_password(p).unwrap()),
+        has_pin: false,
         pin_required: pin.is_some(),
         staff: false,
+    };
+    ImportedPatron {
+        patron,
+        pin_hash: pin.map(|p| central_web::hash_password(p).unwrap()),
     }
 }
 
@@ -48,10 +53,10 @@ async fn central_checks_pins_and_a_lockout_holds_on_every_device() {
     let kiosk = run.enrol("kt-01", "kt-01-kiosk").await;
     central_store::Store::open(&run.db)
         .unwrap()
-        .put_ops(&[
-            Op::PutPatron(patron("P0001", Some("2468"))),
-            Op::PutPatron(patron("P0002", None)),
-            Op::PutPatron(patron("P0003", Some("1357"))),
+        .import_patrons(&[
+            patron("P0001", Some("2468")),
+            patron("P0002", None),
+            patron("P0003", Some("1357")),
         ])
         .unwrap();
 

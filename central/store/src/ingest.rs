@@ -26,6 +26,8 @@ pub struct BatchOutcome {
     pub gap: bool,
     /// Change-log ops the batch appended.
     pub changes: Applied,
+    /// PINs typed offline that now wait to be checked (`offline_pins`).
+    pub offline_pins: u64,
 }
 
 fn item_of(body: &EventBody) -> Option<&str> {
@@ -41,7 +43,7 @@ fn patron_of(body: &EventBody) -> Option<&str> {
     match body {
         EventBody::Checkout { patron, .. }
         | EventBody::Renew { patron, .. }
-        | EventBody::Identify { patron }
+        | EventBody::Identify { patron, .. }
         | EventBody::PinLocked { patron } => Some(patron),
         EventBody::Checkin { patron, .. } => patron.as_deref(),
     }
@@ -270,6 +272,32 @@ fn apply_event(
             ctx.now_ms
         ])?;
     }
+    // A PIN typed offline waits, sealed, for central to check it once; the event is kept
+    // without it, so no copy of the PIN outlives the check.
+    let mut body = std::borrow::Cow::Borrowed(&e.body);
+    if let EventBody::Identify {
+        patron,
+        pin: Some(sealed),
+    } = &e.body
+    {
+        c.prepare_cached(
+            "INSERT OR IGNORE INTO offline_pins (event_id, device, branch, seq, card, sealed, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            e.id.to_string(),
+            ctx.device.as_str(),
+            ctx.branch.as_str(),
+            e.seq as i64,
+            patron,
+            sealed,
+            e.at
+        ])?;
+        body = std::borrow::Cow::Owned(EventBody::Identify {
+            patron: patron.clone(),
+            pin: None,
+        });
+    }
     c.prepare_cached(
         "INSERT INTO applied_events (device, log, seq, event_id, kind, body, device_at, received_at, outcome) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -280,7 +308,7 @@ fn apply_event(
         e.seq as i64,
         e.id.to_string(),
         e.body.kind(),
-        serde_json::to_string(&e.body)?,
+        serde_json::to_string(&*body)?,
         e.at,
         ctx.now_ms,
         decision.outcome
@@ -339,6 +367,9 @@ impl Store {
                 Ok(()) => {
                     sp.commit()?;
                     out.applied += 1;
+                    if matches!(e.body, EventBody::Identify { pin: Some(_), .. }) {
+                        out.offline_pins += 1;
+                    }
                     acked = e.seq;
                 }
                 Err(err) => {

@@ -36,7 +36,7 @@ pub use changes::{current_version, ops_between, snapshot_floor, Applied};
 pub use handles::{Conn, Reads, Writer};
 pub use identity::Registration;
 pub use ingest::BatchOutcome;
-pub use patrons::PatronUpsert;
+pub use patrons::{ImportedPatron, PatronUpsert};
 pub use queries::{LoanFilter, NoticeFilter, StatsRow};
 pub use reference::RefCache;
 pub use seed::SeedCounts;
@@ -54,6 +54,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0009_epoch.sql")).then(epoch::create),
     Migration::sql(include_str!("migrations/0010_device_identity.sql")),
     Migration::sql(include_str!("migrations/0011_pin_attempts.sql")),
+    Migration::sql(include_str!("migrations/0012_patron_pins.sql")),
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,15 @@ use super::changes::Applied;
 use super::reference::{patron, put_patron};
 use super::{Store, StoreError};
 
+/// A patron to import, with the hash of the PIN the file gave (none: the PIN stays).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedPatron {
+    /// The patron (`has_pin` is central's to work out).
+    pub patron: Patron,
+    /// The argon2id hash of a new PIN.
+    pub pin_hash: Option<String>,
+}
+
 /// What storing one patron did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PatronUpsert {
@@ -38,25 +47,29 @@ impl Store {
     /// Stores patrons in one transaction, each in its own savepoint. A patron without a
     /// PIN hash keeps the one it had; a patron who must type a PIN but has none is skipped.
     /// The changes go into the change log (devices fetch them when they next catch up).
-    pub fn import_patrons(&mut self, patrons: &[Patron]) -> Result<Vec<PatronUpsert>, StoreError> {
+    pub fn import_patrons(
+        &mut self,
+        patrons: &[ImportedPatron],
+    ) -> Result<Vec<PatronUpsert>, StoreError> {
         let mut tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(patrons.len());
         let mut sink = Applied::default();
-        for p in patrons {
+        for ImportedPatron {
+            patron: p,
+            pin_hash,
+        } in patrons
+        {
             let sp = tx.savepoint()?;
             let result = (|| -> Result<Result<bool, String>, StoreError> {
                 let old = patron(&sp, &p.card)?;
-                let mut p = p.clone();
-                if p.pin_hash.is_none() {
-                    p.pin_hash = old.as_ref().and_then(|o| o.pin_hash.clone());
-                }
-                if p.pin_required && p.pin_hash.is_none() {
+                let has_pin = pin_hash.is_some() || old.as_ref().is_some_and(|o| o.has_pin);
+                if p.pin_required && !has_pin {
                     return Ok(Err(format!(
                         "card {} must type a PIN but has none (give one in the pin column)",
                         p.card
                     )));
                 }
-                put_patron(&sp, &p, &mut sink)?;
+                put_patron(&sp, p, pin_hash.as_deref(), &mut sink)?;
                 Ok(Ok(old.is_some()))
             })()
             .unwrap_or_else(|e| Err(format!("the database refused the patron: {e}")));

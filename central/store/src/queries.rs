@@ -136,7 +136,7 @@ pub fn patron_detail(c: &Connection, card: &str) -> Result<PatronDetail, StoreEr
         branch: p.branch.to_string(),
         blocked: p.blocked,
         expires: p.expires,
-        has_pin: p.pin_hash.is_some(),
+        has_pin: p.has_pin,
         pin_required: p.pin_required,
         staff: p.staff,
         active_loans,

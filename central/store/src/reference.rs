@@ -78,12 +78,12 @@ pub(super) fn item_row(r: &Row<'_>) -> rusqlite::Result<Item> {
 }
 
 pub(super) const PATRON_COLS: &str =
-    "card, name, category, branch, blocked, expires, pin_hash, pin_required, staff, \
+    "card, name, category, branch, blocked, expires, has_pin, pin_required, staff, \
      (SELECT json_group_array(uid) FROM patron_uids u WHERE u.card = patrons.card)";
 
 pub(super) fn patron_row(r: &Row<'_>) -> rusqlite::Result<Patron> {
     from_row!(Patron => card, name, category, branch: branch_at, blocked, expires: opt_date_at,
-        pin_hash, pin_required, staff, nfc_uids: uids_at)(r)
+        has_pin, pin_required, staff, nfc_uids: uids_at)(r)
 }
 
 /// The JSON array of NFC UIDs in column `i`, sorted; unreadable JSON reads as none.
@@ -134,7 +134,7 @@ pub(super) fn put(c: &Connection, op: Op, applied: &mut Applied) -> Result<(), S
         Op::PutRule(r) => reference::put_rule(c, r)?,
         Op::PutClosedDay(d) => reference::put_closed_day(c, d)?,
         Op::PutItem(i) => write_item(c, i)?,
-        Op::PutPatron(p) => return put_patron(c, p, applied),
+        Op::PutPatron(p) => return put_patron(c, p, None, applied),
         other => {
             return Err(StoreError::Conflict(format!(
                 "put_ops takes reference puts only, not {other:?}"
@@ -145,12 +145,41 @@ pub(super) fn put(c: &Connection, op: Op, applied: &mut Applied) -> Result<(), S
     Ok(())
 }
 
+/// The argon2id PHC hash of `card`'s PIN, if the reader has one. Only central reads it:
+/// no column of `patron_pins` goes to a device.
+pub fn pin_hash(c: &Connection, card: &str) -> Result<Option<String>, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT hash FROM patron_pins WHERE card = ?1")?
+            .query_row(params![card], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+/// Sets `card`'s PIN hash (the patron's row must exist).
+pub(crate) fn set_pin_hash(c: &Connection, card: &str, hash: &str) -> Result<(), StoreError> {
+    c.prepare_cached(
+        "INSERT INTO patron_pins (card, hash) VALUES (?1, ?2) \
+         ON CONFLICT(card) DO UPDATE SET hash = excluded.hash",
+    )?
+    .execute(params![card, hash])?;
+    Ok(())
+}
+
+/// Writes a patron, with `new_pin_hash` as its PIN's hash when given (otherwise the PIN
+/// stays as it is). Whether the reader has a PIN is central's to say, from `patron_pins`,
+/// whatever `p.has_pin` says.
 pub(super) fn put_patron(
     c: &Connection,
     p: &Patron,
+    new_pin_hash: Option<&str>,
     applied: &mut Applied,
 ) -> Result<(), StoreError> {
-    reference::put_patron(c, p)?;
+    let mut p = p.clone();
+    p.has_pin = new_pin_hash.is_some() || pin_hash(c, &p.card)?.is_some();
+    reference::put_patron(c, &p)?;
+    if let Some(hash) = new_pin_hash {
+        set_pin_hash(c, &p.card, hash)?;
+    }
     c.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?
         .execute(params![p.card])?;
     // A UID is one physical card: binding it here takes it away from any other patron,
@@ -216,7 +245,7 @@ impl Store {
             patron(&tx, card)?.ok_or_else(|| StoreError::NotFound(format!("patron {card}")))?;
         p.blocked = reason.map(str::to_owned);
         let mut applied = Applied::default();
-        put_patron(&tx, &p, &mut applied)?;
+        put_patron(&tx, &p, None, &mut applied)?;
         tx.commit()?;
         Ok((p, applied))
     }

@@ -105,7 +105,7 @@ impl Store {
             sink.ops.clear();
         }
         for p in &data.patrons {
-            put_patron(&tx, &p.patron, &mut sink)?;
+            put_patron(&tx, &p.patron, p.pin_hash.as_deref(), &mut sink)?;
             sink.ops.clear();
         }
         {

@@ -48,16 +48,8 @@ fn binding_a_uid_to_another_card_withdraws_it_from_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(&dir.path().join("c.db")).unwrap();
     let patron = |card: &str, uids: &[&str]| Patron {
-        card: card.into(),
         nfc_uids: uids.iter().map(|u| (*u).to_owned()).collect(),
-        name: "Y Nhi".into(),
-        category: "adult".into(),
-        branch: rong_protocol::BranchId::new("kontum").unwrap(),
-        blocked: None,
-        expires: None,
-        pin_hash: None,
-        pin_required: false,
-        staff: false,
+        ..rong_tests::fixtures::patron(card)
     };
     s.put_ops(&[Op::PutPatron(patron("P1", &["04AA", "04BB"]))])
         .unwrap();

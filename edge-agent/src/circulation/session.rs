@@ -5,11 +5,21 @@ use std::time::{Duration, Instant};
 
 use rand::RngCore;
 
+/// How far a session's visit is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trust {
+    /// The PIN has not been checked by central yet (it could not be asked).
+    pub unchecked: bool,
+    /// The session may open the staff menu (a staff card, not merely typed while
+    /// unchecked).
+    pub staff: bool,
+}
+
 /// Open sessions.
 #[derive(Debug)]
 pub struct Sessions {
     idle: Duration,
-    open: HashMap<String, (String, Instant)>,
+    open: HashMap<String, (String, Trust, Instant)>,
 }
 
 impl Sessions {
@@ -22,21 +32,22 @@ impl Sessions {
     }
 
     /// Opens a session for a card; returns its token (128 random bits, hex).
-    pub fn open(&mut self, card: &str, now: Instant) -> String {
+    pub fn open(&mut self, card: &str, trust: Trust, now: Instant) -> String {
         self.expire(now);
         let mut bytes = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        self.open.insert(token.clone(), (card.to_owned(), now));
+        self.open
+            .insert(token.clone(), (card.to_owned(), trust, now));
         token
     }
 
-    /// The card of a live session, marking it used.
-    pub fn touch(&mut self, token: &str, now: Instant) -> Option<String> {
+    /// The card of a live session and its trust, marking it used.
+    pub fn touch(&mut self, token: &str, now: Instant) -> Option<(String, Trust)> {
         self.expire(now);
-        let (card, last) = self.open.get_mut(token)?;
+        let (card, trust, last) = self.open.get_mut(token)?;
         *last = now;
-        Some(card.clone())
+        Some((card.clone(), *trust))
     }
 
     /// Ends a session; false when it was not open.
@@ -47,7 +58,7 @@ impl Sessions {
     fn expire(&mut self, now: Instant) {
         let idle = self.idle;
         self.open
-            .retain(|_, (_, last)| now.saturating_duration_since(*last) < idle);
+            .retain(|_, (_, _, last)| now.saturating_duration_since(*last) < idle);
     }
 }
 
@@ -59,18 +70,23 @@ mod tests {
     fn tokens_expire_when_idle() {
         let t0 = Instant::now();
         let mut s = Sessions::new(Duration::from_secs(300));
-        let a = s.open("P1", t0);
-        let b = s.open("P2", t0);
+        let trust = Trust {
+            unchecked: false,
+            staff: false,
+        };
+        let a = s.open("P1", trust, t0);
+        let b = s.open("P2", trust, t0);
         assert_eq!(a.len(), 32);
         assert_ne!(a, b);
         assert_eq!(
-            s.touch(&a, t0 + Duration::from_secs(299)).as_deref(),
-            Some("P1")
+            s.touch(&a, t0 + Duration::from_secs(299)),
+            Some(("P1".to_owned(), trust))
         );
         // Use kept `a` alive; `b` idled out.
         assert_eq!(
-            s.touch(&a, t0 + Duration::from_secs(500)).as_deref(),
-            Some("P1")
+            s.touch(&a, t0 + Duration::from_secs(500))
+                .map(|(card, _)| card),
+            Some("P1".to_owned())
         );
         assert_eq!(s.touch(&b, t0 + Duration::from_secs(500)), None);
         assert!(s.end(&a));

@@ -1,10 +1,11 @@
-use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-use argon2::{Algorithm, Params, Version};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use rong_identity::pin::{PinAnswer, PinOutcome};
+use rong_identity::KeyPair;
 use rong_protocol::api::ErrorCode;
 use rong_protocol::delta::{Delta, Item, Op, Patron};
-use rong_tests::fixtures::{adults, branch, date, item_at, loan, patron, pin_hash, rule};
+use rong_tests::fixtures::{adults, branch, date, item_at, loan, patron, rule};
 
 use super::*;
 use crate::testkit;
@@ -18,7 +19,7 @@ fn library() -> Vec<Op> {
         Op::PutRule(rule("*", "*", 14, 1)),
         Op::PutPatron(Patron {
             name: "Y Đăng".into(),
-            pin_hash: Some(pin_hash("1234")),
+            has_pin: true,
             pin_required: true,
             ..patron("P1")
         }),
@@ -37,17 +38,61 @@ fn library() -> Vec<Op> {
     ops
 }
 
-/// The service over the test library, with three PIN attempts, and its store.
-fn service_with(dir: &Path, tweak: impl FnOnce(&mut Config)) -> (Circulation, SharedStore) {
+/// Central, played: P1's PIN is 1234 (every other card has none), and it can be asked
+/// while `online`.
+#[derive(Debug)]
+struct Central {
+    key: KeyPair,
+    online: AtomicBool,
+}
+
+impl Central {
+    fn new() -> Arc<Central> {
+        Arc::new(Central {
+            key: KeyPair::generate(),
+            online: AtomicBool::new(true),
+        })
+    }
+
+    fn set_online(&self, online: bool) {
+        self.online.store(online, Ordering::SeqCst);
+    }
+}
+
+impl super::central_pin::PinAuthority for Central {
+    fn check(&self, card: &str, pin: &str) -> Option<PinAnswer> {
+        if !self.online.load(Ordering::SeqCst) {
+            return None;
+        }
+        let outcome = match (card, pin) {
+            ("P1", "1234") => PinOutcome::Right,
+            ("P1", _) => PinOutcome::Wrong,
+            _ => PinOutcome::NotNeeded,
+        };
+        Some(PinAnswer {
+            outcome,
+            locked_until_ms: None,
+        })
+    }
+}
+
+/// The service over the test library, enrolled with a played central, and its store.
+fn service_with(
+    dir: &Path,
+    tweak: impl FnOnce(&mut Config),
+) -> (Circulation, SharedStore, Arc<Central>) {
     let mut config = testkit::config(dir);
-    config.circulation.pin_max_attempts = 3;
     tweak(&mut config);
     let store = testkit::store(&config, library());
-    (testkit::circulation(&config, &store), store)
+    let c = testkit::circulation(&config, &store);
+    let central = Central::new();
+    c.set_pin_authority(central.clone(), central.key.public());
+    (c, store, central)
 }
 
 fn service(dir: &Path) -> (Circulation, SharedStore) {
-    service_with(dir, |_| {})
+    let (c, store, _) = service_with(dir, |_| {});
+    (c, store)
 }
 
 fn who(pin: Option<&str>) -> Who {
@@ -63,43 +108,20 @@ fn code(r: Result<Reply, ApiError>) -> ErrorCode {
 }
 
 #[test]
-fn pin_lockout_through_the_service() {
+fn central_checks_the_pin_and_refusals_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (c, store) = service(dir.path());
     let checkout = |pin: Option<&str>| c.checkout(&who(pin), "KT1");
     assert_eq!(code(checkout(None)), ErrorCode::PinRequired);
-    assert_eq!(code(checkout(Some("0000"))), ErrorCode::WrongPin);
+    assert_eq!(code(checkout(Some(""))), ErrorCode::PinRequired);
     assert_eq!(code(checkout(Some("0000"))), ErrorCode::WrongPin);
     assert_eq!(
         store.lock().last_seq().unwrap(),
         0,
         "refusals write no event"
     );
-    assert_eq!(code(checkout(Some("0000"))), ErrorCode::PinLocked);
-    assert_eq!(
-        code(checkout(Some("1234"))),
-        ErrorCode::PinLocked,
-        "locked even when right"
-    );
-    let store = store.lock();
-    let ev = store.events_range(1, 1).unwrap();
-    assert_eq!(
-        ev[0].body,
-        EventBody::PinLocked {
-            patron: "P1".into()
-        }
-    );
-    assert!(store.loan("KT1").unwrap().is_none());
-}
-
-#[test]
-fn a_right_pin_resets_the_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let (c, store) = service(dir.path());
-    assert_eq!(code(c.loans(&who(Some("9")))), ErrorCode::WrongPin);
-    assert_eq!(store.lock().pin_state("P1").unwrap().failures, 1);
-    assert!(c.loans(&who(Some("1234"))).is_ok());
-    assert_eq!(store.lock().pin_state("P1").unwrap().failures, 0);
+    assert!(checkout(Some("1234")).is_ok());
+    assert_eq!(store.lock().pin_state("P1").unwrap(), PinState::default());
 }
 
 #[test]
@@ -208,7 +230,7 @@ fn clock_never_runs_behind_the_log() {
 fn dates_follow_the_clock_once_synced() {
     let due_with = |synced: ClockSynced| {
         let dir = tempfile::tempdir().unwrap();
-        let (c, store) = service_with(dir.path(), |config| config.clock.synced = synced);
+        let (c, store, _) = service_with(dir.path(), |config| config.clock.synced = synced);
         let ahead = now_ms() + 400 * 86_400_000;
         store
             .lock()
@@ -275,56 +297,6 @@ fn a_card_number_central_would_refuse_never_reaches_the_log() {
         .expect("central accepts the batch");
 }
 
-/// Wrong PINs tried in parallel (several connections at once) must each count: the lock
-/// may not be dodged by guessing concurrently.
-#[test]
-fn parallel_wrong_pins_all_count() {
-    let dir = tempfile::tempdir().unwrap();
-    let (c, store) = service(dir.path());
-    // A slower hash, so that the attempts overlap while they verify.
-    let slow = Argon2::new(
-        Algorithm::Argon2id,
-        Version::V0x13,
-        Params::new(8192, 1, 1, None).unwrap(),
-    )
-    .hash_password(b"1234", &SaltString::generate(&mut OsRng))
-    .unwrap()
-    .to_string();
-    let mut p = store.lock().patron_by_card("P1").unwrap().unwrap();
-    p.pin_hash = Some(slow);
-    store
-        .lock()
-        .apply_delta(&Delta {
-            from_version: 1,
-            to_version: 2,
-            ops: vec![Op::PutPatron(p)],
-        })
-        .unwrap();
-    let n = 6;
-    let start = std::sync::Barrier::new(n);
-    let codes: Vec<ErrorCode> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                s.spawn(|| {
-                    start.wait();
-                    code(c.loans(&who(Some("0000"))))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    assert_eq!(
-        codes.iter().filter(|c| **c == ErrorCode::WrongPin).count(),
-        2,
-        "{codes:?}"
-    );
-    assert!(
-        store.lock().pin_state("P1").unwrap().locked_until.is_some(),
-        "three wrong PINs lock the card"
-    );
-    assert_eq!(code(c.loans(&who(Some("1234")))), ErrorCode::PinLocked);
-}
-
 /// Central, played: answers from a script and notes what it was asked.
 #[derive(Debug)]
 struct ScriptedCentral {
@@ -356,8 +328,6 @@ fn online_central_decides_on_pins_and_its_lock_holds_offline() {
     let until = now_ms() + 15 * 60_000;
     let central = Arc::new(ScriptedCentral {
         answers: Mutex::new(vec![
-            // Central says right although the hash here says otherwise (a PIN changed at
-            // central before its delta arrived).
             answer(PinOutcome::Right, None),
             answer(PinOutcome::Wrong, None),
             // Locked by attempts on other devices.
@@ -365,7 +335,7 @@ fn online_central_decides_on_pins_and_its_lock_holds_offline() {
         ]),
         asked: Mutex::default(),
     });
-    c.set_pin_authority(central.clone());
+    c.set_pin_authority(central.clone(), KeyPair::generate().public());
     assert!(c.loans(&who(Some("9999"))).is_ok(), "central's word");
     assert_eq!(code(c.loans(&who(Some("1234")))), ErrorCode::WrongPin);
     assert_eq!(
@@ -389,15 +359,140 @@ fn online_central_decides_on_pins_and_its_lock_holds_offline() {
     );
 }
 
+/// The `identify` events in the log, with their sealed PINs.
+fn identifies(store: &SharedStore) -> Vec<(String, Option<String>)> {
+    store
+        .lock()
+        .events_range(1, 100)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e.body {
+            EventBody::Identify { patron, pin } => Some((patron, pin)),
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn when_central_cannot_be_asked_the_board_checks_the_pin_itself() {
+fn offline_a_typed_pin_goes_sealed_to_central_and_lending_on_it_is_capped() {
     let dir = tempfile::tempdir().unwrap();
-    let (c, store) = service(dir.path());
-    c.set_pin_authority(Arc::new(ScriptedCentral {
-        answers: Mutex::new(vec![None, None]),
-        asked: Mutex::default(),
-    }));
-    assert_eq!(code(c.loans(&who(Some("0000")))), ErrorCode::WrongPin);
-    assert_eq!(store.lock().pin_state("P1").unwrap().failures, 1);
-    assert!(c.loans(&who(Some("1234"))).is_ok());
+    let (c, store, central) = service_with(dir.path(), |cfg| {
+        cfg.circulation.offline_pin_loans = 1;
+    });
+    central.set_online(false);
+    // Right or wrong, the board cannot tell: it holds no hash. The visit is unchecked.
+    let Reply::Identified { session, .. } = c.identify(&who(Some("0000"))).unwrap() else {
+        panic!("not identified")
+    };
+    let seen = identifies(&store);
+    assert_eq!(seen.len(), 1);
+    let sealed = seen[0].1.clone().expect("the PIN goes with the visit");
+    assert!(!sealed.contains("0000"));
+    assert_eq!(
+        central.key.open_pin(&sealed, "P1").unwrap(),
+        "0000",
+        "central, and only central, reads it"
+    );
+    let s = Who {
+        session: Some(session),
+        ..Who::default()
+    };
+    assert!(c.checkout(&s, "KT1").is_ok());
+    let refusal = c.checkout(&s, "KT2").unwrap_err();
+    assert_eq!(refusal.code, ErrorCode::OfflinePinLimit);
+    assert!(
+        refusal.message_vi.contains("mất mạng"),
+        "{}",
+        refusal.message_vi
+    );
+    // Without a session the PIN is sealed into a visit of its own, and the cap holds.
+    assert_eq!(
+        code(c.checkout(&who(Some("1234")), "KT2")),
+        ErrorCode::OfflinePinLimit
+    );
+    assert_eq!(identifies(&store).len(), 2);
+    // Renewing and returning are not lending more.
+    assert!(c.renew(&s, "KT1").is_ok());
+    assert!(c.checkin("KT1").is_ok());
+    // Back online: central checks, and the cap is for unchecked visits only.
+    central.set_online(true);
+    let checked = who(Some("1234"));
+    assert!(c.checkout(&checked, "KT2").is_ok());
+    assert!(c.checkout(&checked, "KT3").is_ok());
+    assert_eq!(identifies(&store).len(), 2, "a checked PIN is not sealed");
+}
+
+/// Makes `P1` a staff card (its NFC UID stays `04A22B1A`).
+fn make_p1_staff(store: &SharedStore) {
+    let mut store = store.lock();
+    let mut staff = store.patron_by_card("P1").unwrap().unwrap();
+    staff.staff = true;
+    store
+        .apply_delta(&Delta {
+            from_version: 1,
+            to_version: 2,
+            ops: vec![Op::PutPatron(staff)],
+        })
+        .unwrap();
+}
+
+#[test]
+fn offline_a_typed_card_opens_no_staff_menu_but_a_tapped_one_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, store, central) = service_with(dir.path(), |_| {});
+    make_p1_staff(&store);
+    let session = |who: Who| match c.identify(&who).unwrap() {
+        Reply::Identified { session, .. } => session,
+        other => panic!("not identified: {other:?}"),
+    };
+    central.set_online(false);
+    let typed = session(who(Some("1234")));
+    assert_eq!(
+        c.require_staff(&typed).unwrap_err().code,
+        ErrorCode::StaffOnly,
+        "a card number and any PIN are not enough offline"
+    );
+    let tapped = session(Who {
+        uid: Some("04:a2:2b:1a".into()),
+        pin: Some("1234".into()),
+        ..Who::default()
+    });
+    assert!(c.require_staff(&tapped).is_ok());
+    central.set_online(true);
+    let checked = session(who(Some("1234")));
+    assert!(c.require_staff(&checked).is_ok());
+}
+
+#[test]
+fn a_station_may_let_staff_type_their_card_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, store, central) = service_with(dir.path(), |cfg| {
+        cfg.circulation.offline_staff_pin = true;
+    });
+    make_p1_staff(&store);
+    central.set_online(false);
+    let Reply::Identified { session, .. } = c.identify(&who(Some("1234"))).unwrap() else {
+        panic!("not identified")
+    };
+    assert!(c.require_staff(&session).is_ok());
+    assert!(
+        identifies(&store)[0].1.is_some(),
+        "the PIN still goes to central to be checked"
+    );
+}
+
+#[test]
+fn a_board_not_enrolled_cannot_take_a_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = testkit::config(dir.path());
+    let store = testkit::store(&config, library());
+    let c = testkit::circulation(&config, &store);
+    let refusal = c.loans(&who(Some("1234"))).unwrap_err();
+    assert_eq!(refusal.code, ErrorCode::Internal);
+    assert!(
+        refusal.message.contains("not enrolled"),
+        "{}",
+        refusal.message
+    );
+    assert_eq!(store.lock().last_seq().unwrap(), 0);
 }

@@ -57,7 +57,7 @@ fn event_item(body: &EventBody) -> Option<&str> {
 /// whole batch for one bad code, so such an event would block the outbox for good.
 fn codes_ok(body: &EventBody) -> bool {
     let (a, b) = match body {
-        EventBody::Identify { patron } | EventBody::PinLocked { patron } => (patron, None),
+        EventBody::Identify { patron, .. } | EventBody::PinLocked { patron } => (patron, None),
         EventBody::Checkout { item, patron, .. } | EventBody::Renew { item, patron, .. } => {
             (item, Some(patron))
         }
@@ -97,6 +97,17 @@ impl Store {
             .prepare_cached("SELECT at FROM events WHERE seq = ?1")?
             .query_row([next as i64], |r| r.get(0))
             .optional()?)
+    }
+
+    /// Loans to `card` that central has not acknowledged yet (checkouts still in the log).
+    pub fn unacked_checkouts(&self, card: &str) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM events WHERE acked = 0 AND kind = 'checkout' \
+                 AND json_extract(body, '$.patron') = ?1",
+            )?
+            .query_row([card], |r| r.get(0))?)
     }
 
     /// A card's PIN failure record.

@@ -29,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
         .then(rong_sqlite::search::create_table),
     Migration::sql(include_str!("migrations/0003_digitise.sql")),
     Migration::sql(include_str!("migrations/0004_digitise_cleanup.sql")),
+    Migration::sql(include_str!("migrations/0005_no_pin_hashes.sql")),
 ];
 
 /// The schema version this build writes.

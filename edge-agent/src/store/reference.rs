@@ -291,7 +291,7 @@ impl Store {
         let found = self
             .conn
             .prepare_cached(
-                "SELECT card, name, category, branch, blocked, expires, pin_hash, pin_required, staff
+                "SELECT card, name, category, branch, blocked, expires, has_pin, pin_required, staff
                  FROM patrons WHERE card = ?1",
             )?
             .query_row([card], |r| {
@@ -303,7 +303,7 @@ impl Store {
                     branch: branch_id(r, 3)?,
                     blocked: r.get(4)?,
                     expires: col_opt_date(r, 5)?,
-                    pin_hash: r.get(6)?,
+                    has_pin: r.get(6)?,
                     pin_required: r.get(7)?,
                     staff: r.get(8)?,
                 })

@@ -361,6 +361,7 @@ fn refuses_an_event_central_would_refuse() {
     let mut e = checkout_event("KT1");
     e.body = EventBody::Identify {
         patron: "P 0001".into(),
+        pin: None,
     };
     assert!(matches!(
         s.commit(Commit {
@@ -511,4 +512,49 @@ fn a_snapshot_load_rebuilds_its_indexes_and_a_refused_one_keeps_the_old_data() {
         )
         .unwrap();
     assert_eq!(still, 2, "the dropped indexes come back with the rollback");
+}
+
+/// A board updated from schema 4 keeps whether each reader has a PIN and loses the hashes,
+/// down to their bytes in the file.
+#[test]
+fn the_schema_5_migration_takes_the_pin_hashes_off_the_board() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("agent.db");
+    let old_hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$OLDHASHOLDHASHOLDHASH";
+    {
+        let c = rong_sqlite::open(&path, &options(), &MIGRATIONS[..4]).unwrap();
+        for (card, hash) in [("P1", Some(old_hash)), ("P2", None)] {
+            c.execute(
+                "INSERT INTO patrons (card, name, category, branch, pin_hash, pin_required, staff) \
+                 VALUES (?1, 'Y Đăng', 'adult', 'kontum', ?2, 0, 0)",
+                rusqlite::params![card, hash],
+            )
+            .unwrap();
+        }
+    }
+    assert!(std::fs::read(&path)
+        .unwrap()
+        .windows(old_hash.len())
+        .any(|w| w == old_hash.as_bytes()));
+    {
+        let s = Store::open(&path).unwrap();
+        assert!(s.patron_by_card("P1").unwrap().unwrap().has_pin);
+        assert!(!s.patron_by_card("P2").unwrap().unwrap().has_pin);
+        let hash_columns: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info('patrons') WHERE name = 'pin_hash'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(hash_columns, 0);
+    }
+    for file in ["agent.db", "agent.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(20).any(|w| w == &old_hash.as_bytes()[..20]),
+            "the old hash's bytes are gone from {file}"
+        );
+    }
 }

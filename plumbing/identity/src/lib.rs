@@ -8,6 +8,8 @@
 //! - [`http_auth`]: the `Authorization: Rong-Device ...` header every device request
 //!   carries, its canonical string, and its check.
 //! - [`mqtt`]: MQTT messages sealed with a [`KeyPair`] and opened with a [`PublicKey`].
+//! - [`pin`]: the PIN check a board asks central for, and PINs sealed to central's key
+//!   while it cannot ask.
 //! - [`tls`]: rustls configurations that trust central's own CA, and a board's key as a
 //!   TLS client key.
 //!

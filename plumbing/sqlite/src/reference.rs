@@ -76,11 +76,11 @@ pub fn put_closed_day(c: &Connection, d: &ClosedDay) -> rusqlite::Result<()> {
 /// and inserting it), so rows that refer to the card are not cascaded away.
 pub fn put_patron(c: &Connection, p: &Patron) -> rusqlite::Result<()> {
     c.prepare_cached(
-        "INSERT INTO patrons (card, name, category, branch, blocked, expires, pin_hash, pin_required, staff) \
+        "INSERT INTO patrons (card, name, category, branch, blocked, expires, has_pin, pin_required, staff) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
          ON CONFLICT(card) DO UPDATE SET name = excluded.name, category = excluded.category, \
          branch = excluded.branch, blocked = excluded.blocked, expires = excluded.expires, \
-         pin_hash = excluded.pin_hash, pin_required = excluded.pin_required, staff = excluded.staff",
+         has_pin = excluded.has_pin, pin_required = excluded.pin_required, staff = excluded.staff",
     )?
     .execute(params![
         p.card,
@@ -89,7 +89,7 @@ pub fn put_patron(c: &Connection, p: &Patron) -> rusqlite::Result<()> {
         p.branch.as_str(),
         p.blocked,
         p.expires.map(|d| d.to_string()),
-        p.pin_hash,
+        p.has_pin,
         p.pin_required,
         p.staff
     ])?;

@@ -55,7 +55,7 @@ impl Drop for Slot<'_> {
 }
 
 /// Whether `pin` matches the PHC string `hash`, within the argon2 cost central allows.
-fn verify(pin: &str, hash: &str) -> bool {
+pub(crate) fn verify(pin: &str, hash: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
@@ -123,14 +123,14 @@ async fn check(
         });
     };
     let now = chrono::Utc::now().timestamp_millis();
-    let (pin, hash) = match pin_gate(&patron, &branch, Some(&pin), ctx.state, now) {
+    let pin = match pin_gate(&patron, &branch, Some(&pin), ctx.state, now) {
         Ok(PinGate::Open) => {
             return Ok(PinAnswer {
                 outcome: PinOutcome::NotNeeded,
                 locked_until_ms: None,
             })
         }
-        Ok(PinGate::Verify { pin, hash }) => (pin, hash),
+        Ok(PinGate::Verify { pin }) => pin,
         Err(r) if r.code == ErrorCode::PinLocked => {
             return Ok(PinAnswer {
                 outcome: PinOutcome::Locked,
@@ -138,6 +138,14 @@ async fn check(
             })
         }
         Err(r) => return Err(ApiError::BadRequest(format!("{:?}", r.code))),
+    };
+    let Some(hash) = ctx.hash else {
+        // `has_pin` and `patron_pins` are written together; a card without a hash has no
+        // PIN to check.
+        return Ok(PinAnswer {
+            outcome: PinOutcome::NotNeeded,
+            locked_until_ms: None,
+        });
     };
     let right = st
         .hash_work

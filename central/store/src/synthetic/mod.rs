@@ -51,6 +51,8 @@ pub struct SeedPatron {
     pub patron: Patron,
     /// The plain PIN, if the patron has one.
     pub pin: Option<String>,
+    /// The PIN's argon2id hash, which central stores.
+    pub pin_hash: Option<String>,
 }
 
 /// A loan that already exists when the library is seeded.
@@ -364,10 +366,11 @@ fn patrons(
                 } else {
                     ymd((2030, 12, 31))
                 }),
-                pin_hash: pin.as_ref().and_then(|p| hashes.get(p).cloned()),
+                has_pin: pin.is_some(),
                 pin_required: pin.is_some(),
                 staff: false,
             },
+            pin_hash: pin.as_ref().and_then(|p| hashes.get(p).cloned()),
             pin,
         });
     }
@@ -380,10 +383,11 @@ fn patrons(
             branch: branches[0].id.clone(),
             blocked: None,
             expires: Some(ymd((2030, 12, 31))),
-            pin_hash: hashes.get(STAFF_PIN).cloned(),
+            has_pin: true,
             pin_required: true,
             staff: true,
         },
+        pin_hash: hashes.get(STAFF_PIN).cloned(),
         pin: Some(STAFF_PIN.to_owned()),
     });
     out

@@ -234,6 +234,7 @@ fn main() {
                 clock_synced: true,
                 body: EventBody::Identify {
                     patron: card(patrons[(k as usize) % patrons.len()]),
+                    pin: None,
                 },
             })
             .collect();
