@@ -1,4 +1,4 @@
-//! The command line: `central serve`, `central seed`, `central import marc`,
+//! The command line: `central init` (in [`crate::init_cli`]), `central serve`, `central seed`, `central import marc`,
 //! `central export marc`, `central admin create`, `central token`, `central backup`,
 //! `central restore` and `central device ...` (in [`crate::device_cli`]). The only module
 //! that prints to stdout (the readiness line, the seed and import summaries, the export,
@@ -26,6 +26,10 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
+    /// Set up a fresh central (no dashboard user yet): the first administrator, the
+    /// network's name and its first branch, then optionally the catalogue, the readers and
+    /// an enrolment code for the first kiosk. The browser offers the same at /setup.
+    Init(crate::init_cli::InitArgs),
     /// Serve HTTP and MQTT (with the embedded broker unless the config names an external one).
     Serve {
         /// TOML config file (see central.example.toml); RONG_* env vars override it.
@@ -199,6 +203,23 @@ pub enum ExportCmd {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     rong_runtime::init_logging("info,rumqttd=warn");
     match cli.command {
+        Cmd::Init(args) => {
+            let next = crate::init_cli::run(args)?;
+            if !next.marc.is_empty() {
+                import_cmd(&next.config, &next.marc)?;
+            }
+            if let Some(readers) = &next.readers {
+                import_patrons_cmd(&next.config, readers)?;
+            }
+            if let Some(branch) = &next.kiosk_branch {
+                crate::device_cli::enrol(&next.config, branch, "kiosk", None, 24)?;
+            }
+            println!(
+                "Next: `central serve`, then log in to /admin as {}.",
+                next.admin
+            );
+            Ok(())
+        }
         Cmd::Serve { config } => {
             let config = Config::load(config.as_deref())?;
             tracing::info!(config = ?config, "starting central");
@@ -551,22 +572,7 @@ fn admin_create(
     if name.is_empty() || name.len() > 64 || name.chars().any(char::is_whitespace) {
         anyhow::bail!("--name must be 1 to 64 characters without spaces");
     }
-    let password = match std::env::var("RONG_ADMIN_PASSWORD") {
-        Ok(p) => p,
-        Err(_) => {
-            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                eprint!("Password for {name}: ");
-            }
-            let mut line = String::new();
-            std::io::stdin()
-                .read_line(&mut line)
-                .context("cannot read the password from stdin")?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
-    };
-    if password.chars().count() < 8 {
-        anyhow::bail!("the password must have at least 8 characters");
-    }
+    let password = crate::init_cli::read_password(name)?;
     let hash = central_web::hash_password(&password)
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
     let mut store = open_store(config)?;

@@ -125,7 +125,8 @@ pub fn qr_text(code: &str) -> anyhow::Result<String> {
         .build())
 }
 
-fn enrol(
+/// Makes and prints a one-time enrolment code (also `central init --kiosk`).
+pub(crate) fn enrol(
     config: &Config,
     branch: &str,
     role: &str,

@@ -137,6 +137,41 @@ impl Ingest {
             .await
     }
 
+    /// Adds (`create`) or changes a branch and publishes the change to the devices.
+    pub async fn save_branch(
+        &self,
+        branch: central_store::network::BranchDetails,
+        create: bool,
+    ) -> Result<(), StoreError> {
+        let st = self.state.clone();
+        self.writer
+            .run(move |s| {
+                let applied = s.save_branch(&branch, create)?;
+                st.publish_changes(s, &applied);
+                Ok(())
+            })
+            .await
+    }
+
+    /// Sets up a fresh central (see [`central_store::Store::init_network`]) and publishes
+    /// what it adds.
+    pub async fn init_network(
+        &self,
+        admin: central_store::network::FirstAdmin,
+        network: String,
+        first: central_store::network::BranchDetails,
+    ) -> Result<(), StoreError> {
+        let st = self.state.clone();
+        self.writer
+            .run(move |s| {
+                let now = chrono::Utc::now().timestamp_millis();
+                let applied = s.init_network(&admin, &network, &first, now)?;
+                st.publish_changes(s, &applied);
+                Ok(())
+            })
+            .await
+    }
+
     /// Blocks (`Some(reason)`) or unblocks (`None`) a patron and publishes the change.
     pub async fn block(&self, card: String, reason: Option<String>) -> Result<(), StoreError> {
         let st = self.state.clone();

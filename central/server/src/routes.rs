@@ -16,7 +16,9 @@ use axum::Router;
 use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
-use central_web::{alerts, audit, devices, digitise as digitise_page, enrolment, stats, WebState};
+use central_web::{
+    alerts, audit, devices, digitise as digitise_page, enrolment, network, stats, WebState,
+};
 
 use crate::http::device::{self as device_http, DeviceAuth};
 use crate::http::{api, guard, openapi, public, snapshot, ApiError, ApiState};
@@ -49,6 +51,10 @@ pub enum Caller {
     /// A board enrolling: it has no device credentials yet; its one-time code is the
     /// credential, and attempts are rate-limited per address.
     Enrolling,
+    /// The first-run setup of a central with no dashboard user: the setup code central
+    /// wrote to its data directory is the credential (rate-limited per address); once
+    /// central is set up it only redirects to the login.
+    Setup,
     /// The kiosks' and stations' agents, each request signed by the device's key.
     Device,
     /// Library staff: the dashboard and the JSON API.
@@ -86,7 +92,7 @@ pub fn is_staff_api(path: &str) -> bool {
 
 /// Every route of central. `max_chunk` limits the body of a tus `PATCH`.
 fn table(max_chunk: usize) -> Vec<Route> {
-    use Caller::{Device, Enrolling, Operator, Public, Staff};
+    use Caller::{Device, Enrolling, Operator, Public, Setup, Staff};
     // Every tus response carries `Tus-Resumable`, and every request but `OPTIONS` must.
     let tus = |m: MethodRouter<AppState>| m.layer(axum::middleware::from_fn(intake::tus_resumable));
     vec![
@@ -115,6 +121,11 @@ fn table(max_chunk: usize) -> Vec<Route> {
             Enrolling,
             rong_identity::ENROL_PATH,
             post(device_http::enrol),
+        ),
+        route(
+            Setup,
+            "/setup",
+            get(central_web::network::setup_form).post(central_web::network::setup),
         ),
         // Snapshots for agents that fell too far behind.
         route(Device, "/api/v1/snapshot/{branch}", get(snapshot::snapshot)),
@@ -164,10 +175,21 @@ fn table(max_chunk: usize) -> Vec<Route> {
         route(
             Staff,
             "/admin/login",
-            get(central_web::login_page).post(central_web::login),
+            get(central_web::login::login_page).post(central_web::login::login),
         ),
         route(Staff, "/admin/logout", post(central_web::logout)),
         route(Staff, "/admin/devices", get(devices::list)),
+        route(
+            Staff,
+            "/admin/branches",
+            get(network::list).post(network::create),
+        ),
+        route(Staff, "/admin/branches/new", get(network::new_form)),
+        route(
+            Staff,
+            "/admin/branches/{id}",
+            get(network::edit_form).post(network::update),
+        ),
         route(Staff, "/admin/devices/live", get(devices::list_live)),
         route(Staff, "/admin/devices/{id}", get(devices::detail)),
         route(Staff, "/admin/devices/{id}/live", get(devices::detail_live)),
@@ -264,6 +286,9 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     );
     // Authentication: the one-time enrolment code, in the handler (rate-limited).
     let enrolling = group(&routes, Caller::Enrolling, all);
+    // Authentication: the setup code, in the handler (rate-limited), while central has no
+    // dashboard user.
+    let setup = group(&routes, Caller::Setup, all);
     // Authentication: every request signed by an enrolled, unrevoked device's key.
     let device = group(&routes, Caller::Device, all).route_layer(
         axum::middleware::from_fn_with_state(state.devices.clone(), device_http::device_auth),
@@ -282,6 +307,7 @@ pub fn router(state: AppState, metrics: Arc<Metrics>) -> Router {
     Router::new()
         .merge(public)
         .merge(enrolling)
+        .merge(setup)
         .merge(device)
         .merge(staff_pages)
         .merge(staff_api)
@@ -316,6 +342,7 @@ mod tests {
             ],
         ),
         (Caller::Enrolling, &["/api/v1/device/enrol"]),
+        (Caller::Setup, &["/setup"]),
         (
             Caller::Device,
             &[
@@ -379,7 +406,7 @@ mod tests {
             for (method, op) in ops {
                 let security = &op["security"];
                 let want = match caller {
-                    Caller::Public | Caller::Enrolling => serde_json::json!([]),
+                    Caller::Public | Caller::Enrolling | Caller::Setup => serde_json::json!([]),
                     Caller::Device => serde_json::json!([{"deviceAuth": []}]),
                     Caller::Staff => serde_json::json!([{"bearerAuth": []}, {"cookieAuth": []}]),
                     Caller::Operator => serde_json::json!([{"bearerAuth": []}]),

@@ -317,6 +317,10 @@ fn app_state(
 ) -> anyhow::Result<AppState> {
     let central_public = envelopes.public();
     let writer = ingest.writer().clone();
+    // A central with no dashboard user offers its first-run setup, with a code only who
+    // can read its data directory knows.
+    let fresh = reads.blocking(|c| central_store::network::is_fresh(c))?;
+    let setup_code = crate::setup::prepare_code(&config.data_dir, fresh)?;
     let operator_token = config.http.operator_token()?;
     let intake = central_digitise::receive::Intake::open(
         &config.data_dir,
@@ -360,11 +364,16 @@ fn app_state(
                 ingest: ingest.clone(),
                 acl: acl.clone(),
             }),
+            Arc::new(crate::setup::DashboardNetwork {
+                ingest: ingest.clone(),
+                code_file: crate::setup::code_path(&config.data_dir),
+            }),
             WebCtx::new(
                 config.dashboard.clone(),
                 config.alerts.clone(),
                 config.utc_offset_minutes,
-            ),
+            )
+            .with_setup_code(setup_code),
         ),
         opac: OpacState {
             reads: reads.clone(),

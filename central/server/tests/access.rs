@@ -525,15 +525,7 @@ async fn public_routes_are_read_only_and_rate_limited() {
 
 /// The value of cookie `name` that a response sets.
 fn set_cookie(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            let (k, val) = v.split(';').next()?.split_once('=')?;
-            (k == name).then(|| val.to_owned())
-        })
-        .unwrap_or_else(|| panic!("no {name} cookie"))
+    common::set_cookie(r, name).unwrap_or_else(|| panic!("no {name} cookie"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

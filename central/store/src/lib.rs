@@ -16,6 +16,7 @@ mod epoch;
 mod handles;
 pub mod identity;
 mod ingest;
+pub mod network;
 mod patrons;
 pub mod pins;
 pub mod queries;
@@ -55,6 +56,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0010_device_identity.sql")),
     Migration::sql(include_str!("migrations/0011_pin_attempts.sql")),
     Migration::sql(include_str!("migrations/0012_patron_pins.sql")),
+    Migration::sql(include_str!("migrations/0013_network.sql")),
 ];
 
 /// The schema version this build writes.

@@ -67,6 +67,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
         s.push_str("<nav>");
         for (key, href) in [
             ("devices", "/admin/devices"),
+            ("branches", "/admin/branches"),
             ("alerts", "/admin/alerts"),
             ("stats", "/admin/stats"),
             ("report", "/admin/report"),

@@ -20,6 +20,8 @@ pub mod digitise;
 pub mod enrolment;
 pub mod html;
 pub mod i18n;
+pub mod login;
+pub mod network;
 pub mod opac;
 pub mod rules;
 pub mod stats;
@@ -30,7 +32,7 @@ pub mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -64,6 +66,8 @@ pub struct WebCtx {
     hash_work: auth::HashWork,
     /// Checked when the user does not exist, so that costs as much as a wrong password.
     dummy_hash: String,
+    /// The code the first-run setup at `/setup` asks for, while central is not set up.
+    setup_code: Option<String>,
 }
 
 impl WebCtx {
@@ -81,7 +85,14 @@ impl WebCtx {
             limiter,
             hash_work,
             dummy_hash: auth::hash_password(&auth::random_token()).unwrap_or_default(),
+            setup_code: None,
         }
+    }
+
+    /// The same context, with the code `/setup` asks for (central is not set up yet).
+    pub fn with_setup_code(mut self, code: Option<String>) -> WebCtx {
+        self.setup_code = code;
+        self
     }
 }
 
@@ -131,6 +142,25 @@ pub trait DeviceAdmin: std::fmt::Debug + Send + Sync {
     fn decide(&self, id: i64, accept: bool, by: String) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
+/// Changes to the network's set-up that reach the devices by delta (the server's writer
+/// jobs, which publish them).
+pub trait NetworkAdmin: std::fmt::Debug + Send + Sync {
+    /// Adds (`create`) or changes a branch.
+    fn save_branch(
+        &self,
+        branch: central_store::network::BranchDetails,
+        create: bool,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Sets up a fresh central: its first administrator, name and first branch.
+    fn init(
+        &self,
+        admin: central_store::network::FirstAdmin,
+        network: String,
+        first: central_store::network::BranchDetails,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+}
+
 /// A boxed future, as [`Commands::send`] returns it.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
@@ -141,17 +171,20 @@ pub struct WebState {
     writer: Writer,
     commands: Arc<dyn Commands>,
     device_admin: Arc<dyn DeviceAdmin>,
+    network: Arc<dyn NetworkAdmin>,
     ctx: Arc<WebCtx>,
 }
 
 impl WebState {
-    /// The dashboard over the store's handles, sending device commands through `commands`
-    /// and enrolment, revocation and quarantine decisions through `device_admin`.
+    /// The dashboard over the store's handles, sending device commands through `commands`,
+    /// enrolment, revocation and quarantine decisions through `device_admin`, and the
+    /// network's set-up through `network`.
     pub fn new(
         reads: Reads,
         writer: Writer,
         commands: Arc<dyn Commands>,
         device_admin: Arc<dyn DeviceAdmin>,
+        network: Arc<dyn NetworkAdmin>,
         ctx: WebCtx,
     ) -> WebState {
         WebState {
@@ -159,6 +192,7 @@ impl WebState {
             writer,
             commands,
             device_admin,
+            network,
             ctx: Arc::new(ctx),
         }
     }
@@ -519,153 +553,6 @@ pub async fn set_lang(headers: HeaderMap, Query(q): Query<LangQuery>) -> Respons
     r
 }
 
-/// Query of the login page.
-#[derive(Debug, Deserialize)]
-pub struct LoginQuery {
-    next: Option<String>,
-    expired: Option<String>,
-}
-
-fn safe_next(next: Option<&str>) -> String {
-    next.filter(|n| n.starts_with("/admin") && !n.starts_with("//"))
-        .unwrap_or("/admin/devices")
-        .to_owned()
-}
-
-fn login_html(lang: Lang, csrf: &str, next: &str, msg: Option<&str>) -> String {
-    let body = format!(
-        "<div class=\"card login\"><h1>{}</h1>{}\
-         <form method=\"post\" action=\"/admin/login\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"next\" value=\"{}\">\
-         <label>{}<br><input name=\"user\" id=\"user\" autocomplete=\"username\" required></label>\
-         <label>{}<br><input type=\"password\" name=\"password\" id=\"password\" autocomplete=\"current-password\" required></label>\
-         <button id=\"login\">{}</button></form></div>",
-        lang.t("login"),
-        msg.map(|m| format!("<p class=\"err\" id=\"login-error\">{}</p>", html::esc(m)))
-            .unwrap_or_default(),
-        html::esc(csrf),
-        html::esc(next),
-        lang.t("user"),
-        lang.t("password"),
-        lang.t("login"),
-    );
-    html::page(lang, lang.t("login"), "", None, &body)
-}
-
-fn login_response(status: StatusCode, lang: Lang, next: &str, msg: Option<&str>) -> Response {
-    let csrf = auth::random_token();
-    let mut r = (status, html_response(login_html(lang, &csrf, next, msg))).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "{}={csrf}; Path=/admin/login; HttpOnly; SameSite=Strict",
-        auth::LOGIN_CSRF_COOKIE
-    )) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
-}
-
-/// `GET /admin/login`: the login form.
-pub async fn login_page(headers: HeaderMap, uri: Uri, Query(q): Query<LoginQuery>) -> Response {
-    let lang = lang_of(&headers, &uri);
-    let msg = q.expired.is_some().then(|| lang.t("expired"));
-    login_response(StatusCode::OK, lang, &safe_next(q.next.as_deref()), msg)
-}
-
-/// The login form.
-#[derive(Debug, Deserialize)]
-pub struct LoginForm {
-    user: String,
-    password: String,
-    csrf: Option<String>,
-    next: Option<String>,
-}
-
-/// `POST /admin/login`: checks the password, rate limited, and starts a session.
-pub async fn login(
-    State(st): State<WebState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<LoginForm>,
-) -> Result<Response, WebError> {
-    let lang = lang_of(&headers, &uri);
-    let next = safe_next(f.next.as_deref());
-    let cookie_csrf = cookie_of(&headers, auth::LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if !f
-        .csrf
-        .as_deref()
-        .is_some_and(|t| auth::same_token(t, cookie_csrf))
-    {
-        tracing::warn!(peer = %peer, "login form without a valid CSRF token refused");
-        return Err(WebError::Forbidden(lang));
-    }
-    let keys = [format!("user:{}", f.user), format!("ip:{}", peer.ip())];
-    let refuse = |status, why| Ok(login_response(status, lang, &next, Some(lang.t(why))));
-    let Some(attempt) = st.ctx.limiter.take(&keys, Instant::now()) else {
-        tracing::warn!(user = %f.user, peer = %peer, "login rate limited");
-        return refuse(StatusCode::TOO_MANY_REQUESTS, "too_many");
-    };
-    let name = f.user.clone();
-    let user = st.reads.run(move |c| admin::user(c, &name)).await?;
-    let password = f.password;
-    let ctx = st.ctx.clone();
-    let ok_user = st
-        .ctx
-        .hash_work
-        .run(move || {
-            // Verify against a dummy hash when the user does not exist, so both cost the same.
-            let phc = user
-                .as_ref()
-                .map(|u| u.password_hash.as_str())
-                .unwrap_or(&ctx.dummy_hash);
-            let ok = auth::verify_password(&password, phc);
-            user.filter(|_| ok)
-        })
-        .await
-        .map_err(WebError::Internal)?;
-    let Some(user) = ok_user else {
-        // The attempt, dropped, stays counted as a failure.
-        drop(attempt);
-        tracing::warn!(user = %f.user, peer = %peer, "failed login");
-        // The name as typed, bounded: it is not a known user's.
-        let tried: String = f.user.chars().take(64).collect();
-        let entry = Entry::new(tried, "login.failed", "").peer(Some(peer.ip().to_string()));
-        let _ = st.writer.audit(entry).await;
-        return refuse(StatusCode::UNAUTHORIZED, "bad_login");
-    };
-    attempt.succeeded();
-    let token = auth::random_token();
-    let csrf = auth::random_token();
-    let hash = auth::token_hash(&token);
-    let now = now_ms();
-    let ttl = st.ctx.dashboard.session_secs as i64 * 1000;
-    let name = user.name.clone();
-    st.writer
-        .run(move |s| s.create_session(&hash, &name, &csrf, now, now + ttl))
-        .await?;
-    tracing::info!(user = %user.name, role = user.role.as_str(), "logged in");
-    let entry = Entry::new(&user.name, "login", "")
-        .role(user.role.as_str())
-        .branch(user.branch.as_deref())
-        .peer(Some(peer.ip().to_string()));
-    let _ = st.writer.audit(entry).await;
-    let mut r = Redirect::to(&next).into_response();
-    let cookie = format!(
-        "{}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
-        auth::SESSION_COOKIE,
-        st.ctx.dashboard.session_secs,
-        if st.ctx.dashboard.secure_cookie {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    Ok(r)
-}
-
 /// A form with only its CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct CsrfForm {
@@ -697,14 +584,6 @@ pub async fn logout(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn next_stays_on_the_dashboard() {
-        assert_eq!(safe_next(Some("/admin/alerts")), "/admin/alerts");
-        assert_eq!(safe_next(Some("https://evil.example/")), "/admin/devices");
-        assert_eq!(safe_next(Some("//evil.example/admin")), "/admin/devices");
-        assert_eq!(safe_next(None), "/admin/devices");
-    }
 
     #[test]
     fn staff_are_kept_to_their_branch() {

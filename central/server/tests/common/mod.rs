@@ -261,3 +261,15 @@ pub fn client_with_token(token: &str) -> reqwest::Client {
     headers.insert(reqwest::header::AUTHORIZATION, value);
     client_builder().default_headers(headers).build().unwrap()
 }
+
+/// The value of cookie `name` that a response sets, if it sets one.
+pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let (k, val) = v.split(';').next()?.split_once('=')?;
+            (k == name).then(|| val.to_owned())
+        })
+}

@@ -1,0 +1,96 @@
+//! The first-run setup's server side: the setup code a fresh central writes to
+//! `{data_dir}/setup-code` (mode 0600) for `/setup` to ask for, and the dashboard's network
+//! changes ([`central_web::NetworkAdmin`]) run as writer jobs that publish their deltas.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use central_store::network::{BranchDetails, FirstAdmin};
+use central_store::StoreError;
+
+use crate::ingest::Ingest;
+
+/// The file holding the setup code, in the data directory.
+pub fn code_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("setup-code")
+}
+
+/// For a central with no dashboard user: a fresh setup code, written (readable by its owner
+/// only) to [`code_path`] and answered, for `/setup` to ask for. For one set up already:
+/// none, and any old code file is removed.
+pub fn prepare_code(data_dir: &Path, fresh: bool) -> anyhow::Result<Option<String>> {
+    let path = code_path(data_dir);
+    if !fresh {
+        let _ = std::fs::remove_file(&path);
+        return Ok(None);
+    }
+    let code = central_web::random_token();
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot write the setup code to {}: {e}", path.display()))?;
+    writeln!(f, "{code}")?;
+    tracing::warn!(
+        file = %path.display(),
+        "central is not set up: open /setup in a browser and give the code in this file, or run `central init`"
+    );
+    Ok(Some(code))
+}
+
+/// The dashboard's network changes, through the writer.
+#[derive(Debug, Clone)]
+pub struct DashboardNetwork {
+    /// The writer's jobs.
+    pub ingest: Ingest,
+    /// Where the setup code was written; removed once central is set up.
+    pub code_file: PathBuf,
+}
+
+impl central_web::NetworkAdmin for DashboardNetwork {
+    fn save_branch(
+        &self,
+        branch: BranchDetails,
+        create: bool,
+    ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.ingest.save_branch(branch, create))
+    }
+
+    fn init(
+        &self,
+        admin: FirstAdmin,
+        network: String,
+        first: BranchDetails,
+    ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.ingest.init_network(admin, network, first).await?;
+            let _ = std::fs::remove_file(&self.code_file);
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_fresh_central_writes_a_code_only_its_owner_reads_and_a_set_up_one_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let code = prepare_code(dir.path(), true).unwrap().unwrap();
+        let path = code_path(dir.path());
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), code);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let again = prepare_code(dir.path(), true).unwrap().unwrap();
+        assert_ne!(again, code, "a new code at each start");
+        assert_eq!(prepare_code(dir.path(), false).unwrap(), None);
+        assert!(!path.exists(), "removed once set up");
+    }
+}
