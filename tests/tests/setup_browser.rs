@@ -1,6 +1,7 @@
 //! The first-run setup in a real browser, on an empty central: the setup code from the
 //! data directory, the first administrator, the network and its first branch; then a
-//! second branch on the branches page, with a mistake shown and corrected. Screenshots of
+//! second branch on the branches page, with a mistake shown and corrected, and a branch
+//! librarian's account. Screenshots of
 //! each page, desktop and phone (`RONG_UPDATE_SCREENS=1` writes them to
 //! `docs/screens/setup/`).
 
@@ -96,6 +97,26 @@ fn a_new_library_sets_itself_up_in_the_browser() {
     b.click(&b.find("#branch-save").unwrap()).unwrap();
     b.wait_for("tr[data-branch=dakto]", T).unwrap();
     shoot(&b, "branches");
+
+    // Staff accounts: a branch librarian for the new branch.
+    b.click(&b.find("#nav-staff").unwrap()).unwrap();
+    b.wait_for("#staff-form", T).unwrap();
+    fill(
+        &b,
+        &[
+            ("name", "thuthu-dakto"),
+            ("password", "tạm-thời-123"),
+            ("password2", "tạm-thời-123"),
+        ],
+    );
+    b.execute("document.getElementById('branch').value = 'dakto';", vec![])
+        .unwrap();
+    b.click(&b.find("#staff-save").unwrap()).unwrap();
+    b.wait_for("tr[data-user=thuthu-dakto]", T).unwrap();
+    shoot(&b, "staff");
+    b.click(&b.find("#who").unwrap()).unwrap();
+    b.wait_for("#account-form", T).unwrap();
+    shoot(&b, "account");
 
     // The login page afterwards, and no second setup.
     b.navigate(&format!("{base}/setup")).unwrap();

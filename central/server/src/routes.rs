@@ -17,7 +17,7 @@ use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
 use central_web::{
-    alerts, audit, devices, digitise as digitise_page, enrolment, network, stats, WebState,
+    alerts, audit, devices, digitise as digitise_page, enrolment, network, staff, stats, WebState,
 };
 
 use crate::http::device::{self as device_http, DeviceAuth};
@@ -185,6 +185,13 @@ fn table(max_chunk: usize) -> Vec<Route> {
             get(network::list).post(network::create),
         ),
         route(Staff, "/admin/branches/new", get(network::new_form)),
+        route(Staff, "/admin/staff", get(staff::list).post(staff::create)),
+        route(Staff, "/admin/staff/{name}/{action}", post(staff::change)),
+        route(
+            Staff,
+            "/admin/account",
+            get(staff::account).post(staff::change_own),
+        ),
         route(
             Staff,
             "/admin/branches/{id}",

@@ -8,28 +8,7 @@
 mod common;
 
 use central_store::admin::Role;
-use central_web::html::url_enc;
 use reqwest::StatusCode;
-
-fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{k}={}", url_enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// The value of the hidden `csrf` field in a page.
-fn csrf_in(page: &str) -> String {
-    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    page[at..].split('"').next().unwrap().to_owned()
-}
-
-fn count(db: &std::path::Path, sql: &str) -> i64 {
-    let s = central_store::Store::open(db).unwrap();
-    let n = s.reader().query_row(sql, [], |r| r.get(0)).unwrap();
-    n
-}
 
 const BRANCH: [(&str, &str); 9] = [
     ("code", "kontum"),
@@ -61,7 +40,7 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
     let page = http.get(run.url("/setup?lang=en")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let setup_cookie = common::set_cookie(&page, "rong_setup_csrf").unwrap();
-    let csrf = csrf_in(&page.text().await.unwrap());
+    let csrf = common::csrf_in(&page.text().await.unwrap());
     let post = |fields: Vec<(&'static str, String)>, lang: &'static str| {
         let http = http.clone();
         let url = run.url(&format!("/setup?lang={lang}"));
@@ -71,7 +50,7 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
             http.post(url)
                 .header("cookie", format!("rong_setup_csrf={setup_cookie}"))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&pairs))
+                .body(common::form_body(&pairs))
                 .send()
                 .await
                 .unwrap()
@@ -113,8 +92,11 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
         body.contains("Thứ Hai: &quot;17:00-07:00&quot; không phải giờ mở cửa"),
         "{body}"
     );
-    assert_eq!(count(&run.db, "SELECT count(*) FROM admin_users"), 0);
-    assert_eq!(count(&run.db, "SELECT count(*) FROM branches"), 0);
+    assert_eq!(
+        common::count(&run.db, "SELECT count(*) FROM admin_users"),
+        0
+    );
+    assert_eq!(common::count(&run.db, "SELECT count(*) FROM branches"), 0);
 
     let r = post(fields(&code, "quantri", "07:30-11:30, 13:30-17:00"), "en").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
@@ -122,14 +104,14 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
     let session = common::set_cookie(&r, "rong_session").expect("logged in");
     assert!(!code_file.exists(), "the code is spent");
     assert_eq!(
-        count(
+        common::count(
             &run.db,
             "SELECT count(*) FROM branches WHERE id = 'kontum' AND closed_weekdays = '[4,5,7]'"
         ),
         1
     );
     assert_eq!(
-        count(
+        common::count(
             &run.db,
             "SELECT count(*) FROM audit_log WHERE action = 'network.init'"
         ),
@@ -141,7 +123,10 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
     assert_eq!(r.headers()["location"], "/admin/login");
     let r = post(fields(&code, "someone", "07:30-11:30"), "en").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(count(&run.db, "SELECT count(*) FROM admin_users"), 1);
+    assert_eq!(
+        common::count(&run.db, "SELECT count(*) FROM admin_users"),
+        1
+    );
 
     // The branches page, as the new administrator.
     let get = |path: &str, cookie: String| {
@@ -160,7 +145,7 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
     let body = r.text().await.unwrap();
     assert!(body.contains("Kon Tum Provincial Library"), "{body}");
     assert!(body.contains("id=\"welcome\""), "{body}");
-    let csrf = csrf_in(&body);
+    let csrf = common::csrf_in(&body);
     let save = |path: &'static str, cookie: String, fields: Vec<(&'static str, String)>| {
         let http = http.clone();
         let url = run.url(path);
@@ -169,7 +154,7 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
             http.post(url)
                 .header("cookie", format!("rong_session={cookie}"))
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(form(&pairs))
+                .body(common::form_body(&pairs))
                 .send()
                 .await
                 .unwrap()
@@ -184,7 +169,7 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
             ("require_pin", "on".into()),
         ]
     };
-    let changes = count(&run.db, "SELECT count(*) FROM changes");
+    let changes = common::count(&run.db, "SELECT count(*) FROM changes");
     let r = save(
         "/admin/branches?lang=en",
         session.clone(),
@@ -205,7 +190,7 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        count(&run.db, "SELECT count(*) FROM changes"),
+        common::count(&run.db, "SELECT count(*) FROM changes"),
         changes + 1,
         "the new branch goes to the devices as a delta"
     );
@@ -226,15 +211,15 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(
-        count(&run.db, "SELECT count(*) FROM branches WHERE id = 'dakto' AND require_pin = 1 AND hours LIKE '%11:00%'"),
+        common::count(&run.db, "SELECT count(*) FROM branches WHERE id = 'dakto' AND require_pin = 1 AND hours LIKE '%11:00%'"),
         1
     );
     assert_eq!(
-        count(&run.db, "SELECT count(*) FROM branches WHERE id = 'other'"),
+        common::count(&run.db, "SELECT count(*) FROM branches WHERE id = 'other'"),
         0
     );
     assert_eq!(
-        count(
+        common::count(
             &run.db,
             "SELECT count(*) FROM audit_log WHERE action IN ('branch.create', 'branch.update')"
         ),

@@ -261,6 +261,10 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![token_hash, user, csrf, now_ms, expires_at],
         )?;
+        tx.execute(
+            "UPDATE admin_users SET last_login_at = ?2 WHERE name = ?1",
+            params![user, now_ms],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -341,10 +345,11 @@ impl Store {
     }
 }
 
-/// A user by name.
+/// A user by name who may log in (a disabled account reads as none).
 pub fn user(c: &Connection, name: &str) -> Result<Option<UserRow>, StoreError> {
     Ok(c.prepare_cached(
-        "SELECT name, password_hash, role, branch FROM admin_users WHERE name = ?1",
+        "SELECT name, password_hash, role, branch FROM admin_users \
+         WHERE name = ?1 AND disabled_at IS NULL",
     )?
     .query_row([name], |r| {
         Ok(UserRow {
@@ -365,7 +370,8 @@ pub fn session(
 ) -> Result<Option<SessionRow>, StoreError> {
     Ok(c.prepare_cached(
         "SELECT s.user, u.role, u.branch, s.csrf, s.expires_at FROM admin_sessions s \
-         JOIN admin_users u ON u.name = s.user WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+         JOIN admin_users u ON u.name = s.user \
+         WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled_at IS NULL",
     )?
     .query_row(params![token_hash, now_ms], |r| {
         Ok(SessionRow {

@@ -24,6 +24,7 @@ mod reference;
 pub mod search;
 mod seed;
 pub mod snapshot;
+pub mod staff;
 pub mod synthetic;
 pub mod tokens;
 
@@ -57,6 +58,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0011_pin_attempts.sql")),
     Migration::sql(include_str!("migrations/0012_patron_pins.sql")),
     Migration::sql(include_str!("migrations/0013_network.sql")),
+    Migration::sql(include_str!("migrations/0014_staff_accounts.sql")),
 ];
 
 /// The schema version this build writes.

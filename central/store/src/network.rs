@@ -265,7 +265,7 @@ impl BranchInput {
             errors.push(FieldError::new(
                 HOURS_FIELDS[0],
                 "A branch must open on at least one day",
-                "Thư viện phải mở cửa ít nhất một ngày trong tuần",
+                "Chi nhánh phải mở cửa ít nhất một ngày trong tuần",
             ));
         }
         match (id, name, name_en, errors.is_empty()) {

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use super::i18n::Lang;
+use central_store::network::FieldError;
 
 /// The dashboard's stylesheet, embedded in the binary.
 pub const CSS: &str = include_str!("static/app.css");
@@ -74,7 +75,12 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
             ("digitise", "/admin/digitise"),
             ("quarantine", "/admin/quarantine"),
             ("audit", "/admin/audit"),
+            ("staff", "/admin/staff"),
         ] {
+            // Accounts are kept by administrators, who are of no one branch.
+            if key == "staff" && v.branch.is_some() {
+                continue;
+            }
             let _ = write!(
                 s,
                 "<a href=\"{href}\" id=\"nav-{key}\"{}>{}</a>",
@@ -84,7 +90,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
         }
         let _ = write!(
             s,
-            "</nav><span class=\"who\"><span id=\"who\">{}{}</span>\
+            "</nav><span class=\"who\"><a href=\"/admin/account\" id=\"who\">{}{}</a>\
              <a href=\"/admin/lang?to={}\" id=\"lang\">{}</a>\
              <form method=\"post\" action=\"/admin/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
              <button id=\"logout\">{}</button></form></span>",
@@ -147,6 +153,26 @@ pub fn bytes(n: u64) -> String {
     } else {
         format!("{mib:.0} MiB")
     }
+}
+
+/// A form's mistakes as a list, each in the page's language (none: nothing).
+pub fn form_errors(lang: Lang, errors: &[FieldError]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "<div class=\"card err\" id=\"form-errors\" role=\"alert\"><p>{}</p><ul>",
+        lang.t("form_not_saved")
+    );
+    for e in errors {
+        let text = match lang {
+            Lang::Vi => &e.vi,
+            Lang::En => &e.en,
+        };
+        let _ = write!(s, "<li data-field=\"{}\">{}</li>", e.field, esc(text));
+    }
+    s.push_str("</ul></div>");
+    s
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod login;
 pub mod network;
 pub mod opac;
 pub mod rules;
+pub mod staff;
 pub mod stats;
 mod svg;
 #[cfg(test)]

@@ -184,6 +184,17 @@ pub(crate) fn form_token_matches(headers: &HeaderMap, cookie: &str, token: Optio
     token.is_some_and(|t| auth::same_token(t, expected))
 }
 
+/// The argon2id hash of a new password, under the permits that bound argon2 work.
+pub(crate) async fn hash_new_password(st: &WebState, password: &str) -> Result<String, WebError> {
+    let password = password.to_owned();
+    st.ctx
+        .hash_work
+        .run(move || auth::hash_password(&password))
+        .await
+        .map_err(WebError::Internal)?
+        .map_err(|e| WebError::Internal(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,26 +130,6 @@ impl BranchForm {
     }
 }
 
-/// Mistakes as a list, each in the page's language.
-fn errors_html(lang: Lang, errors: &[FieldError]) -> String {
-    if errors.is_empty() {
-        return String::new();
-    }
-    let mut s = format!(
-        "<div class=\"card err\" id=\"form-errors\" role=\"alert\"><p>{}</p><ul>",
-        lang.t("form_not_saved")
-    );
-    for e in errors {
-        let text = match lang {
-            Lang::Vi => &e.vi,
-            Lang::En => &e.en,
-        };
-        let _ = write!(s, "<li data-field=\"{}\">{}</li>", e.field, esc(text));
-    }
-    s.push_str("</ul></div>");
-    s
-}
-
 /// The branch fields of a form (no `<form>` around them).
 fn branch_fields(lang: Lang, f: &BranchForm, code_fixed: bool) -> String {
     let field = |name: &str, label: &str, value: &str, max: usize, extra: &str| {
@@ -331,7 +311,7 @@ fn branch_form_page(
          <input type=\"hidden\" name=\"csrf\" value=\"{}\">{}<p><button id=\"branch-save\">{}</button></p></form>",
         lang.t("branches"),
         title,
-        errors_html(lang, errors),
+        html::form_errors(lang, errors),
         esc(&action),
         esc(&s.csrf),
         branch_fields(lang, f, edit.is_some()),
@@ -387,7 +367,7 @@ async fn save(st: &WebState, s: &Session, f: BranchForm, edit: Option<String>) -
             let taken = FieldError {
                 field: "code",
                 en: format!("A branch with code {id} exists already"),
-                vi: format!("Đã có thư viện mang mã {id}"),
+                vi: format!("Đã có chi nhánh mang mã {id}"),
             };
             return Ok(branch_form_page(s, &f, edit.as_deref(), &[taken]));
         }
@@ -461,7 +441,7 @@ fn setup_page(lang: Lang, f: &SetupForm, errors: &[FieldError], status: StatusCo
          <p><button id=\"setup-save\">{}</button></p></form>",
         lang.t("setup"),
         lang.t("setup_help"),
-        errors_html(lang, errors),
+        html::form_errors(lang, errors),
         esc(&csrf),
         lang.t("setup_code"),
         field(
@@ -613,14 +593,7 @@ pub async fn setup(
     let (Ok(network), Ok(first), true) = (network, first, errors.is_empty()) else {
         return Ok(setup_page(lang, &f, &errors, StatusCode::BAD_REQUEST));
     };
-    let password = f.password.clone();
-    let password_hash = st
-        .ctx
-        .hash_work
-        .run(move || auth::hash_password(&password))
-        .await
-        .map_err(WebError::Internal)?
-        .map_err(|e| WebError::Internal(e.to_string()))?;
+    let password_hash = super::login::hash_new_password(&st, &f.password).await?;
     let branch_id = first.branch.id.to_string();
     st.network
         .init(

@@ -273,3 +273,25 @@ pub fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
             (k == name).then(|| val.to_owned())
         })
 }
+
+/// A form body of `fields`, URL-encoded.
+pub fn form_body(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{k}={}", central_web::html::url_enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of the hidden `csrf` field in a dashboard page.
+pub fn csrf_in(page: &str) -> String {
+    let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// The one number `sql` selects from the database at `db`.
+pub fn count(db: &Path, sql: &str) -> i64 {
+    let s = central_store::Store::open(db).unwrap();
+    let n = s.reader().query_row(sql, [], |r| r.get(0)).unwrap();
+    n
+}
