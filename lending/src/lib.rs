@@ -16,6 +16,7 @@
 
 mod due;
 mod loan;
+pub mod lunar;
 mod patron;
 pub mod reconcile;
 mod refusal;

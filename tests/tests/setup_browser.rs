@@ -1,7 +1,7 @@
 //! The first-run setup in a real browser, on an empty central: the setup code from the
 //! data directory, the first administrator, the network and its first branch; then a
-//! second branch on the branches page, with a mistake shown and corrected, and a branch
-//! librarian's account. Screenshots of
+//! second branch on the branches page, with a mistake shown and corrected, a branch
+//! librarian's account, and 2027's holidays with Tết moving a due date. Screenshots of
 //! each page, desktop and phone (`RONG_UPDATE_SCREENS=1` writes them to
 //! `docs/screens/setup/`).
 
@@ -117,6 +117,18 @@ fn a_new_library_sets_itself_up_in_the_browser() {
     b.click(&b.find("#who").unwrap()).unwrap();
     b.wait_for("#account-form", T).unwrap();
     shoot(&b, "account");
+
+    // The calendar: 2027's holidays, and a loan of 27 January due after Tết.
+    b.navigate(&format!("{base}/admin/calendar?branch=kontum&year=2027"))
+        .unwrap();
+    b.wait_for("#tet-preview", T).unwrap();
+    b.click(&b.find("#add-holidays").unwrap()).unwrap();
+    b.wait_for("tr[data-date='2027-02-10']", T).unwrap();
+    let due = b
+        .attribute(&b.find("tr[data-made='2027-01-27']").unwrap(), "data-due")
+        .unwrap();
+    assert_eq!(due.as_deref(), Some("2027-02-11"), "moved past Tết");
+    shoot(&b, "calendar");
 
     // The login page afterwards, and no second setup.
     b.navigate(&format!("{base}/setup")).unwrap();

@@ -172,6 +172,30 @@ impl Ingest {
             .await
     }
 
+    /// Closes branches on `close` and opens one again on `open`, and publishes the change.
+    pub async fn calendar(
+        &self,
+        close: Vec<rong_protocol::delta::ClosedDay>,
+        open: Option<(BranchId, chrono::NaiveDate)>,
+    ) -> Result<(), StoreError> {
+        let st = self.state.clone();
+        self.writer
+            .run(move |s| {
+                let mut applied = s.add_closed_days(&close)?;
+                if let Some((branch, date)) = open {
+                    let more = s.remove_closed_day(&branch, date)?;
+                    if applied.ops.is_empty() {
+                        applied = more;
+                    } else {
+                        applied.ops.extend(more.ops);
+                    }
+                }
+                st.publish_changes(s, &applied);
+                Ok(())
+            })
+            .await
+    }
+
     /// Blocks (`Some(reason)`) or unblocks (`None`) a patron and publishes the change.
     pub async fn block(&self, card: String, reason: Option<String>) -> Result<(), StoreError> {
         let st = self.state.clone();

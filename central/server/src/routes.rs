@@ -17,7 +17,8 @@ use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
 use central_web::{
-    alerts, audit, devices, digitise as digitise_page, enrolment, network, staff, stats, WebState,
+    alerts, audit, calendar, devices, digitise as digitise_page, enrolment, network, staff, stats,
+    WebState,
 };
 
 use crate::http::device::{self as device_http, DeviceAuth};
@@ -185,6 +186,10 @@ fn table(max_chunk: usize) -> Vec<Route> {
             get(network::list).post(network::create),
         ),
         route(Staff, "/admin/branches/new", get(network::new_form)),
+        route(Staff, "/admin/calendar", get(calendar::show)),
+        route(Staff, "/admin/calendar/holidays", post(calendar::holidays)),
+        route(Staff, "/admin/calendar/closures", post(calendar::closure)),
+        route(Staff, "/admin/calendar/remove", post(calendar::reopen)),
         route(Staff, "/admin/staff", get(staff::list).post(staff::create)),
         route(Staff, "/admin/staff/{name}/{action}", post(staff::change)),
         route(

@@ -59,6 +59,21 @@ impl central_web::NetworkAdmin for DashboardNetwork {
         Box::pin(self.ingest.save_branch(branch, create))
     }
 
+    fn close_days(
+        &self,
+        days: Vec<rong_protocol::delta::ClosedDay>,
+    ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.ingest.calendar(days, None))
+    }
+
+    fn open_day(
+        &self,
+        branch: rong_protocol::ids::BranchId,
+        date: chrono::NaiveDate,
+    ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.ingest.calendar(Vec::new(), Some((branch, date))))
+    }
+
     fn init(
         &self,
         admin: FirstAdmin,

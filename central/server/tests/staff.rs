@@ -12,43 +12,32 @@ use central_store::admin::Role;
 use reqwest::StatusCode;
 
 struct Client {
-    http: reqwest::Client,
-    run: common::Running,
+    dash: common::Dashboard,
 }
 
 impl Client {
     async fn get(&self, path: &str, session: &str) -> reqwest::Response {
-        self.http
-            .get(self.run.url(path))
-            .header("cookie", format!("rong_session={session}"))
-            .send()
-            .await
-            .unwrap()
+        self.dash.get(path, session).await
     }
 
     async fn post(&self, path: &str, session: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(self.run.url(path))
-            .header("cookie", format!("rong_session={session}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(common::form_body(fields))
-            .send()
-            .await
-            .unwrap()
+        self.dash.post(path, session, fields).await
     }
 
     /// Logs in through the form; the session cookie, or the status when refused.
     async fn login(&self, user: &str, password: &str) -> Result<String, StatusCode> {
         let page = self
+            .dash
             .http
-            .get(self.run.url("/admin/login"))
+            .get(self.dash.run.url("/admin/login"))
             .send()
             .await
             .unwrap();
         let csrf = common::set_cookie(&page, "rong_login_csrf").unwrap();
         let r = self
+            .dash
             .http
-            .post(self.run.url("/admin/login"))
+            .post(self.dash.run.url("/admin/login"))
             .header("cookie", format!("rong_login_csrf={csrf}"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(common::form_body(&[
@@ -80,13 +69,9 @@ async fn accounts_are_kept_in_the_dashboard() {
         s.create_user("ana", &hash, Role::Admin, None, 1).unwrap();
     }
     let c = Client {
-        http: common::client_builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        run,
+        dash: common::Dashboard::new(run),
     };
-    let db = c.run.db.clone();
+    let db = c.dash.run.db.clone();
     let ana = c.login("ana", "mật-khẩu-của-ana").await.unwrap();
     let page = c.get("/admin/staff?lang=en", &ana).await;
     assert_eq!(page.status(), StatusCode::OK);
@@ -254,5 +239,5 @@ async fn accounts_are_kept_in_the_dashboard() {
             "{action}"
         );
     }
-    c.run.stop().await;
+    c.dash.run.stop().await;
 }

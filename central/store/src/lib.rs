@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod calendar;
 pub mod catalogue;
 mod changes;
 mod devices;

@@ -69,6 +69,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
         for (key, href) in [
             ("devices", "/admin/devices"),
             ("branches", "/admin/branches"),
+            ("calendar", "/admin/calendar"),
             ("alerts", "/admin/alerts"),
             ("stats", "/admin/stats"),
             ("report", "/admin/report"),

@@ -13,6 +13,7 @@
 pub mod alerts;
 pub mod audit;
 mod auth;
+pub mod calendar;
 pub use auth::HashWork;
 pub mod config;
 pub mod devices;
@@ -151,6 +152,19 @@ pub trait NetworkAdmin: std::fmt::Debug + Send + Sync {
         &self,
         branch: central_store::network::BranchDetails,
         create: bool,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Closes branches on these days (a day closed already takes the new reason).
+    fn close_days(
+        &self,
+        days: Vec<rong_protocol::delta::ClosedDay>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Opens `branch` again on `date`.
+    fn open_day(
+        &self,
+        branch: rong_protocol::ids::BranchId,
+        date: chrono::NaiveDate,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Sets up a fresh central: its first administrator, name and first branch.

@@ -295,3 +295,73 @@ pub fn count(db: &Path, sql: &str) -> i64 {
     let n = s.reader().query_row(sql, [], |r| r.get(0)).unwrap();
     n
 }
+
+/// A dashboard client that sends a session cookie and follows no redirect.
+pub struct Dashboard {
+    /// The client.
+    pub http: reqwest::Client,
+    /// Central.
+    pub run: Running,
+}
+
+impl Dashboard {
+    /// A client for `run`.
+    pub fn new(run: Running) -> Dashboard {
+        Dashboard {
+            http: client_builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            run,
+        }
+    }
+
+    /// `GET path` in session `session`.
+    pub async fn get(&self, path: &str, session: &str) -> reqwest::Response {
+        self.http
+            .get(self.run.url(path))
+            .header("cookie", format!("rong_session={session}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `POST path` with a form of `fields` in session `session`.
+    pub async fn post(
+        &self,
+        path: &str,
+        session: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        self.http
+            .post(self.run.url(path))
+            .header("cookie", format!("rong_session={session}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(fields))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A dashboard user of `role` with a live session, made in the database: (cookie, CSRF).
+pub fn staff_session(
+    db: &Path,
+    name: &str,
+    role: central_store::admin::Role,
+    branch: Option<&str>,
+) -> (String, String) {
+    let mut s = central_store::Store::open(db).unwrap();
+    s.create_user(name, "$argon2id$x", role, branch, 1).unwrap();
+    let (cookie, csrf) = (central_web::random_token(), central_web::random_token());
+    let now = chrono::Utc::now().timestamp_millis();
+    s.create_session(
+        &central_web::token_hash(&cookie),
+        name,
+        &csrf,
+        now,
+        now + 3_600_000,
+    )
+    .unwrap();
+    (cookie, csrf)
+}
