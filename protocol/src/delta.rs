@@ -257,6 +257,13 @@ pub enum Op {
     PutCategory(Category),
     /// Insert or replace a loan rule, keyed by category and item type.
     PutRule(LoanRule),
+    /// Remove the loan rule of a category and item type (loans fall back to a wider one).
+    DelRule {
+        /// Patron category id, or `*`.
+        category: String,
+        /// Item type, or `*`.
+        item_type: String,
+    },
     /// Insert or replace a patron, keyed by card.
     PutPatron(Patron),
     /// Remove a patron.
@@ -326,6 +333,13 @@ impl Op {
             Op::DelLoan { item } => too_long("item", item, MAX_CODE_CHARS),
             Op::PutClosedDay(d) => too_long("reason", &d.reason, MAX_NAME_CHARS),
             Op::DelClosedDay { .. } => Ok(()),
+            Op::DelRule {
+                category,
+                item_type,
+            } => {
+                too_long("category", category, MAX_CODE_CHARS)?;
+                too_long("item type", item_type, MAX_CODE_CHARS)
+            }
         }
     }
 

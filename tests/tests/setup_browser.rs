@@ -130,6 +130,12 @@ fn a_new_library_sets_itself_up_in_the_browser() {
     assert_eq!(due.as_deref(), Some("2027-02-11"), "moved past Tết");
     shoot(&b, "calendar");
 
+    // The categories and loan rules central started with.
+    b.click(&b.find("#nav-rules").unwrap()).unwrap();
+    b.wait_for("#matrix", T).unwrap();
+    assert!(b.find_all("tr[data-category=child]").unwrap().len() == 1);
+    shoot(&b, "rules");
+
     // The login page afterwards, and no second setup.
     b.navigate(&format!("{base}/setup")).unwrap();
     b.wait_until("the setup page closed", T, |b| {

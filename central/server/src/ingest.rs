@@ -172,6 +172,21 @@ impl Ingest {
             .await
     }
 
+    /// Runs `change` on the writer and publishes the reference-data ops it appends.
+    pub async fn write_and_publish<F>(&self, change: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(&mut Store) -> Result<central_store::Applied, StoreError> + Send + 'static,
+    {
+        let st = self.state.clone();
+        self.writer
+            .run(move |s| {
+                let applied = change(s)?;
+                st.publish_changes(s, &applied);
+                Ok(())
+            })
+            .await
+    }
+
     /// Closes branches on `close` and opens one again on `open`, and publishes the change.
     pub async fn calendar(
         &self,
@@ -233,6 +248,7 @@ impl IngestState {
                 Op::PutBranch(_)
                     | Op::PutCategory(_)
                     | Op::PutRule(_)
+                    | Op::DelRule { .. }
                     | Op::PutClosedDay(_)
                     | Op::DelClosedDay { .. }
             )

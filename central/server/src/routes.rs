@@ -17,8 +17,8 @@ use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
 use central_web::{
-    alerts, audit, calendar, devices, digitise as digitise_page, enrolment, network, staff, stats,
-    WebState,
+    alerts, audit, calendar, devices, digitise as digitise_page, enrolment, network, rules_page,
+    staff, stats, WebState,
 };
 
 use crate::http::device::{self as device_http, DeviceAuth};
@@ -186,6 +186,13 @@ fn table(max_chunk: usize) -> Vec<Route> {
             get(network::list).post(network::create),
         ),
         route(Staff, "/admin/branches/new", get(network::new_form)),
+        route(Staff, "/admin/rules", get(rules_page::show)),
+        route(
+            Staff,
+            "/admin/rules/categories",
+            post(rules_page::save_category),
+        ),
+        route(Staff, "/admin/rules/matrix", post(rules_page::save_matrix)),
         route(Staff, "/admin/calendar", get(calendar::show)),
         route(Staff, "/admin/calendar/holidays", post(calendar::holidays)),
         route(Staff, "/admin/calendar/closures", post(calendar::closure)),

@@ -59,6 +59,27 @@ impl central_web::NetworkAdmin for DashboardNetwork {
         Box::pin(self.ingest.save_branch(branch, create))
     }
 
+    fn save_category(
+        &self,
+        row: central_store::rules::CategoryRow,
+        create: bool,
+    ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(
+            self.ingest
+                .write_and_publish(move |s| s.save_category(&row, create)),
+        )
+    }
+
+    fn save_matrix(
+        &self,
+        rules: Vec<rong_protocol::delta::LoanRule>,
+    ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(
+            self.ingest
+                .write_and_publish(move |s| s.save_matrix(&rules)),
+        )
+    }
+
     fn close_days(
         &self,
         days: Vec<rong_protocol::delta::ClosedDay>,

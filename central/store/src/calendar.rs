@@ -69,7 +69,7 @@ pub fn closed_days(
 }
 
 /// The loan rules, for previews of due dates.
-fn loan_rules(c: &Connection) -> Result<Vec<LoanRule>, StoreError> {
+pub fn loan_rules(c: &Connection) -> Result<Vec<LoanRule>, StoreError> {
     let mut stmt =
         c.prepare_cached("SELECT category, item_type, loan_days, max_renewals FROM loan_rules")?;
     let rows = stmt.query_map([], |r| {

@@ -22,6 +22,7 @@ mod patrons;
 pub mod pins;
 pub mod queries;
 mod reference;
+pub mod rules;
 pub mod search;
 mod seed;
 pub mod snapshot;
@@ -60,6 +61,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0012_patron_pins.sql")),
     Migration::sql(include_str!("migrations/0013_network.sql")),
     Migration::sql(include_str!("migrations/0014_staff_accounts.sql")),
+    Migration::sql(include_str!("migrations/0015_category_membership.sql")),
 ];
 
 /// The schema version this build writes.

@@ -70,6 +70,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
             ("devices", "/admin/devices"),
             ("branches", "/admin/branches"),
             ("calendar", "/admin/calendar"),
+            ("rules", "/admin/rules"),
             ("alerts", "/admin/alerts"),
             ("stats", "/admin/stats"),
             ("report", "/admin/report"),

@@ -25,6 +25,7 @@ pub mod login;
 pub mod network;
 pub mod opac;
 pub mod rules;
+pub mod rules_page;
 pub mod staff;
 pub mod stats;
 mod svg;
@@ -152,6 +153,19 @@ pub trait NetworkAdmin: std::fmt::Debug + Send + Sync {
         &self,
         branch: central_store::network::BranchDetails,
         create: bool,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Adds (`create`) or changes a reader category.
+    fn save_category(
+        &self,
+        row: central_store::rules::CategoryRow,
+        create: bool,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Makes the loan-rule matrix exactly `rules`.
+    fn save_matrix(
+        &self,
+        rules: Vec<rong_protocol::delta::LoanRule>,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Closes branches on these days (a day closed already takes the new reason).

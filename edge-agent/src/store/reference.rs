@@ -171,6 +171,13 @@ fn apply_op(conn: &Connection, op: &Op) -> Result<bool, StoreError> {
         Op::PutBranch(b) => reference::put_branch(conn, b)?,
         Op::PutCategory(c) => reference::put_category(conn, c)?,
         Op::PutRule(r) => reference::put_rule(conn, r)?,
+        Op::DelRule {
+            category,
+            item_type,
+        } => {
+            conn.prepare_cached("DELETE FROM loan_rules WHERE category = ?1 AND item_type = ?2")?
+                .execute([category, item_type])?;
+        }
         Op::PutPatron(p) => {
             reference::put_patron(conn, p)?;
             conn.prepare_cached("DELETE FROM patron_uids WHERE card = ?1")?

@@ -558,3 +558,22 @@ fn the_schema_5_migration_takes_the_pin_hashes_off_the_board() {
         );
     }
 }
+
+/// A loan rule central removes goes from the board too, so loans fall back to a wider one.
+#[test]
+fn a_removed_rule_leaves_the_board() {
+    let (_dir, mut s) = open_temp();
+    delta(&mut s, 0, 1, base_ops());
+    let rule = standard_rule();
+    assert_eq!(s.rules().unwrap(), vec![rule.clone()]);
+    delta(
+        &mut s,
+        1,
+        2,
+        vec![Op::DelRule {
+            category: rule.category.clone(),
+            item_type: rule.item_type.clone(),
+        }],
+    );
+    assert!(s.rules().unwrap().is_empty());
+}
