@@ -136,6 +136,31 @@ fn a_new_library_sets_itself_up_in_the_browser() {
     assert!(b.find_all("tr[data-category=child]").unwrap().len() == 1);
     shoot(&b, "rules");
 
+    // A reader registered at the counter: the next card number, a PIN.
+    b.click(&b.find("#nav-readers").unwrap()).unwrap();
+    b.wait_for("#reader-search", T).unwrap();
+    b.click(&b.find("#reader-new").unwrap()).unwrap();
+    b.wait_for("#reader-form", T).unwrap();
+    fill(
+        &b,
+        &[
+            ("name", "Y Bhăm Ênuôl"),
+            ("phone", "0260 386 2345"),
+            ("nfc_uids", "04:A2:2B:1A"),
+            ("pin", "2468"),
+        ],
+    );
+    b.execute(
+        "document.getElementById('category').value = 'child';",
+        vec![],
+    )
+    .unwrap();
+    shoot(&b, "reader-new");
+    b.click(&b.find("#reader-save").unwrap()).unwrap();
+    b.wait_for("#reader-state", T).unwrap();
+    assert!(b.url().unwrap().ends_with("/admin/readers/P000001"));
+    shoot(&b, "reader");
+
     // The login page afterwards, and no second setup.
     b.navigate(&format!("{base}/setup")).unwrap();
     b.wait_until("the setup page closed", T, |b| {

@@ -59,6 +59,29 @@ impl central_web::NetworkAdmin for DashboardNetwork {
         Box::pin(self.ingest.save_branch(branch, create))
     }
 
+    fn save_reader(
+        &self,
+        reader: central_store::readers::Reader,
+        pin_hash: Option<String>,
+        create: bool,
+    ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.ingest.write_and_publish(move |s| {
+            let now = chrono::Utc::now().timestamp_millis();
+            s.save_reader(&reader, pin_hash.as_deref(), create, now)
+        }))
+    }
+
+    fn renew_membership(
+        &self,
+        card: String,
+        until: chrono::NaiveDate,
+    ) -> central_web::BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(
+            self.ingest
+                .write_and_publish(move |s| s.renew_membership(&card, until)),
+        )
+    }
+
     fn save_category(
         &self,
         row: central_store::rules::CategoryRow,

@@ -21,6 +21,7 @@ pub mod network;
 mod patrons;
 pub mod pins;
 pub mod queries;
+pub mod readers;
 mod reference;
 pub mod rules;
 pub mod search;
@@ -62,6 +63,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0013_network.sql")),
     Migration::sql(include_str!("migrations/0014_staff_accounts.sql")),
     Migration::sql(include_str!("migrations/0015_category_membership.sql")),
+    Migration::sql(include_str!("migrations/0016_readers.sql")),
 ];
 
 /// The schema version this build writes.

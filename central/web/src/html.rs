@@ -68,6 +68,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
         s.push_str("<nav>");
         for (key, href) in [
             ("devices", "/admin/devices"),
+            ("readers", "/admin/readers"),
             ("branches", "/admin/branches"),
             ("calendar", "/admin/calendar"),
             ("rules", "/admin/rules"),

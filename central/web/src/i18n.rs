@@ -101,4 +101,44 @@ mod tests {
             "Circulation (loans + returns + renewals)"
         );
     }
+
+    /// Every key a page asks for (`.t("key")` in this crate's source) is in the table, so
+    /// no label shows as "?".
+    #[test]
+    fn every_key_the_pages_use_is_in_the_table() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut missing = Vec::new();
+        let mut files = vec![src.clone()];
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                for e in std::fs::read_dir(&path).unwrap() {
+                    files.push(e.unwrap().path());
+                }
+                continue;
+            }
+            // This file defines the table (and names keys in its own tests).
+            if path.extension().and_then(|e| e.to_str()) != Some("rs")
+                || path.file_name().and_then(|n| n.to_str()) == Some("i18n.rs")
+            {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (i, _) in text.match_indices(".t(\"") {
+                let rest = &text[i + 4..];
+                let Some(end) = rest.find('"') else { continue };
+                let key = &rest[..end];
+                let is_key = !key.is_empty()
+                    && key
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+                if is_key && !WORDS.contains_key(key) {
+                    missing.push(format!("{}: {key}", path.display()));
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "keys missing from words.tsv: {missing:?}"
+        );
+    }
 }

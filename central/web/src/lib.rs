@@ -24,6 +24,7 @@ pub mod i18n;
 pub mod login;
 pub mod network;
 pub mod opac;
+pub mod readers;
 pub mod rules;
 pub mod rules_page;
 pub mod staff;
@@ -153,6 +154,21 @@ pub trait NetworkAdmin: std::fmt::Debug + Send + Sync {
         &self,
         branch: central_store::network::BranchDetails,
         create: bool,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Registers (`create`) or changes a reader, with a new PIN hash when given.
+    fn save_reader(
+        &self,
+        reader: central_store::readers::Reader,
+        pin_hash: Option<String>,
+        create: bool,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Extends a reader's membership to `until`.
+    fn renew_membership(
+        &self,
+        card: String,
+        until: chrono::NaiveDate,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 
     /// Adds (`create`) or changes a reader category.
