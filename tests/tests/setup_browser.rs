@@ -161,6 +161,11 @@ fn a_new_library_sets_itself_up_in_the_browser() {
     assert!(b.url().unwrap().ends_with("/admin/readers/P000001"));
     shoot(&b, "reader");
 
+    b.click(&b.find("#nav-lists").unwrap()).unwrap();
+    b.wait_for("#new-readers", T).unwrap();
+    assert!(b.find_all("#new-readers tr[data-card=P000001]").unwrap().len() == 1);
+    shoot(&b, "lists");
+
     // The login page afterwards, and no second setup.
     b.navigate(&format!("{base}/setup")).unwrap();
     b.wait_until("the setup page closed", T, |b| {

@@ -17,6 +17,7 @@ mod epoch;
 mod handles;
 pub mod identity;
 mod ingest;
+pub mod lists;
 pub mod network;
 mod patrons;
 pub mod pins;

@@ -69,6 +69,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
         for (key, href) in [
             ("devices", "/admin/devices"),
             ("readers", "/admin/readers"),
+            ("lists", "/admin/lists"),
             ("branches", "/admin/branches"),
             ("calendar", "/admin/calendar"),
             ("rules", "/admin/rules"),

@@ -21,6 +21,7 @@ pub mod digitise;
 pub mod enrolment;
 pub mod html;
 pub mod i18n;
+pub mod lists;
 pub mod login;
 pub mod network;
 pub mod opac;
