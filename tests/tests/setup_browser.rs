@@ -163,7 +163,12 @@ fn a_new_library_sets_itself_up_in_the_browser() {
 
     b.click(&b.find("#nav-lists").unwrap()).unwrap();
     b.wait_for("#new-readers", T).unwrap();
-    assert!(b.find_all("#new-readers tr[data-card=P000001]").unwrap().len() == 1);
+    assert!(
+        b.find_all("#new-readers tr[data-card=P000001]")
+            .unwrap()
+            .len()
+            == 1
+    );
     shoot(&b, "lists");
 
     // The login page afterwards, and no second setup.
