@@ -463,7 +463,7 @@ fn import_cmd(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
 }
 
 fn import_patrons_cmd(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
-    use crate::patrons::{hash_pins, read_rows, BadRow, Known};
+    use central_store::readers_csv::{hash_pins, read_rows, BadRow, Known};
     use central_store::PatronUpsert;
     let started = std::time::Instant::now();
     let mut store = open_store(config)?;

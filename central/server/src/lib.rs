@@ -20,7 +20,6 @@ pub mod init_cli;
 pub mod metrics;
 pub mod mqtt;
 pub mod offline_pins;
-pub mod patrons;
 pub mod routes;
 pub mod server;
 pub mod setup;

@@ -18,7 +18,7 @@ use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
 use central_web::{
     alerts, audit, calendar, devices, digitise as digitise_page, enrolment, lists, network,
-    readers, rules_page, staff, stats, WebState,
+    readers, readers_import, rules_page, staff, stats, WebState,
 };
 
 use crate::http::device::{self as device_http, DeviceAuth};
@@ -192,6 +192,11 @@ fn table(max_chunk: usize) -> Vec<Route> {
             get(readers::search).post(readers::create),
         ),
         route(Staff, "/admin/readers/new", get(readers::new_form)),
+        route(
+            Staff,
+            "/admin/readers/import",
+            get(readers_import::form).post(readers_import::post),
+        ),
         route(
             Staff,
             "/admin/readers/{card}",

@@ -23,6 +23,7 @@ mod patrons;
 pub mod pins;
 pub mod queries;
 pub mod readers;
+pub mod readers_csv;
 mod reference;
 pub mod rules;
 pub mod search;

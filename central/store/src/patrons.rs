@@ -51,6 +51,23 @@ impl Store {
         &mut self,
         patrons: &[ImportedPatron],
     ) -> Result<Vec<PatronUpsert>, StoreError> {
+        self.import(patrons, false)
+    }
+
+    /// Like [`Store::import_patrons`], but all or nothing: if any patron would be skipped,
+    /// nothing is written and the outcomes say why.
+    pub fn import_patrons_whole(
+        &mut self,
+        patrons: &[ImportedPatron],
+    ) -> Result<Vec<PatronUpsert>, StoreError> {
+        self.import(patrons, true)
+    }
+
+    fn import(
+        &mut self,
+        patrons: &[ImportedPatron],
+        whole: bool,
+    ) -> Result<Vec<PatronUpsert>, StoreError> {
         let mut tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(patrons.len());
         let mut sink = Applied::default();
@@ -88,6 +105,10 @@ impl Store {
                     out.push(PatronUpsert::Skipped(reason));
                 }
             }
+        }
+        if whole && out.iter().any(|o| matches!(o, PatronUpsert::Skipped(_))) {
+            // Dropped without a commit: nothing of it stays.
+            return Ok(out);
         }
         tx.commit()?;
         Ok(out)

@@ -26,6 +26,7 @@ pub mod login;
 pub mod network;
 pub mod opac;
 pub mod readers;
+pub mod readers_import;
 pub mod rules;
 pub mod rules_page;
 pub mod staff;

@@ -119,8 +119,10 @@ pub async fn search(State(st): State<WebState>, s: Session, Query(q): Query<Sear
     if s.access().may_change() {
         let _ = write!(
             h,
-            "<p><a class=\"button\" href=\"/admin/readers/new\" id=\"reader-new\">{}</a></p>",
-            lang.t("reader_new")
+            "<p><a class=\"button\" href=\"/admin/readers/new\" id=\"reader-new\">{}</a> \
+             <a class=\"button\" href=\"/admin/readers/import\" id=\"reader-import\">{}</a></p>",
+            lang.t("reader_new"),
+            lang.t("import_readers")
         );
     }
     if !text.trim().is_empty() {

@@ -1,4 +1,5 @@
-//! `central import patrons FILE.csv`: patrons from a spreadsheet export.
+//! Readers from a spreadsheet export (CSV), for `central import patrons FILE.csv` and the
+//! dashboard's import.
 //!
 //! The first line names the columns, in any order (see [`COLUMNS`]). Each row is checked on
 //! its own; a bad row is reported with its line number and the good rows go in. PINs are
