@@ -17,8 +17,8 @@ use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
 use central_web::{
-    alerts, audit, calendar, devices, digitise as digitise_page, enrolment, lists, network,
-    readers, readers_import, rules_page, staff, stats, WebState,
+    alerts, audit, calendar, catalogue_import, devices, digitise as digitise_page, enrolment,
+    lists, network, readers, readers_import, rules_page, staff, stats, WebState,
 };
 
 use crate::http::device::{self as device_http, DeviceAuth};
@@ -204,6 +204,11 @@ fn table(max_chunk: usize) -> Vec<Route> {
         ),
         route(Staff, "/admin/readers/{card}/renew", post(readers::renew)),
         route(Staff, "/admin/lists", get(lists::page)),
+        route(
+            Staff,
+            "/admin/catalogue/import",
+            get(catalogue_import::form).post(catalogue_import::import),
+        ),
         route(Staff, "/admin/rules", get(rules_page::show)),
         route(
             Staff,

@@ -368,6 +368,11 @@ fn app_state(
                 ingest: ingest.clone(),
                 code_file: crate::setup::code_path(&config.data_dir),
             }),
+            Arc::new(crate::setup::DashboardCatalogue {
+                ingest: ingest.clone(),
+                config: config.import.clone(),
+                data_dir: config.data_dir.clone(),
+            }),
             WebCtx::new(
                 config.dashboard.clone(),
                 config.alerts.clone(),

@@ -153,3 +153,51 @@ mod tests {
         assert!(!path.exists(), "removed once set up");
     }
 }
+
+/// The dashboard's catalogue import: the upload goes to a file in the data directory, the
+/// catalogue crate imports it on the writer (as `central import marc` does), and the file
+/// is removed.
+#[derive(Debug, Clone)]
+pub struct DashboardCatalogue {
+    /// The writer's jobs.
+    pub ingest: Ingest,
+    /// The holdings mapping.
+    pub config: central_catalogue::config::ImportConfig,
+    /// Where uploads wait while they are imported.
+    pub data_dir: PathBuf,
+}
+
+impl central_web::CatalogueAdmin for DashboardCatalogue {
+    fn import_marc(
+        &self,
+        bytes: Vec<u8>,
+    ) -> central_web::BoxFuture<'_, Result<central_web::MarcImportSummary, StoreError>> {
+        Box::pin(async move {
+            let dir = self.data_dir.join("imports");
+            std::fs::create_dir_all(&dir).map_err(|e| StoreError::Task(e.to_string()))?;
+            let path = dir.join(format!("{}.mrc", central_web::random_token()));
+            std::fs::write(&path, &bytes).map_err(|e| StoreError::Task(e.to_string()))?;
+            let (config, file) = (self.config.clone(), path.clone());
+            let result = self
+                .ingest
+                .writer()
+                .run(move |s| {
+                    central_catalogue::import::import_files(s, &config, &[file], &mut |_| {})
+                        .map_err(|e| StoreError::Conflict(e.to_string()))
+                })
+                .await;
+            let _ = std::fs::remove_file(&path);
+            let report = result?;
+            Ok(central_web::MarcImportSummary {
+                imported: report.imported,
+                updated: report.updated,
+                skipped: report
+                    .skipped
+                    .iter()
+                    .map(|s| s.to_string().replace(&path.display().to_string(), "file"))
+                    .collect(),
+                unreadable: report.unreadable.first().map(|(_, why)| why.clone()),
+            })
+        })
+    }
+}

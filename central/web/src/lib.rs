@@ -14,6 +14,7 @@ pub mod alerts;
 pub mod audit;
 mod auth;
 pub mod calendar;
+pub mod catalogue_import;
 pub use auth::HashWork;
 pub mod config;
 pub mod devices;
@@ -208,6 +209,25 @@ pub trait NetworkAdmin: std::fmt::Debug + Send + Sync {
     ) -> BoxFuture<'_, Result<(), StoreError>>;
 }
 
+/// What a catalogue import did, as the dashboard shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MarcImportSummary {
+    /// New records.
+    pub imported: u64,
+    /// Records replaced (same 001).
+    pub updated: u64,
+    /// Records left out, each with where and why.
+    pub skipped: Vec<String>,
+    /// Why the file could not be read at all, if it could not.
+    pub unreadable: Option<String>,
+}
+
+/// Imports MARC files (the catalogue crate's import, run by the server's writer).
+pub trait CatalogueAdmin: std::fmt::Debug + Send + Sync {
+    /// Imports one uploaded file of MARC21 records (ISO 2709 or MARCXML).
+    fn import_marc(&self, bytes: Vec<u8>) -> BoxFuture<'_, Result<MarcImportSummary, StoreError>>;
+}
+
 /// A boxed future, as [`Commands::send`] returns it.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
@@ -219,6 +239,7 @@ pub struct WebState {
     commands: Arc<dyn Commands>,
     device_admin: Arc<dyn DeviceAdmin>,
     network: Arc<dyn NetworkAdmin>,
+    catalogue: Arc<dyn CatalogueAdmin>,
     ctx: Arc<WebCtx>,
 }
 
@@ -232,6 +253,7 @@ impl WebState {
         commands: Arc<dyn Commands>,
         device_admin: Arc<dyn DeviceAdmin>,
         network: Arc<dyn NetworkAdmin>,
+        catalogue: Arc<dyn CatalogueAdmin>,
         ctx: WebCtx,
     ) -> WebState {
         WebState {
@@ -240,6 +262,7 @@ impl WebState {
             commands,
             device_admin,
             network,
+            catalogue,
             ctx: Arc::new(ctx),
         }
     }

@@ -228,7 +228,8 @@ pub async fn list(State(st): State<WebState>, s: Session, Query(q): Query<Branch
     if q.welcome.is_some() {
         let _ = write!(
             b,
-            "<div class=\"card\" id=\"welcome\"><h2>{}</h2><ol><li>{}</li><li>{}</li><li><a href=\"/admin/enrol\">{}</a></li></ol></div>",
+            "<div class=\"card\" id=\"welcome\"><h2>{}</h2><ol><li><a href=\"/admin/catalogue/import\">{}</a></li>\
+             <li><a href=\"/admin/readers/import\">{}</a></li><li><a href=\"/admin/enrol\">{}</a></li></ol></div>",
             lang.t("welcome"),
             lang.t("next_catalogue"),
             lang.t("next_readers"),
