@@ -78,6 +78,30 @@ async fn a_fresh_central_is_set_up_in_the_browser_and_its_branches_kept_there() 
         f
     };
 
+    // No credentials at all (no code, no CSRF cookie), and the right code without the
+    // form's CSRF cookie: refused, nothing written.
+    let bare = http
+        .post(run.url("/setup"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("admin=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), StatusCode::FORBIDDEN);
+    let pairs: Vec<(&str, String)> = fields(&code, "quantri", "07:30-11:30");
+    let body: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let no_cookie = http
+        .post(run.url("/setup"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(common::form_body(&body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_cookie.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        common::count(&run.db, "SELECT count(*) FROM admin_users"),
+        0
+    );
     // A wrong code: refused, nothing written.
     let r = post(fields("not-the-code", "quantri", "07:30-11:30"), "en").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);

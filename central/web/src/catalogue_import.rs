@@ -11,7 +11,6 @@ use axum::response::Response;
 
 use super::html::esc;
 use super::{MarcImportSummary, Page, Session, WebError, WebState};
-use central_store::admin::Role;
 
 /// The largest file taken. Central holds every request body to `http.max_body_bytes` (4 MiB
 /// by default, some 5,000 records); a whole provincial catalogue goes through
@@ -62,52 +61,29 @@ fn page(s: &Session, report: Option<&MarcImportSummary>, status: StatusCode) -> 
     r
 }
 
-fn admin_only(s: &Session) -> Result<(), WebError> {
-    if s.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(s.lang))
-    }
-}
-
 /// `GET /admin/catalogue/import`.
 #[tracing::instrument(skip_all)]
 pub async fn form(s: Session) -> Page {
-    admin_only(&s)?;
+    s.admin_only()?;
     Ok(page(&s, None, StatusCode::OK))
 }
 
 /// `POST /admin/catalogue/import`: imports the file and shows what happened.
 #[tracing::instrument(skip_all)]
-pub async fn import(State(st): State<WebState>, s: Session, mut m: Multipart) -> Page {
+pub async fn import(State(st): State<WebState>, s: Session, m: Multipart) -> Page {
     let mut csrf = None;
     let mut file = Vec::new();
-    while let Some(field) = m
-        .next_field()
-        .await
-        .map_err(|e| WebError::BadRequest(format!("not a form: {e}")))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| WebError::BadRequest(format!("not a form: {e}")))?;
+    for (name, bytes) in super::multipart_fields(m, MAX_BYTES).await? {
         match name.as_str() {
             "csrf" => csrf = Some(String::from_utf8_lossy(&bytes).into_owned()),
-            "file" => file = bytes.to_vec(),
+            "file" => file = bytes,
             _ => {}
         }
     }
     s.check_change(csrf.as_deref())?;
-    admin_only(&s)?;
+    s.admin_only()?;
     if file.is_empty() {
         return Err(WebError::BadRequest("no file".into()));
-    }
-    if file.len() > MAX_BYTES {
-        return Err(WebError::BadRequest(format!(
-            "the file is larger than {} MiB",
-            MAX_BYTES / (1024 * 1024)
-        )));
     }
     let size = file.len();
     let report = st.catalogue.import_marc(file).await?;

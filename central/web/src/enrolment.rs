@@ -19,19 +19,10 @@ use rong_protocol::ids::DeviceId;
 /// The longest a code may stay valid, in hours (a week).
 pub const MAX_HOURS: u32 = 24 * 7;
 
-/// 403 unless the user is an administrator.
-fn admin_only(s: &Session) -> Result<(), WebError> {
-    if s.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(s.lang))
-    }
-}
-
 /// `GET /admin/enrol`: the form for a new code.
 #[tracing::instrument(skip_all)]
 pub async fn form(State(st): State<WebState>, s: Session) -> Page {
-    admin_only(&s)?;
+    s.admin_only()?;
     let lang = s.lang;
     let branches = st
         .reads
@@ -84,7 +75,7 @@ pub struct EnrolForm {
 #[tracing::instrument(skip_all)]
 pub async fn make(State(st): State<WebState>, s: Session, Form(f): Form<EnrolForm>) -> Page {
     s.check_change(f.csrf.as_deref())?;
-    admin_only(&s)?;
+    s.admin_only()?;
     let lang = s.lang;
     let hours = f.hours.unwrap_or(24);
     if !(1..=MAX_HOURS).contains(&hours) {
@@ -293,7 +284,7 @@ pub async fn decide(
     Form(f): Form<CsrfForm>,
 ) -> Page {
     s.check_change(f.csrf.as_deref())?;
-    admin_only(&s)?;
+    s.admin_only()?;
     let accept = match decision.as_str() {
         "accept" => true,
         "discard" => false,

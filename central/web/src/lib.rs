@@ -499,6 +499,15 @@ impl Session {
             .peer(self.peer.clone())
     }
 
+    /// 403 unless this user is an administrator.
+    fn admin_only(&self) -> Result<(), WebError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(self.lang))
+        }
+    }
+
     /// Checks a form's CSRF token.
     fn check_csrf(&self, token: Option<&str>) -> Result<(), WebError> {
         if token.is_some_and(|t| auth::same_token(t, &self.csrf)) {
@@ -621,6 +630,33 @@ pub async fn set_lang(headers: HeaderMap, Query(q): Query<LangQuery>) -> Respons
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
+}
+
+/// The fields of a multipart form (file uploads), each at most `max` bytes.
+async fn multipart_fields(
+    mut m: axum::extract::Multipart,
+    max: usize,
+) -> Result<Vec<(String, Vec<u8>)>, WebError> {
+    let mut out = Vec::new();
+    while let Some(field) = m
+        .next_field()
+        .await
+        .map_err(|e| WebError::BadRequest(format!("not a form: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| WebError::BadRequest(format!("not a form: {e}")))?;
+        if bytes.len() > max {
+            return Err(WebError::BadRequest(format!(
+                "the file is larger than {} MiB",
+                max / (1024 * 1024)
+            )));
+        }
+        out.push((name, bytes.to_vec()));
+    }
+    Ok(out)
 }
 
 /// A form with only its CSRF token.

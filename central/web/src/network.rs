@@ -193,15 +193,6 @@ fn branch_fields(lang: Lang, f: &BranchForm, code_fixed: bool) -> String {
     s
 }
 
-/// 403 unless the user is an administrator.
-fn admin_only(s: &Session) -> Result<(), WebError> {
-    if s.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(s.lang))
-    }
-}
-
 /// The page's `?welcome=1` after the first-run setup.
 #[derive(Debug, Deserialize)]
 pub struct BranchesQuery {
@@ -328,14 +319,14 @@ fn branch_form_page(
 /// `GET /admin/branches/new` (administrators).
 #[tracing::instrument(skip_all)]
 pub async fn new_form(s: Session) -> Page {
-    admin_only(&s)?;
+    s.admin_only()?;
     Ok(branch_form_page(&s, &BranchForm::new_branch(), None, &[]))
 }
 
 /// `GET /admin/branches/{id}` (administrators).
 #[tracing::instrument(skip_all)]
 pub async fn edit_form(State(st): State<WebState>, s: Session, Path(id): Path<String>) -> Page {
-    admin_only(&s)?;
+    s.admin_only()?;
     let wanted = id.clone();
     let d = st
         .reads
@@ -347,7 +338,7 @@ pub async fn edit_form(State(st): State<WebState>, s: Session, Path(id): Path<St
 
 async fn save(st: &WebState, s: &Session, f: BranchForm, edit: Option<String>) -> Page {
     s.check_change(f.csrf.as_deref())?;
-    admin_only(s)?;
+    s.admin_only()?;
     let mut input = f.input();
     if let Some(id) = &edit {
         // The code names the branch: it does not change.

@@ -161,7 +161,7 @@ pub async fn search(State(st): State<WebState>, s: Session, Query(q): Query<Sear
 }
 
 /// The categories and branches a form offers (a branch's staff: their own only).
-async fn choices(
+pub(crate) async fn choices(
     st: &WebState,
     s: &Session,
 ) -> Result<(Vec<(String, String, u32)>, Vec<String>), WebError> {

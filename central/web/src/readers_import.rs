@@ -61,30 +61,15 @@ struct Posted {
     import: bool,
 }
 
-async fn read(mut m: Multipart) -> Result<Posted, WebError> {
+async fn read(m: Multipart) -> Result<Posted, WebError> {
     let mut p = Posted {
         csrf: None,
         text: String::new(),
         import: false,
     };
     let mut file = String::new();
-    while let Some(field) = m
-        .next_field()
-        .await
-        .map_err(|e| WebError::BadRequest(format!("not a form: {e}")))?
-    {
-        let name = field.name().unwrap_or_default().to_owned();
-        let bytes = field
-            .bytes()
-            .await
-            .map_err(|e| WebError::BadRequest(format!("not a form: {e}")))?;
-        if bytes.len() > MAX_BYTES {
-            return Err(WebError::BadRequest(format!(
-                "the file is larger than {} MiB",
-                MAX_BYTES / (1024 * 1024)
-            )));
-        }
-        let text = String::from_utf8(bytes.to_vec())
+    for (name, bytes) in super::multipart_fields(m, MAX_BYTES).await? {
+        let text = String::from_utf8(bytes)
             .map_err(|_| WebError::BadRequest("the file is not UTF-8 text".into()))?;
         match name.as_str() {
             "csrf" => p.csrf = Some(text),
@@ -106,23 +91,11 @@ pub async fn post(State(st): State<WebState>, s: Session, m: Multipart) -> Page 
     let p = read(m).await?;
     s.check_change(p.csrf.as_deref())?;
     let lang = s.lang;
-    let (categories, branches) = st
-        .reads
-        .run(|c| {
-            Ok((
-                central_store::rules::categories(c)?,
-                central_store::snapshot::branch_ids(c)?,
-            ))
-        })
-        .await?;
+    // A branch's staff import their own branch's readers only.
+    let (categories, branches) = super::readers::choices(&st, &s).await?;
     let known = Known {
-        categories: categories.into_iter().map(|c| c.category.id).collect(),
-        // A branch's staff import their own branch's readers only.
-        branches: branches
-            .into_iter()
-            .map(|b| b.to_string())
-            .filter(|b| s.access().may_see(Some(b)))
-            .collect::<HashSet<_>>(),
+        categories: categories.into_iter().map(|c| c.0).collect(),
+        branches: branches.into_iter().collect::<HashSet<_>>(),
     };
     let (rows, bad) = match readers_csv::read_rows(p.text.as_bytes(), &known) {
         Ok(x) => x,

@@ -194,11 +194,7 @@ fn render(
 /// 403 unless the user is an administrator; CSRF checked.
 fn admin_change(s: &Session, csrf: Option<&str>) -> Result<(), WebError> {
     s.check_change(csrf)?;
-    if s.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(s.lang))
-    }
+    s.admin_only()
 }
 
 /// `GET /admin/rules`.

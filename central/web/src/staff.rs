@@ -47,15 +47,6 @@ fn check_password(password: &str, again: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// 403 unless the user is an administrator.
-fn admin_only(s: &Session) -> Result<(), WebError> {
-    if s.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(s.lang))
-    }
-}
-
 /// The words for a role.
 fn role_name(s: &Session, role: Role) -> &'static str {
     s.lang.t(match role {
@@ -197,7 +188,7 @@ fn html_path(name: &str) -> String {
 /// `GET /admin/staff` (administrators).
 #[tracing::instrument(skip_all)]
 pub async fn list(State(st): State<WebState>, s: Session) -> Page {
-    admin_only(&s)?;
+    s.admin_only()?;
     page(&st, &s, &NewAccount::default(), &[]).await
 }
 
@@ -205,7 +196,7 @@ pub async fn list(State(st): State<WebState>, s: Session) -> Page {
 #[tracing::instrument(skip_all)]
 pub async fn create(State(st): State<WebState>, s: Session, Form(f): Form<NewAccount>) -> Page {
     s.check_change(f.csrf.as_deref())?;
-    admin_only(&s)?;
+    s.admin_only()?;
     let mut errors = Vec::new();
     let name = f.name.trim().to_owned();
     if name.is_empty()
@@ -290,7 +281,7 @@ pub async fn change(
     Form(f): Form<AccountForm>,
 ) -> Page {
     s.check_change(f.csrf.as_deref())?;
-    admin_only(&s)?;
+    s.admin_only()?;
     let now = chrono::Utc::now().timestamp_millis();
     let n = name.clone();
     let audit = match action.as_str() {
