@@ -562,7 +562,8 @@ fn admin_create(
     branch: Option<&str>,
 ) -> anyhow::Result<()> {
     use central_store::admin::Role;
-    let role = Role::parse(role).context("--role must be admin, staff or readonly")?;
+    let role = Role::parse(role)
+        .context("--role must be admin, staff, circulation, cataloguer or readonly")?;
     let branch = match (role, branch) {
         (Role::Admin, _) => None,
         (_, Some(b)) => Some(b),

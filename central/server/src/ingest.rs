@@ -211,6 +211,26 @@ impl Ingest {
             .await
     }
 
+    /// Does a circulation desk act ([`central_store::desk`]) by the rules in the cache, and
+    /// publishes the loans it changed to the devices.
+    pub async fn desk(
+        &self,
+        at: central_store::desk::DeskAt,
+        act: central_store::desk::DeskAct,
+    ) -> Result<central_store::desk::DeskDone, StoreError> {
+        let st = self.state.clone();
+        self.writer
+            .run(move |s| {
+                let done = {
+                    let cache = st.cache();
+                    s.desk(&cache, &at, &act)?
+                };
+                st.publish_changes(s, &done.applied);
+                Ok(done)
+            })
+            .await
+    }
+
     /// Blocks (`Some(reason)`) or unblocks (`None`) a patron and publishes the change.
     pub async fn block(&self, card: String, reason: Option<String>) -> Result<(), StoreError> {
         let st = self.state.clone();

@@ -17,7 +17,7 @@ use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
 use central_web::{
-    alerts, audit, calendar, catalogue_import, devices, digitise as digitise_page, enrolment,
+    alerts, audit, calendar, catalogue_import, desk, devices, digitise as digitise_page, enrolment,
     lists, network, readers, readers_import, rules_page, staff, stats, WebState,
 };
 
@@ -204,6 +204,12 @@ fn table(max_chunk: usize) -> Vec<Route> {
         ),
         route(Staff, "/admin/readers/{card}/renew", post(readers::renew)),
         route(Staff, "/admin/lists", get(lists::page)),
+        route(Staff, "/admin/desk", get(desk::page)),
+        route(Staff, "/admin/desk/lend", post(desk::lend)),
+        route(Staff, "/admin/desk/return", post(desk::take_back)),
+        route(Staff, "/admin/desk/renew", post(desk::renew)),
+        route(Staff, "/admin/desk/receipt", get(desk::receipt)),
+        route(Staff, "/admin/desk/slip/{item}", get(desk::slip)),
         route(
             Staff,
             "/admin/catalogue/import",

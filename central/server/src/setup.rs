@@ -118,6 +118,14 @@ impl central_web::NetworkAdmin for DashboardNetwork {
         Box::pin(self.ingest.calendar(Vec::new(), Some((branch, date))))
     }
 
+    fn desk(
+        &self,
+        at: central_store::desk::DeskAt,
+        act: central_store::desk::DeskAct,
+    ) -> central_web::BoxFuture<'_, Result<central_store::desk::DeskDone, StoreError>> {
+        Box::pin(self.ingest.desk(at, act))
+    }
+
     fn init(
         &self,
         admin: FirstAdmin,

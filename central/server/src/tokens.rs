@@ -88,7 +88,8 @@ fn create(
     label: &str,
     expires_days: Option<u32>,
 ) -> anyhow::Result<()> {
-    let role = Role::parse(role).context("--role must be admin, staff or readonly")?;
+    let role = Role::parse(role)
+        .context("--role must be admin, staff, circulation, cataloguer or readonly")?;
     let label = label.trim();
     if label.is_empty() || label.chars().count() > 64 {
         anyhow::bail!("--label must be 1 to 64 characters");

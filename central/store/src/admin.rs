@@ -18,6 +18,10 @@ pub enum Role {
     Staff,
     /// One branch only, and may change nothing.
     Readonly,
+    /// One branch's counter: the circulation desk and its readers, nothing else.
+    Circulation,
+    /// One branch's cataloguer: the catalogue (network-wide) and nothing else.
+    Cataloguer,
 }
 
 impl Role {
@@ -27,6 +31,8 @@ impl Role {
             Role::Admin => "admin",
             Role::Staff => "staff",
             Role::Readonly => "readonly",
+            Role::Circulation => "circulation",
+            Role::Cataloguer => "cataloguer",
         }
     }
 
@@ -36,6 +42,8 @@ impl Role {
             "admin" => Some(Role::Admin),
             "staff" => Some(Role::Staff),
             "readonly" => Some(Role::Readonly),
+            "circulation" => Some(Role::Circulation),
+            "cataloguer" => Some(Role::Cataloguer),
             _ => None,
         }
     }
@@ -61,7 +69,7 @@ impl Access {
     pub fn may_see(&self, branch: Option<&str>) -> bool {
         match self.role {
             Role::Admin => true,
-            Role::Staff | Role::Readonly => branch.is_some() && branch == self.branch.as_deref(),
+            _ => branch.is_some() && branch == self.branch.as_deref(),
         }
     }
 
@@ -71,16 +79,29 @@ impl Access {
         let asked = asked.filter(|b| !b.is_empty());
         match self.role {
             Role::Admin => Ok(asked.map(str::to_owned)),
-            Role::Staff | Role::Readonly => match (asked, &self.branch) {
+            _ => match (asked, &self.branch) {
                 (Some(a), Some(mine)) if a != mine => Err(Denied),
                 (_, mine) => Ok(mine.clone()),
             },
         }
     }
 
-    /// Whether the caller may change anything (everyone but read-only callers).
+    /// Whether the caller may change the branch's set-up, devices and alerts
+    /// (administrators and branch librarians).
     pub fn may_change(&self) -> bool {
-        self.role != Role::Readonly
+        matches!(self.role, Role::Admin | Role::Staff)
+    }
+
+    /// Whether the caller may lend at the desk and register and manage readers
+    /// (administrators, branch librarians and circulation staff).
+    pub fn may_lend(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Staff | Role::Circulation)
+    }
+
+    /// Whether the caller may change the catalogue (administrators, branch librarians and
+    /// cataloguers).
+    pub fn may_catalogue(&self) -> bool {
+        matches!(self.role, Role::Admin | Role::Staff | Role::Cataloguer)
     }
 }
 

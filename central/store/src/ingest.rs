@@ -255,6 +255,18 @@ fn apply_event(
     let decision = reconcile::decide(e, &state, ctx.now_ms, utc_offset_min);
     if let Some(item) = item_of(&e.body) {
         execute(c, ctx, item, &decision.actions, applied)?;
+        // A return away from the item's home puts it in transit; a scan at home ends that.
+        if let EventBody::Checkin { .. } | EventBody::Checkout { .. } = &e.body {
+            let returned = matches!(e.body, EventBody::Checkin { .. });
+            crate::desk::note_scan(
+                c,
+                item,
+                ctx.branch.as_str(),
+                returned,
+                ctx.device.as_str(),
+                ctx.now_ms,
+            )?;
+        }
     }
     let mut notice = c.prepare_cached(
         "INSERT INTO notices (kind, device, seq, item, patron, detail, created_at) \

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod calendar;
 pub mod catalogue;
 mod changes;
+pub mod desk;
 mod devices;
 pub mod digitise;
 pub mod documents;
@@ -66,6 +67,7 @@ const MIGRATIONS: &[Migration] = &[
     Migration::sql(include_str!("migrations/0014_staff_accounts.sql")),
     Migration::sql(include_str!("migrations/0015_category_membership.sql")),
     Migration::sql(include_str!("migrations/0016_readers.sql")),
+    Migration::sql(include_str!("migrations/0017_desk.sql")),
 ];
 
 /// The schema version this build writes.

@@ -260,6 +260,47 @@ mod ingest {
         assert!(o.changes.is_empty());
     }
 
+    /// A kiosk's return of another branch's item puts it in transit home; the kiosk's return
+    /// of a home item does not.
+    #[test]
+    fn a_kiosk_return_of_another_branchs_item_puts_it_in_transit() {
+        let mut k = Kontum::new();
+        let d1 = k.kiosk("kontum-kiosk-1");
+        let home_of = |k: &Kontum, b: &str| -> String {
+            k.s.reader()
+                .query_row(
+                    "SELECT home_branch FROM items WHERE barcode = ?1",
+                    [b],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        let away = k
+            .items
+            .iter()
+            .find(|i| home_of(&k, i) != "kontum")
+            .unwrap()
+            .clone();
+        let home = k
+            .items
+            .iter()
+            .find(|i| home_of(&k, i) == "kontum")
+            .unwrap()
+            .clone();
+        let o = k.send(
+            &d1,
+            Uuid::now_v7(),
+            vec![ev(1, back(&away, None)), ev(2, back(&home, None))],
+        );
+        assert_eq!(o.applied, 2);
+        let t = crate::desk::in_transit(k.s.reader(), None).unwrap();
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].item, away);
+        assert_eq!(t[0].from_branch, "kontum");
+        assert_eq!(t[0].to_branch, home_of(&k, &away));
+        assert_eq!(t[0].sent_by, "kontum-kiosk-1");
+    }
+
     /// A renewal from an implausible clock is corrected from the current due date when that
     /// is later than today, as a renewal at central would be: never shortened.
     #[test]

@@ -64,7 +64,7 @@ fn page(s: &Session, report: Option<&MarcImportSummary>, status: StatusCode) -> 
 /// `GET /admin/catalogue/import`.
 #[tracing::instrument(skip_all)]
 pub async fn form(s: Session) -> Page {
-    s.admin_only()?;
+    s.cataloguer_only()?;
     Ok(page(&s, None, StatusCode::OK))
 }
 
@@ -80,8 +80,8 @@ pub async fn import(State(st): State<WebState>, s: Session, m: Multipart) -> Pag
             _ => {}
         }
     }
-    s.check_change(csrf.as_deref())?;
-    s.admin_only()?;
+    s.check_csrf(csrf.as_deref())?;
+    s.cataloguer_only()?;
     if file.is_empty() {
         return Err(WebError::BadRequest("no file".into()));
     }

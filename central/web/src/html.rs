@@ -48,6 +48,8 @@ pub struct Viewer {
     pub csrf: String,
     /// Staff's branch (none for administrators).
     pub branch: Option<String>,
+    /// Whether the viewer works at the circulation desk.
+    pub lends: bool,
 }
 
 /// A whole page: header with navigation, language switch and logout, then `body`.
@@ -68,6 +70,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
         s.push_str("<nav>");
         for (key, href) in [
             ("devices", "/admin/devices"),
+            ("desk", "/admin/desk"),
             ("readers", "/admin/readers"),
             ("lists", "/admin/lists"),
             ("branches", "/admin/branches"),
@@ -82,7 +85,7 @@ pub fn page(lang: Lang, title: &str, active: &str, viewer: Option<&Viewer>, body
             ("staff", "/admin/staff"),
         ] {
             // Accounts are kept by administrators, who are of no one branch.
-            if key == "staff" && v.branch.is_some() {
+            if key == "staff" && v.branch.is_some() || key == "desk" && !v.lends {
                 continue;
             }
             let _ = write!(
@@ -204,6 +207,7 @@ mod tests {
             user: "<b>".into(),
             csrf: "t\"".into(),
             branch: Some("dakto".into()),
+            lends: true,
         };
         let p = page(Lang::Vi, "T", "devices", Some(&v), "<p>x</p>");
         assert!(p.contains("&lt;b&gt; · dakto"));

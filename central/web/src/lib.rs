@@ -17,6 +17,7 @@ pub mod calendar;
 pub mod catalogue_import;
 pub use auth::HashWork;
 pub mod config;
+pub mod desk;
 pub mod devices;
 pub mod digitise;
 pub mod enrolment;
@@ -192,6 +193,13 @@ pub trait NetworkAdmin: std::fmt::Debug + Send + Sync {
         &self,
         days: Vec<rong_protocol::delta::ClosedDay>,
     ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Does a circulation desk act: a loan, a return or a renewal, by the kiosks' rules.
+    fn desk(
+        &self,
+        at: central_store::desk::DeskAt,
+        act: central_store::desk::DeskAct,
+    ) -> BoxFuture<'_, Result<central_store::desk::DeskDone, StoreError>>;
 
     /// Opens `branch` again on `date`.
     fn open_day(
@@ -428,6 +436,7 @@ impl Session {
             user: self.user.clone(),
             csrf: self.csrf.clone(),
             branch: self.branch.clone(),
+            lends: self.access().may_lend(),
         }
     }
 
@@ -492,6 +501,18 @@ impl Session {
         }
     }
 
+    /// Checks a desk or reader form: its CSRF token, and that this user may lend and manage
+    /// readers.
+    fn check_lend(&self, token: Option<&str>) -> Result<(), WebError> {
+        self.check_csrf(token)?;
+        if self.access().may_lend() {
+            Ok(())
+        } else {
+            tracing::warn!(user = %self.user, role = self.role.as_str(), "a lending change refused");
+            Err(WebError::Forbidden(self.lang))
+        }
+    }
+
     /// An audit entry for `action` on `target` by this user, from this request's address.
     fn entry(&self, action: &str, target: impl Into<String>) -> Entry {
         Entry::new(&self.user, action, target)
@@ -502,6 +523,16 @@ impl Session {
     /// 403 unless this user is an administrator.
     fn admin_only(&self) -> Result<(), WebError> {
         if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(WebError::Forbidden(self.lang))
+        }
+    }
+
+    /// 403 unless this user is an administrator or a cataloguer: a catalogue import
+    /// replaces records the whole network shares.
+    fn cataloguer_only(&self) -> Result<(), WebError> {
+        if matches!(self.role, Role::Admin | Role::Cataloguer) {
             Ok(())
         } else {
             Err(WebError::Forbidden(self.lang))

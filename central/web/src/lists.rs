@@ -54,7 +54,7 @@ pub async fn page(State(st): State<WebState>, s: Session, Query(q): Query<ListsQ
             ))
         })
         .await?;
-    let contacts = s.access().may_change();
+    let contacts = s.access().may_lend();
     let mut h = format!(
         "<h1>{} · {}</h1><form method=\"get\" action=\"/admin/lists\" class=\"card noprint\" id=\"lists-pick\">\
          <label>{}<br><select name=\"branch\" id=\"lists-branch\">{}</select></label> <button>{}</button></form>\

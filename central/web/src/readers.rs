@@ -116,14 +116,21 @@ pub async fn search(State(st): State<WebState>, s: Session, Query(q): Query<Sear
         esc(&text),
         lang.t("search"),
     );
-    if s.access().may_change() {
+    if s.access().may_lend() {
         let _ = write!(
             h,
-            "<p><a class=\"button\" href=\"/admin/readers/new\" id=\"reader-new\">{}</a> \
-             <a class=\"button\" href=\"/admin/readers/import\" id=\"reader-import\">{}</a></p>",
+            "<p><a class=\"button\" href=\"/admin/readers/new\" id=\"reader-new\">{}</a>",
             lang.t("reader_new"),
-            lang.t("import_readers")
         );
+        // A whole file of readers is the branch librarian's, not the counter's.
+        if s.access().may_change() {
+            let _ = write!(
+                h,
+                " <a class=\"button\" href=\"/admin/readers/import\" id=\"reader-import\">{}</a>",
+                lang.t("import_readers")
+            );
+        }
+        h.push_str("</p>");
     }
     if !text.trim().is_empty() {
         let _ = write!(
@@ -226,7 +233,7 @@ fn form_page(
         let sel = if *b == f.branch { " selected" } else { "" };
         let _ = write!(branch_opts, "<option{sel}>{}</option>", esc(b));
     }
-    let readonly = !s.access().may_change();
+    let readonly = !s.access().may_lend();
     let mut h = format!(
         "<p><a href=\"/admin/readers\">← {}</a></p><h1>{}</h1>{}",
         lang.t("readers"),
@@ -300,7 +307,7 @@ fn form_page(
 /// `GET /admin/readers/new`.
 #[tracing::instrument(skip_all)]
 pub async fn new_form(State(st): State<WebState>, s: Session) -> Page {
-    if !s.access().may_change() {
+    if !s.access().may_lend() {
         return Err(WebError::Forbidden(s.lang));
     }
     let ch = choices(&st, &s).await?;
@@ -350,7 +357,7 @@ fn check_pin(pin: &str, errors: &mut Vec<FieldError>) -> Option<String> {
 }
 
 async fn save(st: &WebState, s: &Session, f: ReaderForm, old: Option<Reader>) -> Page {
-    s.check_change(f.csrf.as_deref())?;
+    s.check_lend(f.csrf.as_deref())?;
     let ch = choices(st, s).await?;
     let next = st.reads.run(|c| readers::next_card(c)).await?;
     let mut input = f.input();
@@ -450,7 +457,7 @@ pub async fn renew(
     Path(card): Path<String>,
     Form(f): Form<RenewForm>,
 ) -> Page {
-    s.check_change(f.csrf.as_deref())?;
+    s.check_lend(f.csrf.as_deref())?;
     let r = load(&st, &s, &card).await?;
     let (cats, _) = choices(&st, &s).await?;
     let months = cats

@@ -53,6 +53,8 @@ fn role_name(s: &Session, role: Role) -> &'static str {
         Role::Admin => "role_admin",
         Role::Staff => "role_staff",
         Role::Readonly => "role_readonly",
+        Role::Circulation => "role_circulation",
+        Role::Cataloguer => "role_cataloguer",
     })
 }
 
@@ -152,7 +154,7 @@ async fn page(st: &WebState, s: &Session, f: &NewAccount, errors: &[FieldError])
         "<h2>{}</h2>{}<form method=\"post\" action=\"/admin/staff\" class=\"card stack\" id=\"staff-form\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <label>{}<br><input name=\"name\" id=\"name\" value=\"{}\" maxlength=\"64\" required autocomplete=\"off\"></label>\
-         <label>{}<br><select name=\"role\" id=\"role\">{}{}{}</select></label>\
+         <label>{}<br><select name=\"role\" id=\"role\">{}{}{}{}{}</select></label>\
          <label>{}<br><select name=\"branch\" id=\"branch\"><option value=\"\">—</option>{options}</select></label>\
          <p class=\"muted\">{}</p>\
          <label>{}<br><input type=\"password\" name=\"password\" id=\"password\" minlength=\"8\" maxlength=\"{MAX_PASSWORD_CHARS}\" required autocomplete=\"new-password\"></label>\
@@ -165,6 +167,8 @@ async fn page(st: &WebState, s: &Session, f: &NewAccount, errors: &[FieldError])
         esc(&f.name),
         lang.t("role"),
         role_option("staff", Role::Staff),
+        role_option("circulation", Role::Circulation),
+        role_option("cataloguer", Role::Cataloguer),
         role_option("readonly", Role::Readonly),
         role_option("admin", Role::Admin),
         lang.t("branch"),
@@ -218,11 +222,12 @@ pub async fn create(State(st): State<WebState>, s: Session, Form(f): Form<NewAcc
             "An administrator sees every branch: leave the branch empty",
             "Quản trị viên xem được mọi chi nhánh: để trống ô chi nhánh",
         )),
-        (Some(Role::Staff | Role::Readonly), None) => errors.push(err(
-            "branch",
-            "Branch staff and read-only users need their branch",
-            "Thủ thư chi nhánh và người chỉ xem cần chọn chi nhánh của mình",
-        )),
+        (Some(Role::Staff | Role::Readonly | Role::Circulation | Role::Cataloguer), None) => errors
+            .push(err(
+                "branch",
+                "Everyone but an administrator works at one branch: choose it",
+                "Mọi người trừ quản trị viên làm việc ở một chi nhánh: vui lòng chọn chi nhánh",
+            )),
         _ => {}
     }
     check_password(&f.password, &f.password2, &mut errors);

@@ -189,7 +189,7 @@ pub struct BlockBody {
 /// Blocks (with a reason) or unblocks a patron the caller may change, audits it, and
 /// answers the patron as it now is.
 async fn set_block(st: ApiState, who: Staff, card: String, reason: Option<String>) -> Reply {
-    who.change()?;
+    who.lend()?;
     let p = patron_for(&st, &who, &card).await?;
     st.ingest.block(card.clone(), reason.clone()).await?;
     let entry = match &reason {
@@ -208,7 +208,7 @@ pub async fn block(
     card: Path<String>,
     body: Body<BlockBody>,
 ) -> Reply {
-    who.change()?;
+    who.lend()?;
     let Json(body) = body?;
     let reason = body.reason.trim().to_owned();
     if reason.is_empty() {

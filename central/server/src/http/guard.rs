@@ -106,11 +106,22 @@ impl Staff {
         }
     }
 
+    /// 403 unless the caller may lend and manage readers.
+    pub fn lend(&self) -> Result<(), ApiError> {
+        if self.access.may_lend() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "these credentials may not manage readers".into(),
+            ))
+        }
+    }
+
     /// The branch a list is filtered to: none for administrators (every branch).
     pub fn scope(&self) -> Option<String> {
         match self.access.role {
             Role::Admin => None,
-            Role::Staff | Role::Readonly => self.access.branch.clone(),
+            _ => self.access.branch.clone(),
         }
     }
 
