@@ -17,8 +17,9 @@ use central_digitise::documents::{self, Documents};
 use central_digitise::http::{self as intake, IntakeState};
 use central_web::opac::{self, OpacState};
 use central_web::{
-    alerts, audit, calendar, catalogue_import, desk, devices, digitise as digitise_page, enrolment,
-    lists, network, readers, readers_import, rules_page, staff, stats, WebState,
+    alerts, audit, calendar, catalogue_import, desk, desk_print, devices,
+    digitise as digitise_page, enrolment, lists, network, readers, readers_import, rules_page,
+    staff, stats, WebState,
 };
 
 use crate::http::device::{self as device_http, DeviceAuth};
@@ -208,8 +209,8 @@ fn table(max_chunk: usize) -> Vec<Route> {
         route(Staff, "/admin/desk/lend", post(desk::lend)),
         route(Staff, "/admin/desk/return", post(desk::take_back)),
         route(Staff, "/admin/desk/renew", post(desk::renew)),
-        route(Staff, "/admin/desk/receipt", get(desk::receipt)),
-        route(Staff, "/admin/desk/slip/{item}", get(desk::slip)),
+        route(Staff, "/admin/desk/receipt", get(desk_print::receipt)),
+        route(Staff, "/admin/desk/slip/{item}", get(desk_print::slip)),
         route(
             Staff,
             "/admin/catalogue/import",

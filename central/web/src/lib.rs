@@ -18,6 +18,7 @@ pub mod catalogue_import;
 pub use auth::HashWork;
 pub mod config;
 pub mod desk;
+pub mod desk_print;
 pub mod devices;
 pub mod digitise;
 pub mod enrolment;
